@@ -1,0 +1,22 @@
+"""python -m exporters NAME [flags]  (python -m exporters NAME --help lists the settings)."""
+
+from __future__ import annotations
+
+import sys
+
+from exporters.registry import EXPORTER_CLASSES, load
+from exporters.runtime import build
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if not argv or argv[0] in ("-h", "--help"):
+        print("usage: python -m exporters {%s} [flags]" % ",".join(EXPORTER_CLASSES))
+        return 0 if argv else 2
+    runtime = build(load(argv[0]), argv[1:])
+    runtime.serve_forever()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

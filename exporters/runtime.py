@@ -1,0 +1,310 @@
+"""The runtime every exporter shares.
+
+A background loop calls the exporter's `refresh()` on a fixed interval and swaps in a
+new immutable snapshot; scrapes only read the current snapshot (encoded once per
+format), so scrape latency never depends on the source. A failed refresh keeps the
+last good data, counts the error and says so in /health and the self-metrics.
+"""
+
+from __future__ import annotations
+
+import abc
+import argparse
+import json
+import logging
+import signal
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import ClassVar
+
+from prometheus_client.exposition import choose_encoder
+from prometheus_client.metrics_core import Metric as Family
+
+from catalog import EXPORTERS
+from catalog import metrics as m
+from exporters import __version__
+from exporters.config import Setting, common_settings, parse
+from exporters.samples import Samples
+
+log = logging.getLogger("ffwatt")
+
+
+class Exporter(abc.ABC):
+    """One exporter: reads its source in `refresh()`; the runtime does the rest."""
+
+    name: ClassVar[str]  # the catalog exporter name
+    settings: ClassVar[tuple[Setting, ...]] = ()
+    # Default seconds between refreshes; None takes the catalog's scrape interval.
+    default_refresh_seconds: ClassVar[float | None] = None
+
+    def __init__(self, config: argparse.Namespace):
+        self.config = config
+        self.log = logging.getLogger(f"ffwatt.{self.name}")
+
+    @abc.abstractmethod
+    def refresh(self, out: Samples) -> None:
+        """Read the source and add samples to `out`. Raise to report a failed refresh."""
+
+    def health_details(self) -> dict:
+        """Extra facts for /health (JSON-serialisable)."""
+        return {}
+
+    def handle_post(self, path: str, request: BaseHTTPRequestHandler) -> bool:
+        """Handle a POST; return False when the path is not the exporter's."""
+        return False
+
+    def close(self) -> None:
+        """Release the source (called once on shutdown)."""
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """What a scrape serves. Immutable; replaced whole by the refresh loop."""
+
+    families: tuple[Family, ...]
+    _encoded: dict[str, bytes] = field(default_factory=dict, compare=False)
+
+    def collect(self):  # the registry protocol generate_latest expects
+        return self.families
+
+    def encode(self, accept: str | None) -> tuple[bytes, str]:
+        encoder, content_type = choose_encoder(accept or "")
+        body = self._encoded.get(content_type)
+        if body is None:
+            body = encoder(self)
+            self._encoded[content_type] = body  # a racing scrape at worst encodes twice
+        return body, content_type
+
+
+@dataclass
+class RefreshState:
+    refreshes: int = 0
+    errors: int = 0
+    last_success: float | None = None
+    last_duration: float | None = None
+    last_error: str | None = None
+    last_error_time: float | None = None
+    failing_now: bool = False
+    warnings: tuple[str, ...] = ()
+    started: float = field(default_factory=time.time)
+
+
+class Runtime:
+    """Runs one exporter: refresh loop in a thread, HTTP server in the caller's thread."""
+
+    def __init__(self, exporter: Exporter, *, listen_address: str, port: int, refresh_interval: float):
+        self.exporter = exporter
+        self.spec = EXPORTERS[exporter.name]
+        self.refresh_interval = refresh_interval
+        self.state = RefreshState()
+        self._data: tuple[Family, ...] = ()
+        self.snapshot = Snapshot(tuple(Samples(exporter.name).families()))
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._loop = threading.Thread(target=self._run_loop, name=f"{exporter.name}-refresh", daemon=True)
+        self.server = _Server((listen_address, port), _Handler)
+        self.server.runtime = self
+
+    @property
+    def port(self) -> int:
+        return self.server.server_address[1]
+
+    # --- refresh loop --------------------------------------------------------------
+    def refresh_once(self) -> None:
+        out = Samples(self.exporter.name)
+        begin = time.monotonic()
+        try:
+            self.exporter.refresh(out)
+        except Exception as exc:  # a source failure must never end the loop
+            self._record_failure(exc, time.monotonic() - begin)
+        else:
+            self._record_success(out, time.monotonic() - begin)
+        self._publish()
+
+    def _record_success(self, out: Samples, duration: float) -> None:
+        st = self.state
+        if st.failing_now:
+            log.info("%s: refresh recovered after %d error(s)", self.exporter.name, st.errors)
+        for warning in out.warnings:
+            if warning not in st.warnings:
+                log.warning("%s: %s", self.exporter.name, warning)
+        st.refreshes += 1
+        st.last_success = time.time()
+        st.last_duration = duration
+        st.failing_now = False
+        st.warnings = tuple(out.warnings)
+        self._data = tuple(out.families(shared=False))
+
+    def _record_failure(self, exc: Exception, duration: float) -> None:
+        st = self.state
+        message = f"{type(exc).__name__}: {exc}" if not isinstance(exc, (OSError, ValueError)) else str(exc)
+        if message != st.last_error or not st.failing_now:
+            # Log each distinct failure once, not every cycle.
+            log.error("%s: refresh failed, serving last good data: %s", self.exporter.name, message)
+        st.refreshes += 1
+        st.errors += 1
+        st.last_duration = duration
+        st.last_error = message
+        st.last_error_time = time.time()
+        st.failing_now = True
+
+    def _publish(self) -> None:
+        st = self.state
+        name = self.exporter.name
+        own = Samples(name, (m.EXPORTER_UP, m.EXPORTER_LAST_SUCCESS, m.EXPORTER_REFRESH_DURATION,
+                             m.EXPORTER_REFRESH_ERRORS, m.EXPORTER_BUILD))
+        own.add(m.EXPORTER_UP, 0 if st.failing_now or st.last_success is None else 1, exporter=name)
+        own.add(m.EXPORTER_LAST_SUCCESS, st.last_success, exporter=name)
+        own.add(m.EXPORTER_REFRESH_DURATION, st.last_duration, exporter=name)
+        own.add(m.EXPORTER_REFRESH_ERRORS, st.errors, exporter=name)
+        own.add(m.EXPORTER_BUILD, 1, exporter=name, version=__version__)
+        self.snapshot = Snapshot(tuple(own.families()) + self._data)
+
+    def _run_loop(self) -> None:
+        while not self._stop.is_set():
+            self.refresh_once()
+            self._wake.wait(self.refresh_interval)
+            self._wake.clear()
+
+    def trigger_refresh(self) -> None:
+        """Ask the loop to refresh now (push-based exporters call this)."""
+        self._wake.set()
+
+    # --- health --------------------------------------------------------------------
+    def health(self) -> tuple[int, dict]:
+        st = self.state
+        now = time.time()
+        stale_after = max(3 * self.refresh_interval, 30.0)
+        if st.last_success is None:
+            status = "failing"
+            reason = st.last_error or "no refresh has completed yet"
+        elif now - st.last_success > stale_after:
+            status = "failing"
+            reason = f"no successful refresh for {now - st.last_success:.0f}s" + (
+                f": {st.last_error}" if st.last_error else "")
+        elif st.failing_now:
+            status = "degraded"
+            reason = f"last refresh failed, serving data from {now - st.last_success:.0f}s ago: {st.last_error}"
+        elif st.warnings:
+            status = "degraded"
+            reason = "; ".join(st.warnings)
+        else:
+            status = "ok"
+            reason = None
+        body = {
+            "exporter": self.exporter.name,
+            "version": __version__,
+            "status": status,
+            "reason": reason,
+            "last_success": st.last_success,
+            "last_success_age_seconds": None if st.last_success is None else round(now - st.last_success, 3),
+            "last_refresh_duration_seconds": st.last_duration,
+            "last_error": st.last_error,
+            "last_error_time": st.last_error_time,
+            "refreshes": st.refreshes,
+            "errors": st.errors,
+            "warnings": list(st.warnings),
+            "refresh_interval_seconds": self.refresh_interval,
+            "details": self.exporter.health_details(),
+        }
+        return (503 if status == "failing" else 200), body
+
+    # --- lifecycle -----------------------------------------------------------------
+    def start(self) -> None:
+        """Start the refresh loop and serve HTTP in a background thread (for embedding)."""
+        self._loop.start()
+        self._http = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.2},
+                                      name=f"{self.exporter.name}-http", daemon=True)
+        self._http.start()
+
+    def serve_forever(self) -> None:
+        """Run until SIGTERM/SIGINT, then shut down cleanly."""
+        def on_signal(signum, _frame):
+            log.info("%s: %s received, shutting down", self.exporter.name, signal.Signals(signum).name)
+            threading.Thread(target=self.server.shutdown, daemon=True).start()
+
+        signal.signal(signal.SIGTERM, on_signal)
+        signal.signal(signal.SIGINT, on_signal)
+        self._loop.start()
+        log.info("%s: serving http://%s:%d/metrics and /health (refresh every %gs)",
+                 self.exporter.name, self.server.server_address[0], self.port, self.refresh_interval)
+        try:
+            self.server.serve_forever(poll_interval=0.2)
+        finally:
+            self.stop()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        if getattr(self, "_http", None) is not None:
+            self.server.shutdown()
+            self._http = None
+        self.server.server_close()
+        if self._loop.is_alive():
+            self._loop.join(timeout=5)
+        self.exporter.close()
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 256
+    allow_reuse_address = True
+    runtime: Runtime
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _Server
+    protocol_version = "HTTP/1.1"
+    timeout = 15  # a client that goes silent this long is dropped; frees its thread
+    server_version = f"ffwatt/{__version__}"
+
+    def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+        runtime = self.server.runtime
+        path = self.path.split("?", 1)[0]
+        if path == "/metrics":
+            body, content_type = runtime.snapshot.encode(self.headers.get("Accept"))
+            self._send(200, body, content_type)
+        elif path == "/health":
+            status, payload = runtime.health()
+            self._send(status, json.dumps(payload, sort_keys=True).encode(), "application/json")
+        elif path == "/":
+            name = runtime.exporter.name
+            page = (f"<html><head><title>ffwatt {name}</title></head><body><h1>ffwatt {name} exporter</h1>"
+                    f'<p><a href="/metrics">/metrics</a> <a href="/health">/health</a></p></body></html>')
+            self._send(200, page.encode(), "text/html; charset=utf-8")
+        else:
+            self._send(404, b"not found: try /metrics or /health\n", "text/plain; charset=utf-8")
+
+    def do_POST(self) -> None:  # noqa: N802
+        path = self.path.split("?", 1)[0]
+        if not self.server.runtime.exporter.handle_post(path, self):
+            self.close_connection = True
+            self._send(404, b"not found\n", "text/plain; charset=utf-8")
+
+    def _send(self, status: int, body: bytes, content_type: str) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def log_message(self, format: str, *args) -> None:  # noqa: A002
+        log.debug("%s %s", self.address_string(), format % args)
+
+
+def build(exporter_cls: type[Exporter], argv=None, environ=None) -> Runtime:
+    """Parse settings for an exporter class and construct its runtime (not started)."""
+    spec = EXPORTERS[exporter_cls.name]
+    refresh = exporter_cls.default_refresh_seconds or float(spec.scrape_interval_seconds)
+    settings = common_settings(spec.port, refresh) + tuple(exporter_cls.settings)
+    config = parse(f"python -m exporters {spec.name}", spec.description, settings, argv, environ)
+    logging.basicConfig(
+        level=getattr(logging, str(config.log_level).upper(), logging.INFO),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    exporter = exporter_cls(config)
+    return Runtime(exporter, listen_address=config.listen_address, port=config.port,
+                   refresh_interval=config.refresh_interval)
