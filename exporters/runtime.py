@@ -31,6 +31,15 @@ from exporters.samples import Samples
 log = logging.getLogger("ffwatt")
 
 
+class SourceError(Exception):
+    """A refresh failure. counted=False: the same failure as last cycle, already counted
+    (e.g. the newest results file is still the bad one): up stays 0, errors do not rise."""
+
+    def __init__(self, message: str, *, counted: bool = True):
+        super().__init__(message)
+        self.counted = counted
+
+
 class Exporter(abc.ABC):
     """One exporter: reads its source in `refresh()`; the runtime does the rest."""
 
@@ -59,22 +68,46 @@ class Exporter(abc.ABC):
         """Release the source (called once on shutdown)."""
 
 
-@dataclass(frozen=True)
-class Snapshot:
-    """What a scrape serves. Immutable; replaced whole by the refresh loop."""
+class _Encoded:
+    """Families plus their encodings, made once per format and reused by every scrape."""
 
-    families: tuple[Family, ...]
-    _encoded: dict[str, bytes] = field(default_factory=dict, compare=False)
+    _EOF = b"# EOF\n"
+
+    def __init__(self, families: tuple[Family, ...]):
+        self.families = families
+        self._cache: dict[str, bytes] = {}
 
     def collect(self):  # the registry protocol generate_latest expects
         return self.families
 
-    def encode(self, accept: str | None) -> tuple[bytes, str]:
-        encoder, content_type = choose_encoder(accept or "")
-        body = self._encoded.get(content_type)
+    def encode(self, encoder, content_type: str) -> bytes:
+        body = self._cache.get(content_type)
         if body is None:
             body = encoder(self)
-            self._encoded[content_type] = body  # a racing scrape at worst encodes twice
+            if body.endswith(self._EOF):  # OpenMetrics: one # EOF, added by the snapshot
+                body = body[: -len(self._EOF)]
+            self._cache[content_type] = body  # a racing scrape at worst encodes twice
+        return body
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """What a scrape serves: the exporter's self-metrics and its data. Immutable;
+    replaced whole by the refresh loop. The data part is shared between snapshots
+    while the source is unchanged, so large data is encoded once, not every refresh."""
+
+    own: _Encoded
+    data: _Encoded
+
+    @property
+    def families(self) -> tuple[Family, ...]:
+        return self.own.families + self.data.families
+
+    def encode(self, accept: str | None) -> tuple[bytes, str]:
+        encoder, content_type = choose_encoder(accept or "")
+        body = self.own.encode(encoder, content_type) + self.data.encode(encoder, content_type)
+        if content_type.startswith("application/openmetrics-text"):
+            body += _Encoded._EOF
         return body, content_type
 
 
@@ -99,8 +132,8 @@ class Runtime:
         self.spec = EXPORTERS[exporter.name]
         self.refresh_interval = refresh_interval
         self.state = RefreshState()
-        self._data: tuple[Family, ...] = ()
-        self.snapshot = Snapshot(tuple(Samples(exporter.name).families()))
+        self._data = _Encoded(tuple(Samples(exporter.name).families(shared=False)))
+        self.snapshot = Snapshot(_Encoded(()), self._data)
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._loop = threading.Thread(target=self._run_loop, name=f"{exporter.name}-refresh", daemon=True)
@@ -135,16 +168,19 @@ class Runtime:
         st.last_duration = duration
         st.failing_now = False
         st.warnings = tuple(out.warnings)
-        self._data = tuple(out.families(shared=False))
+        if not out.is_unchanged:
+            self._data = _Encoded(tuple(out.families(shared=False)))
 
     def _record_failure(self, exc: Exception, duration: float) -> None:
         st = self.state
-        message = f"{type(exc).__name__}: {exc}" if not isinstance(exc, (OSError, ValueError)) else str(exc)
+        expected = (OSError, ValueError, SourceError)
+        message = str(exc) if isinstance(exc, expected) else f"{type(exc).__name__}: {exc}"
         if message != st.last_error or not st.failing_now:
             # Log each distinct failure once, not every cycle.
             log.error("%s: refresh failed, serving last good data: %s", self.exporter.name, message)
         st.refreshes += 1
-        st.errors += 1
+        if getattr(exc, "counted", True):
+            st.errors += 1
         st.last_duration = duration
         st.last_error = message
         st.last_error_time = time.time()
@@ -160,7 +196,7 @@ class Runtime:
         own.add(m.EXPORTER_REFRESH_DURATION, st.last_duration, exporter=name)
         own.add(m.EXPORTER_REFRESH_ERRORS, st.errors, exporter=name)
         own.add(m.EXPORTER_BUILD, 1, exporter=name, version=__version__)
-        self.snapshot = Snapshot(tuple(own.families()) + self._data)
+        self.snapshot = Snapshot(_Encoded(tuple(own.families())), self._data)
 
     def _run_loop(self) -> None:
         while not self._stop.is_set():

@@ -28,6 +28,7 @@ class Samples:
         allowed = tuple(metrics) if metrics is not None else metrics_of(exporter)
         self._values: dict[Metric, dict[tuple[str, ...], float]] = {m: {} for m in allowed}
         self.warnings: list[str] = []
+        self.is_unchanged = False
 
     def add(self, metric: Metric, value: float | int | bool | None, **labels: object) -> None:
         """Add one sample. None means no reading: the series is left out, never 0."""
@@ -50,6 +51,12 @@ class Samples:
     def warn(self, message: str) -> None:
         """A problem that leaves the data usable: /health says degraded with the message."""
         self.warnings.append(message)
+
+    def unchanged(self) -> None:
+        """The source did not change since the last refresh: keep serving its data as is.
+
+        Saves rebuilding (and re-encoding) large snapshots, e.g. 10,000 scenarios."""
+        self.is_unchanged = True
 
     def value(self, metric: Metric, **labels: object) -> float | None:
         return self._values[metric].get(tuple(str(labels[n]) for n in metric.labels))

@@ -1,0 +1,135 @@
+"""cost exporter (9504): energy, compute and total cost per scenario.
+
+Energy comes from the scenario's power samples; a scenario without samples asks the
+TSDB for the increase of the CPU and GPU joules counters over its window
+("load-aware"), and says so in /health and ffwatt_cost_scenario_energy_source when it
+cannot.
+"""
+
+from __future__ import annotations
+
+import time
+
+from catalog import metrics as m
+from exporters import formulas
+from exporters.config import Setting, non_negative_float, positive_float
+from exporters.results_model import ResultsRun, Scenario
+from exporters.results_source import RESULTS_SETTINGS, ResultsFileExporter, scenario_labels
+from exporters.samples import Samples
+from exporters.tsdb import TsdbError, scenario_energy_joules
+
+
+class CostExporter(ResultsFileExporter):
+    name = "cost"
+    settings = RESULTS_SETTINGS + (
+        Setting("energy-price", 0.30, "Energy price per kWh, in --currency.", non_negative_float),
+        Setting("core-hour-price", 0.04, "Compute price per CPU core-hour, in --currency.", non_negative_float),
+        Setting("currency", "EUR", "Currency label of every cost series (ISO 4217 code)."),
+        Setting("tsdb-url", "http://localhost:8428",
+                "VictoriaMetrics/Prometheus URL for scenarios without power samples ('' disables)."),
+        Setting("tsdb-selector", "", 'Extra label matchers for the joules counters, e.g. instance="lab1:9500".'),
+        Setting("tsdb-timeout", 5.0, "Seconds to wait for the TSDB.", positive_float),
+        Setting("tsdb-retry-interval", 30.0, "Seconds between retries of a failed TSDB energy query.",
+                positive_float),
+    )
+
+    def __init__(self, config):
+        super().__init__(config)
+        if config.energy_price == 0:
+            self.log.warning("energy price is 0: every energy cost will be 0 (set --energy-price)")
+        self.tsdb_errors = 0
+        # (file, scenario) -> joules, for windows that are over and fully recorded.
+        self._tsdb_energy: dict[tuple[str, str], float] = {}
+        self._tsdb_failed_at: dict[tuple[str, str], float] = {}
+        self._tsdb_problem: str | None = None
+        self._run_of_cache: str | None = None
+
+    def always_rebuild(self) -> bool:
+        # While some scenario still waits for the TSDB, rebuild so a retry can land.
+        return bool(self._tsdb_failed_at)
+
+    def publish(self, run: ResultsRun, out: Samples) -> None:
+        cfg = self.config
+        currency = cfg.currency
+        if self._run_of_cache != str(run.path):
+            self._tsdb_energy.clear()
+            self._tsdb_failed_at.clear()
+            self._run_of_cache = str(run.path)
+        out.add(m.COST_ENERGY_PRICE, cfg.energy_price, currency=currency)
+        out.add(m.COST_CORE_HOUR_PRICE, cfg.core_hour_price, currency=currency)
+
+        baseline = run.baseline
+        baseline_watts = baseline.mean_power_watts if baseline else None
+        problems = []
+        for s in run.scenarios:
+            labels = scenario_labels(s)
+            energy, source, problem = self._energy(run, s)
+            if problem:
+                problems.append(problem)
+            for name in ("samples", "tsdb", "unavailable"):
+                out.add(m.COST_ENERGY_SOURCE, 1 if name == source else 0, source=name, **labels)
+            mean_watts = s.mean_power_watts
+            if mean_watts is None and energy is not None and s.duration_seconds > 0:
+                mean_watts = energy / s.duration_seconds
+            energy_cost = formulas.energy_cost(energy, cfg.energy_price)
+            compute_cost = formulas.compute_cost(s.cpu_core_seconds, cfg.core_hour_price)
+            total = formulas.total_cost(energy_cost, compute_cost)
+            money = dict(labels, currency=currency)
+            out.add(m.COST_ENERGY_JOULES, energy, **labels)
+            out.add(m.COST_MEAN_POWER, mean_watts, **labels)
+            out.add(m.COST_CORE_SECONDS, s.cpu_core_seconds, **labels)
+            if s is not baseline:
+                out.add(m.COST_NET_POWER, formulas.net_power(mean_watts, baseline_watts), **labels)
+                out.add(m.COST_NET_ENERGY_JOULES,
+                        formulas.net_energy(energy, baseline_watts, s.duration_seconds), **labels)
+            out.add(m.COST_ENERGY, energy_cost, **money)
+            out.add(m.COST_COMPUTE, compute_cost, **money)
+            out.add(m.COST_TOTAL, total, **money)
+            out.add(m.COST_PER_PIXEL, formulas.cost_per_pixel(total, s.pixels_processed), **money)
+            out.add(m.COST_PER_VIEWER_HOUR,
+                    formulas.cost_per_viewer_hour(total, s.duration_seconds, s.viewer_count), **money)
+        out.add(m.COST_TSDB_ERRORS, self.tsdb_errors)
+        self._tsdb_problem = None
+        if problems:
+            self._tsdb_problem = f"{len(problems)} scenario(s) without energy: {problems[0]}"
+            out.warn(self._tsdb_problem)
+
+    def _energy(self, run: ResultsRun, s: Scenario) -> tuple[float | None, str, str | None]:
+        """(joules, source, problem) for one scenario."""
+        if s.energy_joules is not None:
+            return s.energy_joules, "samples", None
+        key = (str(run.path), s.name)
+        if key in self._tsdb_energy:
+            return self._tsdb_energy[key], "tsdb", None
+        url = self.config.tsdb_url
+        if not url:
+            return None, "unavailable", f"{s.name!r} has no power samples and no --tsdb-url is set"
+        if s.start_time is None or s.end_time is None or s.end_time <= s.start_time:
+            return None, "unavailable", f"{s.name!r} has no power samples and no start/end time to ask the TSDB"
+        now = time.time()
+        failed_at = self._tsdb_failed_at.get(key)
+        if failed_at is not None and now - failed_at < self.config.tsdb_retry_interval:
+            return None, "unavailable", f"{s.name!r}: TSDB energy query failed; retrying"
+        try:
+            joules = scenario_energy_joules(url, s.start_time, s.end_time, selector=self.config.tsdb_selector,
+                                            timeout=self.config.tsdb_timeout)
+        except TsdbError as exc:
+            self.tsdb_errors += 1
+            self._tsdb_failed_at[key] = now
+            return None, "unavailable", f"{s.name!r}: {exc}"
+        self._tsdb_failed_at.pop(key, None)
+        if s.end_time < now - 60:  # the window is over and scraped: the answer is final
+            self._tsdb_energy[key] = joules
+        return joules, "tsdb", None
+
+    def health_details(self) -> dict:
+        details = super().health_details()
+        details.update(
+            currency=self.config.currency,
+            energy_price_per_kwh=self.config.energy_price,
+            core_hour_price=self.config.core_hour_price,
+            tsdb_url=self.config.tsdb_url or None,
+            tsdb_errors=self.tsdb_errors,
+            tsdb_problem=self._tsdb_problem,
+        )
+        return details

@@ -1,0 +1,36 @@
+"""results exporter (9502): scenario metadata, duration, fps, frames, pixels."""
+
+from __future__ import annotations
+
+from catalog import metrics as m
+from exporters.results_model import ResultsRun
+from exporters.results_source import ResultsFileExporter, scenario_labels
+from exporters.samples import Samples
+
+
+class ResultsExporter(ResultsFileExporter):
+    name = "results"
+
+    def publish(self, run: ResultsRun, out: Samples) -> None:
+        out.add(m.RESULTS_SCENARIOS, len(run.scenarios))
+        out.add(m.RESULTS_FILE_TIMESTAMP, run.mtime)
+        for s in run.scenarios:
+            labels = scenario_labels(s)
+            out.add(m.RESULTS_SCENARIO_INFO, 1, preset=s.preset or "unknown", **labels)
+            out.add(m.RESULTS_DURATION, s.duration_seconds, **labels)
+            out.add(m.RESULTS_START, s.start_time, **labels)
+            out.add(m.RESULTS_END, s.end_time, **labels)
+            out.add(m.RESULTS_AVERAGE_FPS, s.avg_fps if s.avg_fps is not None else s.fps, **labels)
+            out.add(m.RESULTS_FRAMES, _frames(s), **labels)
+            out.add(m.RESULTS_DROPPED_FRAMES, s.dropped_frames, **labels)
+            out.add(m.RESULTS_STREAMS, s.streams, **labels)
+            out.add(m.RESULTS_PIXELS, s.pixels_processed, **labels)
+
+
+def _frames(s) -> float | None:
+    """Measured frames, else fps x duration x streams (None when fps is unknown)."""
+    if s.total_frames is not None:
+        return s.total_frames
+    if s.fps is None:
+        return None
+    return round(s.fps * s.duration_seconds * s.streams)

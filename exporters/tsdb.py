@@ -1,0 +1,53 @@
+"""Ask VictoriaMetrics (or Prometheus) how much energy the joules counters recorded
+over a scenario's window: the cost exporter's "load-aware" path for scenarios that
+carry no power samples."""
+
+from __future__ import annotations
+
+import math
+
+import requests
+
+from catalog import metrics as m
+
+# Top-level RAPL zones only: package already contains core and uncore, so adding the
+# sub-zones would count their energy twice. psys overlaps package too: left out.
+CPU_ZONES_FOR_ENERGY = ("package", "dram")
+
+
+class TsdbError(Exception):
+    pass
+
+
+def energy_query(duration_seconds: float, selector: str = "") -> str:
+    """PromQL for the joules CPU and GPU counters gained over the last `duration`."""
+    window = f"{max(1, math.ceil(duration_seconds))}s"
+    extra = f",{selector}" if selector else ""
+    zones = "|".join(CPU_ZONES_FOR_ENERGY)
+    cpu = f'sum(increase({m.CPU_ENERGY.name}{{zone=~"{zones}"{extra}}}[{window}]))'
+    gpu = f"sum(increase({m.GPU_ENERGY.name}{{{selector}}}[{window}]))"
+    # `or vector(0)` on each side: a host with no GPU (or no RAPL) adds 0, not nothing.
+    return f"({cpu} or vector(0)) + ({gpu} or vector(0))"
+
+
+def scenario_energy_joules(url: str, start: float, end: float, *, selector: str = "",
+                           timeout: float = 5.0) -> float:
+    """Joules recorded over [start, end]; TsdbError when the TSDB cannot say."""
+    query = energy_query(end - start, selector)
+    try:
+        r = requests.get(f"{url.rstrip('/')}/api/v1/query", params={"query": query, "time": f"{end:.3f}"},
+                         timeout=timeout)
+        r.raise_for_status()
+        body = r.json()
+    except (requests.RequestException, ValueError) as exc:
+        raise TsdbError(f"querying {url} for energy over [{start:.0f}, {end:.0f}]: {exc}") from exc
+    if body.get("status") != "success":
+        raise TsdbError(f"{url} refused the energy query: {body.get('error', body)}")
+    result = body.get("data", {}).get("result", [])
+    if not result:
+        raise TsdbError(f"{url} holds no joules counters over [{start:.0f}, {end:.0f}]")
+    value = float(result[0]["value"][1])
+    if not math.isfinite(value) or value <= 0:
+        # 0 means the counters exist but recorded nothing: no exporter was running then.
+        raise TsdbError(f"{url} recorded no energy over [{start:.0f}, {end:.0f}] (got {value})")
+    return value
