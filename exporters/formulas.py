@@ -1,0 +1,431 @@
+"""The formulas of ffwatt: energy, cost, pixels, quality and efficiency.
+
+Pure functions, standard library only, no I/O. Every exporter that shows a
+derived number computes it here, so the results, qoe and cost exporters can
+never disagree about what "energy" or "cost per pixel" means.
+
+Conventions
+-----------
+* Base units: seconds, watts, joules, cores, bits per second, pixels.
+* ``None`` means *unknown*. A function returns ``None`` when its result is
+  undefined for the inputs (no samples, division by zero pixels, no baseline)
+  and passes ``None`` through when an input is unknown. It never invents a 0:
+  a zero that really means "unknown" is the bug this project exists to remove.
+* Nothing is clamped. A negative net power is a real reading (the scenario ran
+  below the measured idle baseline) and is returned as such.
+* Invalid arguments (a step of 0 s, a negative price, a malformed bitrate)
+  raise ``ValueError`` with a message that says what was expected.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+__all__ = [
+    "JOULES_PER_KWH",
+    "SECONDS_PER_HOUR",
+    "Rendition",
+    "trapezoid_integral",
+    "trapezoid_energy_joules",
+    "core_seconds",
+    "mean_power",
+    "energy_cost",
+    "compute_cost",
+    "total_cost",
+    "pixels_processed",
+    "cost_per_pixel",
+    "cost_per_viewer_hour",
+    "quality_per_watt",
+    "qoe_efficiency",
+    "drop_ratio",
+    "net_power",
+    "net_energy",
+    "parse_bitrate",
+    "parse_resolution",
+    "stream_count",
+    "MAX_STREAMS",
+]
+
+JOULES_PER_KWH = 3.6e6
+SECONDS_PER_HOUR = 3600.0
+
+
+@dataclass(frozen=True, slots=True)
+class Rendition:
+    """One output of an encode: ``width`` x ``height`` pixels at ``fps`` frames/s.
+
+    ``fps`` is ``None`` when the results file does not give a frame rate; the
+    pixel count can then only come from measured frames.
+    """
+
+    width: int
+    height: int
+    fps: float | None = None
+
+
+# --------------------------------------------------------------------------
+# integrals over sampled series
+
+
+def _check_step(step_seconds: float) -> float:
+    if isinstance(step_seconds, bool) or not isinstance(step_seconds, (int, float)):
+        raise ValueError(f"step_seconds must be a number, got {step_seconds!r}")
+    if not math.isfinite(step_seconds) or step_seconds <= 0:
+        raise ValueError(f"step_seconds must be a positive finite number, got {step_seconds!r}")
+    return float(step_seconds)
+
+
+def _inner_sum(values: Sequence[float]) -> float:
+    """v0/2 + v1 + ... + v(n-2) + v(n-1)/2 for n >= 2; ValueError when not finite."""
+    try:
+        total = math.fsum(values) - (values[0] + values[-1]) / 2.0
+    except OverflowError:
+        total = math.inf
+    except TypeError:
+        raise ValueError("samples must be numbers") from None
+    if not math.isfinite(total):
+        raise ValueError("samples must be finite numbers and their sum must be finite")
+    return total
+
+
+def trapezoid_integral(values: Sequence[float], step_seconds: float) -> float | None:
+    """Trapezoid rule over evenly spaced samples.
+
+    integral = step x (v0/2 + v1 + ... + v(n-2) + v(n-1)/2)
+
+    The samples span ``(n - 1) x step`` seconds. With fewer than two samples
+    there is no interval, so the integral is unknown and ``None`` is returned
+    (callers then fall back to another source, e.g. the TSDB counters).
+    """
+    step = _check_step(step_seconds)
+    n = len(values)
+    if n < 2:
+        return None
+    total = step * _inner_sum(values)
+    if not math.isfinite(total):
+        raise ValueError("integral is not finite")
+    return total
+
+
+def trapezoid_energy_joules(power_watts: Sequence[float], step_seconds: float) -> float | None:
+    """Energy in joules from power samples in watts taken every ``step_seconds``.
+
+    energy_J = step_s x (P0/2 + P1 + ... + P(n-2) + P(n-1)/2)
+
+    ``None`` for fewer than two samples: one sample covers no interval, so the
+    energy is unknown (not 0). The cost exporter then asks the TSDB for the
+    increase of the joules counters over [start_time, end_time].
+    """
+    return trapezoid_integral(power_watts, step_seconds)
+
+
+def core_seconds(cpu_usage_cores: Sequence[float], step_seconds: float) -> float | None:
+    """CPU time in core-seconds from CPU usage samples (in cores) every ``step_seconds``.
+
+    core_seconds = step_s x (C0/2 + C1 + ... + C(n-2) + C(n-1)/2)
+
+    ``None`` for fewer than two samples (no interval: unknown, not 0).
+    """
+    return trapezoid_integral(cpu_usage_cores, step_seconds)
+
+
+def mean_power(power_watts: Sequence[float]) -> float | None:
+    """Time-weighted mean power in watts of evenly spaced samples.
+
+    mean_W = (P0/2 + P1 + ... + P(n-2) + P(n-1)/2) / (n - 1)
+
+    which is the trapezoid energy divided by the span it covers, so
+    ``mean_power(p) x span == trapezoid_energy_joules(p, step)`` exactly and
+    the step cancels out. (For evenly spaced samples it differs from the plain
+    arithmetic mean only in giving the two end samples half weight.)
+    One sample: that sample. No samples: ``None``.
+    """
+    n = len(power_watts)
+    if n == 0:
+        return None
+    if n == 1:
+        value = float(power_watts[0])
+        if not math.isfinite(value):
+            raise ValueError("power samples must be finite numbers")
+        return value
+    return _inner_sum(power_watts) / (n - 1)
+
+
+# --------------------------------------------------------------------------
+# cost
+
+
+def _check_price(name: str, price: float) -> float:
+    if isinstance(price, bool) or not isinstance(price, (int, float)):
+        raise ValueError(f"{name} must be a number, got {price!r}")
+    if not math.isfinite(price) or price < 0:
+        raise ValueError(f"{name} must be a non-negative finite number, got {price!r}")
+    return float(price)
+
+
+def energy_cost(energy_joules: float | None, price_per_kwh: float) -> float | None:
+    """Cost of ``energy_joules`` at ``price_per_kwh`` (currency per kWh).
+
+    energy_cost = energy_J / 3.6e6 x price_per_kWh     (1 kWh = 3.6e6 J)
+
+    ``None`` when the energy is unknown.
+    """
+    price = _check_price("price_per_kwh", price_per_kwh)
+    if energy_joules is None:
+        return None
+    return energy_joules / JOULES_PER_KWH * price
+
+
+def compute_cost(core_seconds_used: float | None, price_per_core_hour: float) -> float | None:
+    """Cost of ``core_seconds_used`` CPU core-seconds at ``price_per_core_hour``.
+
+    compute_cost = core_seconds / 3600 x price_per_core_hour
+
+    ``None`` when the CPU time is unknown.
+    """
+    price = _check_price("price_per_core_hour", price_per_core_hour)
+    if core_seconds_used is None:
+        return None
+    return core_seconds_used / SECONDS_PER_HOUR * price
+
+
+def total_cost(energy_cost_value: float | None, compute_cost_value: float | None) -> float | None:
+    """total_cost = energy_cost + compute_cost (same currency).
+
+    ``None`` when either part is unknown: a total missing one of its parts
+    would understate the cost while looking complete.
+    """
+    if energy_cost_value is None or compute_cost_value is None:
+        return None
+    return energy_cost_value + compute_cost_value
+
+
+# --------------------------------------------------------------------------
+# pixels
+
+
+def pixels_processed(
+    outputs: Sequence[Rendition],
+    duration_seconds: float,
+    streams: int = 1,
+    measured_total_frames: int | None = None,
+) -> int | None:
+    """Pixels produced by a scenario.
+
+    Single output (one rendition), frames measured:
+        pixels = width x height x measured_total_frames
+    where ``measured_total_frames`` is the frame count summed over all streams
+    (the results file's ``total_frames``), i.e. frames per stream x streams.
+
+    Otherwise, for an output ladder (or a single output with no measured frames):
+        pixels = streams x sum over outputs of (width x height x fps x duration_s)
+    every stream producing every output of the ladder. Measured frames are not
+    used for a ladder because they count the input frames, not each output's.
+
+    Rounded to the nearest integer. ``None`` when there are no outputs or a
+    needed frame rate is unknown.
+    """
+    if isinstance(streams, bool) or not isinstance(streams, int) or streams < 0:
+        raise ValueError(f"streams must be a non-negative integer, got {streams!r}")
+    if not math.isfinite(duration_seconds) or duration_seconds < 0:
+        raise ValueError(f"duration_seconds must be a non-negative finite number, got {duration_seconds!r}")
+    if not outputs:
+        return None
+    if len(outputs) == 1 and measured_total_frames is not None:
+        if measured_total_frames < 0:
+            raise ValueError(f"measured_total_frames must be non-negative, got {measured_total_frames!r}")
+        only = outputs[0]
+        return int(only.width) * int(only.height) * int(measured_total_frames)
+    total = 0.0
+    for out in outputs:
+        if out.fps is None:
+            return None
+        total += out.width * out.height * out.fps * duration_seconds
+    total *= streams
+    if not math.isfinite(total):
+        raise ValueError("pixel count is out of range")
+    return int(round(total))
+
+
+def cost_per_pixel(total: float | None, pixels: int | None) -> float | None:
+    """cost_per_pixel = total_cost / pixels.
+
+    ``None`` when the total or the pixel count is unknown, or no pixels were
+    processed (an idle baseline).
+    """
+    if total is None or pixels is None or pixels == 0:
+        return None
+    return total / pixels
+
+
+def cost_per_viewer_hour(total: float | None, duration_seconds: float | None, viewers: int | None) -> float | None:
+    """cost per viewer-hour = total_cost / (duration_s / 3600 x viewers).
+
+    Callers pass the scenario's viewers, defaulting to its stream count.
+    ``None`` when anything is unknown or the duration or viewer count is 0.
+    """
+    if total is None or duration_seconds is None or viewers is None:
+        return None
+    if duration_seconds == 0 or viewers == 0:
+        return None
+    return total / (duration_seconds / SECONDS_PER_HOUR * viewers)
+
+
+# --------------------------------------------------------------------------
+# quality of experience
+
+
+def quality_per_watt(vmaf: float | None, mean_power_watts: float | None) -> float | None:
+    """quality_per_watt = VMAF / mean power (VMAF points per watt).
+
+    ``None`` when VMAF or the power is unknown, or the power is 0.
+    """
+    if vmaf is None or mean_power_watts is None or mean_power_watts == 0:
+        return None
+    return vmaf / mean_power_watts
+
+
+def qoe_efficiency(pixels: int | None, vmaf: float | None, energy_joules: float | None) -> float | None:
+    """Quality-weighted pixels per joule.
+
+    efficiency = pixels x (VMAF / 100) / energy_J
+
+    ``None`` when any input is unknown or the energy is 0.
+    """
+    if pixels is None or vmaf is None or energy_joules is None or energy_joules == 0:
+        return None
+    return pixels * (vmaf / 100.0) / energy_joules
+
+
+def drop_ratio(dropped: int | None, total: int | None) -> float | None:
+    """drop_ratio = dropped_frames / total_frames (0..1 when dropped <= total).
+
+    ``None`` when either count is unknown or no frames were handled.
+    """
+    if dropped is None or total is None or total == 0:
+        return None
+    return dropped / total
+
+
+def net_power(scenario_mean_watts: float | None, baseline_mean_watts: float | None) -> float | None:
+    """Net (marginal) power of a scenario over the idle baseline.
+
+    net_W = scenario mean power - baseline mean power
+
+    ``None`` without a baseline (or without scenario power). Not clamped: a
+    negative value means the scenario drew less than the idle baseline, which
+    points at a baseline taken under other conditions and is worth seeing.
+    """
+    if scenario_mean_watts is None or baseline_mean_watts is None:
+        return None
+    return scenario_mean_watts - baseline_mean_watts
+
+
+def net_energy(
+    scenario_energy_joules: float | None,
+    baseline_mean_watts: float | None,
+    duration_seconds: float | None,
+) -> float | None:
+    """Net (marginal) energy of a scenario over the idle baseline.
+
+    net_J = scenario energy_J - baseline mean power_W x duration_s
+
+    ``duration_seconds`` is the span the scenario energy was integrated over
+    (the scenario's duration). ``None`` without a baseline or scenario energy.
+    Not clamped (see :func:`net_power`).
+    """
+    if scenario_energy_joules is None or baseline_mean_watts is None or duration_seconds is None:
+        return None
+    return scenario_energy_joules - baseline_mean_watts * duration_seconds
+
+
+# --------------------------------------------------------------------------
+# parsing of the results files' string fields
+
+_BITRATE_RE = re.compile(r"^\s*(\d{1,12}(?:\.\d{1,9})?)\s*([kKmMgG]?)(?:bps|b/s)?\s*$")
+_BITRATE_MULTIPLIER = {"": 1, "k": 1_000, "m": 1_000_000, "g": 1_000_000_000}
+
+
+def parse_bitrate(value: str | int) -> int:
+    """Bits per second from an ffmpeg-style bitrate: ``"2500k"`` -> 2_500_000.
+
+    Suffixes are decimal (SI, as ffmpeg's ``-b:v``): k = 1e3, M = 1e6, G = 1e9,
+    either case; an optional ``bps``/``b/s`` unit is allowed; ``"1.5M"`` ->
+    1_500_000. A plain non-negative integer (``2500000`` or ``"2500000"``) is
+    bits per second. Result rounded to the nearest integer.
+    Raises ``ValueError`` otherwise.
+    """
+    if isinstance(value, bool):
+        raise ValueError(f"invalid bitrate {value!r}: expected a string like '2500k' or an integer")
+    if isinstance(value, int):
+        if value < 0:
+            raise ValueError(f"invalid bitrate {value!r}: must not be negative")
+        return value
+    if not isinstance(value, str):
+        raise ValueError(f"invalid bitrate {value!r}: expected a string like '2500k' or an integer")
+    match = _BITRATE_RE.match(value)
+    if match is None:
+        raise ValueError(
+            f"invalid bitrate {value!r}: expected a number with an optional k, M or G suffix, like '2500k'"
+        )
+    number, suffix = match.groups()
+    return int(round(float(number) * _BITRATE_MULTIPLIER[suffix.lower()]))
+
+
+_RESOLUTION_RE = re.compile(r"^\s*(\d{1,6})\s*[xX]\s*(\d{1,6})\s*$")
+
+
+def parse_resolution(value: str) -> tuple[int, int]:
+    """``(width, height)`` from ``"1280x720"`` (``x`` or ``X``, both positive).
+
+    Raises ``ValueError`` otherwise.
+    """
+    if not isinstance(value, str):
+        raise ValueError(f"invalid resolution {value!r}: expected a string like '1280x720'")
+    match = _RESOLUTION_RE.match(value)
+    if match is None:
+        raise ValueError(f"invalid resolution {value!r}: expected WIDTHxHEIGHT, like '1280x720'")
+    width, height = int(match.group(1)), int(match.group(2))
+    if width == 0 or height == 0:
+        raise ValueError(f"invalid resolution {value!r}: width and height must be positive")
+    return width, height
+
+
+MAX_STREAMS = 1_000_000
+_STREAMS_IN_NAME_RE = re.compile(r"(?<![\w.])(\d+)\s*streams?\b", re.IGNORECASE)
+_SINGLE_STREAM_RE = re.compile(r"\bsingle\s+stream\b", re.IGNORECASE)
+
+
+def stream_count(name: str, streams_field: int | None = None) -> int:
+    """Number of parallel streams of a scenario.
+
+    1. the scenario's ``streams`` field when present (a positive integer);
+    2. else from the name: ``"4 streams @ 5000k"`` -> 4,
+       ``"single stream @ 1500k"`` -> 1, ``"1 stream"`` -> 1;
+    3. else 1.
+
+    Raises ``ValueError`` for a ``streams`` field that is not an integer from
+    1 to ``MAX_STREAMS`` (a sanity bound), or a name that gives 0 or more than
+    ``MAX_STREAMS`` streams.
+    """
+    if streams_field is not None:
+        if (
+            isinstance(streams_field, bool)
+            or not isinstance(streams_field, int)
+            or not 1 <= streams_field <= MAX_STREAMS
+        ):
+            raise ValueError(f"streams must be an integer from 1 to {MAX_STREAMS}, got {streams_field!r}")
+        return streams_field
+    match = _STREAMS_IN_NAME_RE.search(name)
+    if match is not None:
+        digits = match.group(1)
+        count = int(digits) if len(digits) <= 7 else MAX_STREAMS + 1
+        if not 1 <= count <= MAX_STREAMS:
+            raise ValueError(f"scenario name {name!r} gives {digits} streams: need 1 to {MAX_STREAMS}")
+        return count
+    if _SINGLE_STREAM_RE.search(name):
+        return 1
+    return 1

@@ -1,0 +1,354 @@
+"""exporters.formulas against values computed by hand (the arithmetic is in the comments)."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from exporters import formulas
+from exporters.formulas import (
+    Rendition,
+    compute_cost,
+    core_seconds,
+    cost_per_pixel,
+    cost_per_viewer_hour,
+    drop_ratio,
+    energy_cost,
+    mean_power,
+    net_energy,
+    net_power,
+    parse_bitrate,
+    parse_resolution,
+    pixels_processed,
+    qoe_efficiency,
+    quality_per_watt,
+    stream_count,
+    total_cost,
+    trapezoid_energy_joules,
+)
+
+# ---------------------------------------------------------------- energy
+
+
+def test_trapezoid_three_samples():
+    # 5 s x (100/2 + 200 + 300/2) = 5 x 400 = 2000 J
+    assert trapezoid_energy_joules([100, 200, 300], 5.0) == pytest.approx(2000.0)
+
+
+def test_trapezoid_two_samples_is_one_interval():
+    # 2 s x (10/2 + 20/2) = 2 x 15 = 30 J
+    assert trapezoid_energy_joules([10.0, 20.0], 2.0) == pytest.approx(30.0)
+
+
+def test_trapezoid_is_not_a_plain_sum():
+    # a plain sum x step would give 5 x 600 = 3000; the trapezoid gives 2000
+    assert trapezoid_energy_joules([100, 200, 300], 5.0) != pytest.approx(3000.0)
+
+
+def test_trapezoid_constant_power_over_the_scenario():
+    # 61 samples every 5 s span 300 s; 100 W x 300 s = 30000 J
+    assert trapezoid_energy_joules([100.0] * 61, 5.0) == pytest.approx(30000.0)
+
+
+def test_trapezoid_uses_the_real_step():
+    # same samples, step 2.5 s instead of 5 s: half the energy (1000 J)
+    assert trapezoid_energy_joules([100, 200, 300], 2.5) == pytest.approx(1000.0)
+
+
+@pytest.mark.parametrize("samples", [[], [150.0]])
+def test_trapezoid_fewer_than_two_samples_is_unknown(samples):
+    assert trapezoid_energy_joules(samples, 5.0) is None
+
+
+@pytest.mark.parametrize("step", [0, -5.0, math.nan, math.inf, True, "5"])
+def test_trapezoid_rejects_bad_steps(step):
+    with pytest.raises(ValueError, match="step_seconds"):
+        trapezoid_energy_joules([1.0, 2.0], step)
+
+
+def test_trapezoid_rejects_non_finite_samples():
+    with pytest.raises(ValueError):
+        trapezoid_energy_joules([1.0, math.nan, 2.0], 1.0)
+    with pytest.raises(ValueError):
+        trapezoid_energy_joules([1e308, 1e308, 1e308], 1.0)  # overflows
+
+
+def test_core_seconds():
+    # 10 s x (2/2 + 4 + 6 + 4/2) = 10 x 13 = 130 core-seconds
+    assert core_seconds([2.0, 4.0, 6.0, 4.0], 10.0) == pytest.approx(130.0)
+    assert core_seconds([3.0], 10.0) is None
+    assert core_seconds([], 10.0) is None
+
+
+def test_mean_power_is_time_weighted():
+    # (0/2 + 100 + 100/2) / 2 = 75 W (a plain mean would be 66.7 W)
+    assert mean_power([0.0, 100.0, 100.0]) == pytest.approx(75.0)
+
+
+def test_mean_power_edge_cases():
+    assert mean_power([]) is None
+    assert mean_power([42.5]) == 42.5
+    # (100/2 + 200 + 300/2) / 2 = 200
+    assert mean_power([100, 200, 300]) == pytest.approx(200.0)
+
+
+@given(
+    st.lists(st.floats(min_value=0, max_value=1e4), min_size=2, max_size=80),
+    st.floats(min_value=0.01, max_value=60),
+)
+def test_mean_power_times_span_is_the_energy(samples, step):
+    span = (len(samples) - 1) * step
+    assert mean_power(samples) * span == pytest.approx(trapezoid_energy_joules(samples, step), rel=1e-9, abs=1e-6)
+
+
+@given(st.floats(min_value=0, max_value=1e4), st.integers(min_value=2, max_value=500), st.floats(0.01, 60))
+def test_constant_power_integrates_to_power_times_span(watts, count, step):
+    assert trapezoid_energy_joules([watts] * count, step) == pytest.approx(watts * (count - 1) * step, rel=1e-9)
+
+
+# ---------------------------------------------------------------- cost
+
+
+def test_energy_cost():
+    # 3.6e6 J = 1 kWh; x 0.25/kWh = 0.25
+    assert energy_cost(3.6e6, 0.25) == pytest.approx(0.25)
+    # 30000 J = 0.0083333 kWh; x 0.20 = 0.0016667
+    assert energy_cost(30000.0, 0.20) == pytest.approx(0.0016666667)
+    assert energy_cost(0.0, 0.25) == 0.0
+    assert energy_cost(None, 0.25) is None
+
+
+def test_compute_cost():
+    # 7200 core-s = 2 core-hours; x 0.05 = 0.10
+    assert compute_cost(7200.0, 0.05) == pytest.approx(0.10)
+    # 930.775 core-s / 3600 x 0.04 = 0.010342
+    assert compute_cost(930.775, 0.04) == pytest.approx(0.0103419444)
+    assert compute_cost(None, 0.05) is None
+
+
+@pytest.mark.parametrize("price", [-0.1, math.nan, math.inf, None, True])
+def test_prices_must_be_valid(price):
+    with pytest.raises(ValueError):
+        energy_cost(1.0, price)
+    with pytest.raises(ValueError):
+        compute_cost(1.0, price)
+
+
+def test_total_cost():
+    # 0.25 + 0.10 = 0.35
+    assert total_cost(0.25, 0.10) == pytest.approx(0.35)
+    assert total_cost(None, 0.10) is None
+    assert total_cost(0.25, None) is None
+
+
+def test_cost_per_pixel():
+    # 1.0 / 4 = 0.25
+    assert cost_per_pixel(1.0, 4) == pytest.approx(0.25)
+    # 0.35 / 16_588_800_000 = 2.1098e-11
+    assert cost_per_pixel(0.35, 16_588_800_000) == pytest.approx(2.10985725e-11)
+    assert cost_per_pixel(1.0, 0) is None  # idle baseline: no pixels
+    assert cost_per_pixel(None, 4) is None
+    assert cost_per_pixel(1.0, None) is None
+
+
+def test_cost_per_viewer_hour():
+    # 0.5 / (1800 s / 3600 x 10 viewers) = 0.5 / 5 = 0.1
+    assert cost_per_viewer_hour(0.5, 1800.0, 10) == pytest.approx(0.1)
+    # 0.36 / (300/3600 x 40) = 0.36 / 3.3333 = 0.108
+    assert cost_per_viewer_hour(0.36, 300.0, 40) == pytest.approx(0.108)
+    assert cost_per_viewer_hour(0.5, 0.0, 10) is None
+    assert cost_per_viewer_hour(0.5, 1800.0, 0) is None
+    assert cost_per_viewer_hour(None, 1800.0, 10) is None
+
+
+# ---------------------------------------------------------------- pixels
+
+
+def test_pixels_single_output_from_fps_and_duration():
+    # 1280 x 720 = 921_600 px; x 30 fps x 300 s = 8_294_400_000; x 2 streams
+    assert pixels_processed([Rendition(1280, 720, 30.0)], 300.0, 2) == 16_588_800_000
+
+
+def test_pixels_single_output_prefers_measured_frames():
+    # measured 17_964 frames over both streams: 921_600 x 17_964 = 16_555_622_400
+    assert pixels_processed([Rendition(1280, 720, 30.0)], 300.0, 2, 17_964) == 16_555_622_400
+
+
+def test_pixels_measured_frames_without_fps():
+    # no fps known, but frames were measured: 854 x 480 x 8994 = 3_686_820_480
+    assert pixels_processed([Rendition(854, 480)], 300.0, 1, 8994) == 3_686_820_480
+
+
+def test_pixels_zero_frames():
+    assert pixels_processed([Rendition(1280, 720, 30.0)], 300.0, 2, 0) == 0
+    assert pixels_processed([Rendition(1280, 720, 30.0)], 0.0, 2) == 0
+
+
+def test_pixels_over_an_output_ladder():
+    # (1920x1080 + 1280x720 + 854x480) = 2_073_600 + 921_600 + 409_920 = 3_405_120 px/frame
+    # x 30 fps x 300 s = 30_646_080_000 per stream; x 4 streams = 122_584_320_000
+    ladder = [Rendition(1920, 1080, 30.0), Rendition(1280, 720, 30.0), Rendition(854, 480, 30.0)]
+    assert pixels_processed(ladder, 300.0, 4) == 122_584_320_000
+    # measured frames count input frames: ignored for a ladder
+    assert pixels_processed(ladder, 300.0, 4, 35_892) == 122_584_320_000
+
+
+def test_pixels_ladder_with_mixed_frame_rates():
+    # 1280x720@60 + 640x360@30 over 10 s, 1 stream:
+    # 921_600 x 600 + 230_400 x 300 = 552_960_000 + 69_120_000 = 622_080_000
+    ladder = [Rendition(1280, 720, 60.0), Rendition(640, 360, 30.0)]
+    assert pixels_processed(ladder, 10.0, 1) == 622_080_000
+
+
+def test_pixels_unknown():
+    assert pixels_processed([], 300.0, 1) is None
+    assert pixels_processed([Rendition(1280, 720, None)], 300.0, 1) is None
+    assert pixels_processed([Rendition(1280, 720, 30.0), Rendition(640, 360, None)], 300.0, 1) is None
+
+
+def test_pixels_rounds_fractional_frame_rates():
+    # 1 x 1 x 29.97 x 10 = 299.7 -> 300
+    assert pixels_processed([Rendition(1, 1, 29.97)], 10.0, 1) == 300
+
+
+def test_pixels_rejects_bad_arguments():
+    with pytest.raises(ValueError):
+        pixels_processed([Rendition(1, 1, 30.0)], -1.0, 1)
+    with pytest.raises(ValueError):
+        pixels_processed([Rendition(1, 1, 30.0)], 1.0, -1)
+    with pytest.raises(ValueError):
+        pixels_processed([Rendition(1, 1, 1e300)], 1e300, 1)  # overflows to infinity
+
+
+# ---------------------------------------------------------------- quality
+
+
+def test_quality_per_watt():
+    # 90 VMAF / 45 W = 2.0 VMAF/W
+    assert quality_per_watt(90.0, 45.0) == pytest.approx(2.0)
+    assert quality_per_watt(None, 45.0) is None
+    assert quality_per_watt(90.0, None) is None
+    assert quality_per_watt(90.0, 0.0) is None
+
+
+def test_qoe_efficiency():
+    # 1000 px x 80/100 / 400 J = 2.0 px/J
+    assert qoe_efficiency(1000, 80.0, 400.0) == pytest.approx(2.0)
+    # 16_555_622_400 x 0.934 = 15_462_951_321.6; / 33_021 J = 468_276.29 px/J
+    assert qoe_efficiency(16_555_622_400, 93.4, 33_021.0) == pytest.approx(468_276.29, rel=1e-6)
+    assert qoe_efficiency(1000, 80.0, 0.0) is None
+    assert qoe_efficiency(1000, 80.0, None) is None
+    assert qoe_efficiency(None, 80.0, 400.0) is None
+    assert qoe_efficiency(1000, None, 400.0) is None
+
+
+def test_drop_ratio():
+    # 3 / 12 = 0.25
+    assert drop_ratio(3, 12) == pytest.approx(0.25)
+    # 6 / 17_964 = 0.000334001
+    assert drop_ratio(6, 17_964) == pytest.approx(0.000334001336)
+    assert drop_ratio(0, 0) is None  # zero frames
+    assert drop_ratio(None, 10) is None
+    assert drop_ratio(1, None) is None
+
+
+# ---------------------------------------------------------------- net
+
+
+def test_net_power():
+    # 110 W - 45 W idle = 65 W
+    assert net_power(110.0, 45.0) == pytest.approx(65.0)
+    # below the baseline: negative, not clamped to 0
+    assert net_power(40.0, 45.0) == pytest.approx(-5.0)
+    assert net_power(110.0, None) is None  # no baseline
+    assert net_power(None, 45.0) is None
+
+
+def test_net_energy():
+    # 33_000 J - 45 W x 300 s = 33_000 - 13_500 = 19_500 J
+    assert net_energy(33_000.0, 45.0, 300.0) == pytest.approx(19_500.0)
+    # 10_000 J - 13_500 J = -3_500 J, kept negative
+    assert net_energy(10_000.0, 45.0, 300.0) == pytest.approx(-3_500.0)
+    assert net_energy(33_000.0, None, 300.0) is None  # no baseline
+    assert net_energy(None, 45.0, 300.0) is None
+
+
+# ---------------------------------------------------------------- parsing
+
+
+@pytest.mark.parametrize(
+    ("text", "bps"),
+    [
+        ("2500k", 2_500_000),
+        ("2500K", 2_500_000),
+        ("5M", 5_000_000),
+        ("5m", 5_000_000),
+        ("1.5M", 1_500_000),
+        ("1G", 1_000_000_000),
+        ("2500", 2_500),
+        ("0", 0),
+        (" 1500k ", 1_500_000),
+        ("2500kbps", 2_500_000),
+        ("800 k", 800_000),
+        (2_500_000, 2_500_000),
+    ],
+)
+def test_parse_bitrate(text, bps):
+    assert parse_bitrate(text) == bps
+
+
+@pytest.mark.parametrize("text", ["", "k", "abc", "-5k", "2500x", "1e3k", "2,500k", "5T", True, None, 2.5, -1])
+def test_parse_bitrate_rejects(text):
+    with pytest.raises(ValueError, match="bitrate"):
+        parse_bitrate(text)
+
+
+def test_parse_resolution():
+    assert parse_resolution("1280x720") == (1280, 720)
+    assert parse_resolution("1920X1080") == (1920, 1080)
+    assert parse_resolution(" 854 x 480 ") == (854, 480)
+
+
+@pytest.mark.parametrize("text", ["1280", "0x720", "1280x0", "x", "1280x720x3", "-1x5", "1280 by 720", "", 1280, None])
+def test_parse_resolution_rejects(text):
+    with pytest.raises(ValueError, match="resolution"):
+        parse_resolution(text)
+
+
+@pytest.mark.parametrize(
+    ("name", "field", "count"),
+    [
+        ("4 streams @ 5000k", None, 4),
+        ("2 streams @ 2500k", None, 2),
+        ("single stream @ 1500k", None, 1),
+        ("Single Stream @ 1500k", None, 1),
+        ("1 stream @ 800k", None, 1),
+        ("12 Streams", None, 12),
+        ("baseline idle", None, 1),
+        ("5000k ladder", None, 1),
+        ("anything", 3, 3),
+        ("4 streams @ 5000k", 2, 2),  # the field wins over the name
+    ],
+)
+def test_stream_count(name, field, count):
+    assert stream_count(name, field) == count
+
+
+@pytest.mark.parametrize(
+    ("name", "field"),
+    [
+        ("0 streams @ 1k", None),
+        ("x", 0),
+        ("x", -2),
+        ("x", True),
+        ("x", 2.0),
+        ("x", formulas.MAX_STREAMS + 1),
+        ("99999999999 streams", None),
+    ],
+)
+def test_stream_count_rejects(name, field):
+    with pytest.raises(ValueError, match="stream"):
+        stream_count(name, field)
