@@ -1,0 +1,275 @@
+"""A fake NVML at the pynvml function boundary: the exporter's real code runs against it.
+
+In-process (pytest):
+
+    fake = FakeNvml([FakeGpu(), FakeGpu(index=1)])
+    fake.install(monkeypatch.setattr)        # patches pynvml.nvmlInit, nvmlDeviceGet*, ...
+    fake.gpus[1].errors["nvmlDeviceGetPowerUsage"] = pynvml.NVML_ERROR_NOT_SUPPORTED
+    fake.lose(1); fake.recover(1)             # GPU lost; back, but only for a new nvmlInit
+
+Errors are the real ones: `pynvml.NVMLError(code)` builds the subclass pynvml has for
+that code (NVMLError_NotSupported, NVMLError_GpuIsLost...).
+
+In a subprocess (end-to-end tests): write the state as JSON and run the real exporter
+with the fake installed. The file is re-read when it changes, so a test can lose a GPU
+from outside:
+
+    python -m tests.fake_nvml state.json --port 9505 [more gpu exporter flags]
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import SimpleNamespace
+
+import pynvml
+
+MIB = 1024 * 1024
+
+FUNCTIONS = (
+    "nvmlInit",
+    "nvmlShutdown",
+    "nvmlSystemGetDriverVersion",
+    "nvmlDeviceGetCount",
+    "nvmlDeviceGetHandleByIndex",
+    "nvmlDeviceGetName",
+    "nvmlDeviceGetUUID",
+    "nvmlDeviceGetPciInfo",
+    "nvmlDeviceGetPowerUsage",
+    "nvmlDeviceGetEnforcedPowerLimit",
+    "nvmlDeviceGetTotalEnergyConsumption",
+    "nvmlDeviceGetTemperature",
+    "nvmlDeviceGetUtilizationRates",
+    "nvmlDeviceGetEncoderUtilization",
+    "nvmlDeviceGetDecoderUtilization",
+    "nvmlDeviceGetEncoderStats",
+    "nvmlDeviceGetMemoryInfo",
+    "nvmlDeviceGetClockInfo",
+)
+
+
+@dataclass
+class FakeGpu:
+    """One GPU's readings, in NVML's own units (mW, mJ, percent, MHz, bytes)."""
+
+    index: int = 0
+    name: str = "NVIDIA L4"
+    uuid: str = ""
+    pci_bus_id: str = ""
+    power_mw: int = 31_250
+    power_limit_mw: int = 72_000
+    energy_mj: int = 987_654_321
+    temperature_c: int = 46
+    utilization_gpu: int = 37
+    utilization_memory: int = 12
+    encoder_utilization: int = 55
+    decoder_utilization: int = 8
+    sampling_period_us: int = 167_000
+    encoder_sessions: int = 3
+    encoder_fps: int = 180
+    encoder_latency_us: int = 1_450
+    memory_total: int = 23_034 * MIB
+    memory_used: int = 1_517 * MIB
+    graphics_clock_mhz: int = 2_040
+    sm_clock_mhz: int = 2_040
+    memory_clock_mhz: int = 6_250
+    # pynvml function name -> NVML error code it raises (e.g. NVML_ERROR_NOT_SUPPORTED).
+    errors: dict[str, int] = field(default_factory=dict)
+    lost: bool = False
+    # Handles from an nvmlInit older than this generation see the GPU as lost.
+    valid_from_generation: int = 0
+
+    def __post_init__(self) -> None:
+        self.uuid = self.uuid or f"GPU-3f1c5a2e-8b4d-4c6e-9a7f-00000000000{self.index}"
+        self.pci_bus_id = self.pci_bus_id or f"00000000:{0x17 + self.index:02X}:00.0"
+
+
+@dataclass(frozen=True)
+class FakeHandle:
+    index: int
+    generation: int
+
+
+class FakeNvml:
+    def __init__(self, gpus: list[FakeGpu] | None = None, driver_version: str = "550.54.15",
+                 init_error: int | None = None):
+        self.gpus = list(gpus or [])
+        self.driver_version = driver_version
+        self.init_error = init_error  # NVML error code nvmlInit raises, e.g. NVML_ERROR_LIBRARY_NOT_FOUND
+        self.initialised = False
+        self.generation = 0
+        self.init_calls = 0
+        self.shutdown_calls = 0
+        self.calls: dict[str, int] = {}
+        self.state_file: Path | None = None
+        self._state_mtime: int | None = None
+
+    # --- test controls -------------------------------------------------------------------
+    def lose(self, index: int) -> None:
+        self.gpus[index].lost = True
+
+    def recover(self, index: int) -> None:
+        """The GPU answers again, but only through handles of a new nvmlInit."""
+        self.gpus[index].lost = False
+        self.gpus[index].valid_from_generation = self.generation + 1
+
+    def install(self, setattr_=setattr) -> None:
+        """Patch pynvml's functions (pass pytest's monkeypatch.setattr to undo after the test)."""
+        for name in FUNCTIONS:
+            setattr_(pynvml, name, getattr(self, name))
+
+    # --- JSON state, for subprocesses -------------------------------------------------------
+    def to_dict(self) -> dict:
+        return {"driver_version": self.driver_version, "init_error": self.init_error,
+                "gpus": [dataclasses.asdict(g) for g in self.gpus]}
+
+    def write(self, path: Path) -> None:
+        tmp = Path(f"{path}.tmp")
+        tmp.write_text(json.dumps(self.to_dict(), indent=1))
+        os.replace(tmp, path)
+
+    @classmethod
+    def from_file(cls, path: Path) -> FakeNvml:
+        fake = cls()
+        fake.state_file = Path(path)
+        fake._reload()
+        return fake
+
+    def _reload(self) -> None:
+        if self.state_file is None:
+            return
+        mtime = self.state_file.stat().st_mtime_ns
+        if mtime == self._state_mtime:
+            return
+        self._state_mtime = mtime
+        doc = json.loads(self.state_file.read_text())
+        self.driver_version = doc.get("driver_version", self.driver_version)
+        self.init_error = doc.get("init_error")
+        was_lost = {g.index for g in self.gpus if g.lost}
+        self.gpus = [FakeGpu(**g) for g in doc.get("gpus", [])]
+        for g in self.gpus:
+            if g.index in was_lost and not g.lost:
+                g.valid_from_generation = self.generation + 1
+
+    # --- the pynvml functions ----------------------------------------------------------------
+    def _enter(self, name: str) -> None:
+        self._reload()
+        self.calls[name] = self.calls.get(name, 0) + 1
+        if not self.initialised:
+            raise pynvml.NVMLError(pynvml.NVML_ERROR_UNINITIALIZED)
+
+    def _gpu(self, name: str, handle: FakeHandle) -> FakeGpu:
+        self._enter(name)
+        if not isinstance(handle, FakeHandle) or handle.index >= len(self.gpus):
+            raise pynvml.NVMLError(pynvml.NVML_ERROR_INVALID_ARGUMENT)
+        gpu = self.gpus[handle.index]
+        if gpu.lost or handle.generation < gpu.valid_from_generation:
+            raise pynvml.NVMLError(pynvml.NVML_ERROR_GPU_IS_LOST)
+        if name in gpu.errors:
+            raise pynvml.NVMLError(gpu.errors[name])
+        return gpu
+
+    def nvmlInit(self) -> None:  # noqa: N802 (pynvml's names)
+        self._reload()
+        self.init_calls += 1
+        if self.init_error is not None:
+            raise pynvml.NVMLError(self.init_error)
+        self.initialised = True
+        self.generation += 1
+
+    def nvmlShutdown(self) -> None:  # noqa: N802
+        self._enter("nvmlShutdown")
+        self.shutdown_calls += 1
+        self.initialised = False
+
+    def nvmlSystemGetDriverVersion(self) -> str:  # noqa: N802
+        self._enter("nvmlSystemGetDriverVersion")
+        return self.driver_version
+
+    def nvmlDeviceGetCount(self) -> int:  # noqa: N802
+        self._enter("nvmlDeviceGetCount")
+        return len(self.gpus)
+
+    def nvmlDeviceGetHandleByIndex(self, index: int) -> FakeHandle:  # noqa: N802
+        self._enter("nvmlDeviceGetHandleByIndex")
+        if not 0 <= index < len(self.gpus):
+            raise pynvml.NVMLError(pynvml.NVML_ERROR_INVALID_ARGUMENT)
+        handle = FakeHandle(index, self.generation)
+        self._gpu("nvmlDeviceGetHandleByIndex", handle)  # a lost GPU has no handle
+        return handle
+
+    def nvmlDeviceGetName(self, handle) -> str:  # noqa: N802
+        return self._gpu("nvmlDeviceGetName", handle).name
+
+    def nvmlDeviceGetUUID(self, handle) -> str:  # noqa: N802
+        return self._gpu("nvmlDeviceGetUUID", handle).uuid
+
+    def nvmlDeviceGetPciInfo(self, handle):  # noqa: N802
+        gpu = self._gpu("nvmlDeviceGetPciInfo", handle)
+        return SimpleNamespace(busId=gpu.pci_bus_id, busIdLegacy=gpu.pci_bus_id[4:], domain=0,
+                               bus=0x17 + gpu.index, device=0)
+
+    def nvmlDeviceGetPowerUsage(self, handle) -> int:  # noqa: N802
+        return self._gpu("nvmlDeviceGetPowerUsage", handle).power_mw
+
+    def nvmlDeviceGetEnforcedPowerLimit(self, handle) -> int:  # noqa: N802
+        return self._gpu("nvmlDeviceGetEnforcedPowerLimit", handle).power_limit_mw
+
+    def nvmlDeviceGetTotalEnergyConsumption(self, handle) -> int:  # noqa: N802
+        return self._gpu("nvmlDeviceGetTotalEnergyConsumption", handle).energy_mj
+
+    def nvmlDeviceGetTemperature(self, handle, sensor: int) -> int:  # noqa: N802
+        gpu = self._gpu("nvmlDeviceGetTemperature", handle)
+        if sensor != pynvml.NVML_TEMPERATURE_GPU:
+            raise pynvml.NVMLError(pynvml.NVML_ERROR_INVALID_ARGUMENT)
+        return gpu.temperature_c
+
+    def nvmlDeviceGetUtilizationRates(self, handle):  # noqa: N802
+        gpu = self._gpu("nvmlDeviceGetUtilizationRates", handle)
+        return SimpleNamespace(gpu=gpu.utilization_gpu, memory=gpu.utilization_memory)
+
+    def nvmlDeviceGetEncoderUtilization(self, handle) -> list[int]:  # noqa: N802
+        gpu = self._gpu("nvmlDeviceGetEncoderUtilization", handle)
+        return [gpu.encoder_utilization, gpu.sampling_period_us]
+
+    def nvmlDeviceGetDecoderUtilization(self, handle) -> list[int]:  # noqa: N802
+        gpu = self._gpu("nvmlDeviceGetDecoderUtilization", handle)
+        return [gpu.decoder_utilization, gpu.sampling_period_us]
+
+    def nvmlDeviceGetEncoderStats(self, handle) -> tuple[int, int, int]:  # noqa: N802
+        gpu = self._gpu("nvmlDeviceGetEncoderStats", handle)
+        return (gpu.encoder_sessions, gpu.encoder_fps, gpu.encoder_latency_us)
+
+    def nvmlDeviceGetMemoryInfo(self, handle):  # noqa: N802
+        gpu = self._gpu("nvmlDeviceGetMemoryInfo", handle)
+        return SimpleNamespace(total=gpu.memory_total, used=gpu.memory_used,
+                               free=gpu.memory_total - gpu.memory_used)
+
+    def nvmlDeviceGetClockInfo(self, handle, clock_type: int) -> int:  # noqa: N802
+        gpu = self._gpu("nvmlDeviceGetClockInfo", handle)
+        clocks = {pynvml.NVML_CLOCK_GRAPHICS: gpu.graphics_clock_mhz, pynvml.NVML_CLOCK_SM: gpu.sm_clock_mhz,
+                  pynvml.NVML_CLOCK_MEM: gpu.memory_clock_mhz}
+        if clock_type not in clocks:
+            raise pynvml.NVMLError(pynvml.NVML_ERROR_INVALID_ARGUMENT)
+        return clocks[clock_type]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """python -m tests.fake_nvml STATE.json [gpu exporter flags]: the real gpu exporter on a fake NVML."""
+    argv = sys.argv[1:] if argv is None else argv
+    if not argv:
+        print(__doc__)
+        return 2
+    FakeNvml.from_file(Path(argv[0])).install()
+    from exporters.__main__ import main as exporters_main
+
+    return exporters_main(["gpu", *argv[1:]])
+
+
+if __name__ == "__main__":
+    sys.exit(main())
