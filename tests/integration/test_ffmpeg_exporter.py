@@ -174,7 +174,7 @@ def test_max_streams():
 
 
 def test_silent_clients_block_nobody_and_are_dropped():
-    with running_exporter("ffmpeg", *FAST, "--stream-timeout", "2") as exp:
+    with running_exporter("ffmpeg", *FAST, "--stream-timeout", "4") as exp:
         port = exp.runtime.port
         head = b"POST /progress/%s HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
         mute = _raw(port, b"")  # connects, never sends a byte
@@ -191,7 +191,7 @@ def test_silent_clients_block_nobody_and_are_dropped():
         for t in pushes:
             t.join(5)
         exp.wait_for(lambda e: e.value(m.FFMPEG_STREAMS.name) == 9, what="8 more streams")
-        assert time.monotonic() - began < 1.5, "a silent client held things up"
+        assert time.monotonic() - began < 3.0, "a silent client held things up"  # they hold 4 s
 
         # Past stream-timeout: the silent connections get 408 and close; the stream that
         # went quiet leaves /metrics as ended{reason="silent"}.
