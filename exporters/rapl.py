@@ -9,6 +9,8 @@ Where the counters live
   ``dram``). Recent kernels expose AMD Zen packages under the same ``intel-rapl`` names;
   an ``amd-rapl:N[:M]`` tree is read the same way. ``intel-rapl-mmio:N`` measures the
   same package through MMIO and is dropped when the MSR tree already has that zone.
+  The root may also be ``/sys/devices/virtual/powercap``, where the zones are nested
+  (``intel-rapl/intel-rapl:0/intel-rapl:0:1``) instead of listed flat.
 * amd_energy hwmon (kernels 5.8 to 5.12, ``/sys/class/hwmon/hwmonX`` with name
   ``amd_energy``): its ``Esocket<N>`` counters are read as ``(socket N, package)`` only
   when the powercap tree yields no zone, so a package is never counted twice. Its
@@ -59,7 +61,7 @@ PERMISSION_FIX = (
     "energy_uj is readable by root only on kernels patched for CVE-2020-8694. Fix: run as root, "
     "or make it readable: `chmod a+r /sys/class/powercap/*/energy_uj` at boot or a udev rule "
     "(ACTION==\"add\", SUBSYSTEM==\"powercap\", RUN+=\"/bin/chmod a+r /sys%p/energy_uj\"); "
-    "in a container add the DAC_READ_SEARCH capability (--cap-add DAC_READ_SEARCH)"
+    "in a container, run the exporter as root with the DAC_READ_SEARCH capability (--cap-add DAC_READ_SEARCH)"
 )
 
 
@@ -113,6 +115,32 @@ def _index(entry: str) -> tuple[int, int, int]:
     return (_KIND_PRIORITY[m["kind"]], int(m["top"]), -1 if m["sub"] is None else int(m["sub"]))
 
 
+def _powercap_entries(root: Path) -> dict[str, Path]:
+    """Zone directory name -> path. /sys/class/powercap lists every zone flat (symlinks);
+    /sys/devices/virtual/powercap nests them (intel-rapl/intel-rapl:0/intel-rapl:0:1):
+    both work as the root. Real directories are searched a few levels down; symlinks are
+    not followed down, so each zone is found once."""
+    found: dict[str, Path] = {}
+
+    def scan(directory: Path, depth: int) -> None:
+        try:
+            names = sorted(os.listdir(directory))
+        except OSError:
+            if depth == 0:
+                raise
+            return
+        for name in names:
+            path = directory / name
+            is_zone = _POWERCAP_ZONE.match(name) is not None
+            if is_zone:
+                found.setdefault(name, path)
+            if depth < 3 and (is_zone or name in _KIND_PRIORITY) and path.is_dir() and not path.is_symlink():
+                scan(path, depth + 1)
+
+    scan(root, 0)
+    return found
+
+
 def _zone_name(directory: Path) -> str:
     try:
         return read_sysfs(directory / "name").strip()
@@ -131,7 +159,7 @@ def _max_range(directory: Path) -> int | None:
 def discover_powercap(root: Path) -> Discovery:
     """Every RAPL zone under a powercap root, de-duplicated to one per (socket, zone)."""
     try:
-        entries = sorted((e for e in os.listdir(root) if _POWERCAP_ZONE.match(e)), key=_index)
+        found = _powercap_entries(root)
     except FileNotFoundError:
         return Discovery((), missing=f"no RAPL powercap tree at {root} (is this a VM? is intel_rapl/amd loaded?)")
     except NotADirectoryError:
@@ -140,10 +168,10 @@ def discover_powercap(root: Path) -> Discovery:
     # Top-level zones first: sub-zones take their socket (and die suffix) from them.
     tops: dict[tuple[str, str], tuple[str, str]] = {}  # (kind, top index) -> (socket, suffix)
     candidates: list[Zone] = []
-    for entry in entries:
+    for entry in sorted(found, key=_index):
         m = _POWERCAP_ZONE.match(entry)
         assert m is not None
-        directory = root / entry
+        directory = found[entry]
         if not (directory / "energy_uj").exists():
             continue  # a control-type directory or a zone without a counter
         raw_name = _zone_name(directory) or entry

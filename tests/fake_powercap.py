@@ -6,8 +6,10 @@
 
 Files as the kernel has them: each zone directory holds `name`, `energy_uj`,
 `max_energy_range_uj` and `enabled`; `intel-rapl` (the control type) holds only
-`enabled`. /sys/class/powercap lists every zone flat (the kernel uses symlinks into
-/sys/devices/virtual/powercap; plain directories read the same).
+`enabled`. layout="flat" makes plain directories side by side; layout="kernel" makes
+what sysfs really has: nested directories under <base>/devices/virtual/powercap
+(intel-rapl/intel-rapl:0/intel-rapl:0:1) and, in <base>/class/powercap (the root),
+one relative symlink per zone and control type pointing into them.
 """
 
 from __future__ import annotations
@@ -21,21 +23,43 @@ DRAM_RANGE_UJ = 65_712_999_613
 
 
 class FakePowercap:
-    def __init__(self, root: Path):
-        self.root = Path(root)
+    def __init__(self, base: Path, layout: str = "flat"):
+        if layout not in ("flat", "kernel"):
+            raise ValueError(layout)
+        self.layout = layout
+        base = Path(base)
+        self.root = base if layout == "flat" else base / "class" / "powercap"
+        self.devices = base / "devices" / "virtual" / "powercap"
         self.root.mkdir(parents=True, exist_ok=True)
 
+    def _real_dir(self, entry: str) -> Path:
+        """Where the zone's files are: root/entry (flat) or the nested devices path (kernel)."""
+        if self.layout == "flat":
+            return self.root / entry
+        kind, _, rest = entry.partition(":")
+        parts = rest.split(":") if rest else []
+        path = self.devices / kind
+        for i in range(1, len(parts) + 1):
+            path = path / f"{kind}:{':'.join(parts[:i])}"
+        return path
+
+    def _make_dir(self, entry: str) -> Path:
+        d = self._real_dir(entry)
+        d.mkdir(parents=True, exist_ok=True)
+        link = self.root / entry
+        if self.layout == "kernel" and not link.is_symlink():
+            link.symlink_to(Path("..", "..", *d.relative_to(self.root.parent.parent).parts))
+        return d
+
     def _control_type(self, kind: str) -> None:
-        d = self.root / kind
-        d.mkdir(exist_ok=True)
+        d = self._make_dir(kind)
         (d / "enabled").write_text("1\n")
 
     def zone(self, entry: str, name: str, energy_uj: int = 0,
              max_energy_range_uj: int | None = PACKAGE_RANGE_UJ) -> Path:
         """One zone directory, e.g. zone("intel-rapl:0:2", "dram", 123)."""
         self._control_type(entry.split(":", 1)[0])
-        d = self.root / entry
-        d.mkdir(exist_ok=True)
+        d = self._make_dir(entry)
         (d / "name").write_text(name + "\n")
         (d / "enabled").write_text("1\n")
         (d / "energy_uj").write_text(f"{energy_uj}\n")
@@ -69,7 +93,11 @@ class FakePowercap:
         return value
 
     def remove(self, entry: str) -> None:
-        shutil.rmtree(self.root / entry)
+        """The zone goes away (with its sub-zones in the kernel layout, as sysfs does)."""
+        shutil.rmtree(self._real_dir(entry))
+        for link in list(self.root.iterdir()):
+            if link.is_symlink() and not link.exists():
+                link.unlink()
 
 
 def amd_energy_hwmon(root: Path, sockets: int = 1, cores_per_socket: int = 2, device: str = "hwmon3",

@@ -13,7 +13,7 @@ from tests.harness import assert_exposition_valid, running_exporter
 
 @pytest.fixture
 def tree(tmp_path):
-    t = FakePowercap(tmp_path / "powercap")
+    t = FakePowercap(tmp_path / "sys", layout="kernel")  # symlinks into a nested tree, as sysfs has it
     t.package(0, ("core", "uncore", "dram"), energy_uj=1_000_000)
     t.package(1, ("core", "uncore", "dram"), energy_uj=1_000_000)
     t.zone("intel-rapl-mmio:0", "package-0")

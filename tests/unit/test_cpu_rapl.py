@@ -19,9 +19,10 @@ from exporters.samples import Samples
 from tests.fake_powercap import DRAM_RANGE_UJ, PACKAGE_RANGE_UJ, FakePowercap, amd_energy_hwmon
 
 
-@pytest.fixture
-def tree(tmp_path):
-    return FakePowercap(tmp_path / "powercap")
+@pytest.fixture(params=["flat", "kernel"])
+def tree(request, tmp_path):
+    """Every test runs on plain directories and on the kernel's symlinks-into-a-nested-tree layout."""
+    return FakePowercap(tmp_path / "sys", layout=request.param)
 
 
 def keys(discovery):
@@ -63,6 +64,21 @@ def test_one_socket_with_subzones(tree):
     # The control-type directory `intel-rapl` (no energy_uj) is not a zone.
     assert (tree.root / "intel-rapl").is_dir()
     assert all(z.source.startswith("intel-rapl:") for z in found.zones)
+
+
+def test_kernel_layout_finds_each_zone_once_from_either_root(tmp_path):
+    tree = FakePowercap(tmp_path / "sys", layout="kernel")
+    tree.package(0, ("core", "dram"))
+    tree.package(1, ("core", "dram"))
+    tree.zone("intel-rapl-mmio:0", "package-0")
+    assert (tree.root / "intel-rapl:0:1").is_symlink()
+    via_class = discover_powercap(tree.root)
+    via_devices = discover_powercap(tree.devices)  # /sys/devices/virtual/powercap: nested
+    expected = {(s, z) for s in ("0", "1") for z in ("package", "core", "dram")}
+    assert keys(via_class) == keys(via_devices) == expected
+    assert len(via_class.zones) == len(via_devices.zones) == 6
+    assert [d.split()[0] for d in via_devices.dropped] == ["intel-rapl-mmio:0"]
+    assert {z.source for z in via_devices.zones} == {z.source for z in via_class.zones}
 
 
 def test_two_sockets_do_not_collide(tree):
