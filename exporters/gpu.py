@@ -17,7 +17,8 @@ States, and what /health says:
   (status degraded); they return once the re-initialised NVML reads it again. A
   lifecycle error on the device count fails the refresh (last good data kept).
 * Any other error on one field leaves that series out, is logged once per GPU, field
-  and error, and counted in details.field_errors.
+  and error, and counted in details.field_errors. A GPU whose handle cannot be had
+  (no permission...) is skipped with a warning (status degraded).
 """
 
 from __future__ import annotations
@@ -73,6 +74,10 @@ class _LifecycleError(Exception):
         super().__init__(f"{error} ({call})")
 
 
+class _NoHandleError(Exception):
+    """nvmlDeviceGetHandleByIndex failed for another reason (no permission...): the GPU is skipped."""
+
+
 def _text(value: Any) -> str:
     if isinstance(value, bytes):
         value = value.decode("utf-8", "replace")
@@ -94,6 +99,7 @@ class GpuExporter(Exporter):
         self._unsupported: dict[str, set[str]] = {}
         self._field_errors: Counter[tuple[str, str, str]] = Counter()
         self._logged: set[str] = set()
+        self._details = self._build_details()
 
     # --- NVML lifecycle ------------------------------------------------------------------
     def _init(self, out: Samples) -> bool:
@@ -132,6 +138,13 @@ class GpuExporter(Exporter):
 
     # --- refresh -------------------------------------------------------------------------
     def refresh(self, out: Samples) -> None:
+        try:
+            self._refresh(out)
+        finally:
+            # /health reads this from the HTTP threads: a finished copy, never the live dicts.
+            self._details = self._build_details()
+
+    def _refresh(self, out: Samples) -> None:
         if self._reinit_pending:
             self.log.info("re-initialising NVML")
             self._shutdown()
@@ -162,6 +175,9 @@ class GpuExporter(Exporter):
                 self._reinit_pending = True
                 lost.append(f"GPU {gpu}: {exc}")
                 continue
+            except _NoHandleError as exc:
+                out.warn(f"GPU {gpu}: no NVML handle: {exc}")
+                continue
             for metric, value, extra in readings:
                 out.add(metric, value, gpu=gpu, **extra)
         if lost:
@@ -179,9 +195,12 @@ class GpuExporter(Exporter):
     def _read_gpu(self, index: int, gpu: str) -> list[tuple[Any, float, dict]]:
         """Every reading of one GPU, or _LifecycleError. Collected first so a GPU lost half-way
         publishes nothing rather than half its series."""
-        handle = self._call(gpu, "handle", pynvml.nvmlDeviceGetHandleByIndex, index)
-        if handle is None:
-            return []
+        try:
+            handle = pynvml.nvmlDeviceGetHandleByIndex(index)
+        except pynvml.NVMLError as exc:
+            if getattr(exc, "value", None) in LIFECYCLE_CODES:
+                raise _LifecycleError("nvmlDeviceGetHandleByIndex", exc) from None
+            raise _NoHandleError(str(exc)) from None
         got: list[tuple[Any, float, dict]] = []
 
         def put(metric, value):
@@ -256,6 +275,9 @@ class GpuExporter(Exporter):
             getattr(self.log, level)("%s", message)
 
     def health_details(self) -> dict:
+        return self._details
+
+    def _build_details(self) -> dict:
         return {
             "nvml": self._nvml_state,
             "initialised": self._initialised,

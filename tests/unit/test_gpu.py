@@ -189,6 +189,16 @@ def test_other_field_errors_are_left_out_and_logged_once(nvml, caplog):
     assert nvml.init_calls == 1  # not a lifecycle error: no re-initialisation
 
 
+def test_gpu_without_a_handle_is_skipped_and_reported(nvml):
+    nvml.gpus[0].errors["nvmlDeviceGetHandleByIndex"] = pynvml.NVML_ERROR_NO_PERMISSION
+    exporter = make_exporter()
+    out = refresh(exporter)
+    assert series_of(out, "0") == set() and "0" not in info_of(out)
+    assert series_of(out, "1") == {metric.name for metric in PER_GPU}
+    assert out.warnings == ["GPU 0: no NVML handle: Insufficient Permissions"]
+    assert nvml.init_calls == 1
+
+
 def test_gpu_lost_then_back_reinitialises_nvml(nvml):
     exporter = make_exporter()
     assert series_of(refresh(exporter), "1") == {metric.name for metric in PER_GPU}
