@@ -168,12 +168,16 @@ def discover_powercap(root: Path) -> Discovery:
     # Top-level zones first: sub-zones take their socket (and die suffix) from them.
     tops: dict[tuple[str, str], tuple[str, str]] = {}  # (kind, top index) -> (socket, suffix)
     candidates: list[Zone] = []
+    dangling: list[str] = []
     for entry in sorted(found, key=_index):
         m = _POWERCAP_ZONE.match(entry)
         assert m is not None
         directory = found[entry]
+        if not directory.exists():
+            dangling.append(entry)  # a symlink into a tree that is not there
+            continue
         if not (directory / "energy_uj").exists():
-            continue  # a control-type directory or a zone without a counter
+            continue  # a zone without a counter
         raw_name = _zone_name(directory) or entry
         kind, top = m["kind"], m["top"]
         if m["sub"] is None:
@@ -191,7 +195,14 @@ def discover_powercap(root: Path) -> Discovery:
             socket, suffix = tops.get((kind, top), (top, ""))
             zone = sanitise(raw_name) + (f"_{suffix}" if suffix else "")
         candidates.append(Zone(socket, zone, directory / "energy_uj", _max_range(directory), entry))
-    return _dedupe(candidates)
+    found_zones = _dedupe(candidates)
+    if dangling and not found_zones.zones:
+        return Discovery((), found_zones.dropped, missing=(
+            f"{root} lists RAPL zones ({', '.join(dangling[:3])}{', ...' if len(dangling) > 3 else ''}) but they "
+            "are links into /sys/devices/virtual/powercap, which is not there; in a container it is masked: "
+            "bind-mount the host's /sys/devices/virtual/powercap read-only (e.g. at /host/powercap) and set "
+            "--powercap-root to it"))
+    return found_zones
 
 
 def discover_amd_energy(hwmon_root: Path) -> Discovery:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import logging
 import random
+import shutil
 import time
 
 import pytest
@@ -79,6 +80,25 @@ def test_kernel_layout_finds_each_zone_once_from_either_root(tmp_path):
     assert len(via_class.zones) == len(via_devices.zones) == 6
     assert [d.split()[0] for d in via_devices.dropped] == ["intel-rapl-mmio:0"]
     assert {z.source for z in via_devices.zones} == {z.source for z in via_class.zones}
+
+
+def test_masked_devices_tree_says_what_to_mount(tmp_path):
+    # Docker, Podman and Kubernetes mask /sys/devices/virtual/powercap in containers:
+    # /sys/class/powercap still lists the zones, as links leading nowhere.
+    tree = FakePowercap(tmp_path / "sys", layout="kernel")
+    tree.package(0, ("dram",))
+    shutil.rmtree(tree.devices)
+    tree.devices.mkdir()
+    found = discover_powercap(tree.root)
+    assert found.zones == ()
+    assert "intel-rapl:0, intel-rapl:0:0" in found.missing and "masked" in found.missing
+    assert "--powercap-root" in found.missing
+    exporter = make_exporter(tree.root, "--sample-interval", "3600")
+    try:
+        with pytest.raises(SourceError, match="bind-mount the host's /sys/devices/virtual/powercap"):
+            refresh(exporter)
+    finally:
+        exporter.close()
 
 
 def test_two_sockets_do_not_collide(tree):
