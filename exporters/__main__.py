@@ -11,7 +11,7 @@ from exporters.runtime import build
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if not argv or argv[0] in ("-h", "--help"):
-        print("usage: python -m exporters {%s} [flags]" % ",".join(EXPORTER_CLASSES))
+        print(f"usage: python -m exporters {{{','.join(EXPORTER_CLASSES)}}} [flags]")
         return 0 if argv else 2
     runtime = build(load(argv[0]), argv[1:])
     runtime.serve_forever()

@@ -64,7 +64,7 @@ class Exporter(abc.ABC):
         """Handle a POST; return False when the path is not the exporter's."""
         return False
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 (optional hook, empty by default)
         """Release the source (called once on shutdown)."""
 
 

@@ -12,7 +12,9 @@ from catalog import metrics as m
 
 # Top-level RAPL zones only: package already contains core and uncore, so adding the
 # sub-zones would count their energy twice. psys overlaps package too: left out.
+# Multi-die packages label their zones package_die_1, dram_die_1 (see exporters/rapl.py).
 CPU_ZONES_FOR_ENERGY = ("package", "dram")
+_DIE_SUFFIX = "(_die_[0-9]+)?"
 
 
 class TsdbError(Exception):
@@ -23,7 +25,7 @@ def energy_query(duration_seconds: float, selector: str = "") -> str:
     """PromQL for the joules CPU and GPU counters gained over the last `duration`."""
     window = f"{max(1, math.ceil(duration_seconds))}s"
     extra = f",{selector}" if selector else ""
-    zones = "|".join(CPU_ZONES_FOR_ENERGY)
+    zones = "|".join(zone + _DIE_SUFFIX for zone in CPU_ZONES_FOR_ENERGY)
     cpu = f'sum(increase({m.CPU_ENERGY.name}{{zone=~"{zones}"{extra}}}[{window}]))'
     gpu = f"sum(increase({m.GPU_ENERGY.name}{{{selector}}}[{window}]))"
     # `or vector(0)` on each side: a host with no GPU (or no RAPL) adds 0, not nothing.
