@@ -1,0 +1,34 @@
+# One image for every ffwatt exporter; the command picks which:
+#   docker build -t ffwatt/exporters:local .
+#   docker run --rm -p 9502:9502 -v "$PWD/test_results:/data/results:ro" \
+#       -e FFWATT_RESULTS_DIR=/data/results ffwatt/exporters:local results
+# docker-compose.yml (rendered from the catalog) runs each exporter from it.
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1
+
+# Only what the exporters need (see .dockerignore): the catalog and the exporters.
+COPY pyproject.toml README.md /src/
+COPY catalog /src/catalog
+COPY exporters /src/exporters
+RUN pip install /src \
+    && rm -rf /src \
+    && useradd --system --uid 10001 --no-create-home --shell /usr/sbin/nologin ffwatt
+
+USER 10001
+WORKDIR /tmp
+EXPOSE 9500 9501 9502 9503 9504 9505 9506 9600
+
+# /health answers 503 when the exporter is failing. The port is FFWATT_PORT (compose
+# sets it), else the catalog default of the exporter named on PID 1's command line.
+HEALTHCHECK --interval=15s --timeout=5s --start-period=20s --retries=3 \
+    CMD python -c "import os, urllib.request; from catalog import EXPORTERS; \
+args = open('/proc/1/cmdline', 'rb').read().decode().split(chr(0)); \
+port = os.environ.get('FFWATT_PORT') or next(EXPORTERS[a].port for a in args if a in EXPORTERS); \
+urllib.request.urlopen(f'http://127.0.0.1:{port}/health', timeout=4)"
+
+ENTRYPOINT ["python", "-m", "exporters"]
+CMD ["--help"]
