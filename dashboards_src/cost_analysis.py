@@ -1,0 +1,103 @@
+"""Cost analysis (uid cost-analysis): what each scenario cost, in energy and compute."""
+
+from __future__ import annotations
+
+from catalog import ENERGY_SOURCES
+from catalog import metrics as m
+from dashboards_src.dashboard import DashboardSpec, Row, Var
+from dashboards_src.panels import T, bargauge, by, increase, is_one, selector, stat, table, timeseries
+
+UID = "cost-analysis"
+
+SCENARIO = Var("scenario", m.COST_TOTAL, "scenario")
+ENCODER = Var("encoder", m.COST_TOTAL, "encoder")
+CURRENCY = Var("currency", m.COST_TOTAL, "currency")
+SC = {"scenario": SCENARIO.ref, "encoder": ENCODER.ref}
+MONEY = {**SC, "currency": CURRENCY.ref}
+
+_SOURCE_COLOURS = {"samples": "green", "tsdb": "blue", "unavailable": "red"}
+assert set(_SOURCE_COLOURS) == set(ENERGY_SOURCES), "colour every catalog energy source"
+
+
+def dashboard() -> DashboardSpec:
+    total = selector(m.COST_TOTAL, **MONEY)
+    cost = Row("Cost", [
+        timeseries("Total cost by scenario over time",
+                   "How has each scenario's total cost (energy + compute) changed across results files? One line "
+                   "per scenario and currency.",
+                   T(total, "{scenario} ({currency})"), w=16, legendCalcs=["lastNotNull"]),
+        stat("Total cost of the selected scenarios",
+             "What did all selected scenarios cost together, per currency?",
+             T(by("sum", total, "currency"), "{currency}"), w=8, h=8),
+        bargauge("Current cost per scenario",
+                 "Which scenario is the most expensive in the results file being served?",
+                 T(total, "{scenario} ({currency})"), w=12),
+        bargauge("Energy vs compute cost",
+                 "Is a scenario's cost driven by the energy it drew or by the CPU time it used?",
+                 T(selector(m.COST_ENERGY, **MONEY), "{scenario} energy ({currency})"),
+                 T(selector(m.COST_COMPUTE, **MONEY), "{scenario} compute ({currency})"), w=12),
+        bargauge("Cost per pixel",
+                 "What does one processed pixel cost in each scenario? Scientific notation: the values are tiny.",
+                 T(selector(m.COST_PER_PIXEL, **MONEY).with_unit("sci"), "{scenario} ({currency})"), w=12),
+        bargauge("Cost per viewer-hour",
+                 "What does one hour of one viewer cost in each scenario?",
+                 T(selector(m.COST_PER_VIEWER_HOUR, **MONEY), "{scenario} ({currency})"), w=12),
+        table("Cost breakdown",
+              "Every cost figure of every selected scenario in one row, in the currency of its `currency` "
+              "column.",
+              T(total, name="Total"),
+              T(selector(m.COST_ENERGY, **MONEY), name="Energy cost"),
+              T(selector(m.COST_COMPUTE, **MONEY), name="Compute cost"),
+              T(selector(m.COST_PER_PIXEL, **MONEY).with_unit("sci"), name="Per pixel"),
+              T(selector(m.COST_PER_VIEWER_HOUR, **MONEY), name="Per viewer-hour"),
+              sort="Total", desc=True),
+    ])
+    energy = Row("Energy and power", [
+        bargauge("Energy per scenario",
+                 "How many joules did each scenario draw, in total and above the idle baseline?",
+                 T(selector(m.COST_ENERGY_JOULES, **SC), "{scenario} total"),
+                 T(selector(m.COST_NET_ENERGY_JOULES, **SC), "{scenario} above idle"), w=12),
+        bargauge("Mean and net power per scenario",
+                 "What was each scenario's mean power draw, and how much of it was above the idle baseline?",
+                 T(selector(m.COST_MEAN_POWER, **SC), "{scenario} mean"),
+                 T(selector(m.COST_NET_POWER, **SC), "{scenario} above idle"), w=12),
+        bargauge("CPU core-seconds per scenario",
+                 "How much CPU time did each scenario use (the base of its compute cost)?",
+                 T(selector(m.COST_CORE_SECONDS, **SC), "{scenario}"), w=12),
+        table("Energy source per scenario",
+              "Where did each scenario's energy figure come from: power samples in the results file, the TSDB's "
+              "joules counters (load-aware), or nowhere (unavailable: its energy cost is missing, not 0)?",
+              T(is_one(selector(m.COST_ENERGY_SOURCE, **SC)), hide=True), w=12,
+              overrides=[{"matcher": {"id": "byName", "options": "source"}, "properties": [
+                  {"id": "mappings", "value": _source_mappings()},
+                  {"id": "custom.cellOptions", "value": {"type": "color-text"}},
+              ]}]),
+    ])
+    prices = Row("Prices and lookups", [
+        stat("Energy price",
+             "Which price per kilowatt-hour does the cost exporter apply?",
+             T(selector(m.COST_ENERGY_PRICE, currency=CURRENCY.ref), "per kWh ({currency})"), w=8, decimals=4),
+        stat("Compute price",
+             "Which price per CPU core-hour does the cost exporter apply?",
+             T(selector(m.COST_CORE_HOUR_PRICE, currency=CURRENCY.ref), "per core-hour ({currency})"), w=8,
+             decimals=4),
+        stat("Failed TSDB energy lookups",
+             "How many load-aware energy lookups (scenarios without power samples) failed over the selected "
+             "time range? Above 0, some scenarios may show energy source `unavailable`.",
+             T(by("sum", increase(m.COST_TSDB_ERRORS)), "failed lookups"), w=8,
+             thresholds=[{"color": "green", "value": None}, {"color": "red", "value": 1}]),
+    ])
+    return DashboardSpec(
+        uid=UID, title="ffwatt / Cost analysis",
+        description="Energy, compute and total cost per scenario, per pixel and per viewer-hour, with the energy "
+                    "and power they are computed from (cost exporter).",
+        rows=[cost, energy, prices], variables=[SCENARIO, ENCODER, CURRENCY], tags=("cost", "results"),
+        time_from="now-24h",
+    )
+
+
+def _source_mappings() -> list[dict]:
+    return [{"type": "value", "options": {
+        source: {"text": source, "color": colour, "index": i}
+        for i, (source, colour) in enumerate(_SOURCE_COLOURS.items())
+    }}]

@@ -1,0 +1,90 @@
+"""Results overview (uid results-overview): what the current results file holds."""
+
+from __future__ import annotations
+
+from catalog import metrics as m
+from dashboards_src.dashboard import DashboardSpec, Row, Var
+from dashboards_src.panels import T, age, as_datetime, bargauge, by, selector, stat, steps, table
+
+UID = "results-overview"
+
+SCENARIO = Var("scenario", m.RESULTS_DURATION, "scenario")
+ENCODER = Var("encoder", m.RESULTS_DURATION, "encoder")
+RESOLUTION = Var("resolution", m.RESULTS_DURATION, "resolution")
+F = {"scenario": SCENARIO.ref, "encoder": ENCODER.ref, "resolution": RESOLUTION.ref}
+
+DAY = 86400.0
+
+
+def dashboard() -> DashboardSpec:
+    file_row = Row("Results file", [
+        stat("Scenarios loaded",
+             "How many scenarios does the results file being served hold? 0 means the file is empty or was "
+             "rejected (see the exporter-health dashboard).",
+             T(selector(m.RESULTS_SCENARIOS), "scenarios"),
+             thresholds=steps("red", (1, "green")), colorMode="background", w=6),
+        stat("Results file age",
+             "How old is the results file being served? Yellow after a day, red after a week: is the benchmark "
+             "still writing results?",
+             T(age(m.RESULTS_FILE_TIMESTAMP), "age"),
+             thresholds=steps("green", (DAY, "yellow"), (7 * DAY, "red")), w=6),
+        stat("Results file written",
+             "When was the results file being served last modified?",
+             T(as_datetime(m.RESULTS_FILE_TIMESTAMP), "written"), w=6),
+        stat("Selected scenarios' frames",
+             "How many frames did the selected scenarios encode in total?",
+             T(by("sum", selector(m.RESULTS_FRAMES, **F)), "frames"), w=6),
+    ])
+    scenarios = Row("Scenarios", [
+        table("Scenarios",
+              "What ran: every scenario of the results file with its preset, schedule, duration and frame "
+              "counts.",
+              T(selector(m.RESULTS_SCENARIO_INFO, **F), hide=True),
+              T(as_datetime(m.RESULTS_START, **F), name="Started"),
+              T(as_datetime(m.RESULTS_END, **F), name="Ended"),
+              T(selector(m.RESULTS_DURATION, **F), name="Duration"),
+              T(selector(m.RESULTS_AVERAGE_FPS, **F), name="Average fps"),
+              T(selector(m.RESULTS_FRAMES, **F), name="Frames"),
+              T(selector(m.RESULTS_DROPPED_FRAMES, **F), name="Dropped frames"),
+              T(selector(m.RESULTS_STREAMS, **F), name="Streams"),
+              T(selector(m.RESULTS_PIXELS, **F), name="Pixels"),
+              sort="Started", h=10),
+        bargauge("Duration per scenario",
+                 "How long was each scenario planned to run?",
+                 T(selector(m.RESULTS_DURATION, **F), "{scenario}")),
+        bargauge("Average fps per scenario",
+                 "Which scenarios encoded fastest? Average encoding frames per second over the scenario.",
+                 T(selector(m.RESULTS_AVERAGE_FPS, **F), "{scenario}")),
+        bargauge("Frame statistics",
+                 "How many frames did each scenario encode, and how many did it drop?",
+                 T(selector(m.RESULTS_FRAMES, **F), "{scenario} encoded"),
+                 T(selector(m.RESULTS_DROPPED_FRAMES, **F), "{scenario} dropped"), h=10),
+        bargauge("Streams per scenario",
+                 "How many concurrent streams did each scenario encode?",
+                 T(selector(m.RESULTS_STREAMS, **F), "{scenario}"), h=10),
+        bargauge("Pixels processed per scenario",
+                 "How much picture did each scenario process (width x height x frames x streams)?",
+                 T(selector(m.RESULTS_PIXELS, **F), "{scenario}"), w=24),
+    ])
+    quality = Row("Quality", [
+        bargauge("VMAF per scenario",
+                 "How good is each scenario's output? Details on the QoE metrics dashboard.",
+                 T(selector(m.QOE_VMAF, **F), "{scenario}"),
+                 thresholds=steps("red", (70, "yellow"), (85, "green")), max=100, w=8),
+        bargauge("PSNR per scenario",
+                 "How close is each output to its source in PSNR?",
+                 T(selector(m.QOE_PSNR, **F), "{scenario}"),
+                 thresholds=steps("red", (30, "yellow"), (38, "green")), max=60, w=8),
+        bargauge("SSIM per scenario",
+                 "How structurally similar is each output to its source (0-1)?",
+                 T(selector(m.QOE_SSIM, **F), "{scenario}"),
+                 thresholds=steps("red", (0.9, "yellow"), (0.95, "green")), max=1, decimals=4, w=8),
+    ])
+    return DashboardSpec(
+        uid=UID, title="ffwatt / Results overview",
+        description="The benchmark results file being served: scenarios, schedule, duration, fps, frames, streams, "
+                    "pixels and quality scores (results and qoe exporters).",
+        rows=[file_row, scenarios, quality], variables=[SCENARIO, ENCODER, RESOLUTION], tags=("results",),
+        time_from="now-24h",
+    )
+

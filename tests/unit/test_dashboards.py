@@ -1,0 +1,344 @@
+"""The dashboards are right the first time: linted, parsed as PromQL, checked against the
+catalog, covering every dashboarded metric, generated deterministically and committed."""
+
+from __future__ import annotations
+
+import copy
+import json
+
+import pytest
+
+from catalog import METRICS, UNITS
+from catalog import metrics as m
+from dashboards_src import build, panels
+from dashboards_src.lint import analyse, dashboard_problems, expr_problems, lint, selected_metrics
+from dashboards_src.panels import (
+    RATE_UNITS,
+    KindError,
+    LabelError,
+    T,
+    age,
+    as_datetime,
+    by,
+    increase,
+    rate,
+    ratio,
+    selector,
+)
+from dashboards_src.queries import dashboards, expand, iter_panels, iter_targets, iter_variables
+from scripts.generate import GENERATORS, ROOT
+
+BOARDS = {board["uid"]: board for board in dashboards()}
+TARGETS = list(iter_targets())
+DATASOURCE = {"type": "prometheus", "uid": "${datasource}"}
+
+
+def _panels(board):
+    return [p for p in iter_panels(board) if p["type"] != "row"]
+
+
+# --- (1) lint ------------------------------------------------------------------------------------
+
+
+def test_seven_dashboards_and_the_older_stacks_uids_are_kept():
+    assert set(BOARDS) == {"cost-analysis", "qoe-metrics", "results-overview", "exporter-health",
+                           "host-power", "containers", "live-encoding"}
+    assert set(build.LEGACY_UIDS) <= set(BOARDS)
+
+
+@pytest.mark.parametrize("uid", sorted(BOARDS))
+def test_dashboard_passes_the_linter(uid):
+    assert lint(BOARDS[uid]) == []
+
+
+@pytest.mark.parametrize("uid", sorted(BOARDS))
+def test_dashboard_conventions(uid):
+    board = BOARDS[uid]
+    assert "__inputs" not in board
+    assert board["schemaVersion"] >= 36
+    assert board["tags"][0] == "ffwatt" and len(board["tags"]) >= 2
+    assert board["links"] == [{"asDropdown": True, "icon": "external link", "includeVars": False, "keepTime": True,
+                               "tags": ["ffwatt"], "targetBlank": False, "title": "ffwatt dashboards",
+                               "tooltip": "", "type": "dashboards", "url": ""}]
+    assert board["timezone"] == "browser"
+    assert board["refresh"] in ("30s", "10s")
+    assert board["time"]["from"].startswith("now-") and board["time"]["to"] == "now"
+    variables = board["templating"]["list"]
+    assert variables[0]["name"] == "datasource" and variables[0]["type"] == "datasource"
+    assert variables[0]["query"] == "prometheus"
+    assert variables[0]["current"]["value"] == "victoriametrics"
+    assert len(variables) >= 3, "each dashboard has filter variables"
+    for v in variables[1:]:
+        assert v["type"] == "query" and v["datasource"] == DATASOURCE
+        assert v["multi"] and v["includeAll"] and v["allValue"] == ".*"
+
+
+@pytest.mark.parametrize("uid", sorted(BOARDS))
+def test_every_panel_has_a_description_a_unit_and_the_datasource_variable(uid):
+    for panel in _panels(BOARDS[uid]):
+        assert panel["description"].strip(), panel["title"]
+        assert panel["fieldConfig"]["defaults"]["unit"], panel["title"]
+        assert panel["datasource"] == DATASOURCE, panel["title"]
+        assert panel["targets"], panel["title"]
+        assert all(t["datasource"] == DATASOURCE for t in panel["targets"]), panel["title"]
+        assert panel["type"] in {"timeseries", "stat", "bargauge", "table", "state-timeline"}
+
+
+@pytest.mark.parametrize("uid", sorted(BOARDS))
+def test_panel_ids_unique_and_grid_without_overlaps(uid):
+    everything = list(iter_panels(BOARDS[uid]))
+    ids = [p["id"] for p in everything]
+    assert len(ids) == len(set(ids))
+    boxes = [(p["title"], p["gridPos"]) for p in everything]
+    for i, (title, a) in enumerate(boxes):
+        assert 0 <= a["x"] and a["x"] + a["w"] <= 24 and a["w"] > 0 and a["h"] > 0, title
+        for other, b in boxes[i + 1:]:
+            disjoint = (a["x"] + a["w"] <= b["x"] or b["x"] + b["w"] <= a["x"]
+                        or a["y"] + a["h"] <= b["y"] or b["y"] + b["h"] <= a["y"])
+            assert disjoint, f"{title} overlaps {other}"
+
+
+@pytest.mark.parametrize("uid", sorted(BOARDS))
+def test_stat_table_and_bargauge_read_instant_queries_and_graphs_read_ranges(uid):
+    for panel in _panels(BOARDS[uid]):
+        instant = panel["type"] in ("stat", "table", "bargauge")
+        for t in panel["targets"]:
+            assert t["instant"] is instant and t["range"] is (not instant), panel["title"]
+            assert t["format"] == ("table" if panel["type"] == "table" else "time_series")
+
+
+# --- (2)-(5) every target against PromQL and the catalog ---------------------------------------------
+
+
+@pytest.mark.parametrize("target", TARGETS, ids=lambda t: f"{t.dashboard}/{t.panel}/{t.ref_id}")
+def test_target_parses_and_matches_the_catalog(target):
+    variables = {v["name"] for v in BOARDS[target.dashboard]["templating"]["list"]}
+    assert expr_problems(target.expr, variables) == []
+    analysis = analyse(expand(target.expr))
+    assert analysis.selectors, "a target selects at least one metric"
+    for s in analysis.selectors:
+        metric = METRICS[s.metric]  # (3) in the catalog
+        for label, _, _ in s.matchers:
+            assert label in metric.labels + ("job", "instance")
+        if metric.kind == "counter":  # (5) only inside rate/increase over a range
+            assert s.in_range and s.function in {"rate", "increase", "irate", "resets"}
+    for grouping in analysis.groupings:
+        for name in grouping.metrics:
+            assert set(grouping.labels) <= set(METRICS[name].labels + ("job", "instance"))
+
+
+def test_every_rate_and_increase_uses_a_grafana_window():
+    windows = [t.expr for t in TARGETS if "rate(" in t.expr or "increase(" in t.expr]
+    assert windows
+    for expr in windows:
+        assert "[$__rate_interval]" in expr or "[$__range]" in expr, expr
+
+
+def test_every_dashboarded_metric_is_on_a_panel_and_no_other():
+    shown = set().union(*(selected_metrics(board) for board in BOARDS.values()))
+    wanted = {name for name, metric in METRICS.items() if metric.dashboarded}
+    assert wanted - shown == set(), "dashboarded metrics on no panel"
+    assert shown - set(METRICS) == set()
+
+
+def test_iter_targets_api():
+    assert len(TARGETS) > 100
+    for t in TARGETS:
+        dashboard, panel, ref_id, expr, instant = t  # a 5-tuple
+        assert dashboard == t.uid and dashboard in BOARDS
+        assert panel and ref_id.isalpha() and expr and isinstance(instant, bool)
+    keys = [(t.dashboard, t.panel, t.ref_id) for t in TARGETS]
+    assert len(keys) == len(set(keys)), "(dashboard, panel, refId) identifies a target"
+
+
+def test_iter_variables_api():
+    variables = list(iter_variables())
+    assert {v.dashboard for v in variables} == set(BOARDS)
+    for v in variables:
+        dashboard, name, metric, label = v  # a 4-tuple
+        assert label in METRICS[metric].labels + ("job", "instance")
+        used = [t for t in TARGETS if t.dashboard == dashboard and f"${name}" in t.expr]
+        assert used, f"{dashboard}: ${name} filters no panel"
+
+
+def test_expand_replaces_grafana_variables():
+    expr = 'sum by (zone) (rate(x_total{zone=~"$zone",gpu=~"${gpu}"}[$__rate_interval])) + increase(y_total[$__range])'
+    assert expand(expr) == 'sum by (zone) (rate(x_total{zone=~".*",gpu=~".*"}[1m])) + increase(y_total[1h])'
+    assert expand("a[$__range]", range_="10m", values={"zone": "package"}) == "a[10m]"
+
+
+# --- (6)-(7) generated, committed, deterministic -------------------------------------------------------
+
+
+def test_generator_is_registered():
+    assert "dashboards_src.build" in GENERATORS
+
+
+def test_committed_json_and_docs_are_current():
+    stale = [path for path, text in build.render().items()
+             if not (ROOT / path).exists() or (ROOT / path).read_text(encoding="utf-8") != text]
+    assert stale == [], f"run `make dashboards`; stale: {stale}"
+
+
+def test_render_is_deterministic_sorted_json():
+    first, second = build.render(), build.render()
+    assert first == second
+    for path, text in first.items():
+        if path.endswith(".json"):
+            assert text == json.dumps(json.loads(text), sort_keys=True, indent=2, ensure_ascii=False) + "\n"
+            assert path == f"provisioning/dashboards/{json.loads(text)['uid']}.json"
+
+
+def test_docs_walk_through_every_dashboard_and_panel():
+    text = build.render()["docs/dashboards.md"]
+    for board in BOARDS.values():
+        assert f"uid `{board['uid']}`" in text
+        for panel in _panels(board):
+            assert f"**{panel['title']}**" in text
+    assert "Catalog first" in text
+    for metric in METRICS.values():
+        if not metric.dashboarded:
+            assert f"`{metric.name}`: {metric.why_not_dashboarded}" in text
+
+
+# --- the linter fails on broken dashboards ---------------------------------------------------------------
+
+
+def _broken(uid="qoe-metrics"):
+    board = copy.deepcopy(BOARDS[uid])
+    panel = _panels(board)[0]
+    return board, panel
+
+
+@pytest.mark.parametrize("expr, problem", [
+    ("ffwatt_qoe_vmaf_scores", "is not in the catalog"),
+    ("ffwatt_cpu_energy_joules_total", "outside rate()/increase()"),
+    ("sum(ffwatt_docker_container_cpu_seconds_total)", "outside rate()/increase()"),
+    ("max_over_time(ffwatt_cpu_energy_joules_total[$__range])", "outside rate()/increase()"),
+    ("rate(ffwatt_cpu_power_watts[$__rate_interval])", "only counters have a rate"),
+    ('ffwatt_qoe_vmaf_score{zone=~".*"}', "has no label 'zone'"),
+    ("sum by (gpu) (ffwatt_qoe_vmaf_score)", "has no label 'gpu'"),
+    ("ffwatt_qoe_vmaf_score / on (stream) ffwatt_qoe_psnr_decibels", "has no label 'stream'"),
+    ("rate(ffwatt_cpu_energy_joules_total[5m])", "range [5m]"),
+    ('ffwatt_qoe_vmaf_score{scenario="$scenario"}', "needs =~"),
+    ('ffwatt_qoe_vmaf_score{scenario=~"$nope"}', "$nope is not a variable"),
+    ("sum(ffwatt_qoe_vmaf_score", "does not parse"),
+    ('{__name__="ffwatt_qoe_vmaf_score"}', "without a metric name"),
+])
+def test_linter_catches_a_broken_target(expr, problem):
+    board, panel = _broken()
+    panel["targets"][0]["expr"] = expr
+    problems = lint(board)
+    assert any(problem in p for p in problems), problems
+
+
+@pytest.mark.parametrize("breakage, problem", [
+    (lambda b, p: b.update({"__inputs": [{"name": "DS_PROMETHEUS"}]}), "__inputs"),
+    (lambda b, p: b.update({"schemaVersion": 12}), "schemaVersion 12"),
+    (lambda b, p: b.update({"tags": ["qoe"]}), "tags lack 'ffwatt'"),
+    (lambda b, p: b.update({"links": []}), "no links"),
+    (lambda b, p: b["templating"]["list"].pop(0), "no `datasource` variable"),
+    (lambda b, p: p.update({"description": ""}), "no description"),
+    (lambda b, p: p["fieldConfig"]["defaults"].update({"unit": ""}), "no unit"),
+    (lambda b, p: p.update({"datasource": "VictoriaMetrics"}), "datasource is not the datasource variable"),
+    (lambda b, p: p["targets"][0].update({"datasource": {"uid": "x"}}), "datasource is not the datasource variable"),
+    (lambda b, p: p.update({"id": _panels(b)[1]["id"]}), "panel ids are not unique"),
+    (lambda b, p: p.update({"gridPos": dict(_panels(b)[1]["gridPos"])}), "overlaps"),
+    (lambda b, p: p.update({"gridPos": {"x": 20, "y": 0, "w": 8, "h": 4}}), "24-column grid"),
+    (lambda b, p: p.update({"type": "graph"}), "panel type 'graph'"),
+    (lambda b, p: b["templating"]["list"][1].update({"query": "label_values(ffwatt_qoe_vmaf_score, zone)"}),
+     "has no label 'zone'"),
+    (lambda b, p: b["templating"]["list"][1].update({"query": "label_values(ffwatt_nope, scenario)"}),
+     "not in the catalog"),
+])
+def test_linter_catches_a_broken_dashboard(breakage, problem):
+    board, panel = _broken()
+    breakage(board, panel)
+    problems = dashboard_problems(board)
+    assert any(problem in p for p in problems), problems
+
+
+# --- the helpers refuse what the linter would catch, at definition time ----------------------------------
+
+
+def test_selector_builds_regex_matchers_from_catalog_labels():
+    q = selector(m.QOE_VMAF, scenario="$scenario", encoder="$encoder")
+    assert q == 'ffwatt_qoe_vmaf_score{scenario=~"$scenario",encoder=~"$encoder"}'
+    assert q.unit == "none" and q.metrics == (m.QOE_VMAF,)
+    assert selector(m.HEALTH_TARGET_REASON, reason=("!=", "ok")) == 'ffwatt_health_target_failure_reason{reason!="ok"}'
+    assert selector(m.RESULTS_SCENARIOS, instance="$instance") == 'ffwatt_results_scenarios{instance=~"$instance"}'
+
+
+def test_selector_refuses_unknown_labels_counters_and_timestamps():
+    with pytest.raises(LabelError, match="has no label 'zone'"):
+        selector(m.QOE_VMAF, zone="$zone")
+    with pytest.raises(KindError, match="counter"):
+        selector(m.CPU_ENERGY)
+    with pytest.raises(KindError, match="timestamp"):
+        selector(m.RESULTS_FILE_TIMESTAMP)
+
+
+def test_counter_helpers():
+    assert rate(m.CPU_ENERGY, zone="$zone") == \
+        'rate(ffwatt_cpu_energy_joules_total{zone=~"$zone"}[$__rate_interval])'
+    assert rate(m.CPU_ENERGY).unit == "watt" and rate(m.DOCKER_NETWORK_RECEIVE).unit == "Bps"
+    assert increase(m.CPU_ENERGY) == "increase(ffwatt_cpu_energy_joules_total[$__range])"
+    assert increase(m.CPU_ENERGY).unit == "joule"
+    with pytest.raises(KindError, match="only counters"):
+        rate(m.CPU_POWER)
+    with pytest.raises(ValueError, match="window"):
+        increase(m.CPU_ENERGY, window="5m")
+
+
+def test_timestamp_helpers():
+    assert age(m.RESULTS_FILE_TIMESTAMP) == "time() - ffwatt_results_file_timestamp_seconds"
+    assert age(m.RESULTS_FILE_TIMESTAMP).unit == "s"
+    assert as_datetime(m.RESULTS_START).unit == "dateTimeAsIso"
+    with pytest.raises(KindError):
+        age(m.CPU_POWER)
+
+
+def test_aggregation_and_legend_labels_are_checked():
+    q = by("sum", rate(m.CPU_ENERGY), "socket", "zone")
+    assert q == "sum by (socket, zone) (rate(ffwatt_cpu_energy_joules_total[$__rate_interval]))"
+    assert T(q, "{socket} {zone}").legend_format == "{{socket}} {{zone}}"
+    with pytest.raises(LabelError):
+        by("sum", rate(m.CPU_ENERGY), "gpu")
+    with pytest.raises(LabelError):
+        T(by("sum", q, "zone"), "{socket}")  # socket no longer on the result
+    with pytest.raises(LabelError):
+        ratio(selector(m.DOCKER_MEMORY_WORKING_SET), selector(m.GPU_MEMORY_TOTAL))
+
+
+def test_every_catalog_unit_maps_to_a_grafana_unit():
+    assert set(panels.UNITS) == set(UNITS)
+    counter_units = {metric.unit for metric in METRICS.values() if metric.kind == "counter"}
+    assert counter_units <= set(RATE_UNITS) and counter_units <= set(panels.INCREASE_UNITS)
+
+
+def test_panel_units_follow_the_catalog():
+    board = BOARDS["host-power"]
+    units = {p["title"]: p["fieldConfig"]["defaults"]["unit"] for p in _panels(board)}
+    assert units["CPU power per zone (from the joules counter)"] == "watt"
+    assert units["CPU energy per zone over the range"] == "joule"
+    assert units["GPU temperature"] == "celsius"
+    assert units["GPU memory"] == "bytes"
+    assert units["GPU clocks"] == "hertz"
+    qoe = {p["title"]: p for p in _panels(BOARDS["qoe-metrics"])}
+    assert qoe["Frame drop ratio"]["fieldConfig"]["defaults"]["unit"] == "percentunit"
+    steps = qoe["VMAF per scenario"]["fieldConfig"]["defaults"]["thresholds"]["steps"]
+    assert [(s["color"], s["value"]) for s in steps] == [("red", None), ("yellow", 70), ("green", 85)]
+
+
+def test_descriptions_carry_the_catalog_help():
+    for board in BOARDS.values():
+        for panel in _panels(board):
+            for name in selected_metrics({"panels": [panel]}):
+                assert METRICS[name].help in panel["description"], (panel["title"], name)
+
+
+def test_health_status_is_mapped_to_up_and_down():
+    status = next(p for p in _panels(BOARDS["exporter-health"]) if p["title"] == "Status per target")
+    options = status["fieldConfig"]["defaults"]["mappings"][0]["options"]
+    assert options["1"]["text"] == "UP" and options["1"]["color"] == "green"
+    assert options["0"]["text"] == "DOWN" and options["0"]["color"] == "red"
