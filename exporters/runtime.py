@@ -133,7 +133,7 @@ class Runtime:
         self.refresh_interval = refresh_interval
         self.state = RefreshState()
         self._data = _Encoded(tuple(Samples(exporter.name).families(shared=False)))
-        self.snapshot = Snapshot(_Encoded(()), self._data)
+        self._publish()  # self-metrics (up 0) are served even before the first refresh ends
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._loop = threading.Thread(target=self._run_loop, name=f"{exporter.name}-refresh", daemon=True)
