@@ -17,11 +17,12 @@ def render() -> dict[str, str]:
         "",
         "## Exporters",
         "",
-        "| exporter | port | scrape interval | job | what it reads |",
-        "|---|---|---|---|---|",
+        "| exporter | port | scrape interval | job | runs | what it reads |",
+        "|---|---|---|---|---|---|",
     ]
     for e in EXPORTERS.values():
-        lines.append(f"| {e.name} | {e.port} | {e.scrape_interval_seconds}s | {e.job} | {_cell(e.description)} |")
+        runs = "on every lab host" if e.per_host else "once, centrally"
+        lines.append(f"| {e.name} | {e.port} | {e.scrape_interval_seconds}s | {e.job} | {runs} | {_cell(e.description)} |")
     lines += [
         "",
         "## Metrics",

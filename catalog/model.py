@@ -138,7 +138,9 @@ class Exporter:
     port: int
     scrape_interval_seconds: int
     description: str
-    # The metrics it emits are derived from the metric declarations (see catalog.metrics_of).
+    # True for exporters that read the machine they run on (one per lab host); the
+    # others run once, centrally. The metrics it emits come from catalog.metrics_of.
+    per_host: bool = False
     job: str = field(default="")
 
     def __post_init__(self) -> None:

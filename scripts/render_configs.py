@@ -81,8 +81,7 @@ TARGETS_DIR = "targets"  # relative to the scrape config; file_sd resolves it fr
 HEALTH_TARGETS = f"{VM_DIR}/health-targets.yml"
 
 # Exporters that read the machine they run on: one per lab host. The rest run once.
-# (Proposed for the catalog as an Exporter field; kept here until then.)
-PER_HOST = ("cpu", "docker", "gpu", "ffmpeg")
+PER_HOST = tuple(e.name for e in EXPORTERS.values() if e.per_host)
 
 # Where things live inside the compose stack.
 VM_URL = "http://victoriametrics:8428"
