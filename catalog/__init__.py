@@ -32,7 +32,9 @@ HEALTH_REASONS = (
 ENERGY_SOURCES = ("samples", "tsdb", "unavailable")
 
 # Reasons an ffmpeg progress push or line is rejected / a stream ends.
-FFMPEG_REJECT_REASONS = ("bad_path", "bad_stream_name", "too_large", "bad_line", "bad_value", "timeout")
+FFMPEG_REJECT_REASONS = (
+    "bad_path", "bad_stream_name", "too_large", "bad_line", "bad_value", "timeout", "too_many_streams",
+)
 FFMPEG_END_REASONS = ("end", "silent")
 
 

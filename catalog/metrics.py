@@ -181,7 +181,7 @@ CPU_POWER = Metric(
     "watts", ZONE, exporter="cpu", replaces="rapl_power_watts")
 CPU_ZONES = Metric(
     "ffwatt_cpu_zones", "gauge",
-    "RAPL zones being read (after dropping sub-zone and mmio duplicates).",
+    "RAPL zones being read: each exported once, intel-rapl-mmio duplicates of a package dropped.",
     "count", exporter="cpu")
 CPU_WRAPS = Metric(
     "ffwatt_cpu_energy_wraps_total", "counter",
@@ -318,6 +318,10 @@ FFMPEG_DUPLICATED = Metric(
     "ffwatt_ffmpeg_stream_duplicated_frames_total", "counter",
     "Frames the stream's ffmpeg duplicated.",
     "frames", STREAM, exporter="ffmpeg")
+FFMPEG_OUTPUT_BYTES = Metric(
+    "ffwatt_ffmpeg_stream_output_bytes_total", "counter",
+    "Bytes the stream's ffmpeg has written to its output.",
+    "bytes", STREAM, exporter="ffmpeg")
 FFMPEG_FPS = Metric(
     "ffwatt_ffmpeg_stream_fps", "gauge",
     "Current encoding frames per second.",
@@ -366,7 +370,7 @@ HEALTH_TARGET_REACHABLE = Metric(
     "ratio", TARGET, exporter="health")
 HEALTH_TARGET_RESPONSE = Metric(
     "ffwatt_health_target_response_seconds", "gauge",
-    "Seconds the target took to answer its last probe.",
+    "Seconds the last probe of the target took: to the complete /metrics answer, or until it failed.",
     "seconds", TARGET, exporter="health", replaces="exporter_health_response_time_ms")
 HEALTH_TARGET_LAST_CHECK = Metric(
     "ffwatt_health_target_last_check_timestamp_seconds", "gauge",
@@ -378,5 +382,9 @@ HEALTH_TARGET_FAILURES = Metric(
     "count", TARGET, exporter="health")
 HEALTH_TARGET_REASON = Metric(
     "ffwatt_health_target_failure_reason", "gauge",
-    "1 for the reason of the target's last failed probe (ok when healthy); a bounded set.",
-    "info", TARGET + ("reason",), exporter="health")
+    "One series per reason: 1 for the reason of the target's last probe (ok when healthy), 0 for the others.",
+    "ratio", TARGET + ("reason",), exporter="health")
+HEALTH_TARGET_DEGRADED = Metric(
+    "ffwatt_health_target_degraded", "gauge",
+    "1 when an ffwatt target is healthy but its own /health says degraded.",
+    "ratio", TARGET, exporter="health")

@@ -59,6 +59,12 @@ def dashboard() -> DashboardSpec:
         timeseries("Probe response time",
                    "How long does each target take to answer its probe? A slow /metrics delays every scrape.",
                    T(selector(m.HEALTH_TARGET_RESPONSE, **TG), "{target}"), legendCalcs=["mean", "max"]),
+        state_timeline("Degraded over time",
+                       "Was a healthy target degraded by its own account (its /health says degraded: e.g. a bad "
+                       "newest results file, a zone unreadable)? Its exporter's /health tells why.",
+                       T(selector(m.HEALTH_TARGET_DEGRADED, **TG), "{target}"),
+                       mappings=value_mappings({"1": ("DEGRADED", "orange"), "0": ("fine", "green")}),
+                       thresholds=steps("green", (1, "orange"))),
         timeseries("Consecutive failed probes",
                    "How many probes in a row has each target failed? 0 for a healthy target.",
                    T(selector(m.HEALTH_TARGET_FAILURES, **TG), "{target}"), min=0,

@@ -76,7 +76,11 @@ def dashboard() -> DashboardSpec:
                  thresholds=steps("green", (1, "red"))),
         timeseries("Output time per stream",
                    "How much media time has each stream written so far?",
-                   T(selector(m.FFMPEG_OUTPUT_TIME, **S), "{stream}"), w=24),
+                   T(selector(m.FFMPEG_OUTPUT_TIME, **S), "{stream}")),
+        timeseries("Bytes written per second",
+                   "How many bytes per second does each stream's ffmpeg write to its output? Derived from the "
+                   "output size counter: a cross-check of the reported bitrate (x 8).",
+                   T(rate(m.FFMPEG_OUTPUT_BYTES, **S), "{stream}")),
     ])
     receiver = Row("Progress receiver", [
         timeseries("Rejected progress pushes",

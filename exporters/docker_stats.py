@@ -27,7 +27,7 @@ from docker import errors as docker_errors
 from docker.utils import kwargs_from_env, version_gte
 
 from catalog import metrics as m
-from exporters.config import Setting, positive_float
+from exporters.config import Setting, positive_float, positive_int
 from exporters.runtime import Exporter
 from exporters.samples import Samples
 
@@ -35,13 +35,6 @@ DEFAULT_DOCKER_HOST = "unix:///var/run/docker.sock"
 ONE_SHOT_API = "1.41"
 # The daemon answers stats of a container that is no longer running with this.
 _ZERO_TIME = "0001-01-01T00:00:00"
-
-
-def positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise ValueError(f"must be >= 1, got {text}")
-    return value
 
 
 @dataclass(frozen=True)
@@ -212,7 +205,9 @@ class DockerExporter(Exporter):
             self._engine_up = False
             self._containers = 0
             out.add(m.DOCKER_ENGINE_UP, 0)
-            out.warn(f"Docker Engine at {self.docker_host} unreachable: {_reason(exc)}")
+            # fail(), not raise: serve "engine down, no containers" rather than the last
+            # good data, which would show dead containers as alive.
+            out.fail(f"Docker Engine at {self.docker_host} unreachable: {_reason(exc)}")
             return
 
         futures = {self._pool.submit(self._stats, client, c["Id"]): c for c in listed}

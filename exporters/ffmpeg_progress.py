@@ -34,7 +34,7 @@ from http.server import BaseHTTPRequestHandler
 
 from catalog import FFMPEG_END_REASONS, FFMPEG_REJECT_REASONS
 from catalog import metrics as m
-from exporters.config import Setting, non_negative_float, positive_float
+from exporters.config import Setting, non_negative_float, non_negative_int, positive_float, positive_int
 from exporters.ffmpeg_parse import DEFAULT_MAX_LINE, Block, ProgressError, ProgressParser
 from exporters.runtime import Exporter
 from exporters.samples import Samples
@@ -44,23 +44,8 @@ STREAM_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 READ_SIZE = 64 * 1024
 MAX_CHUNK_LINE = 1024  # a chunk-size line ("1a3;ext\r\n") longer than this is not HTTP
 MAX_TRAILER_LINES = 32
-# Refused because the table is full. Counted under this reason once the catalog
-# lists it in FFMPEG_REJECT_REASONS; until then it shows in /health only.
+# Refused because the stream table is full (one of catalog.FFMPEG_REJECT_REASONS).
 REASON_FULL = "too_many_streams"
-
-
-def non_negative_int(text: str) -> int:
-    value = int(text)
-    if value < 0:
-        raise ValueError(f"must be >= 0, got {text}")
-    return value
-
-
-def positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise ValueError(f"must be >= 1, got {text}")
-    return value
 
 
 @dataclass
@@ -161,6 +146,7 @@ class FfmpegExporter(Exporter):
             out.add(m.FFMPEG_FPS, block.fps, stream=name)
             out.add(m.FFMPEG_SPEED, block.speed, stream=name)
             out.add(m.FFMPEG_BITRATE, block.bitrate_bps, stream=name)
+            out.add(m.FFMPEG_OUTPUT_BYTES, block.total_size_bytes, stream=name)
             out.add(m.FFMPEG_OUTPUT_TIME, block.out_time_seconds, stream=name)
         for reason in FFMPEG_REJECT_REASONS:
             out.add(m.FFMPEG_REJECTED, rejected.get(reason, 0), reason=reason)

@@ -613,6 +613,7 @@ class HealthExporter(Exporter):
             out.add(m.HEALTH_TARGET_RESPONSE, result.response_seconds, **labels)
             out.add(m.HEALTH_TARGET_LAST_CHECK, result.checked_at, **labels)
             out.add(m.HEALTH_TARGET_FAILURES, st.failures, **labels)
+            out.add(m.HEALTH_TARGET_DEGRADED, result.healthy and result.exporter_status == "degraded", **labels)
             for reason in HEALTH_REASONS:
                 out.add(m.HEALTH_TARGET_REASON, reason == result.reason, reason=reason, **labels)
         self._state = state  # targets no longer configured leave with their series

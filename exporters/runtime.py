@@ -153,7 +153,11 @@ class Runtime:
         except Exception as exc:  # a source failure must never end the loop
             self._record_failure(exc, time.monotonic() - begin)
         else:
-            self._record_success(out, time.monotonic() - begin)
+            if out.failure is None:
+                self._record_success(out, time.monotonic() - begin)
+            else:
+                self._data = _Encoded(tuple(out.families(shared=False)))
+                self._record_failure(SourceError(out.failure), time.monotonic() - begin, kept_last_good=False)
         self._publish()
 
     def _record_success(self, out: Samples, duration: float) -> None:
@@ -171,13 +175,14 @@ class Runtime:
         if not out.is_unchanged:
             self._data = _Encoded(tuple(out.families(shared=False)))
 
-    def _record_failure(self, exc: Exception, duration: float) -> None:
+    def _record_failure(self, exc: Exception, duration: float, *, kept_last_good: bool = True) -> None:
         st = self.state
         expected = (OSError, ValueError, SourceError)
         message = str(exc) if isinstance(exc, expected) else f"{type(exc).__name__}: {exc}"
         if message != st.last_error or not st.failing_now:
             # Log each distinct failure once, not every cycle.
-            log.error("%s: refresh failed, serving last good data: %s", self.exporter.name, message)
+            log.error("%s: refresh failed%s: %s", self.exporter.name,
+                      ", serving last good data" if kept_last_good else "", message)
         st.refreshes += 1
         if getattr(exc, "counted", True):
             st.errors += 1

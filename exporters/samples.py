@@ -29,6 +29,7 @@ class Samples:
         self._values: dict[Metric, dict[tuple[str, ...], float]] = {m: {} for m in allowed}
         self.warnings: list[str] = []
         self.is_unchanged = False
+        self.failure: str | None = None
 
     def add(self, metric: Metric, value: float | int | bool | None, **labels: object) -> None:
         """Add one sample. None means no reading: the series is left out, never 0."""
@@ -51,6 +52,11 @@ class Samples:
     def warn(self, message: str) -> None:
         """A problem that leaves the data usable: /health says degraded with the message."""
         self.warnings.append(message)
+
+    def fail(self, message: str) -> None:
+        """The refresh failed, yet these samples are the truth to serve (e.g. engine down:
+        no containers). Unlike raising, the new samples replace the last good data."""
+        self.failure = message
 
     def unchanged(self) -> None:
         """The source did not change since the last refresh: keep serving its data as is.

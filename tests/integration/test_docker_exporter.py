@@ -98,6 +98,9 @@ def test_daemon_restart_is_survived():
             health = exp.health()
             assert health["status"] == "degraded"
             assert "unreachable" in health["reason"] and engine.base_url in health["reason"]
+            assert exp.value(m.EXPORTER_UP.name) == 0  # the refresh failed: the engine is its source
+            errors_while_down = exp.runtime.state.errors
+            assert errors_while_down >= 1
             assert_exposition_valid("docker", exp.scrape())
 
             engine.start()
@@ -105,7 +108,8 @@ def test_daemon_restart_is_survived():
             exp.wait_for(lambda e: _cpu(e, "ffw-phoenix") is not None, timeout=20,
                          what="container back after the daemon restarted")
             exp.wait_for(lambda e: e.health()["status"] == "ok", what="health ok again")
-            assert exp.runtime.state.errors == 0  # the exporter itself never failed
+            assert exp.value(m.EXPORTER_UP.name) == 1
+            assert exp.runtime.state.failing_now is False
 
 
 def test_stats_are_fetched_concurrently(docker_engine):

@@ -31,8 +31,12 @@ def results_dir(tmp_path):
 
 
 def write_newer(d: Path, doc, stamp: str = "20260116_090000") -> Path:
+    """Write a results file atomically (temp + rename), as a benchmark runner should:
+    a plain write can be read half-done, which is a different bad file."""
     p = d / f"test_results_{stamp}.json"
-    p.write_bytes(doc if isinstance(doc, bytes) else json.dumps(doc).encode())
+    tmp = d / f".{p.name}.tmp"
+    tmp.write_bytes(doc if isinstance(doc, bytes) else json.dumps(doc).encode())
+    os.replace(tmp, p)
     return p
 
 
