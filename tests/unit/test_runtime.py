@@ -166,3 +166,14 @@ def test_bad_environment_value_names_the_variable(capsys):
     with pytest.raises(SystemExit):
         parse("x", "", SETTINGS, [], {"FFWATT_PORT": "abc"})
     assert "FFWATT_PORT" in capsys.readouterr().err
+
+
+def test_catalog_mismatch_catches_foreign_and_missing_metrics(make_runtime):
+    rt = make_runtime([1.0])
+    rt.refresh_once()
+    body = rt.snapshot.encode(None)[0].decode()
+    foreign = body + "# HELP ffwatt_cpu_temperature_celsius x\n# TYPE ffwatt_cpu_temperature_celsius gauge\n"
+    assert catalog_mismatch("cpu", foreign) == ({"ffwatt_cpu_temperature_celsius"}, set())
+    lines = body.splitlines(keepends=True)
+    without_power = "".join(line for line in lines if "ffwatt_cpu_power_watts" not in line)
+    assert catalog_mismatch("cpu", without_power) == (set(), {"ffwatt_cpu_power_watts"})
