@@ -1,0 +1,225 @@
+"""Exporters (and node-exporter) as separate processes, with their own CPU and memory.
+
+Each process is started on 127.0.0.1 on a free port, logs to a file in a work dir,
+and is stopped with SIGTERM (then SIGKILL) at the end. /proc/<pid>/stat (utime +
+stime, every thread, dead ones too) and /proc/<pid>/status (VmRSS, VmHWM, Threads)
+are the process's own, which is why the bench never measures an exporter in-process.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import requests
+
+REPO = Path(__file__).resolve().parents[1]
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+class ProcessStartError(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class ProcStat:
+    cpu_seconds: float  # utime + stime, all threads
+    rss_bytes: int  # VmRSS
+    hwm_bytes: int  # VmHWM: peak resident
+    threads: int
+    rss_anon_bytes: int = 0  # RssAnon: the process's own heap and stacks
+    rss_file_bytes: int = 0  # RssFile: mapped files (interpreter, shared libraries), shareable
+
+
+def proc_stat(pid: int) -> ProcStat:
+    with open(f"/proc/{pid}/stat") as f:
+        raw = f.read()
+    # the command name may hold spaces and parentheses: split after the last ')'
+    fields = raw[raw.rindex(")") + 2:].split()
+    utime, stime = int(fields[11]), int(fields[12])  # fields 14 and 15 of proc(5)
+    status: dict[str, str] = {}
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            key, _, value = line.partition(":")
+            status[key] = value.strip()
+
+    def kib(key: str) -> int:
+        return int(status.get(key, "0 kB").split()[0]) * 1024
+
+    return ProcStat((utime + stime) / CLOCK_TICKS, kib("VmRSS"), kib("VmHWM"), int(status.get("Threads", "0")),
+                    kib("RssAnon"), kib("RssFile"))
+
+
+def free_port() -> int:
+    from tests.servers import free_port as _free_port
+
+    return _free_port()
+
+
+class Process:
+    """A long-running server process on 127.0.0.1:port, ready when `ready_path` answers 200.
+    `{port}` in an argument stands for the port (a new one when the first was taken)."""
+
+    ready_path = "/metrics"
+
+    def __init__(self, name: str, argv: Sequence[str], *, workdir: Path, port: int,
+                 env: dict[str, str] | None = None, start_timeout: float = 30.0):
+        self.name = name
+        self.argv = list(argv)
+        self.workdir = Path(workdir)
+        self.port = port
+        self.env = env
+        self.start_timeout = start_timeout
+        self.proc: subprocess.Popen | None = None
+        self.log_path = self.workdir / f"{name}.log"
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
+
+    @property
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def stat(self) -> ProcStat:
+        return proc_stat(self.pid)
+
+    def log_tail(self, nbytes: int = 3000) -> str:
+        try:
+            data = self.log_path.read_bytes()
+        except OSError:
+            return ""
+        return data[-nbytes:].decode("utf-8", "replace")
+
+    def start(self) -> Process:
+        """Launch and wait until ready; a port taken meanwhile is replaced (3 tries)."""
+        for attempt in range(3):
+            try:
+                self._launch()
+                self._wait_ready()
+                return self
+            except ProcessStartError as exc:
+                if attempt < 2 and "address already in use" in str(exc).lower():
+                    self._new_port(free_port())
+                    continue
+                raise
+        raise AssertionError("unreachable")
+
+    def _new_port(self, port: int) -> None:
+        self.port = port
+
+    @property
+    def command(self) -> list[str]:
+        """The command line: `{port}` in an argument is the current port."""
+        return [a.replace("{port}", str(self.port)) for a in self.argv]
+
+    def _launch(self) -> None:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        env = dict(os.environ)
+        env.update(self.env or {})
+        # the repository root first, so `-m exporters` / `-m tests.fake_nvml` resolve here
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH", "")) if p)
+        with open(self.log_path, "ab") as log:
+            self.proc = subprocess.Popen(self.command, cwd=REPO, env=env, stdin=subprocess.DEVNULL, stdout=log,
+                                         stderr=subprocess.STDOUT, start_new_session=True)
+
+    def _wait_ready(self) -> None:
+        deadline = time.monotonic() + self.start_timeout
+        last = "no answer"
+        while True:
+            assert self.proc is not None
+            if self.proc.poll() is not None:
+                code, self.proc = self.proc.returncode, None
+                raise ProcessStartError(f"{self.name} exited with {code}:\n{self.log_tail()}")
+            try:
+                r = requests.get(self.url + self.ready_path, timeout=2)
+                if self.ready(r):
+                    return
+                last = f"HTTP {r.status_code}"
+            except (requests.RequestException, ValueError) as exc:
+                last = type(exc).__name__
+            if time.monotonic() > deadline:
+                tail = self.log_tail()
+                self.kill()
+                raise ProcessStartError(f"{self.name} not ready after {self.start_timeout:.0f}s ({last}):\n{tail}")
+            time.sleep(0.05)
+
+    def ready(self, response: requests.Response) -> bool:
+        return response.status_code == 200
+
+    def stop(self, timeout: float = 10.0) -> None:
+        proc, self.proc = self.proc, None
+        if proc is None or proc.poll() is not None:
+            return
+        try:
+            os.killpg(proc.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            return
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            proc.wait(10)
+
+    def kill(self) -> None:
+        """SIGKILL, no clean shutdown."""
+        proc, self.proc = self.proc, None
+        if proc is not None and proc.poll() is None:
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            proc.wait(10)
+
+    def __enter__(self) -> Process:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+class ExporterProcess(Process):
+    """`python -m exporters NAME --listen-address 127.0.0.1 --port P FLAGS` (or another
+    entry module taking the exporter's flags, e.g. `tests.fake_nvml STATE` for gpu).
+    Ready once its first refresh has completed (/health reports a refresh)."""
+
+    def __init__(self, exporter: str, *flags: str, workdir: Path, env: dict[str, str] | None = None,
+                 module: Sequence[str] | None = None, label: str | None = None, port: int | None = None,
+                 start_timeout: float = 30.0):
+        port = port or free_port()
+        module = list(module) if module is not None else ["exporters", exporter]
+        argv = [sys.executable, "-m", *module, "--listen-address", "127.0.0.1", "--port", "{port}", *flags]
+        super().__init__(label or exporter, argv, workdir=workdir, port=port, env=env, start_timeout=start_timeout)
+        self.exporter = exporter
+
+    ready_path = "/health"
+
+    def ready(self, response: requests.Response) -> bool:
+        # /health is 503 while failing: any JSON answer that reports a refresh will do
+        return response.json().get("refreshes", 0) > 0
+
+    def health(self) -> dict:
+        return requests.get(self.url + "/health", timeout=10).json()
+
+
+class NodeExporter(Process):
+    """prometheus-node-exporter on a free loopback port, default collectors."""
+
+    def __init__(self, *, workdir: Path, binary: str):
+        port = free_port()
+        super().__init__("node-exporter", [binary, "--web.listen-address=127.0.0.1:{port}"],
+                         workdir=workdir, port=port)

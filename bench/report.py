@@ -1,0 +1,264 @@
+"""The bench's targets, judged on the measured figures, and bench.md."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+MB = 1_000_000
+
+SCRAPE_P99_MS = 2.0
+CPU_PERCENT = 0.5
+RSS_MB = 35.0
+FRESHNESS_S = 3.0
+SCALE_S = 2.0
+
+
+@dataclass
+class Target:
+    name: str
+    measured: str
+    met: bool | None  # None: not measured (pending/skipped)
+    margin: str
+
+    @property
+    def verdict(self) -> str:
+        return "pending" if self.met is None else ("met" if self.met else "**missed**")
+
+
+def _f(x, digits=2, unit="") -> str:
+    if x is None:
+        return "n/a"
+    return f"{x:.{digits}f}{unit}"
+
+
+def _mb(b) -> str:
+    return "n/a" if b is None else f"{b / MB:.1f}"
+
+
+def _margin(value: float, limit: float, unit: str, lower_is_better: bool = True) -> str:
+    if lower_is_better:
+        if value < limit:
+            return f"{limit - value:.{_digits(limit)}f} {unit} under ({value / limit:.0%} of the limit)"
+        return f"{value - limit:.{_digits(limit)}f} {unit} over ({value / limit:.0%} of the limit)"
+    raise NotImplementedError
+
+
+def _digits(limit: float) -> int:
+    return 3 if limit < 1 else 2
+
+
+def ffwatt_targets(scrape: dict) -> dict[str, dict]:
+    return {n: r for n, r in scrape["targets"].items() if n != "node-exporter"}
+
+
+def evaluate(results: dict) -> list[Target]:
+    out: list[Target] = []
+    scrape = results.get("scrape")
+    if scrape:
+        rows = ffwatt_targets(scrape)
+        node = scrape["targets"].get("node-exporter")
+        res = rows.get("results")
+        conc = scrape["method"]["burst_threads"]
+        modes = (("paced", "1 scrape/s, requests.Session"), ("paced_lean", "1 scrape/s, lean http.client"),
+                 ("burst", f"{conc} concurrent scrapers, requests.Session"))
+        if res:
+            for key, label in modes:
+                p99 = res[key]["p99_ms"]
+                out.append(Target(f"results exporter scrape p99 < {SCRAPE_P99_MS:g} ms at ~1,000 series ({label})",
+                                  f"{p99:.3f} ms at {res['series']} series (p50 {res[key]['p50_ms']:.3f} ms)",
+                                  p99 < SCRAPE_P99_MS, _margin(p99, SCRAPE_P99_MS, "ms")))
+        if node:
+            for key, label in modes:
+                n50 = node[key]["p50_ms"]
+                worst_name, worst = max(rows.items(), key=lambda kv: kv[1][key]["p99_ms"])
+                w99 = worst[key]["p99_ms"]
+                out.append(Target(f"every exporter's scrape p99 below node-exporter's p50, same run ({label})",
+                                  f"worst {worst_name} p99 {w99:.3f} ms vs node-exporter p50 {n50:.3f} ms",
+                                  w99 < n50, f"{n50 / w99:.1f}x below" if w99 < n50 else f"{w99 / n50:.1f}x above"))
+        cpu = {n: r["paced_cpu_percent"] for n, r in rows.items()}
+        over = sorted(n for n, v in cpu.items() if v >= CPU_PERCENT)
+        worst = max(cpu.items(), key=lambda kv: kv[1])
+        out.append(Target(f"< {CPU_PERCENT:g} % of a core per exporter at a 1 s scrape",
+                          f"worst {worst[0]} {worst[1]:.2f} %" + (f"; over: {', '.join(over)}" if over else ""),
+                          not over, _margin(worst[1], CPU_PERCENT, "% of a core")))
+        rss = {n: max(r["idle_rss_bytes"], r["paced_rss_bytes"]) / MB for n, r in rows.items()}
+        over = sorted(n for n, v in rss.items() if v >= RSS_MB)
+        worst = max(rss.items(), key=lambda kv: kv[1])
+        out.append(Target(f"< {RSS_MB:g} MB resident per exporter (idle and at a 1 s scrape)",
+                          f"worst {worst[0]} {worst[1]:.1f} MB" + (f"; over: {', '.join(over)}" if over else ""),
+                          not over, _margin(worst[1], RSS_MB, "MB")))
+    fresh = results.get("freshness")
+    if fresh and fresh.get("median_seconds") is not None:
+        med = fresh["median_seconds"]
+        out.append(Target(f"freshness < {FRESHNESS_S:g} s (file written -> queryable in VictoriaMetrics, median)",
+                          f"median {med:.2f} s, max {fresh['max_seconds']:.2f} s ({len(fresh['trials'])} trials)",
+                          med < FRESHNESS_S, _margin(med, FRESHNESS_S, "s")))
+    elif "freshness" in results.get("skipped", {}):
+        out.append(Target(f"freshness < {FRESHNESS_S:g} s", results["skipped"]["freshness"], None, ""))
+    scale = results.get("scale")
+    if scale:
+        po = scale.get("power_only") or {}
+        if "load_and_compute_seconds" in po:
+            v = po["load_and_compute_seconds"]
+            out.append(Target(f"3.6 M power samples loaded and computed < {SCALE_S:g} s "
+                              f"({po['scenarios']} scenarios x {scale['samples_per_scenario']})",
+                              f"{v:.2f} s ({po['power_samples'] / 1e6:.1f} M power samples)", v < SCALE_S,
+                              _margin(v, SCALE_S, "s")))
+        full = next((c for c in scale["cases"] if c.get("scenarios") == po.get("scenarios")), None)
+        if full and "load_and_compute_seconds" in full:
+            v = full["load_and_compute_seconds"]
+            out.append(Target("same file with its 3.6 M CPU samples too (full enriched shape)",
+                              f"{v:.2f} s ({(full['power_samples'] + full['cpu_samples']) / 1e6:.1f} M samples)",
+                              v < SCALE_S, _margin(v, SCALE_S, "s")))
+    health = results.get("health")
+    if health:
+        from exporters.health import GRACE_SECONDS
+
+        t = health["timeout_seconds"]
+        v = health["with_hanging"]["max_seconds"]
+        bound = t + GRACE_SECONDS
+        out.append(Target(f"health cycle bounded by one timeout ({t:g} s, +{GRACE_SECONDS:g} s grace) with "
+                          f"{health['with_hanging']['hanging']} hanging targets",
+                          f"max {v:.2f} s = {v / t:.2f} x timeout (9 healthy only: {health['healthy']['max_seconds']:.2f} s)",
+                          v <= bound, _margin(v, bound, "s")))
+    for name, why in results.get("skipped", {}).items():
+        if name in ("docker",):
+            out.append(Target("docker refresh with 1/10/30 containers", why, None, ""))
+    return out
+
+
+def render_markdown(results: dict, targets: list[Target]) -> str:
+    meta = results["meta"]
+    lines = ["# ffwatt bench", "",
+             f"`{meta['command']}` on {meta['machine']}, {meta['date']}, commit `{meta['commit']}`, "
+             f"total {meta['total_seconds']:.0f} s.", ""]
+    lines += ["## Targets", "", "| target | measured | verdict | margin |", "|---|---|---|---|"]
+    lines += [f"| {t.name} | {t.measured} | {t.verdict} | {t.margin} |" for t in targets]
+    lines.append("")
+
+    scrape = results.get("scrape")
+    if scrape:
+        meth = scrape["method"]
+        rows = scrape["targets"]
+        node = rows.get("node-exporter")
+        lines += ["## Scrape latency", "",
+                  f"Client: {meth['client']}. 1 scrape/s: {meth['paced_scrapes']} scrapes per target (targets "
+                  "staggered in the second), once with requests.Session and once with a lean http.client "
+                  "keep-alive client with TCP_NODELAY (as Go's client sets it). Burst: "
+                  f"{meth['burst_threads']} concurrent scrapers x {meth['burst_scrapes_per_thread']} scrapes per "
+                  "target, one target at a time, requests.Session. p99 is nearest-rank: with "
+                  f"{meth['paced_scrapes']} scrapes at 1/s it is the slowest one.", "",
+                  f"| target | series | body KB | p50 ms @1/s | p99 ms @1/s | lean p50 ms @1/s | lean p99 ms @1/s "
+                  f"| p50 ms @{meth['burst_threads']} | p99 ms @{meth['burst_threads']} | scrapes/s "
+                  f"@{meth['burst_threads']} | failed |",
+                  "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+        for name, r in rows.items():
+            p, lean, b = r["paced"], r["paced_lean"], r["burst"]
+            lines.append(
+                f"| {name} | {r['series']} | {r['body_bytes'] / 1000:.1f} | {_f(p['p50_ms'], 3)} "
+                f"| {_f(p['p99_ms'], 3)} | {_f(lean['p50_ms'], 3)} | {_f(lean['p99_ms'], 3)} | {_f(b['p50_ms'], 3)} "
+                f"| {_f(b['p99_ms'], 3)} | {_f(b['scrapes_per_second'], 0)} "
+                f"| {p['failures'] + lean['failures'] + b['failures']} |")
+        if node:
+            lines += ["", "Side by side with node-exporter (exporter / node-exporter, same run; below 1 is faster):", "",
+                      "| target | p50 ratio @1/s | p99 ratio @1/s | lean p50 ratio | lean p99 ratio "
+                      f"| p50 ratio @{meth['burst_threads']} | p99 ratio @{meth['burst_threads']} |",
+                      "|---|---:|---:|---:|---:|---:|---:|"]
+
+            def ratio(v, ref):
+                return "n/a" if not ref or v is None else f"{v / ref:.2f}"
+
+            for name, r in rows.items():
+                if name == "node-exporter":
+                    continue
+                cells = [f"{ratio(r[k][q], node[k][q])}" for k in ("paced", "paced_lean", "burst")
+                         for q in ("p50_ms", "p99_ms")]
+                lines.append(f"| {name} | " + " | ".join(cells) + " |")
+        lines += ["", "## CPU and memory (each exporter its own process)", "",
+                  f"CPU: utime+stime from /proc/PID/stat over the window, as % of one core; idle window "
+                  f"{meth['idle_seconds']:g} s, 1 s scrape window {meth['paced_scrapes']} s. CPU s per 1,000 "
+                  "scrapes: over the burst. Memory: VmRSS at the end of each window; peak is VmHWM after the "
+                  "burst.", "",
+                  "| target | idle CPU % | CPU % @1 s scrape | CPU s / 1,000 scrapes | RSS idle MB | RSS @1 s MB "
+                  "| of which anon / file MB | peak RSS MB (burst) | threads after burst |",
+                  "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+        for name, r in rows.items():
+            lines.append(f"| {name} | {_f(r['idle_cpu_percent'], 2)} | {_f(r['paced_cpu_percent'], 2)} "
+                         f"| {_f(r['cpu_seconds_per_1000_scrapes'], 3)} | {_mb(r['idle_rss_bytes'])} "
+                         f"| {_mb(r['paced_rss_bytes'])} "
+                         f"| {_mb(r.get('paced_rss_anon_bytes'))} / {_mb(r.get('paced_rss_file_bytes'))} "
+                         f"| {_mb(r['peak_rss_bytes'])} | {r['threads_after_burst']} |")
+        lines.append("")
+
+    fresh = results.get("freshness")
+    if fresh:
+        lines += ["## Freshness", "", fresh["method"] + ".", "",
+                  "| trial | exporter serves it (s) | queryable in VictoriaMetrics (s) |", "|---:|---:|---:|"]
+        for t in fresh["trials"]:
+            lines.append(f"| {t['trial']} | {_f(t['exporter_seconds'], 2)} | {_f(t['victoriametrics_seconds'], 2)} |")
+        lines += [f"| median | {_f(fresh['median_exporter_seconds'], 2)} | {_f(fresh['median_seconds'], 2)} |", ""]
+
+    scale = results.get("scale")
+    if scale:
+        lines += ["## Scale: results files", "",
+                  f"Enriched shape, {scale['samples_per_scenario']} power samples (and as many CPU samples) per "
+                  "scenario, each case in a fresh process. load = read + JSON parse + validation + the model's "
+                  "derived values (energy, mean power, core-seconds, pixels); compute = the results, qoe and cost "
+                  "exporters' formulas into samples; encode = metric families + text exposition, all three "
+                  "exporters. Peak memory: VmHWM of the process.", "",
+                  "| scenarios | samples (M) | file MB | load s | compute s | load+compute s | encode s | series "
+                  "(results/qoe/cost) | RSS before MB | peak RSS MB |",
+                  "|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|"]
+        cases = list(scale["cases"])
+        if scale.get("power_only"):
+            cases.append(scale["power_only"])
+        for c in cases:
+            if "error" in c:
+                lines.append(f"| {c['scenarios']} | error: {c['error'][:200]} |||||||||")
+                continue
+            samples = (c["power_samples"] + c["cpu_samples"]) / 1e6
+            kind = "" if c.get("cpu_samples_included", True) else " (power only)"
+            lines.append(
+                f"| {c['scenarios']:,}{kind} | {samples:.2f} | {c['file_bytes'] / MB:.1f} | {c['load_seconds']:.3f} "
+                f"| {c['compute_seconds']:.3f} | {c['load_and_compute_seconds']:.3f} "
+                f"| {sum(c['encode_seconds'].values()):.3f} "
+                f"| {c['series']['results']:,}/{c['series']['qoe']:,}/{c['series']['cost']:,} "
+                f"| {_mb(c['rss_before_bytes'])} | {_mb(c['peak_rss_bytes'])} |")
+        lines.append("")
+
+    docker = results.get("docker")
+    if docker:
+        lines += ["## Docker exporter refresh", "",
+                  f"Private Docker Engine, busybox containers running `sleep`; `refresh_once()` timed "
+                  f"{docker['refreshes_per_size']} times per size after one warm refresh; --stats-workers "
+                  f"{docker['stats_workers']}, one-shot stats {'on' if docker['one_shot_stats'] else 'off'}.", "",
+                  "| containers | median s | max s | ffwatt_exporter_refresh_duration_seconds (last) | seen |",
+                  "|---:|---:|---:|---:|---:|"]
+        for r in docker["rows"]:
+            lines.append(f"| {r['containers']} | {r['median_seconds']:.3f} | {r['max_seconds']:.3f} "
+                         f"| {r['reported_last_seconds']:.3f} | {r['seen']} |")
+        lines.append("")
+
+    health = results.get("health")
+    if health:
+        h, w = health["healthy"], health["with_hanging"]
+        lines += ["## Health checker cycle", "",
+                  f"--timeout {health['timeout_seconds']:g} s; one cycle = `refresh_once()`, "
+                  f"{health['cycles']} cycles after a warm one. Healthy targets: {', '.join(health['targets'])} "
+                  "(real processes). Hanging: servers that accept and never answer.", "",
+                  "| targets | median s | max s | max / timeout | healthy seen | unhealthy |", "|---|---:|---:|---:|---:|---|"]
+        t = health["timeout_seconds"]
+        lines.append(f"| {h['targets']} healthy | {h['median_seconds']:.3f} | {h['max_seconds']:.3f} "
+                     f"| {h['max_seconds'] / t:.2f} | {h['healthy_seen']} | {', '.join(h['unhealthy']) or '-'} |")
+        lines.append(f"| {h['targets']} healthy + {w['hanging']} hanging | {w['median_seconds']:.3f} "
+                     f"| {w['max_seconds']:.3f} | {w['max_seconds'] / t:.2f} | {w['healthy_seen']} "
+                     f"| {', '.join(w['unhealthy'])} ({'/'.join(w['hang_reasons'])}) |")
+        lines.append("")
+
+    notes = results.get("notes", {})
+    if notes or results.get("skipped"):
+        lines += ["## Sources and notes", ""]
+        lines += [f"- {name}: {note}" for name, note in notes.items()]
+        lines += [f"- skipped {name}: {why}" for name, why in results.get("skipped", {}).items()]
+        lines.append("")
+    return "\n".join(lines)
