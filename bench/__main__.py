@@ -87,7 +87,7 @@ def run(sections: tuple[str, ...], quick: bool, out_dir: Path, command: str) -> 
 
         if {"scrape", "health"} & set(sections):
             log("== starting the exporter fleet")
-            with fleet.Fleet(work, engine, log=log) as running:
+            with fleet.Fleet(work, engine, log=log, gpu_without_nvml=True) as running:
                 results["notes"] = dict(running.notes)
                 if quick:
                     section("scrape", lambda: scrape.scrape_section(running.targets, idle_seconds=5, paced_count=10,

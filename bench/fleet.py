@@ -26,6 +26,7 @@ from bench.sources import fake_nvml_state, fake_powercap, push_streams, scenario
 RESULTS_SERIES = 1_000
 FFMPEG_STREAMS = 8
 DOCKER_CONTAINERS = 3
+GPU_WITHOUT_NVML = "gpu-no-nvml"
 
 
 def docker_available() -> str | None:
@@ -56,11 +57,12 @@ class Fleet:
     its process (ffwatt exporters by catalog name, then "node-exporter")."""
 
     def __init__(self, workdir: Path, engine=None, log=print, *, node_exporter: bool = True,
-                 docker_host: str | None = None):
+                 docker_host: str | None = None, gpu_without_nvml: bool = False):
         self.workdir = Path(workdir)
         self.engine = engine
         self.node_exporter = node_exporter
         self.docker_host = docker_host
+        self.gpu_without_nvml = gpu_without_nvml
         self.log = log
         self.targets: dict[str, Process] = {}
         self.notes: dict[str, str] = {}
@@ -114,13 +116,18 @@ class Fleet:
         state = fake_nvml_state(w / "nvml.json", gpus=2)
         self._start(ExporterProcess("gpu", module=["tests.fake_nvml", str(state)], workdir=logs))
         self.notes["gpu"] = "real gpu exporter on the fake NVML (tests.fake_nvml), 2 GPUs"
+        if self.gpu_without_nvml:
+            self._start(ExporterProcess("gpu", workdir=logs, label=GPU_WITHOUT_NVML))
+            self.notes[GPU_WITHOUT_NVML] = ("the real gpu exporter on this GPU-less host (no NVML library: 0 GPUs, "
+                                            "status ok); not probed by the health exporter")
 
         ffmpeg = self._start(ExporterProcess("ffmpeg", "--stream-timeout", "86400", workdir=logs))
         push_streams(ffmpeg.url, FFMPEG_STREAMS)
         self.notes["ffmpeg"] = f"{FFMPEG_STREAMS} streams registered by progress pushes"
 
         targets_file = w / "health-targets.yml"
-        listed = [{"name": name, "url": proc.url, "kind": "ffwatt"} for name, proc in self.targets.items()]
+        listed = [{"name": name, "url": proc.url, "kind": "ffwatt"} for name, proc in self.targets.items()
+                  if name != GPU_WITHOUT_NVML]
         targets_file.write_text(yaml.safe_dump({"targets": listed}))
         self._start(ExporterProcess("health", "--targets-file", str(targets_file), "--timeout", "2", workdir=logs))
         self.notes["health"] = f"probing the {len(listed)} exporters above every 15 s"
