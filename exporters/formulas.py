@@ -250,6 +250,18 @@ def pixels_processed(
     return int(round(total))
 
 
+def _ratio(numerator: float, denominator: float) -> float | None:
+    """numerator / denominator, or None when that is not a finite number (a zero,
+    underflowed or infinite denominator, or an overflowing result)."""
+    if denominator == 0 or not math.isfinite(denominator):
+        return None
+    try:
+        value = numerator / denominator
+    except OverflowError:
+        return None
+    return value if math.isfinite(value) else None
+
+
 def cost_per_pixel(total: float | None, pixels: int | None) -> float | None:
     """cost_per_pixel = total_cost / pixels.
 
@@ -258,7 +270,7 @@ def cost_per_pixel(total: float | None, pixels: int | None) -> float | None:
     """
     if total is None or pixels is None or pixels == 0:
         return None
-    return total / pixels
+    return _ratio(total, pixels)
 
 
 def cost_per_viewer_hour(total: float | None, duration_seconds: float | None, viewers: int | None) -> float | None:
@@ -271,7 +283,7 @@ def cost_per_viewer_hour(total: float | None, duration_seconds: float | None, vi
         return None
     if duration_seconds == 0 or viewers == 0:
         return None
-    return total / (duration_seconds / SECONDS_PER_HOUR * viewers)
+    return _ratio(total, duration_seconds / SECONDS_PER_HOUR * viewers)
 
 
 # --------------------------------------------------------------------------
@@ -285,7 +297,7 @@ def quality_per_watt(vmaf: float | None, mean_power_watts: float | None) -> floa
     """
     if vmaf is None or mean_power_watts is None or mean_power_watts == 0:
         return None
-    return vmaf / mean_power_watts
+    return _ratio(vmaf, mean_power_watts)
 
 
 def qoe_efficiency(pixels: int | None, vmaf: float | None, energy_joules: float | None) -> float | None:
@@ -297,7 +309,7 @@ def qoe_efficiency(pixels: int | None, vmaf: float | None, energy_joules: float 
     """
     if pixels is None or vmaf is None or energy_joules is None or energy_joules == 0:
         return None
-    return pixels * (vmaf / 100.0) / energy_joules
+    return _ratio(pixels * (vmaf / 100.0), energy_joules)
 
 
 def drop_ratio(dropped: int | None, total: int | None) -> float | None:

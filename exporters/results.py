@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from catalog import metrics as m
 from exporters.results_model import ResultsRun
 from exporters.results_source import ResultsFileExporter, scenario_labels
@@ -33,4 +35,5 @@ def _frames(s) -> float | None:
         return s.total_frames
     if s.fps is None:
         return None
-    return round(s.fps * s.duration_seconds * s.streams)
+    frames = s.fps * s.duration_seconds * s.streams
+    return round(frames) if math.isfinite(frames) else None

@@ -32,7 +32,7 @@ class Samples:
         self.failure: str | None = None
 
     def add(self, metric: Metric, value: float | int | bool | None, **labels: object) -> None:
-        """Add one sample. None means no reading: the series is left out, never 0."""
+        """Add one sample. None (or NaN/Inf) means no reading: the series is left out, never 0."""
         if metric not in self._values:
             raise ValueError(f"exporter {self.exporter!r} does not emit {metric.name} (catalog)")
         if set(labels) != set(metric.labels):
@@ -42,7 +42,7 @@ class Samples:
         if value is None:
             return
         value = float(value)
-        if math.isnan(value):
+        if not math.isfinite(value):  # NaN or +-Inf is no reading: leave the series out
             return
         if metric.kind == "counter" and value < 0:
             raise ValueError(f"{metric.name}: a counter cannot be negative ({value})")
