@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import abc
 import argparse
+import errno
 import json
 import logging
+import resource
 import signal
 import threading
 import time
@@ -293,11 +295,39 @@ class _Server(ThreadingHTTPServer):
     request_queue_size = 256
     allow_reuse_address = True
     runtime: Runtime
+    _last_accept_error = 0.0
+
+    def get_request(self):
+        try:
+            return super().get_request()
+        except OSError as exc:
+            if exc.errno in (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM):
+                # Out of descriptors: without a pause the accept loop spins a core at 100 %.
+                now = time.monotonic()
+                if now - self._last_accept_error > 60:
+                    log.error("cannot accept connections: %s; raise the open-files limit (ulimit -n)", exc)
+                    self._last_accept_error = now
+                time.sleep(0.05)
+            raise
+
+
+def raise_open_files_limit() -> None:
+    """Every connection is a thread and a descriptor: take the hard limit, so a
+    thousand idle clients do not starve the scrapers."""
+    try:
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        if hard != resource.RLIM_INFINITY and soft < hard:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    except (ValueError, OSError):
+        pass
 
 
 class _Handler(BaseHTTPRequestHandler):
     server: _Server
     protocol_version = "HTTP/1.1"
+    # Headers and body go out in two writes: without TCP_NODELAY, Nagle holds the body
+    # until the client's delayed ACK, ~40 ms per scrape.
+    disable_nagle_algorithm = True
     timeout = 15  # a client that goes silent this long is dropped; frees its thread
     server_version = f"ffwatt/{__version__}"
 
@@ -346,6 +376,7 @@ def build(exporter_cls: type[Exporter], argv=None, environ=None) -> Runtime:
         level=getattr(logging, str(config.log_level).upper(), logging.INFO),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    raise_open_files_limit()
     exporter = exporter_cls(config)
     return Runtime(exporter, listen_address=config.listen_address, port=config.port,
                    refresh_interval=config.refresh_interval)
