@@ -4,9 +4,11 @@ carry no power samples."""
 
 from __future__ import annotations
 
+import json
 import math
-
-import requests
+import urllib.error
+import urllib.parse
+import urllib.request
 
 from catalog import metrics as m
 
@@ -36,13 +38,16 @@ def scenario_energy_joules(url: str, start: float, end: float, *, selector: str 
                            timeout: float = 5.0) -> float:
     """Joules recorded over [start, end]; TsdbError when the TSDB cannot say."""
     query = energy_query(end - start, selector)
+    address = f"{url.rstrip('/')}/api/v1/query?" + urllib.parse.urlencode({"query": query, "time": f"{end:.3f}"})
+    where = f"querying {url} for energy over [{start:.0f}, {end:.0f}]"
+    # urllib, not requests: prometheus_client loads it already; requests costs ~6 MB RSS.
     try:
-        r = requests.get(f"{url.rstrip('/')}/api/v1/query", params={"query": query, "time": f"{end:.3f}"},
-                         timeout=timeout)
-        r.raise_for_status()
-        body = r.json()
-    except (requests.RequestException, ValueError) as exc:
-        raise TsdbError(f"querying {url} for energy over [{start:.0f}, {end:.0f}]: {exc}") from exc
+        with urllib.request.urlopen(address, timeout=timeout) as response:
+            body = json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        raise TsdbError(f"{where}: HTTP {exc.code} {exc.reason}") from exc
+    except (OSError, ValueError) as exc:
+        raise TsdbError(f"{where}: {exc}") from exc
     if body.get("status") != "success":
         raise TsdbError(f"{url} refused the energy query: {body.get('error', body)}")
     result = body.get("data", {}).get("result", [])
