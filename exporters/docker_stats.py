@@ -147,7 +147,7 @@ class DockerExporter(Exporter):
         Setting("docker-host", "",
                 "Docker Engine API address: unix:///path/docker.sock or tcp://host:port. "
                 f"Empty: $DOCKER_HOST when set, else {DEFAULT_DOCKER_HOST}."),
-        Setting("stats-workers", 8, "Containers whose stats are fetched concurrently.", positive_int),
+        Setting("stats-workers", 32, "Containers whose stats are fetched concurrently.", positive_int),
         Setting("stats-timeout", 5.0,
                 "Seconds to wait for the container list and for each container's stats.", positive_float),
     )
