@@ -42,6 +42,7 @@ from prometheus_client.parser import text_string_to_metric_families as parse_tex
 from catalog import EXPORTERS, HEALTH_REASONS, metrics_of
 from catalog import metrics as m
 from exporters.config import Setting, positive_float
+from exporters.exposition_scan import scan
 from exporters.runtime import Exporter
 from exporters.samples import Samples
 
@@ -305,19 +306,23 @@ def classify_exposition(status: int, content_type: str | None, body: bytes,
     except UnicodeDecodeError as exc:
         return "invalid_exposition", f"body is not UTF-8 ({exc.reason} at byte {exc.start})"
     openmetrics = (content_type or "").split(";")[0].strip().lower() == "application/openmetrics-text"
-    try:
-        families = list((parse_openmetrics if openmetrics else parse_text)(text))
-    except Exception as exc:  # the parsers raise ValueError, and worse on garbage
-        fmt = "OpenMetrics" if openmetrics else "Prometheus text format"
-        return "invalid_exposition", f"not the {fmt}: {_shorten(str(exc))}"
-    if not families:
+    fast = None if openmetrics else scan(text)
+    if fast is not None:
+        count, present = fast.families, fast.names
+    else:
+        try:
+            families = list((parse_openmetrics if openmetrics else parse_text)(text))
+        except Exception as exc:  # the parsers raise ValueError, and worse on garbage
+            fmt = "OpenMetrics" if openmetrics else "Prometheus text format"
+            return "invalid_exposition", f"not the {fmt}: {_shorten(str(exc))}"
+        count, present = len(families), exposed_names(families)
+    if not count:
         return "empty_body", "the exposition holds no metrics"
-    present = exposed_names(families)
     missing = [name for name in expect if name not in present]
     if missing:
         shown = ", ".join(missing[:_SHOWN_MISSING]) + (", ..." if len(missing) > _SHOWN_MISSING else "")
         return "missing_metrics", f"missing {len(missing)} metric{'s' if len(missing) != 1 else ''}: {shown}"
-    return "ok", f"{len(families)} metric famil{'y' if len(families) == 1 else 'ies'}"
+    return "ok", f"{count} metric famil{'y' if count == 1 else 'ies'}"
 
 
 def classify_health(status: int, body: bytes) -> tuple[str, str, str | None, str | None]:
