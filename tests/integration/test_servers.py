@@ -66,11 +66,15 @@ def test_vm_restart_and_crash_keep_data() -> None:
         vm.restart()
         assert vm.port == port
         assert vm.wait_query("ffw_restart_probe")[0]["value"][1] == "7"
-        # flushed data also survives SIGKILL
+        # persisted data also survives SIGKILL
+        vm.import_prometheus("ffw_crash_probe 9\n")
+        vm.wait_query("ffw_crash_probe")
+        vm.persist()
         vm.kill()
         assert not vm.running
         vm.start()
         assert vm.value("ffw_restart_probe") == 7.0
+        assert vm.value("ffw_crash_probe") == 9.0
 
 
 def test_vm_scrapes_itself_from_scrape_config(tmp_path) -> None:

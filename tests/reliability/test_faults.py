@@ -14,7 +14,6 @@ import logging
 import os
 import threading
 import time
-from pathlib import Path
 
 import pytest
 import requests
@@ -58,18 +57,6 @@ def _wait_samples(vm, metric: str, at_least: int) -> list[int]:
                       timeout=60, what=f"{at_least} scraped samples of {metric}", interval=0.5)
 
 
-def _durable_flush(vm) -> None:
-    """Make every ingested sample durable. /internal/force_flush alone only makes recent
-    samples searchable: in VictoriaMetrics 1.79 they still sit in memory for ~5 s and a
-    SIGKILL right after it loses them (seen: 9 of 9 flushed samples). Creating a
-    snapshot writes the in-memory parts to disk; the snapshot itself is dropped again."""
-    vm.flush()
-    r = requests.get(vm.url + "/snapshot/create", timeout=60)
-    r.raise_for_status()
-    name = r.json()["snapshot"]
-    requests.get(vm.url + "/snapshot/delete", params={"snapshot": name}, timeout=60).raise_for_status()
-
-
 def test_victoriametrics_sigkill_after_a_durable_flush_keeps_every_scraped_sample(scraped_results):
     from tests.servers import VictoriaMetrics
 
@@ -78,7 +65,7 @@ def test_victoriametrics_sigkill_after_a_durable_flush_keeps_every_scraped_sampl
     with VictoriaMetrics(scrape_config_text=config) as vm:
         vm.flush()
         _wait_samples(vm, metric, 5)
-        _durable_flush(vm)
+        vm.persist()
         before = _export_timestamps(vm, metric)
         vm.kill()  # SIGKILL: no clean shutdown
         assert not vm.running
@@ -122,27 +109,6 @@ def test_victoriametrics_sigkill_without_flush_loses_only_the_unflushed_tail(scr
 # --------------------------------------------------------------------------- Docker daemon
 
 
-def _wait_reaped(pid_file: Path, timeout: float = 15.0) -> None:
-    """After a SIGKILL, dockerd's containerd lingers as a zombie until PID 1 reaps it; a
-    dockerd started meanwhile takes the zombie for a live containerd ("containerd is still
-    running"), waits on its socket and gives up ("timeout waiting for containerd to
-    start"). A real restart comes seconds later; wait for the reaping as it would."""
-    try:
-        pid = int(pid_file.read_text().strip())
-    except (OSError, ValueError):
-        return
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with open(f"/proc/{pid}/stat") as f:
-                state = f.read().rsplit(")", 1)[1].split()[0]
-        except (FileNotFoundError, ProcessLookupError):
-            return
-        if state not in ("Z", "X"):
-            return  # a live process (the PID reused): nothing of ours to wait for
-        time.sleep(0.1)
-
-
 def test_docker_daemon_sigkill_and_restart_without_restarting_the_exporter(tmp_path):
     from tests.servers import DockerEngine
 
@@ -168,7 +134,6 @@ def test_docker_daemon_sigkill_and_restart_without_restarting_the_exporter(tmp_p
             assert value(exporter.url, m.EXPORTER_UP.name) == 0
             assert value(exporter.url, m.EXPORTER_REFRESH_ERRORS.name) > errors_before
 
-            _wait_reaped(engine.exec_root / "containerd" / "containerd.pid")
             engine.start()
             wait_until(lambda: value(exporter.url, m.DOCKER_ENGINE_UP.name) == 1, timeout=30, what="engine_up 1")
             wait_until(lambda: container_cpu() is not None, timeout=30, what="the container back")
