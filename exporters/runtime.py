@@ -26,7 +26,7 @@ from prometheus_client.metrics_core import Metric as Family
 
 from catalog import EXPORTERS
 from catalog import metrics as m
-from exporters import __version__
+from exporters import __version__, heap
 from exporters.config import Setting, common_settings, parse
 from exporters.samples import Samples
 
@@ -126,6 +126,9 @@ class RefreshState:
     started: float = field(default_factory=time.time)
 
 
+_TRIM_EVERY_SECONDS = 60.0
+
+
 class Runtime:
     """Runs one exporter: refresh loop in a thread, HTTP server in the caller's thread."""
 
@@ -206,8 +209,12 @@ class Runtime:
         self.snapshot = Snapshot(_Encoded(tuple(own.families())), self._data)
 
     def _run_loop(self) -> None:
+        last_trim = float("-inf")
         while not self._stop.is_set():
             self.refresh_once()
+            if time.monotonic() - last_trim >= _TRIM_EVERY_SECONDS:
+                heap.trim()  # after the imports and the first snapshot, then now and then
+                last_trim = time.monotonic()
             self._wake.wait(self.refresh_interval)
             self._wake.clear()
 
