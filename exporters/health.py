@@ -35,7 +35,6 @@ from urllib.parse import urlsplit, urlunsplit
 
 import requests
 import urllib3
-import yaml
 from prometheus_client.openmetrics.parser import text_string_to_metric_families as parse_openmetrics
 from prometheus_client.parser import text_string_to_metric_families as parse_text
 
@@ -215,6 +214,8 @@ def parse_targets_setting(text: str) -> list[Target]:
 
 def load_targets_file(path: str | os.PathLike) -> list[Target]:
     """Read a YAML targets file: a list of entries, or a mapping with a `targets:` list."""
+    import yaml  # only with a targets file: the parser costs ~4 MB resident
+
     try:
         with open(path, encoding="utf-8") as f:
             doc = yaml.safe_load(f)
