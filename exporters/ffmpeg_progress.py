@@ -97,17 +97,23 @@ class FfmpegExporter(Exporter):
         self._connections = 0
         self._unknown_keys = 0
         self._unknown_key_names: set[str] = set()
+        # Bumped by every change that shows in /metrics: an idle refresh with nothing new
+        # keeps the encoded snapshot instead of rebuilding it twice a second.
+        self._version = 0
+        self._published_version = -1
 
     # --- state -----------------------------------------------------------------------
     def _count(self, reason: str, n: int = 1) -> None:
         if n:
             with self._lock:
                 self._rejected[reason] = self._rejected.get(reason, 0) + n
+                self._version += 1
 
     def _apply(self, stream: str, block: Block) -> bool:
         """Record a completed block; True when the stream is new or ended (worth a refresh now)."""
         now = time.monotonic()
         with self._lock:
+            self._version += 1
             state = self._streams.get(stream)
             if state is None:
                 if len(self._streams) >= self.max_streams:
@@ -131,9 +137,15 @@ class FfmpegExporter(Exporter):
                 if state.ended_at is not None:
                     if now - state.ended_at >= self.ended_grace:
                         del self._streams[name]
+                        self._version += 1
                 elif now - state.last_seen >= self.stream_timeout:
                     del self._streams[name]
                     self._ended["silent"] += 1
+                    self._version += 1
+            if self._version == self._published_version:
+                out.unchanged()
+                return
+            self._published_version = self._version
             rows = [(name, s.block, s.ended_at is None) for name, s in sorted(self._streams.items())]
             rejected = dict(self._rejected)
             ended = dict(self._ended)
@@ -255,6 +267,7 @@ class FfmpegExporter(Exporter):
         with self._lock:
             self._rejected["bad_line"] = self._rejected.get("bad_line", 0) + bad_lines
             self._rejected["bad_value"] = self._rejected.get("bad_value", 0) + bad_values
+            self._version += 1
             self._unknown_keys += unknown
             for key in sorted(parser.unknown_key_names):
                 if len(self._unknown_key_names) >= 32:
