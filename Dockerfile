@@ -5,9 +5,7 @@
 # docker-compose.yml (rendered from the catalog) runs each exporter from it.
 FROM python:3.11-slim
 
-# MALLOC_ARENA_MAX: glibc's per-thread arenas cost several MB per exporter for nothing.
 ENV PYTHONDONTWRITEBYTECODE=1 \
-    MALLOC_ARENA_MAX=2 \
     PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1

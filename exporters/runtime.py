@@ -384,6 +384,7 @@ def build(exporter_cls: type[Exporter], argv=None, environ=None) -> Runtime:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     raise_open_files_limit()
+    heap.limit_arenas()
     exporter = exporter_cls(config)
     return Runtime(exporter, listen_address=config.listen_address, port=config.port,
                    refresh_interval=config.refresh_interval)
