@@ -305,6 +305,9 @@ class _Track:
     max_energy_range_uj: int | None = None
 
 
+REDISCOVER_SECONDS = 30.0
+
+
 class RaplSampler:
     """Reads every zone on a fixed cadence and accumulates wrap-compensated joules.
 
@@ -322,6 +325,8 @@ class RaplSampler:
         self._tracks: dict[tuple[str, str], _Track] = {}
         self._retired: dict[tuple[str, str], _Track] = {}  # zones that went away, totals kept
         self._logged: set[str] = set()
+        self._found: Discovery | None = None
+        self._found_at = 0.0
         self._lock = threading.Lock()  # one pass at a time (thread and a direct call)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -331,8 +336,19 @@ class RaplSampler:
         with self._lock:
             return self._sample(time.monotonic() if now is None else now)
 
+    def _discover(self, now: float) -> Discovery:
+        """The zones, walked afresh when anything is off (no zone, one gone or unreadable)
+        and every REDISCOVER_SECONDS; else the last walk: it costs more than the reads."""
+        last = self._found
+        settled = (last is not None and last.zones and not self._retired and not self.state.unreadable
+                   and 0 <= now - self._found_at < REDISCOVER_SECONDS)
+        if not settled:
+            self._found = discover(self.powercap_root, self.hwmon_root)
+            self._found_at = now
+        return self._found
+
     def _sample(self, now: float) -> SamplerState:
-        found = discover(self.powercap_root, self.hwmon_root)
+        found = self._discover(now)
         for note in found.dropped:
             self._log_once(logging.INFO, note)
         if found.missing and not found.zones:

@@ -284,6 +284,22 @@ def test_zone_that_disappears_leaves_and_continues_when_back(tree):
     assert by_key(sampler.sample(4.0))[("0", "dram")].joules == pytest.approx(7.0)
 
 
+def test_the_tree_is_walked_again_for_new_zones_but_not_every_pass(tree, monkeypatch):
+    tree.package(0, ())
+    walks = []
+    real = rapl.discover
+    monkeypatch.setattr(rapl, "discover", lambda *a: walks.append(1) or real(*a))
+    sampler = RaplSampler(tree.root)
+    for t in range(10):
+        sampler.sample(float(t))
+    assert len(walks) == 1  # a settled tree: its zones are read, not searched for, every second
+
+    tree.zone("intel-rapl:0:0", "dram", energy_uj=100, max_energy_range_uj=DRAM_RANGE_UJ)
+    assert set(by_key(sampler.sample(10.0))) == {("0", "package")}
+    assert set(by_key(sampler.sample(rapl.REDISCOVER_SECONDS))) == {("0", "package"), ("0", "dram")}
+    assert len(walks) == 2
+
+
 @pytest.fixture
 def deny_energy(monkeypatch):
     """Make energy_uj of the given zone entries raise PermissionError, as on CVE-2020-8694 kernels."""
