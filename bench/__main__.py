@@ -113,6 +113,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="short windows and small cases (a smoke run)")
     parser.add_argument("--only", nargs="+", choices=SECTIONS, help="run just these sections")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="where bench.json and bench.md go")
+    parser.add_argument("--render", action="store_true",
+                        help="measure nothing: judge the targets again and rewrite bench.md from bench.json")
     args = parser.parse_args(argv)
     sections = tuple(args.only or SECTIONS)
     command = "python -m bench" + (" --quick" if args.quick else "") + (
@@ -120,7 +122,10 @@ def main(argv: list[str] | None = None) -> int:
 
     from bench.report import evaluate, render_markdown
 
-    results = run(sections, args.quick, args.out, command)
+    if args.render:
+        results = json.loads((args.out / "bench.json").read_text())
+    else:
+        results = run(sections, args.quick, args.out, command)
     targets = evaluate(results)
     results["targets"] = [{"target": t.name, "measured": t.measured, "verdict": t.verdict.strip("*"),
                            "margin": t.margin} for t in targets]
