@@ -20,8 +20,8 @@ _VALUE = r"[-+]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]+)?|[-+]?Inf|Na
 _SAMPLE = re.compile(rf"({_NAME})(?:{_LABELS})?[ \t]+(?:{_VALUE})(?:[ \t]+-?[0-9]+)?[ \t]*")
 _DECLARATION = re.compile(rf"# (HELP|TYPE)[ \t]+({_NAME})(?:[ \t]+(.*))?")
 _TYPES = frozenset({"counter", "gauge", "histogram", "summary", "untyped"})
-# A sample belongs to a declared family by name or by one of these suffixes.
-_SUFFIXES = ("_total", "_created", "_bucket", "_count", "_sum")
+# The sample names a declared family takes in, by type, as prometheus_client's parser has them.
+_MEMBERS = {"summary": ("_count", "_sum", ""), "histogram": ("_count", "_sum", "_bucket")}
 
 
 @dataclass(frozen=True)
@@ -34,38 +34,48 @@ def scan(text: str) -> Scan | None:
     """The metric names of a well-formed text-format body, or None to fall back to the parser."""
     declared: dict[str, str] = {}  # family name -> type ("" for HELP only)
     samples: set[str] = set()
+    families = 0
+    # Families are counted as the parser yields them: a new one at each change of name,
+    # and a sample outside the current family is a family of its own.
+    current: str | None = None
+    members: tuple[str, ...] = ()
     for line in text.split("\n"):
         if not line or line.isspace():
             continue
         if line[0] == "#":
             declaration = _DECLARATION.fullmatch(line)
             if declaration is None:
-                if line.startswith(("# HELP", "# TYPE")):
-                    return None  # malformed declaration: the parser words the error
+                # The parser splits comments on whitespace: "#x\tTYPE a b" declares too.
+                words = line.split(None, 2)
+                if len(words) > 1 and words[1] in ("HELP", "TYPE"):
+                    return None  # a declaration not written the plain way: the parser decides
                 continue  # a free comment
             kind, name, rest = declaration.groups()
+            if name != current:
+                families += current is not None
+                current, members = name, (name,)
             if kind == "TYPE":
-                if (rest or "").strip() not in _TYPES or declared.get(name):
+                kind_of = (rest or "").strip()
+                if kind_of not in _TYPES or declared.get(name):
                     return None
-                declared[name] = rest.strip()
+                declared[name] = kind_of
+                members = tuple(name + suffix for suffix in _MEMBERS.get(kind_of, ("",)))
             else:
                 declared.setdefault(name, "")
             continue
         sample = _SAMPLE.fullmatch(line)
         if sample is None:
             return None
-        samples.add(sample.group(1))
+        name = sample.group(1)
+        samples.add(name)
+        if name not in members:
+            families += 1 + (current is not None)
+            current, members = None, ()
+    families += current is not None
     names = set(declared) | samples
     for name, kind in declared.items():
         if kind == "counter" and not name.endswith("_total"):
             names.add(name + "_total")
         elif kind == "counter":
             names.add(name.removesuffix("_total"))  # the parser's family name
-    undeclared = {s for s in samples if not _belongs(s, declared)}
-    return Scan(families=len(declared) + len(undeclared), names=frozenset(names))
-
-
-def _belongs(sample: str, declared: dict[str, str]) -> bool:
-    if sample in declared:
-        return True
-    return any(sample.endswith(suffix) and sample[: -len(suffix)] in declared for suffix in _SUFFIXES)
+    return Scan(families=families, names=frozenset(names))
