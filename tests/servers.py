@@ -203,6 +203,16 @@ def _signal_group(proc: subprocess.Popen, sig: int) -> None:
 # generic server process
 
 
+def _spawn_logged(cmd: list[str], log_path: Path, cwd: Path | None = None) -> subprocess.Popen:
+    """Start a server in its own session (so a group kill reaches its children), its
+    output appended to log_path after a line naming the command."""
+    with open(log_path, "ab") as log:
+        log.write(f"\n=== ffwatt tests: starting {' '.join(cmd)}\n".encode())
+        log.flush()
+        return subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, cwd=cwd,
+                                start_new_session=True)
+
+
 class _Server:
     """One long-running binary in its own temp dir, on 127.0.0.1:port."""
 
@@ -245,18 +255,7 @@ class _Server:
         return _tail(self.log_path, nbytes)
 
     def _launch(self) -> None:
-        cmd = self._command()
-        with open(self.log_path, "ab") as log:
-            log.write(f"\n=== ffwatt tests: starting {' '.join(cmd)}\n".encode())
-            log.flush()
-            self.proc = subprocess.Popen(
-                cmd,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                cwd=self.workdir,
-                start_new_session=True,
-            )
+        self.proc = _spawn_logged(self._command(), self.log_path, cwd=self.workdir)
         _LIVE.add(self)
 
     def _wait_ready(self) -> None:
@@ -980,18 +979,8 @@ class DockerEngine:
     def start(self) -> DockerEngine:
         if self.running:
             return self
-        cmd = self._command()
         t0 = time.monotonic()
-        with open(self.log_path, "ab") as log:
-            log.write(f"\n=== ffwatt tests: starting {' '.join(cmd)}\n".encode())
-            log.flush()
-            self.proc = subprocess.Popen(
-                cmd,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
+        self.proc = _spawn_logged(self._command(), self.log_path)
         _LIVE.add(self)
         deadline = time.monotonic() + self.start_timeout
         last = "socket not created"
