@@ -203,6 +203,21 @@ def _signal_group(proc: subprocess.Popen, sig: int) -> None:
 # generic server process
 
 
+def _terminate(proc: subprocess.Popen, timeout: float, *, group: bool) -> None:
+    """SIGTERM (the process group, or the process alone), wait, then SIGKILL the group."""
+    if proc.poll() is not None:
+        return
+    if group:
+        _signal_group(proc, signal.SIGTERM)
+    else:
+        proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        _signal_group(proc, signal.SIGKILL)
+        proc.wait(10)
+
+
 def _spawn_logged(cmd: list[str], log_path: Path, cwd: Path | None = None) -> subprocess.Popen:
     """Start a server in its own session (so a group kill reaches its children), its
     output appended to log_path after a line naming the command."""
@@ -287,16 +302,9 @@ class _Server:
 
     def stop(self, timeout: float = STOP_TIMEOUT) -> None:
         """SIGTERM, wait up to ``timeout``, then SIGKILL."""
-        proc = self.proc
-        if proc is None:
+        if self.proc is None:
             return
-        if proc.poll() is None:
-            _signal_group(proc, signal.SIGTERM)
-            try:
-                proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                _signal_group(proc, signal.SIGKILL)
-                proc.wait(10)
+        _terminate(self.proc, timeout, group=True)
         self.proc = None
         _LIVE.discard(self)
 
@@ -1026,16 +1034,10 @@ class DockerEngine:
     def stop(self, timeout: float = STOP_TIMEOUT) -> None:
         """SIGTERM the daemon and wait (containers keep their state on disk)."""
         self._drop_client()
-        proc = self.proc
-        if proc is None:
+        if self.proc is None:
             return
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                _signal_group(proc, signal.SIGKILL)
-                proc.wait(10)
+        # SIGTERM to dockerd alone: it stops its containerd itself, in order
+        _terminate(self.proc, timeout, group=False)
         self.proc = None
         _LIVE.discard(self)
 
