@@ -13,6 +13,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 # Only what the exporters need (see .dockerignore): the catalog and the exporters.
 COPY pyproject.toml README.md /src/
 COPY catalog /src/catalog
+COPY contract /src/contract
 COPY exporters /src/exporters
 RUN pip install /src \
     && rm -rf /src \

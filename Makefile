@@ -17,7 +17,7 @@ help:
 $(INSTALLED): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[test]'
+	$(PY) -m pip install -q -e '.[runner,test]'
 	touch $@
 
 venv: $(INSTALLED)

@@ -46,7 +46,7 @@ def measure(path: Path) -> dict:
     from exporters.cost import CostExporter
     from exporters.qoe import QoeExporter
     from exporters.results import ResultsExporter
-    from exporters.results_model import load_results_file
+    from contract.results_model import load_results_file
     from exporters.runtime import _Encoded
     from exporters.samples import Samples
 

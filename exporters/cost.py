@@ -11,9 +11,9 @@ from __future__ import annotations
 import time
 
 from catalog import metrics as m
-from exporters import formulas
+from contract import formulas
 from exporters.config import Setting, non_negative_float, positive_float
-from exporters.results_model import ResultsRun, Scenario
+from contract.results_model import ResultsRun, Scenario
 from exporters.results_source import RESULTS_SETTINGS, ResultsFileExporter, scenario_labels
 from exporters.samples import Samples
 from exporters.tsdb import TsdbError, scenario_energy_joules

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from catalog import metrics as m
-from exporters import formulas
-from exporters.results_model import ResultsRun
+from contract import formulas
+from contract.results_model import ResultsRun
 from exporters.results_source import ResultsFileExporter, scenario_labels
 from exporters.samples import Samples
 

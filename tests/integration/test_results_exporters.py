@@ -18,7 +18,7 @@ PRICES = ("--energy-price", "0.25", "--core-hour-price", "0.05", "--currency", "
 
 
 def trapezoid(values, step):
-    """Hand-written trapezoid, independent of exporters.formulas."""
+    """Hand-written trapezoid, independent of contract.formulas."""
     return sum((a + b) / 2 * step for a, b in zip(values, values[1:], strict=False))
 
 

@@ -36,7 +36,7 @@ from exporters.cost import CostExporter
 from exporters.ffmpeg_parse import ProgressError, ProgressParser
 from exporters.qoe import QoeExporter
 from exporters.results import ResultsExporter
-from exporters.results_model import ResultsError, load_results_file
+from contract.results_model import ResultsError, load_results_file
 from exporters.samples import Samples
 from tests.harness import running_exporter
 

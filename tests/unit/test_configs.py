@@ -394,4 +394,7 @@ def test_dockerfile() -> None:
     assert '\nENTRYPOINT ["python", "-m", "exporters"]\n' in text
     assert re.search(r"^HEALTHCHECK .*\n(.*\n)*.*/health", text, re.M)
     ignore = (ROOT / ".dockerignore").read_text(encoding="utf-8").split()
-    assert ignore[ignore.index("*") + 1:][:4] == ["!pyproject.toml", "!README.md", "!catalog/", "!exporters/"]
+    assert ignore[ignore.index("*") + 1:][:5] == ["!pyproject.toml", "!README.md", "!catalog/", "!contract/",
+                                                  "!exporters/"]
+    for package in ("catalog", "contract", "exporters"):  # what `pip install /src` needs
+        assert f"COPY {package} /src/{package}" in text, package

@@ -1,4 +1,4 @@
-"""exporters.formulas against values computed by hand (the arithmetic is in the comments)."""
+"""contract.formulas against values computed by hand (the arithmetic is in the comments)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from exporters import formulas
-from exporters.formulas import (
+from contract import formulas
+from contract.formulas import (
     Rendition,
     compute_cost,
     core_seconds,

@@ -1,4 +1,4 @@
-"""exporters.results_model: both shapes, the sample files, the directory, and bad input."""
+"""contract.results_model: both shapes, the sample files, the directory, and bad input."""
 
 from __future__ import annotations
 
@@ -15,9 +15,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from exporters import formulas, results_model
-from exporters.formulas import Rendition
-from exporters.results_model import (
+from contract import formulas, results_model
+from contract.formulas import Rendition
+from contract.results_model import (
     DEFAULT_MAX_BYTES,
     ResultsDirectory,
     ResultsError,

@@ -25,8 +25,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, NoReturn
 
-from exporters import formulas
-from exporters.formulas import Rendition
+from contract import formulas
+from contract.formulas import Rendition
 
 __all__ = [
     "DEFAULT_MAX_BYTES",
@@ -76,7 +76,7 @@ class Scenario:
 
     Readings absent from the file (or ``null`` there) are ``None``; sample
     series absent are empty tuples. Derived fields (``init=False``) are
-    computed with :mod:`exporters.formulas` when the scenario is built:
+    computed with :mod:`contract.formulas` when the scenario is built:
 
     * ``energy_joules``: trapezoid over ``power_watts`` at ``step_seconds``,
       ``None`` with fewer than 2 samples (the cost exporter then uses the TSDB);
