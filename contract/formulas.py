@@ -44,7 +44,16 @@ __all__ = [
     "net_power",
     "net_energy",
     "parse_bitrate",
+    "parse_bitrates",
     "parse_resolution",
+    "emissions_grams",
+    "per_viewer_hour",
+    "per_stream_hour",
+    "mean_and_ci95",
+    "student_t_975",
+    "cpu_model_power_watts",
+    "DEFAULT_CARBON_INTENSITY",
+    "DEFAULT_TDP_WATTS",
     "stream_count",
     "MAX_STREAMS",
 ]
@@ -279,11 +288,118 @@ def cost_per_viewer_hour(total: float | None, duration_seconds: float | None, vi
     Callers pass the scenario's viewers, defaulting to its stream count.
     ``None`` when anything is unknown or the duration or viewer count is 0.
     """
-    if total is None or duration_seconds is None or viewers is None:
+    return per_viewer_hour(total, duration_seconds, viewers)
+
+
+# --------------------------------------------------------------------------
+# emissions
+
+
+DEFAULT_CARBON_INTENSITY = 475.0
+"""gCO2e per kWh: the world-average grid intensity CodeCarbon falls back to when it
+knows nothing about the grid."""
+
+
+def emissions_grams(energy_joules: float | None, intensity_g_per_kwh: float, pue: float = 1.0) -> float | None:
+    """Emissions of the energy drawn, in grams of CO2-equivalent.
+
+    emissions_g = energy_J / 3.6e6 x intensity_gCO2e_per_kWh x PUE
+
+    PUE (power usage effectiveness, >= 1 in a data centre, 1.0 for the machine
+    alone) scales the machine's energy up to what the building drew for it.
+    ``None`` when the energy is unknown.
+    """
+    _check_price("intensity_g_per_kwh", intensity_g_per_kwh)
+    if isinstance(pue, bool) or not isinstance(pue, (int, float)) or not math.isfinite(pue) or pue <= 0:
+        raise ValueError(f"pue must be a positive finite number, got {pue!r}")
+    if energy_joules is None:
+        return None
+    value = energy_joules / JOULES_PER_KWH * intensity_g_per_kwh * pue
+    return value if math.isfinite(value) else None
+
+
+def per_viewer_hour(amount: float | None, duration_seconds: float | None, viewers: int | None) -> float | None:
+    """Any amount (money, grams) per viewer-hour = amount / (duration_s / 3600 x viewers).
+
+    ``None`` when anything is unknown or the duration or viewer count is 0.
+    """
+    if amount is None or duration_seconds is None or viewers is None:
         return None
     if duration_seconds == 0 or viewers == 0:
         return None
-    return _ratio(total, duration_seconds / SECONDS_PER_HOUR * viewers)
+    return _ratio(amount, duration_seconds / SECONDS_PER_HOUR * viewers)
+
+
+def per_stream_hour(amount: float | None, duration_seconds: float | None, streams: int | None) -> float | None:
+    """Any amount per stream-hour = amount / (duration_s / 3600 x streams): what one
+    more hour of one live stream costs, independent of its audience."""
+    return per_viewer_hour(amount, duration_seconds, streams)
+
+
+# --------------------------------------------------------------------------
+# repetitions
+
+# Two-sided 95 % quantiles of Student's t, t(0.975, df), for df = 1..30.
+_T_975 = (
+    12.706205, 4.302653, 3.182446, 2.776445, 2.570582, 2.446912, 2.364624, 2.306004, 2.262157, 2.228139,
+    2.200985, 2.178813, 2.160369, 2.144787, 2.131450, 2.119905, 2.109816, 2.100922, 2.093024, 2.085963,
+    2.079614, 2.073873, 2.068658, 2.063899, 2.059539, 2.055529, 2.051831, 2.048407, 2.045230, 2.042272,
+)
+
+
+def student_t_975(df: int) -> float:
+    """t(0.975, df): the two-sided 95 % quantile of Student's t with ``df`` degrees of freedom.
+
+    Exact table for df <= 30; above, the Cornish-Fisher expansion around the normal
+    quantile z = 1.959964 (error < 1e-5 for df > 30).
+    """
+    if isinstance(df, bool) or not isinstance(df, int) or df < 1:
+        raise ValueError(f"degrees of freedom must be a positive integer, got {df!r}")
+    if df <= len(_T_975):
+        return _T_975[df - 1]
+    z = 1.959963985
+    return (z + (z**3 + z) / (4 * df) + (5 * z**5 + 16 * z**3 + 3 * z) / (96 * df**2)
+            + (3 * z**7 + 19 * z**5 + 17 * z**3 - 15 * z) / (384 * df**3))
+
+
+def mean_and_ci95(values: Sequence[float]) -> tuple[float | None, float | None]:
+    """Mean of repeated measurements and the half-width of its 95 % confidence interval.
+
+    mean = sum(x) / n
+    half_width = t(0.975, n - 1) x s / sqrt(n), s the sample standard deviation
+
+    ``(None, None)`` for no values; the half-width is ``None`` for one value (one
+    run says nothing about the spread, which is not 0).
+    """
+    n = len(values)
+    if n == 0:
+        return None, None
+    mean = math.fsum(values) / n
+    if n == 1:
+        return mean, None
+    variance = math.fsum((x - mean) ** 2 for x in values) / (n - 1)
+    return mean, student_t_975(n - 1) * math.sqrt(variance) / math.sqrt(n)
+
+
+# --------------------------------------------------------------------------
+# CPU power model (an estimate, for machines without RAPL)
+
+DEFAULT_TDP_WATTS = 85.0
+"""The TDP CodeCarbon assumes for a CPU it cannot find in its table."""
+
+
+def cpu_model_power_watts(tdp_watts: float, utilisation: float) -> float:
+    """Estimated CPU power from its utilisation: CodeCarbon's machine formula.
+
+    P_W = TDP_W x (0.1 + 0.9 x load^3), load the whole machine's CPU utilisation (0..1)
+
+    A floor of 10 % of TDP when idle, rising with the cube of the load. It is a
+    model, not a measurement: whatever it feeds is labelled ``model``.
+    """
+    _check_price("tdp_watts", tdp_watts)
+    if not isinstance(utilisation, (int, float)) or not 0.0 <= utilisation <= 1.0:
+        raise ValueError(f"utilisation must be from 0 to 1, got {utilisation!r}")
+    return tdp_watts * (0.1 + 0.9 * utilisation**3)
 
 
 # --------------------------------------------------------------------------
@@ -385,6 +501,17 @@ def parse_bitrate(value: str | int) -> int:
         )
     number, suffix = match.groups()
     return int(round(float(number) * _BITRATE_MULTIPLIER[suffix.lower()]))
+
+
+def parse_bitrates(value: str | int) -> tuple[int, ...]:
+    """Bits per second of each stream: ``"2500k"`` -> (2_500_000,), and the older
+    runner's mixed-bitrate form ``"1000k,2500k,5000k"`` -> one bitrate per stream.
+
+    Raises ``ValueError`` naming the bad part.
+    """
+    if isinstance(value, str) and "," in value:
+        return tuple(parse_bitrate(part) for part in value.split(","))
+    return (parse_bitrate(value),)
 
 
 _RESOLUTION_RE = re.compile(r"^\s*(\d{1,6})\s*[xX]\s*(\d{1,6})\s*$")
