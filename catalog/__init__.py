@@ -28,8 +28,12 @@ HEALTH_REASONS = (
     "health_failing",
 )
 
-# Where a scenario's energy came from (label `source` of COST_ENERGY_SOURCE).
-ENERGY_SOURCES = ("samples", "tsdb", "unavailable")
+# Where a scenario's energy came from (label `source` of COST_ENERGY_SOURCE): measured
+# joules counters (rapl, nvml, rapl+nvml, read by the runner), power samples in the
+# results file, the TSDB's counters, the CPU power model (an estimate), a simulator
+# (ffwatt's sample files), or nowhere.
+ENERGY_SOURCES = ("rapl", "nvml", "rapl+nvml", "samples", "tsdb", "model", "simulated", "unavailable")
+MEASURED_ENERGY_SOURCES = ("rapl", "nvml", "rapl+nvml", "samples", "tsdb")
 
 # Reasons an ffmpeg progress push or line is rejected / a stream ends.
 FFMPEG_REJECT_REASONS = (
@@ -72,6 +76,7 @@ _check()
 __all__ = [
     "ALLOWED_LABELS",
     "ENERGY_SOURCES",
+    "MEASURED_ENERGY_SOURCES",
     "EXPORTERS",
     "FFMPEG_END_REASONS",
     "FFMPEG_REJECT_REASONS",

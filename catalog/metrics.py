@@ -86,11 +86,49 @@ RESULTS_PIXELS = Metric(
     "Pixels processed over the scenario: width x height x frames x streams, summed over the output ladder.",
     "pixels", SCENARIO, exporter="results", replaces="benchmark_pixels_processed")
 
+RESULTS_SKIPPED = Metric(
+    "ffwatt_results_skipped_scenarios", "gauge",
+    "Scenarios of the current results file left out because they failed validation (/health names each).",
+    "count", exporter="results")
+RESULTS_REPETITIONS = Metric(
+    "ffwatt_results_scenario_repetitions", "gauge",
+    "Times the scenario ran (its figures are the means over them).",
+    "count", SCENARIO, exporter="results")
+RESULTS_FPS_CI95 = Metric(
+    "ffwatt_results_scenario_average_fps_ci95_half_width", "gauge",
+    "Half-width of the 95 % confidence interval (Student t) of the average fps over the repetitions.",
+    "frames_per_second", SCENARIO, exporter="results")
+RESULTS_MEASURED_BITRATE = Metric(
+    "ffwatt_results_scenario_measured_bitrate_bytes_per_second", "gauge",
+    "Real bitrate of one stream in bytes/s (Prometheus base unit; x 8 for bits/s): output bytes / encoded media "
+    "seconds / streams.",
+    "bytes_per_second", SCENARIO, exporter="results")
+RESULTS_SPEED = Metric(
+    "ffwatt_results_scenario_speed_ratio", "gauge",
+    "Encoded media seconds per wall-clock second, per stream (1 = real time).",
+    "factor", SCENARIO, exporter="results")
+RESULTS_OUTPUT_BYTES = Metric(
+    "ffwatt_results_scenario_output_bytes", "gauge",
+    "Bytes the scenario's encodes wrote, all streams and outputs.",
+    "bytes", SCENARIO, exporter="results")
+
 # --- qoe (9503) ----------------------------------------------------------------------------
 QOE_VMAF = Metric(
     "ffwatt_qoe_vmaf_score", "gauge",
     "VMAF of the scenario's output, 0 to 100.",
     "score", SCENARIO, exporter="qoe", replaces="qoe_vmaf_score")
+QOE_VMAF_HARMONIC_MEAN = Metric(
+    "ffwatt_qoe_vmaf_harmonic_mean_score", "gauge",
+    "Harmonic mean of the per-frame VMAF, 0 to 100 (pulled down by bad frames more than the mean).",
+    "score", SCENARIO, exporter="qoe")
+QOE_VMAF_MIN = Metric(
+    "ffwatt_qoe_vmaf_min_score", "gauge",
+    "Lowest per-frame VMAF of the scenario's output, 0 to 100.",
+    "score", SCENARIO, exporter="qoe")
+QOE_VMAF_P1 = Metric(
+    "ffwatt_qoe_vmaf_p1_score", "gauge",
+    "1st percentile of the per-frame VMAF (the worst 1 % of frames), 0 to 100.",
+    "score", SCENARIO, exporter="qoe")
 QOE_PSNR = Metric(
     "ffwatt_qoe_psnr_decibels", "gauge",
     "PSNR of the scenario's output.",
@@ -155,8 +193,34 @@ COST_CORE_SECONDS = Metric(
     "seconds", SCENARIO, exporter="cost")
 COST_ENERGY_SOURCE = Metric(
     "ffwatt_cost_scenario_energy_source", "gauge",
-    "1 for where the scenario's energy came from: samples (results file), tsdb (joules counters), or unavailable.",
+    "1 for where the scenario's energy came from: measured joules counters (rapl, nvml, rapl+nvml), power samples "
+    "in the results file, the TSDB's counters, the CPU power model (model: an estimate), a simulator "
+    "(simulated), or unavailable.",
     "info", SCENARIO + ("source",), exporter="cost")
+COST_ENERGY_CI95 = Metric(
+    "ffwatt_cost_scenario_energy_ci95_half_width_joules", "gauge",
+    "Half-width of the 95 % confidence interval (Student t) of the scenario's energy over its repetitions.",
+    "joules", SCENARIO, exporter="cost")
+COST_EMISSIONS = Metric(
+    "ffwatt_cost_scenario_emissions_grams", "gauge",
+    "Emissions of the scenario's energy in grams of CO2e: joules / 3.6e6 x carbon intensity x PUE.",
+    "grams", SCENARIO, exporter="cost")
+COST_EMISSIONS_PER_VIEWER_HOUR = Metric(
+    "ffwatt_cost_scenario_emissions_grams_per_viewer_hour", "gauge",
+    "Grams of CO2e per viewer-hour (duration in hours x viewers; viewers default to streams).",
+    "grams", SCENARIO, exporter="cost")
+COST_EMISSIONS_PER_STREAM_HOUR = Metric(
+    "ffwatt_cost_scenario_emissions_grams_per_stream_hour", "gauge",
+    "Grams of CO2e per stream-hour (duration in hours x streams).",
+    "grams", SCENARIO, exporter="cost")
+COST_CARBON_INTENSITY = Metric(
+    "ffwatt_cost_carbon_intensity_grams_per_kilowatt_hour", "gauge",
+    "Configured grid carbon intensity, grams of CO2e per kilowatt-hour.",
+    "grams_per_kilowatt_hour", exporter="cost")
+COST_PUE = Metric(
+    "ffwatt_cost_power_usage_effectiveness", "gauge",
+    "Configured PUE: the facility's energy per unit of machine energy (1 for the machine alone).",
+    "factor", exporter="cost")
 COST_ENERGY_PRICE = Metric(
     "ffwatt_cost_energy_price_per_kilowatt_hour", "gauge",
     "Configured energy price per kilowatt-hour.",

@@ -13,7 +13,8 @@ KINDS = ("gauge", "counter", "info")
 
 # Base units a metric may declare. "score" is for dimensionless quality scores (VMAF
 # 0-100, SSIM 0-1) that are neither ratios nor counts; "currency" means the value is
-# money in the currency named by the metric's `currency` label.
+# money in the currency named by the metric's `currency` label; "grams" are grams of
+# CO2-equivalent; "factor" a dimensionless multiplier that is not a 0..1 ratio (PUE).
 UNITS = (
     "seconds",
     "bytes",
@@ -24,6 +25,7 @@ UNITS = (
     "ratio",
     "decibels",
     "bits_per_second",
+    "bytes_per_second",
     "frames",
     "frames_per_second",
     "pixels",
@@ -31,6 +33,9 @@ UNITS = (
     "score",
     "score_per_watt",
     "currency",
+    "grams",
+    "grams_per_kilowatt_hour",
+    "factor",
     "count",
     "info",
     "timestamp",

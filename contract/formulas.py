@@ -32,6 +32,7 @@ __all__ = [
     "trapezoid_energy_joules",
     "core_seconds",
     "mean_power",
+    "mean_power_over",
     "energy_cost",
     "compute_cost",
     "total_cost",
@@ -55,6 +56,7 @@ __all__ = [
     "DEFAULT_CARBON_INTENSITY",
     "DEFAULT_TDP_WATTS",
     "stream_count",
+    "names_stream_count",
     "MAX_STREAMS",
 ]
 
@@ -161,6 +163,18 @@ def mean_power(power_watts: Sequence[float]) -> float | None:
             raise ValueError("power samples must be finite numbers")
         return value
     return _inner_sum(power_watts) / (n - 1)
+
+
+def mean_power_over(energy_joules: float | None, duration_seconds: float | None) -> float | None:
+    """Mean power of a measured energy over the span it was measured on.
+
+    mean_W = energy_J / duration_s
+
+    ``None`` when either is unknown or the duration is 0.
+    """
+    if energy_joules is None or duration_seconds is None or duration_seconds == 0:
+        return None
+    return _ratio(energy_joules, duration_seconds)
 
 
 # --------------------------------------------------------------------------
@@ -568,3 +582,8 @@ def stream_count(name: str, streams_field: int | None = None) -> int:
     if _SINGLE_STREAM_RE.search(name):
         return 1
     return 1
+
+
+def names_stream_count(name: str) -> bool:
+    """True when a scenario name says how many streams it has ("4 streams @ 5000k", "single stream")."""
+    return bool(_STREAMS_IN_NAME_RE.search(name) or _SINGLE_STREAM_RE.search(name))

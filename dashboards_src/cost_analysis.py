@@ -15,7 +15,9 @@ CURRENCY = Var("currency", m.COST_TOTAL, "currency")
 SC = {"scenario": SCENARIO.ref, "encoder": ENCODER.ref}
 MONEY = {**SC, "currency": CURRENCY.ref}
 
-_SOURCE_COLOURS = {"samples": "green", "tsdb": "blue", "unavailable": "red"}
+# Measured sources green/blue, the estimate orange, simulated purple, nothing red.
+_SOURCE_COLOURS = {"rapl": "green", "nvml": "green", "rapl+nvml": "green", "samples": "green", "tsdb": "blue",
+                   "model": "orange", "simulated": "purple", "unavailable": "red"}
 assert set(_SOURCE_COLOURS) == set(ENERGY_SOURCES), "colour every catalog energy source"
 
 
@@ -65,33 +67,65 @@ def dashboard() -> DashboardSpec:
                  "How much CPU time did each scenario use (the base of its compute cost)?",
                  T(selector(m.COST_CORE_SECONDS, **SC), "{scenario}"), w=12),
         table("Energy source per scenario",
-              "Where did each scenario's energy figure come from: power samples in the results file, the TSDB's "
-              "joules counters (load-aware), or nowhere (unavailable: its energy cost is missing, not 0)?",
+              "Where did each scenario's energy figure come from? Measured: the RAPL/NVML joules counters the "
+              "runner read (rapl, nvml, rapl+nvml), power samples in the results file, or the TSDB's joules "
+              "counters (load-aware). Not measured: the CPU power model (model, an estimate from CPU load and "
+              "TDP on machines without RAPL), a simulator (simulated: sample data), or nowhere (unavailable: its "
+              "energy cost and emissions are missing, not 0).",
               T(is_one(selector(m.COST_ENERGY_SOURCE, **SC)), hide=True), w=12,
               overrides=[{"matcher": {"id": "byName", "options": "source"}, "properties": [
                   {"id": "mappings", "value": _source_mappings()},
                   {"id": "custom.cellOptions", "value": {"type": "color-text"}},
               ]}]),
     ])
+    emissions = Row("Emissions", [
+        bargauge("Emissions per scenario",
+                 "How many grams of CO2e did each scenario's energy cause, at the configured grid carbon "
+                 "intensity and PUE? Check the energy source table: a modelled energy gives modelled emissions.",
+                 T(selector(m.COST_EMISSIONS, **SC), "{scenario}"), w=8),
+        bargauge("Emissions per viewer-hour",
+                 "How many grams of CO2e does one hour of one viewer cost in each scenario?",
+                 T(selector(m.COST_EMISSIONS_PER_VIEWER_HOUR, **SC), "{scenario}"), w=8),
+        bargauge("Emissions per stream-hour",
+                 "How many grams of CO2e does one hour of one live stream cost, whatever its audience?",
+                 T(selector(m.COST_EMISSIONS_PER_STREAM_HOUR, **SC), "{scenario}"), w=8),
+        table("Energy, its spread and emissions",
+              "Per scenario its energy, the half-width of the 95 % confidence interval over its repetitions "
+              "(empty for a scenario run once), and its emissions.",
+              T(selector(m.COST_ENERGY_JOULES, **SC), name="Energy"),
+              T(selector(m.COST_ENERGY_CI95, **SC), name="Energy ± (95 % CI)"),
+              T(selector(m.COST_EMISSIONS, **SC), name="Emissions (g CO2e)"),
+              T(selector(m.COST_EMISSIONS_PER_VIEWER_HOUR, **SC), name="g CO2e per viewer-hour"),
+              sort="Energy", desc=True),
+    ])
     prices = Row("Prices and lookups", [
         stat("Energy price",
              "Which price per kilowatt-hour does the cost exporter apply?",
-             T(selector(m.COST_ENERGY_PRICE, currency=CURRENCY.ref), "per kWh ({currency})"), w=8, decimals=4),
+             T(selector(m.COST_ENERGY_PRICE, currency=CURRENCY.ref), "per kWh ({currency})"), w=6, decimals=4),
         stat("Compute price",
              "Which price per CPU core-hour does the cost exporter apply?",
-             T(selector(m.COST_CORE_HOUR_PRICE, currency=CURRENCY.ref), "per core-hour ({currency})"), w=8,
+             T(selector(m.COST_CORE_HOUR_PRICE, currency=CURRENCY.ref), "per core-hour ({currency})"), w=6,
              decimals=4),
+        stat("Carbon intensity",
+             "Which grid carbon intensity (grams of CO2e per kWh) turns energy into emissions? The default, "
+             "475, is the world average CodeCarbon falls back to: set your grid's with --carbon-intensity.",
+             T(selector(m.COST_CARBON_INTENSITY), "intensity"), w=4),
+        stat("PUE",
+             "Which power usage effectiveness scales the machine's energy to the facility's (1 = the machine "
+             "alone)?",
+             T(selector(m.COST_PUE), "PUE"), w=4, decimals=2),
         stat("Failed TSDB energy lookups",
              "How many load-aware energy lookups (scenarios without power samples) failed over the selected "
              "time range? Above 0, some scenarios may show energy source `unavailable`.",
-             T(by("sum", increase(m.COST_TSDB_ERRORS)), "failed lookups"), w=8,
+             T(by("sum", increase(m.COST_TSDB_ERRORS)), "failed lookups"), w=4,
              thresholds=[{"color": "green", "value": None}, {"color": "red", "value": 1}]),
     ])
     return DashboardSpec(
         uid=UID, title="ffwatt / Cost analysis",
         description="Energy, compute and total cost per scenario, per pixel and per viewer-hour, with the energy "
-                    "and power they are computed from (cost exporter).",
-        rows=[cost, energy, prices], variables=[SCENARIO, ENCODER, CURRENCY], tags=("cost", "results"),
+                    "and power they are computed from, where that energy came from, and its emissions in grams "
+                    "of CO2e (cost exporter).",
+        rows=[cost, energy, emissions, prices], variables=[SCENARIO, ENCODER, CURRENCY], tags=("cost", "results"),
         time_from="now-24h",
     )
 

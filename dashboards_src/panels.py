@@ -49,6 +49,7 @@ UNITS: dict[str, str] = {
     "ratio": "percentunit",
     "decibels": "dB",
     "bits_per_second": "bps",
+    "bytes_per_second": "Bps",
     "frames": "short",
     # Grafana has no frames-per-second unit; a custom suffix keeps the number readable.
     "frames_per_second": "suffix: fps",
@@ -59,6 +60,10 @@ UNITS: dict[str, str] = {
     # The currency is a label (`currency`), not known when the dashboard is generated:
     # plain numbers with SI abbreviations; legends and columns name the currency.
     "currency": "short",
+    # Grafana has "massg" (grams); CO2e is said in the legend and description.
+    "grams": "massg",
+    "grams_per_kilowatt_hour": "suffix: g/kWh",
+    "factor": "none",
     "count": "short",
     "info": "none",
     # Timestamps are only shown through age() (seconds) or as_datetime() (ms since epoch).

@@ -31,6 +31,15 @@ def dashboard() -> DashboardSpec:
                    "Did a scenario's VMAF change between results files? The line is the value in the results "
                    "file being served; the threshold lines mark 70 and 85.",
                    T(vmaf, "{scenario}"), thresholds=VMAF_STEPS, min=0, max=100, w=12),
+        bargauge("VMAF of the worst frames",
+                 "Does a good mean hide bad frames? Per scenario the mean, the harmonic mean, the 1st percentile "
+                 "and the minimum of the per-frame VMAF (measured runs only: files without per-frame details "
+                 "show the mean alone).",
+                 T(vmaf, "{scenario} mean"),
+                 T(selector(m.QOE_VMAF_HARMONIC_MEAN, **F), "{scenario} harmonic mean"),
+                 T(selector(m.QOE_VMAF_P1, **F), "{scenario} 1st percentile"),
+                 T(selector(m.QOE_VMAF_MIN, **F), "{scenario} min"),
+                 thresholds=VMAF_STEPS, max=100, w=24, h=10),
         bargauge("PSNR per scenario",
                  "How close is each output to its source in PSNR? Red below 30 dB, yellow below 38 dB.",
                  T(selector(m.QOE_PSNR, **F), "{scenario}"), thresholds=PSNR_STEPS, max=60, w=12),
@@ -65,6 +74,7 @@ def dashboard() -> DashboardSpec:
         table("Quality summary",
               "Every quality figure of every selected scenario side by side, one row per scenario.",
               T(vmaf, name="VMAF"),
+              T(selector(m.QOE_VMAF_P1, **F), name="VMAF 1st percentile"),
               T(selector(m.QOE_PSNR, **F), name="PSNR"),
               T(selector(m.QOE_SSIM, **F), name="SSIM"),
               T(selector(m.QOE_QUALITY_PER_WATT, **F), name="VMAF per watt"),

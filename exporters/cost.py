@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 
+from catalog import ENERGY_SOURCES
 from catalog import metrics as m
 from contract import formulas
 from exporters.config import Setting, non_negative_float, positive_float
@@ -19,12 +20,24 @@ from exporters.samples import Samples
 from exporters.tsdb import TsdbError, scenario_energy_joules
 
 
+def _pue(text: str) -> float:
+    value = float(text)
+    if not 1.0 <= value < 10.0:
+        raise ValueError(f"PUE must be from 1.0 (the machine alone) to below 10, got {text}")
+    return value
+
+
 class CostExporter(ResultsFileExporter):
     name = "cost"
     settings = RESULTS_SETTINGS + (
         Setting("energy-price", 0.30, "Energy price per kWh, in --currency.", non_negative_float),
         Setting("core-hour-price", 0.04, "Compute price per CPU core-hour, in --currency.", non_negative_float),
         Setting("currency", "EUR", "Currency label of every cost series (ISO 4217 code)."),
+        Setting("carbon-intensity", formulas.DEFAULT_CARBON_INTENSITY,
+                "Grid carbon intensity in gCO2e per kWh (default: the world average CodeCarbon falls back to; "
+                "set your grid's).", non_negative_float),
+        Setting("pue", 1.0, "Power usage effectiveness: facility energy per unit of machine energy "
+                "(1.0 = the machine alone).", _pue),
         Setting("tsdb-url", "http://localhost:8428",
                 "VictoriaMetrics/Prometheus URL for scenarios without power samples ('' disables)."),
         Setting("tsdb-selector", "", 'Extra label matchers for the joules counters, e.g. instance="lab1:9500".'),
@@ -57,6 +70,8 @@ class CostExporter(ResultsFileExporter):
             self._run_of_cache = str(run.path)
         out.add(m.COST_ENERGY_PRICE, cfg.energy_price, currency=currency)
         out.add(m.COST_CORE_HOUR_PRICE, cfg.core_hour_price, currency=currency)
+        out.add(m.COST_CARBON_INTENSITY, cfg.carbon_intensity)
+        out.add(m.COST_PUE, cfg.pue)
 
         baseline = run.baseline
         baseline_watts = baseline.mean_power_watts if baseline else None
@@ -66,7 +81,7 @@ class CostExporter(ResultsFileExporter):
             energy, source, problem = self._energy(run, s)
             if problem:
                 problems.append(problem)
-            for name in ("samples", "tsdb", "unavailable"):
+            for name in ENERGY_SOURCES:
                 out.add(m.COST_ENERGY_SOURCE, 1 if name == source else 0, source=name, **labels)
             mean_watts = s.mean_power_watts
             if mean_watts is None and energy is not None and s.duration_seconds > 0:
@@ -88,6 +103,13 @@ class CostExporter(ResultsFileExporter):
             out.add(m.COST_PER_PIXEL, formulas.cost_per_pixel(total, s.pixels_processed), **money)
             out.add(m.COST_PER_VIEWER_HOUR,
                     formulas.cost_per_viewer_hour(total, s.duration_seconds, s.viewer_count), **money)
+            out.add(m.COST_ENERGY_CI95, s.energy_ci95, **labels)
+            grams = formulas.emissions_grams(energy, cfg.carbon_intensity, cfg.pue)
+            out.add(m.COST_EMISSIONS, grams, **labels)
+            out.add(m.COST_EMISSIONS_PER_VIEWER_HOUR,
+                    formulas.per_viewer_hour(grams, s.duration_seconds, s.viewer_count), **labels)
+            out.add(m.COST_EMISSIONS_PER_STREAM_HOUR,
+                    formulas.per_stream_hour(grams, s.duration_seconds, s.streams), **labels)
         out.add(m.COST_TSDB_ERRORS, self.tsdb_errors)
         self._tsdb_problem = None
         if problems:
@@ -95,9 +117,12 @@ class CostExporter(ResultsFileExporter):
             out.warn(self._tsdb_problem)
 
     def _energy(self, run: ResultsRun, s: Scenario) -> tuple[float | None, str, str | None]:
-        """(joules, source, problem) for one scenario."""
+        """(joules, source label, problem) for one scenario."""
         if s.energy_joules is not None:
-            return s.energy_joules, "samples", None
+            return s.energy_joules, s.energy_source or "samples", None
+        if s.energy_source not in (None, "none"):
+            # The file names a source but carries no figure: nothing to ask the TSDB about.
+            return None, "unavailable", f"{s.name!r}: energy_source {s.energy_source!r} without energy"
         key = (str(run.path), s.name)
         if key in self._tsdb_energy:
             return self._tsdb_energy[key], "tsdb", None
@@ -128,6 +153,8 @@ class CostExporter(ResultsFileExporter):
             currency=self.config.currency,
             energy_price_per_kwh=self.config.energy_price,
             core_hour_price=self.config.core_hour_price,
+            carbon_intensity_g_per_kwh=self.config.carbon_intensity,
+            pue=self.config.pue,
             tsdb_url=self.config.tsdb_url or None,
             tsdb_errors=self.tsdb_errors,
             tsdb_problem=self._tsdb_problem,

@@ -16,6 +16,10 @@ class QoeExporter(ResultsFileExporter):
         for s in run.scenarios:
             labels = scenario_labels(s)
             out.add(m.QOE_VMAF, s.vmaf, **labels)
+            if s.vmaf_stats is not None:
+                out.add(m.QOE_VMAF_HARMONIC_MEAN, s.vmaf_stats.harmonic_mean, **labels)
+                out.add(m.QOE_VMAF_MIN, s.vmaf_stats.min, **labels)
+                out.add(m.QOE_VMAF_P1, s.vmaf_stats.p1, **labels)
             out.add(m.QOE_PSNR, s.psnr, **labels)
             out.add(m.QOE_SSIM, s.ssim, **labels)
             out.add(m.QOE_QUALITY_PER_WATT, formulas.quality_per_watt(s.vmaf, s.mean_power_watts), **labels)

@@ -15,6 +15,7 @@ class ResultsExporter(ResultsFileExporter):
 
     def publish(self, run: ResultsRun, out: Samples) -> None:
         out.add(m.RESULTS_SCENARIOS, len(run.scenarios))
+        out.add(m.RESULTS_SKIPPED, len(run.skipped))
         out.add(m.RESULTS_FILE_TIMESTAMP, run.mtime)
         for s in run.scenarios:
             labels = scenario_labels(s)
@@ -22,7 +23,15 @@ class ResultsExporter(ResultsFileExporter):
             out.add(m.RESULTS_DURATION, s.duration_seconds, **labels)
             out.add(m.RESULTS_START, s.start_time, **labels)
             out.add(m.RESULTS_END, s.end_time, **labels)
-            out.add(m.RESULTS_AVERAGE_FPS, s.avg_fps if s.avg_fps is not None else s.fps, **labels)
+            if not s.is_baseline:  # an idle baseline encodes nothing: no fps at all
+                out.add(m.RESULTS_AVERAGE_FPS, s.avg_fps if s.avg_fps is not None else s.fps, **labels)
+            if s.repetitions:
+                out.add(m.RESULTS_REPETITIONS, len(s.repetitions), **labels)
+                out.add(m.RESULTS_FPS_CI95, s.fps_ci95, **labels)
+            bitrate = s.measured_bitrate_bps
+            out.add(m.RESULTS_MEASURED_BITRATE, bitrate / 8 if bitrate is not None else None, **labels)
+            out.add(m.RESULTS_SPEED, s.speed, **labels)
+            out.add(m.RESULTS_OUTPUT_BYTES, s.output_bytes, **labels)
             out.add(m.RESULTS_FRAMES, _frames(s), **labels)
             out.add(m.RESULTS_DROPPED_FRAMES, s.dropped_frames, **labels)
             out.add(m.RESULTS_STREAMS, s.streams, **labels)

@@ -15,6 +15,8 @@ from contract.results_model import DEFAULT_MAX_BYTES, ResultsDirectory, ResultsE
 from exporters.runtime import Exporter, SourceError
 from exporters.samples import Samples
 
+_MAX_SKIPPED_WARNINGS = 20  # beyond this, one summary line: /health stays readable
+
 RESULTS_SETTINGS = (
     Setting("results-dir", "test_results", "Directory holding test_results_YYYYMMDD_HHMMSS.json files."),
     Setting("max-file-bytes", DEFAULT_MAX_BYTES, "Results files larger than this are rejected.", int),
@@ -42,12 +44,15 @@ class ResultsFileExporter(Exporter):
         super().__init__(config)
         self.directory = ResultsDirectory(config.results_dir, max_bytes=config.max_file_bytes)
         self._published: ResultsRun | None = None
+        self.partially_bad_files = 0
 
     def refresh(self, out: Samples) -> None:
         try:
-            self.directory.load_if_changed()
+            loaded = self.directory.load_if_changed()
         except ResultsError as exc:
             raise SourceError(f"bad results file, keeping the last good run: {exc}") from exc
+        if loaded is not None and loaded.skipped:
+            self.partially_bad_files += 1  # once per file version, like a bad file
         run = self.directory.current
         if self.directory.last_error is not None:
             # Still the same bad newest file: already counted and logged once.
@@ -55,6 +60,12 @@ class ResultsFileExporter(Exporter):
                               counted=False)
         if run is None:
             raise SourceError(f"no {self.directory.pattern} in {self.directory.path}")
+        # Every refresh, so /health stays degraded while the file has bad scenarios;
+        # the runtime logs each distinct warning once.
+        for err in run.skipped[:_MAX_SKIPPED_WARNINGS]:
+            out.warn(f"scenario skipped: {err}")
+        if len(run.skipped) > _MAX_SKIPPED_WARNINGS:
+            out.warn(f"{len(run.skipped) - _MAX_SKIPPED_WARNINGS} more scenario(s) of {run.path.name} skipped")
         if run is self._published and not self.always_rebuild():
             out.unchanged()
             return
@@ -76,4 +87,8 @@ class ResultsFileExporter(Exporter):
             "shape": run.shape if run else None,
             "scenarios": len(run.scenarios) if run else 0,
             "bad_file_error": str(self.directory.last_error) if self.directory.last_error else None,
+            "skipped_scenarios": [str(err) for err in run.skipped] if run else [],
+            "partially_bad_files": self.partially_bad_files,
+            "format_version": run.format_version if run else None,
+            "not_run": [{"name": n.name, "status": n.status, "reason": n.reason} for n in run.not_run] if run else [],
         }

@@ -8,7 +8,9 @@ scenarios of the older stack:
 
 * test_results_20260115_100000.json: shape 1, as the benchmark runner writes it;
 * test_results_20260115_120000.json: shape 2, enriched (power and CPU samples,
-  quality scores, frame counts); the newest, so the exporters serve it.
+  quality scores, frame counts) with the fields of format version 2 (VMAF
+  details, measured bitrate, speed, repetitions); the newest, so the exporters
+  serve it. Its energy is labelled `simulated`: nothing here was measured.
 
 The "noise" on the power and CPU samples is a fixed sum of sines, so running
 this again writes byte-identical files (a unit test checks that the committed
@@ -60,6 +62,10 @@ def _wave(i: int, phase: float) -> float:
 
 def _series(count: int, mean: float, amplitude: float, phase: float, digits: int) -> list[float]:
     return [max(0.0, round(mean + amplitude * _wave(i, phase), digits)) for i in range(count)]
+
+
+def _trapezoid(values: list[float], step: float) -> float:
+    return step * (sum(values) - (values[0] + values[-1]) / 2)
 
 
 def _schedule(stamp: str) -> list[tuple[int, int]]:
@@ -133,11 +139,21 @@ def enriched_file(stamp: str) -> dict:
             width, height = (int(v) for v in resolution.split("x"))
             # total_frames: frames handled by the encoders, summed over all streams.
             total_frames = round(avg_fps * duration) * streams
+            bitrate_bps = int(bitrate[:-1]) * 1000
             item.update(
                 {
                     "resolution": resolution,
                     "fps": FPS,
                     "preset": "veryfast",
+                    "mode": "file",
+                    "vmaf": {"mean": vmaf, "harmonic_mean": round(vmaf - 0.4, 2), "min": round(vmaf - 11.5, 2),
+                             "p1": round(vmaf - 6.2, 2), "model": "vmaf_v0.6.1"},
+                    "quality_reference": {"reference": "source", "distorted": "encoder_output",
+                                          "resolution": resolution, "scaler": "bicubic"},
+                    # Simulated encoders land within a few % of their target bitrate.
+                    "measured_bitrate_bps": round(bitrate_bps * (1.0 + 0.02 * _wave(k, 0.4)), 1),
+                    "output_bytes": round(bitrate_bps * (1.0 + 0.02 * _wave(k, 0.4)) * duration * streams / 8),
+                    "speed": round(avg_fps / FPS, 4),
                     "vmaf_score": vmaf,
                     "psnr_score": psnr,
                     "ssim_score": ssim,
@@ -160,6 +176,15 @@ def enriched_file(stamp: str) -> dict:
         )
         if viewers is not None:
             item["viewers"] = viewers
+        item["energy_source"] = "simulated"
+        if k == 0:
+            # Three repetitions spread symmetrically around the samples' energy and the fps,
+            # so their means are the scenario's own figures.
+            joules = _trapezoid(item["power_watts"], STEP_SECONDS)
+            item["repetitions"] = [
+                {"energy_joules": round(joules * f, 1), "avg_fps": round(avg_fps + d, 2), "duration": duration}
+                for f, d in ((0.985, -0.04), (1.0, 0.0), (1.015, 0.04))
+            ]
         scenarios.append(item)
     metadata = {
         "test_date": _iso(stamp),
@@ -168,7 +193,9 @@ def enriched_file(stamp: str) -> dict:
         "sampler": "power and CPU sampled every 5 s over each scenario",
         "generator": "scripts/make_sample_results.py (sample data)",
     }
-    return {"test_metadata": metadata, "scenarios": scenarios}
+    environment = {"hostname": "bench-01", "cpu_model": "simulated", "cpu_cores": 16,
+                   "ffmpeg_version": "5.1", "energy_meter": "simulated"}
+    return {"format_version": 2, "test_metadata": metadata, "environment": environment, "scenarios": scenarios}
 
 
 FILES = {

@@ -1,0 +1,152 @@
+"""The results writer: the JSON document `ffwatt run` writes, format version 2.
+
+Standard library only (shared ground beside `contract.results_model`, which reads what
+this writes; docs/results-format.md is the contract of both).
+
+Invariants:
+
+* the document is rewritten whole after every scenario, atomically: a temporary file
+  in the same directory, flushed and fsynced, then `os.replace` onto
+  `<results-dir>/test_results_YYYYMMDD_HHMMSS.json`; a reader never sees half a file
+  and a crash keeps every scenario completed before it;
+* `None` values are left out (absent means unknown), never written as 0 or null;
+* numbers are finite (`allow_nan=False`): a NaN is a bug, refused here;
+* a failure to write is a `ResultsWriteError` naming the directory; the previous
+  complete file stays in place.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+__all__ = ["FORMAT_VERSION", "SCENARIO_FIELDS", "ResultsWriteError", "ResultsWriter", "results_file_name",
+           "scenario_entry", "find_resumable"]
+
+FORMAT_VERSION = 2
+FILE_PREFIX = "test_results_"
+
+SCENARIO_FIELDS = (
+    "name", "encoder", "preset", "bitrate", "resolution", "fps", "duration", "streams", "viewers", "start_time",
+    "end_time", "outputs", "vmaf_score", "psnr_score", "ssim_score", "vmaf", "psnr", "ssim", "quality_reference",
+    "avg_fps", "total_frames", "dropped_frames", "output_bytes", "measured_bitrate_bps", "speed", "energy_joules",
+    "energy_source", "energy_error", "cpu_core_seconds", "quality_cpu_seconds", "power_watts", "cpu_usage_cores",
+    "step_seconds", "repetitions", "mode",
+)
+"""Every per-scenario field a version-2 file may carry (docs/results-format.md), in the order written."""
+
+
+class ResultsWriteError(Exception):
+    """The results file could not be written; the message names the directory and why."""
+
+
+def results_file_name(started: datetime) -> str:
+    """`test_results_YYYYMMDD_HHMMSS.json` for the run's start (UTC)."""
+    return f"{FILE_PREFIX}{started.astimezone(UTC):%Y%m%d_%H%M%S}.json"
+
+
+def _drop_none(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {k: _drop_none(v) for k, v in value.items() if v is not None}
+    if isinstance(value, (list, tuple)):
+        return [_drop_none(v) for v in value]
+    return value
+
+
+def scenario_entry(**fields: Any) -> dict[str, Any]:
+    """One scenario object: known fields only (a typo is a `TypeError`), `None` left out, in the documented order."""
+    unknown = sorted(set(fields) - set(SCENARIO_FIELDS))
+    if unknown:
+        raise TypeError(f"unknown results field(s): {', '.join(unknown)}")
+    return {k: _drop_none(fields[k]) for k in SCENARIO_FIELDS if fields.get(k) is not None}
+
+
+class ResultsWriter:
+    """Holds a run's document and rewrites its file after each change.
+
+    `header` holds the top-level fields besides `format_version`, `scenarios` and
+    `not_run` (`test_date`, `environment`, `planned_scenarios`, `runner`...).
+    """
+
+    def __init__(self, results_dir: str | os.PathLike[str], file_name: str, header: Mapping[str, Any],
+                 scenarios: Iterable[Mapping[str, Any]] = (), not_run: Iterable[Mapping[str, Any]] = ()) -> None:
+        self.dir = Path(results_dir)
+        self.path = self.dir / file_name
+        self.header = dict(header)
+        self.scenarios: list[dict[str, Any]] = [dict(s) for s in scenarios]
+        self.not_run: list[dict[str, Any]] = [dict(n) for n in not_run]
+
+    def document(self) -> dict[str, Any]:
+        doc = {"format_version": FORMAT_VERSION, **_drop_none(self.header)}
+        doc["scenarios"] = self.scenarios
+        doc["not_run"] = self.not_run
+        return doc
+
+    def add_scenario(self, entry: Mapping[str, Any]) -> None:
+        self.not_run = [n for n in self.not_run if n.get("name") != entry.get("name")]
+        self.scenarios.append(dict(entry))
+        self.write()
+
+    def add_not_run(self, name: str, status: str, reason: str) -> None:
+        if status not in ("skipped", "failed"):
+            raise ValueError(f"status must be 'skipped' or 'failed', got {status!r}")
+        self.not_run = [n for n in self.not_run if n.get("name") != name]
+        self.not_run.append({"name": name, "status": status, "reason": reason})
+        self.write()
+
+    def write(self) -> Path:
+        """Write the whole document atomically; `ResultsWriteError` naming the directory on failure."""
+        try:
+            text = json.dumps(self.document(), indent=2, allow_nan=False, ensure_ascii=False) + "\n"
+        except ValueError as exc:
+            raise ResultsWriteError(f"results for {self.path}: not finite JSON: {exc}") from None
+        tmp = None
+        try:
+            self.dir.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=self.dir)
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                f.write(text)
+                f.flush()
+                os.fsync(f.fileno())
+            os.chmod(tmp, 0o644)
+            os.replace(tmp, self.path)
+            tmp = None
+        except OSError as exc:
+            raise ResultsWriteError(f"cannot write results to directory {str(self.dir)!r}: "
+                                    f"{exc.strerror or exc}") from None
+        finally:
+            if tmp is not None:
+                try:
+                    os.unlink(tmp)
+                except OSError:
+                    pass
+        return self.path
+
+
+def find_resumable(results_dir: str | os.PathLike[str], scenario_file: str,
+                   matrix_sha256: str) -> tuple[Path, dict[str, Any]] | None:
+    """The newest results file in `results_dir` written for this scenario file and matrix, with its document.
+
+    A file matches when its top-level `runner.scenario_file` and `runner.matrix_sha256` are
+    the given ones. Unreadable or foreign files are passed over.
+    """
+    directory = Path(results_dir)
+    try:
+        candidates = sorted(directory.glob(f"{FILE_PREFIX}*.json"), key=lambda p: p.name, reverse=True)
+    except OSError:
+        return None
+    for path in candidates:
+        try:
+            doc = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        runner = doc.get("runner") if isinstance(doc, dict) else None
+        if (isinstance(runner, dict) and runner.get("scenario_file") == scenario_file
+                and runner.get("matrix_sha256") == matrix_sha256 and isinstance(doc.get("scenarios"), list)):
+            return path, doc
+    return None
