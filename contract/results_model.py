@@ -528,10 +528,8 @@ class _Parser:
 
     # -- document -------------------------------------------------------
 
-    def document(self, doc: Any, raw_scenarios: list | None = None) -> dict[str, Any]:
-        """The run's fields from a decoded document. ``raw_scenarios``: the scenarios
-        as msgspec decoded them (typed sample series), used instead of
-        ``doc["scenarios"]`` when given."""
+    def document(self, doc: Any) -> dict[str, Any]:
+        """The run's fields (keyword arguments of :class:`ResultsRun`) from a decoded document."""
         if type(doc) is not dict:
             self.fail("$", f"must be an object with a scenarios array, got {_describe(doc)}")
         shape = "enriched" if "test_metadata" in doc else "runner"
@@ -552,7 +550,7 @@ class _Parser:
             test_date = self.optional_string(metadata.get("test_date"), "$.test_metadata.test_date")
         if "scenarios" not in doc:
             self.fail("$.scenarios", "required field is missing")
-        raw = doc["scenarios"] if raw_scenarios is None else raw_scenarios
+        raw = doc["scenarios"]
         if type(raw) is not list:
             self.fail("$.scenarios", f"must be an array, got {_describe(raw)}")
         environment = self.environment(doc.get("environment"), "$.environment")

@@ -352,3 +352,89 @@ def test_stream_count(name, field, count):
 def test_stream_count_rejects(name, field):
     with pytest.raises(ValueError, match="stream"):
         stream_count(name, field)
+
+
+# --------------------------------------------------------------------------
+# emissions, repetitions, the CPU power model (results files v2)
+
+
+def test_emissions_of_one_kilowatt_hour_at_the_default_intensity():
+    # 3.6e6 J = 1 kWh; x 475 g/kWh x PUE 1.0 = 475 g
+    assert formulas.emissions_grams(3.6e6, 475.0) == pytest.approx(475.0)
+
+
+def test_emissions_scale_with_pue():
+    # 7200 J = 0.002 kWh; x 300 g/kWh = 0.6 g; x PUE 1.5 = 0.9 g
+    assert formulas.emissions_grams(7200.0, 300.0, 1.5) == pytest.approx(0.9)
+
+
+def test_emissions_of_unknown_energy_are_unknown_not_zero():
+    assert formulas.emissions_grams(None, 475.0) is None
+
+
+@pytest.mark.parametrize(("intensity", "pue"), [(-1.0, 1.0), (475.0, 0.0), (475.0, math.nan), (True, 1.0)])
+def test_emissions_reject_bad_settings(intensity, pue):
+    with pytest.raises(ValueError):
+        formulas.emissions_grams(1.0, intensity, pue)
+
+
+def test_emissions_per_viewer_and_stream_hour():
+    # 90 g over 1800 s (0.5 h): 10 viewers -> 90 / (0.5 x 10) = 18 g; 3 streams -> 90 / (0.5 x 3) = 60 g
+    assert formulas.per_viewer_hour(90.0, 1800.0, 10) == pytest.approx(18.0)
+    assert formulas.per_stream_hour(90.0, 1800.0, 3) == pytest.approx(60.0)
+    assert formulas.per_stream_hour(90.0, 0.0, 3) is None
+    assert formulas.per_viewer_hour(None, 1800.0, 3) is None
+
+
+def test_student_t_quantiles():
+    # published two-sided 95 % values
+    assert formulas.student_t_975(1) == pytest.approx(12.706205, abs=1e-6)
+    assert formulas.student_t_975(2) == pytest.approx(4.302653, abs=1e-6)
+    assert formulas.student_t_975(30) == pytest.approx(2.042272, abs=1e-6)
+    assert formulas.student_t_975(40) == pytest.approx(2.021075, abs=1e-5)
+    assert formulas.student_t_975(120) == pytest.approx(1.979930, abs=1e-5)
+    with pytest.raises(ValueError):
+        formulas.student_t_975(0)
+
+
+def test_mean_and_ci95_by_hand():
+    # 10, 12, 14: mean 12, s = 2, half-width = t(0.975, 2) x 2 / sqrt(3) = 4.302653 x 1.154701 = 4.968276
+    mean, half = formulas.mean_and_ci95([10.0, 12.0, 14.0])
+    assert mean == pytest.approx(12.0)
+    assert half == pytest.approx(4.968276, abs=1e-6)
+
+
+def test_mean_and_ci95_needs_two_values_for_a_spread():
+    assert formulas.mean_and_ci95([]) == (None, None)
+    assert formulas.mean_and_ci95([7.0]) == (7.0, None)
+    assert formulas.mean_and_ci95([5.0, 5.0]) == (5.0, 0.0)
+
+
+def test_cpu_model_power_by_hand():
+    # CodeCarbon's machine formula P = TDP x (0.1 + 0.9 x load^3)
+    assert formulas.cpu_model_power_watts(85.0, 0.0) == pytest.approx(8.5)  # idle: 10 % of TDP
+    assert formulas.cpu_model_power_watts(85.0, 1.0) == pytest.approx(85.0)  # full load: TDP
+    assert formulas.cpu_model_power_watts(100.0, 0.5) == pytest.approx(21.25)  # 100 x (0.1 + 0.9 x 0.125)
+    with pytest.raises(ValueError):
+        formulas.cpu_model_power_watts(85.0, 1.5)
+
+
+def test_mean_power_over_a_measured_energy():
+    assert formulas.mean_power_over(412.5, 8.0) == pytest.approx(51.5625)
+    assert formulas.mean_power_over(412.5, 0.0) is None
+    assert formulas.mean_power_over(None, 8.0) is None
+
+
+def test_parse_bitrates_one_per_stream():
+    assert formulas.parse_bitrates("2500k") == (2_500_000,)
+    assert formulas.parse_bitrates("1000k,2500k,5000k") == (1_000_000, 2_500_000, 5_000_000)
+    assert formulas.parse_bitrates(5) == (5,)
+    with pytest.raises(ValueError, match="'x'"):
+        formulas.parse_bitrates("1000k,x")
+
+
+def test_names_stream_count():
+    assert formulas.names_stream_count("3 Streams (Mixed)")
+    assert formulas.names_stream_count("single stream @ 1500k")
+    assert not formulas.names_stream_count("1 Mbps Stream")
+    assert not formulas.names_stream_count("Mixed @ 1000k,2500k")
