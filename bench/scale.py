@@ -3,9 +3,10 @@
 Each case runs in a fresh subprocess (`python -m bench.scale FILE`) so its peak
 resident memory (VmHWM) is its own. The worker times, on the real code paths:
 
-* load: `load_results_file` (read, JSON parse, validation, and the per-scenario
+* load: `load_results_file` (read, msgspec decode, validation, and the per-scenario
   formulas the model derives on load: trapezoid energy, mean power, core-seconds,
-  pixels);
+  pixels); and the same file again through `json.loads` and the hand-written checks
+  alone (the loader before msgspec), side by side;
 * publish: each of the results, qoe and cost exporters turning the run into samples
   (the cost and QoE formulas);
 * encode: building the metric families and the text exposition, once per exporter.
@@ -56,10 +57,24 @@ def measure(path: Path) -> dict:
     began = time.perf_counter()
     run = load_results_file(path, max_bytes=max_bytes)
     load_s = time.perf_counter() - began
+    # Side by side in the same process: the same file through json.loads and the
+    # hand-written checks alone (the loader before msgspec, and its path for bad files).
+    from contract import results_model
+
+    fast = results_model._fast_document
+    results_model._fast_document = lambda parser, data: None
+    try:
+        began = time.perf_counter()
+        slow_run = load_results_file(path, max_bytes=max_bytes)
+        json_path_s = time.perf_counter() - began
+    finally:
+        results_model._fast_document = fast
+    assert slow_run.scenarios == run.scenarios, "the two decode paths disagree"
+    del slow_run
     out: dict = {"file_bytes": size, "scenarios": len(run.scenarios),
                  "power_samples": sum(len(s.power_watts) for s in run.scenarios),
                  "cpu_samples": sum(len(s.cpu_usage_cores) for s in run.scenarios),
-                 "load_seconds": load_s, "publish_seconds": {}, "encode_seconds": {}, "series": {}}
+                 "load_seconds": load_s, "load_seconds_json_path": json_path_s, "publish_seconds": {}, "encode_seconds": {}, "series": {}}
     for cls in (ResultsExporter, QoeExporter, CostExporter):
         exporter = cls(_config(cls, path.parent, max_bytes))
         samples = Samples(cls.name)

@@ -31,6 +31,7 @@ import math
 import os
 import re
 import stat
+import sys
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -215,10 +216,12 @@ class Scenario:
         # Raises ValueError when a derived value is out of range; the loader
         # turns that into a ResultsError naming the scenario.
         setter = object.__setattr__
-        energy = core_seconds = None
+        energy = core_seconds = mean_watts = None
         if self.step_seconds is not None:
-            energy = formulas.trapezoid_energy_joules(self.power_watts, self.step_seconds)
+            energy, mean_watts = formulas.energy_and_mean_power(self.power_watts, self.step_seconds)
             core_seconds = formulas.core_seconds(self.cpu_usage_cores, self.step_seconds)
+        else:
+            mean_watts = formulas.mean_power(self.power_watts)
         source = self.file_energy_source
         if self.measured_energy_joules is not None:
             energy = self.measured_energy_joules
@@ -228,7 +231,6 @@ class Scenario:
         setter(self, "energy_source", source)
         setter(self, "cpu_core_seconds",
                self.measured_cpu_core_seconds if self.measured_cpu_core_seconds is not None else core_seconds)
-        mean_watts = formulas.mean_power(self.power_watts)
         if mean_watts is None and energy is not None:
             mean_watts = formulas.mean_power_over(energy, self.duration_seconds)
         setter(self, "mean_power_watts", mean_watts)
@@ -956,7 +958,8 @@ SCENARIO_FIELDS = (
 SERIES_FIELDS = ("power_watts", "cpu_usage_cores")
 DOCUMENT_FIELDS = ("test_date", "test_metadata", "format_version", "environment", "planned_scenarios", "not_run")
 
-_Sample = Annotated[float, msgspec.Meta(ge=0.0)]
+# le=max float: a literal like 1e400 (infinity) is refused in C too.
+_Sample = Annotated[float, msgspec.Meta(ge=0.0, le=sys.float_info.max)]
 _FastScenario = msgspec.defstruct(
     "_FastScenario",
     [(name, Any, msgspec.UNSET) for name in SCENARIO_FIELDS]
@@ -989,8 +992,6 @@ def _fast_document(parser: _Parser, data: bytes) -> dict[str, Any] | None:
             values = getattr(item, name)
             if values is _UNSET or values is None:
                 continue
-            if values and not max(values) < _INF:  # 1e308-style overflow to inf: let the slow path name it
-                return None
             raw[name] = tuple(values)  # a tuple marks a series as already checked
         scenarios.append(raw)
     doc = {"scenarios": scenarios}
@@ -1015,9 +1016,6 @@ def _slow_decode(parser: _Parser, data: bytes) -> Any:
         parser.fail("$", "invalid JSON: nested too deeply")
     except ValueError as exc:  # e.g. an integer literal with too many digits
         parser.fail("$", f"invalid JSON: {exc}")
-
-
-_INF = math.inf
 
 
 # --------------------------------------------------------------------------

@@ -438,3 +438,10 @@ def test_names_stream_count():
     assert formulas.names_stream_count("single stream @ 1500k")
     assert not formulas.names_stream_count("1 Mbps Stream")
     assert not formulas.names_stream_count("Mixed @ 1000k,2500k")
+
+
+@given(st.lists(st.floats(0, 1e6), min_size=0, max_size=50), st.floats(0.01, 100))
+def test_energy_and_mean_power_equal_the_two_formulas(samples, step):
+    energy, mean = formulas.energy_and_mean_power(samples, step)
+    assert energy == formulas.trapezoid_energy_joules(samples, step)
+    assert mean == formulas.mean_power(samples)
