@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from exporters.config import Setting
 from contract.results_model import DEFAULT_MAX_BYTES, ResultsDirectory, ResultsError, ResultsRun, Scenario
+from exporters.config import Setting
 from exporters.runtime import Exporter, SourceError
 from exporters.samples import Samples
 
