@@ -18,7 +18,7 @@ from typing import ClassVar
 
 from catalog import metrics as m
 from exporters.config import Setting, positive_float
-from exporters.rapl import PERMISSION_FIX, RaplSampler
+from exporters.rapl import PERMISSION_FIX, SIMULATED_MARKER, RaplSampler
 from exporters.runtime import Exporter, SourceError
 from exporters.samples import Samples
 
@@ -87,6 +87,7 @@ class CpuExporter(Exporter):
         state = self.sampler.state
         return {
             "powercap_root": str(self.sampler.powercap_root),
+            "simulated": (Path(self.sampler.powercap_root) / SIMULATED_MARKER).exists(),
             "hwmon_root": None if self.sampler.hwmon_root is None else str(self.sampler.hwmon_root),
             "sample_interval_seconds": self.sampler.interval,
             "samples": state.sequence,

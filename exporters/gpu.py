@@ -279,6 +279,8 @@ class GpuExporter(Exporter):
 
     def _build_details(self) -> dict:
         return {
+            # tests/fake_nvml replaces pynvml's functions: the demo's GPUs are not real ones
+            "simulated": pynvml is not None and getattr(pynvml.nvmlInit, "__module__", "pynvml") != "pynvml",
             "nvml": self._nvml_state,
             "initialised": self._initialised,
             "reinit_pending": self._reinit_pending,

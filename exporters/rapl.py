@@ -51,6 +51,11 @@ log = logging.getLogger("ffwatt.cpu.rapl")
 
 PLATFORM_SOCKET = "platform"
 
+SIMULATED_MARKER = "ffwatt-simulated"
+"""A file of this name at the powercap root marks a simulated tree (the demo's): the cpu
+exporter says so in /health, and the runner never records its joules as measured RAPL.
+No real sysfs tree holds it, and zone discovery ignores it."""
+
 _POWERCAP_ZONE = re.compile(r"^(?P<kind>intel-rapl|amd-rapl|intel-rapl-mmio):(?P<top>\d+)(?::(?P<sub>\d+))?$")
 _PACKAGE_NAME = re.compile(r"^package-(?P<socket>\d+)(?P<rest>.*)$")
 _AMD_SOCKET_LABEL = re.compile(r"^Esocket(?P<socket>\d+)$")

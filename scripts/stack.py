@@ -70,10 +70,13 @@ class RaplSimulator:
     def __init__(self, base: Path):
         from tests.fake_powercap import FakePowercap
 
+        from exporters.rapl import SIMULATED_MARKER
+
         self.tree = FakePowercap(base)
         for entry, (name, _) in self.ZONES.items():
             self.tree.zone(entry, name, 0)
         self.root = self.tree.root
+        (self.root / SIMULATED_MARKER).write_text("RAPL counters advanced by scripts/stack.py, not measured\n")
         self._energy = {entry: 0.0 for entry in self.ZONES}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="rapl-simulator", daemon=True)

@@ -85,3 +85,18 @@ def test_missing_tree_is_reported(tmp_path):
         assert health["status"] == "failing"
         assert "no RAPL powercap tree at" in health["reason"] and "is this a VM?" in health["reason"]
         assert exp.value("ffwatt_exporter_up", exporter="cpu") == 0.0
+
+
+def test_a_simulated_tree_says_so_in_health(tmp_path):
+    from exporters.rapl import SIMULATED_MARKER
+    from tests.fake_powercap import FakePowercap
+
+    tree = FakePowercap(tmp_path / "powercap")
+    tree.package(0, energy_uj=1_000_000)
+    with running_exporter("cpu", "--powercap-root", str(tree.root), "--hwmon-root", "") as exp:
+        assert exp.health()["details"]["simulated"] is False  # a tree without the marker is taken as real
+    (tree.root / SIMULATED_MARKER).write_text("simulated\n")
+    with running_exporter("cpu", "--powercap-root", str(tree.root), "--hwmon-root", "") as exp:
+        health = exp.health()
+        assert health["details"]["simulated"] is True
+        assert len(health["details"]["zones"]) >= 1  # the marker is not mistaken for a zone

@@ -255,3 +255,17 @@ def test_real_pynvml_errors_are_the_subclasses():
     # The fake raises what pynvml raises: NVMLError(code) is the code's own subclass.
     assert isinstance(pynvml.NVMLError(pynvml.NVML_ERROR_NOT_SUPPORTED), pynvml.NVMLError_NotSupported)
     assert isinstance(pynvml.NVMLError(pynvml.NVML_ERROR_GPU_IS_LOST), pynvml.NVMLError_GpuIsLost)
+
+
+def test_health_says_when_nvml_is_the_fake(nvml):
+    exporter = make_exporter()
+    refresh(exporter)
+    assert exporter.health_details()["simulated"] is True
+
+
+def test_health_says_real_nvml_is_not_simulated():
+    import pynvml
+
+    exporter = make_exporter()
+    assert pynvml.nvmlInit.__module__ == "pynvml"  # nothing installed the fake here
+    assert exporter.health_details()["simulated"] is False
