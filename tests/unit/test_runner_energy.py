@@ -1,0 +1,376 @@
+"""runner/energy.py: counter parsing, the zone filter, resets, the model's numbers, the cadence,
+and the meter against a tiny in-process HTTP stand-in for an exporter."""
+
+from __future__ import annotations
+
+import http.server
+import json
+import threading
+import time
+import urllib.parse
+
+import pytest
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily
+
+from catalog import metrics as m
+from runner import energy
+from runner.energy import (
+    CpuStat,
+    EnergyMeter,
+    busy_cores,
+    counter_series,
+    counters_increase,
+    cpu_energy_series,
+    gpu_energy_series,
+    model_energy_joules,
+    next_tick,
+    parse_cpu_stat,
+)
+
+# --------------------------------------------------------------------------
+# bodies
+
+
+def _cpu_body(zones: dict[tuple[str, str], float]) -> str:
+    """A /metrics body as prometheus_client writes it, with CPU joules counters."""
+
+    class Collector:
+        def collect(self):
+            family = CounterMetricFamily(m.CPU_ENERGY.name.removesuffix("_total"), "help", labels=["socket", "zone"])
+            for (socket, zone), joules in zones.items():
+                family.add_metric([socket, zone], joules)
+            yield family
+
+    registry = CollectorRegistry()
+    registry.register(Collector())
+    return generate_latest(registry).decode()
+
+
+def _gpu_body(joules: dict[str, float]) -> str:
+    lines = [f"# TYPE {m.GPU_ENERGY.name.removesuffix('_total')} counter"]
+    lines += [f'{m.GPU_ENERGY.name}{{gpu="{g}"}} {v}' for g, v in joules.items()]
+    return "\n".join(lines) + "\n"
+
+
+def test_counter_series_reads_a_prometheus_client_body():
+    body = _cpu_body({("0", "package"): 12.5, ("0", "core"): 9.0, ("1", "dram"): 3.25})
+    series = counter_series(body, m.CPU_ENERGY.name)
+    assert series == {
+        (("socket", "0"), ("zone", "package")): 12.5,
+        (("socket", "0"), ("zone", "core")): 9.0,
+        (("socket", "1"), ("zone", "dram")): 3.25,
+    }
+
+
+def test_counter_series_handles_escapes_timestamps_and_other_metrics():
+    name = m.GPU_ENERGY.name
+    body = (f'{name}_created{{gpu="0"}} 1.7e9\n'          # another family that shares the prefix
+            f'{name}{{gpu="a\\"b",x="c,d"}} 5 1700000000000\n'  # escaped quote, comma in a value, timestamp
+            f"{name} 7\n"                                  # no labels
+            f'{name}{{gpu="nan"}} NaN\n')                   # not a number: left out
+    assert counter_series(body, name) == {(("gpu", 'a"b'), ("x", "c,d")): 5.0, (): 7.0}
+
+
+def test_only_top_level_zones_count():
+    body = _cpu_body({
+        ("0", "package"): 1.0, ("0", "dram"): 2.0, ("0", "core"): 100.0, ("0", "uncore"): 100.0,
+        ("platform", "psys"): 100.0, ("1", "package_die_1"): 4.0, ("1", "dram_die_1"): 8.0,
+        ("0", "packagex"): 100.0,
+    })
+    series = cpu_energy_series(body)
+    assert sorted(dict(k)["zone"] for k in series) == ["dram", "dram_die_1", "package", "package_die_1"]
+    assert sum(series.values()) == 15.0  # 1 + 2 + 4 + 8; core, uncore, psys are inside package
+
+
+def test_gpu_series_one_per_gpu():
+    assert gpu_energy_series(_gpu_body({"0": 10.0, "1": 20.0})) == {(("gpu", "0"),): 10.0, (("gpu", "1"),): 20.0}
+
+
+def test_increase_counts_a_reset_from_zero_like_promql():
+    a, b, c = (("zone", "a"),), (("zone", "b"),), (("zone", "c"),)
+    start = {a: 100.0, b: 50.0, c: 7.0}
+    end = {a: 130.0, b: 10.0, (("zone", "new"),): 2.0}
+    total, caveats = counters_increase(start, end)
+    # a: 130 - 100 = 30; b went down (reset): 10; new: started in the window, 2; c gone: 0
+    assert total == 42.0
+    assert any("reset" in c_ for c_ in caveats) and any("disappeared" in c_ for c_ in caveats)
+
+
+def test_cpu_stat_busy_and_cores():
+    before = parse_cpu_stat("cpu  100 0 50 800 50 0 0 0 0 0\ncpu0 1 2 3 4\ncpu1 1 2 3 4\nintr 5\n")
+    after = parse_cpu_stat("cpu  160 0 80 850 60 5 5 0 0 0\ncpu0 1 2 3 4\ncpu1 1 2 3 4\n")
+    assert before == CpuStat(busy=150, total=1000, cpus=2)  # busy 100+50; total 150 + 800 + 50
+    # busy: 160+80+5+5 = 250 -> +100; total: 250 + 850 + 60 = 1160 -> +160
+    utilisation, cores = busy_cores(before, after)
+    assert utilisation == pytest.approx(100 / 160)  # 0.625
+    assert cores == pytest.approx(1.25)  # 0.625 x 2 CPUs
+    assert busy_cores(after, after) is None  # no tick passed: unknown, not 0
+
+
+def test_model_energy_hand_computed():
+    # TDP 100 W; P(u) = 100 x (0.1 + 0.9 u^3): P(0.5) = 100 x 0.2125 = 21.25, P(1) = 100, P(0) = 10
+    # steps of 1 s at u = 0.5 then 1.0: trapezoid([21.25, 21.25, 100], 1) = 10.625 + 21.25 + 50 = 81.875
+    # tail 0.5 s at u = 0: trapezoid([100, 10], 0.5) = 0.5 x (100 + 10) / 2 = 27.5
+    assert model_energy_joules(100.0, [0.5, 1.0], 1.0, (0.0, 0.5)) == pytest.approx(109.375)
+    # only a tail: 0.3 s at u = 1 -> 100 W x 0.3 s = 30 J
+    assert model_energy_joules(100.0, [], 1.0, (1.0, 0.3)) == pytest.approx(30.0)
+    assert model_energy_joules(100.0, [], 1.0, None) is None
+
+
+def test_model_at_constant_load_is_power_times_time():
+    # 3 steps of 2 s at u = 0.2 plus 0.5 s: P = 85 x (0.1 + 0.9 x 0.008) = 9.112 W over 6.5 s = 59.228 J
+    assert model_energy_joules(85.0, [0.2] * 3, 2.0, (0.2, 0.5)) == pytest.approx(59.228)
+
+
+def test_next_tick_keeps_the_cadence_and_skips_overrun_ticks():
+    assert next_tick(100.0, 1.0, 100.0, 0) == 1
+    assert next_tick(100.0, 1.0, 101.02, 1) == 2      # the pass for tick 1 took 20 ms: tick 2 at 102
+    assert next_tick(100.0, 1.0, 103.5, 1) == 4       # ticks 2 and 3 overrun: skipped, not run late
+    assert next_tick(100.0, 0.5, 100.49, 0) == 1
+
+
+# --------------------------------------------------------------------------
+# the meter against a stand-in exporter
+
+
+class StandIn:
+    """A loopback HTTP server serving a settable /metrics body and /health JSON."""
+
+    def __init__(self, body: str = "", health: dict | None = None, query: dict | None = None):
+        self.body = body
+        self.health = health or {"status": "ok", "details": {}}
+        self.query = query  # what /api/v1/query answers (a TSDB stand-in)
+        self.queries: list[str] = []
+        self.requests = 0
+        owner = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):  # noqa: N802
+                owner.requests += 1
+                if self.path == "/metrics":
+                    data, kind = owner.body.encode(), "text/plain; version=0.0.4"
+                elif self.path.startswith("/api/v1/query"):
+                    owner.queries.append(self.path)
+                    data, kind = json.dumps(owner.query).encode(), "application/json"
+                else:
+                    data, kind = json.dumps(owner.health).encode(), "application/json"
+                self.send_response(200)
+                self.send_header("Content-Type", kind)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/metrics"
+        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.02,), daemon=True)
+        self.thread.start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def stand_in():
+    servers = []
+
+    def make(*args, **kwargs):
+        servers.append(StandIn(*args, **kwargs))
+        return servers[-1]
+
+    yield make
+    for s in servers:
+        s.close()
+
+
+def _dead_url() -> str:
+    s = StandIn()
+    s.close()
+    return s.url  # nothing listens there any more
+
+
+def test_counters_over_the_window(stand_in):
+    cpu = stand_in(_cpu_body({("0", "package"): 100.0, ("0", "dram"): 5.0, ("0", "core"): 500.0}))
+    meter = EnergyMeter(cpu_metrics_url=cpu.url, gpu_metrics_url=None, tsdb_url=None, step_seconds=0.05)
+    assert meter.describe().startswith("rapl (cpu exporter at ")
+    meter.start()
+    time.sleep(0.12)
+    cpu.body = _cpu_body({("0", "package"): 110.0, ("0", "dram"): 6.0, ("0", "core"): 900.0})
+    time.sleep(0.12)
+    reading = meter.stop()
+    assert reading.source == "rapl"
+    assert reading.joules == pytest.approx(11.0)  # (110 - 100) + (6 - 5); core left out
+    assert reading.step_seconds == 0.05
+    assert 3 <= len(reading.power_watts) <= 5  # 0.24 s at 0.05 s steps
+    # the samples integrate to the energy (the jump of 11 J fell in one step)
+    assert sum(reading.power_watts) * 0.05 == pytest.approx(11.0, rel=0.3)
+    assert len(reading.cpu_usage_cores) == len(reading.power_watts)
+
+
+def test_gpu_and_cpu_together(stand_in):
+    cpu = stand_in(_cpu_body({("0", "package"): 1.0}))
+    gpu = stand_in(_gpu_body({"0": 1000.0}))
+    meter = EnergyMeter(cpu_metrics_url=cpu.url, gpu_metrics_url=gpu.url, tsdb_url=None, step_seconds=10)
+    meter.start()
+    cpu.body = _cpu_body({("0", "package"): 4.0})
+    gpu.body = _gpu_body({"0": 1020.0})
+    reading = meter.stop()
+    assert (reading.source, reading.joules) == ("rapl+nvml", pytest.approx(23.0))  # 3 + 20
+    assert reading.error is None
+    assert reading.power_watts == () and reading.step_seconds is None  # shorter than one step
+
+
+def test_gpu_only_is_nvml(stand_in):
+    gpu = stand_in(_gpu_body({"0": 5.0, "1": 5.0}))
+    meter = EnergyMeter(cpu_metrics_url=_dead_url(), gpu_metrics_url=gpu.url, tsdb_url=None, step_seconds=10)
+    meter.start()
+    gpu.body = _gpu_body({"0": 6.0, "1": 2.0})  # GPU 1's counter reset: counts 2 from 0
+    reading = meter.stop()
+    assert (reading.source, reading.joules) == ("nvml", pytest.approx(3.0))  # 1 + 2
+    assert "reset" in reading.error
+    assert "cpu exporter unreachable" in reading.error and "(not counted)" in reading.error
+
+
+def test_exporter_unreachable_at_start_gives_the_model(stand_in):
+    url = _dead_url()
+    meter = EnergyMeter(cpu_metrics_url=url, gpu_metrics_url=None, tsdb_url=None, step_seconds=0.05,
+                        tdp_watts=50.0, timeout=0.5)
+    assert meter.describe().startswith("model (no RAPL/NVML")
+    meter.start()
+    time.sleep(0.3)
+    reading = meter.stop()
+    assert reading.source == "model"
+    assert url in reading.error and "unreachable" in reading.error and "TDP 50 W" in reading.error
+    # P between 5 W (idle) and 50 W (full load), over about 0.3 s
+    assert 5.0 * 0.25 <= reading.joules <= 50.0 * 0.5
+    assert all(5.0 <= w <= 50.0 for w in reading.power_watts) and reading.power_watts
+    assert len(reading.cpu_usage_cores) == len(reading.power_watts)
+
+
+def test_exporter_without_counters_gives_the_model_with_its_health_reason(stand_in):
+    cpu = stand_in("# nothing\n", health={"status": "failing", "reason": "no RAPL powercap tree at /x"})
+    meter = EnergyMeter(cpu_metrics_url=cpu.url, gpu_metrics_url=None, tsdb_url=None, step_seconds=10)
+    meter.start()
+    time.sleep(0.05)  # a few clock ticks of /proc/stat (at 100 Hz), or the utilisation is unknown
+    reading = meter.stop()
+    assert reading.source == "model"
+    assert "serves no rapl joules counters" in reading.error and "no RAPL powercap tree at /x" in reading.error
+    assert reading.joules is not None and reading.joules > 0  # the tail alone: P x (end - start)
+
+
+def test_exporter_gone_at_the_end_gives_none_naming_the_url(stand_in):
+    cpu = stand_in(_cpu_body({("0", "package"): 1.0}))
+    meter = EnergyMeter(cpu_metrics_url=cpu.url, gpu_metrics_url=None, tsdb_url=None, step_seconds=0.05,
+                        timeout=0.5)
+    meter.start()
+    time.sleep(0.15)
+    cpu.close()
+    time.sleep(0.1)
+    reading = meter.stop()
+    assert reading.source == "none" and reading.joules is None
+    assert cpu.url in reading.error and "end of the scenario" in reading.error
+    assert reading.power_watts == ()  # partial: dropped
+
+
+def test_simulated_counters_are_never_measured_rapl(stand_in):
+    cpu = stand_in(_cpu_body({("0", "package"): 1.0}), health={"status": "ok", "details": {"simulated": True}})
+    meter = EnergyMeter(cpu_metrics_url=cpu.url, gpu_metrics_url=None, tsdb_url=None, step_seconds=10)
+    meter.start()
+    cpu.body = _cpu_body({("0", "package"): 2.0})
+    reading = meter.stop()
+    assert reading.source == energy.SIMULATED_SOURCE != "rapl"
+    assert "simulated" in reading.error
+    if energy.SIMULATED_SOURCE == "none":
+        assert reading.joules is None
+
+
+def test_sampler_keeps_a_fixed_cadence(stand_in):
+    cpu = stand_in(_cpu_body({("0", "package"): 1.0}))
+    meter = EnergyMeter(cpu_metrics_url=cpu.url, gpu_metrics_url=None, tsdb_url=None, step_seconds=0.02)
+    meter.start()
+    time.sleep(0.5)
+    reading = meter.stop()
+    # 0.5 s / 0.02 s = 25 ticks; a late pass is filled, never shifted, so no tick is lost or doubled
+    assert 23 <= len(reading.power_watts) <= 26
+    assert all(w == 0.0 for w in reading.power_watts)  # the counter did not move
+
+
+def test_a_failing_sample_is_filled_from_the_next_good_one(stand_in, monkeypatch):
+    cpu = stand_in(_cpu_body({("0", "package"): 0.0}))
+    meter = EnergyMeter(cpu_metrics_url=cpu.url, gpu_metrics_url=None, tsdb_url=None, step_seconds=0.05)
+    meter.start()
+    real = energy._Exporter.read
+    calls = {"n": 0}
+
+    def flaky(self):
+        calls["n"] += 1
+        if calls["n"] in (2, 3):
+            raise energy.ExporterError(f"{self.metrics_url}: connection refused")
+        return real(self)
+
+    monkeypatch.setattr(energy._Exporter, "read", flaky)
+    time.sleep(0.4)
+    reading = meter.stop()
+    assert reading.source == "rapl"
+    assert 7 <= len(reading.power_watts) <= 9  # 0.4 s / 0.05 s, the gap filled
+    assert "2 sample(s) failed" in reading.error
+
+
+def _tsdb_answer(value: str) -> dict:
+    return {"status": "success", "data": {"resultType": "vector", "result": [{"metric": {}, "value": [0, value]}]}}
+
+
+def test_tsdb_when_no_exporter_answers_directly(stand_in):
+    tsdb = stand_in(query=_tsdb_answer("42.5"))
+    meter = EnergyMeter(cpu_metrics_url=_dead_url(), gpu_metrics_url=None, tsdb_url=tsdb.url[: -len("/metrics")],
+                        step_seconds=10)
+    assert meter.describe().startswith("tsdb (joules counters from ")
+    meter.start()
+    reading = meter.stop()
+    assert (reading.source, reading.joules) == ("tsdb", 42.5)
+    assert reading.power_watts == () and "unreachable" in reading.error
+    assert len(tsdb.queries) == 1 and "ffwatt_cpu_energy_joules_total" in urllib.parse.unquote(tsdb.queries[0])
+
+
+def test_direct_counters_come_before_the_tsdb(stand_in):
+    cpu = stand_in(_cpu_body({("0", "package"): 1.0}))
+    tsdb = stand_in(query=_tsdb_answer("1000"))
+    meter = EnergyMeter(cpu_metrics_url=cpu.url, gpu_metrics_url=None, tsdb_url=tsdb.url[: -len("/metrics")],
+                        step_seconds=10)
+    meter.start()
+    cpu.body = _cpu_body({("0", "package"): 3.0})
+    reading = meter.stop()
+    assert (reading.source, reading.joules) == ("rapl", 2.0) and tsdb.queries == []
+
+
+def test_a_tsdb_without_the_counters_falls_back_to_the_model(stand_in):
+    tsdb = stand_in(query={"status": "success", "data": {"resultType": "vector", "result": []}})
+    meter = EnergyMeter(cpu_metrics_url=None, gpu_metrics_url=None, tsdb_url=tsdb.url[: -len("/metrics")],
+                        step_seconds=10)
+    meter.start()
+    time.sleep(0.05)
+    reading = meter.stop()
+    assert reading.source == "model" and "holds no joules counters" in reading.error
+
+
+def test_stop_before_start_and_double_start():
+    meter = EnergyMeter(cpu_metrics_url=None, gpu_metrics_url=None, tsdb_url=None)
+    with pytest.raises(RuntimeError):
+        meter.stop()
+    meter.start()
+    with pytest.raises(RuntimeError):
+        meter.start()
+    time.sleep(0.05)
+    reading = meter.stop()
+    assert reading.source == "model" and "no cpu or gpu exporter URL given" in reading.error
+
+
+def test_bad_settings_fail_at_construction():
+    with pytest.raises(ValueError):
+        EnergyMeter(cpu_metrics_url=None, gpu_metrics_url=None, tsdb_url=None, step_seconds=0)
+    with pytest.raises(ValueError):
+        EnergyMeter(cpu_metrics_url=None, gpu_metrics_url=None, tsdb_url=None, tdp_watts=-1)
