@@ -149,7 +149,7 @@ class Scenario:
     * ``energy_source``: the file's ``energy_source`` when given, else ``samples``
       when the energy came from the samples, else ``None``;
     * ``mean_power_watts``: time-weighted mean of ``power_watts``, else measured
-      energy / duration;
+      energy / the wall-clock span it was measured over (``measured_seconds``);
     * ``cpu_core_seconds``: the file's measured value, else the trapezoid over
       ``cpu_usage_cores``;
     * ``pixels_processed``: the file's value when given, else computed from the
@@ -232,7 +232,7 @@ class Scenario:
         setter(self, "cpu_core_seconds",
                self.measured_cpu_core_seconds if self.measured_cpu_core_seconds is not None else core_seconds)
         if mean_watts is None and energy is not None:
-            mean_watts = formulas.mean_power_over(energy, self.duration_seconds)
+            mean_watts = formulas.mean_power_over(energy, self.measured_seconds)
         setter(self, "mean_power_watts", mean_watts)
         if self.repetitions:
             energies = [r.energy_joules for r in self.repetitions if r.energy_joules is not None]
@@ -261,6 +261,14 @@ class Scenario:
     def is_baseline(self) -> bool:
         """An idle baseline: the name contains "baseline" or "idle", or the encoder is "none"."""
         return _is_baseline(self.name, self.encoder)
+
+    @property
+    def measured_seconds(self) -> float:
+        """Wall-clock seconds energy was measured over: ``end_time - start_time`` when both
+        are known (a file-mode encode of 12 s of video may take 3 s), else ``duration``."""
+        if self.start_time is not None and self.end_time is not None:
+            return self.end_time - self.start_time
+        return self.duration_seconds
 
     @property
     def energy_measured(self) -> bool:

@@ -84,8 +84,8 @@ class CostExporter(ResultsFileExporter):
             for name in ENERGY_SOURCES:
                 out.add(m.COST_ENERGY_SOURCE, 1 if name == source else 0, source=name, **labels)
             mean_watts = s.mean_power_watts
-            if mean_watts is None and energy is not None and s.duration_seconds > 0:
-                mean_watts = energy / s.duration_seconds
+            if mean_watts is None:  # energy from the TSDB, over [start_time, end_time]
+                mean_watts = formulas.mean_power_over(energy, s.measured_seconds)
             energy_cost = formulas.energy_cost(energy, cfg.energy_price)
             compute_cost = formulas.compute_cost(s.cpu_core_seconds, cfg.core_hour_price)
             total = formulas.total_cost(energy_cost, compute_cost)
@@ -96,7 +96,7 @@ class CostExporter(ResultsFileExporter):
             if s is not baseline:
                 out.add(m.COST_NET_POWER, formulas.net_power(mean_watts, baseline_watts), **labels)
                 out.add(m.COST_NET_ENERGY_JOULES,
-                        formulas.net_energy(energy, baseline_watts, s.duration_seconds), **labels)
+                        formulas.net_energy(energy, baseline_watts, s.measured_seconds), **labels)
             out.add(m.COST_ENERGY, energy_cost, **money)
             out.add(m.COST_COMPUTE, compute_cost, **money)
             out.add(m.COST_TOTAL, total, **money)

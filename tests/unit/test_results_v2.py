@@ -352,3 +352,11 @@ def test_a_sample_that_overflows_to_infinity_takes_the_slow_path_and_is_named(tm
         load_results_file(path)
     assert info.value.json_path == "$.scenarios[0].power_watts[1]" and "Infinity" in info.value.reason
     assert math.isinf(float("1e400"))
+
+
+def test_measured_energy_is_spread_over_the_wall_clock_span_not_the_content_duration(tmp_path):
+    # a file-mode encode of 12 s of video that took 3 s of wall time and 150 J
+    s = load(tmp_path, {"scenarios": [{"name": "x", "duration": 12, "start_time": 100.0, "end_time": 103.0,
+                                       "energy_joules": 150.0, "energy_source": "model"}]}).scenarios[0]
+    assert s.measured_seconds == 3.0
+    assert s.mean_power_watts == pytest.approx(50.0)  # 150 J / 3 s, not / 12 s

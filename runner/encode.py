@@ -1,0 +1,267 @@
+"""File-mode encodes: N parallel ffmpeg processes, measured.
+
+Each stream is its own ffmpeg process encoding the scenario's source as fast as it can
+to a file in the work dir (one file per rung for a ladder). Invariants:
+
+* every process starts in its own session (so a Ctrl-C at the terminal reaches only the
+  runner, which decides) and is stopped by its PID: SIGTERM to its process group, a
+  bounded wait, then SIGKILL; nothing else is ever signalled;
+* its stderr goes to `<work-dir>/<scenario>-s<n>.log`, whose first line is the command
+  (`shlex.join`, pasteable); errors carry the log's tail;
+* CPU seconds come from `os.wait4` (`runner.cputime.wait_with_rusage`): exact user + sys
+  of ffmpeg and its reaped children, read once;
+* frames, media time and speed come from ffmpeg's final `-progress` block; wall time is
+  from the launch to the end of the process's stdout;
+* every wait is bounded (`timeout`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import shlex
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from runner import cputime
+from runner.errors import RunnerError
+from runner.ffmpeg import encode_command, output_paths
+from runner.progress import Forwarder, block_int, read_blocks
+from runner.scenarios import Scenario
+
+log = logging.getLogger("ffwatt.run")
+
+__all__ = ["StreamResult", "EncodeResult", "EncodeError", "encode", "stop_process", "log_tail", "run_measured"]
+
+STOP_GRACE_SECONDS = 5.0
+READER_JOIN_SECONDS = 5.0
+LOG_TAIL_BYTES = 2000
+
+
+class EncodeError(RunnerError):
+    """An encode failed (ffmpeg exited non-zero, or took too long); the message has the log tail."""
+
+
+@dataclass(frozen=True)
+class StreamResult:
+    """One stream's encode. Units: seconds, frames, bytes."""
+
+    index: int
+    wall_seconds: float
+    cpu_seconds: float
+    frames: int | None
+    media_seconds: float | None
+    output_bytes: int
+    outputs: tuple[str, ...]
+
+    @property
+    def fps(self) -> float | None:
+        return self.frames / self.wall_seconds if self.frames is not None and self.wall_seconds > 0 else None
+
+    @property
+    def speed(self) -> float | None:
+        if self.media_seconds is None or self.wall_seconds <= 0:
+            return None
+        return self.media_seconds / self.wall_seconds
+
+
+@dataclass(frozen=True)
+class EncodeResult:
+    """All streams of one encode; `start_time`/`end_time` in unix seconds."""
+
+    start_time: float
+    end_time: float
+    streams: tuple[StreamResult, ...]
+    commands: tuple[tuple[str, ...], ...]
+
+    @property
+    def cpu_seconds(self) -> float:
+        return sum(s.cpu_seconds for s in self.streams)
+
+    @property
+    def total_frames(self) -> int | None:
+        frames = [s.frames for s in self.streams]
+        return None if any(f is None for f in frames) else sum(frames)  # type: ignore[misc]
+
+    @property
+    def output_bytes(self) -> int:
+        return sum(s.output_bytes for s in self.streams)
+
+    @property
+    def avg_fps(self) -> float | None:
+        """Mean over streams of each stream's frames / wall seconds."""
+        values = [s.fps for s in self.streams]
+        return None if not values or any(v is None for v in values) else sum(values) / len(values)  # type: ignore
+
+    @property
+    def speed(self) -> float | None:
+        values = [s.speed for s in self.streams]
+        return None if not values or any(v is None for v in values) else sum(values) / len(values)  # type: ignore
+
+    def measured_bitrate_bps(self, fps: float) -> float | None:
+        """bits written / encoded media seconds / streams, i.e. bits / (total_frames / fps)."""
+        frames = self.total_frames
+        if not frames or fps <= 0:
+            return None
+        return self.output_bytes * 8 / (frames / fps)
+
+
+def log_tail(path: Path, limit: int = LOG_TAIL_BYTES) -> str:
+    try:
+        with open(path, "rb") as f:
+            f.seek(0, os.SEEK_END)
+            f.seek(max(0, f.tell() - limit))
+            return f.read().decode("utf-8", "replace").strip()
+    except OSError as exc:
+        return f"(log {path} unreadable: {exc})"
+
+
+def stop_process(proc: subprocess.Popen, grace: float = STOP_GRACE_SECONDS) -> None:
+    """SIGTERM to the child's own process group (it leads its session), wait, then SIGKILL; bounded."""
+    if proc.returncode is not None:
+        return  # reaped already: its PID may belong to someone else now
+    for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, grace)):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, sig)
+        try:
+            proc.wait(wait)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+    log.error("ffmpeg pid %d did not exit after SIGKILL", proc.pid)
+
+
+def _spawn(argv: list[str], log_path: Path, **kwargs) -> subprocess.Popen:
+    with open(log_path, "ab") as logf:
+        logf.write(f"# {shlex.join(argv)}\n".encode())
+        logf.flush()
+        try:
+            return subprocess.Popen(argv, stdin=subprocess.DEVNULL, stderr=logf, start_new_session=True, **kwargs)
+        except FileNotFoundError:
+            raise RunnerError(f"ffmpeg not found at {argv[0]!r}") from None
+        except PermissionError:
+            raise RunnerError(f"ffmpeg at {argv[0]!r} is not executable") from None
+
+
+def run_measured(argv: list[str], log_path: Path, timeout: float, *, what: str) -> float:
+    """Run one process to completion (own session, stderr to `log_path`); its CPU seconds.
+
+    `EncodeError` with the log tail when it exits non-zero or outlives `timeout`.
+    """
+    proc = _spawn(argv, log_path, stdout=subprocess.DEVNULL)
+    try:
+        rc, cpu = cputime.wait_with_rusage(proc, timeout)
+    except subprocess.TimeoutExpired:
+        raise EncodeError(f"{what}: ffmpeg did not finish within {timeout:g} s; log {log_path}:\n"
+                          f"{log_tail(log_path)}") from None
+    finally:
+        stop_process(proc)
+    if rc != 0:
+        raise EncodeError(f"{what}: ffmpeg exited with {rc}; log {log_path}:\n{log_tail(log_path)}")
+    return cpu
+
+
+class _Stream:
+    def __init__(self, index: int, argv: list[str], outputs: list[Path], log_path: Path) -> None:
+        self.index = index
+        self.argv = argv
+        self.outputs = outputs
+        self.log_path = log_path
+        self.proc: subprocess.Popen | None = None
+        self.reader: threading.Thread | None = None
+        self.started = 0.0
+        self.ended: float | None = None
+        self.final: dict[str, str] = {}
+        self.cpu_seconds = 0.0
+
+
+def encode(
+    scenario: Scenario,
+    *,
+    ffmpeg: str,
+    work_dir: Path,
+    progress_url: str | None = None,
+    on_progress: Callable[[int, dict[str, str]], None] | None = None,
+    timeout: float,
+) -> EncodeResult:
+    """Run the scenario's `streams` encodes in parallel and measure them (see the module docstring)."""
+    streams = []
+    for i in range(scenario.streams):
+        outputs = output_paths(scenario, work_dir, i + 1)
+        argv = encode_command(scenario, ffmpeg, outputs)
+        streams.append(_Stream(i, argv, outputs, work_dir / f"{scenario.slug}-s{i + 1}.log"))
+    start_wall = time.time()
+    deadline = time.monotonic() + timeout
+    try:
+        for s in streams:
+            log.debug("stream %d: %s", s.index + 1, shlex.join(s.argv))
+            s.started = time.monotonic()
+            s.proc = _spawn(s.argv, s.log_path, stdout=subprocess.PIPE)
+            forwarder = Forwarder(progress_url, f"{scenario.slug}-{s.index + 1}") if progress_url else None
+            s.reader = threading.Thread(target=_read, args=(s, forwarder, on_progress),
+                                        name=f"progress-{scenario.slug}-{s.index + 1}", daemon=True)
+            s.reader.start()
+        for s in streams:
+            assert s.proc is not None
+            try:
+                rc, s.cpu_seconds = cputime.wait_with_rusage(s.proc, max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                raise EncodeError(f"scenario {scenario.name!r}: stream {s.index + 1} did not finish within "
+                                  f"{timeout:g} s; log {s.log_path}:\n{log_tail(s.log_path)}") from None
+            if rc != 0:
+                raise EncodeError(f"scenario {scenario.name!r}: ffmpeg (stream {s.index + 1}) exited with {rc}; "
+                                  f"log {s.log_path}:\n{log_tail(s.log_path)}")
+        for s in streams:
+            assert s.reader is not None
+            s.reader.join(READER_JOIN_SECONDS)
+    finally:
+        for s in streams:
+            if s.proc is not None:
+                stop_process(s.proc)
+                if s.proc.stdout is not None:
+                    s.proc.stdout.close()
+    end_wall = time.time()
+    results = []
+    for s in streams:
+        ended = s.ended if s.ended is not None else time.monotonic()
+        out_us = block_int(s.final, "out_time_us")
+        results.append(StreamResult(
+            index=s.index + 1,
+            wall_seconds=ended - s.started,
+            cpu_seconds=s.cpu_seconds,
+            frames=block_int(s.final, "frame"),
+            media_seconds=out_us / 1e6 if out_us is not None and out_us >= 0 else None,
+            output_bytes=sum(p.stat().st_size for p in s.outputs if p.exists()),
+            outputs=tuple(str(p) for p in s.outputs),
+        ))
+    return EncodeResult(start_time=start_wall, end_time=end_wall, streams=tuple(results),
+                        commands=tuple(tuple(s.argv) for s in streams))
+
+
+def _read(stream: _Stream, forwarder: Forwarder | None, on_progress) -> None:
+    assert stream.proc is not None and stream.proc.stdout is not None
+
+    def on_block(block: dict[str, str], raw: bytes) -> None:
+        stream.final = block
+        if forwarder is not None:
+            forwarder.send(raw)
+        if on_progress is not None:
+            try:
+                on_progress(stream.index, block)
+            except Exception:  # a display bug must not lose the measurement
+                log.exception("progress display failed")
+
+    try:
+        read_blocks(stream.proc.stdout, on_block)
+    except (OSError, ValueError):
+        pass  # the pipe was closed under us (the encode is being stopped)
+    finally:
+        stream.ended = time.monotonic()
+        if forwarder is not None:
+            forwarder.close()

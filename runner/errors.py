@@ -1,0 +1,19 @@
+"""The one error class the runner raises for anything the user can fix.
+
+`ffwatt` catches `RunnerError`, prints `error: <message>` and exits 2. A message says
+where (file, scenario, key), what was expected and what was found.
+"""
+
+from __future__ import annotations
+
+
+class RunnerError(Exception):
+    """A problem the user can fix: a bad scenario file, no ffmpeg, an unwritable results dir."""
+
+
+class RunInterruptedError(RunnerError):
+    """SIGINT or SIGTERM arrived; completed scenarios are kept."""
+
+    def __init__(self, signal_name: str) -> None:
+        self.signal_name = signal_name
+        super().__init__(f"interrupted by {signal_name}; completed scenarios are kept (continue with --resume)")

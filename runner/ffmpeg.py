@@ -1,0 +1,205 @@
+"""ffmpeg: what the binary can do (probed once) and the argv of every encode.
+
+`probe()` runs `ffmpeg -version`, `-encoders` and `-filters` once per run; a missing or
+non-executable binary is a `RunnerError` that says so. Everything else here is a pure
+function from a `Scenario` to an argv list, so unit tests check every flag; each flag
+carries a comment saying why it is there.
+
+Progress always goes to `-progress pipe:1` (ffmpeg's stdout, read by the runner), never
+straight to the ffmpeg exporter's URL: ffmpeg refuses to start when a `-progress` URL is
+unreachable (`Failed to open progress URL ... Connection refused`, exit 145), so the
+runner forwards the blocks itself (runner/progress.py) and an exporter that is down
+never fails an encode.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from runner.errors import RunnerError
+from runner.scenarios import Rung, Scenario
+
+__all__ = ["FfmpegInfo", "probe", "parse_encoders", "parse_filters", "source_input_args", "source_filters",
+           "encode_command", "output_paths", "PROGRESS_PERIOD_SECONDS", "default_ffmpeg"]
+
+PROBE_TIMEOUT = 20.0
+PROGRESS_PERIOD_SECONDS = 0.5
+OUTPUT_EXTENSION = ".mkv"  # Matroska holds H.264, HEVC, AV1, VP9... so one container fits every encoder
+
+
+@dataclass(frozen=True)
+class FfmpegInfo:
+    """What one ffmpeg binary offers: its path, `-version` line, video encoders and filters."""
+
+    path: str
+    version: str
+    encoders: frozenset[str]
+    filters: frozenset[str]
+
+    @property
+    def has_libvmaf(self) -> bool:
+        return "libvmaf" in self.filters
+
+    def missing_encoder_reason(self, encoder: str) -> str | None:
+        if encoder in self.encoders:
+            return None
+        return f"ffmpeg at {self.path} has no video encoder {encoder!r} (see `ffmpeg -hide_banner -encoders`)"
+
+
+def default_ffmpeg() -> str | None:
+    """The static ffmpeg (with libvmaf) of the `imageio-ffmpeg` package, else `ffmpeg` on PATH."""
+    try:
+        import imageio_ffmpeg
+    except ImportError:
+        return None
+    try:
+        return imageio_ffmpeg.get_ffmpeg_exe()
+    except RuntimeError:
+        return None
+
+
+def _run_probe(path: str, *args: str) -> str:
+    cmd = [path, "-hide_banner", *args]
+    try:
+        done = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, timeout=PROBE_TIMEOUT, check=False)
+    except FileNotFoundError:
+        raise RunnerError(f"ffmpeg not found at {path!r}; install it or pass --ffmpeg PATH "
+                          "(pip install imageio-ffmpeg gives a static build with libvmaf)") from None
+    except PermissionError:
+        raise RunnerError(f"ffmpeg at {path!r} is not executable (chmod +x it, or pass another --ffmpeg)") from None
+    except OSError as exc:
+        raise RunnerError(f"cannot run ffmpeg at {path!r}: {exc}") from None
+    except subprocess.TimeoutExpired:
+        raise RunnerError(f"`{path} {' '.join(args)}` did not answer within {PROBE_TIMEOUT:g} s") from None
+    if done.returncode != 0:
+        tail = done.stderr.decode(errors="replace")[-1000:]
+        raise RunnerError(f"`{path} {' '.join(args)}` exited with {done.returncode}: {tail}")
+    return done.stdout.decode(errors="replace")
+
+
+def probe(path: str) -> FfmpegInfo:
+    """Ask the binary what it is and what it can do (3 short runs)."""
+    if os.sep in path and not os.path.exists(path):
+        raise RunnerError(f"ffmpeg not found at {path!r}; pass --ffmpeg PATH to an ffmpeg binary")
+    if os.path.isdir(path):
+        raise RunnerError(f"ffmpeg path {path!r} is a directory, not an ffmpeg binary")
+    version_text = _run_probe(path, "-version")
+    version = version_text.splitlines()[0].strip() if version_text.strip() else "unknown"
+    if not version.startswith("ffmpeg"):
+        raise RunnerError(f"{path!r} does not look like ffmpeg: `-version` printed {version[:80]!r}")
+    return FfmpegInfo(path=path, version=version, encoders=parse_encoders(_run_probe(path, "-encoders")),
+                      filters=parse_filters(_run_probe(path, "-filters")))
+
+
+_ENCODER_LINE = re.compile(r"^ V[A-Z.]{5} +(\S+) ")
+_FILTER_LINE = re.compile(r"^ [A-Z.]{2,3} +(\S+) +\S*->\S* ")
+
+
+def parse_encoders(text: str) -> frozenset[str]:
+    """Video encoder names from `ffmpeg -encoders` (lines like ` V....D libx264  ...`)."""
+    return frozenset(m.group(1) for line in text.splitlines() if (m := _ENCODER_LINE.match(line)) and m.group(1) != "=")
+
+
+def parse_filters(text: str) -> frozenset[str]:
+    """Filter names from `ffmpeg -filters` (lines like ` TS psnr  VV->V  ...`)."""
+    return frozenset(m.group(1) for line in text.splitlines() if (m := _FILTER_LINE.match(line)))
+
+
+# --------------------------------------------------------------------------
+# argv builders (pure)
+
+
+def _num(value: float) -> str:
+    return f"{value:g}"
+
+
+def source_input_args(scenario: Scenario) -> list[str]:
+    """Input options and `-i` for the scenario's source (the same for the encode and the quality reference)."""
+    src = scenario.source
+    assert src is not None and scenario.width and scenario.fps
+    if src.kind == "lavfi":
+        return [
+            "-f", "lavfi",  # a generated test pattern (testsrc2 is deterministic, so the reference can be rebuilt)
+            "-t", _num(scenario.duration),  # input duration: exactly fps x duration frames
+            "-i", f"{src.name}=size={scenario.width}x{scenario.height}:rate={_num(scenario.fps)}",
+        ]
+    return [
+        "-t", _num(scenario.duration),  # read only the scenario's duration of the file
+        "-i", str(src.path),
+    ]
+
+
+def source_filters(scenario: Scenario) -> list[str]:
+    """Filters that bring the source to the scenario's resolution and frame rate (files only: a lavfi source
+    is generated at that size and rate already)."""
+    if scenario.source is not None and scenario.source.kind == "file":
+        return [f"scale={scenario.width}:{scenario.height}:flags=bicubic", f"fps={_num(scenario.fps)}"]
+    return []
+
+
+def output_paths(scenario: Scenario, work_dir: Path, stream: int) -> list[Path]:
+    """Files one stream writes: one per rung of a ladder, else one."""
+    base = f"{scenario.slug}-s{stream}"
+    if scenario.outputs:
+        return [work_dir / f"{base}-r{i}-{r.resolution}{OUTPUT_EXTENSION}" for i, r in enumerate(scenario.outputs)]
+    return [work_dir / f"{base}{OUTPUT_EXTENSION}"]
+
+
+def _codec_args(scenario: Scenario, bitrate: str | None) -> list[str]:
+    args = ["-c:v", scenario.encoder]  # the encoder under test
+    if scenario.preset:
+        args += ["-preset", scenario.preset]  # speed/quality trade-off of the encoder
+    if bitrate is not None:
+        args += ["-b:v", bitrate]  # average bitrate (ABR): what the scenario's bitrate means
+    elif scenario.crf is not None:
+        args += ["-crf", _num(scenario.crf)]  # constant quality
+    elif scenario.qp is not None:
+        args += ["-qp", str(scenario.qp)]  # constant quantiser
+    for key, value in scenario.options:
+        args += [f"-{key}", value]  # extra encoder options from the scenario file, passed as written
+    args += [
+        "-pix_fmt", "yuv420p",  # 8-bit 4:2:0 in every encoder, so outputs compare with the reference
+        "-an",  # video only (lavfi sources have no audio; a file's audio is not under test)
+        "-f", "matroska",  # explicit muxer: the extension could be anything
+    ]
+    return args
+
+
+def encode_command(scenario: Scenario, ffmpeg: str, outputs: Sequence[Path]) -> list[str]:
+    """argv of one stream's encode: the source, as fast as it goes, to `outputs` (one per rung)."""
+    cmd = [
+        ffmpeg,
+        "-nostdin",  # never read the terminal (a stray key would stop ffmpeg)
+        "-hide_banner",  # the log file holds warnings and errors, not the build configuration
+        "-loglevel", "warning",
+        "-nostats",  # the stats line goes to -progress instead of stderr
+        "-progress", "pipe:1",  # key=value blocks on stdout: frames, fps, speed (forwarded to the exporter)
+        "-stats_period", _num(PROGRESS_PERIOD_SECONDS),  # one progress block every half second
+        *source_input_args(scenario),
+    ]
+    pre = source_filters(scenario)
+    if not scenario.outputs:
+        if pre:
+            cmd += ["-vf", ",".join(pre)]  # scale and retime a file source to the scenario's size and rate
+        cmd += ["-map", "0:v:0", *_codec_args(scenario, scenario.bitrate), "-y", str(outputs[0])]
+        return cmd
+    n = len(scenario.outputs)
+    graph = [f"[0:v]{','.join([*pre, f'split={n}'])}" + "".join(f"[in{i}]" for i in range(n))]
+    for i, rung in enumerate(scenario.outputs):
+        graph.append(f"[in{i}]{','.join(_rung_filters(rung, scenario))}[out{i}]")
+    cmd += ["-filter_complex", ";".join(graph)]  # one decode/generate, split into every rung of the ladder
+    for i, (rung, path) in enumerate(zip(scenario.outputs, outputs, strict=True)):
+        cmd += ["-map", f"[out{i}]", *_codec_args(scenario, rung.bitrate), "-y", str(path)]
+    return cmd
+
+
+def _rung_filters(rung: Rung, scenario: Scenario) -> list[str]:
+    filters = [f"scale={rung.width}:{rung.height}:flags=bicubic"]  # the rung's resolution
+    if rung.fps is not None and rung.fps != scenario.fps:
+        filters.append(f"fps={_num(rung.fps)}")  # the rung's own frame rate
+    return filters

@@ -1,0 +1,441 @@
+"""Scenario files: YAML -> a validated, expanded tuple of `Scenario` specs.
+
+Format (docs/scenarios.md has the full reference)::
+
+    defaults: {encoder: libx264, preset: veryfast, resolution: 1280x720, fps: 30, duration: 60}
+    scenarios:
+      - {name: baseline idle, idle: true, duration: 10}
+      - {name: "2 streams @ 2500k", bitrate: 2500k, streams: 2}
+      - name: "{encoder} @ {bitrate}"
+        matrix: {encoder: [libx264, libx265], bitrate: [1000k, 3000k]}
+
+Contract:
+
+* `defaults` is merged under each entry (the entry wins); a key set to `null` in an
+  entry removes the default (e.g. `bitrate: null` before `crf: 23`).
+* `matrix` expands an entry into the cartesian product of its lists, in the order the
+  keys are written; `name` is then a `str.format` template over the entry's keys.
+* Every problem in the file is collected and raised once as a `RunnerError`, each
+  line naming the file and the key path: `quick.yml: scenarios[2].bitrate: ...`.
+* Names are unique after expansion; the result is in file order.
+* Validation is static (no ffmpeg needed); whether ffmpeg has the encoder is decided
+  later by the run, which skips the scenario rather than failing the file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import math
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from contract import formulas
+from runner.errors import RunnerError
+
+__all__ = ["Rung", "Source", "Scenario", "load_scenarios", "parse_scenarios", "matrix_sha256", "slug"]
+
+_SCENARIO_KEYS = frozenset({
+    "name", "encoder", "preset", "bitrate", "crf", "qp", "resolution", "fps", "duration", "streams",
+    "outputs", "source", "idle", "repeat", "mode", "viewers", "options", "matrix",
+})
+_TOP_KEYS = frozenset({"defaults", "scenarios"})
+_RUNG_KEYS = frozenset({"resolution", "bitrate", "fps"})
+_ENCODE_KEYS = ("encoder", "preset", "bitrate", "crf", "qp", "resolution", "fps", "streams", "outputs", "source",
+                "options")
+_NAME_RE = re.compile(r"^[A-Za-z0-9_.-]+$")  # encoder, preset and lavfi source names
+_MAX_DURATION = 7 * 24 * 3600.0
+_MAX_STREAMS = 256  # parallel ffmpeg processes on one machine
+_MAX_REPEAT = 1000
+
+
+@dataclass(frozen=True)
+class Rung:
+    """One output of a ladder: `width`x`height` at `bitrate_bps` (and `fps`, else the scenario's)."""
+
+    resolution: str
+    width: int
+    height: int
+    bitrate: str
+    bitrate_bps: int
+    fps: float | None = None
+
+
+@dataclass(frozen=True)
+class Source:
+    """What is encoded: a lavfi source (`kind="lavfi"`, `name="testsrc2"`) or a file (`kind="file"`)."""
+
+    kind: str
+    name: str | None = None
+    path: str | None = None
+
+    def describe(self) -> str:
+        return self.name if self.kind == "lavfi" else f"file {self.path}"
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """One scenario as it will run. Units: seconds, frames/s, bits/s.
+
+    An idle baseline (`idle=True`) has `encoder="none"` and no video fields.
+    Rate control is exactly one of `bitrate`, `crf`, `qp`, or per-rung bitrates in `outputs`.
+    """
+
+    name: str
+    duration: float
+    encoder: str = "none"
+    preset: str | None = None
+    bitrate: str | None = None
+    bitrate_bps: int | None = None
+    crf: float | None = None
+    qp: int | None = None
+    resolution: str | None = None
+    width: int | None = None
+    height: int | None = None
+    fps: float | None = None
+    streams: int = 1
+    outputs: tuple[Rung, ...] = ()
+    source: Source | None = None
+    idle: bool = False
+    repeat: int = 1
+    mode: str = "file"
+    viewers: int | None = None
+    options: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def slug(self) -> str:
+        return slug(self.name)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def slug(name: str) -> str:
+    """A name usable in a file name and as an ffmpeg-exporter stream name ([A-Za-z0-9_.-], <= 48 chars)."""
+    text = re.sub(r"[^A-Za-z0-9_.-]+", "-", name).strip("-.") or "scenario"
+    if len(text) > 48 or text != name:
+        digest = hashlib.sha1(name.encode()).hexdigest()[:6]
+        text = f"{text[:41]}-{digest}"
+    return text
+
+
+def matrix_sha256(scenarios: tuple[Scenario, ...]) -> str:
+    """A stable fingerprint of the expanded scenarios (what `--resume` matches on)."""
+    text = json.dumps([s.as_dict() for s in scenarios], sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def load_scenarios(path: str | os.PathLike[str]) -> tuple[Scenario, ...]:
+    """Read and validate a scenario file; `RunnerError` naming the file for every problem."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise RunnerError(f"{path}: scenario file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise RunnerError(f"{path}: cannot read the scenario file: {exc}") from None
+    return parse_scenarios(text, file_name=path.name, base_dir=path.parent)
+
+
+def parse_scenarios(text: str, *, file_name: str = "<scenarios>", base_dir: Path | None = None) -> tuple[Scenario, ...]:
+    try:
+        doc = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise RunnerError(f"{file_name}: not valid YAML: {where}{problem}") from None
+    problems = _Problems(file_name)
+    scenarios = _Validator(problems, base_dir or Path.cwd()).document(doc)
+    problems.raise_if_any()
+    return scenarios
+
+
+class _Problems:
+    def __init__(self, file_name: str) -> None:
+        self.file_name = file_name
+        self.items: list[str] = []
+
+    def add(self, path: str, message: str) -> None:
+        self.items.append(f"{self.file_name}: {path}: {message}")
+
+    def raise_if_any(self) -> None:
+        if len(self.items) == 1:
+            raise RunnerError(self.items[0])
+        if self.items:
+            raise RunnerError(f"{len(self.items)} problems in the scenario file:\n  " + "\n  ".join(self.items))
+
+
+def _show(value: Any) -> str:
+    return json.dumps(value, default=str) if isinstance(value, str) else repr(value)
+
+
+class _Validator:
+    def __init__(self, problems: _Problems, base_dir: Path) -> None:
+        self.problems = problems
+        self.base_dir = base_dir
+
+    def document(self, doc: Any) -> tuple[Scenario, ...]:
+        p = self.problems
+        if not isinstance(doc, Mapping):
+            p.add("$", f"expected a mapping with a 'scenarios' list, got {type(doc).__name__}")
+            return ()
+        for key in doc:
+            if key not in _TOP_KEYS:
+                p.add(str(key), f"unknown key; expected one of: {', '.join(sorted(_TOP_KEYS))}")
+        defaults = doc.get("defaults") or {}
+        if not isinstance(defaults, Mapping):
+            p.add("defaults", f"expected a mapping, got {type(defaults).__name__}")
+            defaults = {}
+        for key in defaults:
+            if key not in _SCENARIO_KEYS or key in ("name", "matrix"):
+                p.add(f"defaults.{key}", "unknown key (or not allowed in defaults)")
+        entries = doc.get("scenarios")
+        if not isinstance(entries, list) or not entries:
+            p.add("scenarios", f"expected a non-empty list of scenarios, got {_show(entries)}")
+            return ()
+        out: list[Scenario] = []
+        seen: dict[str, str] = {}
+        for i, entry in enumerate(entries):
+            path = f"scenarios[{i}]"
+            if not isinstance(entry, Mapping):
+                p.add(path, f"expected a mapping, got {_show(entry)}")
+                continue
+            for raw, where in self._expand(entry, path, defaults):
+                merged = {k: v for k, v in {**defaults, **raw}.items() if v is not None}
+                explicit = {k for k, v in raw.items() if v is not None}
+                scenario = self.scenario(merged, explicit, where)
+                if scenario is None:
+                    continue
+                if scenario.name in seen:
+                    p.add(f"{where}.name", f"duplicate scenario name {_show(scenario.name)} (also {seen[scenario.name]})")
+                    continue
+                seen[scenario.name] = where
+                out.append(scenario)
+        return tuple(out)
+
+    def _expand(self, entry: Mapping[str, Any], path: str,
+                defaults: Mapping[str, Any]) -> list[tuple[dict[str, Any], str]]:
+        matrix = entry.get("matrix")
+        if matrix is None:
+            return [(dict(entry), path)]
+        if not isinstance(matrix, Mapping) or not matrix:
+            self.problems.add(f"{path}.matrix", f"expected a mapping of key: [values], got {_show(matrix)}")
+            return []
+        keys, lists = [], []
+        for key, values in matrix.items():
+            if key not in _SCENARIO_KEYS or key in ("name", "matrix"):
+                self.problems.add(f"{path}.matrix.{key}", "unknown key (or not allowed in a matrix)")
+                return []
+            if not isinstance(values, list) or not values:
+                self.problems.add(f"{path}.matrix.{key}", f"expected a non-empty list, got {_show(values)}")
+                return []
+            keys.append(key)
+            lists.append(values)
+        template = entry.get("name")
+        out = []
+        for combo in itertools.product(*lists):
+            raw = {k: v for k, v in entry.items() if k != "matrix"}
+            raw.update(zip(keys, combo, strict=True))
+            label = ", ".join(f"{k}={v}" for k, v in zip(keys, combo, strict=True))
+            where = f"{path} ({label})"
+            if isinstance(template, str):
+                try:
+                    raw["name"] = template.format_map({k: v for k, v in {**defaults, **raw}.items() if k != "name"})
+                except (KeyError, IndexError, ValueError) as exc:
+                    self.problems.add(f"{path}.name", f"bad name template {_show(template)}: {exc!r}; use keys of "
+                                      "the scenario, like '{encoder} @ {bitrate}'")
+                    return []
+            out.append((raw, where))
+        names = [r["name"] for r, _ in out if "name" in r]
+        if isinstance(template, str) and len(set(names)) < len(names):
+            self.problems.add(f"{path}.name", f"the template {_show(template)} gives the same name to several matrix "
+                              "entries; put every matrix key in it")
+            return []
+        return out
+
+    # -- one scenario --------------------------------------------------------------
+
+    def scenario(self, d: dict[str, Any], explicit: set[str], path: str) -> Scenario | None:
+        before = len(self.problems.items)
+        for key in d:
+            if key not in _SCENARIO_KEYS:
+                self.problems.add(f"{path}.{key}", f"unknown key; expected one of: {', '.join(sorted(_SCENARIO_KEYS))}")
+        name = d.get("name")
+        if not isinstance(name, str) or not name.strip():
+            self.problems.add(f"{path}.name", f"expected a non-empty string, got {_show(name)}")
+            name = None
+        mode = d.get("mode", "file")
+        if mode == "live":
+            self.problems.add(f"{path}.mode", "live mode (RTMP) is not supported yet; use mode: file")
+        elif mode != "file":
+            self.problems.add(f"{path}.mode", f"expected 'file', got {_show(mode)}")
+        idle = d.get("idle", False)
+        if not isinstance(idle, bool):
+            self.problems.add(f"{path}.idle", f"expected true or false, got {_show(idle)}")
+            idle = False
+        duration = self._number(d, "duration", path, required=True, minimum=0.0, maximum=_MAX_DURATION, open_min=True)
+        repeat = self._int(d, "repeat", path, default=1, minimum=1, maximum=_MAX_REPEAT)
+        viewers = self._int(d, "viewers", path, default=None, minimum=0, maximum=10**9)
+        if idle:
+            for key in _ENCODE_KEYS:
+                if key in explicit:
+                    self.problems.add(f"{path}.{key}", "an idle baseline encodes nothing; remove this key")
+            if len(self.problems.items) > before or name is None or duration is None:
+                return None
+            return Scenario(name=name, duration=duration, idle=True, repeat=repeat, viewers=viewers)
+
+        encoder = self._name(d, "encoder", path, required=True)
+        preset = self._name(d, "preset", path, required=False)
+        resolution, width, height = self._resolution(d.get("resolution"), f"{path}.resolution", required=True)
+        fps = self._number(d, "fps", path, required=True, minimum=0.0, maximum=1000.0, open_min=True)
+        streams = self._int(d, "streams", path, default=1, minimum=1, maximum=_MAX_STREAMS)
+        bitrate, bitrate_bps = self._bitrate(d.get("bitrate"), f"{path}.bitrate") if "bitrate" in d else (None, None)
+        crf = self._number(d, "crf", path, required=False, minimum=0.0, maximum=100.0)
+        qp = self._int(d, "qp", path, default=None, minimum=0, maximum=255)
+        outputs = self._outputs(d.get("outputs"), f"{path}.outputs") if "outputs" in d else ()
+        chosen = [k for k in ("bitrate", "crf", "qp") if k in d]
+        if "outputs" in d and chosen:
+            self.problems.add(f"{path}.{chosen[0]}", "a ladder (outputs) sets a bitrate per rung; remove this key "
+                              "(set it to null to drop a default)")
+        elif not outputs and len(chosen) != 1 and "outputs" not in d:
+            found = "none" if not chosen else " and ".join(chosen)
+            self.problems.add(path, f"expected exactly one rate control (bitrate, crf or qp), got {found}")
+        source = self._source(d.get("source", "testsrc2"), f"{path}.source")
+        options = self._options(d.get("options"), f"{path}.options")
+        if len(self.problems.items) > before:
+            return None
+        return Scenario(
+            name=name, duration=duration, encoder=encoder, preset=preset, bitrate=bitrate, bitrate_bps=bitrate_bps,
+            crf=crf, qp=qp, resolution=resolution, width=width, height=height, fps=fps, streams=streams,
+            outputs=outputs, source=source, repeat=repeat, mode="file", viewers=viewers, options=options,
+        )
+
+    # -- typed fields --------------------------------------------------------------
+
+    def _number(self, d, key, path, *, required, minimum, maximum=None, open_min=False) -> float | None:
+        if key not in d:
+            if required:
+                self.problems.add(f"{path}.{key}", "required")
+            return None
+        value = d[key]
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+        if ok:
+            ok = (value > minimum if open_min else value >= minimum) and (maximum is None or value <= maximum)
+        if not ok:
+            bound = f"{'>' if open_min else '>='} {minimum:g}" + (f" and <= {maximum:g}" if maximum is not None else "")
+            self.problems.add(f"{path}.{key}", f"expected a number {bound}, got {_show(value)}")
+            return None
+        return float(value)
+
+    def _int(self, d, key, path, *, default, minimum, maximum) -> int | None:
+        if key not in d:
+            return default
+        value = d[key]
+        if isinstance(value, bool) or not isinstance(value, int) or not minimum <= value <= maximum:
+            self.problems.add(f"{path}.{key}", f"expected an integer from {minimum} to {maximum}, got {_show(value)}")
+            return default
+        return value
+
+    def _name(self, d, key, path, *, required) -> str | None:
+        value = d.get(key)
+        if value is None:
+            if required:
+                self.problems.add(f"{path}.{key}", "required")
+            return None
+        if not isinstance(value, str) or not _NAME_RE.match(value):
+            self.problems.add(f"{path}.{key}", f"expected a name like 'libx264' (letters, digits, _ . -), got "
+                              f"{_show(value)}")
+            return None
+        return value
+
+    def _resolution(self, value, path, *, required) -> tuple[str | None, int | None, int | None]:
+        if value is None:
+            if required:
+                self.problems.add(path, "required")
+            return None, None, None
+        try:
+            width, height = formulas.parse_resolution(value)
+        except ValueError:
+            self.problems.add(path, f"expected a resolution like \"1280x720\", got {_show(value)}")
+            return None, None, None
+        if width % 2 or height % 2:
+            self.problems.add(path, f"expected even width and height (4:2:0 video), got {_show(value)}")
+            return None, None, None
+        return f"{width}x{height}", width, height
+
+    def _bitrate(self, value, path) -> tuple[str | None, int | None]:
+        try:
+            bps = formulas.parse_bitrate(value)
+        except ValueError:
+            bps = None
+        if bps is None or bps <= 0 or (isinstance(value, str) and "," in value):
+            self.problems.add(path, f"expected a bitrate like \"2500k\", got {_show(value)}")
+            return None, None
+        return (value.strip() if isinstance(value, str) else str(value)), bps
+
+    def _outputs(self, value, path) -> tuple[Rung, ...]:
+        if not isinstance(value, list) or not value:
+            self.problems.add(path, f"expected a non-empty list of {{resolution, bitrate, fps?}} rungs, got "
+                              f"{_show(value)}")
+            return ()
+        rungs = []
+        for i, rung in enumerate(value):
+            where = f"{path}[{i}]"
+            if not isinstance(rung, Mapping):
+                self.problems.add(where, f"expected a mapping {{resolution, bitrate, fps?}}, got {_show(rung)}")
+                continue
+            for key in rung:
+                if key not in _RUNG_KEYS:
+                    self.problems.add(f"{where}.{key}", "unknown key; expected resolution, bitrate, fps")
+            resolution, width, height = self._resolution(rung.get("resolution"), f"{where}.resolution", required=True)
+            if "bitrate" not in rung:
+                self.problems.add(f"{where}.bitrate", "required")
+                continue
+            bitrate, bps = self._bitrate(rung["bitrate"], f"{where}.bitrate")
+            fps = self._number(rung, "fps", where, required=False, minimum=0.0, maximum=1000.0, open_min=True)
+            if resolution is not None and bitrate is not None:
+                rungs.append(Rung(resolution, width, height, bitrate, bps, fps))
+        return tuple(rungs)
+
+    def _source(self, value, path) -> Source | None:
+        if isinstance(value, str):
+            if not _NAME_RE.match(value):
+                self.problems.add(path, f"expected a lavfi source name like \"testsrc2\" or {{file: path}}, got "
+                                  f"{_show(value)}")
+                return None
+            return Source(kind="lavfi", name=value)
+        if isinstance(value, Mapping) and set(value) == {"file"} and isinstance(value["file"], str) and value["file"]:
+            file = Path(os.path.expanduser(value["file"]))
+            file = file if file.is_absolute() else self.base_dir / file
+            if not file.is_file():
+                self.problems.add(f"{path}.file", f"source file {str(file)!r} does not exist or is not a file")
+                return None
+            if not os.access(file, os.R_OK):
+                self.problems.add(f"{path}.file", f"source file {str(file)!r} is not readable")
+                return None
+            return Source(kind="file", path=str(file))
+        self.problems.add(path, f"expected a lavfi source name like \"testsrc2\" or {{file: path}}, got {_show(value)}")
+        return None
+
+    def _options(self, value, path) -> tuple[tuple[str, str], ...]:
+        if value is None:
+            return ()
+        if not isinstance(value, Mapping):
+            self.problems.add(path, f"expected a mapping of encoder option: value, got {_show(value)}")
+            return ()
+        out = []
+        for key, item in value.items():
+            if not isinstance(key, str) or not _NAME_RE.match(key) or isinstance(item, (Mapping, list)) or item is None:
+                self.problems.add(f"{path}.{key}", f"expected an encoder option name and a scalar value, got "
+                                  f"{_show(item)}")
+                continue
+            out.append((key, str(item).lower() if isinstance(item, bool) else str(item)))
+        return tuple(out)

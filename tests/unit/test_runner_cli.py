@@ -1,0 +1,66 @@
+"""The `ffwatt` command line, in-process through `main(argv)`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from runner import cli
+
+SCENARIOS = "defaults: {encoder: libx264, resolution: 64x64, fps: 10, duration: 1}\nscenarios:\n  - {name: a, crf: 30}\n"
+
+
+@pytest.fixture
+def captured(monkeypatch):
+    seen = {}
+
+    def fake_run(opts, out=None):
+        seen["opts"] = opts
+        return 0
+
+    monkeypatch.setattr("runner.run.run", fake_run)
+    return seen
+
+
+def test_defaults(captured, tmp_path: Path):
+    assert cli.main(["run", "s.yml"], environ={}) == 0
+    opts = captured["opts"]
+    assert opts.results_dir == Path("test_results") and opts.progress_url == "http://127.0.0.1:9506"
+    assert opts.cpu_metrics_url == "http://127.0.0.1:9500/metrics" and opts.tsdb_url is None
+    assert opts.sample_interval == 1.0 and not opts.resume and not opts.dry_run and opts.quality
+
+
+def test_environment_variables_and_flags(captured):
+    env = {"FFWATT_RESULTS_DIR": "/r", "FFWATT_PROGRESS_URL": "", "FFWATT_RESUME": "true",
+           "FFWATT_SAMPLE_INTERVAL": "0.5"}
+    assert cli.main(["run", "s.yml", "--sample-interval", "2"], environ=env) == 0
+    opts = captured["opts"]
+    assert opts.results_dir == Path("/r") and opts.progress_url is None and opts.resume
+    assert opts.sample_interval == 2.0  # the flag wins over the variable
+
+
+def test_bad_environment_value_names_the_variable(capsys):
+    with pytest.raises(SystemExit):
+        cli.main(["run", "s.yml"], environ={"FFWATT_SAMPLE_INTERVAL": "-1"})
+    assert "FFWATT_SAMPLE_INTERVAL='-1' is invalid for --sample-interval" in capsys.readouterr().err
+
+
+def test_runner_error_prints_error_and_exits_2(tmp_path: Path, capsys):
+    assert cli.main(["run", str(tmp_path / "missing.yml")], environ={}) == 2
+    assert capsys.readouterr().err.startswith("error: ")
+
+
+def test_dry_run_needs_no_ffmpeg(tmp_path: Path, capsys):
+    path = tmp_path / "s.yml"
+    path.write_text(SCENARIOS)
+    assert cli.main(["run", str(path), "--dry-run", "--ffmpeg", "/no/ffmpeg"], environ={}) == 0
+    out = capsys.readouterr().out
+    assert "/no/ffmpeg -nostdin" in out and "-crf 30" in out
+
+
+def test_exporter_subcommand_forwards_to_python_m_exporters(monkeypatch):
+    seen = []
+    monkeypatch.setattr("exporters.__main__.main", lambda argv: seen.append(argv) or 0)
+    assert cli.main(["exporter", "cpu", "--port", "0"], environ={}) == 0
+    assert seen == [["cpu", "--port", "0"]]
