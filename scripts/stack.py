@@ -68,9 +68,8 @@ class RaplSimulator:
     }
 
     def __init__(self, base: Path):
-        from tests.fake_powercap import FakePowercap
-
         from exporters.rapl import SIMULATED_MARKER
+        from tests.fake_powercap import FakePowercap
 
         self.tree = FakePowercap(base)
         for entry, (name, _) in self.ZONES.items():
