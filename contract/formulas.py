@@ -54,6 +54,8 @@ __all__ = [
     "mean_and_ci95",
     "student_t_975",
     "cpu_model_power_watts",
+    "marginal_energy_per_stream",
+    "capacity_knee",
     "DEFAULT_CARBON_INTENSITY",
     "DEFAULT_TDP_WATTS",
     "stream_count",
@@ -407,6 +409,43 @@ def mean_and_ci95(values: Sequence[float]) -> tuple[float | None, float | None]:
         return mean, None
     variance = math.fsum((x - mean) ** 2 for x in values) / (n - 1)
     return mean, student_t_975(n - 1) * math.sqrt(variance) / math.sqrt(n)
+
+
+# --------------------------------------------------------------------------
+# capacity sweeps
+
+
+def marginal_energy_per_stream(streams: Sequence[int], energy_joules: Sequence[float | None]) -> float | None:
+    """Joules each extra live stream adds: the least-squares slope of energy against the
+    stream count over the sweep's steps.
+
+    slope = sum((n_i - mean_n)(E_i - mean_E)) / sum((n_i - mean_n)^2)
+
+    Steps of equal duration compare directly. Steps with unknown energy are left out;
+    ``None`` with fewer than two known steps of different stream counts.
+    """
+    pairs = [(float(n), float(e)) for n, e in zip(streams, energy_joules, strict=True) if e is not None]
+    if len({n for n, _ in pairs}) < 2:
+        return None
+    mean_n = math.fsum(n for n, _ in pairs) / len(pairs)
+    mean_e = math.fsum(e for _, e in pairs) / len(pairs)
+    spread = math.fsum((n - mean_n) ** 2 for n, _ in pairs)
+    return math.fsum((n - mean_n) * (e - mean_e) for n, e in pairs) / spread
+
+
+def capacity_knee(streams: Sequence[int], held_real_time: Sequence[bool]) -> int | None:
+    """The largest stream count that held real time, below the first count that did not.
+
+    A sweep [1, 2, 4, 8] that held at 1, 2 and 4 and fell behind at 8 has its knee at 4.
+    A count that held *after* one that failed does not count (noise, not capacity).
+    ``None`` when even the first step fell behind.
+    """
+    knee = None
+    for n, held in sorted(zip(streams, held_real_time, strict=True)):
+        if not held:
+            break
+        knee = n
+    return knee
 
 
 # --------------------------------------------------------------------------

@@ -445,3 +445,19 @@ def test_energy_and_mean_power_equal_the_two_formulas(samples, step):
     energy, mean = formulas.energy_and_mean_power(samples, step)
     assert energy == formulas.trapezoid_energy_joules(samples, step)
     assert mean == formulas.mean_power(samples)
+
+
+def test_marginal_energy_per_stream_by_hand():
+    # 1, 2, 4 streams at 100, 150, 250 J: exactly 50 J per extra stream
+    assert formulas.marginal_energy_per_stream([1, 2, 4], [100.0, 150.0, 250.0]) == pytest.approx(50.0)
+    # least squares over noisy steps: n = 1, 2, 3, E = 10, 30, 35 -> slope = (-1 x -15 + 0 + 1 x 10) / 2 = 12.5
+    assert formulas.marginal_energy_per_stream([1, 2, 3], [10.0, 30.0, 35.0]) == pytest.approx(12.5)
+    assert formulas.marginal_energy_per_stream([1, 2], [10.0, None]) is None
+    assert formulas.marginal_energy_per_stream([2, 2], [10.0, 12.0]) is None
+
+
+def test_capacity_knee():
+    assert formulas.capacity_knee([1, 2, 4, 8], [True, True, True, False]) == 4
+    assert formulas.capacity_knee([8, 1, 4, 2], [False, True, True, True]) == 4  # order of the steps does not matter
+    assert formulas.capacity_knee([1, 2, 4], [True, False, True]) == 1  # a pass after a failure is noise
+    assert formulas.capacity_knee([1, 2], [False, False]) is None
