@@ -94,9 +94,12 @@ def fake_powercap(root: Path, sockets: int = 2):
     """A RAPL tree of `sockets` packages with core, uncore and dram sub-zones."""
     from tests.fake_powercap import FakePowercap
 
+    from exporters.rapl import SIMULATED_MARKER
+
     tree = FakePowercap(Path(root))
     for socket in range(sockets):
         tree.package(socket, energy_uj=1_000_000 * (socket + 1))
+    (tree.root / SIMULATED_MARKER).write_text("a bench fixture, not measured\n")  # never recorded as RAPL
     return tree
 
 
