@@ -22,14 +22,18 @@ Where the figures come from
   `energy_query` rounds the window up to whole seconds); the direct reads are exact
   over the window and come first whenever the exporters answer. No power samples
   then. When the TSDB cannot say either, the model below.
-* **Model** (`source` "model", an estimate): when neither exporter serves a counter
-  at `start()` (and the TSDB, if given, has none over the window).
+* **Model** (`source` "model", an estimate): when no exporter URL is given, or the
+  exporters answer but serve no counter (a VM without RAPL or NVML), and the TSDB,
+  if given, has none over the window.
   P_W = TDP x (0.1 + 0.9 x load^3) (`formulas.cpu_model_power_watts`) over the whole
   machine's CPU utilisation from /proc/stat, integrated with the trapezoid rule
   (`formulas.trapezoid_energy_joules`, see `model_energy_joules`). `error` says why
   no counter was used.
-* **None** (`source` "none", joules `None`): counters were read at `start()` but an
-  exporter could not be read at `stop()`; `error` names the URL. The power samples
+* **None** (`source` "none", joules `None`): an exporter given by URL did not answer
+  at `start()` (the energy the user asked to measure is unknown, not replaced by an
+  estimate; `error` says to start it or to give its URL as '' for the model), or
+  counters were read at `start()` but an exporter could not be read at `stop()`;
+  `error` names the URL. The power samples
   are dropped then (they would cover only part of the window); CPU use is kept.
 
 A *simulated* powercap tree or NVML (the demo's) is never recorded as measured: when
@@ -373,6 +377,7 @@ class EnergyMeter:
         self._stop_event = threading.Event()
         self._active: list[_Exporter] = []  # exporters whose counters are used
         self._why_model: list[str] = []
+        self._unreachable: list[_Exporter] = []  # given but not answering: energy unknown, not modelled
         self._simulated: list[str] = []
         self._start_counters: dict[str, dict[Labels, float]] = {}
         self._t0 = 0.0
@@ -398,6 +403,7 @@ class EnergyMeter:
                 series = exporter.read()
             except ExporterError as exc:
                 why.append(f"{exporter.what} unreachable: {exc}")
+                self._unreachable.append(exporter)
                 continue
             if not series:
                 why.append(exporter.why_no_counters())
@@ -491,6 +497,12 @@ class EnergyMeter:
                             f"{'; '.join(self._why_model)}); within about one scrape interval, the window rounded up "
                             "to whole seconds")
                     return EnergyReading(joules, "tsdb", _join([note] + caveats), (), None, tuple(cores))
+            if self._unreachable:
+                # The user asked for measured energy and did not get it: unknown, not an estimate.
+                flags = " / ".join(f"--{'cpu' if e.kind == 'rapl' else 'gpu'}-metrics-url ''" for e in self._unreachable)
+                return EnergyReading(None, "none", _join([f"{'; '.join(self._why_model)}: start the exporter, or "
+                                                          f"give {flags} to estimate energy with the CPU power "
+                                                          "model"] + caveats), (), None, tuple(cores))
             return self._model_reading(utilisation, cores, tail, caveats)
 
         # An exporter given but not used (a gpu exporter down on a host with RAPL): its energy is not counted.

@@ -91,7 +91,7 @@ def test_energy_equals_the_known_increase_within_one_step(tmp_path):
     assert all(0.0 <= c <= os.cpu_count() for c in reading.cpu_usage_cores)
 
 
-def test_exporter_down_gives_the_model_with_the_reason(tmp_path):
+def test_exporter_down_leaves_the_energy_unknown_with_the_reason(tmp_path):
     with AdvancingTree(tmp_path / "sys") as tree, _exporter(tree) as exp:
         url = exp.url + "/metrics"
     # the exporter stopped: nothing listens on its port
@@ -100,11 +100,9 @@ def test_exporter_down_gives_the_model_with_the_reason(tmp_path):
     meter.start()
     time.sleep(1.0)
     reading = meter.stop()
-    assert reading.source == "model"
+    assert (reading.source, reading.joules) == ("none", None)
     assert url in reading.error and "unreachable" in reading.error
-    # P = 85 x (0.1 + 0.9 u^3) lies in [8.5, 85] W, over ~1 s
-    assert 8.5 * 0.9 <= reading.joules <= 85.0 * 1.2
-    assert 3 <= len(reading.power_watts) <= 4
+    assert 3 <= len(reading.cpu_usage_cores) <= 4  # the CPU load is still sampled
 
 
 def test_exporter_dying_mid_measurement_gives_none_naming_it(tmp_path):
@@ -124,7 +122,7 @@ def test_exporter_dying_mid_measurement_gives_none_naming_it(tmp_path):
     assert reading.cpu_usage_cores  # the machine's CPU use is still known
 
 
-def test_cpu_and_gpu_exporters_together_are_rapl_plus_nvml(tmp_path, monkeypatch):
+def test_cpu_and_gpu_exporters_together_add_up_and_a_fake_nvml_is_labelled_simulated(tmp_path, monkeypatch):
     from tests.fake_nvml import FakeGpu, FakeNvml
 
     fake = FakeNvml([FakeGpu(index=0, energy_mj=5_000_000), FakeGpu(index=1, energy_mj=7_000_000)])
@@ -142,7 +140,10 @@ def test_cpu_and_gpu_exporters_together_are_rapl_plus_nvml(tmp_path, monkeypatch
         reading = meter.stop()
         ended = time.monotonic()
     cpu_joules = tree.counted_joules(ended) - tree.counted_joules(started)
-    assert reading.source == "rapl+nvml", reading.error
+    # the gpu exporter runs on the fake NVML and says so in /health: never recorded as measured
+    # (the rapl+nvml label itself is checked with stand-in exporters in the unit tests)
+    assert reading.source == "simulated", reading.error
+    assert "gpu exporter at" in reading.error and "reads simulated counters" in reading.error
     assert reading.joules == pytest.approx(cpu_joules + 42.0, abs=(PACKAGE_W + DRAM_W) * STEP)
 
 

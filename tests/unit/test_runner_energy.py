@@ -235,16 +235,28 @@ def test_gpu_only_is_nvml(stand_in):
     assert "cpu exporter unreachable" in reading.error and "(not counted)" in reading.error
 
 
-def test_exporter_unreachable_at_start_gives_the_model(stand_in):
+def test_exporter_unreachable_at_start_leaves_the_energy_unknown_and_says_how_to_fix(stand_in):
     url = _dead_url()
     meter = EnergyMeter(cpu_metrics_url=url, gpu_metrics_url=None, tsdb_url=None, step_seconds=0.05,
+                        tdp_watts=50.0, timeout=0.5)
+    meter.start()
+    time.sleep(0.3)
+    reading = meter.stop()
+    # asked to measure and could not: unknown, never silently replaced by the model's estimate
+    assert (reading.source, reading.joules, reading.power_watts) == ("none", None, ())
+    assert url in reading.error and "unreachable" in reading.error
+    assert "--cpu-metrics-url ''" in reading.error  # how to get the model instead
+    assert reading.cpu_usage_cores  # the machine's CPU use is still measured
+
+
+def test_no_exporter_given_gives_the_model(stand_in):
+    meter = EnergyMeter(cpu_metrics_url=None, gpu_metrics_url=None, tsdb_url=None, step_seconds=0.05,
                         tdp_watts=50.0, timeout=0.5)
     assert meter.describe().startswith("model (no RAPL/NVML")
     meter.start()
     time.sleep(0.3)
     reading = meter.stop()
-    assert reading.source == "model"
-    assert url in reading.error and "unreachable" in reading.error and "TDP 50 W" in reading.error
+    assert reading.source == "model" and "TDP 50 W" in reading.error
     # P between 5 W (idle) and 50 W (full load), over about 0.3 s
     assert 5.0 * 0.25 <= reading.joules <= 50.0 * 0.5
     assert all(5.0 <= w <= 50.0 for w in reading.power_watts) and reading.power_watts
