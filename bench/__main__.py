@@ -5,8 +5,11 @@ DIR/bench.md (the tables and the targets, met or missed and by how much), then p
 bench.md. Sections: scrape (latency, CPU, memory of every exporter beside
 node-exporter), health (checker cycle time), freshness (file -> VictoriaMetrics),
 docker (refresh with 1/10/30 containers), scale (results files of 10/1,000/10,000
-scenarios), runner (what measuring an encode costs, the quality pass per frame). Every
-load loop is bounded in count and time.
+scenarios), runner (what measuring an encode costs, the quality pass per frame), agent
+(the per-host exporters in one process against separate ones), tsdb (VictoriaMetrics
+and Prometheus scraping everything every second for 5 minutes: jitter, dropped
+samples, bytes per sample, scrape duration). Every load loop is bounded in count and
+time.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from pathlib import Path
 
 from bench.procs import REPO
 
-SECTIONS = ("scrape", "health", "freshness", "docker", "scale", "runner")
+SECTIONS = ("scrape", "health", "freshness", "docker", "scale", "runner", "agent", "tsdb")
 DEFAULT_OUT = Path(__file__).resolve().parent / "results"
 
 
@@ -53,7 +56,7 @@ def _commit() -> str:
 
 
 def run(sections: tuple[str, ...], quick: bool, out_dir: Path, command: str) -> dict:
-    from bench import docker_refresh, fleet, freshness, health_cycle, runner_cost, scale, scrape
+    from bench import agent_tsdb, docker_refresh, fleet, freshness, health_cycle, runner_cost, scale, scrape
 
     results: dict = {"meta": {"command": command, "machine": _machine(), "commit": _commit(),
                               "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), "quick": quick},
@@ -105,6 +108,8 @@ def run(sections: tuple[str, ...], quick: bool, out_dir: Path, command: str) -> 
                 engine, counts=(1, 3) if quick else docker_refresh.COUNTS, log=log))
         section("scale", lambda: scale.scale_section(work, cases=(10, 1_000) if quick else scale.CASES, log=log))
         section("runner", lambda: runner_cost.runner_section(work, quick=quick, log=log))
+        section("agent", lambda: agent_tsdb.agent_section(work, seconds=15 if quick else 60, log=log))
+        section("tsdb", lambda: agent_tsdb.tsdb_section(work, seconds=30 if quick else 300, log=log))
     results["meta"]["total_seconds"] = time.monotonic() - began
     return results
 
