@@ -17,7 +17,8 @@ Targets, in order of precedence:
   --targets-file FILE   YAML list of {name, url, kind, expect, exporter}
   --targets a=URL,...   comma-separated name=url pairs
   (neither)             every catalog exporter but this one at --target-host:its port
-and --third-party node-exporter,cadvisor,nginx-rtmp adds known third-party exporters.
+and --third-party node-exporter,cadvisor adds known third-party exporters (nginx-rtmp is
+watched by ffwatt's own `rtmp` exporter, a catalog default).
 """
 
 from __future__ import annotations
@@ -59,7 +60,6 @@ class ThirdParty:
 THIRD_PARTY: dict[str, ThirdParty] = {
     "node-exporter": ThirdParty(9100, ("node_cpu_seconds_total",), "prometheus/node_exporter"),
     "cadvisor": ThirdParty(8080, ("container_cpu_usage_seconds_total",), "google/cadvisor"),
-    "nginx-rtmp": ThirdParty(9728, (), "nginx-rtmp exporter"),
 }
 
 # A body larger than this is not read to the end (reason invalid_exposition).

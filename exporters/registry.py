@@ -15,6 +15,7 @@ EXPORTER_CLASSES = {
     "cost": "exporters.cost:CostExporter",
     "gpu": "exporters.gpu:GpuExporter",
     "ffmpeg": "exporters.ffmpeg_progress:FfmpegExporter",
+    "rtmp": "exporters.rtmp:RtmpExporter",
     "health": "exporters.health:HealthExporter",
 }
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.servers import DockerEngine, VictoriaMetrics
+from tests.servers import DockerEngine, NginxRtmp, VictoriaMetrics
 
 _HERE = Path(__file__).resolve().parent
 
@@ -45,6 +45,14 @@ def victoriametrics() -> Iterator[VictoriaMetrics]:
     ``import_prometheus``; read with ``wait_query``/``query``."""
     with VictoriaMetrics() as vm:
         yield vm
+
+
+@pytest.fixture(scope="session")
+def nginx_rtmp() -> Iterator[NginxRtmp]:
+    """One private nginx-rtmp for the session (skips without nginx and its RTMP module).
+    Publish to ``f"{nginx_rtmp.rtmp_url}/<unique stream>"``; read ``stat()``."""
+    with NginxRtmp() as server:
+        yield server
 
 
 @pytest.fixture(scope="session")

@@ -82,18 +82,26 @@ def test_target_host_flag_env_and_name_template(built):
 
 
 def test_third_party_adds_known_exporters(built):
-    exp = built("--third-party", "node-exporter, cadvisor,nginx-rtmp", "--target-host", "h")
+    exp = built("--third-party", "node-exporter, cadvisor", "--target-host", "h")
     extra = {t.name: t for t in exp.targets if t.name not in EXPORTERS}
     assert extra == {
         "node-exporter": Target("node-exporter", "http://h:9100/metrics", "prometheus", ("node_cpu_seconds_total",)),
         "cadvisor": Target("cadvisor", "http://h:8080/metrics", "prometheus",
                            ("container_cpu_usage_seconds_total",)),
-        "nginx-rtmp": Target("nginx-rtmp", "http://h:9728/metrics", "prometheus", ()),
     }
-    assert len(exp.targets) == len(FFWATT) + 3
+    assert len(exp.targets) == len(FFWATT) + 2
     assert exp.source == "catalog defaults + --third-party"
     assert [t.name for t in built(env={"FFWATT_THIRD_PARTY": "cadvisor"}).targets][-1] == "cadvisor"
     assert third_party_targets("") == []
+
+
+def test_nginx_rtmp_is_the_catalog_rtmp_exporter_not_a_third_party():
+    # the older stack's third-party nginx-rtmp exporter on 9728 is replaced by ffwatt's own
+    assert "nginx-rtmp" not in THIRD_PARTY
+    (rtmp,) = [t for t in default_targets("h") if t.name == "rtmp"]
+    assert rtmp.url == "http://h:9728/metrics" and rtmp.kind == "ffwatt"
+    with pytest.raises(TargetConfigError, match="unknown exporter 'nginx-rtmp'"):
+        third_party_targets("nginx-rtmp")
 
 
 def test_unknown_third_party_is_an_error_naming_it():
