@@ -12,7 +12,11 @@ Invariants:
 * `None` values are left out (absent means unknown), never written as 0 or null;
 * numbers are finite (`allow_nan=False`): a NaN is a bug, refused here;
 * a failure to write is a `ResultsWriteError` naming the directory; the previous
-  complete file stays in place.
+  complete file stays in place;
+* capacity sweeps (`sweeps`, top level, only when the run has one) are the exception to
+  the first rule: their summaries keep `null` for unknown values (`knee_streams` when
+  even the first step fell behind, `net_power_watts` without a baseline), as
+  docs/results-format.md shows them.
 """
 
 from __future__ import annotations
@@ -36,7 +40,8 @@ SCENARIO_FIELDS = (
     "end_time", "outputs", "vmaf_score", "psnr_score", "ssim_score", "vmaf", "psnr", "ssim", "quality_reference",
     "avg_fps", "total_frames", "dropped_frames", "output_bytes", "measured_bitrate_bps", "speed", "energy_joules",
     "energy_source", "energy_error", "cpu_core_seconds", "quality_cpu_seconds", "power_watts", "cpu_usage_cores",
-    "step_seconds", "repetitions", "mode",
+    "step_seconds", "repetitions", "mode", "duplicated_frames", "fell_behind_streams", "min_speed", "streams_detail",
+    "sweep",
 )
 """Every per-scenario field a version-2 file may carry (docs/results-format.md), in the order written."""
 
@@ -74,17 +79,21 @@ class ResultsWriter:
     """
 
     def __init__(self, results_dir: str | os.PathLike[str], file_name: str, header: Mapping[str, Any],
-                 scenarios: Iterable[Mapping[str, Any]] = (), not_run: Iterable[Mapping[str, Any]] = ()) -> None:
+                 scenarios: Iterable[Mapping[str, Any]] = (), not_run: Iterable[Mapping[str, Any]] = (),
+                 sweeps: Iterable[Mapping[str, Any]] = ()) -> None:
         self.dir = Path(results_dir)
         self.path = self.dir / file_name
         self.header = dict(header)
         self.scenarios: list[dict[str, Any]] = [dict(s) for s in scenarios]
         self.not_run: list[dict[str, Any]] = [dict(n) for n in not_run]
+        self.sweeps: list[dict[str, Any]] = [dict(w) for w in sweeps]
 
     def document(self) -> dict[str, Any]:
         doc = {"format_version": FORMAT_VERSION, **_drop_none(self.header)}
         doc["scenarios"] = self.scenarios
         doc["not_run"] = self.not_run
+        if self.sweeps:
+            doc["sweeps"] = self.sweeps
         return doc
 
     def add_scenario(self, entry: Mapping[str, Any]) -> None:
@@ -97,6 +106,15 @@ class ResultsWriter:
             raise ValueError(f"status must be 'skipped' or 'failed', got {status!r}")
         self.not_run = [n for n in self.not_run if n.get("name") != name]
         self.not_run.append({"name": name, "status": status, "reason": reason})
+        self.write()
+
+    def set_sweep(self, summary: Mapping[str, Any]) -> None:
+        """Add or replace (by `name`) one capacity sweep's summary, then rewrite the file."""
+        names = [w.get("name") for w in self.sweeps]
+        if summary.get("name") in names:
+            self.sweeps[names.index(summary.get("name"))] = dict(summary)
+        else:
+            self.sweeps.append(dict(summary))
         self.write()
 
     def write(self) -> Path:

@@ -3,6 +3,8 @@
 
     ffwatt run SCENARIOS.yml [--results-dir DIR] [--resume] [--dry-run] ...
     ffwatt exporter NAME [flags]       (the same as `python -m exporters NAME`)
+    ffwatt agent [--exporters cpu,gpu] [--cpu.FLAG VALUE ...]   (the per-host exporters in one process)
+    ffwatt report RESULTS.json [...] --out DIR   (see docs/report.md)
 
 Every `run` setting is also an environment variable `FFWATT_<FLAG>` (flag wins, then the
 variable, then the default), as for the exporters (`exporters.config.Setting`).
@@ -29,6 +31,15 @@ def _url(text: str) -> str | None:
     return text.strip() or None  # '' disables
 
 
+def _rtmp_url(text: str) -> str | None:
+    value = text.strip().rstrip("/")
+    if not value:
+        return None  # '' means: start our own server
+    if not value.startswith(("rtmp://", "rtmps://")) or value.count("/") < 3:
+        raise ValueError(f"expected an RTMP application URL like rtmp://host:1935/live, got {text!r}")
+    return value
+
+
 def _flag(text: str) -> bool:
     value = text.strip().lower()
     if value in ("1", "true", "yes", "on"):
@@ -53,6 +64,13 @@ RUN_SETTINGS = (
     Setting("tdp-watts", formulas.DEFAULT_TDP_WATTS,
             "CPU TDP in watts for the power model used without RAPL/NVML.", positive_float),
     Setting("work-dir", None, "Where encoded outputs go (default: a temp dir, removed at the end).", Path),
+    Setting("rtmp-url", None, "Live mode: publish to this existing RTMP application (rtmp://host:1935/live) "
+            "instead of starting the runner's own nginx-rtmp ('' starts our own).", _rtmp_url),
+    Setting("rtmp-stat-url", None, "The /stat URL of the --rtmp-url server (to wait for a stream to close).", _url),
+    Setting("rtmp-record-dir", None, "Where the --rtmp-url server records streams (<dir>/<stream>.flv): live "
+            "quality is scored on those recordings (without it, live quality is not measured).", Path),
+    Setting("nginx", "nginx", "nginx binary for the runner's own RTMP server (needs the Debian packages nginx "
+            "libnginx-mod-rtmp)."),
 )
 _RUN_SWITCHES = (
     Setting("resume", False, "Continue the newest results file of this scenario file, skipping completed "
@@ -97,7 +115,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
         dry_run=args.dry_run, events=args.events, progress_url=args.progress_url,
         cpu_metrics_url=args.cpu_metrics_url, gpu_metrics_url=args.gpu_metrics_url, tsdb_url=args.tsdb_url,
         sample_interval=args.sample_interval, tdp_watts=args.tdp_watts, work_dir=args.work_dir,
-        keep_outputs=args.keep_outputs, quality=not args.no_quality,
+        keep_outputs=args.keep_outputs, quality=not args.no_quality, rtmp_url=args.rtmp_url,
+        rtmp_stat_url=args.rtmp_stat_url, rtmp_record_dir=args.rtmp_record_dir, nginx=args.nginx,
     ))
 
 
@@ -114,6 +133,49 @@ def _cmd_exporter(args: argparse.Namespace) -> int:
     return exporters_main(list(args.exporter_args))
 
 
+def _add_agent(subparsers, environ: Mapping[str, str]) -> None:
+    p = subparsers.add_parser("agent", help="serve the per-host exporters in one process (python -m exporters agent)",
+                              add_help=False)
+    p.add_argument("agent_args", nargs=argparse.REMAINDER, help="--exporters cpu,gpu --cpu.FLAG VALUE ...")
+    p.set_defaults(func=_cmd_agent)
+
+
+def _cmd_agent(args: argparse.Namespace) -> int:
+    from exporters import agent
+
+    return agent.main(args.agent_args)
+
+
+def _add_report(subparsers, environ: Mapping[str, str]) -> None:
+    try:
+        from report.cli import add_arguments
+    except ImportError as exc:  # a stale install without the report package: `ffwatt run` still works
+        reason = str(exc)
+        p = subparsers.add_parser("report", help=f"(unavailable: {reason})", add_help=False)
+        p.add_argument("args", nargs=argparse.REMAINDER)
+        p.set_defaults(func=lambda args: _unavailable_report(reason))
+        return
+    p = subparsers.add_parser("report", help="write an HTML/PNG/SVG/CSV/Markdown report of results files",
+                              description="Write a self-contained benchmark report (rate-distortion curves, "
+                              "BD-rate and its energy counterpart, quality against energy, costs) of results "
+                              "files. Needs the optional extra ffwatt[report]; see docs/report.md.",
+                              formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    add_arguments(p)
+    p.set_defaults(func=_cmd_report)
+
+
+def _unavailable_report(reason: str) -> int:
+    print(f"error: ffwatt report is unavailable ({reason}); reinstall ffwatt: pip install -e '.[report]'",
+          file=sys.stderr)
+    return 2
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from report.cli import run as report_run
+
+    return report_run(args)
+
+
 def _parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ffwatt", description="Energy, cost and quality benchmarks of video "
                                      "encoders, shown on generated Grafana dashboards.")
@@ -121,6 +183,8 @@ def _parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     _add_run(subparsers, environ)
     _add_exporter(subparsers, environ)
+    _add_agent(subparsers, environ)
+    _add_report(subparsers, environ)
     return parser
 
 
@@ -135,6 +199,13 @@ def _version() -> str:
 
 def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
     environ = os.environ if environ is None else environ
+    argv = list(sys.argv[1:] if argv is None else argv)
+    # `exporter` and `agent` hand every argument on as it is (their own --help included),
+    # which argparse's REMAINDER does not do for options.
+    passthrough = {"exporter": _cmd_exporter, "agent": _cmd_agent}
+    if argv and argv[0] in passthrough:
+        key = "exporter_args" if argv[0] == "exporter" else "agent_args"
+        return passthrough[argv[0]](argparse.Namespace(**{key: argv[1:]}))
     args = _parser(environ).parse_args(argv)
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.DEBUG if getattr(args, "verbose", False) else logging.INFO,

@@ -12,7 +12,11 @@ to a file in the work dir (one file per rung for a ladder). Invariants:
   of ffmpeg and its reaped children, read once;
 * frames, media time and speed come from ffmpeg's final `-progress` block; wall time is
   from the launch to the end of the process's stdout;
-* every wait is bounded (`timeout`).
+* every wait is bounded (`timeout`); when one stream fails, the others get a short
+  grace to finish or fail too, then the error names every failed stream.
+
+`run_streams` (launch, forward progress, wait, stop) is shared with live mode
+(`runner.live`), which builds its own argv and reads its own fields from the blocks.
 """
 
 from __future__ import annotations
@@ -37,10 +41,12 @@ from runner.scenarios import Scenario
 
 log = logging.getLogger("ffwatt.run")
 
-__all__ = ["StreamResult", "EncodeResult", "EncodeError", "encode", "stop_process", "log_tail", "run_measured"]
+__all__ = ["StreamResult", "EncodeResult", "EncodeError", "encode", "stop_process", "log_tail", "run_measured",
+           "run_streams", "StreamProcess", "stream_result"]
 
 STOP_GRACE_SECONDS = 5.0
 READER_JOIN_SECONDS = 5.0
+FAILED_GRACE_SECONDS = 3.0
 LOG_TAIL_BYTES = 2000
 
 
@@ -167,17 +173,21 @@ def run_measured(argv: list[str], log_path: Path, timeout: float, *, what: str) 
     return cpu
 
 
-class _Stream:
-    def __init__(self, index: int, argv: list[str], outputs: list[Path], log_path: Path) -> None:
+class StreamProcess:
+    """One ffmpeg process of an encode (file or live) while it runs: its argv, log, progress and CPU time."""
+
+    def __init__(self, index: int, argv: list[str], outputs: list[Path], log_path: Path, name: str) -> None:
         self.index = index
         self.argv = argv
         self.outputs = outputs
         self.log_path = log_path
+        self.name = name  # the ffmpeg exporter's stream name
         self.proc: subprocess.Popen | None = None
         self.reader: threading.Thread | None = None
         self.started = 0.0
         self.ended: float | None = None
         self.final: dict[str, str] = {}
+        self.points: list[tuple[float, float]] = []  # (wall s since launch, media s) of each `continue` block
         self.cpu_seconds = 0.0
 
 
@@ -195,28 +205,69 @@ def encode(
     for i in range(scenario.streams):
         outputs = output_paths(scenario, work_dir, i + 1)
         argv = encode_command(scenario, ffmpeg, outputs)
-        streams.append(_Stream(i, argv, outputs, work_dir / f"{scenario.slug}-s{i + 1}.log"))
+        streams.append(StreamProcess(i, argv, outputs, work_dir / f"{scenario.slug}-s{i + 1}.log",
+                               f"{scenario.slug}-{i + 1}"))
+    start_wall, end_wall = run_streams(scenario, streams, progress_url=progress_url, on_progress=on_progress,
+                                       timeout=timeout)
+    return EncodeResult(start_time=start_wall, end_time=end_wall, streams=tuple(stream_result(s) for s in streams),
+                        commands=tuple(tuple(s.argv) for s in streams))
+
+
+def stream_result(s: StreamProcess) -> StreamResult:
+    ended = s.ended if s.ended is not None else time.monotonic()
+    out_us = block_int(s.final, "out_time_us")
+    return StreamResult(
+        index=s.index + 1,
+        wall_seconds=ended - s.started,
+        cpu_seconds=s.cpu_seconds,
+        frames=block_int(s.final, "frame"),
+        media_seconds=out_us / 1e6 if out_us is not None and out_us >= 0 else None,
+        output_bytes=sum(p.stat().st_size for p in s.outputs if p.exists()),
+        outputs=tuple(str(p) for p in s.outputs),
+    )
+
+
+def run_streams(
+    scenario: Scenario,
+    streams: list[StreamProcess],
+    *,
+    progress_url: str | None,
+    on_progress: Callable[[int, dict[str, str]], None] | None,
+    timeout: float,
+) -> tuple[float, float]:
+    """Launch every stream, wait for all (bounded), stop any left; `(start, end)` in unix seconds.
+
+    When a stream fails, the others get `FAILED_GRACE_SECONDS` to finish or fail too (a dead
+    RTMP server fails them all at once), then `EncodeError` names every failed stream.
+    """
     start_wall = time.time()
     deadline = time.monotonic() + timeout
+    failures: list[str] = []
     try:
         for s in streams:
             log.debug("stream %d: %s", s.index + 1, shlex.join(s.argv))
             s.started = time.monotonic()
             s.proc = _spawn(s.argv, s.log_path, stdout=subprocess.PIPE)
-            forwarder = Forwarder(progress_url, f"{scenario.slug}-{s.index + 1}") if progress_url else None
+            forwarder = Forwarder(progress_url, s.name) if progress_url else None
             s.reader = threading.Thread(target=_read, args=(s, forwarder, on_progress),
-                                        name=f"progress-{scenario.slug}-{s.index + 1}", daemon=True)
+                                        name=f"progress-{s.name}", daemon=True)
             s.reader.start()
         for s in streams:
             assert s.proc is not None
             try:
                 rc, s.cpu_seconds = cputime.wait_with_rusage(s.proc, max(0.0, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
+                if failures:
+                    break  # the others failed: this one is stopped below
                 raise EncodeError(f"scenario {scenario.name!r}: stream {s.index + 1} did not finish within "
                                   f"{timeout:g} s; log {s.log_path}:\n{log_tail(s.log_path)}") from None
             if rc != 0:
-                raise EncodeError(f"scenario {scenario.name!r}: ffmpeg (stream {s.index + 1}) exited with {rc}; "
-                                  f"log {s.log_path}:\n{log_tail(s.log_path)}")
+                failures.append(f"ffmpeg (stream {s.index + 1}, {s.name}) exited with {rc}; log {s.log_path}:\n"
+                                f"{log_tail(s.log_path)}")
+                deadline = min(deadline, time.monotonic() + FAILED_GRACE_SECONDS)
+        if failures:
+            head = f"scenario {scenario.name!r}: {len(failures)} of {len(streams)} stream(s) failed"
+            raise EncodeError(f"{head}: " + failures[0] if len(failures) == 1 else head + ":\n" + "\n".join(failures))
         for s in streams:
             assert s.reader is not None
             s.reader.join(READER_JOIN_SECONDS)
@@ -226,29 +277,17 @@ def encode(
                 stop_process(s.proc)
                 if s.proc.stdout is not None:
                     s.proc.stdout.close()
-    end_wall = time.time()
-    results = []
-    for s in streams:
-        ended = s.ended if s.ended is not None else time.monotonic()
-        out_us = block_int(s.final, "out_time_us")
-        results.append(StreamResult(
-            index=s.index + 1,
-            wall_seconds=ended - s.started,
-            cpu_seconds=s.cpu_seconds,
-            frames=block_int(s.final, "frame"),
-            media_seconds=out_us / 1e6 if out_us is not None and out_us >= 0 else None,
-            output_bytes=sum(p.stat().st_size for p in s.outputs if p.exists()),
-            outputs=tuple(str(p) for p in s.outputs),
-        ))
-    return EncodeResult(start_time=start_wall, end_time=end_wall, streams=tuple(results),
-                        commands=tuple(tuple(s.argv) for s in streams))
+    return start_wall, time.time()
 
 
-def _read(stream: _Stream, forwarder: Forwarder | None, on_progress) -> None:
+def _read(stream: StreamProcess, forwarder: Forwarder | None, on_progress) -> None:
     assert stream.proc is not None and stream.proc.stdout is not None
 
     def on_block(block: dict[str, str], raw: bytes) -> None:
         stream.final = block
+        out_us = block_int(block, "out_time_us")
+        if block.get("progress") == "continue" and out_us is not None and out_us >= 0:
+            stream.points.append((time.monotonic() - stream.started, out_us / 1e6))
         if forwarder is not None:
             forwarder.send(raw)
         if on_progress is not None:

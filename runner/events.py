@@ -1,7 +1,9 @@
 """NDJSON run events (`ffwatt run --events FILE`): one JSON object per line.
 
 Every event has `event` (scenario-start, progress, scenario-done, scenario-skipped,
-error, run-start, run-done), `time` (unix seconds) and, where it concerns one,
+error, run-start, run-done; rtmp-server when the runner started its nginx-rtmp, with
+`rtmp_url`, `stat_url`, `pid`; sweep-done with `knee_streams` and
+`marginal_joules_per_stream`), `time` (unix seconds) and, where it concerns one,
 `scenario` (its name). Lines are written whole and flushed, from any thread.
 """
 

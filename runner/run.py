@@ -14,7 +14,16 @@ Invariants:
   run goes on; the exit status is 0 only when every scenario completed;
 * `--resume` continues the newest results file written for the same scenario file and
   expanded matrix (`runner.matrix_sha256`), skipping the scenarios already in it;
-* net-of-baseline figures are the exporters' job: an idle baseline runs like any other.
+* net-of-baseline figures are the exporters' job: an idle baseline runs like any other
+  (a capacity sweep's summary is the exception: its steps carry their net power);
+* live scenarios publish to the runner's own nginx-rtmp (`runner.rtmp_server`, started at
+  the first live scenario in the work dir, recording every stream, restarted when it died,
+  stopped at the end) or to `--rtmp-url`; when no server can be had, live scenarios are
+  skipped with the reason and file scenarios still run. Their quality is scored on the
+  server's recording of stream 1 (`quality_reference.distorted = "server_delivered"`);
+* a sweep runs its steps (`"<name> @ <N> streams"`) in increasing order and stops after
+  the first whose streams fell behind real time, or that did not complete; the summary
+  (`sweeps[]`) is rewritten after each step.
 """
 
 from __future__ import annotations
@@ -27,6 +36,8 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -41,6 +52,7 @@ from runner import quality as q
 from runner.encode import EncodeError, EncodeResult, encode
 from runner.errors import RunInterruptedError, RunnerError
 from runner.events import EventLog
+from runner.live import LiveResult, encode_live, publish_url, sweep_step, sweep_summary
 from runner.progress import ProgressDisplay, probe_exporter
 from runner.scenarios import Scenario, load_scenarios, matrix_sha256
 
@@ -67,6 +79,19 @@ class RunOptions:
     keep_outputs: bool = False
     quality: bool = True
     progress_bar: bool | None = None  # None: when stdout is a terminal
+    rtmp_url: str | None = None  # an existing server's application URL; None: start our own nginx-rtmp
+    rtmp_stat_url: str | None = None
+    rtmp_record_dir: Path | None = None  # where that existing server records streams (for live quality)
+    nginx: str = "nginx"
+
+
+@dataclass(frozen=True)
+class _LiveTarget:
+    """Where live streams go: the application URL, its /stat (or None), its recordings (or None)."""
+
+    rtmp_url: str
+    stat_url: str | None
+    record_dir: Path | None
 
 
 @contextmanager
@@ -91,10 +116,17 @@ def handle_signals() -> Iterator[None]:
             signal.signal(sig, old)
 
 
-def dry_run_lines(scenarios: tuple[Scenario, ...], ffmpeg: str, work_dir: Path) -> list[str]:
+def _planned(scenarios: tuple[Scenario, ...]) -> tuple[Scenario, ...]:
+    """Scenarios as they run: a sweep stands for its steps (all of them: an upper bound, it may stop early)."""
+    return tuple(step for s in scenarios for step in (s.sweep_steps() if s.sweep else (s,)))
+
+
+def dry_run_lines(scenarios: tuple[Scenario, ...], ffmpeg: str, work_dir: Path,
+                  rtmp_url: str | None = None) -> list[str]:
     """The expanded matrix and the exact commands, as `--dry-run` prints them."""
-    lines = [f"{len(scenarios)} scenario(s):"]
-    for s in scenarios:
+    planned = _planned(scenarios)
+    lines = [f"{len(planned)} scenario(s):"]
+    for s in planned:
         if s.idle:
             lines.append(f"- {s.name}: idle baseline, {s.duration:g} s, repeat {s.repeat}")
             lines.append(f"    (no command: sleep {s.duration:g} s while energy is measured)")
@@ -104,8 +136,14 @@ def dry_run_lines(scenarios: tuple[Scenario, ...], ffmpeg: str, work_dir: Path) 
                                                                              for r in s.outputs))
         lines.append(f"- {s.name}: {s.encoder} {s.preset or ''} {rate}, {s.resolution}@{s.fps:g}, "
                      f"{s.duration:g} s x {s.streams} stream(s), repeat {s.repeat}, source {s.source.describe()}")
+        if s.live:
+            lines[-1] += ", live"
         for i in range(s.streams):
-            lines.append("    " + shlex.join(ff.encode_command(s, ffmpeg, ff.output_paths(s, work_dir, i + 1))))
+            if s.live:
+                url = publish_url(rtmp_url or "rtmp://127.0.0.1:PORT/live", s, i + 1)
+                lines.append("    " + shlex.join(ff.live_command(s, ffmpeg, url)))
+            else:
+                lines.append("    " + shlex.join(ff.encode_command(s, ffmpeg, ff.output_paths(s, work_dir, i + 1))))
     return lines
 
 
@@ -114,7 +152,7 @@ def run(opts: RunOptions, out: TextIO | None = None) -> int:
     scenarios = load_scenarios(opts.scenario_file)
     ffmpeg_path = opts.ffmpeg or ff.default_ffmpeg() or "ffmpeg"
     if opts.dry_run:
-        for line in dry_run_lines(scenarios, ffmpeg_path, opts.work_dir or Path("ffwatt-work")):
+        for line in dry_run_lines(scenarios, ffmpeg_path, opts.work_dir or Path("ffwatt-work"), opts.rtmp_url):
             print(line, file=out)
         return 0
     info = ff.probe(ffmpeg_path)
@@ -141,6 +179,8 @@ class _Run:
         self.progress_url = (opts.progress_url or "").rstrip("/") or None
         self.scenario_file = str(Path(opts.scenario_file).resolve())
         self.sha = matrix_sha256(scenarios)
+        self.rtmp = None  # our own RtmpServer, started at the first live scenario
+        self.rtmp_error: str | None = None  # why it could not start (then every live scenario is skipped)
 
     # ---- the run -----------------------------------------------------------
 
@@ -161,56 +201,136 @@ class _Run:
             work_dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise RunnerError(f"cannot create the work dir {str(work_dir)!r}: {exc.strerror or exc}") from None
-        not_run = 0
+        self.not_run = 0
         try:
             for scenario in self.scenarios:
-                if scenario.name in done:
-                    self.events.emit("scenario-skipped", scenario=scenario.name,
-                                     reason=f"completed in {writer.path.name} (--resume)")
-                    log.info("%s: already completed in %s, skipped", scenario.name, writer.path.name)
-                    continue
-                if not scenario.idle:
-                    reason = self.info.missing_encoder_reason(scenario.encoder)
-                    if reason:
-                        not_run += 1
-                        log.warning("%s: skipped: %s", scenario.name, reason)
-                        self.events.emit("scenario-skipped", scenario=scenario.name, reason=reason)
-                        self._write(writer.add_not_run, scenario.name, "skipped", reason)
-                        continue
-                self.events.emit("scenario-start", scenario=scenario.name, streams=scenario.streams,
-                                 repeat=scenario.repeat)
-                log.info("%s: started", scenario.name)
-                try:
-                    entry = self._scenario(scenario, work_dir)
-                except RunInterruptedError as exc:
-                    self.events.emit("error", scenario=scenario.name, message=str(exc), fatal=True)
-                    self._write(writer.add_not_run, scenario.name, "failed", f"interrupted by {exc.signal_name}")
-                    raise
-                except EncodeError as exc:
-                    not_run += 1
-                    log.error("%s: failed: %s", scenario.name, exc)
-                    self.events.emit("error", scenario=scenario.name, message=str(exc), fatal=False)
-                    self._write(writer.add_not_run, scenario.name, "failed", str(exc))
-                    continue
-                finally:
-                    if not self.opts.keep_outputs and not scenario.idle:
-                        for stream in range(1, scenario.streams + 1):  # the encoded media; logs stay
-                            for path in ff.output_paths(scenario, work_dir, stream):
-                                path.unlink(missing_ok=True)
-                self._write(writer.add_scenario, entry)
-                self.events.emit("scenario-done", scenario=scenario.name, **_summary(entry))
-                log.info("%s: done: %s", scenario.name, _summary(entry))
+                if scenario.sweep:
+                    self._sweep(scenario, work_dir, writer, done)
+                else:
+                    self._one(scenario, work_dir, writer, done)
         finally:
+            if self.rtmp is not None:
+                self.rtmp.stop()
             if own_work_dir and not self.opts.keep_outputs:
                 shutil.rmtree(work_dir, ignore_errors=True)
             elif self.opts.keep_outputs:
                 log.info("outputs kept in %s", work_dir)
         completed = len(writer.scenarios)
         self.events.emit("run-done", results_file=str(writer.path), completed=completed, not_run=len(writer.not_run))
-        print(f"{completed} of {len(self.scenarios)} scenario(s) in {writer.path}", file=self.out)
+        print(f"{completed} of {len(_planned(self.scenarios))} scenario(s) in {writer.path}", file=self.out)
         for item in writer.not_run:
             print(f"  not run: {item['name']}: {item['status']}: {item['reason'].splitlines()[0]}", file=self.out)
-        return 0 if not_run == 0 and not writer.not_run else 1
+        for sweep in writer.sweeps:
+            print(f"  sweep {sweep['name']}: knee at {sweep['knee_streams']} stream(s), "
+                  f"{_fmt(sweep['marginal_joules_per_stream'])} J per extra stream", file=self.out)
+        return 0 if self.not_run == 0 and not writer.not_run else 1
+
+    def _one(self, scenario: Scenario, work_dir: Path, writer: ResultsWriter, done: set[str],
+             sweep: str | None = None) -> dict[str, Any] | None:
+        """Run one scenario and record it; its entry, or None when it was skipped or failed."""
+        if scenario.name in done:
+            self.events.emit("scenario-skipped", scenario=scenario.name,
+                             reason=f"completed in {writer.path.name} (--resume)")
+            log.info("%s: already completed in %s, skipped", scenario.name, writer.path.name)
+            return next(e for e in writer.scenarios if e.get("name") == scenario.name)
+        target = None
+        reason = None if scenario.idle else self.info.missing_encoder_reason(scenario.encoder)
+        if reason is None and scenario.live:
+            target, reason = self._live_target(work_dir)
+        if reason:
+            self.not_run += 1
+            log.warning("%s: skipped: %s", scenario.name, reason)
+            self.events.emit("scenario-skipped", scenario=scenario.name, reason=reason)
+            self._write(writer.add_not_run, scenario.name, "skipped", reason)
+            return None
+        self.events.emit("scenario-start", scenario=scenario.name, streams=scenario.streams,
+                         repeat=scenario.repeat, mode=scenario.mode)
+        log.info("%s: started", scenario.name)
+        try:
+            entry = self._scenario(scenario, work_dir, target)
+        except RunInterruptedError as exc:
+            self.events.emit("error", scenario=scenario.name, message=str(exc), fatal=True)
+            self._write(writer.add_not_run, scenario.name, "failed", f"interrupted by {exc.signal_name}")
+            raise
+        except EncodeError as exc:
+            message = str(exc)
+            if scenario.live and self.rtmp is not None and not self.rtmp.running:
+                message = f"{message}\n{self._server_gone()}"
+            self.not_run += 1
+            log.error("%s: failed: %s", scenario.name, message)
+            self.events.emit("error", scenario=scenario.name, message=message, fatal=False)
+            self._write(writer.add_not_run, scenario.name, "failed", message)
+            return None
+        finally:
+            if not self.opts.keep_outputs and not scenario.idle:
+                for path in self._media_files(scenario, work_dir, target):  # the encoded media; logs stay
+                    path.unlink(missing_ok=True)
+        if sweep is not None:
+            entry = scenario_entry(**entry, sweep=sweep)
+        self._write(writer.add_scenario, entry)
+        self.events.emit("scenario-done", scenario=scenario.name, **_summary(entry))
+        log.info("%s: done: %s", scenario.name, _summary(entry))
+        return entry
+
+    def _media_files(self, s: Scenario, work_dir: Path, target: _LiveTarget | None) -> list[Path]:
+        if not s.live:
+            return [p for i in range(1, s.streams + 1) for p in ff.output_paths(s, work_dir, i)]
+        if target is None or target.record_dir is None or self.opts.rtmp_url:
+            return []  # another server's recordings are not ours to delete
+        return [target.record_dir / f"{ff.live_stream_name(s, i)}.flv" for i in range(1, s.streams + 1)]
+
+    def _sweep(self, scenario: Scenario, work_dir: Path, writer: ResultsWriter, done: set[str]) -> None:
+        """The steps of a capacity sweep, in increasing stream counts, until one falls behind (module docstring)."""
+        steps: list[dict[str, Any]] = []
+        for step in scenario.sweep_steps():
+            entry = self._one(step, work_dir, writer, done, sweep=scenario.name)
+            if entry is None:
+                log.warning("%s: sweep stopped: %s did not complete", scenario.name, step.name)
+                break
+            steps.append(sweep_step(entry, _baseline_mean_watts(writer.scenarios)))
+            self._write(writer.set_sweep, sweep_summary(scenario.name, steps))
+            if not steps[-1]["held_real_time"]:
+                log.info("%s: %d stream(s) fell behind real time at %d streams: sweep done", scenario.name,
+                         entry.get("fell_behind_streams", 0), step.streams)
+                break
+        if steps:
+            summary = sweep_summary(scenario.name, steps)
+            self.events.emit("sweep-done", scenario=scenario.name, knee_streams=summary["knee_streams"],
+                             marginal_joules_per_stream=summary["marginal_joules_per_stream"])
+
+    # ---- the RTMP server ------------------------------------------------------
+
+    def _live_target(self, work_dir: Path) -> tuple[_LiveTarget | None, str | None]:
+        """Where live streams publish, or why they cannot (the scenario is then skipped)."""
+        if self.opts.rtmp_url:
+            return _LiveTarget(self.opts.rtmp_url, self.opts.rtmp_stat_url, self.opts.rtmp_record_dir), None
+        if self.rtmp_error is not None:
+            return None, self.rtmp_error
+        from runner.rtmp_server import RtmpServer
+
+        if self.rtmp is None:
+            base = work_dir / "rtmp"
+            self.rtmp = RtmpServer(base, record_dir=base / "recordings", nginx=self.opts.nginx)
+        elif not self.rtmp.running:
+            log.warning("%s; starting it again", self._server_gone())
+        if self.rtmp.running:
+            return _LiveTarget(self.rtmp.rtmp_url, self.rtmp.stat_url, self.rtmp.record_dir), None
+        try:
+            self.rtmp.start()
+        except RunnerError as exc:
+            self.rtmp_error = f"live mode needs an RTMP server and the runner's own could not start: {exc}"
+            self.events.emit("error", message=self.rtmp_error, fatal=False)
+            return None, self.rtmp_error
+        log.info("nginx-rtmp (pid %s) on %s, stats at %s, recordings in %s", self.rtmp.pid, self.rtmp.rtmp_url,
+                 self.rtmp.stat_url, self.rtmp.record_dir)
+        self.events.emit("rtmp-server", rtmp_url=self.rtmp.rtmp_url, stat_url=self.rtmp.stat_url,
+                         pid=self.rtmp.pid)
+        return _LiveTarget(self.rtmp.rtmp_url, self.rtmp.stat_url, self.rtmp.record_dir), None
+
+    def _server_gone(self) -> str:
+        proc = self.rtmp.proc if self.rtmp is not None else None
+        code = f" (exit status {proc.returncode})" if proc is not None and proc.returncode is not None else ""
+        return f"the runner's nginx-rtmp is not running any more{code}: killed or crashed"
 
     def _write(self, method: Callable, *args) -> None:
         try:
@@ -223,10 +343,11 @@ class _Run:
 
         header: dict[str, Any] = {
             "test_date": datetime.now(UTC).isoformat(timespec="seconds"),
-            "planned_scenarios": len(self.scenarios),
+            "planned_scenarios": len(_planned(self.scenarios)),
             "runner": {"scenario_file": self.scenario_file, "matrix_sha256": self.sha},
         }
         scenarios: list[dict] = []
+        sweeps: list[dict] = []
         done: set[str] = set()
         file_name = results_file_name(datetime.now(UTC))
         if self.opts.resume:
@@ -237,8 +358,10 @@ class _Run:
             else:
                 path, doc = found
                 file_name = path.name
-                header.update({k: v for k, v in doc.items() if k not in ("scenarios", "not_run", "format_version")})
+                header.update({k: v for k, v in doc.items()
+                               if k not in ("scenarios", "not_run", "format_version", "sweeps")})
                 scenarios = [s for s in doc["scenarios"] if isinstance(s, dict) and "name" in s]
+                sweeps = [w for w in doc.get("sweeps") or [] if isinstance(w, dict) and "name" in w]
                 done = {s["name"] for s in scenarios}
                 log.info("--resume: continuing %s (%d scenario(s) done)", path, len(done))
         if "environment" not in header:
@@ -250,13 +373,13 @@ class _Run:
                 env["tdp_watts"] = self.opts.tdp_watts
             log.info("energy: %s", description)
             header["environment"] = env
-        writer = ResultsWriter(self.opts.results_dir, file_name, header, scenarios)
+        writer = ResultsWriter(self.opts.results_dir, file_name, header, scenarios, sweeps=sweeps)
         self._write(writer.write)
         return writer, done
 
     # ---- one scenario -----------------------------------------------------------
 
-    def _scenario(self, s: Scenario, work_dir: Path) -> dict[str, Any]:
+    def _scenario(self, s: Scenario, work_dir: Path, target: _LiveTarget | None = None) -> dict[str, Any]:
         reps = []
         for _ in range(s.repeat):
             display = None
@@ -268,8 +391,14 @@ class _Run:
                 if s.idle:
                     start = time.time()
                     time.sleep(s.duration)
-                    result: EncodeResult | None = None
+                    result: EncodeResult | LiveResult | None = None
                     span = (start, time.time())
+                elif s.live:
+                    assert target is not None
+                    result = encode_live(s, ffmpeg=self.info.path, rtmp_url=target.rtmp_url, work_dir=work_dir,
+                                         progress_url=self.progress_url, on_progress=display.update,
+                                         timeout=_encode_timeout(s))
+                    span = (result.start_time, result.end_time)
                 else:
                     result = encode(s, ffmpeg=self.info.path, work_dir=work_dir, progress_url=self.progress_url,
                                     on_progress=display.update, timeout=_encode_timeout(s))
@@ -281,18 +410,39 @@ class _Run:
             reps.append((result, reading, span))
         quality = None
         if not s.idle and self.opts.quality:
-            quality = self._quality(s, reps[-1][0], work_dir)
+            if s.live:
+                recording = self._recording(s, target)
+                if recording is not None:
+                    quality = self._quality(s, [recording], work_dir, distorted="server_delivered")
+            else:
+                quality = self._quality(s, [Path(p) for p in reps[-1][0].streams[0].outputs], work_dir)
         return _entry(s, reps, quality)
 
-    def _quality(self, s: Scenario, result: EncodeResult, work_dir: Path) -> dict[str, Any] | None:
+    def _recording(self, s: Scenario, target: _LiveTarget | None) -> Path | None:
+        """The server's recording of stream 1, once the server closed it; None (logged) when there is none."""
+        name = ff.live_stream_name(s, 1)
+        if target is None or target.record_dir is None:
+            log.warning("%s: the RTMP server's recordings are unknown (pass --rtmp-record-dir with --rtmp-url): "
+                        "live quality not measured", s.name)
+            return None
+        path = target.record_dir / f"{name}.flv"
+        _wait_unpublished(target.stat_url, name, path)
+        if not path.is_file() or path.stat().st_size == 0:
+            message = f"the server's recording {path} is missing or empty: live quality not measured"
+            log.error("%s: %s", s.name, message)
+            self.events.emit("error", scenario=s.name, message=message, fatal=False)
+            return None
+        return path
+
+    def _quality(self, s: Scenario, outputs: list[Path], work_dir: Path,
+                 distorted: str = "encoder_output") -> dict[str, Any] | None:
         vmaf = self.info.has_libvmaf
         psnr, ssim = "psnr" in self.info.filters, "ssim" in self.info.filters
         if not (vmaf or psnr or ssim):
             log.warning("%s: ffmpeg has none of libvmaf, psnr, ssim: quality unknown", s.name)
             return None
         # N streams of one scenario are the same encode of the same source: stream 1 stands for all.
-        # A ladder's rungs differ: each is scored.
-        outputs = [Path(p) for p in result.streams[0].outputs]
+        # A ladder's rungs differ: each is scored. A live stream is scored as the server recorded it.
         scores, cpu = [], 0.0
         timeout = 120 + 30 * s.duration
         for i, path in enumerate(outputs):
@@ -308,7 +458,47 @@ class _Run:
         return {"vmaf": q.mean_quality([r.vmaf for r in scores]) if vmaf else None,
                 "psnr": q.mean_quality([r.psnr for r in scores]) if psnr else None,
                 "ssim": q.mean_quality([r.ssim for r in scores]) if ssim else None,
-                "cpu_seconds": cpu}
+                "cpu_seconds": cpu, "distorted": distorted}
+
+
+RECORDING_WAIT_SECONDS = 5.0
+
+
+def _wait_unpublished(stat_url: str | None, stream: str, recording: Path,
+                      timeout: float = RECORDING_WAIT_SECONDS) -> None:
+    """Wait (bounded) until the server has closed `stream`: gone from its /stat when there is one, and its
+    recording no longer growing (the server writes the last packets after the publisher left)."""
+    deadline = time.monotonic() + timeout
+    needle = f"<name>{stream}</name>".encode()
+    while stat_url and time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(stat_url, timeout=2) as r:
+                if needle not in r.read(8 << 20):
+                    break
+        except (urllib.error.URLError, OSError):
+            break  # no /stat: the file check below still applies
+        time.sleep(0.1)
+    last = -1
+    while time.monotonic() < deadline:
+        size = recording.stat().st_size if recording.exists() else -1
+        if size == last and size > 0:
+            return
+        last = size
+        time.sleep(0.25)
+
+
+def _baseline_mean_watts(entries: list[dict[str, Any]]) -> float | None:
+    """Mean power of the run's idle baseline (its first one): energy / (end_time - start_time); None without."""
+    for e in entries:
+        if e.get("encoder") == "none":
+            start, end = e.get("start_time"), e.get("end_time")
+            span = end - start if start is not None and end is not None else None
+            return formulas.mean_power_over(e.get("energy_joules"), span)
+    return None
+
+
+def _fmt(value: float | None) -> str:
+    return "unknown" if value is None else f"{value:.1f}"
 
 
 def _encode_timeout(s: Scenario) -> float:
@@ -348,11 +538,20 @@ def _entry(s: Scenario, reps: list, quality: dict[str, Any] | None) -> dict[str,
     if s.idle:
         return scenario_entry(encoder="none", **common)
     fields = dict(
-        encoder=s.encoder, preset=s.preset, resolution=s.resolution, fps=s.fps, streams=s.streams, mode="file",
+        encoder=s.encoder, preset=s.preset, resolution=s.resolution, fps=s.fps, streams=s.streams, mode=s.mode,
         avg_fps=_mean([r.avg_fps for r in results]), total_frames=first.total_frames, dropped_frames=0,
         output_bytes=first.output_bytes, measured_bitrate_bps=first.measured_bitrate_bps(s.fps),
         speed=_mean([r.speed for r in results]), cpu_core_seconds=_mean([r.cpu_seconds for r in results]),
     )
+    if isinstance(first, LiveResult):
+        # Drops and details are the first repetition's (like the frame count); a stream that fell
+        # behind in any repetition counts, and the lowest sustained speed of all is kept.
+        lows = [r.min_speed for r in results if r.min_speed is not None]
+        fields.update(
+            dropped_frames=first.dropped_frames, duplicated_frames=first.duplicated_frames,
+            fell_behind_streams=max(r.fell_behind_streams for r in results), min_speed=min(lows) if lows else None,
+            streams_detail=[st.detail() for st in first.streams],
+        )
     if s.outputs:
         fields["bitrate"] = str(sum(r.bitrate_bps for r in s.outputs))  # one stream's ladder, in bits/s
         fields["outputs"] = [{"resolution": r.resolution, "fps": r.fps or s.fps, "bitrate": r.bitrate}
@@ -366,7 +565,7 @@ def _entry(s: Scenario, reps: list, quality: dict[str, Any] | None) -> dict[str,
             ssim_score=ssim.mean if ssim else None,
             vmaf=vmaf.as_dict(model=q.VMAF_MODEL, keys=("mean", "harmonic_mean", "min", "p1")) if vmaf else None,
             psnr=psnr.as_dict() if psnr else None, ssim=ssim.as_dict() if ssim else None,
-            quality_reference={"reference": "source", "distorted": "encoder_output", "resolution": s.resolution,
+            quality_reference={"reference": "source", "distorted": quality["distorted"], "resolution": s.resolution,
                                "scaler": "bicubic"},
             quality_cpu_seconds=quality["cpu_seconds"],
         )
@@ -375,5 +574,5 @@ def _entry(s: Scenario, reps: list, quality: dict[str, Any] | None) -> dict[str,
 
 def _summary(entry: dict[str, Any]) -> dict[str, Any]:
     keys = ("avg_fps", "total_frames", "speed", "energy_joules", "energy_source", "cpu_core_seconds", "vmaf_score",
-            "psnr_score", "measured_bitrate_bps")
+            "psnr_score", "measured_bitrate_bps", "dropped_frames", "fell_behind_streams", "min_speed")
     return {k: (round(entry[k], 3) if isinstance(entry[k], float) else entry[k]) for k in keys if k in entry}

@@ -31,7 +31,7 @@ import math
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -40,11 +40,12 @@ import yaml
 from contract import formulas
 from runner.errors import RunnerError
 
-__all__ = ["Rung", "Source", "Scenario", "load_scenarios", "parse_scenarios", "matrix_sha256", "slug"]
+__all__ = ["Rung", "Source", "Scenario", "load_scenarios", "parse_scenarios", "matrix_sha256", "slug",
+           "sweep_step_name"]
 
 _SCENARIO_KEYS = frozenset({
     "name", "encoder", "preset", "bitrate", "crf", "qp", "resolution", "fps", "duration", "streams",
-    "outputs", "source", "idle", "repeat", "mode", "viewers", "options", "matrix",
+    "outputs", "source", "idle", "repeat", "mode", "viewers", "options", "matrix", "sweep",
 })
 _TOP_KEYS = frozenset({"defaults", "scenarios"})
 _RUNG_KEYS = frozenset({"resolution", "bitrate", "fps"})
@@ -54,6 +55,10 @@ _NAME_RE = re.compile(r"^[A-Za-z0-9_.-]+$")  # encoder, preset and lavfi source 
 _MAX_DURATION = 7 * 24 * 3600.0
 _MAX_STREAMS = 256  # parallel ffmpeg processes on one machine
 _MAX_REPEAT = 1000
+_MODES = ("file", "live")
+_SWEEP_KEYS = frozenset({"streams"})
+# Codecs nginx-rtmp cannot carry in FLV (it takes H.264 video): refused in live mode up front.
+_NOT_FLV = re.compile(r"265|hevc|av1|vp8|vp9|vpx|theora|prores|ffv1|rav1e", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -86,6 +91,8 @@ class Scenario:
 
     An idle baseline (`idle=True`) has `encoder="none"` and no video fields.
     Rate control is exactly one of `bitrate`, `crf`, `qp`, or per-rung bitrates in `outputs`.
+    `mode="live"` publishes each stream to an RTMP server, paced at real time; `sweep` (live
+    only) is the increasing stream counts of a capacity sweep, `()` for none.
     """
 
     name: str
@@ -108,13 +115,29 @@ class Scenario:
     mode: str = "file"
     viewers: int | None = None
     options: tuple[tuple[str, str], ...] = ()
+    sweep: tuple[int, ...] = ()
 
     @property
     def slug(self) -> str:
         return slug(self.name)
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        out = asdict(self)
+        if not self.sweep:
+            del out["sweep"]  # keeps the fingerprint (`--resume`) of files written before sweeps existed
+        return out
+
+    @property
+    def live(self) -> bool:
+        return self.mode == "live"
+
+    def sweep_steps(self) -> tuple[Scenario, ...]:
+        """The live scenarios of a sweep, one per stream count, named `"<name> @ <N> streams"`."""
+        return tuple(replace(self, name=sweep_step_name(self.name, n), streams=n, sweep=()) for n in self.sweep)
+
+
+def sweep_step_name(name: str, streams: int) -> str:
+    return f"{name} @ {streams} streams"
 
 
 def slug(name: str) -> str:
@@ -214,10 +237,12 @@ class _Validator:
                 scenario = self.scenario(merged, explicit, where)
                 if scenario is None:
                     continue
-                if scenario.name in seen:
-                    p.add(f"{where}.name", f"duplicate scenario name {_show(scenario.name)} (also {seen[scenario.name]})")
+                names = [scenario.name, *(step.name for step in scenario.sweep_steps())]
+                clash = next((n for n in names if n in seen), None)
+                if clash is not None:
+                    p.add(f"{where}.name", f"duplicate scenario name {_show(clash)} (also {seen[clash]})")
                     continue
-                seen[scenario.name] = where
+                seen.update(dict.fromkeys(names, where))
                 out.append(scenario)
         return tuple(out)
 
@@ -273,10 +298,9 @@ class _Validator:
             self.problems.add(f"{path}.name", f"expected a non-empty string, got {_show(name)}")
             name = None
         mode = d.get("mode", "file")
-        if mode == "live":
-            self.problems.add(f"{path}.mode", "live mode (RTMP) is not supported yet; use mode: file")
-        elif mode != "file":
-            self.problems.add(f"{path}.mode", f"expected 'file', got {_show(mode)}")
+        if mode not in _MODES:
+            self.problems.add(f"{path}.mode", f"expected 'file' or 'live', got {_show(mode)}")
+            mode = "file"
         idle = d.get("idle", False)
         if not isinstance(idle, bool):
             self.problems.add(f"{path}.idle", f"expected true or false, got {_show(idle)}")
@@ -285,9 +309,11 @@ class _Validator:
         repeat = self._int(d, "repeat", path, default=1, minimum=1, maximum=_MAX_REPEAT)
         viewers = self._int(d, "viewers", path, default=None, minimum=0, maximum=10**9)
         if idle:
-            for key in _ENCODE_KEYS:
+            for key in (*_ENCODE_KEYS, "sweep"):
                 if key in explicit:
                     self.problems.add(f"{path}.{key}", "an idle baseline encodes nothing; remove this key")
+            if "mode" in explicit and mode != "file":
+                self.problems.add(f"{path}.mode", "an idle baseline publishes nothing; remove this key")
             if len(self.problems.items) > before or name is None or duration is None:
                 return None
             return Scenario(name=name, duration=duration, idle=True, repeat=repeat, viewers=viewers)
@@ -310,12 +336,25 @@ class _Validator:
             self.problems.add(path, f"expected exactly one rate control (bitrate, crf or qp), got {found}")
         source = self._source(d.get("source", "testsrc2"), f"{path}.source")
         options = self._options(d.get("options"), f"{path}.options")
+        sweep = self._sweep(d.get("sweep"), f"{path}.sweep") if "sweep" in d else ()
+        if mode == "live":
+            if "outputs" in d:
+                self.problems.add(f"{path}.outputs", "live mode publishes one rendition per stream; a ladder "
+                                  "(outputs) is file mode only")
+            if encoder is not None and _NOT_FLV.search(encoder):
+                self.problems.add(f"{path}.encoder", f"live mode publishes FLV over RTMP, which nginx-rtmp carries "
+                                  f"with H.264 video (libx264, h264_nvenc...), got {_show(encoder)}")
+            if sweep and "streams" in explicit:
+                self.problems.add(f"{path}.streams", "a sweep sets the stream count of each step; remove this key")
+        elif "sweep" in d:
+            self.problems.add(f"{path}.sweep", "a capacity sweep runs live streams; add mode: live")
         if len(self.problems.items) > before:
             return None
         return Scenario(
             name=name, duration=duration, encoder=encoder, preset=preset, bitrate=bitrate, bitrate_bps=bitrate_bps,
-            crf=crf, qp=qp, resolution=resolution, width=width, height=height, fps=fps, streams=streams,
-            outputs=outputs, source=source, repeat=repeat, mode="file", viewers=viewers, options=options,
+            crf=crf, qp=qp, resolution=resolution, width=width, height=height, fps=fps,
+            streams=sweep[0] if sweep else streams, outputs=outputs, source=source, repeat=repeat, mode=mode,
+            viewers=viewers, options=options, sweep=sweep,
         )
 
     # -- typed fields --------------------------------------------------------------
@@ -380,6 +419,23 @@ class _Validator:
             self.problems.add(path, f"expected a bitrate like \"2500k\", got {_show(value)}")
             return None, None
         return (value.strip() if isinstance(value, str) else str(value)), bps
+
+    def _sweep(self, value, path) -> tuple[int, ...]:
+        if not isinstance(value, Mapping) or set(value) != _SWEEP_KEYS:
+            self.problems.add(path, f"expected {{streams: [1, 2, 4, 8]}}, got {_show(value)}")
+            return ()
+        counts = value["streams"]
+        ok = (isinstance(counts, list) and counts
+              and all(isinstance(n, int) and not isinstance(n, bool) and 1 <= n <= _MAX_STREAMS for n in counts))
+        if not ok:
+            self.problems.add(f"{path}.streams", f"expected a non-empty list of stream counts from 1 to "
+                              f"{_MAX_STREAMS}, got {_show(counts)}")
+            return ()
+        if any(b <= a for a, b in itertools.pairwise(counts)):
+            self.problems.add(f"{path}.streams", f"expected strictly increasing stream counts (the sweep stops at "
+                              f"the first count that falls behind), got {_show(counts)}")
+            return ()
+        return tuple(counts)
 
     def _outputs(self, value, path) -> tuple[Rung, ...]:
         if not isinstance(value, list) or not value:

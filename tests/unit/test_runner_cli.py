@@ -64,3 +64,16 @@ def test_exporter_subcommand_forwards_to_python_m_exporters(monkeypatch):
     monkeypatch.setattr("exporters.__main__.main", lambda argv: seen.append(argv) or 0)
     assert cli.main(["exporter", "cpu", "--port", "0"], environ={}) == 0
     assert seen == [["cpu", "--port", "0"]]
+
+
+def test_agent_and_exporter_hand_their_own_help_on(capsys):
+    from runner.cli import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["agent", "--help"], environ={})
+    assert exit_info.value.code == 0 and "--exporters" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        main(["exporter", "cpu", "--help"], environ={})
+    assert "--powercap-root" in capsys.readouterr().out
+    assert main(["agent", "--exporters", "health"], environ={}) == 2  # the checker is not a per-host exporter
+    assert "error: --exporters: health" in capsys.readouterr().out

@@ -85,9 +85,11 @@ def test_exactly_one_rate_control_is_required():
     assert "got bitrate and crf" in error_of(BASE + "  - {name: a, bitrate: 1M, crf: 20}\n")
 
 
-def test_live_mode_is_refused_as_not_supported_yet():
-    assert "scenarios[0].mode: live mode (RTMP) is not supported yet" in error_of(
-        BASE + "  - {name: a, bitrate: 1M, mode: live}\n")
+def test_mode_is_file_or_live():
+    (live,) = parse(BASE + "  - {name: a, bitrate: 1M, mode: live}\n")
+    assert live.mode == "live" and live.live
+    assert "scenarios[0].mode: expected 'file' or 'live', got \"rtmp\"" in error_of(
+        BASE + "  - {name: a, bitrate: 1M, mode: rtmp}\n")
 
 
 def test_idle_baseline_ignores_encode_defaults_but_refuses_explicit_encode_keys():
@@ -149,12 +151,19 @@ def test_shipped_default_file_has_the_older_stacks_four_scenarios():
                and s.duration == 60 for s in scenarios[1:])
 
 
-def test_shipped_quick_file_has_a_baseline_two_encoders_two_bitrates_and_two_streams():
+def test_shipped_quick_file_has_a_baseline_two_encoders_repeats_two_streams_and_a_live_sweep():
     scenarios = load_scenarios(ROOT / "scenarios" / "quick.yml")
-    assert scenarios[0].idle and len(scenarios) == 4
-    encodes = scenarios[1:]
+    assert scenarios[0].idle and len(scenarios) == 5
+    encodes = [s for s in scenarios[1:] if not s.live]
     assert len({s.encoder for s in encodes}) == 2 and len({s.bitrate for s in encodes}) == 2
-    assert any(s.streams == 2 for s in encodes)
+    assert any(s.streams == 2 for s in encodes) and any(s.repeat == 2 for s in encodes)
+    (live,) = [s for s in scenarios if s.live]
+    assert live.sweep == (1, 2) and live.encoder == "libx264" and 6 <= live.duration <= 8  # ends at 2 streams
+
+
+def test_shipped_live_sweep_file_sweeps_1_2_4_8_streams_after_a_baseline():
+    baseline, sweep = load_scenarios(ROOT / "scenarios" / "live-sweep.yml")
+    assert baseline.idle and sweep.live and sweep.sweep == (1, 2, 4, 8) and sweep.resolution == "320x180"
 
 
 def test_missing_file_is_a_runner_error(tmp_path: Path):
