@@ -25,9 +25,11 @@ from runner.errors import RunnerError
 from runner.scenarios import Rung, Scenario
 
 __all__ = ["FfmpegInfo", "probe", "parse_encoders", "parse_filters", "source_input_args", "source_filters",
-           "encode_command", "output_paths", "PROGRESS_PERIOD_SECONDS", "default_ffmpeg"]
+           "encode_command", "output_paths", "PROGRESS_PERIOD_SECONDS", "default_ffmpeg", "live_command",
+           "live_stream_name", "hardware_encoder_reason"]
 
 PROBE_TIMEOUT = 20.0
+_DEVICE_CHECKED: dict[str, str | None] = {}  # hardware encoder -> why it cannot run here (None: it can)
 PROGRESS_PERIOD_SECONDS = 0.5
 OUTPUT_EXTENSION = ".mkv"  # Matroska holds H.264, HEVC, AV1, VP9... so one container fits every encoder
 
@@ -46,9 +48,39 @@ class FfmpegInfo:
         return "libvmaf" in self.filters
 
     def missing_encoder_reason(self, encoder: str) -> str | None:
-        if encoder in self.encoders:
-            return None
-        return f"ffmpeg at {self.path} has no video encoder {encoder!r} (see `ffmpeg -hide_banner -encoders`)"
+        if encoder not in self.encoders:
+            return f"ffmpeg at {self.path} has no video encoder {encoder!r} (see `ffmpeg -hide_banner -encoders`)"
+        if encoder not in _DEVICE_CHECKED:  # once per encoder and binary
+            _DEVICE_CHECKED[encoder] = hardware_encoder_reason(self.path, encoder)
+        return _DEVICE_CHECKED[encoder]
+
+
+# Encoders that need a device (the static ffmpeg lists NVENC everywhere): a one-frame
+# test encode says whether this machine can open one, before a scenario relies on it.
+HARDWARE_ENCODER = re.compile(r"_(nvenc|qsv|vaapi|amf|videotoolbox|v4l2m2m)$")
+
+
+def hardware_encoder_reason(path: str, encoder: str, timeout: float = PROBE_TIMEOUT) -> str | None:
+    """None when `encoder` (a hardware one) can encode here; else why not, from ffmpeg.
+
+    256x144 is above every NVENC generation's minimum frame size, so a refusal is the
+    device's (none, or an H100/H200 without NVENC), not the frame's."""
+    if not HARDWARE_ENCODER.search(encoder):
+        return None
+    cmd = [path, "-hide_banner", "-nostdin", "-loglevel", "error",
+           "-f", "lavfi", "-i", "testsrc2=size=256x144:rate=30",  # a tiny deterministic source
+           "-frames:v", "1", "-c:v", encoder, "-f", "null", "-"]   # one frame, written nowhere
+    try:
+        done = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout, check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return f"{encoder}: the one-frame test encode did not run: {exc}"
+    if done.returncode == 0:
+        return None
+    lines = [line.strip() for line in done.stderr.decode(errors="replace").splitlines() if line.strip()]
+    # The first line is the cause ("Cannot load libcuda.so.1", "No capable devices found");
+    # the rest is ffmpeg unwinding.
+    why = re.sub(r"^\[[^]]*\] *", "", lines[0]) if lines else f"exit {done.returncode}"
+    return f"ffmpeg lists {encoder} but cannot open its device on this machine: {why}"
 
 
 def default_ffmpeg() -> str | None:
@@ -150,7 +182,7 @@ def output_paths(scenario: Scenario, work_dir: Path, stream: int) -> list[Path]:
     return [work_dir / f"{base}{OUTPUT_EXTENSION}"]
 
 
-def _codec_args(scenario: Scenario, bitrate: str | None) -> list[str]:
+def _codec_args(scenario: Scenario, bitrate: str | None, *, muxer: list[str] | None = None) -> list[str]:
     args = ["-c:v", scenario.encoder]  # the encoder under test
     if scenario.preset:
         args += ["-preset", scenario.preset]  # speed/quality trade-off of the encoder
@@ -165,7 +197,7 @@ def _codec_args(scenario: Scenario, bitrate: str | None) -> list[str]:
     args += [
         "-pix_fmt", "yuv420p",  # 8-bit 4:2:0 in every encoder, so outputs compare with the reference
         "-an",  # video only (lavfi sources have no audio; a file's audio is not under test)
-        "-f", "matroska",  # explicit muxer: the extension could be anything
+        *(muxer if muxer is not None else ["-f", "matroska"]),  # explicit muxer: the extension could be anything
     ]
     return args
 
@@ -195,6 +227,39 @@ def encode_command(scenario: Scenario, ffmpeg: str, outputs: Sequence[Path]) -> 
     cmd += ["-filter_complex", ";".join(graph)]  # one decode/generate, split into every rung of the ladder
     for i, (rung, path) in enumerate(zip(scenario.outputs, outputs, strict=True)):
         cmd += ["-map", f"[out{i}]", *_codec_args(scenario, rung.bitrate), "-y", str(path)]
+    return cmd
+
+
+def live_stream_name(scenario: Scenario, stream: int) -> str:
+    """The RTMP stream name (and the ffmpeg exporter's stream) of live stream `stream` (1-based): `<slug>-<n>`."""
+    return f"{scenario.slug}-{stream}"
+
+
+def live_command(scenario: Scenario, ffmpeg: str, publish_url: str) -> list[str]:
+    """argv of one live stream: the source read at real time, encoded, published as FLV to `publish_url`.
+
+    The same encoder settings as `encode_command` (so live and file quality compare); only
+    the pacing and the output differ.
+    """
+    cmd = [
+        ffmpeg,
+        "-nostdin",  # never read the terminal (a stray key would stop ffmpeg)
+        "-hide_banner",  # the log file holds warnings and errors, not the build configuration
+        "-loglevel", "warning",
+        "-nostats",  # the stats line goes to -progress instead of stderr
+        "-progress", "pipe:1",  # key=value blocks on stdout: frames, speed, drops (forwarded to the exporter)
+        "-stats_period", _num(PROGRESS_PERIOD_SECONDS),  # one progress block every half second
+        "-re",  # read the source at its native frame rate: a live stream, not a batch encode
+        *source_input_args(scenario),
+    ]
+    pre = source_filters(scenario)
+    if pre:
+        cmd += ["-vf", ",".join(pre)]  # scale and retime a file source to the scenario's size and rate
+    flv = [
+        "-f", "flv",  # RTMP carries FLV
+        "-flvflags", "no_duration_filesize",  # a live stream cannot seek back to patch the header at the end
+    ]
+    cmd += ["-map", "0:v:0", *_codec_args(scenario, scenario.bitrate, muxer=flv), publish_url]
     return cmd
 
 

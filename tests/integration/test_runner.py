@@ -363,3 +363,23 @@ def test_sigint_keeps_completed_scenarios_and_resume_finishes(ffmpeg, tmp_path):
     assert [e["scenario"] for e in skipped] == ["first"]
     assert abs(doc["scenarios"][1]["total_frames"] - 600) <= 12  # 30 fps x 20 s
     load_results_file(path)
+
+
+def test_an_nvenc_scenario_without_a_usable_device_is_skipped_with_the_reason(ffmpeg, tmp_path):
+    # The static ffmpeg lists h264_nvenc everywhere; here (no NVIDIA GPU, or one without NVENC)
+    # a one-frame test encode fails, and the scenario is skipped, never a failed encode.
+    from runner.ffmpeg import hardware_encoder_reason
+
+    if hardware_encoder_reason(ffmpeg, "h264_nvenc") is None:
+        pytest.skip("this machine has a working NVENC: nothing to skip")
+    scenario_file = tmp_path / "s.yml"
+    scenario_file.write_text(SMALL + "  - {name: nv, encoder: h264_nvenc, bitrate: 500k}\n  - {name: a, crf: 30}\n")
+    rc = main(["run", str(scenario_file), "--results-dir", str(tmp_path / "results"), "--ffmpeg", ffmpeg,
+               "--no-quality", "--cpu-metrics-url", "", "--gpu-metrics-url", "", "--progress-url", ""])
+    assert rc == 1  # some scenario did not run
+    (path,) = results_files(tmp_path / "results")
+    doc = json.loads(path.read_text())
+    assert [s["name"] for s in doc["scenarios"]] == ["a"]
+    (nv,) = doc["not_run"]
+    assert nv["name"] == "nv" and nv["status"] == "skipped"
+    assert "ffmpeg lists h264_nvenc but cannot open its device" in nv["reason"]
