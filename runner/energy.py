@@ -164,8 +164,23 @@ def cpu_energy_series(text: str) -> dict[Labels, float]:
 
 
 def gpu_energy_series(text: str) -> dict[Labels, float]:
-    """The gpu exporter's joules counters, one per GPU."""
-    return counter_series(text, m.GPU_ENERGY.name)
+    """The gpu exporter's joules counters, one per GPU, keyed by the GPU's UUID (never its
+    index: nvml.h does not keep the order across a re-enumeration, and a counter that
+    moved to another index must still meet its start value). NVML's own counters
+    (`kind` "nvml", joules since the driver loaded) and, for GPUs without one, the
+    exporter's integration of the power gauge (`kind` "integrated", from 0 at its start)."""
+    out: dict[Labels, float] = {}
+    for kind, metric in (("nvml", m.GPU_ENERGY), ("integrated", m.GPU_POWER_INTEGRATED)):
+        for labels, value in counter_series(text, metric.name).items():
+            named = dict(labels)
+            out[(("kind", kind), ("uuid", named.get("uuid") or f"gpu {named.get('gpu', '?')}"))] = value
+    return out
+
+
+def _counts_from_zero(labels: Labels) -> bool:
+    """May a series that appeared within the window count its whole value? Not NVML's
+    energy counter: it counts since the driver loaded (10^8 J and more)."""
+    return dict(labels).get("kind") != "nvml"
 
 
 def counters_increase(start: Mapping[Labels, float], end: Mapping[Labels, float]) -> tuple[float, list[str]]:
@@ -174,18 +189,26 @@ def counters_increase(start: Mapping[Labels, float], end: Mapping[Labels, float]
     increase = sum over series in `end` of (end - start), or end when end < start
     (a reset: the counter restarted from 0, as PromQL's `increase` takes it) or when
     the series is new (it started within the window).
-    A series in `start` but not in `end` adds nothing and is named in the caveats.
+    A series in `start` but not in `end` adds nothing and is named in the caveats; a new
+    NVML energy counter (joules since the driver loaded) adds nothing either.
     """
     total = 0.0
     caveats = []
     for labels, value in end.items():
         before = start.get(labels)
+        if before is None and not _counts_from_zero(labels):
+            caveats.append(f"counter {_show(labels)} appeared within the window: its energy since the driver "
+                           "loaded is not the scenario's, so it is not counted")
+            continue
         if before is None or value < before:
             total += value
             if before is not None:
                 caveats.append(f"counter {_show(labels)} was reset (went from {before:g} to {value:g})")
         else:
             total += value - before
+        if dict(labels).get("kind") == "integrated":
+            caveats.append(f"GPU {dict(labels)['uuid']} has no NVML energy counter: its energy is the gpu "
+                           "exporter's integration of the power gauge")
     for labels in start.keys() - end.keys():
         caveats.append(f"counter {_show(labels)} disappeared: its energy after the start is not counted")
     return total, caveats

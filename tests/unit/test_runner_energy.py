@@ -84,7 +84,9 @@ def test_only_top_level_zones_count():
 
 
 def test_gpu_series_one_per_gpu():
-    assert gpu_energy_series(_gpu_body({"0": 10.0, "1": 20.0})) == {(("gpu", "0"),): 10.0, (("gpu", "1"),): 20.0}
+    # a body without UUIDs (an older exporter) still gives one series per GPU, by index
+    assert gpu_energy_series(_gpu_body({"0": 10.0, "1": 20.0})) == {
+        (("kind", "nvml"), ("uuid", "gpu 0")): 10.0, (("kind", "nvml"), ("uuid", "gpu 1")): 20.0}
 
 
 def test_increase_counts_a_reset_from_zero_like_promql():
@@ -386,3 +388,29 @@ def test_bad_settings_fail_at_construction():
         EnergyMeter(cpu_metrics_url=None, gpu_metrics_url=None, tsdb_url=None, step_seconds=0)
     with pytest.raises(ValueError):
         EnergyMeter(cpu_metrics_url=None, gpu_metrics_url=None, tsdb_url=None, tdp_watts=-1)
+
+
+def test_gpu_counters_are_matched_by_uuid_across_a_re_enumeration():
+    from runner.energy import counters_increase, gpu_energy_series
+
+    def body(pairs):
+        return "".join(f'ffwatt_gpu_energy_joules_total{{gpu="{i}",uuid="{u}"}} {v}\n' for i, u, v in pairs)
+
+    start = gpu_energy_series(body([("0", "GPU-a", 1e8), ("1", "GPU-b", 5e8)]))
+    # after a re-enumeration GPU-a is index 1 and GPU-b index 0; each drew 10 J
+    end = gpu_energy_series(body([("0", "GPU-b", 5e8 + 10), ("1", "GPU-a", 1e8 + 10)]))
+    total, caveats = counters_increase(start, end)
+    assert total == 20.0 and caveats == []
+
+
+def test_a_new_nvml_counter_is_not_counted_but_a_new_integrated_one_is():
+    from runner.energy import counters_increase, gpu_energy_series
+
+    start = gpu_energy_series('ffwatt_gpu_energy_joules_total{gpu="0",uuid="GPU-a"} 100\n')
+    end = gpu_energy_series('ffwatt_gpu_energy_joules_total{gpu="0",uuid="GPU-a"} 130\n'
+                            'ffwatt_gpu_energy_joules_total{gpu="1",uuid="GPU-new"} 987654321\n'
+                            'ffwatt_gpu_power_integrated_joules_total{gpu="2",uuid="GPU-p4"} 7\n')
+    total, caveats = counters_increase(start, end)
+    assert total == 30.0 + 7.0  # GPU-a's 30 J, the integrated counter from 0; never the 987654321 J
+    assert any("GPU-new" in c and "not counted" in c for c in caveats)
+    assert any("GPU-p4 has no NVML energy counter" in c for c in caveats)
