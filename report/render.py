@@ -1,0 +1,449 @@
+"""The report's text outputs: the HTML page, the CSV and the Markdown summary.
+
+Pure functions of a `report.build.Report`; standard library only. The HTML is one file
+with inline CSS, charts as `data:image/png;base64` images and no script, so it opens
+from disk with no network. Unknown values are shown as a dash, never as 0.
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import html
+import io
+import math
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from report.bd import MIN_POINTS, Delta
+from report.data import Row, pareto_front
+
+if TYPE_CHECKING:
+    from report.build import Report
+
+__all__ = ["render_html", "render_csv", "render_markdown", "SCENARIO_COLUMNS"]
+
+DASH = "–"
+
+
+def _num(value: float | None, digits: int = 3) -> str:
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return DASH
+    if value == 0:
+        return "0"
+    magnitude = abs(value)
+    if magnitude >= 1000:
+        return f"{value:,.0f}"
+    if magnitude < 0.01:
+        return f"{value:.{digits}g}"
+    return f"{value:.{max(0, digits - 1 - int(math.floor(math.log10(magnitude))))}f}"
+
+
+def _pm(value: float | None, ci: float | None, digits: int = 3) -> str:
+    if value is None:
+        return DASH
+    return _num(value, digits) if ci is None else f"{_num(value, digits)} ± {_num(ci, 2)}"
+
+
+def _kbps(bps: float | None) -> float | None:
+    return None if bps is None else bps / 1000.0
+
+
+# (header, unit, value for the CSV, text for the tables)
+def _columns(currency: str) -> list[tuple[str, str, Any, Any]]:
+    def stats(row: Row, metric: str, part: str) -> float | None:
+        q = getattr(row.scenario, metric + "_stats")
+        return None if q is None else getattr(q, part)
+
+    return [
+        ("bitrate", "kb/s", lambda r: _kbps(r.bitrate_bps),
+         lambda r: _num(_kbps(r.bitrate_bps)) + ("" if r.bitrate_measured or r.bitrate_bps is None else " (target)")),
+        ("energy", "J", lambda r: r.energy_joules, lambda r: _pm(r.energy_joules, r.energy_ci95)),
+        ("energy CI95", "J", lambda r: r.energy_ci95, None),
+        ("energy source", "", lambda r: r.energy_source, lambda r: _source(r)),
+        ("net energy", "J", lambda r: r.net_energy_joules, lambda r: _num(r.net_energy_joules)),
+        ("mean power", "W", lambda r: r.mean_power_watts, lambda r: _num(r.mean_power_watts)),
+        ("net power", "W", lambda r: r.net_power_watts, lambda r: _num(r.net_power_watts)),
+        ("core-seconds", "core-s", lambda r: r.core_seconds, lambda r: _num(r.core_seconds)),
+        ("VMAF", "", lambda r: r.scenario.vmaf, lambda r: _num(r.scenario.vmaf)),
+        ("VMAF harmonic mean", "", lambda r: stats(r, "vmaf", "harmonic_mean"),
+         lambda r: _num(stats(r, "vmaf", "harmonic_mean"))),
+        ("VMAF min", "", lambda r: stats(r, "vmaf", "min"), lambda r: _num(stats(r, "vmaf", "min"))),
+        ("PSNR", "dB", lambda r: r.scenario.psnr, lambda r: _num(r.scenario.psnr)),
+        ("SSIM", "", lambda r: r.scenario.ssim, lambda r: _num(r.scenario.ssim, 4)),
+        ("fps", "frames/s", lambda r: r.scenario.avg_fps, lambda r: _pm(r.scenario.avg_fps, r.scenario.fps_ci95)),
+        ("fps CI95", "frames/s", lambda r: r.scenario.fps_ci95, None),
+        ("speed", "x", lambda r: r.scenario.speed, lambda r: _num(r.scenario.speed)),
+        ("dropped frames", "", lambda r: r.scenario.dropped_frames,
+         lambda r: DASH if r.scenario.dropped_frames is None else str(r.scenario.dropped_frames)),
+        ("energy cost", currency, lambda r: r.energy_cost, lambda r: _num(r.energy_cost)),
+        ("compute cost", currency, lambda r: r.compute_cost, lambda r: _num(r.compute_cost)),
+        ("total cost", currency, lambda r: r.total_cost, lambda r: _num(r.total_cost)),
+        ("emissions", "g CO2e", lambda r: r.emissions_grams, lambda r: _num(r.emissions_grams)),
+        ("cost per viewer-hour", currency, lambda r: r.cost_per_viewer_hour, lambda r: _num(r.cost_per_viewer_hour)),
+        ("emissions per viewer-hour", "g CO2e", lambda r: r.emissions_per_viewer_hour,
+         lambda r: _num(r.emissions_per_viewer_hour)),
+        ("energy per stream-second of video", "J/s", lambda r: r.joules_per_video_second,
+         lambda r: _num(r.joules_per_video_second)),
+    ]
+
+
+SCENARIO_COLUMNS = [c[0] for c in _columns("EUR")]
+
+
+def _source(row: Row) -> str:
+    if row.energy_source is None:
+        return "none"
+    return f"{row.energy_source} ({row.energy_kind})"
+
+
+def _head(name: str, unit: str) -> str:
+    return f"{name} ({unit})" if unit else name
+
+
+# --------------------------------------------------------------------------
+# CSV
+
+
+def render_csv(report: Report) -> str:
+    """One row per scenario, full precision, empty cells for unknown values."""
+    columns = _columns(report.options.prices.currency)
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(["run", "scenario", "encoder", "preset", "resolution", "streams", "duration (s)",
+                     "energy kind"] + [_head(n, u).replace(" ", "_") for n, u, _, _ in columns])
+    for row in report.rows:
+        s = row.scenario
+        values = [get(row) for _, _, get, _ in columns]
+        writer.writerow([row.run or report.runs[0].label, s.name, s.encoder or "", s.preset or "", s.resolution or "",
+                         s.streams, s.duration_seconds, row.energy_kind]
+                        + ["" if v is None else (repr(v) if isinstance(v, float) else v) for v in values])
+    return buf.getvalue()
+
+
+# --------------------------------------------------------------------------
+# Markdown
+
+
+def _md_table(header: Sequence[str], body: Iterable[Sequence[str]]) -> str:
+    def cell(text: str) -> str:
+        return text.replace("|", "\\|").replace("\n", " ")
+
+    lines = ["| " + " | ".join(cell(h) for h in header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(cell(c) for c in row) + " |" for row in body]
+    return "\n".join(lines)
+
+
+def _delta_cells(d: Delta) -> list[str]:
+    if d.refused:
+        return [d.kind, d.anchor, d.test, "refused", DASH, DASH, d.refused]
+    value = f"{d.percent:+.1f} %"
+    if d.ci95_percent is not None:
+        value += f" ± {d.ci95_percent:.1f}"
+    linear = DASH
+    if d.linear is not None:
+        unit = "core-s/s" if d.kind.startswith("BD-CPU") else "J/s"
+        sign = "+" if d.linear > 0 else ""
+        linear = f"{sign}{_num(d.linear)} {unit}" + (f" ± {_num(d.ci95_linear, 2)}" if d.ci95_linear is not None
+                                                     else "")
+    low, high = d.quality_range or (math.nan, math.nan)
+    notes = [f"mean of {d.repetitions} per-repetition values" if d.repetitions else "", d.caution or ""]
+    note = "; ".join(n for n in notes if n)
+    return [d.kind, d.anchor, d.test, value, linear, f"{low:.4g}–{high:.4g} ({d.overlap:.0%})", note]
+
+
+_DELTA_HEADER = ["figure", "anchor", "test", "difference (test vs anchor)", "per stream-second of video",
+                 "overlapping quality (share)", "note"]
+
+
+def render_markdown(report: Report) -> str:
+    """The scenario table (main columns) and the BD table, as GitHub Markdown."""
+    prices = report.options.prices
+    out = [f"# {report.options.title}", ""]
+    out.append("Files: " + ", ".join(f"`{r.run.path.name}`" for r in report.runs))
+    out.append("")
+    header = ["scenario", "bitrate (kb/s)", "VMAF", "PSNR (dB)", "energy (J)", "source", "J per stream-s of video",
+              "fps", f"total cost ({prices.currency})", "g CO2e"]
+    body = [[row.label, _num(_kbps(row.bitrate_bps)), _num(row.scenario.vmaf), _num(row.scenario.psnr),
+             _pm(row.energy_joules, row.energy_ci95), _source(row), _num(row.joules_per_video_second),
+             _pm(row.scenario.avg_fps, row.scenario.fps_ci95), _num(row.total_cost), _num(row.emissions_grams)]
+            for row in report.rows]
+    out += ["## Scenarios", "", _md_table(header, body), ""]
+    out += ["## Bjøntegaard deltas", ""]
+    if report.deltas:
+        out += [f"Interpolation: {report.options.method}. Negative: the test curve needs less bitrate "
+                "(BD-rate) or less energy (BD-energy) than the anchor at equal quality.", "",
+                _md_table(_DELTA_HEADER, [_delta_cells(d) for d in report.deltas]), ""]
+    else:
+        out += [_no_delta_reason(report), ""]
+    if report.comparisons:
+        out += ["## Against the baseline run", "",
+                _md_table(["scenario", "energy before (J)", "energy after (J)", "change", "significant"],
+                          [[c.scenario, _num(c.energy.before), _num(c.energy.after), _pct(c.energy.percent),
+                            _yes_no(c.energy.significant)] for c in report.comparisons]), ""]
+    return "\n".join(out)
+
+
+def _pct(value: float | None) -> str:
+    return DASH if value is None else f"{value:+.1f} %"
+
+
+def _yes_no(value: bool | None) -> str:
+    return "unknown (no repetitions)" if value is None else ("yes" if value else "no")
+
+
+def _no_delta_reason(report: Report) -> str:
+    if len(report.curves) < 2:
+        return (f"No BD figures: they compare two rate-distortion curves (an encoder/preset at {MIN_POINTS} or more "
+                f"bitrates each on the same source); this input has {len(report.curves)} curve(s).")
+    return "No BD figures: the curves are at different resolutions (not the same source)."
+
+
+# --------------------------------------------------------------------------
+# HTML
+
+_CSS = """
+body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;margin:2rem auto;max-width:1200px;padding:0 1rem;
+color:#1b1b1b;line-height:1.45}
+h1{font-size:1.6rem}h2{font-size:1.25rem;margin-top:2rem;border-bottom:1px solid #ddd;padding-bottom:.2rem}
+table{border-collapse:collapse;font-size:.82rem;margin:.5rem 0}
+th,td{border:1px solid #ddd;padding:.2rem .45rem;text-align:right;vertical-align:top}
+td{white-space:nowrap}
+th{background:#f4f4f4}td.l,th.l{text-align:left}
+.wide{overflow-x:auto}
+figure{margin:1rem 0}figure img{max-width:100%;height:auto;border:1px solid #eee}
+figcaption{font-size:.85rem;color:#444}
+.estimated{color:#b35900}.simulated{color:#6a3d9a}.none{color:#777}.refused{color:#a00}
+.note{font-size:.85rem;color:#444}
+code{background:#f4f4f4;padding:0 .2rem}
+"""
+
+
+def _e(text: Any) -> str:
+    return html.escape(str(text), quote=True)
+
+
+def _table(header: Sequence[str], body: Iterable[Sequence[str]], left: int = 1, raw: bool = False) -> str:
+    """An HTML table; the first `left` columns are left-aligned. Cells are escaped unless `raw`."""
+    head = "".join(f'<th class="l">{_e(h)}</th>' if i < left else f"<th>{_e(h)}</th>" for i, h in enumerate(header))
+    rows = []
+    for cells in body:
+        tds = []
+        for i, c in enumerate(cells):
+            content = c if raw else _e(c)
+            tds.append(f'<td class="l">{content}</td>' if i < left else f"<td>{content}</td>")
+        rows.append("<tr>" + "".join(tds) + "</tr>")
+    return f'<div class="wide"><table><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table></div>'
+
+
+def _environment(report: Report) -> str:
+    parts = []
+    keys = ["hostname", "cpu_model", "cpu_cores", "kernel", "gpu_model", "gpu_driver", "ffmpeg_version",
+            "ffmpeg_path", "ffwatt_version", "energy_meter", "tdp_watts"]
+    for r in report.runs:
+        env = r.run.environment
+        body = [["results file", str(r.run.path)], ["test date", r.run.test_date or DASH],
+                ["format version", str(r.run.format_version)],
+                ["scenarios", f"{len(r.run.scenarios)}" + (f" of {r.run.planned_scenarios} planned"
+                                                           if r.run.planned_scenarios else "")]]
+        if r.runner:
+            body.append(["scenario file", str(r.runner.get("scenario_file", DASH))])
+        body += [[k.replace("_", " "), str(env[k])] for k in keys if env.get(k) not in (None, "")]
+        for enc, version in sorted((env.get("encoder_versions") or {}).items()):
+            body.append([f"encoder {enc}", str(version)])
+        for nr in r.run.not_run:
+            body.append([f"not run: {nr.name}", f"{nr.status}: {nr.reason}"])
+        for err in r.run.skipped:
+            body.append(["skipped (invalid)", str(err)])
+        parts.append(f"<h3>{_e(r.label)}</h3>" + _table(["", "value"], body, left=2))
+    return "".join(parts)
+
+
+def _settings(report: Report) -> str:
+    p = report.options.prices
+    body = [["energy price", f"{p.energy_price:g} {p.currency}/kWh"],
+            ["compute price", f"{p.core_hour_price:g} {p.currency}/core-hour"],
+            ["carbon intensity", f"{p.carbon_intensity:g} g CO2e/kWh"],
+            ["PUE", f"{p.pue:g}"],
+            ["BD interpolation", report.options.method],
+            ["power traces", report.power_source]]
+    if report.baseline is not None:
+        body.append(["baseline run", str(report.baseline.run.path)])
+    return _table(["setting", "value"], body, left=2)
+
+
+def _provenance(report: Report) -> str:
+    counts: dict[str, list[str]] = {}
+    for row in report.rows:
+        counts.setdefault(row.energy_kind, []).append(row.label)
+    lines = []
+    meaning = {
+        "measured": "measured by a meter (RAPL and/or NVML joules counters, the file's power samples or the TSDB)",
+        "estimated": "estimated by the CPU power model (TDP x (0.1 + 0.9 x load³)): not a measurement",
+        "simulated": "simulated (sample data): not a measurement",
+        "none": "no energy figure",
+    }
+    for kind in ("measured", "estimated", "simulated", "none"):
+        if kind in counts:
+            names = counts[kind]
+            lines.append(f'<li class="{kind}"><b>{len(names)} scenario(s) {meaning[kind]}</b>: '
+                         f'{_e(", ".join(names))}</li>')
+    tdp = {r.run.environment.get("tdp_watts") for r in report.runs if r.run.environment.get("tdp_watts")}
+    extra = f"<p class=\"note\">Power model TDP: {_e(', '.join(f'{t} W' for t in tdp))}.</p>" if tdp else ""
+    return ("<p>Measured: bitrate (from the output files), quality (VMAF, PSNR, SSIM against the source), "
+            "frame rate, speed, drops and CPU time (from the kernel). Energy, per scenario:</p><ul>"
+            + "".join(lines) + "</ul>" + extra)
+
+
+def _scenario_table(report: Report) -> str:
+    columns = [c for c in _columns(report.options.prices.currency) if c[3] is not None]
+    header = ["scenario", "encoder", "preset"] + [_head(n, u) for n, u, _, _ in columns]
+    body = []
+    for row in report.rows:
+        s = row.scenario
+        cells = [_e(row.label), _e(s.encoder or DASH), _e(s.preset or DASH)]
+        for name, _, _, text in columns:
+            value = _e(text(row))
+            if name in ("energy", "energy source") and row.energy_kind != "measured":
+                value = f'<span class="{row.energy_kind}">{value}</span>'
+            cells.append(value)
+        body.append(cells)
+    return _table(header, body, left=3, raw=True)
+
+
+def _deltas(report: Report) -> str:
+    if not report.deltas:
+        return f"<p>{_e(_no_delta_reason(report))}</p>"
+    body = []
+    for d in report.deltas:
+        cells = [_e(c) for c in _delta_cells(d)]
+        if d.refused:
+            cells[3] = f'<span class="refused">{cells[3]}</span>'
+        body.append(cells)
+    curves = _table(["curve", "points", "bitrates (kb/s)", "VMAF"],
+                    [[c.label, str(len(c.points)), ", ".join(_num(p.bitrate_bps / 1000) for p in c.points),
+                      ", ".join(_num(p.vmaf) for p in c.points)] for c in report.curves], left=1)
+    return (f"<p>Interpolation: <b>{_e(report.options.method)}</b> (PyPI <code>bjontegaard</code>). "
+            "Negative values: the test curve needs less bitrate (BD-rate) or less energy (BD-energy) than the "
+            "anchor at equal quality. The energy counterpart is computed on (VMAF, joules per stream per second of "
+            "video) curves the same way; with repetitions at every point it is recomputed per repetition and "
+            "shown as mean ± 95 % CI.</p>"
+            + _table(_DELTA_HEADER, body, left=3, raw=True) + "<h3>Curves</h3>" + curves)
+
+
+def _pareto(report: Report) -> str:
+    pts = [(r.joules_per_video_second, r.scenario.vmaf, r.label) for r in report.rows
+           if r.joules_per_video_second is not None and r.scenario.vmaf is not None]
+    if not pts:
+        return ""
+    front = pareto_front(pts)
+    return ("<p>Pareto front (least energy for the quality; no other scenario has both less energy and higher "
+            "VMAF): " + _e(", ".join(f"{label} ({q:.1f} VMAF, {e:.3g} J/s)" for e, q, label in front)) + "</p>")
+
+
+def _sweeps(report: Report) -> str:
+    parts = []
+    for r in report.runs:
+        for sweep in r.sweeps:
+            steps = sorted((s for s in sweep.get("steps", []) if isinstance(s, dict)),
+                           key=lambda s: s.get("streams") if isinstance(s.get("streams"), (int, float)) else 0)
+            body = [[str(s.get("streams", DASH)), str(s.get("scenario", DASH)),
+                     {True: "yes", False: "no"}.get(s.get("held_real_time"), DASH),
+                     _num(_f(s.get("energy_joules"))), _num(_f(s.get("net_power_watts"))),
+                     _num(_f(s.get("min_speed"))), _num(_f(s.get("vmaf")))] for s in steps]
+            parts.append(f"<h3>{_e(sweep.get('name', ''))}</h3><p>Knee: <b>{_e(sweep.get('knee_streams', DASH))}"
+                         f"</b> streams; marginal energy per extra stream: "
+                         f"<b>{_e(_num(_f(sweep.get('marginal_joules_per_stream'))))} J</b>.</p>"
+                         + _table(["streams", "scenario", "held real time", "energy (J)", "net power (W)",
+                                   "slowest speed", "VMAF"], body, left=2))
+    return "".join(parts)
+
+
+def _f(value: Any) -> float | None:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def _comparison(report: Report) -> str:
+    if report.baseline is None:
+        return ""
+    body = [[c.scenario, _num(c.energy.before), _num(c.energy.after), _pct(c.energy.percent),
+             DASH if c.energy.ci95 is None else f"± {_num(c.energy.ci95)} J", _yes_no(c.energy.significant),
+             _num(c.fps.before), _num(c.fps.after), _pct(c.fps.percent), _yes_no(c.fps.significant),
+             _num(c.vmaf.delta), _pct(c.bitrate.percent), _pct(c.speed.percent),
+             f"{c.repetitions[0]} / {c.repetitions[1]}"] for c in report.comparisons]
+    return (f"<h2>Against the baseline run</h2><p>Baseline: <code>{_e(report.baseline.run.path)}</code>. "
+            "Scenarios matched by name. Energy and fps deltas carry a 95 % confidence interval from Welch's "
+            "t-test where both runs repeated the scenario (2 or more repetitions each); significant: the interval "
+            "excludes 0.</p>"
+            + _table(["scenario", "energy before (J)", "energy after (J)", "energy change", "CI95 of the change",
+                      "significant", "fps before", "fps after", "fps change", "significant", "VMAF change",
+                      "bitrate change", "speed change", "repetitions (before / after)"], body, left=1))
+
+
+def _figure(chart) -> str:
+    data = base64.b64encode(chart.png_bytes).decode("ascii")
+    return (f'<figure id="chart-{_e(chart.name)}" class="chart"><img src="data:image/png;base64,{data}" '
+            f'alt="{_e(chart.title)}" data-chart="{_e(chart.name)}">'
+            f"<figcaption><b>{_e(chart.title)}.</b> {_e(chart.caption)} Files: "
+            f'<a href="{_e(chart.png.name)}">{_e(chart.png.name)}</a>, '
+            f'<a href="{_e(chart.svg.name)}">{_e(chart.svg.name)}</a>.</figcaption></figure>')
+
+
+_METHOD = """
+<h2>Method</h2>
+<ul class="note">
+<li><b>Energy</b> of a scenario is read over its wall-clock span (<code>end_time - start_time</code>); with
+repetitions it is their mean, ± the half-width of the 95 % confidence interval t(0.975, n-1) x s / sqrt(n).
+<b>Net</b> energy and power subtract the run's idle baseline (mean power x span).</li>
+<li><b>Energy per stream-second of video</b> = energy / (seconds of video encoded x streams): encodes of different
+lengths compare on it. The quality-energy chart and BD-energy use it.</li>
+<li><b>Cost</b> = energy / 3.6e6 x price per kWh + core-seconds / 3600 x price per core-hour; <b>emissions</b> =
+energy / 3.6e6 x carbon intensity x PUE; per viewer-hour: divided by (seconds of video / 3600 x viewers).</li>
+<li><b>BD-rate</b> (Bjøntegaard delta rate): log10(bitrate) interpolated as a function of quality for each curve,
+both integrated over the quality range the two curves share, the mean log difference d reported as
+(10^d - 1) x 100 %. <b>BD-energy</b>: the same on (VMAF, energy per stream-second) curves, in percent, and in
+J per stream-second on the linear scale. With repetitions at every point it is computed for each repetition
+(the k-th repetition's energies at every point of both curves) and shown as the mean ± 95 % CI over them.
+A pair is refused, with the reason, when a curve has fewer than four points, its quality does not rise strictly
+with bitrate, or the quality ranges do not overlap; a caution is shown when they share under 75 % of their
+range.</li>
+<li><b>Against a baseline run</b>: Welch's unequal-variance t-test on the per-repetition values; the change is
+significant when its 95 % interval excludes 0.</li>
+</ul>
+"""
+
+
+def render_html(report: Report) -> str:
+    """The self-contained report page."""
+    charts = {c.name: c for c in report.charts}
+
+    def figs(*names: str) -> str:
+        return "".join(_figure(charts[n]) for n in names if n in charts)
+
+    capacity = [c for c in report.charts if c.name.startswith("capacity")]
+    missing = ""
+    if report.missing_charts:
+        missing = ("<h2>Charts left out</h2><ul class=\"note\">"
+                   + "".join(f"<li>{_e(t)}: {_e(why)}</li>" for t, why in report.missing_charts) + "</ul>")
+    notes = ""
+    if report.notes:
+        notes = "<h2>Notes</h2><ul class=\"note\">" + "".join(f"<li>{_e(n)}</li>" for n in report.notes) + "</ul>"
+    sections = [
+        f"<h1>{_e(report.options.title)}</h1>",
+        "<p class=\"note\">Made by <code>ffwatt report</code> from "
+        + _e(", ".join(r.run.path.name for r in report.runs)) + ". Self-contained: opens from disk.</p>",
+        "<h2>Environment and settings</h2>", _environment(report), "<h3>Report settings</h3>", _settings(report),
+        "<h2>What was measured and what was modelled</h2>", _provenance(report),
+        "<h2>Scenarios</h2>", _scenario_table(report), figs("scenario_energy"),
+        "<h2>Rate-distortion</h2>", figs("rd_vmaf", "rd_psnr"),
+        "<h2>Quality against energy</h2>", _pareto(report), figs("quality_energy", "energy_vmaf"),
+        "<h2>Bjøntegaard deltas: bitrate and energy at equal quality</h2>", _deltas(report),
+    ]
+    if capacity or any(r.sweeps for r in report.runs):
+        sections += ["<h2>Capacity sweep</h2>", _sweeps(report), "".join(_figure(c) for c in capacity)]
+    sections += ["<h2>Power over time</h2>", figs("power"), _comparison(report), figs("compare_energy"),
+                 missing, notes, _METHOD]
+    body = "\n".join(s for s in sections if s)
+    return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+            f'<meta name="viewport" content="width=device-width, initial-scale=1"><link rel="icon" href="data:,">'
+            f"<title>{_e(report.options.title)}</title><style>{_CSS}</style></head>\n<body>\n{body}\n</body></html>\n")

@@ -1,0 +1,161 @@
+"""The report's HTML in a real headless browser (Debian `chromium`), driven over the
+DevTools protocol with a small websocket client (`websocket-client`).
+
+Opens `report.html` from disk (file://, no network), collects every console message,
+uncaught exception and log entry of level error while it loads, then checks each chart:
+the `<img>` decoded (natural size > 0), and a screenshot of its element, and the chart's
+PNG file, are not all one colour. Skips when chromium is missing, fails under CI=true.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import itertools
+import json
+import re
+import subprocess
+import time
+
+import pytest
+
+pytest.importorskip("matplotlib", reason="the report extra (pip install 'ffwatt[report]') is not installed")
+pytest.importorskip("bjontegaard", reason="the report extra (pip install 'ffwatt[report]') is not installed")
+websocket = pytest.importorskip("websocket", reason="websocket-client (the test extra) is not installed")
+Image = pytest.importorskip("PIL.Image", reason="Pillow (installed with matplotlib) is missing")
+
+from runner import cli  # noqa: E402
+from tests.report_samples import write_results  # noqa: E402
+from tests.servers import require_binary  # noqa: E402
+
+CHARTS = ["rd_vmaf", "rd_psnr", "quality_energy", "energy_vmaf", "scenario_energy", "power", "capacity",
+          "compare_energy"]
+
+
+def _not_one_colour(png: bytes) -> bool:
+    image = Image.open(io.BytesIO(png)).convert("RGB")
+    return image.getcolors(maxcolors=2) is None  # None: more than 2 colours
+
+
+class _Page:
+    """One page target of a headless chromium, over the DevTools websocket."""
+
+    def __init__(self, ws_url: str) -> None:
+        self.ws = websocket.create_connection(ws_url, timeout=10, suppress_origin=True)
+        self.ids = itertools.count(1)
+        self.events: list[dict] = []
+
+    def call(self, method: str, timeout: float = 20.0, **params) -> dict:
+        msg_id = next(self.ids)
+        self.ws.send(json.dumps({"id": msg_id, "method": method, "params": params}))
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            msg = json.loads(self.ws.recv())
+            if msg.get("id") == msg_id:
+                if "error" in msg:
+                    raise AssertionError(f"{method}: {msg['error']}")
+                return msg.get("result", {})
+            self.events.append(msg)
+        raise AssertionError(f"{method}: no answer in {timeout} s")
+
+    def wait_event(self, method: str, timeout: float = 20.0) -> dict:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for e in self.events:
+                if e.get("method") == method:
+                    return e
+            self.events.append(json.loads(self.ws.recv()))
+        raise AssertionError(f"no {method} in {timeout} s")
+
+
+@pytest.fixture
+def browser(tmp_path):
+    binary = require_binary("chromium")
+    log = (tmp_path / "chromium.log").open("w+")
+    proc = subprocess.Popen(
+        [binary, "--headless", "--no-sandbox",  # root in a container: no user namespaces for the sandbox
+         "--disable-gpu", "--no-first-run", "--no-default-browser-check",
+         "--remote-debugging-port=0",  # a free port; the URL is printed on stderr
+         "--remote-allow-origins=*", f"--user-data-dir={tmp_path / 'profile'}",
+         "--window-size=1280,900", "about:blank"],
+        stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 30
+        port = None
+        while time.monotonic() < deadline and port is None:
+            log.seek(0)
+            match = re.search(r"DevTools listening on ws://127\.0\.0\.1:(\d+)/", log.read())
+            if match:
+                port = int(match.group(1))
+            elif proc.poll() is not None:
+                break
+            else:
+                time.sleep(0.1)
+        if port is None:
+            log.seek(0)
+            pytest.fail(f"chromium did not open its DevTools port: {log.read()[-2000:]}")
+        yield port
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+        log.close()
+
+
+def _page(port: int) -> _Page:
+    import urllib.request
+
+    deadline = time.monotonic() + 10
+    while True:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=5) as r:
+            pages = [t for t in json.loads(r.read()) if t.get("type") == "page"]
+        if pages or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    assert pages, "chromium has no page target"
+    return _Page(pages[0]["webSocketDebuggerUrl"])
+
+
+def test_report_opens_in_chromium_without_errors_and_every_chart_shows(tmp_path, browser):
+    new = write_results(tmp_path / "test_results_20260102_000000.json", 0.8)
+    old = write_results(tmp_path / "test_results_20260101_000000.json", 1.0)
+    out = tmp_path / "report"
+    assert cli.main(["report", str(new), "--out", str(out), "--baseline-run", str(old)], environ={}) == 0
+
+    page = _page(browser)
+    try:
+        for domain in ("Page", "Runtime", "Log"):
+            page.call(f"{domain}.enable")
+        page.call("Page.navigate", url=(out / "report.html").resolve().as_uri())
+        page.wait_event("Page.loadEventFired")
+        info = page.call("Runtime.evaluate", returnByValue=True, expression="""
+            Array.from(document.querySelectorAll('figure.chart')).map(f => {
+              const img = f.querySelector('img'); const r = img.getBoundingClientRect();
+              return {name: img.dataset.chart, complete: img.complete, w: img.naturalWidth, h: img.naturalHeight,
+                      x: r.left + window.scrollX, y: r.top + window.scrollY, width: r.width, height: r.height};
+            })""")["result"]["value"]
+        shots = {}
+        for chart in info:
+            clip = {k: chart[k] for k in ("x", "y", "width", "height")} | {"scale": 1}
+            shot = page.call("Page.captureScreenshot", format="png", clip=clip, captureBeyondViewport=True)
+            shots[chart["name"]] = base64.b64decode(shot["data"])
+        page.call("Runtime.evaluate", expression="1")  # drain: events that arrived during the screenshots
+    finally:
+        page.ws.close()
+
+    problems = [e for e in page.events
+                if e.get("method") == "Runtime.exceptionThrown"
+                or e.get("method") == "Runtime.consoleAPICalled"
+                or (e.get("method") == "Log.entryAdded" and e["params"]["entry"]["level"] in ("error", "warning"))]
+    assert problems == [], problems
+    assert sorted(c["name"] for c in info) == sorted(CHARTS)
+    for chart in info:
+        assert chart["complete"] and chart["w"] > 100 and chart["h"] > 100, chart
+        assert chart["width"] > 100 and chart["height"] > 100, chart
+        assert _not_one_colour(shots[chart["name"]]), f"{chart['name']}: the on-screen chart is one colour"
+        assert _not_one_colour((out / f"{chart['name']}.png").read_bytes()), f"{chart['name']}.png is one colour"
+        svg = (out / f"{chart['name']}.svg").read_text()
+        assert svg.lstrip().startswith("<?xml") and "<path" in svg
