@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from catalog import ENERGY_SOURCES
 from catalog import metrics as m
 from dashboards_src.dashboard import DashboardSpec, Row, Var
-from dashboards_src.panels import T, bargauge, by, increase, is_one, selector, stat, table, timeseries
+from dashboards_src.panels import T, bargauge, by, increase, selector, stat, table, timeseries
+from dashboards_src.scenario import SOURCE_COLUMN, drill_down, energy_source
 
 UID = "cost-analysis"
 
@@ -14,11 +14,8 @@ ENCODER = Var("encoder", m.COST_TOTAL, "encoder")
 CURRENCY = Var("currency", m.COST_TOTAL, "currency")
 SC = {"scenario": SCENARIO.ref, "encoder": ENCODER.ref}
 MONEY = {**SC, "currency": CURRENCY.ref}
-
-# Measured sources green/blue, the estimate orange, simulated purple, nothing red.
-_SOURCE_COLOURS = {"rapl": "green", "nvml": "green", "rapl+nvml": "green", "samples": "green", "tsdb": "blue",
-                   "model": "orange", "simulated": "purple", "unavailable": "red"}
-assert set(_SOURCE_COLOURS) == set(ENERGY_SOURCES), "colour every catalog energy source"
+# Every per-scenario table: the scenario links to the scenario dashboards; the energy source is coloured.
+SCENARIO_TABLE = [drill_down(), SOURCE_COLUMN]
 
 
 def dashboard() -> DashboardSpec:
@@ -46,13 +43,17 @@ def dashboard() -> DashboardSpec:
                  T(selector(m.COST_PER_VIEWER_HOUR, **MONEY), "{scenario} ({currency})"), w=12),
         table("Cost breakdown",
               "Every cost figure of every selected scenario in one row, in the currency of its `currency` "
-              "column.",
+              "column, with the emissions beside the cost and the source of the energy both come from (see "
+              "the energy source table). A scenario links to the same scenario on the results, QoE and cost "
+              "dashboards.",
               T(total, name="Total"),
               T(selector(m.COST_ENERGY, **MONEY), name="Energy cost"),
               T(selector(m.COST_COMPUTE, **MONEY), name="Compute cost"),
               T(selector(m.COST_PER_PIXEL, **MONEY).with_unit("sci"), name="Per pixel"),
               T(selector(m.COST_PER_VIEWER_HOUR, **MONEY), name="Per viewer-hour"),
-              sort="Total", desc=True),
+              T(selector(m.COST_EMISSIONS, **SC), name="Emissions (g CO2e)"),
+              energy_source(**SC),
+              sort="Total", desc=True, overrides=SCENARIO_TABLE),
     ])
     energy = Row("Energy and power", [
         bargauge("Energy per scenario",
@@ -72,11 +73,7 @@ def dashboard() -> DashboardSpec:
               "counters (load-aware). Not measured: the CPU power model (model, an estimate from CPU load and "
               "TDP on machines without RAPL), a simulator (simulated: sample data), or nowhere (unavailable: its "
               "energy cost and emissions are missing, not 0).",
-              T(is_one(selector(m.COST_ENERGY_SOURCE, **SC)), hide=True), w=12,
-              overrides=[{"matcher": {"id": "byName", "options": "source"}, "properties": [
-                  {"id": "mappings", "value": _source_mappings()},
-                  {"id": "custom.cellOptions", "value": {"type": "color-text"}},
-              ]}]),
+              energy_source(**SC), w=12, overrides=SCENARIO_TABLE),
     ])
     emissions = Row("Emissions", [
         bargauge("Emissions per scenario",
@@ -91,12 +88,14 @@ def dashboard() -> DashboardSpec:
                  T(selector(m.COST_EMISSIONS_PER_STREAM_HOUR, **SC), "{scenario}"), w=8),
         table("Energy, its spread and emissions",
               "Per scenario its energy, the half-width of the 95 % confidence interval over its repetitions "
-              "(empty for a scenario run once), and its emissions.",
+              "(empty for a scenario run once), its emissions, and where the energy figure came from (a modelled "
+              "energy gives modelled emissions).",
               T(selector(m.COST_ENERGY_JOULES, **SC), name="Energy"),
               T(selector(m.COST_ENERGY_CI95, **SC), name="Energy ± (95 % CI)"),
               T(selector(m.COST_EMISSIONS, **SC), name="Emissions (g CO2e)"),
               T(selector(m.COST_EMISSIONS_PER_VIEWER_HOUR, **SC), name="g CO2e per viewer-hour"),
-              sort="Energy", desc=True),
+              energy_source(**SC),
+              sort="Energy", desc=True, overrides=SCENARIO_TABLE),
     ])
     prices = Row("Prices and lookups", [
         stat("Energy price",
@@ -129,9 +128,3 @@ def dashboard() -> DashboardSpec:
         time_from="now-24h",
     )
 
-
-def _source_mappings() -> list[dict]:
-    return [{"type": "value", "options": {
-        source: {"text": source, "color": colour, "index": i}
-        for i, (source, colour) in enumerate(_SOURCE_COLOURS.items())
-    }}]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from catalog import METRICS
 from dashboards_src.dashboard import DEFAULT_DATASOURCE_NAME, DEFAULT_DATASOURCE_UID, SCHEMA_VERSION, DashboardSpec
+from dashboards_src.normalise import GRAFANA_VERSION
+from dashboards_src.queries import iter_panels
 
 _INTRO = f"""\
 # ffwatt dashboards
@@ -32,15 +34,30 @@ query against a real VictoriaMetrics and Prometheus fed by the exporters.
   instant queries; time series and state timelines send range queries.
 - **Units**: from the catalog unit (seconds `s`, bytes `bytes`, joules `joule`, watts
   `watt`, ratio `percentunit`, decibels `dB`, bits per second `bps`, frames per second
-  `suffix: fps`, money `short` with the currency in the legend, cost per pixel `sci`);
-  a rate of joules is `watt`, of bytes `Bps`, of CPU seconds cores, of counts `cps`.
-  Timestamps are shown as an age (`time() - ts`, seconds) or as a date (`ts * 1000`).
+  `suffix:fps` (Grafana has no fps unit and adds its own space), money `short` with the
+  currency in the legend, cost per pixel `sci`); a rate of joules is `watt`, of bytes
+  `Bps`, of CPU seconds cores, of counts `cps`. A 0/1 state with value mappings (up,
+  reachable, degraded, pushing) is `none`, not a percentage. Timestamps are shown as an
+  age (`time() - ts`, seconds) or as a date (`ts * 1000`).
 - **Energy**: CPU power is the rate of the RAPL joules counter per zone; host totals add
   only the package and DRAM zones (core and uncore are inside a package, psys contains
   it), never every zone.
+- **Trade-offs** (QoE metrics): XY charts of VMAF against energy (the upper left wins)
+  and VMAF against the measured bitrate, one series per encoder (rate-distortion), built
+  from table-format instant queries merged by scenario.
+- **Per-scenario tables**: the `scenario` cell links to the same scenario on the results
+  overview, QoE metrics and cost analysis dashboards (data source and time range
+  carried); wherever energy is tabulated, a `source` column says whether it was measured
+  (rapl, nvml, rapl+nvml, samples, tsdb), modelled, simulated or unavailable.
 - Tags `ffwatt` plus a topic; a "ffwatt dashboards" link menu (tag `ffwatt`) on each
-  dashboard keeps the time range; schemaVersion {SCHEMA_VERSION}; browser time zone;
-  stable uids (the older stack's four uids are kept); JSON with sorted keys.
+  dashboard carries the time range and the variables; schemaVersion {SCHEMA_VERSION};
+  browser time zone; stable uids (the older stack's four uids are kept); read-only, as
+  provisioned (`allowUiUpdates: false`); each row's panels fill the 24 columns.
+- **JSON**: sparse, as Grafana {GRAFANA_VERSION} writes it (`dashboards_src/normalise.py`):
+  no `null`, none of grafanalib's legacy keys, `pluginVersion` on every panel, table
+  cells as `cellOptions`; sorted keys. `tests/unit/test_grafana_schema.py` decodes each
+  dashboard with Grafana's typed SDK (`grafana-foundation-sdk`, 11.2 line) and fails on
+  any key it would drop.
 """
 
 _HOWTO = """\
@@ -102,11 +119,14 @@ def render_markdown(specs: list[DashboardSpec]) -> str:
             "",
         ]
         lines += _variables(spec)
+        # Units as Grafana is given them (after normalise()).
+        units = {p["title"]: p["fieldConfig"]["defaults"]["unit"] for p in iter_panels(spec.to_dict())
+                 if p["type"] != "row"}
         for row in spec.rows:
             lines += [f"#### {row.title}", ""]
             for panel in row.panels:
                 names = ", ".join(f"`{m.name}`" for m in panel.metrics)
-                lines.append(f"- **{panel.title}** ({panel.kind}, unit `{panel.unit}`): {panel.question} "
+                lines.append(f"- **{panel.title}** ({panel.kind}, unit `{units[panel.title]}`): {panel.question} "
                              f"Metrics: {names}.")
                 for t in panel.targets:
                     lines.append(f"  - `{t.q}`")

@@ -36,7 +36,7 @@ from dashboards_src.panels import DATASOURCE, TARGET_LABELS
 from dashboards_src.queries import expand, iter_panels
 
 MIN_SCHEMA_VERSION = 36
-PANEL_TYPES = {"timeseries", "stat", "bargauge", "table", "state-timeline", "row"}
+PANEL_TYPES = {"timeseries", "stat", "bargauge", "table", "state-timeline", "xychart", "row"}
 COUNTER_FUNCTIONS = {"rate", "increase", "irate", "resets"}
 WINDOWS = {"$__rate_interval", "$__range"}
 BUILTIN_VARIABLES = {"__rate_interval", "__range", "__range_s", "__range_ms", "__interval", "__interval_ms"}

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from catalog import metrics as m
 from dashboards_src.dashboard import DashboardSpec, Row, Var
-from dashboards_src.panels import T, bargauge, by, selector, stat, steps, table, timeseries
+from dashboards_src.panels import Q, T, bargauge, by, selector, stat, steps, table, timeseries
+from dashboards_src.scenario import SOURCE_COLUMN, drill_down, energy_source
+from dashboards_src.xychart import xychart
 
 UID = "qoe-metrics"
 
@@ -21,8 +23,41 @@ SSIM_STEPS = steps("red", (0.9, "yellow"), (0.95, "green"))
 DROP_STEPS = steps("green", (0.001, "yellow"), (0.01, "red"))
 
 
+def bits_per_second(q: Q) -> Q:
+    """A bytes/s gauge x 8: the bits per second encoders are compared in."""
+    if q.unit != "Bps":
+        raise ValueError(f"{q} is not in bytes/s")
+    return Q(f"{q} * 8", q.metrics, q.labels, "bps")
+
+
 def dashboard() -> DashboardSpec:
     vmaf = selector(m.QOE_VMAF, **F)
+    energy = selector(m.COST_ENERGY_JOULES, **F)
+    bitrate = bits_per_second(selector(m.RESULTS_MEASURED_BITRATE, **F))
+    trade_offs = Row("Trade-offs", [
+        xychart("Quality against energy",
+                "What quality does each scenario buy with its energy? One point per scenario: VMAF up, joules "
+                "right. The scenarios on the upper left win (more quality for less energy); a point below and "
+                "right of another is beaten on both. Where each energy figure comes from (measured, modelled, "
+                "simulated, unavailable) is in the table below.",
+                x=T(energy, name="Energy"), y=T(vmaf, name="VMAF")),
+        xychart("Rate-distortion",
+                "How does quality grow with bitrate, per encoder? VMAF against the measured bitrate (bits/s), one "
+                "series per encoder: the plot every encoding comparison starts from. A curve above and left of "
+                "another reaches the same quality at a lower bitrate.",
+                x=T(bitrate, name="Bitrate"), y=T(vmaf, name="VMAF"), series_by="encoder"),
+        table("Trade-off figures per scenario",
+              "The figures behind the two charts, one row per scenario, with where its energy figure came from "
+              "(source: rapl, nvml, rapl+nvml, samples and tsdb are measured; model is an estimate; simulated is "
+              "sample data; unavailable has none). A scenario links to the same scenario on the results, QoE "
+              "and cost dashboards.",
+              T(vmaf, name="VMAF"),
+              T(bitrate, name="Bitrate"),
+              T(energy, name="Energy"),
+              T(selector(m.COST_MEAN_POWER, **F), name="Mean power"),
+              energy_source(**F),
+              sort="VMAF", desc=True, h=9, overrides=[drill_down(), SOURCE_COLUMN]),
+    ])
     quality = Row("Quality", [
         bargauge("VMAF per scenario",
                  "How good is each scenario's output? VMAF 0-100: red below 70, yellow below 85, green from 85.",
@@ -61,18 +96,20 @@ def dashboard() -> DashboardSpec:
                  decimals=3),
         stat("Worst VMAF",
              "What is the lowest VMAF among the selected scenarios?",
-             T(by("min", vmaf), "lowest"), thresholds=VMAF_STEPS, colorMode="background", w=6),
+             T(by("min", vmaf), "lowest"), thresholds=VMAF_STEPS, colorMode="background", w=6, h=8),
         stat("Highest drop ratio",
              "What is the highest frame drop ratio among the selected scenarios?",
              T(by("max", selector(m.QOE_DROP_RATIO, **F)), "highest"), thresholds=DROP_STEPS,
-             colorMode="background", w=6),
+             colorMode="background", w=6, h=8),
         timeseries("Frame drop ratio over time",
                    "Did the drop ratio of a scenario change between results files?",
                    T(selector(m.QOE_DROP_RATIO, **F), "{scenario}"), thresholds=DROP_STEPS, min=0, w=12),
     ])
     summary = Row("Summary", [
         table("Quality summary",
-              "Every quality figure of every selected scenario side by side, one row per scenario.",
+              "Every quality figure of every selected scenario side by side, one row per scenario, with the source of "
+              "the energy behind the per-watt and per-joule figures. A scenario links to the same scenario on the "
+              "results, QoE and cost dashboards.",
               T(vmaf, name="VMAF"),
               T(selector(m.QOE_VMAF_P1, **F), name="VMAF 1st percentile"),
               T(selector(m.QOE_PSNR, **F), name="PSNR"),
@@ -80,13 +117,15 @@ def dashboard() -> DashboardSpec:
               T(selector(m.QOE_QUALITY_PER_WATT, **F), name="VMAF per watt"),
               T(selector(m.QOE_EFFICIENCY, **F), name="Pixels per joule (quality-weighted)"),
               T(selector(m.QOE_DROP_RATIO, **F), name="Drop ratio"),
-              sort="VMAF", desc=True, h=9),
+              energy_source(**F),
+              sort="VMAF", desc=True, h=9, overrides=[drill_down(), SOURCE_COLUMN]),
     ])
     return DashboardSpec(
         uid=UID, title="ffwatt / QoE metrics",
-        description="VMAF, PSNR, SSIM, quality per watt, quality-weighted efficiency and frame drops per scenario, "
-                    "from the current results file (qoe exporter).",
-        rows=[quality, efficiency, summary], variables=[SCENARIO, ENCODER, RESOLUTION], tags=("qoe", "results"),
+        description="VMAF, PSNR, SSIM, quality against energy and rate-distortion, quality per watt, "
+                    "quality-weighted efficiency and frame drops per scenario, from the current results file (qoe, "
+                    "results and cost exporters).",
+        rows=[quality, trade_offs, efficiency, summary], variables=[SCENARIO, ENCODER, RESOLUTION], tags=("qoe", "results"),
         time_from="now-24h",
     )
 

@@ -491,8 +491,17 @@ def render_datasources() -> str:
         "datasources.yml.j2",
         vm_url=VM_URL,
         prometheus_url=PROMETHEUS_URL,
-        # Grafana never asks for a step below the fastest scrape interval.
+        # Grafana never asks for a step below the fastest scrape interval (the 1 s live series).
+        # A panel that rate()s a slower exporter's counters sets that exporter's interval as
+        # its own min interval, so its $__rate_interval spans 4 scrapes (dashboards_src/
+        # dashboard.py `min_interval`).
         time_interval=duration(min(e.scrape_interval_seconds for e in EXPORTERS.values())),
+        # VictoriaMetrics' Grafana guidance (docs.victoriametrics.com/victoriametrics/integrations/
+        # grafana): type Prometheus, version at least 2.24.x, so Grafana uses the label values
+        # API with match[]; Grafana's choices are 2.24.0 ("2.24.x") and 2.50.0 ("> 2.50.x").
+        vm_prometheus_version="2.24.0",
+        # docker-compose.yml pins prom/prometheus v2.54.x: Grafana's "> 2.50.x".
+        prometheus_version="2.50.0",
         generated=GENERATED.format(source="catalog/exporters.py"),
     )
 

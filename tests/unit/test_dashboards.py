@@ -57,7 +57,7 @@ def test_dashboard_conventions(uid):
     assert "__inputs" not in board
     assert board["schemaVersion"] >= 36
     assert board["tags"][0] == "ffwatt" and len(board["tags"]) >= 2
-    assert board["links"] == [{"asDropdown": True, "icon": "external link", "includeVars": False, "keepTime": True,
+    assert board["links"] == [{"asDropdown": True, "icon": "external link", "includeVars": True, "keepTime": True,
                                "tags": ["ffwatt"], "targetBlank": False, "title": "ffwatt dashboards",
                                "tooltip": "", "type": "dashboards", "url": ""}]
     assert board["timezone"] == "browser"
@@ -81,7 +81,7 @@ def test_every_panel_has_a_description_a_unit_and_the_datasource_variable(uid):
         assert panel["datasource"] == DATASOURCE, panel["title"]
         assert panel["targets"], panel["title"]
         assert all(t["datasource"] == DATASOURCE for t in panel["targets"]), panel["title"]
-        assert panel["type"] in {"timeseries", "stat", "bargauge", "table", "state-timeline"}
+        assert panel["type"] in {"timeseries", "stat", "bargauge", "table", "state-timeline", "xychart"}
 
 
 @pytest.mark.parametrize("uid", sorted(BOARDS))
@@ -99,12 +99,62 @@ def test_panel_ids_unique_and_grid_without_overlaps(uid):
 
 
 @pytest.mark.parametrize("uid", sorted(BOARDS))
-def test_stat_table_and_bargauge_read_instant_queries_and_graphs_read_ranges(uid):
+def test_every_row_is_filled_without_holes(uid):
+    # Under each row header, the panels cover the 24 columns over the section's full height.
+    sections: list[list[dict]] = []
+    for panel in BOARDS[uid]["panels"]:
+        if panel["type"] == "row":
+            sections.append([])
+        else:
+            sections[-1].append(panel["gridPos"])
+    for boxes in sections:
+        top = min(b["y"] for b in boxes)
+        bottom = max(b["y"] + b["h"] for b in boxes)
+        covered = {(x, y) for b in boxes for x in range(b["x"], b["x"] + b["w"]) for y in range(b["y"], b["y"] + b["h"])}
+        assert len(covered) == 24 * (bottom - top), f"a hole in the section starting at y={top}"
+
+
+@pytest.mark.parametrize("uid", sorted(BOARDS))
+def test_every_rate_window_spans_four_scrapes_of_its_counters(uid):
+    # $__rate_interval >= 4 x the panel's min interval (its own, else the datasource's
+    # timeInterval, the fastest scrape interval): at least the scrape interval of every
+    # counter it rates, so the window spans 4 scrapes.
+    from catalog import EXPORTERS
+
+    fastest = min(e.scrape_interval_seconds for e in EXPORTERS.values())
+    slowest = max(e.scrape_interval_seconds for e in EXPORTERS.values())
     for panel in _panels(BOARDS[uid]):
-        instant = panel["type"] in ("stat", "table", "bargauge")
+        min_interval = float(panel.get("interval", f"{fastest}s").rstrip("s"))
+        for t in panel["targets"]:
+            if "[$__rate_interval]" not in t["expr"]:
+                continue
+            for s in analyse(expand(t["expr"])).selectors:
+                metric = METRICS[s.metric]
+                if s.function in ("rate", "increase", "irate"):
+                    scrape = EXPORTERS[metric.exporter].scrape_interval_seconds if metric.exporter else slowest
+                    assert min_interval >= scrape, (panel["title"], metric.name)
+
+
+def test_fill_line_stretches_short_lines_in_proportion():
+    from dashboards_src.dashboard import fill_line
+
+    assert fill_line([12]) == [24]
+    assert fill_line([8, 8]) == [12, 12]
+    assert fill_line([6, 6, 6]) == [8, 8, 8]
+    assert fill_line([5, 4, 5, 5, 5]) == [5, 4, 5, 5, 5]
+    assert fill_line([7, 7, 7]) == [8, 8, 8]  # 7 * 24 // 21 = 8 each
+    assert fill_line([10, 10, 3]) == [10, 10, 4]  # 10.43, 10.43, 3.13 -> 10, 10, 3; the 1 left goes last
+    with pytest.raises(ValueError):
+        fill_line([20, 8])
+
+
+@pytest.mark.parametrize("uid", sorted(BOARDS))
+def test_current_value_panels_read_instant_queries_and_graphs_read_ranges(uid):
+    for panel in _panels(BOARDS[uid]):
+        instant = panel["type"] in ("stat", "table", "bargauge", "xychart")
         for t in panel["targets"]:
             assert t["instant"] is instant and t["range"] is (not instant), panel["title"]
-            assert t["format"] == ("table" if panel["type"] == "table" else "time_series")
+            assert t["format"] == ("table" if panel["type"] in ("table", "xychart") else "time_series")
 
 
 # --- (2)-(5) every target against PromQL and the catalog ---------------------------------------------
@@ -327,7 +377,9 @@ def test_panel_units_follow_the_catalog():
     qoe = {p["title"]: p for p in _panels(BOARDS["qoe-metrics"])}
     assert qoe["Frame drop ratio"]["fieldConfig"]["defaults"]["unit"] == "percentunit"
     steps = qoe["VMAF per scenario"]["fieldConfig"]["defaults"]["thresholds"]["steps"]
-    assert [(s["color"], s["value"]) for s in steps] == [("red", None), ("yellow", 70), ("green", 85)]
+    # The base step is -Infinity: Grafana writes it without a value.
+    assert [(s["color"], s.get("value")) for s in steps] == [("red", None), ("yellow", 70), ("green", 85)]
+    assert "value" not in steps[0]
 
 
 def test_descriptions_carry_the_catalog_help():
