@@ -12,9 +12,11 @@ from dashboards_src.panels import (
     rate,
     selector,
     stat,
+    state_timeline,
     steps,
     table,
     timeseries,
+    value_mappings,
 )
 
 UID = "host-power"
@@ -30,6 +32,12 @@ G = {"instance": GPU_INSTANCE.ref, "gpu": GPU.ref}
 # packages (core and uncore are inside them) and DRAM (outside them). psys (platform)
 # already contains the packages and is left out. Names as exporters/rapl.py writes them.
 TOP_LEVEL_ZONES = "package.*|dram.*"
+
+# Energy per GPU is summed by UUID: NVML's index order is not guaranteed, so a GPU that moved
+# index is still one GPU (and its counter never jumps). GPUs without an NVML energy counter
+# count through the exporter's integrated power gauge, shown apart.
+ENERGY_SOURCE = {"1": ("NVML counter", "green"), "0": ("integrated power (estimate)", "orange")}
+ACTIVE = {"1": ("active", "red"), "0": ("no", "green")}
 
 
 def dashboard() -> DashboardSpec:
@@ -63,25 +71,46 @@ def dashboard() -> DashboardSpec:
     ])
     gpu = Row("GPU (NVML)", [
         stat("GPUs",
-             "How many NVIDIA GPUs does NVML report? 0 is a valid state (no GPU or no driver): the GPU panels "
-             "below are then empty.",
+             "How many NVIDIA GPUs does the exporter read? 0 is a valid state (no GPU, no driver, or a driver "
+             "with no usable GPU): the GPU panels below are then empty. GPUs this process may not open, and lost "
+             "GPUs, are not counted: the exporter's /health names them.",
              T(selector(m.GPU_COUNT, instance=GPU_INSTANCE.ref), "{instance}"), w=6),
         stat("GPU power now",
              "What do the selected GPUs draw together right now?",
              T(by("sum", selector(m.GPU_POWER, **G)), "GPUs"), w=6),
         stat("GPU energy over the range",
-             "How many joules did the selected GPUs use over the selected time range?",
-             T(by("sum", increase(m.GPU_ENERGY, **G)), "GPUs"), w=6),
-        stat("GPU memory in use",
-             "How much GPU memory is in use on the selected GPUs together?",
-             T(by("sum", selector(m.GPU_MEMORY_USED, **G)), "used"), w=6),
+             "How many joules did the selected GPUs use over the selected time range? From NVML's energy counter, "
+             "and for GPUs without one (before Volta, vGPU, Jetson) from the exporter's integrated power gauge, an "
+             "estimate shown apart. Under MIG, the whole GPU's.",
+             T(by("sum", increase(m.GPU_ENERGY, **G)), "NVML counter"),
+             T(by("sum", increase(m.GPU_POWER_INTEGRATED, **G)), "integrated power"), w=6),
+        stat("GPU memory used and reserved",
+             "How much GPU memory do processes use on the selected GPUs together, and how much do the driver and "
+             "firmware reserve? Where the driver lacks NVML memory v2 there is no reserved figure and used "
+             "includes it (the exporter's /health details.memory_api says which).",
+             T(by("sum", selector(m.GPU_MEMORY_USED, **G)), "used"),
+             T(by("sum", selector(m.GPU_MEMORY_RESERVED, **G)), "reserved"), w=6),
         timeseries("GPU power and limit",
                    "How close does each GPU run to its enforced power limit?",
                    T(selector(m.GPU_POWER, **G), "GPU {gpu} power"),
                    T(selector(m.GPU_POWER_LIMIT, **G), "GPU {gpu} limit"), legendCalcs=["mean", "max"]),
         timeseries("GPU power from the energy counter",
-                   "How much power does each GPU draw averaged over each step? Derived from the joules counter.",
-                   T(rate(m.GPU_ENERGY, **G), "GPU {gpu}"), legendCalcs=["mean", "max"]),
+                   "How much power does each GPU draw averaged over each step? Derived from the joules counter "
+                   "(or, for a GPU without one, from the exporter's integrated power gauge).",
+                   T(rate(m.GPU_ENERGY, **G), "GPU {gpu} {uuid}"),
+                   T(rate(m.GPU_POWER_INTEGRATED, **G), "GPU {gpu} {uuid} (integrated)"),
+                   legendCalcs=["mean", "max"]),
+        bargauge("GPU energy per GPU over the range",
+                 "How many joules did each physical GPU use over the selected time range? Summed by UUID, so a GPU "
+                 "that NVML enumerated under another index (other --gpus, a reboot) stays one bar.",
+                 T(by("sum", increase(m.GPU_ENERGY, **G), "uuid"), "{uuid}"),
+                 T(by("sum", increase(m.GPU_POWER_INTEGRATED, **G), "uuid"), "{uuid} (integrated power)"),
+                 w=12, h=6),
+        stat("GPU energy source",
+             "Where does each GPU's energy come from? NVML's energy counter, or, on GPUs without one (before Volta, "
+             "vGPU, Jetson), the exporter's integration of the power gauge: an estimate, never a silent 0.",
+             T(selector(m.GPU_NVML_ENERGY_SUPPORTED, **G), "GPU {gpu} {uuid}"),
+             unit="none", mappings=value_mappings(ENERGY_SOURCE), colorMode="background", w=12, h=6),
         timeseries("GPU temperature",
                    "How hot does each GPU run? Yellow from 75 °C, red from 85 °C.",
                    T(selector(m.GPU_TEMPERATURE, **G), "GPU {gpu}"), thresholds=steps("green", (75, "yellow"),
@@ -100,9 +129,16 @@ def dashboard() -> DashboardSpec:
         timeseries("NVENC frames per second",
                    "How fast do the active NVENC sessions encode, on average?",
                    T(selector(m.GPU_ENCODER_FPS, **G), "GPU {gpu}")),
+        timeseries("NVENC average latency",
+                   "How long does NVENC take per frame, averaged over the active sessions? No line while no "
+                   "session is active.",
+                   T(selector(m.GPU_ENCODER_LATENCY, **G), "GPU {gpu}"), min=0),
         timeseries("GPU memory",
-                   "How much of each GPU's memory is in use?",
+                   "How much of each GPU's memory do processes use, how much do the driver and firmware reserve, "
+                   "and how much is installed? (No reserved line where the driver lacks NVML memory v2: used "
+                   "includes it there.)",
                    T(selector(m.GPU_MEMORY_USED, **G), "GPU {gpu} used"),
+                   T(selector(m.GPU_MEMORY_RESERVED, **G), "GPU {gpu} reserved"),
                    T(selector(m.GPU_MEMORY_TOTAL, **G), "GPU {gpu} total"), min=0),
         timeseries("GPU clocks",
                    "At what clocks do the graphics, SM and memory domains run? Drops under load mean power or "
@@ -110,8 +146,15 @@ def dashboard() -> DashboardSpec:
                    T(selector(m.GPU_GRAPHICS_CLOCK, **G), "GPU {gpu} graphics"),
                    T(selector(m.GPU_SM_CLOCK, **G), "GPU {gpu} SM"),
                    T(selector(m.GPU_MEMORY_CLOCK, **G), "GPU {gpu} memory"), w=24),
+        state_timeline("GPU clock events (throttling)",
+                       "Which clock-event (throttle) reasons held each GPU's clocks down, and when? A run throttled "
+                       "by sw_power_cap or a thermal slowdown has its fps per watt set by the cap, not the encoder. "
+                       "gpu_idle is normal on an idle GPU.",
+                       T(selector(m.GPU_CLOCK_EVENT, **G), "GPU {gpu} {reason}"),
+                       unit="none", mappings=value_mappings(ACTIVE), h=8),
         table("GPU inventory",
-              "Which GPUs are these: name, UUID, PCI bus id and driver version of each.",
+              "Which GPUs are these: name, UUID, PCI bus id and driver version of each. NVML's index (gpu) can "
+              "change between boots or containers; the UUID and PCI bus id stay with the GPU.",
               T(selector(m.GPU_INFO, **G), hide=True), h=6),
     ])
     return DashboardSpec(

@@ -1,30 +1,55 @@
 """gpu exporter (9505): NVIDIA GPU power, energy, temperature, utilization incl. NVENC/NVDEC,
-memory and clocks through NVML (pynvml, from the nvidia-ml-py package).
+memory, clocks and clock-event (throttle) reasons through NVML (pynvml, from the
+nvidia-ml-py package).
+
+Every per-GPU series is labelled `gpu` (NVML's index) and `uuid`: nvml.h does not
+promise the index order, so a GPU keeps its own series (and its energy counter never
+jumps or resets) when another one ends up behind the same index.
 
 States, and what /health says:
 
-* No NVIDIA library or driver (NVML_ERROR_LIBRARY_NOT_FOUND, NVML_ERROR_DRIVER_NOT_LOADED):
-  a normal host without a GPU. ffwatt_gpu_devices is 0, status stays ok, and
-  /health details.nvml says why. nvmlInit is retried every refresh, so a driver that
-  loads later is picked up.
+* No NVIDIA library or driver (NVML_ERROR_LIBRARY_NOT_FOUND, NVML_ERROR_DRIVER_NOT_LOADED),
+  or a driver with no usable GPU (NVML_ERROR_GPU_NOT_FOUND: the dGPU of a hybrid laptop
+  powered off, GPUs bound to vfio, a container with no GPU device): a normal host
+  without a GPU. ffwatt_gpu_devices is 0, status stays ok, /health details.nvml says
+  why (with GPU_NOT_FOUND, `nvmlInitWithFlags(NVML_INIT_FLAG_NO_GPUS)` still gives the
+  driver version). nvmlInit is retried every refresh, so a GPU or driver that appears
+  later is picked up.
 * nvmlInit failing otherwise (no permission, NVML/driver version mismatch...): 0 GPUs
   and status degraded with the error, retried every refresh.
-* A field that raises NVML_ERROR_NOT_SUPPORTED (or FUNCTION_NOT_FOUND on an older
-  driver) is left out: no series, never 0 or -1. Listed in details.unsupported.
-* Lifecycle errors (GPU lost, driver unloaded, NVML uninitialised, NVML/RM version
-  mismatch, reset required) mark NVML for re-initialisation: nvmlShutdown + nvmlInit
-  at the start of the next refresh. A lost GPU's series are left out of that refresh
-  (status degraded); they return once the re-initialised NVML reads it again. A
+* A GPU NVML lists but this process may not open (nvmlDeviceGetHandleByIndex
+  NO_PERMISSION..., e.g. cgroup device rules of a batch scheduler): not counted in
+  ffwatt_gpu_devices, logged once, listed in details.unreadable; health stays ok.
+* A field that raises NVML_ERROR_NOT_SUPPORTED, FUNCTION_NOT_FOUND, or whose pynvml
+  function does not exist in the installed nvidia-ml-py, is left out: no series, never
+  0 or -1. Listed in details.unsupported. Every reading's pynvml function (and
+  constant, e.g. nvmlMemory_v2) is looked up inside the call wrapper, newest API first (nvmlDeviceGetTemperatureV, then the deprecated
+  nvmlDeviceGetTemperature...), so a release that removes one loses one series, never
+  the refresh.
+* No energy counter (NOT_SUPPORTED: before Volta, vGPU, Jetson): never a silent 0.
+  ffwatt_gpu_nvml_energy_supported is 0 and the power gauge is integrated into
+  ffwatt_gpu_power_integrated_joules_total (trapezoid between refreshes, from 0 at
+  start; a gap longer than `max(60 s, 4 refresh intervals)` is not integrated).
+* Memory: NVML memory v2 (`nvmlDeviceGetMemoryInfo(version=nvmlMemory_v2)`) gives used
+  and reserved apart; where v2 is missing, v1's used (which includes reserved) is
+  served and details.memory_api says so.
+* A GPU that fell off the bus (GPU_IS_LOST, RESET_REQUIRED) needs a reset or a reboot:
+  it is left out, health degraded naming it, and NVML is re-initialised to look for
+  it again with exponential backoff (2 refresh intervals, doubling, at most 300 s),
+  never every refresh. The other GPUs are served every refresh meanwhile.
+* Other lifecycle errors (driver unloaded, NVML uninitialised, NVML/RM version
+  mismatch) mark NVML for re-initialisation at the start of the next refresh. A
   lifecycle error on the device count fails the refresh (last good data kept).
 * Any other error on one field leaves that series out, is logged once per GPU, field
-  and error, and counted in details.field_errors. A GPU whose handle cannot be had
-  (no permission...) is skipped with a warning (status degraded).
+  and error, and counted in details.field_errors.
 """
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from catalog import metrics as m
@@ -42,29 +67,57 @@ def _code(name: str, default: int) -> int:
     return getattr(pynvml, name, default) if pynvml is not None else default
 
 
-# NVML return codes (from pynvml when it has them).
+# NVML return codes and constants (from pynvml when it has them; the values are nvml.h's).
 NOT_SUPPORTED = _code("NVML_ERROR_NOT_SUPPORTED", 3)
 FUNCTION_NOT_FOUND = _code("NVML_ERROR_FUNCTION_NOT_FOUND", 13)
 LIBRARY_NOT_FOUND = _code("NVML_ERROR_LIBRARY_NOT_FOUND", 12)
 DRIVER_NOT_LOADED = _code("NVML_ERROR_DRIVER_NOT_LOADED", 9)
+GPU_IS_LOST = _code("NVML_ERROR_GPU_IS_LOST", 15)
+RESET_REQUIRED = _code("NVML_ERROR_RESET_REQUIRED", 16)
+ARGUMENT_VERSION_MISMATCH = _code("NVML_ERROR_ARGUMENT_VERSION_MISMATCH", 25)
+GPU_NOT_FOUND = _code("NVML_ERROR_GPU_NOT_FOUND", 28)  # not defined by every pynvml release
+INIT_FLAG_NO_GPUS = _code("NVML_INIT_FLAG_NO_GPUS", 1)  # likewise
+TEMPERATURE_GPU = _code("NVML_TEMPERATURE_GPU", 0)
+CLOCK_GRAPHICS = _code("NVML_CLOCK_GRAPHICS", 0)
+CLOCK_SM = _code("NVML_CLOCK_SM", 1)
+CLOCK_MEM = _code("NVML_CLOCK_MEM", 2)
+
 UNSUPPORTED_CODES = frozenset({NOT_SUPPORTED, FUNCTION_NOT_FOUND})
-# No GPU on this host: 0 devices is the right answer, not a fault.
-NO_GPU_CODES = frozenset({LIBRARY_NOT_FOUND, DRIVER_NOT_LOADED})
+# A newer variant of a call that this driver or binding lacks: try the next, older one.
+NEXT_VARIANT_CODES = frozenset({FUNCTION_NOT_FOUND, ARGUMENT_VERSION_MISMATCH})
+# The GPU itself is gone until a GPU reset or a reboot: back off, keep the others.
+NEEDS_RESET_CODES = frozenset({GPU_IS_LOST, RESET_REQUIRED})
 # NVML must be shut down and initialised again before it can answer.
 LIFECYCLE_CODES = frozenset({
     _code("NVML_ERROR_UNINITIALIZED", 1),
     DRIVER_NOT_LOADED,
-    _code("NVML_ERROR_GPU_IS_LOST", 15),
-    _code("NVML_ERROR_RESET_REQUIRED", 16),
     _code("NVML_ERROR_LIB_RM_VERSION_MISMATCH", 18),
-})
+}) | NEEDS_RESET_CODES
 
 NO_GPU_HINT = {
     LIBRARY_NOT_FOUND: "the NVML library (libnvidia-ml.so.1) is not installed: no NVIDIA driver on this host, "
                        "or a container started without the NVIDIA runtime (--gpus all / a compose device "
                        "reservation with capabilities [gpu, utility])",
     DRIVER_NOT_LOADED: "the NVIDIA kernel driver is not loaded",
+    GPU_NOT_FOUND: "the NVIDIA driver is loaded but no GPU is usable (a hybrid laptop's dGPU powered off, GPUs "
+                   "bound to vfio-pci, or a container given no GPU device)",
 }
+
+# nvmlClocksEventReason* bits (nvml.h; the same values as the deprecated ClocksThrottleReason*).
+CLOCK_EVENT_REASONS = (
+    ("gpu_idle", 0x1),
+    ("applications_clocks_setting", 0x2),
+    ("sw_power_cap", 0x4),
+    ("hw_slowdown", 0x8),
+    ("sync_boost", 0x10),
+    ("sw_thermal_slowdown", 0x20),
+    ("hw_thermal_slowdown", 0x40),
+    ("hw_power_brake_slowdown", 0x80),
+    ("display_clock_setting", 0x100),
+)
+ALL_CLOCK_EVENT_REASONS = sum(bit for _, bit in CLOCK_EVENT_REASONS)
+
+MEMORY_V1 = "v1 (used includes reserved)"
 
 
 class _LifecycleError(Exception):
@@ -74,8 +127,46 @@ class _LifecycleError(Exception):
         super().__init__(f"{error} ({call})")
 
 
+class _GpuLostError(_LifecycleError):
+    """GPU_IS_LOST / RESET_REQUIRED: this GPU is gone until a reset or reboot."""
+
+
 class _NoHandleError(Exception):
     """nvmlDeviceGetHandleByIndex failed for another reason (no permission...): the GPU is skipped."""
+
+
+@dataclass(frozen=True)
+class _Variant:
+    """One way to make an NVML call: a pynvml function name, its arguments; constants by name."""
+
+    function: str
+    args: tuple = ()
+    kwargs: tuple = ()  # ((name, value or _Const), ...)
+
+
+@dataclass(frozen=True)
+class _Const:
+    """A pynvml constant looked up at call time (a release that lacks it skips the variant)."""
+
+    name: str
+
+
+def _v(function: str, *args: Any, **kwargs: Any) -> _Variant:
+    return _Variant(function, args, tuple(kwargs.items()))
+
+
+@dataclass
+class _Lost:
+    error: str
+    uuid: str | None
+    since: float  # Unix time
+
+
+@dataclass
+class _Integral:
+    at: float  # monotonic seconds of the last power reading
+    watts: float
+    joules: float = 0.0
 
 
 def _text(value: Any) -> str:
@@ -84,12 +175,26 @@ def _text(value: Any) -> str:
     return str(value).strip()
 
 
+def _by_index(d: dict[str, Any]) -> list[tuple[str, Any]]:
+    return sorted(d.items(), key=lambda kv: int(kv[0]) if kv[0].isdigit() else -1)
+
+
+def _nvml_code(exc: BaseException) -> int | None:
+    if pynvml is not None and isinstance(exc, pynvml.NVMLError):
+        return getattr(exc, "value", None)
+    return None
+
+
 class GpuExporter(Exporter):
     name = "gpu"
     settings: ClassVar[tuple[Setting, ...]] = ()
+    # Re-initialisation backoff for a lost GPU: from 2 refresh intervals, doubling, capped.
+    BACKOFF_MAX_SECONDS: ClassVar[float] = 300.0
 
-    def __init__(self, config):
+    def __init__(self, config, clock: Callable[[], float] = time.monotonic):
         super().__init__(config)
+        self._clock = clock
+        self._refresh_seconds = float(getattr(config, "refresh_interval", 5.0) or 5.0)
         self._initialised = False
         self._reinit_pending = False
         self._reinitialisations = 0
@@ -99,7 +204,19 @@ class GpuExporter(Exporter):
         self._unsupported: dict[str, set[str]] = {}
         self._field_errors: Counter[tuple[str, str, str]] = Counter()
         self._logged: set[str] = set()
+        self._lost: dict[str, _Lost] = {}
+        self._backoff = 0.0
+        self._next_reinit_at: float | None = None
+        self._unreadable: dict[str, str] = {}
+        self._uuids: dict[str, str] = {}  # gpu index -> last UUID read, to name a lost GPU
+        self._memory_api: dict[str, str] = {}
+        self._energy_source: dict[str, str] = {}
+        self._integrals: dict[str, _Integral] = {}  # by UUID
         self._details = self._build_details()
+
+    @property
+    def _max_integration_gap(self) -> float:
+        return max(60.0, 4 * self._refresh_seconds)
 
     # --- NVML lifecycle ------------------------------------------------------------------
     def _init(self, out: Samples) -> bool:
@@ -112,7 +229,11 @@ class GpuExporter(Exporter):
         except pynvml.NVMLError as exc:
             code = getattr(exc, "value", None)
             if code in NO_GPU_HINT:
+                if code == GPU_NOT_FOUND:
+                    self._driver_version = self._driver_without_gpus()
                 self._nvml_state = f"no GPU: {exc}: {NO_GPU_HINT[code]}"
+                if code == GPU_NOT_FOUND and self._driver_version:
+                    self._nvml_state += f"; driver {self._driver_version}"
                 self._log_once("info", self._nvml_state)
             else:
                 self._nvml_state = f"nvmlInit failed: {exc}"
@@ -122,8 +243,30 @@ class GpuExporter(Exporter):
             self.log.info("NVML initialised (was: %s)", self._nvml_state)
         self._initialised = True
         self._unsupported.clear()
+        self._memory_api.clear()
+        self._energy_source.clear()
         self._nvml_state = "ok"
         return True
+
+    def _driver_without_gpus(self) -> str | None:
+        """The driver version when nvmlInit said GPU_NOT_FOUND: NVML opened with NO_GPUS, then closed
+        again (so a GPU that becomes usable is found by the next plain nvmlInit)."""
+        try:
+            init = pynvml.nvmlInitWithFlags
+            init(INIT_FLAG_NO_GPUS)
+        except (AttributeError, pynvml.NVMLError) as exc:
+            self.log.debug("nvmlInitWithFlags(NO_GPUS): %s", exc)
+            return None
+        try:
+            return _text(pynvml.nvmlSystemGetDriverVersion())
+        except (AttributeError, pynvml.NVMLError) as exc:
+            self.log.debug("nvmlSystemGetDriverVersion without GPUs: %s", exc)
+            return None
+        finally:
+            try:
+                pynvml.nvmlShutdown()
+            except pynvml.NVMLError as exc:
+                self.log.debug("nvmlShutdown: %s", exc)
 
     def _shutdown(self) -> None:
         if self._initialised and pynvml is not None:
@@ -136,6 +279,12 @@ class GpuExporter(Exporter):
     def close(self) -> None:
         self._shutdown()
 
+    def _reinitialise(self, why: str) -> None:
+        self.log.info("re-initialising NVML (%s)", why)
+        self._shutdown()
+        self._reinit_pending = False
+        self._reinitialisations += 1
+
     # --- refresh -------------------------------------------------------------------------
     def refresh(self, out: Samples) -> None:
         try:
@@ -145,44 +294,89 @@ class GpuExporter(Exporter):
             self._details = self._build_details()
 
     def _refresh(self, out: Samples) -> None:
+        now = self._clock()
+        looking_for_lost = False
         if self._reinit_pending:
-            self.log.info("re-initialising NVML")
-            self._shutdown()
-            self._reinit_pending = False
-            self._reinitialisations += 1
+            self._reinitialise("after a lifecycle error")
+            looking_for_lost = bool(self._lost)
+        elif self._lost and self._next_reinit_at is not None and now >= self._next_reinit_at:
+            self._reinitialise("looking for lost GPU(s) " + ", ".join(sorted(self._lost)))
+            looking_for_lost = True
         if not self._initialised and not self._init(out):
             self._devices = 0
             out.add(m.GPU_COUNT, 0)
             return
 
         try:
-            count = self._global("nvmlDeviceGetCount", pynvml.nvmlDeviceGetCount)
-            driver = self._call("system", "driver_version", pynvml.nvmlSystemGetDriverVersion)
+            count = self._global("nvmlDeviceGetCount", lambda: pynvml.nvmlDeviceGetCount())
+            driver = self._call("system", "driver_version", _v("nvmlSystemGetDriverVersion"))
         except _LifecycleError as exc:
             self._reinit_pending = True
             self._nvml_state = f"re-initialising after: {exc}"
             raise SourceError(f"NVML: {exc}; re-initialising next refresh") from None
         self._driver_version = _text(driver) if driver is not None else None
-        self._devices = count or 0
-        out.add(m.GPU_COUNT, self._devices)
+        count = count or 0
+        for gone in [gpu for gpu in self._lost if int(gpu) >= count]:
+            del self._lost[gone]  # no longer listed at all (another --gpus, a reboot)
 
-        lost: list[str] = []
-        for index in range(self._devices):
+        served = 0
+        other_lifecycle: list[str] = []
+        still_lost: list[str] = []
+        for index in range(count):
             gpu = str(index)
+            if gpu in self._lost and not looking_for_lost:
+                continue  # lost until a reset: not asked again before the next backoff re-init
             try:
                 readings = self._read_gpu(index, gpu)
+            except _GpuLostError as exc:
+                still_lost.append(gpu)
+                if gpu not in self._lost:
+                    self._lost[gpu] = _Lost(str(exc), self._uuids.get(gpu), time.time())
+                    self.log.warning("GPU %s (%s) is lost: %s; it needs a GPU reset or a reboot", gpu,
+                                     self._uuids.get(gpu, "uuid unknown"), exc)
+                continue
             except _LifecycleError as exc:
                 self._reinit_pending = True
-                lost.append(f"GPU {gpu}: {exc}")
+                other_lifecycle.append(f"GPU {gpu}: {exc}")
                 continue
             except _NoHandleError as exc:
-                out.warn(f"GPU {gpu}: no NVML handle: {exc}")
+                if self._unreadable.get(gpu) != str(exc):
+                    self.log.warning("GPU %s: NVML lists it but this process may not open it (%s): left out "
+                                     "(container or cgroup device rules?)", gpu, exc)
+                self._unreadable[gpu] = str(exc)
                 continue
-            for metric, value, extra in readings:
-                out.add(metric, value, gpu=gpu, **extra)
-        if lost:
-            self._nvml_state = "re-initialising after: " + "; ".join(lost)
-            out.warn("; ".join(lost) + "; re-initialising NVML next refresh")
+            self._unreadable.pop(gpu, None)
+            if self._lost.pop(gpu, None) is not None:
+                self.log.info("GPU %s is back", gpu)
+            served += 1
+            for metric, value, labels in readings:
+                out.add(metric, value, **labels)
+        self._schedule_lost(now, looking_for_lost, still_lost)
+        self._devices = served
+        out.add(m.GPU_COUNT, served)
+
+        problems = []
+        for gpu, lost in sorted(self._lost.items(), key=lambda kv: int(kv[0])):
+            problems.append(f"GPU {gpu} ({lost.uuid or 'uuid unknown'}) is lost: {lost.error}; left out, it needs "
+                            f"a GPU reset or a reboot (NVML re-initialised with backoff to look for it)")
+        if other_lifecycle:
+            problems.append("; ".join(other_lifecycle) + "; re-initialising NVML next refresh")
+        self._nvml_state = "; ".join(problems) if problems else "ok"
+        for problem in problems:
+            out.warn(problem)
+
+    def _schedule_lost(self, now: float, looked: bool, still_lost: list[str]) -> None:
+        """Backoff for re-initialising while a GPU is lost: 2 refresh intervals, doubling, capped."""
+        if not self._lost:
+            self._backoff, self._next_reinit_at = 0.0, None
+            return
+        if self._next_reinit_at is None:
+            self._backoff = 2 * self._refresh_seconds
+        elif looked and still_lost:
+            self._backoff = min(self._backoff * 2, self.BACKOFF_MAX_SECONDS)
+        else:
+            return
+        self._next_reinit_at = now + self._backoff
 
     def _global(self, call: str, fn: Callable[[], Any]) -> Any:
         try:
@@ -198,76 +392,167 @@ class GpuExporter(Exporter):
         try:
             handle = pynvml.nvmlDeviceGetHandleByIndex(index)
         except pynvml.NVMLError as exc:
-            if getattr(exc, "value", None) in LIFECYCLE_CODES:
+            code = getattr(exc, "value", None)
+            if code in NEEDS_RESET_CODES:
+                raise _GpuLostError("nvmlDeviceGetHandleByIndex", exc) from None
+            if code in LIFECYCLE_CODES:
                 raise _LifecycleError("nvmlDeviceGetHandleByIndex", exc) from None
             raise _NoHandleError(str(exc)) from None
+
+        def call(field: str, *variants: _Variant) -> Any:
+            return self._call(gpu, field, *variants)
+
+        uuid = call("uuid", _v("nvmlDeviceGetUUID", handle))
+        uuid = _text(uuid) if uuid is not None else None
+        if uuid:
+            self._uuids[gpu] = uuid
+        labels = {"gpu": gpu, "uuid": uuid or "unknown"}
         got: list[tuple[Any, float, dict]] = []
 
-        def put(metric, value):
+        def put(metric, value, **extra):
             if value is not None:
-                got.append((metric, value, {}))
+                got.append((metric, value, {**labels, **extra}))
 
-        def call(field, fn, *args):
-            return self._call(gpu, field, fn, handle, *args)
-
-        mw = call("power", pynvml.nvmlDeviceGetPowerUsage)
-        put(m.GPU_POWER, None if mw is None else mw / 1000.0)
-        mw = call("power_limit", pynvml.nvmlDeviceGetEnforcedPowerLimit)
+        mw = call("power", _v("nvmlDeviceGetPowerUsage", handle))
+        watts = None if mw is None else mw / 1000.0
+        read_at = self._clock()
+        put(m.GPU_POWER, watts)
+        mw = call("power_limit", _v("nvmlDeviceGetEnforcedPowerLimit", handle))
         put(m.GPU_POWER_LIMIT, None if mw is None else mw / 1000.0)
-        mj = call("energy", pynvml.nvmlDeviceGetTotalEnergyConsumption)
-        put(m.GPU_ENERGY, None if mj is None else mj / 1000.0)
-        put(m.GPU_TEMPERATURE, call("temperature", pynvml.nvmlDeviceGetTemperature, pynvml.NVML_TEMPERATURE_GPU))
+        got += self._energy(gpu, uuid, handle, labels, watts, read_at)
+        put(m.GPU_TEMPERATURE, call("temperature", _v("nvmlDeviceGetTemperatureV", handle, TEMPERATURE_GPU),
+                                    _v("nvmlDeviceGetTemperature", handle, TEMPERATURE_GPU)))
 
-        rates = call("utilization", pynvml.nvmlDeviceGetUtilizationRates)
+        rates = call("utilization", _v("nvmlDeviceGetUtilizationRates", handle))
         if rates is not None:
             put(m.GPU_UTILIZATION, rates.gpu / 100.0)
             put(m.GPU_MEMORY_UTILIZATION, rates.memory / 100.0)
-        enc = call("encoder_utilization", pynvml.nvmlDeviceGetEncoderUtilization)
+        enc = call("encoder_utilization", _v("nvmlDeviceGetEncoderUtilization", handle))
         put(m.GPU_ENCODER_UTILIZATION, None if enc is None else enc[0] / 100.0)
-        dec = call("decoder_utilization", pynvml.nvmlDeviceGetDecoderUtilization)
+        dec = call("decoder_utilization", _v("nvmlDeviceGetDecoderUtilization", handle))
         put(m.GPU_DECODER_UTILIZATION, None if dec is None else dec[0] / 100.0)
-        stats = call("encoder_stats", pynvml.nvmlDeviceGetEncoderStats)
+        stats = call("encoder_stats", _v("nvmlDeviceGetEncoderStats", handle))
         if stats is not None:
-            sessions, fps, _latency_us = stats
+            sessions, fps, latency_us = stats
             put(m.GPU_ENCODER_SESSIONS, sessions)
             put(m.GPU_ENCODER_FPS, fps)
+            # With no session the average latency is undefined (NVML says 0): left out.
+            put(m.GPU_ENCODER_LATENCY, latency_us / 1e6 if sessions else None)
 
-        memory = call("memory", pynvml.nvmlDeviceGetMemoryInfo)
+        memory = call("memory", _v("nvmlDeviceGetMemoryInfo", handle, version=_Const("nvmlMemory_v2")),
+                      _v("nvmlDeviceGetMemoryInfo", handle))
         if memory is not None:
+            reserved = getattr(memory, "reserved", None)
+            self._memory_api[gpu] = "v2" if reserved is not None else MEMORY_V1
             put(m.GPU_MEMORY_USED, memory.used)
+            put(m.GPU_MEMORY_RESERVED, reserved)
             put(m.GPU_MEMORY_TOTAL, memory.total)
-        for metric, field, clock in ((m.GPU_GRAPHICS_CLOCK, "graphics_clock", pynvml.NVML_CLOCK_GRAPHICS),
-                                     (m.GPU_SM_CLOCK, "sm_clock", pynvml.NVML_CLOCK_SM),
-                                     (m.GPU_MEMORY_CLOCK, "memory_clock", pynvml.NVML_CLOCK_MEM)):
-            mhz = call(field, pynvml.nvmlDeviceGetClockInfo, clock)
+        for metric, field, clock in ((m.GPU_GRAPHICS_CLOCK, "graphics_clock", CLOCK_GRAPHICS),
+                                     (m.GPU_SM_CLOCK, "sm_clock", CLOCK_SM),
+                                     (m.GPU_MEMORY_CLOCK, "memory_clock", CLOCK_MEM)):
+            mhz = call(field, _v("nvmlDeviceGetClockInfo", handle, clock))
             put(metric, None if mhz is None else mhz * 1e6)
 
-        name = call("name", pynvml.nvmlDeviceGetName)
-        uuid = call("uuid", pynvml.nvmlDeviceGetUUID)
-        pci = call("pci_info", pynvml.nvmlDeviceGetPciInfo)
+        current = call("clock_event_reasons", _v("nvmlDeviceGetCurrentClocksEventReasons", handle),
+                       _v("nvmlDeviceGetCurrentClocksThrottleReasons", handle))
+        if current is not None:
+            supported = call("clock_event_reasons_supported",
+                             _v("nvmlDeviceGetSupportedClocksEventReasons", handle),
+                             _v("nvmlDeviceGetSupportedClocksThrottleReasons", handle))
+            mask = ALL_CLOCK_EVENT_REASONS if supported is None else int(supported)
+            for reason, bit in CLOCK_EVENT_REASONS:
+                if mask & bit:
+                    put(m.GPU_CLOCK_EVENT, 1 if int(current) & bit else 0, reason=reason)
+
+        name = call("name", _v("nvmlDeviceGetName", handle))
+        pci = call("pci_info", _v("nvmlDeviceGetPciInfo", handle))
         got.append((m.GPU_INFO, 1, {
+            "gpu": gpu,
             "name": _text(name) if name is not None else "unknown",
-            "uuid": _text(uuid) if uuid is not None else "unknown",
+            "uuid": uuid or "unknown",
             "pci_bus_id": _text(pci.busId) if pci is not None else "unknown",
             "driver_version": self._driver_version or "unknown",
         }))
         return got
 
-    def _call(self, gpu: str, field: str, fn: Callable[..., Any], *args: Any) -> Any:
-        """One NVML call: its value, or None (not supported, or failed: logged once), or _LifecycleError."""
-        try:
-            return fn(*args)
-        except Exception as exc:
-            code = getattr(exc, "value", None) if pynvml is not None and isinstance(exc, pynvml.NVMLError) else None
-            if code in UNSUPPORTED_CODES:
-                self._unsupported.setdefault(gpu, set()).add(field)
+    def _energy(self, gpu: str, uuid: str | None, handle: Any, labels: dict, watts: float | None,
+                read_at: float) -> list[tuple[Any, float, dict]]:
+        """The energy counter, or (no counter on this GPU) the integrated power gauge; never a silent 0."""
+        mj = self._call(gpu, "energy", _v("nvmlDeviceGetTotalEnergyConsumption", handle))
+        supported = "energy" not in self._unsupported.get(gpu, ())
+        got: list[tuple[Any, float, dict]] = [(m.GPU_NVML_ENERGY_SUPPORTED, 1 if supported else 0, labels)]
+        if not uuid:
+            # Without its UUID a counter could move to another GPU's series: left out.
+            self._field_error(gpu, "energy", "no UUID to label the energy counter with")
+            self._energy_source[gpu] = "none (no UUID)"
+            return got
+        if supported:
+            self._energy_source[gpu] = "counter"
+            if mj is not None:
+                got.append((m.GPU_ENERGY, mj / 1000.0, labels))
+            return got
+        self._energy_source[gpu] = "integrated power gauge" if watts is not None else "none (no power reading)"
+        if watts is None:
+            return got
+        integral = self._integrals.get(uuid)
+        if integral is None:
+            integral = self._integrals[uuid] = _Integral(read_at, watts)
+        else:
+            dt = read_at - integral.at
+            if 0 < dt <= self._max_integration_gap:
+                integral.joules += (integral.watts + watts) / 2 * dt
+            elif dt > self._max_integration_gap:
+                self._log_once("warning", f"GPU {gpu} ({uuid}): {dt:.0f} s without a power reading; that gap is "
+                                          "not integrated into the energy estimate")
+            integral.at, integral.watts = read_at, watts
+        got.append((m.GPU_POWER_INTEGRATED, integral.joules, labels))
+        return got
+
+    def _call(self, gpu: str, field: str, *variants: _Variant) -> Any:
+        """One NVML reading: its value, or None (not supported, or failed: logged once), or
+        _LifecycleError. `variants` are tried newest first: a function (or constant) the installed
+        pynvml lacks, FUNCTION_NOT_FOUND, ARGUMENT_VERSION_MISMATCH or NOT_SUPPORTED moves on to the
+        next; when none is left the field is unsupported."""
+        tried = []
+        unsupported = False
+        for variant in variants:
+            tried.append(variant.function)
+            fn = getattr(pynvml, variant.function, None)
+            kwargs = {}
+            for key, value in variant.kwargs:
+                if isinstance(value, _Const):
+                    value = getattr(pynvml, value.name, None)
+                    if value is None:
+                        fn = None
+                kwargs[key] = value
+            if fn is None:
+                continue
+            try:
+                return fn(*variant.args, **kwargs)
+            except TypeError as exc:  # a binding whose signature predates this variant
+                self.log.debug("GPU %s %s: %s(%s): %s", gpu, field, variant.function, kwargs, exc)
+                continue
+            except Exception as exc:
+                code = _nvml_code(exc)
+                if code in NEXT_VARIANT_CODES:
+                    continue
+                if code in UNSUPPORTED_CODES:  # an older variant may still answer (memory v1 on a vGPU...)
+                    unsupported = True
+                    continue
+                if code in NEEDS_RESET_CODES:
+                    raise _GpuLostError(variant.function, exc) from None
+                if code in LIFECYCLE_CODES:
+                    raise _LifecycleError(variant.function, exc) from None
+                self._field_error(gpu, field, str(exc) if code is not None else f"{type(exc).__name__}: {exc}")
                 return None
-            if code in LIFECYCLE_CODES:
-                raise _LifecycleError(getattr(fn, "__name__", field), exc) from None
-            error = str(exc) if code is not None else f"{type(exc).__name__}: {exc}"
-            self._field_errors[(gpu, field, error)] += 1
-            self._log_once("warning", f"GPU {gpu} {field}: {error}; leaving that series out")
-            return None
+        self._unsupported.setdefault(gpu, set()).add(field)
+        if not unsupported:
+            self._log_once("debug", f"GPU {gpu} {field}: none of {tried} is available; leaving that series out")
+        return None
+
+    def _field_error(self, gpu: str, field: str, error: str) -> None:
+        self._field_errors[(gpu, field, error)] += 1
+        self._log_once("warning", f"GPU {gpu} {field}: {error}; leaving that series out")
 
     def _log_once(self, level: str, message: str) -> None:
         if message not in self._logged:
@@ -278,6 +563,7 @@ class GpuExporter(Exporter):
         return self._details
 
     def _build_details(self) -> dict:
+        now = self._clock()
         return {
             # tests/fake_nvml replaces pynvml's functions: the demo's GPUs are not real ones
             "simulated": pynvml is not None and getattr(pynvml.nvmlInit, "__module__", "pynvml") != "pynvml",
@@ -287,6 +573,14 @@ class GpuExporter(Exporter):
             "reinitialisations": self._reinitialisations,
             "driver_version": self._driver_version,
             "gpus": self._devices,
+            "lost": {gpu: {"uuid": lost.uuid, "error": lost.error,
+                           "since": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(lost.since))}
+                     for gpu, lost in _by_index(self._lost)},
+            "next_reinit_in_seconds": (None if self._next_reinit_at is None
+                                       else round(max(0.0, self._next_reinit_at - now), 1)),
+            "unreadable": dict(_by_index(self._unreadable)),
+            "energy_source": dict(_by_index(self._energy_source)),
+            "memory_api": dict(_by_index(self._memory_api)),
             "unsupported": {gpu: sorted(fields) for gpu, fields in sorted(self._unsupported.items())},
             "field_errors": {f"{gpu}/{field}": {"error": error, "count": n}
                              for (gpu, field, error), n in sorted(self._field_errors.items())},

@@ -24,12 +24,20 @@ class TsdbError(Exception):
 
 
 def energy_query(duration_seconds: float, selector: str = "") -> str:
-    """PromQL for the joules CPU and GPU counters gained over the last `duration`."""
+    """PromQL for the joules CPU and GPU counters gained over the last `duration`.
+
+    GPU energy per series (each labelled gpu and uuid, so a GPU that changed index is two
+    monotonic series, never a jump): NVML's counter, or for a GPU without one
+    (`ffwatt_gpu_nvml_energy_supported` 0: before Volta, vGPU, Jetson) the gpu exporter's
+    integrated power gauge. `or` keeps the real counter where a GPU had both, so nothing is
+    counted twice. A GPU with neither (no power reading either) cannot be counted: the gpu
+    exporter's /health details.energy_source names it."""
     window = f"{max(1, math.ceil(duration_seconds))}s"
     extra = f",{selector}" if selector else ""
     zones = "|".join(zone + _DIE_SUFFIX for zone in CPU_ZONES_FOR_ENERGY)
     cpu = f'sum(increase({m.CPU_ENERGY.name}{{zone=~"{zones}"{extra}}}[{window}]))'
-    gpu = f"sum(increase({m.GPU_ENERGY.name}{{{selector}}}[{window}]))"
+    gpu = (f"sum(increase({m.GPU_ENERGY.name}{{{selector}}}[{window}])"
+           f" or increase({m.GPU_POWER_INTEGRATED.name}{{{selector}}}[{window}]))")
     # `or vector(0)` on each side: a host with no GPU (or no RAPL) adds 0, not nothing.
     return f"({cpu} or vector(0)) + ({gpu} or vector(0))"
 

@@ -5,7 +5,21 @@ In-process (pytest):
     fake = FakeNvml([FakeGpu(), FakeGpu(index=1)])
     fake.install(monkeypatch.setattr)        # patches pynvml.nvmlInit, nvmlDeviceGet*, ...
     fake.gpus[1].errors["nvmlDeviceGetPowerUsage"] = pynvml.NVML_ERROR_NOT_SUPPORTED
-    fake.lose(1); fake.recover(1)             # GPU lost; back, but only for a new nvmlInit
+    fake.lose(1); fake.recover(1)             # GPU lost (stays lost, also for a new nvmlInit);
+                                              # back after a GPU reset, only for a new nvmlInit
+    fake.advance(10)                          # 10 s pass: energy counters rise by power x 10 s
+    fake.reenumerate([1, 0])                  # other --gpus / a reboot: the GPUs swap indices
+    fake.reload_driver()                      # energy counters restart from 0
+
+Behaves like the real library where an audit against nvidia-ml-py 12.535/13.x found
+differences: `nvmlInit()` with no usable GPU fails with NVML_ERROR_GPU_NOT_FOUND (28)
+while `nvmlInitWithFlags(NVML_INIT_FLAG_NO_GPUS)` succeeds with 0 devices;
+`PciInfo.busId` is bytes; memory info v1 counts reserved memory as used, v2
+(`version=nvmlMemory_v2`) gives it apart; energy counters advance (`advance`, or by
+the wall clock with `realtime=True`), restart on a driver reload and move with their
+GPU when indices change. `missing` names pynvml functions to delete (an older or
+newer nvidia-ml-py); a GPU's `errors` may name C symbols pynvml calls
+("nvmlDeviceGetMemoryInfo_v2", "nvmlDeviceGetTemperatureV") to say the driver lacks them.
 
 Errors are the real ones: `pynvml.NVMLError(code)` builds the subclass pynvml has for
 that code (NVMLError_NotSupported, NVMLError_GpuIsLost...).
@@ -23,6 +37,7 @@ import dataclasses
 import json
 import os
 import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
@@ -31,8 +46,12 @@ import pynvml
 
 MIB = 1024 * 1024
 
+GPU_NOT_FOUND = 28  # NVML_ERROR_GPU_NOT_FOUND (not defined by every pynvml release)
+INIT_FLAG_NO_GPUS = 1  # NVML_INIT_FLAG_NO_GPUS
+
 FUNCTIONS = (
     "nvmlInit",
+    "nvmlInitWithFlags",
     "nvmlShutdown",
     "nvmlSystemGetDriverVersion",
     "nvmlDeviceGetCount",
@@ -44,12 +63,17 @@ FUNCTIONS = (
     "nvmlDeviceGetEnforcedPowerLimit",
     "nvmlDeviceGetTotalEnergyConsumption",
     "nvmlDeviceGetTemperature",
+    "nvmlDeviceGetTemperatureV",
     "nvmlDeviceGetUtilizationRates",
     "nvmlDeviceGetEncoderUtilization",
     "nvmlDeviceGetDecoderUtilization",
     "nvmlDeviceGetEncoderStats",
     "nvmlDeviceGetMemoryInfo",
     "nvmlDeviceGetClockInfo",
+    "nvmlDeviceGetCurrentClocksEventReasons",
+    "nvmlDeviceGetCurrentClocksThrottleReasons",
+    "nvmlDeviceGetSupportedClocksEventReasons",
+    "nvmlDeviceGetSupportedClocksThrottleReasons",
 )
 
 
@@ -74,10 +98,14 @@ class FakeGpu:
     encoder_fps: int = 180
     encoder_latency_us: int = 1_450
     memory_total: int = 23_034 * MIB
-    memory_used: int = 1_517 * MIB
+    memory_used: int = 1_517 * MIB  # allocated (v2's used); v1's used adds memory_reserved
+    memory_reserved: int = 437 * MIB
     graphics_clock_mhz: int = 2_040
     sm_clock_mhz: int = 2_040
     memory_clock_mhz: int = 6_250
+    # nvmlClocksEventReason* bit masks: active now, and supported by this GPU.
+    clock_event_reasons: int = 0x4  # sw_power_cap
+    supported_clock_event_reasons: int = 0x1FF
     # pynvml function name -> NVML error code it raises (e.g. NVML_ERROR_NOT_SUPPORTED).
     errors: dict[str, int] = field(default_factory=dict)
     lost: bool = False
@@ -97,11 +125,17 @@ class FakeHandle:
 
 class FakeNvml:
     def __init__(self, gpus: list[FakeGpu] | None = None, driver_version: str = "550.54.15",
-                 init_error: int | None = None):
+                 init_error: int | None = None, missing: tuple[str, ...] = (), realtime: bool = False):
         self.gpus = list(gpus or [])
         self.driver_version = driver_version
-        self.init_error = init_error  # NVML error code nvmlInit raises, e.g. NVML_ERROR_LIBRARY_NOT_FOUND
+        # NVML error code nvmlInit raises, e.g. NVML_ERROR_LIBRARY_NOT_FOUND. GPU_NOT_FOUND (28),
+        # like an empty `gpus`, means a driver with no usable GPU: nvmlInitWithFlags(NO_GPUS) works.
+        self.init_error = init_error
+        self.missing = tuple(missing)  # pynvml functions this nvidia-ml-py release lacks
+        self.realtime = realtime  # energy counters advance with the wall clock
+        self._last_tick = time.monotonic()
         self.initialised = False
+        self.no_gpus_session = False
         self.generation = 0
         self.init_calls = 0
         self.shutdown_calls = 0
@@ -114,18 +148,53 @@ class FakeNvml:
         self.gpus[index].lost = True
 
     def recover(self, index: int) -> None:
-        """The GPU answers again, but only through handles of a new nvmlInit."""
+        """The GPU was reset: it answers again, but only through handles of a new nvmlInit.
+        (A lost GPU never comes back by itself, not even for a new nvmlInit.)"""
         self.gpus[index].lost = False
         self.gpus[index].valid_from_generation = self.generation + 1
 
-    def install(self, setattr_=setattr) -> None:
-        """Patch pynvml's functions (pass pytest's monkeypatch.setattr to undo after the test)."""
+    def advance(self, seconds: float) -> None:
+        """`seconds` pass: each GPU that is not lost adds power x time to its energy counter
+        (mW x s = mJ)."""
+        for gpu in self.gpus:
+            if not gpu.lost:
+                gpu.energy_mj += round(gpu.power_mw * seconds)
+
+    def reenumerate(self, order: list[int]) -> None:
+        """The same GPUs at other indices (`order[i]` is the old index of the new GPU i): a
+        container restarted with other --gpus, a reboot. Each GPU keeps its counters; the
+        NVML session of before is gone (its calls say Uninitialized)."""
+        if sorted(order) != list(range(len(self.gpus))):
+            raise ValueError(f"order {order} is not a permutation of 0..{len(self.gpus) - 1}")
+        self.gpus = [self.gpus[i] for i in order]
+        self._invalidate()
+
+    def reload_driver(self) -> None:
+        """The driver reloads: every energy counter restarts from 0, lost GPUs are back, the
+        NVML session of before is gone."""
+        for gpu in self.gpus:
+            gpu.energy_mj = 0
+            gpu.lost = False
+        self._invalidate()
+
+    def _invalidate(self) -> None:
+        self.initialised = False
+        for gpu in self.gpus:
+            gpu.valid_from_generation = self.generation + 1
+
+    def install(self, setattr_=setattr, delattr_=None) -> None:
+        """Patch pynvml's functions (pass pytest's monkeypatch.setattr and monkeypatch.delattr to
+        undo after the test); the functions in `missing` are deleted."""
         for name in FUNCTIONS:
-            setattr_(pynvml, name, getattr(self, name))
+            if name in self.missing:
+                if hasattr(pynvml, name):
+                    (delattr_ or delattr)(pynvml, name)
+            else:
+                setattr_(pynvml, name, getattr(self, name))
 
     # --- JSON state, for subprocesses -------------------------------------------------------
     def to_dict(self) -> dict:
-        return {"driver_version": self.driver_version, "init_error": self.init_error,
+        return {"driver_version": self.driver_version, "init_error": self.init_error, "realtime": self.realtime,
                 "gpus": [dataclasses.asdict(g) for g in self.gpus]}
 
     def write(self, path: Path) -> None:
@@ -150,6 +219,7 @@ class FakeNvml:
         doc = json.loads(self.state_file.read_text())
         self.driver_version = doc.get("driver_version", self.driver_version)
         self.init_error = doc.get("init_error")
+        self.realtime = doc.get("realtime", False)
         was_lost = {g.index for g in self.gpus if g.lost}
         self.gpus = [FakeGpu(**g) for g in doc.get("gpus", [])]
         for g in self.gpus:
@@ -159,27 +229,44 @@ class FakeNvml:
     # --- the pynvml functions ----------------------------------------------------------------
     def _enter(self, name: str) -> None:
         self._reload()
+        if self.realtime:
+            now = time.monotonic()
+            self.advance(now - self._last_tick)
+            self._last_tick = now
         self.calls[name] = self.calls.get(name, 0) + 1
         if not self.initialised:
             raise pynvml.NVMLError(pynvml.NVML_ERROR_UNINITIALIZED)
 
-    def _gpu(self, name: str, handle: FakeHandle) -> FakeGpu:
+    def _gpu(self, name: str, handle: FakeHandle, symbol: str | None = None) -> FakeGpu:
+        """The GPU behind `handle`, or the error the real call raises. `symbol` is the C function
+        pynvml calls when it is not `name` (nvmlDeviceGetMemoryInfo(version=) calls ..._v2)."""
         self._enter(name)
         if not isinstance(handle, FakeHandle) or handle.index >= len(self.gpus):
             raise pynvml.NVMLError(pynvml.NVML_ERROR_INVALID_ARGUMENT)
         gpu = self.gpus[handle.index]
         if gpu.lost or handle.generation < gpu.valid_from_generation:
             raise pynvml.NVMLError(pynvml.NVML_ERROR_GPU_IS_LOST)
-        if name in gpu.errors:
-            raise pynvml.NVMLError(gpu.errors[name])
+        if (symbol or name) in gpu.errors:
+            raise pynvml.NVMLError(gpu.errors[symbol or name])
         return gpu
 
+    @property
+    def _no_usable_gpu(self) -> bool:
+        return not self.gpus or self.init_error == GPU_NOT_FOUND
+
     def nvmlInit(self) -> None:  # noqa: N802 (pynvml's names)
+        self.nvmlInitWithFlags(0)
+
+    def nvmlInitWithFlags(self, flags: int) -> None:  # noqa: N802
         self._reload()
         self.init_calls += 1
-        if self.init_error is not None:
+        no_gpus_ok = bool(flags & INIT_FLAG_NO_GPUS)
+        if self.init_error is not None and not (self.init_error == GPU_NOT_FOUND and no_gpus_ok):
             raise pynvml.NVMLError(self.init_error)
+        if self._no_usable_gpu and not no_gpus_ok:
+            raise pynvml.NVMLError(GPU_NOT_FOUND)
         self.initialised = True
+        self.no_gpus_session = self._no_usable_gpu
         self.generation += 1
 
     def nvmlShutdown(self) -> None:  # noqa: N802
@@ -193,11 +280,11 @@ class FakeNvml:
 
     def nvmlDeviceGetCount(self) -> int:  # noqa: N802
         self._enter("nvmlDeviceGetCount")
-        return len(self.gpus)
+        return 0 if self.no_gpus_session else len(self.gpus)
 
     def nvmlDeviceGetHandleByIndex(self, index: int) -> FakeHandle:  # noqa: N802
         self._enter("nvmlDeviceGetHandleByIndex")
-        if not 0 <= index < len(self.gpus):
+        if not 0 <= index < len(self.gpus) or self.no_gpus_session:
             raise pynvml.NVMLError(pynvml.NVML_ERROR_INVALID_ARGUMENT)
         handle = FakeHandle(index, self.generation)
         self._gpu("nvmlDeviceGetHandleByIndex", handle)  # a lost GPU has no handle
@@ -211,7 +298,8 @@ class FakeNvml:
 
     def nvmlDeviceGetPciInfo(self, handle):  # noqa: N802
         gpu = self._gpu("nvmlDeviceGetPciInfo", handle)
-        return SimpleNamespace(busId=gpu.pci_bus_id, busIdLegacy=gpu.pci_bus_id[4:], domain=0,
+        # c_char arrays of the real nvmlPciInfo_t: bytes, not str (pynvml decodes only return values).
+        return SimpleNamespace(busId=gpu.pci_bus_id.encode(), busIdLegacy=gpu.pci_bus_id[4:].encode(), domain=0,
                                bus=0x17 + gpu.index, device=0)
 
     def nvmlDeviceGetPowerUsage(self, handle) -> int:  # noqa: N802
@@ -225,6 +313,12 @@ class FakeNvml:
 
     def nvmlDeviceGetTemperature(self, handle, sensor: int) -> int:  # noqa: N802
         gpu = self._gpu("nvmlDeviceGetTemperature", handle)
+        if sensor != pynvml.NVML_TEMPERATURE_GPU:
+            raise pynvml.NVMLError(pynvml.NVML_ERROR_INVALID_ARGUMENT)
+        return gpu.temperature_c
+
+    def nvmlDeviceGetTemperatureV(self, handle, sensor: int, version: int = 0x100000C) -> int:  # noqa: N802
+        gpu = self._gpu("nvmlDeviceGetTemperatureV", handle)
         if sensor != pynvml.NVML_TEMPERATURE_GPU:
             raise pynvml.NVMLError(pynvml.NVML_ERROR_INVALID_ARGUMENT)
         return gpu.temperature_c
@@ -245,10 +339,20 @@ class FakeNvml:
         gpu = self._gpu("nvmlDeviceGetEncoderStats", handle)
         return (gpu.encoder_sessions, gpu.encoder_fps, gpu.encoder_latency_us)
 
-    def nvmlDeviceGetMemoryInfo(self, handle):  # noqa: N802
-        gpu = self._gpu("nvmlDeviceGetMemoryInfo", handle)
-        return SimpleNamespace(total=gpu.memory_total, used=gpu.memory_used,
-                               free=gpu.memory_total - gpu.memory_used)
+    def nvmlDeviceGetMemoryInfo(self, handle, version=None):  # noqa: N802
+        """v1 (c_nvmlMemory_t): used includes reserved. v2 (c_nvmlMemory_v2_t, pynvml calls the
+        symbol nvmlDeviceGetMemoryInfo_v2): total, reserved, free, used apart."""
+        if not version:
+            gpu = self._gpu("nvmlDeviceGetMemoryInfo", handle)
+            used = gpu.memory_used + gpu.memory_reserved
+            free = gpu.memory_total - used
+            return SimpleNamespace(total=gpu.memory_total, free=free, used=used)
+        gpu = self._gpu("nvmlDeviceGetMemoryInfo", handle, symbol="nvmlDeviceGetMemoryInfo_v2")
+        if version != getattr(pynvml, "nvmlMemory_v2", 0x02000028):
+            raise pynvml.NVMLError(pynvml.NVML_ERROR_ARGUMENT_VERSION_MISMATCH)
+        free = gpu.memory_total - gpu.memory_reserved - gpu.memory_used
+        return SimpleNamespace(version=version, total=gpu.memory_total, reserved=gpu.memory_reserved,
+                               free=free, used=gpu.memory_used)
 
     def nvmlDeviceGetClockInfo(self, handle, clock_type: int) -> int:  # noqa: N802
         gpu = self._gpu("nvmlDeviceGetClockInfo", handle)
@@ -257,6 +361,18 @@ class FakeNvml:
         if clock_type not in clocks:
             raise pynvml.NVMLError(pynvml.NVML_ERROR_INVALID_ARGUMENT)
         return clocks[clock_type]
+
+    def nvmlDeviceGetCurrentClocksEventReasons(self, handle) -> int:  # noqa: N802
+        return self._gpu("nvmlDeviceGetCurrentClocksEventReasons", handle).clock_event_reasons
+
+    def nvmlDeviceGetCurrentClocksThrottleReasons(self, handle) -> int:  # noqa: N802 (deprecated name)
+        return self._gpu("nvmlDeviceGetCurrentClocksThrottleReasons", handle).clock_event_reasons
+
+    def nvmlDeviceGetSupportedClocksEventReasons(self, handle) -> int:  # noqa: N802
+        return self._gpu("nvmlDeviceGetSupportedClocksEventReasons", handle).supported_clock_event_reasons
+
+    def nvmlDeviceGetSupportedClocksThrottleReasons(self, handle) -> int:  # noqa: N802 (deprecated name)
+        return self._gpu("nvmlDeviceGetSupportedClocksThrottleReasons", handle).supported_clock_event_reasons
 
 
 def main(argv: list[str] | None = None) -> int:
