@@ -12,10 +12,11 @@ from catalog.model import Metric
 SCENARIO = ("scenario", "encoder", "bitrate", "resolution")
 MONEY = SCENARIO + ("currency",)
 ZONE = ("socket", "zone")
-GPU_LABELS = ("gpu",)
+GPU_LABELS = ("gpu", "uuid")
 CONTAINER = ("container", "id")
 STREAM = ("stream",)
 TARGET = ("target",)
+RTMP_STREAM = ("app", "stream")
 
 # --- runtime self-metrics: every exporter emits these, labelled by its own name ---------
 EXPORTER_UP = Metric(
@@ -111,6 +112,31 @@ RESULTS_OUTPUT_BYTES = Metric(
     "ffwatt_results_scenario_output_bytes", "gauge",
     "Bytes the scenario's encodes wrote, all streams and outputs.",
     "bytes", SCENARIO, exporter="results")
+
+RESULTS_PLANNED = Metric(
+    "ffwatt_results_planned_scenarios", "gauge",
+    "Scenarios the run of the current results file will have when complete (with the ones done: n of N).",
+    "count", exporter="results")
+RESULTS_DUPLICATED_FRAMES = Metric(
+    "ffwatt_results_scenario_duplicated_frames", "gauge",
+    "Frames ffmpeg duplicated to keep a live stream's frame rate, all streams.",
+    "frames", SCENARIO, exporter="results")
+RESULTS_STREAMS_BEHIND = Metric(
+    "ffwatt_results_scenario_streams_behind_real_time", "gauge",
+    "Live streams of the scenario that fell behind real time (sustained speed below 0.99 after the warm-up).",
+    "count", SCENARIO, exporter="results")
+RESULTS_MIN_SPEED = Metric(
+    "ffwatt_results_scenario_min_sustained_speed_ratio", "gauge",
+    "Lowest speed a live stream of the scenario sustained after the warm-up (1 = real time).",
+    "factor", SCENARIO, exporter="results")
+RESULTS_SWEEP_STEP_SPEED = Metric(
+    "ffwatt_results_sweep_step_min_sustained_speed_ratio", "gauge",
+    "Capacity sweep step (its scenario): the lowest speed its live streams sustained (1 = real time).",
+    "factor", ("sweep", "scenario"), exporter="results")
+RESULTS_SWEEP_KNEE = Metric(
+    "ffwatt_results_sweep_knee_streams", "gauge",
+    "Capacity sweep: the largest count of live streams that all held real time (absent when none did).",
+    "count", ("sweep",), exporter="results")
 
 # --- qoe (9503) ----------------------------------------------------------------------------
 QOE_VMAF = Metric(
@@ -213,6 +239,14 @@ COST_EMISSIONS_PER_STREAM_HOUR = Metric(
     "ffwatt_cost_scenario_emissions_grams_per_stream_hour", "gauge",
     "Grams of CO2e per stream-hour (duration in hours x streams).",
     "grams", SCENARIO, exporter="cost")
+COST_SWEEP_STEP_ENERGY = Metric(
+    "ffwatt_cost_sweep_step_energy_joules", "gauge",
+    "Capacity sweep step (its scenario): the energy it drew at its stream count.",
+    "joules", ("sweep", "scenario"), exporter="cost")
+COST_SWEEP_MARGINAL_ENERGY = Metric(
+    "ffwatt_cost_sweep_marginal_energy_joules_per_stream", "gauge",
+    "Capacity sweep: joules one more live stream adds, the least-squares slope of energy over the stream counts.",
+    "joules", ("sweep",), exporter="cost")
 COST_CARBON_INTENSITY = Metric(
     "ffwatt_cost_carbon_intensity_grams_per_kilowatt_hour", "gauge",
     "Configured grid carbon intensity, grams of CO2e per kilowatt-hour.",
@@ -254,17 +288,22 @@ CPU_WRAPS = Metric(
     why_not_dashboarded="Diagnostic for the wrap compensation; the joules counter already accounts for it.")
 
 # --- gpu (9505): NVML ------------------------------------------------------------------------
+# Every per-GPU series carries the GPU's UUID beside its NVML index: nvml.h does not promise
+# the index order, so another physical GPU can end up behind gpu="0" (other --gpus, a
+# reboot). With the UUID a GPU keeps its own series and a counter never jumps or resets
+# because its index moved.
 GPU_INFO = Metric(
     "ffwatt_gpu_info", "info",
     "GPU identity.",
     "info", ("gpu", "name", "uuid", "pci_bus_id", "driver_version"), exporter="gpu")
 GPU_COUNT = Metric(
     "ffwatt_gpu_devices", "gauge",
-    "NVIDIA GPUs NVML reports (0 when there is no GPU or no driver).",
+    "NVIDIA GPUs whose readings the exporter serves (0 when there is no GPU or no driver); GPUs NVML lists "
+    "but this process may not open, and lost GPUs, are left out and named in /health.",
     "count", exporter="gpu")
 GPU_POWER = Metric(
     "ffwatt_gpu_power_watts", "gauge",
-    "GPU power draw.",
+    "GPU power draw; under MIG, the whole GPU's.",
     "watts", GPU_LABELS, exporter="gpu", replaces="nvidia_gpu_power_watts")
 GPU_POWER_LIMIT = Metric(
     "ffwatt_gpu_power_limit_watts", "gauge",
@@ -272,7 +311,18 @@ GPU_POWER_LIMIT = Metric(
     "watts", GPU_LABELS, exporter="gpu")
 GPU_ENERGY = Metric(
     "ffwatt_gpu_energy_joules_total", "counter",
-    "Energy the GPU consumed since the driver loaded.",
+    "Energy the GPU consumed since the driver loaded (NVML's counter, Volta and newer); under MIG, the whole "
+    "GPU's. GPUs without the counter have ffwatt_gpu_power_integrated_joules_total instead.",
+    "joules", GPU_LABELS, exporter="gpu")
+GPU_NVML_ENERGY_SUPPORTED = Metric(
+    "ffwatt_gpu_nvml_energy_supported", "gauge",
+    "1 when NVML has an energy counter for the GPU, 0 when it answers NOT_SUPPORTED (before Volta, vGPU, "
+    "Jetson): its energy is then the integrated power gauge.",
+    "ratio", GPU_LABELS, exporter="gpu")
+GPU_POWER_INTEGRATED = Metric(
+    "ffwatt_gpu_power_integrated_joules_total", "counter",
+    "Energy of a GPU without an NVML energy counter, integrated by the exporter from its power gauge (trapezoid "
+    "between refreshes, from 0 at exporter start): an estimate, only for GPUs whose counter is not supported.",
     "joules", GPU_LABELS, exporter="gpu")
 GPU_TEMPERATURE = Metric(
     "ffwatt_gpu_temperature_celsius", "gauge",
@@ -288,11 +338,11 @@ GPU_MEMORY_UTILIZATION = Metric(
     "ratio", GPU_LABELS, exporter="gpu")
 GPU_ENCODER_UTILIZATION = Metric(
     "ffwatt_gpu_encoder_utilization_ratio", "gauge",
-    "NVENC encoder utilization.",
+    "NVENC encoder utilization; on GPUs with several NVENC engines, the average over all of them.",
     "ratio", GPU_LABELS, exporter="gpu", replaces="nvidia_encoder_utilization")
 GPU_DECODER_UTILIZATION = Metric(
     "ffwatt_gpu_decoder_utilization_ratio", "gauge",
-    "NVDEC decoder utilization.",
+    "NVDEC decoder utilization; on GPUs with several NVDEC engines, the average over all of them.",
     "ratio", GPU_LABELS, exporter="gpu", replaces="nvidia_decoder_utilization")
 GPU_ENCODER_SESSIONS = Metric(
     "ffwatt_gpu_encoder_sessions", "gauge",
@@ -302,9 +352,18 @@ GPU_ENCODER_FPS = Metric(
     "ffwatt_gpu_encoder_average_fps", "gauge",
     "Average frames per second across active NVENC sessions.",
     "frames_per_second", GPU_LABELS, exporter="gpu")
+GPU_ENCODER_LATENCY = Metric(
+    "ffwatt_gpu_encoder_average_latency_seconds", "gauge",
+    "Average NVENC encode latency across active sessions (left out while no session is active).",
+    "seconds", GPU_LABELS, exporter="gpu")
 GPU_MEMORY_USED = Metric(
     "ffwatt_gpu_memory_used_bytes", "gauge",
-    "GPU memory in use.",
+    "GPU memory allocated, without the memory the driver reserves (ffwatt_gpu_memory_reserved_bytes); on "
+    "drivers without NVML's memory v2, reserved memory included (/health details.memory_api says which).",
+    "bytes", GPU_LABELS, exporter="gpu")
+GPU_MEMORY_RESERVED = Metric(
+    "ffwatt_gpu_memory_reserved_bytes", "gauge",
+    "GPU memory the driver and firmware reserve (NVML memory v2); left out where only v1 is available.",
     "bytes", GPU_LABELS, exporter="gpu")
 GPU_MEMORY_TOTAL = Metric(
     "ffwatt_gpu_memory_total_bytes", "gauge",
@@ -322,6 +381,12 @@ GPU_MEMORY_CLOCK = Metric(
     "ffwatt_gpu_memory_clock_hertz", "gauge",
     "Memory clock.",
     "hertz", GPU_LABELS, exporter="gpu")
+GPU_CLOCK_EVENT = Metric(
+    "ffwatt_gpu_clock_event_active", "gauge",
+    "1 while the clock-event (throttle) reason holds the GPU's clocks down, 0 when not; one series per reason "
+    "NVML supports on the GPU (gpu_idle, applications_clocks_setting, sw_power_cap, hw_slowdown, sync_boost, "
+    "sw_thermal_slowdown, hw_thermal_slowdown, hw_power_brake_slowdown, display_clock_setting).",
+    "ratio", GPU_LABELS + ("reason",), exporter="gpu")
 
 # --- docker (9501) -----------------------------------------------------------------------------
 DOCKER_ENGINE_UP = Metric(
@@ -395,9 +460,9 @@ FFMPEG_SPEED = Metric(
     "Encoding speed relative to real time (1 = real time).",
     "ratio", STREAM, exporter="ffmpeg", replaces="ffmpeg_speed")
 FFMPEG_BITRATE = Metric(
-    "ffwatt_ffmpeg_stream_bitrate_bits_per_second", "gauge",
-    "Current output bitrate.",
-    "bits_per_second", STREAM, exporter="ffmpeg", replaces="ffmpeg_bitrate_kbps")
+    "ffwatt_ffmpeg_stream_bitrate_bytes_per_second", "gauge",
+    "Current output bitrate in bytes/s (Prometheus base unit; x 8 for bits/s).",
+    "bytes_per_second", STREAM, exporter="ffmpeg", replaces="ffmpeg_bitrate_kbps")
 FFMPEG_OUTPUT_TIME = Metric(
     "ffwatt_ffmpeg_stream_output_time_seconds", "gauge",
     "Media time written to the output so far.",
@@ -414,6 +479,84 @@ FFMPEG_ENDED = Metric(
     "ffwatt_ffmpeg_streams_ended_total", "counter",
     "Streams that ended, by reason (end: ffmpeg said progress=end; silent: timed out).",
     "count", ("reason",), exporter="ffmpeg")
+
+# --- rtmp (9728): nginx-rtmp /stat -----------------------------------------------------------------
+RTMP_UPTIME = Metric(
+    "ffwatt_rtmp_server_uptime_seconds", "gauge",
+    "Seconds since the nginx-rtmp server started (its /stat uptime).",
+    "seconds", exporter="rtmp")
+RTMP_ACCEPTED = Metric(
+    "ffwatt_rtmp_server_accepted_connections_total", "counter",
+    "RTMP connections the server has accepted since it started.",
+    "count", exporter="rtmp")
+RTMP_SERVER_RECEIVED = Metric(
+    "ffwatt_rtmp_server_received_bytes_total", "counter",
+    "Bytes the RTMP server has received over all its connections.",
+    "bytes", exporter="rtmp")
+RTMP_SERVER_SENT = Metric(
+    "ffwatt_rtmp_server_sent_bytes_total", "counter",
+    "Bytes the RTMP server has sent over all its connections.",
+    "bytes", exporter="rtmp")
+RTMP_STREAMS = Metric(
+    "ffwatt_rtmp_streams", "gauge",
+    "Streams the RTMP application lists (with a publisher or waiting players).",
+    "count", ("app",), exporter="rtmp")
+RTMP_STREAM_PUBLISHING = Metric(
+    "ffwatt_rtmp_stream_publishing", "gauge",
+    "1 while the stream has a publisher, 0 while only players wait for one; the series leaves when the stream ends.",
+    "ratio", RTMP_STREAM, exporter="rtmp")
+RTMP_STREAM_RECEIVED = Metric(
+    "ffwatt_rtmp_stream_received_bytes_total", "counter",
+    "Bytes the server has received for the stream (ingest from its publisher).",
+    "bytes", RTMP_STREAM, exporter="rtmp")
+RTMP_STREAM_SENT = Metric(
+    "ffwatt_rtmp_stream_sent_bytes_total", "counter",
+    "Bytes the server has sent for the stream (egress to its players).",
+    "bytes", RTMP_STREAM, exporter="rtmp")
+RTMP_STREAM_AUDIO_RATE = Metric(
+    "ffwatt_rtmp_stream_audio_received_bytes_per_second", "gauge",
+    "Audio ingest rate of the stream: nginx-rtmp's own 10 s average (bw_audio / 8); "
+    "rate() of the byte counters is the exact total.",
+    "bytes_per_second", RTMP_STREAM, exporter="rtmp")
+RTMP_STREAM_VIDEO_RATE = Metric(
+    "ffwatt_rtmp_stream_video_received_bytes_per_second", "gauge",
+    "Video ingest rate of the stream: nginx-rtmp's own 10 s average (bw_video / 8); "
+    "rate() of the byte counters is the exact total.",
+    "bytes_per_second", RTMP_STREAM, exporter="rtmp")
+RTMP_STREAM_CLIENTS = Metric(
+    "ffwatt_rtmp_stream_clients", "gauge",
+    "Clients connected to the stream: its publisher plus its players.",
+    "count", RTMP_STREAM, exporter="rtmp")
+RTMP_STREAM_AGE = Metric(
+    "ffwatt_rtmp_stream_publishing_seconds", "gauge",
+    "Seconds since the stream appeared on the server (nginx-rtmp's stream time).",
+    "seconds", RTMP_STREAM, exporter="rtmp")
+RTMP_STREAM_AVSYNC = Metric(
+    "ffwatt_rtmp_stream_av_sync_seconds", "gauge",
+    "Audio minus video timestamp of the stream's publisher as the server sees it (nginx-rtmp's avsync); "
+    "absent without a publisher.",
+    "seconds", RTMP_STREAM, exporter="rtmp")
+RTMP_STREAM_DROPPED = Metric(
+    "ffwatt_rtmp_stream_dropped_messages_total", "counter",
+    "Messages the server dropped for the stream's clients (slow players), summed over every client "
+    "seen while the stream existed.",
+    "count", RTMP_STREAM, exporter="rtmp")
+RTMP_STREAM_WIDTH = Metric(
+    "ffwatt_rtmp_stream_video_width_pixels", "gauge",
+    "Video width the stream's publisher announced in its metadata.",
+    "pixels", RTMP_STREAM, exporter="rtmp")
+RTMP_STREAM_HEIGHT = Metric(
+    "ffwatt_rtmp_stream_video_height_pixels", "gauge",
+    "Video height the stream's publisher announced in its metadata.",
+    "pixels", RTMP_STREAM, exporter="rtmp")
+RTMP_STREAM_FPS = Metric(
+    "ffwatt_rtmp_stream_video_fps", "gauge",
+    "Video frame rate the stream's publisher announced in its metadata.",
+    "frames_per_second", RTMP_STREAM, exporter="rtmp")
+RTMP_STREAM_VIDEO = Metric(
+    "ffwatt_rtmp_stream_video_info", "info",
+    "Video codec the stream's publisher announced (H264, ...); always 1.",
+    "info", RTMP_STREAM + ("codec",), exporter="rtmp")
 
 # --- health (9600) -------------------------------------------------------------------------------
 HEALTH_TARGETS = Metric(

@@ -66,6 +66,9 @@ ALLOWED_LABELS = frozenset(
         "version",
         "target",
         "reason",
+        "app",
+        "codec",
+        "sweep",
     }
 )
 

@@ -61,6 +61,7 @@ __all__ = [
     "stream_count",
     "names_stream_count",
     "MAX_STREAMS",
+    "welch_difference_ci95",
 ]
 
 JOULES_PER_KWH = 3.6e6
@@ -640,3 +641,37 @@ def stream_count(name: str, streams_field: int | None = None) -> int:
 def names_stream_count(name: str) -> bool:
     """True when a scenario name says how many streams it has ("4 streams @ 5000k", "single stream")."""
     return bool(_STREAMS_IN_NAME_RE.search(name) or _SINGLE_STREAM_RE.search(name))
+
+
+# --------------------------------------------------------------------------
+# comparing two runs
+
+
+def welch_difference_ci95(
+    before: Sequence[float], after: Sequence[float]
+) -> tuple[float | None, float | None, float | None]:
+    """Difference of two means with the half-width of its 95 % confidence interval (Welch).
+
+    diff = mean(after) - mean(before)
+    se = sqrt(s_a^2 / n_a + s_b^2 / n_b), s the sample standard deviations
+    df = se^4 / ((s_a^2 / n_a)^2 / (n_a - 1) + (s_b^2 / n_b)^2 / (n_b - 1))   (Welch-Satterthwaite)
+    half_width = t(0.975, floor(df)) x se   (the floor rounds towards the wider interval)
+
+    Returns ``(diff, half_width, df)``. The difference is significant at 5 % (two-sided
+    Welch t-test) when |diff| > half_width. ``(None, None, None)`` when either side has
+    no values; half-width and df ``None`` when either has fewer than two (no spread
+    known). Both sides without spread: half-width 0.0, df ``None``.
+    """
+    if not before or not after:
+        return None, None, None
+    mean_b, mean_a = math.fsum(before) / len(before), math.fsum(after) / len(after)
+    diff = mean_a - mean_b
+    if len(before) < 2 or len(after) < 2:
+        return diff, None, None
+    var_b = math.fsum((x - mean_b) ** 2 for x in before) / (len(before) - 1) / len(before)
+    var_a = math.fsum((x - mean_a) ** 2 for x in after) / (len(after) - 1) / len(after)
+    se2 = var_b + var_a
+    if se2 == 0:
+        return diff, 0.0, None
+    df = se2**2 / (var_b**2 / (len(before) - 1) + var_a**2 / (len(after) - 1))
+    return diff, student_t_975(max(1, math.floor(df))) * math.sqrt(se2), df

@@ -52,6 +52,8 @@ __all__ = [
     "QualityStats",
     "Rendition",
     "Repetition",
+    "Sweep",
+    "SweepStep",
     "ResultsDirectory",
     "ResultsError",
     "ResultsRun",
@@ -124,6 +126,30 @@ class Repetition:
     energy_joules: float | None = None
     avg_fps: float | None = None
     duration_seconds: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SweepStep:
+    """One step of a capacity sweep: the live scenario at `streams` streams."""
+
+    streams: int
+    scenario: str
+    held_real_time: bool
+    energy_joules: float | None = None
+    net_power_watts: float | None = None
+    min_speed: float | None = None
+    vmaf: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Sweep:
+    """A capacity sweep: its steps, the knee (the largest stream count that held real
+    time) and the marginal joules per extra stream; unknown parts are ``None``."""
+
+    name: str
+    steps: tuple[SweepStep, ...]
+    knee_streams: int | None = None
+    marginal_joules_per_stream: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,6 +229,10 @@ class Scenario:
     speed: float | None = None
     repetitions: tuple[Repetition, ...] = ()
     mode: str | None = None
+    duplicated_frames: int | None = None
+    fell_behind_streams: int | None = None
+    min_speed: float | None = None
+    sweep: str | None = None
     energy_joules: float | None = field(init=False, default=None)
     energy_source: str | None = field(init=False, default=None)
     mean_power_watts: float | None = field(init=False, default=None)
@@ -324,6 +354,7 @@ class ResultsRun:
     not_run: tuple[NotRun, ...] = ()
     planned_scenarios: int | None = None
     environment: dict[str, Any] = field(default_factory=dict)
+    sweeps: tuple[Sweep, ...] = ()
 
     @property
     def baseline(self) -> Scenario | None:
@@ -568,6 +599,7 @@ class _Parser:
         if planned is not None:
             planned = self.integer(planned, "$.planned_scenarios")
         not_run = self.not_run(doc.get("not_run"), "$.not_run")
+        sweeps = self.sweeps(doc.get("sweeps"), "$.sweeps")
 
         seen: dict[str, int] = {}
         scenarios: list[Scenario] = []
@@ -584,8 +616,53 @@ class _Parser:
         return {
             "test_date": test_date, "scenarios": tuple(scenarios), "shape": shape, "format_version": version,
             "skipped": tuple(skipped), "not_run": not_run, "planned_scenarios": planned,
-            "environment": environment,
+            "environment": environment, "sweeps": sweeps,
         }
+
+    def sweeps(self, value: Any, json_path: str) -> tuple[Sweep, ...]:
+        if value is None:
+            return ()
+        if type(value) is not list:
+            self.fail(json_path, f"must be an array of sweep objects, got {_describe(value)}")
+        out = []
+        for k, item in enumerate(value):
+            q = f"{json_path}[{k}]"
+            if type(item) is not dict:
+                self.fail(q, f"must be an object with name, steps, knee_streams, got {_describe(item)}")
+            name = self.string(item.get("name"), q + ".name")
+            raw_steps = item.get("steps")
+            if type(raw_steps) is not list:
+                self.fail(q + ".steps", f"must be an array, got {_describe(raw_steps)}")
+            steps = []
+            for j, step in enumerate(raw_steps):
+                r = f"{q}.steps[{j}]"
+                if type(step) is not dict:
+                    self.fail(r, f"must be an object, got {_describe(step)}")
+                held = step.get("held_real_time")
+                if type(held) is not bool:
+                    self.fail(r + ".held_real_time", f"must be true or false, got {_describe(held)}")
+                net = step.get("net_power_watts")
+                if net is not None:  # below an idle baseline is a real (negative) reading
+                    net = self.number(net, r + ".net_power_watts", "a number", minimum=-math.inf)
+                vmaf = step.get("vmaf")
+                steps.append(SweepStep(
+                    streams=self.integer(step.get("streams"), r + ".streams", 1, "a positive integer"),
+                    scenario=self.string(step.get("scenario"), r + ".scenario"),
+                    held_real_time=held,
+                    energy_joules=self.optional_number(step.get("energy_joules"), r + ".energy_joules"),
+                    net_power_watts=net,
+                    min_speed=self.optional_number(step.get("min_speed"), r + ".min_speed"),
+                    vmaf=None if vmaf is None else self.number(vmaf, r + ".vmaf", "a number from 0 to 100",
+                                                               maximum=100.0),
+                ))
+            knee = item.get("knee_streams")
+            if knee is not None:
+                knee = self.integer(knee, q + ".knee_streams", 1, "a positive integer")
+            marginal = item.get("marginal_joules_per_stream")
+            if marginal is not None:  # a noisy sweep may give a negative slope: kept, not clamped
+                marginal = self.number(marginal, q + ".marginal_joules_per_stream", "a number", minimum=-math.inf)
+            out.append(Sweep(name, tuple(steps), knee, marginal))
+        return tuple(out)
 
     def environment(self, value: Any, json_path: str) -> dict[str, Any]:
         if value is None:
@@ -804,6 +881,16 @@ class _Parser:
         if ssim is None and ssim_stats is not None:
             ssim = ssim_stats.mean
         reference = self.string_map(get("quality_reference"), p + ".quality_reference")
+        duplicated = get("duplicated_frames")
+        if duplicated is not None:
+            duplicated = self.integer(duplicated, p + ".duplicated_frames")
+        behind = get("fell_behind_streams")
+        if behind is not None:
+            behind = self.integer(behind, p + ".fell_behind_streams")
+            if behind > streams:
+                self.fail(p + ".fell_behind_streams", f"must not exceed the stream count ({streams}), got {behind}")
+        min_speed = optional_number(get("min_speed"), p + ".min_speed")
+        sweep = self.optional_string(get("sweep"), p + ".sweep")
         repetitions = self.repetitions(get("repetitions"), p + ".repetitions")
 
         if _is_baseline(name, encoder):
@@ -856,6 +943,10 @@ class _Parser:
                 speed=speed,
                 repetitions=repetitions,
                 mode=mode,
+                duplicated_frames=duplicated,
+                fell_behind_streams=behind,
+                min_speed=min_speed,
+                sweep=sweep,
             )
         except ValueError as exc:
             self.fail(p, f"derived values are out of range: {exc}")
@@ -961,10 +1052,12 @@ SCENARIO_FIELDS = (
     "preset", "outputs", "streams", "viewers", "vmaf_score", "psnr_score", "ssim_score", "avg_fps",
     "total_frames", "dropped_frames", "pixels_processed", "step_seconds", "energy_joules", "energy_source",
     "energy_error", "cpu_core_seconds", "quality_cpu_seconds", "output_bytes", "measured_bitrate_bps", "speed",
-    "mode", "vmaf", "psnr", "ssim", "quality_reference", "repetitions",
+    "mode", "vmaf", "psnr", "ssim", "quality_reference", "repetitions", "duplicated_frames", "fell_behind_streams",
+    "min_speed", "sweep",
 )
 SERIES_FIELDS = ("power_watts", "cpu_usage_cores")
-DOCUMENT_FIELDS = ("test_date", "test_metadata", "format_version", "environment", "planned_scenarios", "not_run")
+DOCUMENT_FIELDS = ("test_date", "test_metadata", "format_version", "environment", "planned_scenarios", "not_run",
+                   "sweeps")
 
 # le=max float: a literal like 1e400 (infinity) is refused in C too.
 _Sample = Annotated[float, msgspec.Meta(ge=0.0, le=sys.float_info.max)]

@@ -71,6 +71,10 @@ class CostExporter(ResultsFileExporter):
         out.add(m.COST_ENERGY_PRICE, cfg.energy_price, currency=currency)
         out.add(m.COST_CORE_HOUR_PRICE, cfg.core_hour_price, currency=currency)
         out.add(m.COST_CARBON_INTENSITY, cfg.carbon_intensity)
+        for sweep in run.sweeps:
+            out.add(m.COST_SWEEP_MARGINAL_ENERGY, sweep.marginal_joules_per_stream, sweep=sweep.name)
+            for step in sweep.steps:
+                out.add(m.COST_SWEEP_STEP_ENERGY, step.energy_joules, sweep=sweep.name, scenario=step.scenario)
         out.add(m.COST_PUE, cfg.pue)
 
         baseline = run.baseline

@@ -157,7 +157,8 @@ class FfmpegExporter(Exporter):
             out.add(m.FFMPEG_DUPLICATED, block.dup_frames, stream=name)
             out.add(m.FFMPEG_FPS, block.fps, stream=name)
             out.add(m.FFMPEG_SPEED, block.speed, stream=name)
-            out.add(m.FFMPEG_BITRATE, block.bitrate_bps, stream=name)
+            bitrate = block.bitrate_bps
+            out.add(m.FFMPEG_BITRATE, None if bitrate is None else bitrate / 8, stream=name)
             out.add(m.FFMPEG_OUTPUT_BYTES, block.total_size_bytes, stream=name)
             out.add(m.FFMPEG_OUTPUT_TIME, block.out_time_seconds, stream=name)
         for reason in FFMPEG_REJECT_REASONS:

@@ -16,6 +16,11 @@ class ResultsExporter(ResultsFileExporter):
     def publish(self, run: ResultsRun, out: Samples) -> None:
         out.add(m.RESULTS_SCENARIOS, len(run.scenarios))
         out.add(m.RESULTS_SKIPPED, len(run.skipped))
+        out.add(m.RESULTS_PLANNED, run.planned_scenarios)
+        for sweep in run.sweeps:
+            out.add(m.RESULTS_SWEEP_KNEE, sweep.knee_streams, sweep=sweep.name)
+            for step in sweep.steps:
+                out.add(m.RESULTS_SWEEP_STEP_SPEED, step.min_speed, sweep=sweep.name, scenario=step.scenario)
         out.add(m.RESULTS_FILE_TIMESTAMP, run.mtime)
         for s in run.scenarios:
             labels = scenario_labels(s)
@@ -32,6 +37,9 @@ class ResultsExporter(ResultsFileExporter):
             out.add(m.RESULTS_MEASURED_BITRATE, bitrate / 8 if bitrate is not None else None, **labels)
             out.add(m.RESULTS_SPEED, s.speed, **labels)
             out.add(m.RESULTS_OUTPUT_BYTES, s.output_bytes, **labels)
+            out.add(m.RESULTS_DUPLICATED_FRAMES, s.duplicated_frames, **labels)
+            out.add(m.RESULTS_STREAMS_BEHIND, s.fell_behind_streams, **labels)
+            out.add(m.RESULTS_MIN_SPEED, s.min_speed, **labels)
             out.add(m.RESULTS_FRAMES, _frames(s), **labels)
             out.add(m.RESULTS_DROPPED_FRAMES, s.dropped_frames, **labels)
             out.add(m.RESULTS_STREAMS, s.streams, **labels)

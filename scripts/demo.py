@@ -26,6 +26,7 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
+from catalog import EXPORTERS
 from scripts.stack import ROOT, LocalStack, TargetResult
 
 
@@ -71,10 +72,14 @@ def benchmark_command(stack: LocalStack, scenarios: Path, results_dir: Path, wor
         simulated = rt.exporter.health_details().get("simulated") is True
         return "" if simulated else f"http://127.0.0.1:{rt.port}/metrics"
 
-    return [sys.executable, "-m", "runner", "run", str(scenarios), "--results-dir", str(results_dir),
-            "--progress-url", f"http://127.0.0.1:{stack.exporters['ffmpeg'].port}",
-            "--cpu-metrics-url", metrics_url("cpu"), "--gpu-metrics-url", metrics_url("gpu"),
-            "--events", str(workdir / "events.ndjson")]
+    command = [sys.executable, "-m", "runner", "run", str(scenarios), "--results-dir", str(results_dir),
+               "--progress-url", f"http://127.0.0.1:{stack.exporters['ffmpeg'].port}",
+               "--cpu-metrics-url", metrics_url("cpu"), "--gpu-metrics-url", metrics_url("gpu"),
+               "--events", str(workdir / "events.ndjson")]
+    if stack.rtmp_server is not None:  # live scenarios publish to the stack's nginx-rtmp, which the rtmp exporter reads
+        command += ["--rtmp-url", stack.rtmp_server.rtmp_url, "--rtmp-stat-url", stack.rtmp_server.stat_url,
+                    "--rtmp-record-dir", str(stack.rtmp_record_dir)]
+    return command
 
 
 def run_benchmark(stack: LocalStack, scenarios: Path, results_dir: Path, workdir: Path) -> int:
@@ -106,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="run-", dir=ROOT / ".demo"))
     results_dir = Path(args.results_dir) if args.results_dir else workdir / "results"
     results_dir.mkdir(parents=True, exist_ok=True)
-    print("Starting ffwatt: 8 exporters and VictoriaMetrics on 127.0.0.1 ...", flush=True)
+    print(f"Starting ffwatt: {len(EXPORTERS)} exporters and VictoriaMetrics on 127.0.0.1 ...", flush=True)
     with LocalStack(workdir, results_dir=results_dir) as stack:
         if not args.results_dir:
             stack.sources.update({n: f"the benchmark's results in {_rel(results_dir)}"

@@ -17,6 +17,14 @@
 #   ffmpeg                           -> ffmpeg
 #   docker-compose                   -> docker-compose
 #   prometheus-node-exporter         -> prometheus-node-exporter
+#   mmdebstrap eatmydata             -> mmdebstrap, eatmydata (the Debian base image
+#                                       of the container tests, scripts/images.py)
+#   nginx                            -> nginx
+#   chromium                         -> chromium (the headless browser the report's
+#                                       HTML test opens pages in)
+#   the nginx RTMP module file       -> libnginx-mod-rtmp
+#     (/usr/lib/nginx/modules/ngx_rtmp_module.so; a module, not a binary, so
+#     checked as a file: nginx alone does not serve RTMP)
 set -eu
 
 PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"
@@ -35,7 +43,8 @@ package_for() {
 missing=""
 packages=""
 for bin in victoria-metrics vmagent vmalert prometheus promtool dockerd docker \
-           ffmpeg docker-compose busybox prometheus-node-exporter; do
+           ffmpeg docker-compose busybox prometheus-node-exporter nginx chromium \
+           mmdebstrap eatmydata; do
     path=$(command -v "$bin" 2>/dev/null || true)
     if [ -n "$path" ] && [ "$bin" = busybox ] && ldd "$path" >/dev/null 2>&1; then
         # A dynamically linked busybox (package "busybox") cannot run inside
@@ -51,6 +60,20 @@ for bin in victoria-metrics vmagent vmalert prometheus promtool dockerd docker \
         esac
     fi
 done
+
+# The RTMP module: one of the paths runner/rtmp_server.py searches (Debian's first).
+rtmp_module=""
+for dir in /usr/lib/nginx/modules /usr/lib64/nginx/modules /usr/share/nginx/modules \
+           /usr/local/lib/nginx/modules /usr/local/nginx/modules /etc/nginx/modules; do
+    if [ -f "$dir/ngx_rtmp_module.so" ]; then
+        rtmp_module="$dir/ngx_rtmp_module.so"
+        break
+    fi
+done
+if [ -z "$rtmp_module" ]; then
+    missing="$missing ngx_rtmp_module.so"
+    packages="$packages libnginx-mod-rtmp"
+fi
 
 [ -z "$missing" ] && exit 0
 

@@ -177,6 +177,13 @@ def enriched_file(stamp: str) -> dict:
         if viewers is not None:
             item["viewers"] = viewers
         item["energy_source"] = "simulated"
+        if resolution is not None:
+            # The older stack's scenarios were live RTMP streams: a simulated live run, the
+            # 4-stream one just falling behind real time.
+            behind = 1 if streams == 4 else 0
+            item.update({"mode": "live", "fell_behind_streams": behind,
+                         "min_speed": 0.962 if behind else round(0.995 + 0.001 * k, 3),
+                         "duplicated_frames": 3 * streams})
         if k == 0:
             # Three repetitions spread symmetrically around the samples' energy and the fps,
             # so their means are the scenario's own figures.
@@ -195,7 +202,28 @@ def enriched_file(stamp: str) -> dict:
     }
     environment = {"hostname": "bench-01", "cpu_model": "simulated", "cpu_cores": 16,
                    "ffmpeg_version": "5.1", "energy_meter": "simulated"}
-    return {"format_version": 2, "test_metadata": metadata, "environment": environment, "scenarios": scenarios}
+    # The three encodes as the steps of one simulated capacity sweep (1, 2, 4 streams).
+    by_streams = sorted((item for item in scenarios if item.get("mode") == "live"), key=lambda i: _streams(i))
+    steps = [{"streams": _streams(item), "scenario": item["name"],
+              "held_real_time": item["fell_behind_streams"] == 0,
+              "energy_joules": round(_trapezoid(item["power_watts"], STEP_SECONDS), 1),
+              "min_speed": item["min_speed"], "vmaf": item["vmaf_score"]} for item in by_streams]
+    sweep = {"name": "older stack scenarios", "steps": steps, "knee_streams": 2,
+             "marginal_joules_per_stream": round(_slope([s["streams"] for s in steps],
+                                                        [s["energy_joules"] for s in steps]), 1)}
+    return {"format_version": 2, "test_metadata": metadata, "environment": environment,
+            "planned_scenarios": len(scenarios), "scenarios": scenarios, "sweeps": [sweep]}
+
+
+def _streams(item: dict) -> int:
+    return next(s[3] for s in SCENARIOS if s[0] == item["name"])
+
+
+def _slope(xs: list[float], ys: list[float]) -> float:
+    """Least-squares slope (the formula of contract.formulas.marginal_energy_per_stream; this
+    script stays standard library only and independent of the code it feeds)."""
+    mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
+    return sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / sum((x - mx) ** 2 for x in xs)
 
 
 FILES = {

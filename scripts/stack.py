@@ -7,7 +7,9 @@ proof are the same code. Where this machine lacks the hardware, sources are simu
 at the lowest boundary and the real exporter code runs: RAPL through a powercap tree
 in a temp dir whose energy_uj counters a thread advances, NVML through the pynvml
 fake of the tests. Docker is the real engine (a private dockerd with busybox
-containers, when running as root), ffmpeg is real ffmpeg encoding a test source.
+containers, when running as root), ffmpeg is real ffmpeg encoding a test source,
+and the rtmp exporter reads a real nginx-rtmp (runner.rtmp_server, as the runner
+starts it) that two real ffmpeg streams publish to and one ffmpeg plays back.
 The real-server launchers are the ones the tests use (tests/servers.py).
 """
 
@@ -146,6 +148,68 @@ class FfmpegFeeder:
                 proc.wait(5)
 
 
+class RtmpFeeder:
+    """Real ffmpeg streams publishing small test sources (video and audio) to an RTMP
+    server, and one player pulling the first one back (so egress and players exist),
+    each restarted when it ends, until stopped. Output goes to log files in `log_dir`."""
+
+    def __init__(self, ffmpeg: str, rtmp_url: str, log_dir: Path,
+                 streams=(("demo-cam1", "320x180"), ("demo-cam2", "320x180"))):
+        self.ffmpeg = ffmpeg
+        self.rtmp_url = rtmp_url
+        self.log_dir = log_dir
+        self.streams = streams
+        self._procs: dict[str, subprocess.Popen] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="rtmp-feeder", daemon=True)
+
+    def publish_command(self, name: str, size: str) -> list[str]:
+        return [self.ffmpeg, "-nostdin", "-hide_banner", "-loglevel", "error",
+                "-re",  # paced at real time, as a live source
+                "-f", "lavfi", "-i", f"testsrc2=size={size}:rate=30",
+                # audio too: nginx-rtmp's audio bandwidth and the publisher's A/V sync need it
+                "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100",
+                "-t", "600",
+                "-c:v", "libx264", "-preset", "ultrafast", "-b:v", "500k",
+                "-g", "30",  # a key frame a second: a player joining late starts at once
+                "-c:a", "aac", "-b:a", "64k",
+                "-f", "flv", f"{self.rtmp_url}/{name}"]  # RTMP carries FLV
+
+    def play_command(self, name: str) -> list[str]:
+        return [self.ffmpeg, "-nostdin", "-hide_banner", "-loglevel", "error",
+                "-i", f"{self.rtmp_url}/{name}",
+                "-c", "copy", "-f", "null", "-"]  # receive only: the server's egress, no decoding cost
+
+    def _commands(self) -> dict[str, list[str]]:
+        cmds = {name: self.publish_command(name, size) for name, size in self.streams}
+        cmds["player"] = self.play_command(self.streams[0][0])
+        return cmds
+
+    def _run(self) -> None:
+        cmds = self._commands()
+        while not self._stop.is_set():
+            for key, argv in cmds.items():
+                proc = self._procs.get(key)
+                if proc is None or proc.poll() is not None:
+                    with open(self.log_dir / f"rtmp-{key}.log", "ab") as log_file:
+                        self._procs[key] = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log_file,
+                                                            stderr=subprocess.STDOUT)
+            self._stop.wait(1)
+
+    def start(self) -> None:
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=3)
+        for proc in self._procs.values():
+            proc.kill()  # a player blocked on a dead stream ignores SIGTERM
+        for proc in self._procs.values():
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(5)
+
+
 @dataclass
 class TargetResult:
     dashboard: str
@@ -164,12 +228,14 @@ class LocalStack:
     """Start with `with LocalStack(workdir) as stack:`; everything stops on exit."""
 
     def __init__(self, workdir: Path, *, results_dir: Path = SAMPLE_RESULTS, prometheus: bool = False,
-                 docker: bool = True, ffmpeg: bool = True, scrape_interval: str = "1s"):
+                 docker: bool = True, ffmpeg: bool = True, rtmp: bool = True, scrape_interval: str = "1s"):
         self.workdir = Path(workdir)
         self.results_dir = Path(results_dir)
         self.want_prometheus = prometheus
         self.want_docker = docker
         self.want_ffmpeg = ffmpeg
+        self.want_rtmp = rtmp
+        self.rtmp_server = None
         self.scrape_interval = scrape_interval
         self.exporters: dict[str, Runtime] = {}
         self.sources: dict[str, str] = {}  # exporter -> what it reads here, for the report
@@ -219,6 +285,7 @@ class LocalStack:
 
         self.sources["gpu"] = self._nvml_source()
         self.docker_url = self._docker_source()
+        self.rtmp_stat_url = self._rtmp_source()
 
     def _nvml_source(self) -> str:
         import pynvml
@@ -231,8 +298,12 @@ class LocalStack:
         except pynvml.NVMLError:
             from tests.fake_nvml import FakeGpu, FakeNvml
 
-            fake = FakeNvml([FakeGpu(index=0), FakeGpu(index=1, name="NVIDIA L40S", power_mw=180_000)])
-            saved = {name: getattr(pynvml, name) for name in _nvml_functions()}
+            # GPU 1 is a Pascal card: no NVML energy counter, so the integrated power gauge has data too.
+            pascal = FakeGpu(index=1, name="Tesla P4", power_mw=48_000, power_limit_mw=75_000,
+                             errors={"nvmlDeviceGetTotalEnergyConsumption": pynvml.NVML_ERROR_NOT_SUPPORTED})
+            fake = FakeNvml([FakeGpu(index=0), pascal], realtime=True)
+            # (a function an older nvidia-ml-py lacks, e.g. nvmlDeviceGetTemperatureV, is left as the fake's)
+            saved = {name: getattr(pynvml, name) for name in _nvml_functions() if hasattr(pynvml, name)}
             fake.install()
             self._stack.callback(lambda: [setattr(pynvml, n, f) for n, f in saved.items()])
             return "simulated NVML with 2 GPUs (no NVIDIA driver here)"
@@ -256,6 +327,35 @@ class LocalStack:
         self.sources["docker"] = "real Docker Engine (private dockerd) with 2 busybox containers"
         return engine.base_url
 
+    def _rtmp_source(self) -> str | None:
+        """A real nginx-rtmp with two publishers and a player; None (and a note) when the
+        machine has no nginx with the RTMP module or no ffmpeg."""
+        from runner.rtmp_server import RtmpServer, RtmpServerError, find_nginx, find_rtmp_module
+
+        if not self.want_rtmp:
+            self.sources["rtmp"] = "disabled"
+            return None
+        try:
+            find_rtmp_module(find_nginx())
+        except RtmpServerError as exc:
+            self.sources["rtmp"] = f"no nginx-rtmp on this machine ({exc}): no RTMP data"
+            return None
+        ffmpeg = shutil.which("ffmpeg")
+        if ffmpeg is None:
+            self.sources["rtmp"] = "no ffmpeg on this machine: nothing publishes, no RTMP data"
+            return None
+        # Recording on, so a runner publishing here (the demo's live scenarios) can score
+        # what the server delivered.
+        self.rtmp_record_dir = self.workdir / "nginx-rtmp" / "records"
+        server = self._stack.enter_context(RtmpServer(self.workdir / "nginx-rtmp", record_dir=self.rtmp_record_dir))
+        feeder = RtmpFeeder(ffmpeg, server.rtmp_url, self.workdir / "nginx-rtmp")
+        feeder.start()
+        self._stack.callback(feeder.stop)
+        self.rtmp_server = server
+        self.sources["rtmp"] = (f"real nginx-rtmp on {server.rtmp_url} (pid {server.pid}): 2 ffmpeg streams "
+                                "publishing, 1 playing back")
+        return server.stat_url
+
     def _exporter_args(self, name: str) -> list[str]:
         results = ["--results-dir", str(self.results_dir)]
         return {
@@ -268,6 +368,8 @@ class LocalStack:
             "cost": results + ["--tsdb-url", ""],  # set once VictoriaMetrics is up
             "gpu": ["--refresh-interval", "1"],
             "ffmpeg": ["--stream-timeout", "10"],
+            # nowhere (port 9 is discard) when there is no nginx-rtmp: up 0, /health says why
+            "rtmp": ["--stat-url", self.rtmp_stat_url or "http://127.0.0.1:9/stat", "--stat-timeout", "1"],
         }.get(name)
 
     def _start_exporter(self, name: str, args: list[str] | None) -> None:

@@ -54,6 +54,7 @@ __all__ = [
     "integration_required",
     "require_binary",
     "require_root",
+    "require_rtmp_module",
     "free_port",
     "wait_http",
     "VictoriaMetrics",
@@ -66,6 +67,7 @@ __all__ = [
     "AlertSink",
     "DockerEngine",
     "BUSYBOX_IMAGE",
+    "NginxRtmp",
 ]
 
 START_TIMEOUT = 30.0
@@ -107,6 +109,16 @@ def require_binary(name: str) -> str:
     if path is None:
         _unavailable(f"binary {name!r} not found on PATH (install it with scripts/install-system-deps.sh)")
     return path  # type: ignore[return-value]
+
+
+def require_rtmp_module() -> None:
+    """nginx's RTMP module on disk (or built in), else skip/fail naming the package."""
+    from runner.rtmp_server import RtmpServerError, find_rtmp_module
+
+    try:
+        find_rtmp_module(require_binary("nginx"))
+    except RtmpServerError as e:
+        _unavailable(str(e))
 
 
 def require_root(what: str = "this test") -> None:
@@ -176,7 +188,7 @@ def _rmtree(path: Path) -> None:
 
 
 # Backstop: everything still running at interpreter exit gets killed.
-_LIVE: weakref.WeakSet[_Server | DockerEngine] = weakref.WeakSet()
+_LIVE: weakref.WeakSet[_Server | DockerEngine | NginxRtmp] = weakref.WeakSet()
 
 
 @atexit.register
@@ -840,6 +852,109 @@ def vmalert_dry_run(*rule_files: str | os.PathLike) -> subprocess.CompletedProce
         text=True,
         timeout=60,
     )
+
+
+# --------------------------------------------------------------------------
+# nginx-rtmp
+
+
+class NginxRtmp:
+    """nginx with the RTMP module, started exactly as the runner starts it
+    (``runner.rtmp_server.RtmpServer``) in a private temp dir, on free loopback ports.
+
+    Skips (or fails under CI) when nginx or its RTMP module is missing. ``record=True``
+    records every published stream under ``record_dir``. ``stat()`` returns the XML.
+    """
+
+    def __init__(
+        self,
+        *,
+        record: bool = False,
+        rtmp_port: int | None = None,
+        http_port: int | None = None,
+        start_timeout: float = START_TIMEOUT,
+    ) -> None:
+        from runner.rtmp_server import RtmpServer, RtmpServerError
+
+        self.nginx = require_binary("nginx")
+        require_rtmp_module()
+        self.workdir = Path(tempfile.mkdtemp(prefix="ffw-nginx-rtmp-"))
+        self.record_dir: Path | None = self.workdir / "recordings" if record else None
+        self.start_timeout = start_timeout
+        self.server = RtmpServer(self.workdir / "nginx", record_dir=self.record_dir, nginx=self.nginx,
+                                 rtmp_port=rtmp_port, http_port=http_port)
+        self._error = RtmpServerError
+
+    @property
+    def rtmp_url(self) -> str:
+        return self.server.rtmp_url
+
+    @property
+    def stat_url(self) -> str:
+        return self.server.stat_url
+
+    @property
+    def url(self) -> str:
+        """The HTTP base URL (``/stat`` lives under it)."""
+        return f"http://127.0.0.1:{self.server.http_port}"
+
+    @property
+    def pid(self) -> int | None:
+        return self.server.pid
+
+    @property
+    def running(self) -> bool:
+        return self.server.running
+
+    def log_tail(self, nbytes: int = LOG_TAIL_BYTES) -> str:
+        return self.server.log_tail(nbytes)
+
+    def start(self) -> NginxRtmp:
+        try:
+            self.server.start(timeout=self.start_timeout)
+        except self._error as e:
+            raise ServerStartError(str(e)) from None
+        _LIVE.add(self)
+        return self
+
+    def stop(self, timeout: float = STOP_TIMEOUT) -> None:
+        self.server.stop(timeout)
+        _LIVE.discard(self)
+
+    def kill(self) -> None:
+        """SIGKILL, no clean shutdown (crash tests)."""
+        self.server.kill()
+        _LIVE.discard(self)
+
+    def restart(self) -> NginxRtmp:
+        """Stop, then start again on the same ports."""
+        self.stop()
+        return self.start()
+
+    def stat(self) -> str:
+        r = requests.get(self.stat_url, timeout=10)
+        r.raise_for_status()
+        return r.text
+
+    def close(self) -> None:
+        try:
+            self.stop()
+        finally:
+            _rmtree(self.workdir)
+
+    def __enter__(self) -> NginxRtmp:
+        try:
+            self.start()
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<NginxRtmp {self.rtmp_url} stat={self.stat_url} running={self.running}>"
 
 
 # --------------------------------------------------------------------------

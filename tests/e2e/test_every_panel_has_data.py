@@ -1,4 +1,4 @@
-"""The proof that a dashboard works without Grafana: all eight exporters on loopback,
+"""The proof that a dashboard works without Grafana: all nine exporters on loopback,
 scraped by a real VictoriaMetrics and a real Prometheus through the generated scrape
 config, and every target of every panel returns data on both."""
 
@@ -10,13 +10,14 @@ import pytest
 
 from scripts.demo import check_until_complete, report
 from scripts.stack import LocalStack
-from tests.servers import require_binary, require_root
+from tests.servers import require_binary, require_root, require_rtmp_module
 
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
-    for binary in ("victoria-metrics", "prometheus", "ffmpeg", "dockerd"):
+    for binary in ("victoria-metrics", "prometheus", "ffmpeg", "dockerd", "nginx"):
         require_binary(binary)
+    require_rtmp_module()
     require_root("the end-to-end test (it starts a private dockerd)")
     with LocalStack(tmp_path_factory.mktemp("stack"), prometheus=True) as s:
         s.wait_until_scraped()

@@ -75,6 +75,9 @@ def test_two_concurrent_libx264_encodes():
         try:
             # Both live at once, each with its own series.
             exp.wait_for(lambda e: e.value(m.FFMPEG_STREAMS.name) == 2, timeout=15, what="two active streams")
+            # once ffmpeg knows its bitrate (the first blocks say N/A), every family has a sample
+            exp.wait_for(lambda e: all(e.value(m.FFMPEG_BITRATE.name, stream=n) for n in procs), timeout=15,
+                         what="a bitrate on both streams")
             live = exp.scrape()
             for name in procs:
                 assert exp.value(m.FFMPEG_ACTIVE.name, stream=name) == 1

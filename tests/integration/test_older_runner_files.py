@@ -137,3 +137,31 @@ def test_the_cost_exporter_says_modelled_and_measured_apart(tmp_path):
         assert cost.value("ffwatt_cost_scenario_energy_joules", scenario="modelled") == 300.0
         assert cost.value("ffwatt_cost_scenario_energy_joules", scenario="none") is None
         assert_exposition_valid("cost", cost.scrape())
+
+
+def test_live_scenarios_and_a_capacity_sweep_are_served(tmp_path):
+    step = {"encoder": "libx264", "bitrate": "400k", "resolution": "320x180", "fps": 30, "duration": 6,
+            "mode": "live", "sweep": "live", "energy_joules": 0.0, "energy_source": "model"}
+    doc = {"format_version": 2, "planned_scenarios": 3, "scenarios": [
+        dict(step, name="live @ 1 streams", streams=1, energy_joules=100.0, fell_behind_streams=0, min_speed=1.0,
+             duplicated_frames=0),
+        dict(step, name="live @ 2 streams", streams=2, energy_joules=130.0, fell_behind_streams=1, min_speed=0.95,
+             duplicated_frames=7)],
+        "sweeps": [{"name": "live", "knee_streams": 1, "marginal_joules_per_stream": 30.0, "steps": [
+            {"streams": 1, "scenario": "live @ 1 streams", "held_real_time": True, "energy_joules": 100.0,
+             "min_speed": 1.0},
+            {"streams": 2, "scenario": "live @ 2 streams", "held_real_time": False, "energy_joules": 130.0,
+             "min_speed": 0.95}]}]}
+    (tmp_path / NAME).write_text(json.dumps(doc))
+    with running_exporter("results", "--results-dir", str(tmp_path)) as results:
+        assert_exposition_valid("results", results.scrape())
+        assert results.value("ffwatt_results_planned_scenarios") == 3
+        assert results.value("ffwatt_results_sweep_knee_streams", sweep="live") == 1
+        assert results.value("ffwatt_results_sweep_step_min_sustained_speed_ratio", scenario="live @ 2 streams") == 0.95
+        two = {"scenario": "live @ 2 streams"}
+        assert results.value("ffwatt_results_scenario_streams_behind_real_time", **two) == 1
+        assert results.value("ffwatt_results_scenario_duplicated_frames", **two) == 7
+    with running_exporter("cost", "--results-dir", str(tmp_path), "--tsdb-url", "") as cost:
+        assert_exposition_valid("cost", cost.scrape())
+        assert cost.value("ffwatt_cost_sweep_marginal_energy_joules_per_stream", sweep="live") == 30.0
+        assert cost.value("ffwatt_cost_sweep_step_energy_joules", scenario="live @ 1 streams") == 100.0

@@ -151,6 +151,7 @@ def test_rendered_targets_for_a_lab(tmp_path) -> None:
         ("results", "http://ffwatt-results:9502/metrics", "ffwatt"),
         ("qoe", "http://ffwatt-qoe:9503/metrics", "ffwatt"),
         ("cost", "http://ffwatt-cost:9504/metrics", "ffwatt"),
+        ("rtmp", "http://ffwatt-rtmp:9728/metrics", "ffwatt"),  # central: one RTMP server per stack
     }
 
 
@@ -294,7 +295,12 @@ def test_datasources() -> None:
     assert vm["url"] == "http://victoriametrics:8428" and vm["isDefault"] is True
     assert prom["url"] == "http://prometheus:9090" and prom["isDefault"] is False
     fastest = min(e.scrape_interval_seconds for e in EXPORTERS.values())
-    assert vm["jsonData"]["timeInterval"] == f"{fastest}s"
+    for ds in (vm, prom):
+        assert ds["jsonData"]["timeInterval"] == f"{fastest}s"
+        assert ds["jsonData"]["prometheusType"] == "Prometheus"
+    # VictoriaMetrics' Grafana guidance: version 2.24 or later; the pinned Prometheus is 2.54.
+    assert vm["jsonData"]["prometheusVersion"] == "2.24.0"
+    assert prom["jsonData"]["prometheusVersion"] == "2.50.0"
     assert sum(d.get("isDefault", False) for d in doc["datasources"]) == 1
 
 

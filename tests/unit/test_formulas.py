@@ -461,3 +461,26 @@ def test_capacity_knee():
     assert formulas.capacity_knee([8, 1, 4, 2], [False, True, True, True]) == 4  # order of the steps does not matter
     assert formulas.capacity_knee([1, 2, 4], [True, False, True]) == 1  # a pass after a failure is noise
     assert formulas.capacity_knee([1, 2], [False, False]) is None
+
+
+def test_welch_difference_ci95_by_hand():
+    # before 10, 12, 14 (mean 12, s^2 4), after 14, 16, 18 (mean 16, s^2 4):
+    # diff = 4; se = sqrt(4/3 + 4/3) = 1.632993; df = (8/3)^2 / ((4/3)^2/2 + (4/3)^2/2) = 4;
+    # half-width = t(0.975, 4) x se = 2.776445 x 1.632993 = 4.533916 > 4: not significant
+    diff, half, df = formulas.welch_difference_ci95([10.0, 12.0, 14.0], [14.0, 16.0, 18.0])
+    assert diff == pytest.approx(4.0)
+    assert df == pytest.approx(4.0)
+    assert half == pytest.approx(4.533916, rel=1e-6)
+    # unequal sizes and spreads: before 1, 2, 3, 4 (s^2 5/3, /4 = 0.416667), after 2, 4 (s^2 2, /2 = 1):
+    # se^2 = 1.416667; df = 1.416667^2 / (0.416667^2/3 + 1^2/1) = 1.897155 -> floor 1, t = 12.706205;
+    # half-width = 12.706205 x sqrt(1.416667) = 15.123409
+    diff, half, df = formulas.welch_difference_ci95([1.0, 2.0, 3.0, 4.0], [2.0, 4.0])
+    assert diff == pytest.approx(0.5)
+    assert df == pytest.approx(1.897155, rel=1e-6)
+    assert half == pytest.approx(15.123409, rel=1e-6)
+
+
+def test_welch_difference_ci95_unknown_spread():
+    assert formulas.welch_difference_ci95([], [1.0]) == (None, None, None)
+    assert formulas.welch_difference_ci95([1.0], [2.0, 3.0]) == (1.5, None, None)  # one value: spread unknown
+    assert formulas.welch_difference_ci95([2.0, 2.0], [3.0, 3.0]) == (1.0, 0.0, None)

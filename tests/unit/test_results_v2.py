@@ -360,3 +360,46 @@ def test_measured_energy_is_spread_over_the_wall_clock_span_not_the_content_dura
                                        "energy_joules": 150.0, "energy_source": "model"}]}).scenarios[0]
     assert s.measured_seconds == 3.0
     assert s.mean_power_watts == pytest.approx(50.0)  # 150 J / 3 s, not / 12 s
+
+
+# ---------------------------------------------------------------- live scenarios and capacity sweeps
+
+
+LIVE_STEP = {"name": "live @ 2 streams", "encoder": "libx264", "bitrate": "400k", "resolution": "320x180",
+             "fps": 30, "duration": 6, "streams": 2, "mode": "live", "sweep": "live", "dropped_frames": 3,
+             "total_frames": 360, "duplicated_frames": 4, "fell_behind_streams": 1, "min_speed": 0.962}
+SWEEP = {"name": "live", "knee_streams": 1, "marginal_joules_per_stream": -2.5, "steps": [
+    {"streams": 1, "scenario": "live @ 1 streams", "held_real_time": True, "energy_joules": 100.0,
+     "net_power_watts": -1.5, "min_speed": 1.0, "vmaf": 95.0},
+    {"streams": 2, "scenario": "live @ 2 streams", "held_real_time": False, "energy_joules": None,
+     "net_power_watts": None, "min_speed": 0.962, "vmaf": None},
+]}
+
+
+def test_live_fields_and_sweeps_load(tmp_path):
+    run = load(tmp_path, {"format_version": 2, "scenarios": [LIVE_STEP], "sweeps": [SWEEP]})
+    s = run.scenarios[0]
+    assert (s.mode, s.duplicated_frames, s.fell_behind_streams, s.min_speed, s.sweep) == ("live", 4, 1, 0.962, "live")
+    (sweep,) = run.sweeps
+    assert (sweep.name, sweep.knee_streams, sweep.marginal_joules_per_stream) == ("live", 1, -2.5)
+    assert [(st.streams, st.held_real_time, st.energy_joules, st.net_power_watts) for st in sweep.steps] == [
+        (1, True, 100.0, -1.5), (2, False, None, None)]  # unknown stays unknown; a negative net power is kept
+
+
+@pytest.mark.parametrize(("document", "json_path", "fragment"), [
+    ({"sweeps": {}}, "$.sweeps", "must be an array"),
+    ({"sweeps": [{"name": "x", "steps": [{"streams": 0, "scenario": "a", "held_real_time": True}]}]},
+     "$.sweeps[0].steps[0].streams", "positive integer"),
+    ({"sweeps": [{"name": "x", "steps": [{"streams": 1, "scenario": "a", "held_real_time": "yes"}]}]},
+     "$.sweeps[0].steps[0].held_real_time", "true or false"),
+    ({"sweeps": [{"name": "x", "steps": [], "knee_streams": 0}]}, "$.sweeps[0].knee_streams", "positive integer"),
+])
+def test_bad_sweeps_refuse_the_file(tmp_path, document, json_path, fragment):
+    with pytest.raises(ResultsError) as info:
+        load(tmp_path, {"scenarios": [LIVE_STEP], **document})
+    assert info.value.json_path == json_path and fragment in info.value.reason, str(info.value)
+
+
+def test_more_streams_behind_than_streams_is_refused(tmp_path):
+    with pytest.raises(ResultsError, match=r"fell_behind_streams: must not exceed the stream count \(2\), got 3"):
+        load(tmp_path, {"scenarios": [dict(LIVE_STEP, fell_behind_streams=3)]})
