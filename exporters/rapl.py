@@ -389,10 +389,14 @@ class RaplSampler:
         for key in list(self._tracks):
             if key not in present:
                 track = self._tracks.pop(key)
-                track.last_uj = track.last_time = track.watts = None
-                self._retired[key] = track
+                track.watts = None
                 if key not in unreadable:
+                    # Gone (a driver reload may restart its counter): the next reading starts afresh.
+                    track.last_uj = track.last_time = None
                     log.warning("RAPL zone socket=%s zone=%s (%s) disappeared", key[0], key[1], track.source)
+                # Unreadable for a pass (EIO, a torn read): the hardware counter kept counting, so
+                # the next good reading continues from the last good one and no energy is lost.
+                self._retired[key] = track
 
         self.state = SamplerState(
             sequence=self.state.sequence + 1,

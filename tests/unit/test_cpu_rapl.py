@@ -284,6 +284,22 @@ def test_zone_that_disappears_leaves_and_continues_when_back(tree):
     assert by_key(sampler.sample(4.0))[("0", "dram")].joules == pytest.approx(7.0)
 
 
+def test_a_pass_that_cannot_read_a_zone_loses_no_energy(tree):
+    # A torn or failed read (found by an integration test under load: energy_uj read as '')
+    # must not make the next good reading a new baseline: the hardware kept counting.
+    tree.package(0, ("dram",))
+    sampler = RaplSampler(tree.root)
+    sampler.sample(0.0)
+    energy = tree.root / "intel-rapl:0" / "energy_uj"
+    good = energy.read_text()
+    energy.write_text("")  # read as '' once
+    assert ("0", "package") not in by_key(sampler.sample(1.0))
+    energy.write_text(good)
+    tree.add_energy("intel-rapl:0", 5_000_000)
+    back = by_key(sampler.sample(2.0))[("0", "package")]
+    assert back.joules == pytest.approx(5.0)  # the 5 J drawn across the failed pass are counted
+
+
 def test_the_tree_is_walked_again_for_new_zones_but_not_every_pass(tree, monkeypatch):
     tree.package(0, ())
     walks = []
