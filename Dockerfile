@@ -3,21 +3,33 @@
 #   docker run --rm -p 9502:9502 -v "$PWD/test_results:/data/results:ro" \
 #       -e FFWATT_RESULTS_DIR=/data/results ffwatt/exporters:local results
 # docker-compose.yml (rendered from the catalog) runs each exporter from it.
-FROM python:3.11-slim
+#
+# Offline (no registry, no package index): `make images` builds a Debian base standing in
+# for python:3.11-slim and fills wheelhouse/, then builds this file with
+#   --network none --build-arg BASE_IMAGE=<that base> --build-arg PIP_NO_INDEX=1
+# (scripts/images.py). wheelhouse/ is empty in a fresh clone, so a plain build uses the index.
+ARG BASE_IMAGE=python:3.11-slim
 
-ENV PYTHONDONTWRITEBYTECODE=1 \
-    PYTHONUNBUFFERED=1 \
-    PIP_NO_CACHE_DIR=1 \
+# Build stage: pip installs under /install, so the wheels and sources never reach a layer
+# of the final image.
+FROM ${BASE_IMAGE} AS build
+ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
-
+# 1 (with the wheels in wheelhouse/) installs without reaching the package index
+ARG PIP_NO_INDEX=0
 # Only what the exporters need (see .dockerignore): the catalog and the exporters.
 COPY pyproject.toml README.md /src/
 COPY catalog /src/catalog
 COPY contract /src/contract
 COPY exporters /src/exporters
-RUN pip install /src \
-    && rm -rf /src \
-    && useradd --system --uid 10001 --no-create-home --shell /usr/sbin/nologin ffwatt
+COPY wheelhouse /wheelhouse
+RUN PIP_FIND_LINKS=/wheelhouse pip install --root /install /src
+
+FROM ${BASE_IMAGE}
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1
+COPY --from=build /install/ /
+RUN useradd --system --uid 10001 --no-create-home --shell /usr/sbin/nologin ffwatt
 
 USER 10001
 WORKDIR /tmp

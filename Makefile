@@ -4,7 +4,8 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.ffwatt-installed
 
-.PHONY: help venv system-deps test unit lint dashboards generate check-generated demo bench up down clean
+.PHONY: help venv system-deps test unit lint dashboards generate check-generated demo bench up down clean \
+	vm-up vm-up-build images images-multiarch
 
 help:
 	@echo "make demo        exporters on the sample results + local VictoriaMetrics; checks every panel"
@@ -13,6 +14,10 @@ help:
 	@echo "make lint        ruff"
 	@echo "make bench       benchmarks; figures in bench/results/"
 	@echo "make up / down   the whole stack with docker compose"
+	@echo "make vm-up       VictoriaMetrics, vmalert, Prometheus (comparison) and Grafana only"
+	@echo "make vm-up-build build the images and start everything (exporters, VictoriaMetrics, Prometheus, Grafana)"
+	@echo "make images      offline: Debian base, wheelhouse, exporter, runner and server images (ARCH=arm64 too)"
+	@echo "make images-multiarch  docker buildx for $(PLATFORMS)"
 
 $(INSTALLED): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -44,11 +49,36 @@ demo: venv system-deps
 bench: venv system-deps
 	$(PY) -m bench
 
+# Compose v2 (`docker compose`) where present, else docker-compose 1.29; both read the file.
+COMPOSE ?= $(shell docker compose version >/dev/null 2>&1 && echo "docker compose" || echo docker-compose)
+
 up:
-	docker compose up -d --build
+	$(COMPOSE) up -d --build
+
+# The older stack's targets: the storage and dashboards alone, or everything built.
+vm-up:
+	$(COMPOSE) --profile comparison up -d victoriametrics vmalert prometheus grafana
+
+vm-up-build:
+	$(COMPOSE) --profile comparison up -d --build
 
 down:
-	docker compose down
+	$(COMPOSE) --profile comparison --profile nvidia down
+
+# Offline images (no registry, no package index): scripts/images.py; see docs/deployment.md.
+ARCH ?=
+images: venv
+	$(PY) -m scripts.images all $(if $(ARCH),--arch $(ARCH))
+
+# Multi-arch exporter image with buildx (from python:3.11-slim, online). A multi-platform
+# result cannot be loaded into the classic image store: push it (BUILDX_OUTPUT=--push with
+# IMAGE=registry/name:tag) or keep the OCI archive.
+PLATFORMS ?= linux/amd64,linux/arm64
+IMAGE ?= ffwatt/exporters:local
+BUILDX_OUTPUT ?= --output type=oci,dest=dist/ffwatt-exporters-multiarch.oci.tar
+images-multiarch:
+	mkdir -p dist
+	docker buildx build --platform $(PLATFORMS) -t $(IMAGE) $(BUILDX_OUTPUT) .
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis .demo

@@ -83,7 +83,8 @@ def test_compose_file_is_valid_with_every_profile() -> None:
     cp = _compose("--profile", "nvidia", "--profile", "comparison", "config", "--services")
     assert cp.returncode == 0, cp.stderr
     services = set(cp.stdout.split())
-    assert services == {"victoriametrics", "vmalert", "grafana", "prometheus"} | {f"ffwatt-{e}" for e in EXPORTERS}
+    assert services == ({"victoriametrics", "vmalert", "grafana", "prometheus", "nginx-rtmp"}
+                        | set(rc.THIRD_PARTY_SERVICES) | {f"ffwatt-{e}" for e in EXPORTERS})
 
 
 def test_compose_refuses_to_start_without_a_grafana_password() -> None:
@@ -100,8 +101,10 @@ def _targets(server) -> set[tuple[str, str]]:
 
 
 def _expected_targets() -> set[tuple[str, str]]:
-    return {(EXPORTERS[exporter].job, target) for exporter, entries in rc.lab_targets(rc.load_hosts()).items()
-            for _, target in entries}
+    """Every target of hosts.yml, and the compose stack's third-party exporters."""
+    return ({(EXPORTERS[exporter].job, target) for exporter, entries in rc.lab_targets(rc.load_hosts()).items()
+             for _, target in entries}
+            | {(name, f"{name}:{port}") for name, port in rc.third_party_ports().items()})
 
 
 def _wait(predicate, timeout: float = 30.0, what: str = "condition"):
@@ -116,7 +119,8 @@ def _wait(predicate, timeout: float = 30.0, what: str = "condition"):
 
 
 def test_victoriametrics_reads_the_file_sd_targets() -> None:
-    """Relative file_sd paths resolve next to scrape.yml: every target of hosts.yml is listed."""
+    """Relative file_sd paths resolve next to scrape.yml: every target of hosts.yml is listed
+    (and the static third-party jobs)."""
     expected = _expected_targets()
     with VictoriaMetrics(VM_DIR / "scrape.yml") as vm:
         _wait(lambda: _targets(vm) == expected, what=f"VictoriaMetrics targets {expected}")

@@ -49,7 +49,7 @@ def test_render_is_deterministic() -> None:
 @pytest.mark.parametrize("path", ["victoriametrics/scrape.yml", "victoriametrics/prometheus.yml"])
 def test_every_exporter_has_a_job_with_its_interval_and_targets_file(path: str) -> None:
     jobs = {j["job_name"]: j for j in _load(path)["scrape_configs"]}
-    assert set(jobs) == {e.job for e in EXPORTERS.values()}
+    assert set(jobs) == {e.job for e in EXPORTERS.values()} | set(rc.THIRD_PARTY_SERVICES)
     for e in EXPORTERS.values():
         job = jobs[e.job]
         assert job["scrape_interval"] == f"{e.scrape_interval_seconds}s"
@@ -152,6 +152,9 @@ def test_rendered_targets_for_a_lab(tmp_path) -> None:
         ("qoe", "http://ffwatt-qoe:9503/metrics", "ffwatt"),
         ("cost", "http://ffwatt-cost:9504/metrics", "ffwatt"),
         ("rtmp", "http://ffwatt-rtmp:9728/metrics", "ffwatt"),  # central: one RTMP server per stack
+        # the compose stack's third-party exporters
+        ("node-exporter", "http://node-exporter:9100/metrics", "prometheus"),
+        ("cadvisor", "http://cadvisor:8080/metrics", "prometheus"),
     }
 
 
@@ -159,7 +162,8 @@ def test_committed_health_targets_load_in_the_health_checker() -> None:
     targets = load_targets_file(ROOT / rc.HEALTH_TARGETS)
     scraped = {t for e in EXPORTERS.values() if e.name != "health"
                for group in _load(f"victoriametrics/targets/{e.name}.yml") for t in group["targets"]}
-    assert {t.url.removeprefix("http://").removesuffix("/metrics") for t in targets} == scraped
+    third_party = {f"{name}:{port}" for name, port in rc.third_party_ports().items()}
+    assert {t.url.removeprefix("http://").removesuffix("/metrics") for t in targets} == scraped | third_party
 
 
 @pytest.mark.parametrize("doc, message", [
@@ -384,6 +388,25 @@ def test_stack_services(compose) -> None:
     assert services["ffwatt-cost"]["environment"]["FFWATT_TSDB_URL"] == "http://victoriametrics:8428"
 
 
+def test_third_party_services(compose) -> None:
+    """The older stack's node-exporter, cAdvisor and nginx-rtmp: pinned (or built here),
+    health-checked, scraped and probed under their service names."""
+    services = compose["services"]
+    assert services["node-exporter"]["image"] == "prom/node-exporter:v1.8.2"
+    assert services["cadvisor"]["image"] == "gcr.io/cadvisor/cadvisor:v0.49.1"
+    nginx = services["nginx-rtmp"]
+    assert nginx["build"] == {"context": ".", "dockerfile": "Dockerfile.nginx-rtmp"}
+    assert nginx["read_only"] is True and nginx["cap_drop"] == ["ALL"]
+    assert services["ffwatt-rtmp"]["environment"]["FFWATT_STAT_URL"] == "${RTMP_STAT_URL:-http://nginx-rtmp:8080/stat}"
+    node = services["node-exporter"]
+    assert node["read_only"] is True and node["cap_drop"] == ["ALL"] and "user" not in node
+    for name in ("node-exporter", "cadvisor", "nginx-rtmp"):
+        assert "wget" in services[name]["healthcheck"]["test"], name
+    scrape = {j["job_name"]: j for j in _load("victoriametrics/scrape.yml")["scrape_configs"]}
+    for name, port in rc.third_party_ports().items():
+        assert scrape[name]["static_configs"] == [{"targets": [f"{name}:{port}"]}]
+
+
 def test_compose_mounts_what_the_configs_reference(compose) -> None:
     for name in ("victoriametrics", "vmalert", "prometheus", "ffwatt-health"):
         assert "./victoriametrics:/etc/victoriametrics:ro" in compose["services"][name]["volumes"], name
@@ -394,7 +417,9 @@ def test_compose_mounts_what_the_configs_reference(compose) -> None:
 
 def test_dockerfile() -> None:
     text = (ROOT / "Dockerfile").read_text(encoding="utf-8")
-    assert re.search(r"^FROM python:3\.11-slim$", text, re.M)
+    # python:3.11-slim unless a build passes another base (scripts/images.py: offline)
+    assert re.search(r"^ARG BASE_IMAGE=python:3\.11-slim$", text, re.M)
+    assert re.findall(r"^FROM (\S+)", text, re.M) == ["${BASE_IMAGE}", "${BASE_IMAGE}"]
     user = re.findall(r"^USER (\S+)$", text, re.M)
     assert user and user[-1] not in ("root", "0")
     assert '\nENTRYPOINT ["python", "-m", "exporters"]\n' in text
