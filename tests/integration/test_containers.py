@@ -528,3 +528,38 @@ def test_arm64_exporter_image_serves_metrics_under_emulation(engine, network):
         c.remove(force=True)
     print(f"\narm64 exporter image: {t1 - t0:.1f}s (base tarball cached: "
           f"{images.cache_dir()}); /metrics under emulation after {time.monotonic() - t1:.1f}s")
+
+
+def test_agent_container_serves_every_per_host_exporter(engine, exporter_image, network, powercap_dir):
+    # The lab-host deployment (docker-compose.agent.yml): one container, one process, each exporter on
+    # its own catalog port, unprivileged like the separate ones.
+    names = ("cpu", "docker", "ffmpeg")
+    kwargs: dict = {"volumes": {}, "environment": {}}
+    for name in names:
+        one = _container_kwargs(name, engine, powercap_dir)
+        kwargs["volumes"].update(one.get("volumes", {}))
+        kwargs["environment"].update(one.get("environment", {}))
+        kwargs.setdefault("group_add", []).extend(one.get("group_add", []))
+    agent = _run(engine, exporter_image, network, "agent", ["agent", "--exporters", ",".join(names)], **kwargs)
+    try:
+        address = _address(agent)
+        deadline = time.monotonic() + 60
+        for name in names:
+            url = f"http://{address}:{EXPORTERS[name].port}"
+            while True:
+                try:
+                    health = requests.get(url + "/health", timeout=5).json()
+                    if health["status"] == "ok":
+                        break
+                except requests.RequestException:
+                    health = None
+                assert time.monotonic() < deadline, f"agent's {name}: {health}\n{agent.logs(tail=30).decode()}"
+                time.sleep(0.5)
+            text = requests.get(url + "/metrics", timeout=10).text
+            assert promtool_findings(text) == "", f"promtool check metrics on the agent's {name}"
+            assert not catalog_mismatch(name, text)[0]
+        status = _proc_status(agent)
+        assert {int(x) for x in status["Uid"].split()} == {UID}
+        assert int(status["CapEff"], 16) == 0
+    finally:
+        agent.remove(force=True)

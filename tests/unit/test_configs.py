@@ -429,3 +429,22 @@ def test_dockerfile() -> None:
                                                   "!exporters/"]
     for package in ("catalog", "contract", "exporters"):  # what `pip install /src` needs
         assert f"COPY {package} /src/{package}" in text, package
+
+
+def test_agent_compose_for_lab_hosts() -> None:
+    import shutil
+    import subprocess
+
+    from catalog import EXPORTERS
+
+    agent_file = _load("docker-compose.agent.yml")
+    agent = agent_file["services"]["ffwatt-agent"]
+    per_host = [e for e in EXPORTERS.values() if e.per_host and e.name != "gpu"]
+    assert agent["command"] == ["agent", "--exporters", ",".join(e.name for e in per_host)]
+    assert sorted(p.rsplit(":", 1)[1] for p in agent["ports"]) == sorted(str(e.port) for e in per_host)
+    assert agent["cap_drop"] == ["ALL"] and agent["cap_add"] == ["DAC_READ_SEARCH"] and agent["read_only"] is True
+    assert agent_file["services"]["ffwatt-gpu"]["profiles"] == ["nvidia"]  # the GPU reservation stays apart
+    if shutil.which("docker-compose"):
+        done = subprocess.run(["docker-compose", "-f", str(ROOT / "docker-compose.agent.yml"), "config", "-q"],
+                              capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
