@@ -26,6 +26,7 @@ refuses something (NaN, a bad sample, broken JSON), the same bytes go through
 
 from __future__ import annotations
 
+import gc
 import json
 import math
 import os
@@ -1061,14 +1062,17 @@ DOCUMENT_FIELDS = ("test_date", "test_metadata", "format_version", "environment"
 
 # le=max float: a literal like 1e400 (infinity) is refused in C too.
 _Sample = Annotated[float, msgspec.Meta(ge=0.0, le=sys.float_info.max)]
+# gc=False: the decoded structs hold no cycles, so the collector need not track them.
 _FastScenario = msgspec.defstruct(
     "_FastScenario",
     [(name, Any, msgspec.UNSET) for name in SCENARIO_FIELDS]
     + [(name, list[_Sample] | None, msgspec.UNSET) for name in SERIES_FIELDS],
+    gc=False,
 )
 _FastDocument = msgspec.defstruct(
     "_FastDocument",
     [("scenarios", list[_FastScenario])] + [(name, Any, msgspec.UNSET) for name in DOCUMENT_FIELDS],
+    gc=False,
 )
 _FAST_DECODER = msgspec.json.Decoder(_FastDocument)
 _UNSET = msgspec.UNSET
@@ -1078,10 +1082,17 @@ def _fast_document(parser: _Parser, data: bytes) -> dict[str, Any] | None:
     """The run's fields, decoded by msgspec; ``None`` when msgspec refuses anything
     (not JSON, NaN, a bad sample, a scenario that is not an object...): the slow path
     then finds the problem and names it."""
+    # The cyclic collector would run dozens of times over the growing heap while millions
+    # of floats are allocated (none of them can form a cycle): paused for the decode.
+    collecting = gc.isenabled()
+    gc.disable()
     try:
         decoded = _FAST_DECODER.decode(data)
     except (msgspec.DecodeError, msgspec.ValidationError, RecursionError, ValueError):
         return None
+    finally:
+        if collecting:
+            gc.enable()
     scenarios = []
     for item in decoded.scenarios:
         raw = {}
