@@ -33,7 +33,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from runner import cputime
+from runner import cputime, processes
 from runner.errors import RunnerError
 from runner.ffmpeg import encode_command, output_paths
 from runner.progress import Forwarder, block_int, read_blocks
@@ -119,13 +119,9 @@ class EncodeResult:
 
 
 def log_tail(path: Path, limit: int = LOG_TAIL_BYTES) -> str:
-    try:
-        with open(path, "rb") as f:
-            f.seek(0, os.SEEK_END)
-            f.seek(max(0, f.tell() - limit))
-            return f.read().decode("utf-8", "replace").strip()
-    except OSError as exc:
-        return f"(log {path} unreadable: {exc})"
+    """The last `limit` bytes of an ffmpeg log (runner.processes.log_tail, shorter: an error
+    message quotes it)."""
+    return processes.log_tail(path, limit)
 
 
 def stop_process(proc: subprocess.Popen, grace: float = STOP_GRACE_SECONDS) -> None:
