@@ -202,18 +202,22 @@ def _codec_args(scenario: Scenario, bitrate: str | None, *, muxer: list[str] | N
     return args
 
 
-def encode_command(scenario: Scenario, ffmpeg: str, outputs: Sequence[Path]) -> list[str]:
-    """argv of one stream's encode: the source, as fast as it goes, to `outputs` (one per rung)."""
-    cmd = [
+def _progress_head(ffmpeg: str) -> list[str]:
+    """The start of every encode's argv, file or live: quiet, and progress on stdout."""
+    return [
         ffmpeg,
         "-nostdin",  # never read the terminal (a stray key would stop ffmpeg)
         "-hide_banner",  # the log file holds warnings and errors, not the build configuration
         "-loglevel", "warning",
         "-nostats",  # the stats line goes to -progress instead of stderr
-        "-progress", "pipe:1",  # key=value blocks on stdout: frames, fps, speed (forwarded to the exporter)
+        "-progress", "pipe:1",  # key=value blocks on stdout: frames, fps, speed, drops (forwarded to the exporter)
         "-stats_period", _num(PROGRESS_PERIOD_SECONDS),  # one progress block every half second
-        *source_input_args(scenario),
     ]
+
+
+def encode_command(scenario: Scenario, ffmpeg: str, outputs: Sequence[Path]) -> list[str]:
+    """argv of one stream's encode: the source, as fast as it goes, to `outputs` (one per rung)."""
+    cmd = [*_progress_head(ffmpeg), *source_input_args(scenario)]
     pre = source_filters(scenario)
     if not scenario.outputs:
         if pre:
@@ -242,13 +246,7 @@ def live_command(scenario: Scenario, ffmpeg: str, publish_url: str) -> list[str]
     the pacing and the output differ.
     """
     cmd = [
-        ffmpeg,
-        "-nostdin",  # never read the terminal (a stray key would stop ffmpeg)
-        "-hide_banner",  # the log file holds warnings and errors, not the build configuration
-        "-loglevel", "warning",
-        "-nostats",  # the stats line goes to -progress instead of stderr
-        "-progress", "pipe:1",  # key=value blocks on stdout: frames, speed, drops (forwarded to the exporter)
-        "-stats_period", _num(PROGRESS_PERIOD_SECONDS),  # one progress block every half second
+        *_progress_head(ffmpeg),
         "-re",  # read the source at its native frame rate: a live stream, not a batch encode
         *source_input_args(scenario),
     ]
