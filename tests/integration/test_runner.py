@@ -21,7 +21,7 @@ from contract.results_model import load_results_file
 from runner.cli import main
 from runner.errors import RunInterruptedError
 from runner.run import handle_signals
-from tests.harness import running_exporter
+from tests.harness import processes_mentioning, running_exporter
 from tests.servers import free_port, integration_required
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -46,18 +46,7 @@ def results_files(directory: Path) -> list[Path]:
 
 
 def ffmpeg_children_of(marker: str) -> list[str]:
-    """Command lines of live processes whose argv mentions `marker` (a unique temp path)."""
-    found = []
-    for pid in os.listdir("/proc"):
-        if not pid.isdigit():
-            continue
-        try:
-            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-        except OSError:
-            continue
-        if marker in cmdline and "ffmpeg" in cmdline and "pytest" not in cmdline:
-            found.append(f"{pid}: {cmdline}")
-    return found
+    return processes_mentioning(marker, ("ffmpeg",))
 
 
 MAIN_RUN = """

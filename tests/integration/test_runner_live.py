@@ -22,6 +22,7 @@ import requests
 from contract.results_model import load_results_file
 from runner.cli import main
 from runner.scenarios import slug
+from tests.harness import processes_mentioning
 from tests.servers import NginxRtmp, integration_required
 
 NO_EXPORTERS = ["--cpu-metrics-url", "", "--gpu-metrics-url", "", "--progress-url", ""]
@@ -64,21 +65,6 @@ def server():
 def only_results(directory: Path) -> tuple[Path, dict]:
     (path,) = sorted(directory.glob("test_results_*.json"))
     return path, json.loads(path.read_text())
-
-
-def processes_mentioning(marker: str) -> list[str]:
-    """Live processes (ffmpeg, nginx) whose command line mentions `marker` (a unique temp path)."""
-    found = []
-    for pid in os.listdir("/proc"):
-        if not pid.isdigit():
-            continue
-        try:
-            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-        except OSError:
-            continue
-        if marker in cmdline and ("ffmpeg" in cmdline or "nginx" in cmdline) and "pytest" not in cmdline:
-            found.append(f"{pid}: {cmdline}")
-    return found
 
 
 MAIN = """
