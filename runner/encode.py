@@ -38,11 +38,12 @@ from runner.errors import RunnerError
 from runner.ffmpeg import encode_command, output_paths
 from runner.progress import Forwarder, block_int, read_blocks
 from runner.scenarios import Scenario
+from runner.streams import EncodeMeasure, StreamMeasure, measured_fields
 
 log = logging.getLogger("ffwatt.run")
 
 __all__ = ["StreamResult", "EncodeResult", "EncodeError", "encode", "stop_process", "log_tail", "run_measured",
-           "run_streams", "StreamProcess", "stream_result"]
+           "run_streams", "StreamProcess"]
 
 STOP_GRACE_SECONDS = 5.0
 READER_JOIN_SECONDS = 5.0
@@ -55,67 +56,17 @@ class EncodeError(RunnerError):
 
 
 @dataclass(frozen=True)
-class StreamResult:
-    """One stream's encode. Units: seconds, frames, bytes."""
+class StreamResult(StreamMeasure):
+    """One stream's encode: `output_bytes` written to `outputs` (one file, or one per rung of a ladder)."""
 
-    index: int
-    wall_seconds: float
-    cpu_seconds: float
-    frames: int | None
-    media_seconds: float | None
-    output_bytes: int
     outputs: tuple[str, ...]
-
-    @property
-    def fps(self) -> float | None:
-        return self.frames / self.wall_seconds if self.frames is not None and self.wall_seconds > 0 else None
-
-    @property
-    def speed(self) -> float | None:
-        if self.media_seconds is None or self.wall_seconds <= 0:
-            return None
-        return self.media_seconds / self.wall_seconds
 
 
 @dataclass(frozen=True)
-class EncodeResult:
-    """All streams of one encode; `start_time`/`end_time` in unix seconds."""
+class EncodeResult(EncodeMeasure):
+    """All streams of one file encode."""
 
-    start_time: float
-    end_time: float
     streams: tuple[StreamResult, ...]
-    commands: tuple[tuple[str, ...], ...]
-
-    @property
-    def cpu_seconds(self) -> float:
-        return sum(s.cpu_seconds for s in self.streams)
-
-    @property
-    def total_frames(self) -> int | None:
-        frames = [s.frames for s in self.streams]
-        return None if any(f is None for f in frames) else sum(frames)  # type: ignore[misc]
-
-    @property
-    def output_bytes(self) -> int:
-        return sum(s.output_bytes for s in self.streams)
-
-    @property
-    def avg_fps(self) -> float | None:
-        """Mean over streams of each stream's frames / wall seconds."""
-        values = [s.fps for s in self.streams]
-        return None if not values or any(v is None for v in values) else sum(values) / len(values)  # type: ignore
-
-    @property
-    def speed(self) -> float | None:
-        values = [s.speed for s in self.streams]
-        return None if not values or any(v is None for v in values) else sum(values) / len(values)  # type: ignore
-
-    def measured_bitrate_bps(self, fps: float) -> float | None:
-        """bits written / encoded media seconds / streams, i.e. bits / (total_frames / fps)."""
-        frames = self.total_frames
-        if not frames or fps <= 0:
-            return None
-        return self.output_bytes * 8 / (frames / fps)
 
 
 def log_tail(path: Path, limit: int = LOG_TAIL_BYTES) -> str:
@@ -205,22 +156,10 @@ def encode(
                                f"{scenario.slug}-{i + 1}"))
     start_wall, end_wall = run_streams(scenario, streams, progress_url=progress_url, on_progress=on_progress,
                                        timeout=timeout)
-    return EncodeResult(start_time=start_wall, end_time=end_wall, streams=tuple(stream_result(s) for s in streams),
-                        commands=tuple(tuple(s.argv) for s in streams))
-
-
-def stream_result(s: StreamProcess) -> StreamResult:
-    ended = s.ended if s.ended is not None else time.monotonic()
-    out_us = block_int(s.final, "out_time_us")
-    return StreamResult(
-        index=s.index + 1,
-        wall_seconds=ended - s.started,
-        cpu_seconds=s.cpu_seconds,
-        frames=block_int(s.final, "frame"),
-        media_seconds=out_us / 1e6 if out_us is not None and out_us >= 0 else None,
-        output_bytes=sum(p.stat().st_size for p in s.outputs if p.exists()),
-        outputs=tuple(str(p) for p in s.outputs),
-    )
+    return EncodeResult(start_time=start_wall, end_time=end_wall, streams=tuple(
+        StreamResult(**measured_fields(s), output_bytes=sum(p.stat().st_size for p in s.outputs if p.exists()),
+                     outputs=tuple(str(p) for p in s.outputs))
+        for s in streams))
 
 
 def run_streams(

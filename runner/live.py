@@ -38,7 +38,6 @@ from __future__ import annotations
 
 import bisect
 import logging
-import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,6 +48,7 @@ from runner.encode import EncodeError, StreamProcess, run_streams
 from runner.ffmpeg import live_command, live_stream_name
 from runner.progress import block_int
 from runner.scenarios import Scenario
+from runner.streams import EncodeMeasure, StreamMeasure, measured_fields, total
 
 log = logging.getLogger("ffwatt.run")
 
@@ -126,30 +126,14 @@ def fell_behind(points: Sequence[tuple[float, float]], fps: float, **kwargs: Any
 
 
 @dataclass(frozen=True)
-class LiveStream:
-    """One published stream. Units: seconds, frames, bytes; speeds are media s per wall s."""
+class LiveStream(StreamMeasure):
+    """One published stream: `output_bytes` are the bytes published (FLV, as ffmpeg's muxer counted them)."""
 
-    index: int
     name: str
-    wall_seconds: float
-    cpu_seconds: float
-    frames: int | None
-    media_seconds: float | None
     dropped_frames: int | None
     duplicated_frames: int | None
-    published_bytes: int | None
     sustained_speed: float | None
     fell_behind: bool | None
-
-    @property
-    def fps(self) -> float | None:
-        return self.frames / self.wall_seconds if self.frames is not None and self.wall_seconds > 0 else None
-
-    @property
-    def speed(self) -> float | None:
-        if self.media_seconds is None or self.wall_seconds <= 0:
-            return None
-        return self.media_seconds / self.wall_seconds
 
     def detail(self) -> dict[str, Any]:
         """The stream's object in the results file's `streams_detail`."""
@@ -158,52 +142,19 @@ class LiveStream:
                 "fell_behind": self.fell_behind}
 
 
-def _sum(values: Sequence[int | float | None]) -> Any:
-    return None if not values or any(v is None for v in values) else sum(values)  # type: ignore[arg-type]
-
-
-def _mean(values: Sequence[float | None]) -> float | None:
-    total = _sum(values)
-    return None if total is None else total / len(values)
-
-
 @dataclass(frozen=True)
-class LiveResult:
-    """All streams of one live run; `start_time`/`end_time` in unix seconds. Quacks like `EncodeResult`."""
+class LiveResult(EncodeMeasure):
+    """All streams of one live run: file mode's figures, plus drops and the real-time check."""
 
-    start_time: float
-    end_time: float
     streams: tuple[LiveStream, ...]
-    commands: tuple[tuple[str, ...], ...]
-
-    @property
-    def cpu_seconds(self) -> float:
-        return sum(s.cpu_seconds for s in self.streams)
-
-    @property
-    def total_frames(self) -> int | None:
-        return _sum([s.frames for s in self.streams])
-
-    @property
-    def output_bytes(self) -> int | None:
-        """Bytes published (FLV, as ffmpeg's muxer counted them), all streams."""
-        return _sum([s.published_bytes for s in self.streams])
-
-    @property
-    def avg_fps(self) -> float | None:
-        return _mean([s.fps for s in self.streams])
-
-    @property
-    def speed(self) -> float | None:
-        return _mean([s.speed for s in self.streams])
 
     @property
     def dropped_frames(self) -> int | None:
-        return _sum([s.dropped_frames for s in self.streams])
+        return total([s.dropped_frames for s in self.streams])
 
     @property
     def duplicated_frames(self) -> int | None:
-        return _sum([s.duplicated_frames for s in self.streams])
+        return total([s.duplicated_frames for s in self.streams])
 
     @property
     def fell_behind_streams(self) -> int:
@@ -213,13 +164,6 @@ class LiveResult:
     def min_speed(self) -> float | None:
         values = [s.sustained_speed for s in self.streams if s.sustained_speed is not None]
         return min(values) if values else None
-
-    def measured_bitrate_bps(self, fps: float) -> float | None:
-        """bits published / published media seconds / streams (FLV overhead included)."""
-        frames, size = self.total_frames, self.output_bytes
-        if not frames or size is None or fps <= 0:
-            return None
-        return size * 8 / (frames / fps)
 
 
 # --------------------------------------------------------------------------
@@ -259,24 +203,16 @@ def encode_live(
                               "RTMP: is an RTMP server listening there, and is the application name right "
                               "(rtmp://host:port/<application>, `live` on the runner's own nginx-rtmp)?") from None
         raise
-    results = []
-    for s in streams:
-        ended = s.ended if s.ended is not None else time.monotonic()
-        out_us = block_int(s.final, "out_time_us")
-        results.append(LiveStream(
-            index=s.index + 1, name=s.name, wall_seconds=ended - s.started, cpu_seconds=s.cpu_seconds,
-            frames=block_int(s.final, "frame"),
-            media_seconds=out_us / 1e6 if out_us is not None and out_us >= 0 else None,
-            dropped_frames=block_int(s.final, "drop_frames"), duplicated_frames=block_int(s.final, "dup_frames"),
-            published_bytes=block_int(s.final, "total_size"), sustained_speed=sustained_speed(s.points),
-            fell_behind=fell_behind(s.points, scenario.fps or 1.0),
-        ))
+    results = [LiveStream(**measured_fields(s), output_bytes=block_int(s.final, "total_size"), name=s.name,
+                          dropped_frames=block_int(s.final, "drop_frames"),
+                          duplicated_frames=block_int(s.final, "dup_frames"), sustained_speed=sustained_speed(s.points),
+                          fell_behind=fell_behind(s.points, scenario.fps or 1.0))
+               for s in streams]
     slow = [r.name for r in results if r.fell_behind]
     if slow:
         log.warning("%s: %d of %d stream(s) fell behind real time: %s", scenario.name, len(slow), len(results),
                     ", ".join(slow))
-    return LiveResult(start_time=start, end_time=end, streams=tuple(results),
-                      commands=tuple(tuple(s.argv) for s in streams))
+    return LiveResult(start_time=start, end_time=end, streams=tuple(results))
 
 
 # --------------------------------------------------------------------------
