@@ -38,7 +38,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -46,12 +46,12 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from contract import formulas
-from contract.results_writer import ResultsWriteError, ResultsWriter, find_resumable, results_file_name, scenario_entry
+from contract.results_writer import ResultsWriter, find_resumable, results_file_name, scenario_entry
 from runner import ffmpeg as ff
 from runner import quality as q
 from runner.encode import EncodeError, EncodeResult, encode
 from runner.errors import RunInterruptedError, RunnerError
-from runner.events import EventLog
+from runner.events import EventLog, RunRecorder
 from runner.live import LiveResult, encode_live, publish_url, sweep_step, sweep_summary
 from runner.progress import ProgressDisplay, probe_exporter
 from runner.scenarios import Scenario, load_scenarios, matrix_sha256
@@ -185,15 +185,14 @@ class _Run:
     # ---- the run -----------------------------------------------------------
 
     def go(self) -> int:
-        writer, done = self._writer()
-        self.events.emit("run-start", scenario_file=self.scenario_file, results_file=str(writer.path),
-                         planned_scenarios=len(self.scenarios), resumed=bool(done))
-        log.info("results: %s", writer.path)
+        writer, self.done = self._writer()
+        self.rec = RunRecorder(self.events, writer)
+        self.rec.run_started(self.scenario_file, len(self.scenarios), resumed=bool(self.done))
         if self.progress_url:
             why = probe_exporter(self.progress_url)
             if why:
-                log.warning("%s: live progress is not pushed (the encodes are measured all the same)", why)
-                self.events.emit("error", message=why, fatal=False)
+                self.rec.error(why, f"{why}: live progress is not pushed (the encodes are measured all the same)",
+                               level=logging.WARNING)
                 self.progress_url = None
         own_work_dir = self.opts.work_dir is None
         work_dir = Path(tempfile.mkdtemp(prefix="ffwatt-")) if own_work_dir else Path(self.opts.work_dir)
@@ -201,13 +200,12 @@ class _Run:
             work_dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise RunnerError(f"cannot create the work dir {str(work_dir)!r}: {exc.strerror or exc}") from None
-        self.not_run = 0
         try:
             for scenario in self.scenarios:
                 if scenario.sweep:
-                    self._sweep(scenario, work_dir, writer, done)
+                    self._sweep(scenario, work_dir)
                 else:
-                    self._one(scenario, work_dir, writer, done)
+                    self._one(scenario, work_dir)
         finally:
             if self.rtmp is not None:
                 self.rtmp.stop()
@@ -215,51 +213,38 @@ class _Run:
                 shutil.rmtree(work_dir, ignore_errors=True)
             elif self.opts.keep_outputs:
                 log.info("outputs kept in %s", work_dir)
-        completed = len(writer.scenarios)
-        self.events.emit("run-done", results_file=str(writer.path), completed=completed, not_run=len(writer.not_run))
-        print(f"{completed} of {len(_planned(self.scenarios))} scenario(s) in {writer.path}", file=self.out)
+        self.rec.run_done()
+        print(f"{len(writer.scenarios)} of {len(_planned(self.scenarios))} scenario(s) in {writer.path}", file=self.out)
         for item in writer.not_run:
             print(f"  not run: {item['name']}: {item['status']}: {item['reason'].splitlines()[0]}", file=self.out)
         for sweep in writer.sweeps:
             print(f"  sweep {sweep['name']}: knee at {sweep['knee_streams']} stream(s), "
                   f"{_fmt(sweep['marginal_joules_per_stream'])} J per extra stream", file=self.out)
-        return 0 if self.not_run == 0 and not writer.not_run else 1
+        return 0 if not writer.not_run else 1  # every scenario that did not complete is in it
 
-    def _one(self, scenario: Scenario, work_dir: Path, writer: ResultsWriter, done: set[str],
-             sweep: str | None = None) -> dict[str, Any] | None:
+    def _one(self, scenario: Scenario, work_dir: Path, sweep: str | None = None) -> dict[str, Any] | None:
         """Run one scenario and record it; its entry, or None when it was skipped or failed."""
-        if scenario.name in done:
-            self.events.emit("scenario-skipped", scenario=scenario.name,
-                             reason=f"completed in {writer.path.name} (--resume)")
-            log.info("%s: already completed in %s, skipped", scenario.name, writer.path.name)
-            return next(e for e in writer.scenarios if e.get("name") == scenario.name)
+        if scenario.name in self.done:
+            self.rec.scenario_resumed(scenario.name)
+            return next(e for e in self.rec.writer.scenarios if e.get("name") == scenario.name)
         target = None
         reason = None if scenario.idle else self.info.missing_encoder_reason(scenario.encoder)
         if reason is None and scenario.live:
             target, reason = self._live_target(work_dir)
         if reason:
-            self.not_run += 1
-            log.warning("%s: skipped: %s", scenario.name, reason)
-            self.events.emit("scenario-skipped", scenario=scenario.name, reason=reason)
-            self._write(writer.add_not_run, scenario.name, "skipped", reason)
+            self.rec.scenario_skipped(scenario.name, reason)
             return None
-        self.events.emit("scenario-start", scenario=scenario.name, streams=scenario.streams,
-                         repeat=scenario.repeat, mode=scenario.mode)
-        log.info("%s: started", scenario.name)
+        self.rec.scenario_started(scenario.name, streams=scenario.streams, repeat=scenario.repeat, mode=scenario.mode)
         try:
             entry = self._scenario(scenario, work_dir, target)
         except RunInterruptedError as exc:
-            self.events.emit("error", scenario=scenario.name, message=str(exc), fatal=True)
-            self._write(writer.add_not_run, scenario.name, "failed", f"interrupted by {exc.signal_name}")
+            self.rec.scenario_interrupted(scenario.name, exc.signal_name, str(exc))
             raise
         except EncodeError as exc:
             message = str(exc)
             if scenario.live and self.rtmp is not None and not self.rtmp.running:
                 message = f"{message}\n{self._server_gone()}"
-            self.not_run += 1
-            log.error("%s: failed: %s", scenario.name, message)
-            self.events.emit("error", scenario=scenario.name, message=message, fatal=False)
-            self._write(writer.add_not_run, scenario.name, "failed", message)
+            self.rec.scenario_failed(scenario.name, message)
             return None
         finally:
             if not self.opts.keep_outputs and not scenario.idle:
@@ -267,9 +252,7 @@ class _Run:
                     path.unlink(missing_ok=True)
         if sweep is not None:
             entry = scenario_entry(**entry, sweep=sweep)
-        self._write(writer.add_scenario, entry)
-        self.events.emit("scenario-done", scenario=scenario.name, **_summary(entry))
-        log.info("%s: done: %s", scenario.name, _summary(entry))
+        self.rec.scenario_done(scenario.name, entry, _summary(entry))
         return entry
 
     def _media_files(self, s: Scenario, work_dir: Path, target: _LiveTarget | None) -> list[Path]:
@@ -279,24 +262,22 @@ class _Run:
             return []  # another server's recordings are not ours to delete
         return [target.record_dir / f"{ff.live_stream_name(s, i)}.flv" for i in range(1, s.streams + 1)]
 
-    def _sweep(self, scenario: Scenario, work_dir: Path, writer: ResultsWriter, done: set[str]) -> None:
+    def _sweep(self, scenario: Scenario, work_dir: Path) -> None:
         """The steps of a capacity sweep, in increasing stream counts, until one falls behind (module docstring)."""
         steps: list[dict[str, Any]] = []
         for step in scenario.sweep_steps():
-            entry = self._one(step, work_dir, writer, done, sweep=scenario.name)
+            entry = self._one(step, work_dir, sweep=scenario.name)
             if entry is None:
                 log.warning("%s: sweep stopped: %s did not complete", scenario.name, step.name)
                 break
-            steps.append(sweep_step(entry, _baseline_mean_watts(writer.scenarios)))
-            self._write(writer.set_sweep, sweep_summary(scenario.name, steps))
+            steps.append(sweep_step(entry, _baseline_mean_watts(self.rec.writer.scenarios)))
+            self.rec.sweep_step(sweep_summary(scenario.name, steps))
             if not steps[-1]["held_real_time"]:
                 log.info("%s: %d stream(s) fell behind real time at %d streams: sweep done", scenario.name,
                          entry.get("fell_behind_streams", 0), step.streams)
                 break
         if steps:
-            summary = sweep_summary(scenario.name, steps)
-            self.events.emit("sweep-done", scenario=scenario.name, knee_streams=summary["knee_streams"],
-                             marginal_joules_per_stream=summary["marginal_joules_per_stream"])
+            self.rec.sweep_done(sweep_summary(scenario.name, steps))
 
     # ---- the RTMP server ------------------------------------------------------
 
@@ -319,24 +300,15 @@ class _Run:
             self.rtmp.start()
         except RunnerError as exc:
             self.rtmp_error = f"live mode needs an RTMP server and the runner's own could not start: {exc}"
-            self.events.emit("error", message=self.rtmp_error, fatal=False)
+            self.rec.error(self.rtmp_error)  # logged with each live scenario it skips
             return None, self.rtmp_error
-        log.info("nginx-rtmp (pid %s) on %s, stats at %s, recordings in %s", self.rtmp.pid, self.rtmp.rtmp_url,
-                 self.rtmp.stat_url, self.rtmp.record_dir)
-        self.events.emit("rtmp-server", rtmp_url=self.rtmp.rtmp_url, stat_url=self.rtmp.stat_url,
-                         pid=self.rtmp.pid)
+        self.rec.rtmp_server(self.rtmp.rtmp_url, self.rtmp.stat_url, self.rtmp.pid, self.rtmp.record_dir)
         return _LiveTarget(self.rtmp.rtmp_url, self.rtmp.stat_url, self.rtmp.record_dir), None
 
     def _server_gone(self) -> str:
         proc = self.rtmp.proc if self.rtmp is not None else None
         code = f" (exit status {proc.returncode})" if proc is not None and proc.returncode is not None else ""
         return f"the runner's nginx-rtmp is not running any more{code}: killed or crashed"
-
-    def _write(self, method: Callable, *args) -> None:
-        try:
-            method(*args)
-        except ResultsWriteError as exc:
-            raise RunnerError(f"{exc}; completed scenarios so far are in the last file written there") from None
 
     def _writer(self) -> tuple[ResultsWriter, set[str]]:
         from runner.environment import collect_environment
@@ -373,9 +345,7 @@ class _Run:
                 env["tdp_watts"] = self.opts.tdp_watts
             log.info("energy: %s", description)
             header["environment"] = env
-        writer = ResultsWriter(self.opts.results_dir, file_name, header, scenarios, sweeps=sweeps)
-        self._write(writer.write)
-        return writer, done
+        return ResultsWriter(self.opts.results_dir, file_name, header, scenarios, sweeps=sweeps), done
 
     # ---- one scenario -----------------------------------------------------------
 
@@ -429,8 +399,7 @@ class _Run:
         _wait_unpublished(target.stat_url, name, path)
         if not path.is_file() or path.stat().st_size == 0:
             message = f"the server's recording {path} is missing or empty: live quality not measured"
-            log.error("%s: %s", s.name, message)
-            self.events.emit("error", scenario=s.name, message=message, fatal=False)
+            self.rec.error(message, f"{s.name}: {message}", scenario=s.name)
             return None
         return path
 
@@ -450,8 +419,8 @@ class _Run:
                 r = q.measure(self.info.path, s, path, work_dir / f"{s.slug}-quality-{i}", vmaf=vmaf, psnr=psnr,
                               ssim=ssim, timeout=timeout)
             except EncodeError as exc:
-                log.error("%s: quality pass failed, scores unknown: %s", s.name, exc)
-                self.events.emit("error", scenario=s.name, message=f"quality pass failed: {exc}", fatal=False)
+                self.rec.error(f"quality pass failed: {exc}", f"{s.name}: quality pass failed, scores unknown: {exc}",
+                               scenario=s.name)
                 return None
             scores.append(r)
             cpu += r.cpu_seconds
