@@ -61,13 +61,11 @@ class EventLog:
             except OSError as exc:
                 raise RunnerError(f"cannot open the events file {str(path)!r}: {exc.strerror or exc}") from None
 
-    def emit(self, event: str | dict[str, Any], **fields: Any) -> None:
+    def emit(self, event: str, **fields: Any) -> None:
         if self._file is None:
             return
-        record = dict(event) if isinstance(event, dict) else {"event": event}
-        record.update(fields)
-        record = {"event": record.pop("event"), "time": round(time.time(), 3), **record}
-        line = json.dumps(record, default=str, allow_nan=False) + "\n"
+        line = json.dumps({"event": event, "time": round(time.time(), 3), **fields}, default=str,
+                          allow_nan=False) + "\n"
         with self._lock:
             if self._file is not None:
                 try:

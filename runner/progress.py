@@ -127,8 +127,7 @@ class ProgressDisplay:
     `update(stream, block)` may be called from several reader threads.
     """
 
-    def __init__(self, scenario: str, total_frames: int, streams: int,
-                 emit: Callable[[dict], None] | None, *, enabled: bool | None = None) -> None:
+    def __init__(self, scenario: str, total_frames: int, streams: int, emit: Callable[..., None]) -> None:
         self.scenario = scenario
         self.total = total_frames
         self._emit = emit
@@ -139,9 +138,7 @@ class ProgressDisplay:
         self._last_event = 0.0
         self._started = time.monotonic()
         self._bar = None
-        if enabled is None:
-            enabled = sys.stdout.isatty()
-        if enabled:
+        if sys.stdout.isatty():
             try:
                 from tqdm import tqdm
             except ImportError:
@@ -165,11 +162,10 @@ class ProgressDisplay:
                                       speed=f"{sum(self._speed) / len(self._speed):.2f}x", refresh=False)
                 self._bar.refresh()
             now = time.monotonic()
-            if self._emit is not None and (now - self._last_event >= 1.0 or block.get("progress") == "end"):
+            if now - self._last_event >= 1.0 or block.get("progress") == "end":
                 self._last_event = now
-                self._emit({"event": "progress", "scenario": self.scenario, "frames": done,
-                            "total_frames": self.total, "stream": stream + 1, "fps": self._fps[stream],
-                            "speed": self._speed[stream]})
+                self._emit("progress", scenario=self.scenario, frames=done, total_frames=self.total,
+                           stream=stream + 1, fps=self._fps[stream], speed=self._speed[stream])
 
     def close(self) -> None:
         if self._bar is not None:

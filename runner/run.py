@@ -78,7 +78,6 @@ class RunOptions:
     work_dir: Path | None = None
     keep_outputs: bool = False
     quality: bool = True
-    progress_bar: bool | None = None  # None: when stdout is a terminal
     rtmp_url: str | None = None  # an existing server's application URL; None: start our own nginx-rtmp
     rtmp_stat_url: str | None = None
     rtmp_record_dir: Path | None = None  # where that existing server records streams (for live quality)
@@ -355,7 +354,7 @@ class _Run:
             display = None
             if not s.idle:
                 display = ProgressDisplay(s.name, int(round(s.fps * s.duration)) * s.streams, s.streams,
-                                          self.events.emit, enabled=self.opts.progress_bar)
+                                          self.events.emit)
             self.meter.start()
             try:
                 if s.idle:
