@@ -11,12 +11,12 @@ import time
 import pytest
 
 from catalog import metrics as m
-from exporters import rapl
 from exporters.config import common_settings, parse
 from exporters.cpu import CpuExporter
-from exporters.rapl import RaplSampler, discover, discover_powercap, sanitise
 from exporters.runtime import SourceError
 from exporters.samples import Samples
+from readers import powercap as rapl
+from readers.powercap import RaplSampler, discover, discover_powercap, sanitise
 from tests.fake_powercap import DRAM_RANGE_UJ, PACKAGE_RANGE_UJ, FakePowercap, amd_energy_hwmon
 
 

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from exporters.ffmpeg_parse import (
+from readers.ffmpeg_progress import (
     Block,
     ProgressError,
     ProgressParser,

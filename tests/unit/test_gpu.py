@@ -15,7 +15,7 @@ from exporters.config import common_settings, parse
 from exporters.gpu import GpuExporter
 from exporters.runtime import SourceError
 from exporters.samples import Samples
-from exporters.tsdb import energy_query
+from readers.tsdb import energy_query
 from tests.fake_nvml import GPU_NOT_FOUND, MIB, FakeGpu, FakeNvml
 
 ROOT = Path(__file__).resolve().parents[2]
