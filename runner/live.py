@@ -45,9 +45,9 @@ from pathlib import Path
 from typing import Any
 
 from contract import formulas
+from readers.ffmpeg_progress import Block
 from runner.encode import EncodeError, StreamProcess, run_streams
 from runner.ffmpeg import live_command, live_stream_name
-from runner.progress import block_int
 from runner.scenarios import Scenario
 
 log = logging.getLogger("ffwatt.run")
@@ -238,7 +238,7 @@ def encode_live(
     rtmp_url: str,
     work_dir: Path,
     progress_url: str | None = None,
-    on_progress: Callable[[int, dict[str, str]], None] | None = None,
+    on_progress: Callable[[int, Block], None] | None = None,
     timeout: float,
 ) -> LiveResult:
     """Publish the scenario's `streams` live streams in parallel and measure them (module docstring).
@@ -262,13 +262,13 @@ def encode_live(
     results = []
     for s in streams:
         ended = s.ended if s.ended is not None else time.monotonic()
-        out_us = block_int(s.final, "out_time_us")
+        media = s.final.out_time_seconds
         results.append(LiveStream(
             index=s.index + 1, name=s.name, wall_seconds=ended - s.started, cpu_seconds=s.cpu_seconds,
-            frames=block_int(s.final, "frame"),
-            media_seconds=out_us / 1e6 if out_us is not None and out_us >= 0 else None,
-            dropped_frames=block_int(s.final, "drop_frames"), duplicated_frames=block_int(s.final, "dup_frames"),
-            published_bytes=block_int(s.final, "total_size"), sustained_speed=sustained_speed(s.points),
+            frames=s.final.frame,
+            media_seconds=media if media is not None and media >= 0 else None,
+            dropped_frames=s.final.drop_frames, duplicated_frames=s.final.dup_frames,
+            published_bytes=s.final.total_size_bytes, sustained_speed=sustained_speed(s.points),
             fell_behind=fell_behind(s.points, scenario.fps or 1.0),
         ))
     slow = [r.name for r in results if r.fell_behind]
