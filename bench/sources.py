@@ -92,7 +92,7 @@ def scenarios_for_series(series: int) -> int:
 
 def fake_powercap(root: Path, sockets: int = 2):
     """A RAPL tree of `sockets` packages with core, uncore and dram sub-zones."""
-    from exporters.rapl import SIMULATED_MARKER
+    from readers.powercap import SIMULATED_MARKER
     from tests.fake_powercap import FakePowercap
 
     tree = FakePowercap(Path(root))

@@ -18,6 +18,7 @@ from dashboards_src.panels import (
     timeseries,
     value_mappings,
 )
+from readers.powercap import ENERGY_ZONES
 
 UID = "host-power"
 
@@ -28,10 +29,9 @@ GPU = Var("gpu", m.GPU_POWER, "gpu", "GPU")
 CPU = {"instance": CPU_INSTANCE.ref, "zone": ZONE.ref}
 G = {"instance": GPU_INSTANCE.ref, "gpu": GPU.ref}
 
-# Zones whose energies add up to the host's CPU power without double counting: the
-# packages (core and uncore are inside them) and DRAM (outside them). psys (platform)
-# already contains the packages and is left out. Names as exporters/rapl.py writes them.
-TOP_LEVEL_ZONES = "package.*|dram.*"
+# Zones whose energies add up to the host's CPU power without double counting: the rule is
+# readers.powercap's ENERGY_ZONES (package and dram with their dies; never core, uncore, psys).
+TOP_LEVEL_ZONES = "|".join(zone + ".*" for zone in ENERGY_ZONES)
 
 # Energy per GPU is summed by UUID: NVML's index order is not guaranteed, so a GPU that moved
 # index is still one GPU (and its counter never jumps). GPUs without an NVML energy counter

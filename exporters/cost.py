@@ -17,7 +17,7 @@ from contract.results_model import ResultsRun, Scenario
 from exporters.config import Setting, non_negative_float, positive_float
 from exporters.results_source import RESULTS_SETTINGS, ResultsFileExporter, scenario_labels
 from exporters.samples import Samples
-from exporters.tsdb import TsdbError, scenario_energy_joules
+from readers.tsdb import TsdbError, scenario_energy_joules
 
 
 def _pue(text: str) -> float:

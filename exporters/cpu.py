@@ -1,6 +1,6 @@
 """cpu exporter (9500): RAPL energy per zone from the powercap tree.
 
-A sampler thread (exporters.rapl.RaplSampler) reads every zone's energy_uj every
+A sampler thread (readers.powercap.RaplSampler) reads every zone's energy_uj every
 `sample-interval` seconds, compensates wrap-around and accumulates a joules counter;
 watts are the energy of the last interval over its length. `refresh()` only publishes
 the sampler's latest state, so scrapes and refreshes never shorten the watts window.
@@ -18,9 +18,9 @@ from typing import ClassVar
 
 from catalog import metrics as m
 from exporters.config import Setting, positive_float
-from exporters.rapl import PERMISSION_FIX, SIMULATED_MARKER, RaplSampler
 from exporters.runtime import Exporter, SourceError
 from exporters.samples import Samples
+from readers.powercap import PERMISSION_FIX, SIMULATED_MARKER, RaplSampler
 
 
 class CpuExporter(Exporter):

@@ -7,7 +7,7 @@ ffmpeg opens one POST per run and keeps it open for the whole encode, writing a
 says `progress=end`. Bodies with a Content-Length are accepted too (handy for curl).
 
 Each connection is served by its own thread (the runtime's ThreadingHTTPServer)
-and parses incrementally (exporters.ffmpeg_parse); only the small per-stream state
+and parses incrementally (readers.ffmpeg_progress); only the small per-stream state
 update takes the lock, so a slow or silent client never blocks other streams or
 scrapes. The refresh loop publishes the in-memory table.
 
@@ -35,9 +35,9 @@ from http.server import BaseHTTPRequestHandler
 from catalog import FFMPEG_END_REASONS, FFMPEG_REJECT_REASONS
 from catalog import metrics as m
 from exporters.config import Setting, non_negative_float, non_negative_int, positive_float, positive_int
-from exporters.ffmpeg_parse import DEFAULT_MAX_LINE, Block, ProgressError, ProgressParser
 from exporters.runtime import Exporter
 from exporters.samples import Samples
+from readers.ffmpeg_progress import DEFAULT_MAX_LINE, Block, ProgressError, ProgressParser
 
 PATH_PREFIX = "/progress/"
 STREAM_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")

@@ -1,6 +1,7 @@
 """gpu exporter (9505): NVIDIA GPU power, energy, temperature, utilization incl. NVENC/NVDEC,
 memory, clocks and clock-event (throttle) reasons through NVML (pynvml, from the
-nvidia-ml-py package).
+nvidia-ml-py package). NVML access (init, lifecycle errors, the API variants, per-field
+NOT_SUPPORTED) is `readers.nvml`; this module is the policy and the series on top of it.
 
 Every per-GPU series is labelled `gpu` (NVML's index) and `uuid`: nvml.h does not
 promise the index order, so a GPU keeps its own series (and its energy counter never
@@ -47,7 +48,6 @@ States, and what /health says:
 from __future__ import annotations
 
 import time
-from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -56,52 +56,23 @@ from catalog import metrics as m
 from exporters.config import Setting
 from exporters.runtime import Exporter, SourceError
 from exporters.samples import Samples
-
-try:
-    import pynvml
-except ImportError:  # nvidia-ml-py is a dependency; without it the exporter still serves 0 GPUs
-    pynvml = None
-
-
-def _code(name: str, default: int) -> int:
-    return getattr(pynvml, name, default) if pynvml is not None else default
-
-
-# NVML return codes and constants (from pynvml when it has them; the values are nvml.h's).
-NOT_SUPPORTED = _code("NVML_ERROR_NOT_SUPPORTED", 3)
-FUNCTION_NOT_FOUND = _code("NVML_ERROR_FUNCTION_NOT_FOUND", 13)
-LIBRARY_NOT_FOUND = _code("NVML_ERROR_LIBRARY_NOT_FOUND", 12)
-DRIVER_NOT_LOADED = _code("NVML_ERROR_DRIVER_NOT_LOADED", 9)
-GPU_IS_LOST = _code("NVML_ERROR_GPU_IS_LOST", 15)
-RESET_REQUIRED = _code("NVML_ERROR_RESET_REQUIRED", 16)
-ARGUMENT_VERSION_MISMATCH = _code("NVML_ERROR_ARGUMENT_VERSION_MISMATCH", 25)
-GPU_NOT_FOUND = _code("NVML_ERROR_GPU_NOT_FOUND", 28)  # not defined by every pynvml release
-INIT_FLAG_NO_GPUS = _code("NVML_INIT_FLAG_NO_GPUS", 1)  # likewise
-TEMPERATURE_GPU = _code("NVML_TEMPERATURE_GPU", 0)
-CLOCK_GRAPHICS = _code("NVML_CLOCK_GRAPHICS", 0)
-CLOCK_SM = _code("NVML_CLOCK_SM", 1)
-CLOCK_MEM = _code("NVML_CLOCK_MEM", 2)
-
-UNSUPPORTED_CODES = frozenset({NOT_SUPPORTED, FUNCTION_NOT_FOUND})
-# A newer variant of a call that this driver or binding lacks: try the next, older one.
-NEXT_VARIANT_CODES = frozenset({FUNCTION_NOT_FOUND, ARGUMENT_VERSION_MISMATCH})
-# The GPU itself is gone until a GPU reset or a reboot: back off, keep the others.
-NEEDS_RESET_CODES = frozenset({GPU_IS_LOST, RESET_REQUIRED})
-# NVML must be shut down and initialised again before it can answer.
-LIFECYCLE_CODES = frozenset({
-    _code("NVML_ERROR_UNINITIALIZED", 1),
-    DRIVER_NOT_LOADED,
-    _code("NVML_ERROR_LIB_RM_VERSION_MISMATCH", 18),
-}) | NEEDS_RESET_CODES
-
-NO_GPU_HINT = {
-    LIBRARY_NOT_FOUND: "the NVML library (libnvidia-ml.so.1) is not installed: no NVIDIA driver on this host, "
-                       "or a container started without the NVIDIA runtime (--gpus all / a compose device "
-                       "reservation with capabilities [gpu, utility])",
-    DRIVER_NOT_LOADED: "the NVIDIA kernel driver is not loaded",
-    GPU_NOT_FOUND: "the NVIDIA driver is loaded but no GPU is usable (a hybrid laptop's dGPU powered off, GPUs "
-                   "bound to vfio-pci, or a container given no GPU device)",
-}
+from readers import nvml
+from readers.nvml import (
+    CLOCK_GRAPHICS,
+    CLOCK_MEM,
+    CLOCK_SM,
+    GPU_NOT_FOUND,
+    TEMPERATURE_GPU,
+    Const,
+    GpuLostError,
+    LifecycleError,
+    NoHandleError,
+    Nvml,
+    NvmlCallError,
+    NvmlUnavailableError,
+    Variant,
+    v,
+)
 
 # nvmlClocksEventReason* bits (nvml.h; the same values as the deprecated ClocksThrottleReason*).
 CLOCK_EVENT_REASONS = (
@@ -120,41 +91,6 @@ ALL_CLOCK_EVENT_REASONS = sum(bit for _, bit in CLOCK_EVENT_REASONS)
 MEMORY_V1 = "v1 (used includes reserved)"
 
 
-class _LifecycleError(Exception):
-    """An NVML error after which NVML has to be initialised again."""
-
-    def __init__(self, call: str, error: Exception):
-        super().__init__(f"{error} ({call})")
-
-
-class _GpuLostError(_LifecycleError):
-    """GPU_IS_LOST / RESET_REQUIRED: this GPU is gone until a reset or reboot."""
-
-
-class _NoHandleError(Exception):
-    """nvmlDeviceGetHandleByIndex failed for another reason (no permission...): the GPU is skipped."""
-
-
-@dataclass(frozen=True)
-class _Variant:
-    """One way to make an NVML call: a pynvml function name, its arguments; constants by name."""
-
-    function: str
-    args: tuple = ()
-    kwargs: tuple = ()  # ((name, value or _Const), ...)
-
-
-@dataclass(frozen=True)
-class _Const:
-    """A pynvml constant looked up at call time (a release that lacks it skips the variant)."""
-
-    name: str
-
-
-def _v(function: str, *args: Any, **kwargs: Any) -> _Variant:
-    return _Variant(function, args, tuple(kwargs.items()))
-
-
 @dataclass
 class _Lost:
     error: str
@@ -169,20 +105,8 @@ class _Integral:
     joules: float = 0.0
 
 
-def _text(value: Any) -> str:
-    if isinstance(value, bytes):
-        value = value.decode("utf-8", "replace")
-    return str(value).strip()
-
-
 def _by_index(d: dict[str, Any]) -> list[tuple[str, Any]]:
     return sorted(d.items(), key=lambda kv: int(kv[0]) if kv[0].isdigit() else -1)
-
-
-def _nvml_code(exc: BaseException) -> int | None:
-    if pynvml is not None and isinstance(exc, pynvml.NVMLError):
-        return getattr(exc, "value", None)
-    return None
 
 
 class GpuExporter(Exporter):
@@ -195,15 +119,12 @@ class GpuExporter(Exporter):
         super().__init__(config)
         self._clock = clock
         self._refresh_seconds = float(getattr(config, "refresh_interval", 5.0) or 5.0)
-        self._initialised = False
+        self._nvml = Nvml(self.log)
         self._reinit_pending = False
         self._reinitialisations = 0
         self._nvml_state = "not initialised yet"
         self._driver_version: str | None = None
         self._devices = 0
-        self._unsupported: dict[str, set[str]] = {}
-        self._field_errors: Counter[tuple[str, str, str]] = Counter()
-        self._logged: set[str] = set()
         self._lost: dict[str, _Lost] = {}
         self._backoff = 0.0
         self._next_reinit_at: float | None = None
@@ -220,68 +141,32 @@ class GpuExporter(Exporter):
 
     # --- NVML lifecycle ------------------------------------------------------------------
     def _init(self, out: Samples) -> bool:
-        if pynvml is None:
-            self._nvml_state = "pynvml (package nvidia-ml-py) is not installed"
-            out.warn(self._nvml_state)
-            return False
         try:
-            pynvml.nvmlInit()
-        except pynvml.NVMLError as exc:
-            code = getattr(exc, "value", None)
-            if code in NO_GPU_HINT:
-                if code == GPU_NOT_FOUND:
-                    self._driver_version = self._driver_without_gpus()
-                self._nvml_state = f"no GPU: {exc}: {NO_GPU_HINT[code]}"
-                if code == GPU_NOT_FOUND and self._driver_version:
-                    self._nvml_state += f"; driver {self._driver_version}"
-                self._log_once("info", self._nvml_state)
+            self._nvml.init()
+        except NvmlUnavailableError as exc:
+            if exc.code == GPU_NOT_FOUND:
+                self._driver_version = exc.driver_version
+            self._nvml_state = str(exc)
+            if exc.no_gpu:
+                self._nvml.log_once("info", self._nvml_state)
+            elif nvml.pynvml is None:
+                out.warn(self._nvml_state)
             else:
-                self._nvml_state = f"nvmlInit failed: {exc}"
                 out.warn(f"{self._nvml_state}; retrying every refresh")
             return False
         if self._nvml_state != "not initialised yet":
             self.log.info("NVML initialised (was: %s)", self._nvml_state)
-        self._initialised = True
-        self._unsupported.clear()
         self._memory_api.clear()
         self._energy_source.clear()
         self._nvml_state = "ok"
         return True
 
-    def _driver_without_gpus(self) -> str | None:
-        """The driver version when nvmlInit said GPU_NOT_FOUND: NVML opened with NO_GPUS, then closed
-        again (so a GPU that becomes usable is found by the next plain nvmlInit)."""
-        try:
-            init = pynvml.nvmlInitWithFlags
-            init(INIT_FLAG_NO_GPUS)
-        except (AttributeError, pynvml.NVMLError) as exc:
-            self.log.debug("nvmlInitWithFlags(NO_GPUS): %s", exc)
-            return None
-        try:
-            return _text(pynvml.nvmlSystemGetDriverVersion())
-        except (AttributeError, pynvml.NVMLError) as exc:
-            self.log.debug("nvmlSystemGetDriverVersion without GPUs: %s", exc)
-            return None
-        finally:
-            try:
-                pynvml.nvmlShutdown()
-            except pynvml.NVMLError as exc:
-                self.log.debug("nvmlShutdown: %s", exc)
-
-    def _shutdown(self) -> None:
-        if self._initialised and pynvml is not None:
-            try:
-                pynvml.nvmlShutdown()
-            except pynvml.NVMLError as exc:
-                self.log.debug("nvmlShutdown: %s", exc)
-        self._initialised = False
-
     def close(self) -> None:
-        self._shutdown()
+        self._nvml.shutdown()
 
     def _reinitialise(self, why: str) -> None:
         self.log.info("re-initialising NVML (%s)", why)
-        self._shutdown()
+        self._nvml.shutdown()
         self._reinit_pending = False
         self._reinitialisations += 1
 
@@ -302,20 +187,21 @@ class GpuExporter(Exporter):
         elif self._lost and self._next_reinit_at is not None and now >= self._next_reinit_at:
             self._reinitialise("looking for lost GPU(s) " + ", ".join(sorted(self._lost)))
             looking_for_lost = True
-        if not self._initialised and not self._init(out):
+        if not self._nvml.initialised and not self._init(out):
             self._devices = 0
             out.add(m.GPU_COUNT, 0)
             return
 
         try:
-            count = self._global("nvmlDeviceGetCount", lambda: pynvml.nvmlDeviceGetCount())
-            driver = self._call("system", "driver_version", _v("nvmlSystemGetDriverVersion"))
-        except _LifecycleError as exc:
+            count = self._nvml.device_count()
+            driver = self._nvml.call("system", "driver_version", v("nvmlSystemGetDriverVersion"))
+        except NvmlCallError as exc:
+            raise SourceError(str(exc)) from None
+        except LifecycleError as exc:
             self._reinit_pending = True
             self._nvml_state = f"re-initialising after: {exc}"
             raise SourceError(f"NVML: {exc}; re-initialising next refresh") from None
-        self._driver_version = _text(driver) if driver is not None else None
-        count = count or 0
+        self._driver_version = nvml.text(driver) if driver is not None else None
         for gone in [gpu for gpu in self._lost if int(gpu) >= count]:
             del self._lost[gone]  # no longer listed at all (another --gpus, a reboot)
 
@@ -328,18 +214,18 @@ class GpuExporter(Exporter):
                 continue  # lost until a reset: not asked again before the next backoff re-init
             try:
                 readings = self._read_gpu(index, gpu)
-            except _GpuLostError as exc:
+            except GpuLostError as exc:
                 still_lost.append(gpu)
                 if gpu not in self._lost:
                     self._lost[gpu] = _Lost(str(exc), self._uuids.get(gpu), time.time())
                     self.log.warning("GPU %s (%s) is lost: %s; it needs a GPU reset or a reboot", gpu,
                                      self._uuids.get(gpu, "uuid unknown"), exc)
                 continue
-            except _LifecycleError as exc:
+            except LifecycleError as exc:
                 self._reinit_pending = True
                 other_lifecycle.append(f"GPU {gpu}: {exc}")
                 continue
-            except _NoHandleError as exc:
+            except NoHandleError as exc:
                 if self._unreadable.get(gpu) != str(exc):
                     self.log.warning("GPU %s: NVML lists it but this process may not open it (%s): left out "
                                      "(container or cgroup device rules?)", gpu, exc)
@@ -378,32 +264,15 @@ class GpuExporter(Exporter):
             return
         self._next_reinit_at = now + self._backoff
 
-    def _global(self, call: str, fn: Callable[[], Any]) -> Any:
-        try:
-            return fn()
-        except pynvml.NVMLError as exc:
-            if getattr(exc, "value", None) in LIFECYCLE_CODES:
-                raise _LifecycleError(call, exc) from None
-            raise SourceError(f"NVML {call}: {exc}") from None
-
     def _read_gpu(self, index: int, gpu: str) -> list[tuple[Any, float, dict]]:
-        """Every reading of one GPU, or _LifecycleError. Collected first so a GPU lost half-way
+        """Every reading of one GPU, or LifecycleError. Collected first so a GPU lost half-way
         publishes nothing rather than half its series."""
-        try:
-            handle = pynvml.nvmlDeviceGetHandleByIndex(index)
-        except pynvml.NVMLError as exc:
-            code = getattr(exc, "value", None)
-            if code in NEEDS_RESET_CODES:
-                raise _GpuLostError("nvmlDeviceGetHandleByIndex", exc) from None
-            if code in LIFECYCLE_CODES:
-                raise _LifecycleError("nvmlDeviceGetHandleByIndex", exc) from None
-            raise _NoHandleError(str(exc)) from None
+        handle = self._nvml.handle(index)
 
-        def call(field: str, *variants: _Variant) -> Any:
-            return self._call(gpu, field, *variants)
+        def call(field: str, *variants: Variant) -> Any:
+            return self._nvml.call(gpu, field, *variants)
 
-        uuid = call("uuid", _v("nvmlDeviceGetUUID", handle))
-        uuid = _text(uuid) if uuid is not None else None
+        uuid = self._nvml.uuid(gpu, handle)
         if uuid:
             self._uuids[gpu] = uuid
         labels = {"gpu": gpu, "uuid": uuid or "unknown"}
@@ -413,25 +282,25 @@ class GpuExporter(Exporter):
             if value is not None:
                 got.append((metric, value, {**labels, **extra}))
 
-        mw = call("power", _v("nvmlDeviceGetPowerUsage", handle))
+        mw = call("power", v("nvmlDeviceGetPowerUsage", handle))
         watts = None if mw is None else mw / 1000.0
         read_at = self._clock()
         put(m.GPU_POWER, watts)
-        mw = call("power_limit", _v("nvmlDeviceGetEnforcedPowerLimit", handle))
+        mw = call("power_limit", v("nvmlDeviceGetEnforcedPowerLimit", handle))
         put(m.GPU_POWER_LIMIT, None if mw is None else mw / 1000.0)
         got += self._energy(gpu, uuid, handle, labels, watts, read_at)
-        put(m.GPU_TEMPERATURE, call("temperature", _v("nvmlDeviceGetTemperatureV", handle, TEMPERATURE_GPU),
-                                    _v("nvmlDeviceGetTemperature", handle, TEMPERATURE_GPU)))
+        put(m.GPU_TEMPERATURE, call("temperature", v("nvmlDeviceGetTemperatureV", handle, TEMPERATURE_GPU),
+                                    v("nvmlDeviceGetTemperature", handle, TEMPERATURE_GPU)))
 
-        rates = call("utilization", _v("nvmlDeviceGetUtilizationRates", handle))
+        rates = call("utilization", v("nvmlDeviceGetUtilizationRates", handle))
         if rates is not None:
             put(m.GPU_UTILIZATION, rates.gpu / 100.0)
             put(m.GPU_MEMORY_UTILIZATION, rates.memory / 100.0)
-        enc = call("encoder_utilization", _v("nvmlDeviceGetEncoderUtilization", handle))
+        enc = call("encoder_utilization", v("nvmlDeviceGetEncoderUtilization", handle))
         put(m.GPU_ENCODER_UTILIZATION, None if enc is None else enc[0] / 100.0)
-        dec = call("decoder_utilization", _v("nvmlDeviceGetDecoderUtilization", handle))
+        dec = call("decoder_utilization", v("nvmlDeviceGetDecoderUtilization", handle))
         put(m.GPU_DECODER_UTILIZATION, None if dec is None else dec[0] / 100.0)
-        stats = call("encoder_stats", _v("nvmlDeviceGetEncoderStats", handle))
+        stats = call("encoder_stats", v("nvmlDeviceGetEncoderStats", handle))
         if stats is not None:
             sessions, fps, latency_us = stats
             put(m.GPU_ENCODER_SESSIONS, sessions)
@@ -439,8 +308,8 @@ class GpuExporter(Exporter):
             # With no session the average latency is undefined (NVML says 0): left out.
             put(m.GPU_ENCODER_LATENCY, latency_us / 1e6 if sessions else None)
 
-        memory = call("memory", _v("nvmlDeviceGetMemoryInfo", handle, version=_Const("nvmlMemory_v2")),
-                      _v("nvmlDeviceGetMemoryInfo", handle))
+        memory = call("memory", v("nvmlDeviceGetMemoryInfo", handle, version=Const("nvmlMemory_v2")),
+                      v("nvmlDeviceGetMemoryInfo", handle))
         if memory is not None:
             reserved = getattr(memory, "reserved", None)
             self._memory_api[gpu] = "v2" if reserved is not None else MEMORY_V1
@@ -450,27 +319,27 @@ class GpuExporter(Exporter):
         for metric, field, clock in ((m.GPU_GRAPHICS_CLOCK, "graphics_clock", CLOCK_GRAPHICS),
                                      (m.GPU_SM_CLOCK, "sm_clock", CLOCK_SM),
                                      (m.GPU_MEMORY_CLOCK, "memory_clock", CLOCK_MEM)):
-            mhz = call(field, _v("nvmlDeviceGetClockInfo", handle, clock))
+            mhz = call(field, v("nvmlDeviceGetClockInfo", handle, clock))
             put(metric, None if mhz is None else mhz * 1e6)
 
-        current = call("clock_event_reasons", _v("nvmlDeviceGetCurrentClocksEventReasons", handle),
-                       _v("nvmlDeviceGetCurrentClocksThrottleReasons", handle))
+        current = call("clock_event_reasons", v("nvmlDeviceGetCurrentClocksEventReasons", handle),
+                       v("nvmlDeviceGetCurrentClocksThrottleReasons", handle))
         if current is not None:
             supported = call("clock_event_reasons_supported",
-                             _v("nvmlDeviceGetSupportedClocksEventReasons", handle),
-                             _v("nvmlDeviceGetSupportedClocksThrottleReasons", handle))
+                             v("nvmlDeviceGetSupportedClocksEventReasons", handle),
+                             v("nvmlDeviceGetSupportedClocksThrottleReasons", handle))
             mask = ALL_CLOCK_EVENT_REASONS if supported is None else int(supported)
             for reason, bit in CLOCK_EVENT_REASONS:
                 if mask & bit:
                     put(m.GPU_CLOCK_EVENT, 1 if int(current) & bit else 0, reason=reason)
 
-        name = call("name", _v("nvmlDeviceGetName", handle))
-        pci = call("pci_info", _v("nvmlDeviceGetPciInfo", handle))
+        name = call("name", v("nvmlDeviceGetName", handle))
+        pci = call("pci_info", v("nvmlDeviceGetPciInfo", handle))
         got.append((m.GPU_INFO, 1, {
             "gpu": gpu,
-            "name": _text(name) if name is not None else "unknown",
+            "name": nvml.text(name) if name is not None else "unknown",
             "uuid": uuid or "unknown",
-            "pci_bus_id": _text(pci.busId) if pci is not None else "unknown",
+            "pci_bus_id": nvml.text(pci.busId) if pci is not None else "unknown",
             "driver_version": self._driver_version or "unknown",
         }))
         return got
@@ -478,18 +347,18 @@ class GpuExporter(Exporter):
     def _energy(self, gpu: str, uuid: str | None, handle: Any, labels: dict, watts: float | None,
                 read_at: float) -> list[tuple[Any, float, dict]]:
         """The energy counter, or (no counter on this GPU) the integrated power gauge; never a silent 0."""
-        mj = self._call(gpu, "energy", _v("nvmlDeviceGetTotalEnergyConsumption", handle))
-        supported = "energy" not in self._unsupported.get(gpu, ())
+        joules = self._nvml.energy_joules(gpu, handle)
+        supported = self._nvml.supports(gpu, "energy")
         got: list[tuple[Any, float, dict]] = [(m.GPU_NVML_ENERGY_SUPPORTED, 1 if supported else 0, labels)]
         if not uuid:
             # Without its UUID a counter could move to another GPU's series: left out.
-            self._field_error(gpu, "energy", "no UUID to label the energy counter with")
+            self._nvml.field_error(gpu, "energy", "no UUID to label the energy counter with")
             self._energy_source[gpu] = "none (no UUID)"
             return got
         if supported:
             self._energy_source[gpu] = "counter"
-            if mj is not None:
-                got.append((m.GPU_ENERGY, mj / 1000.0, labels))
+            if joules is not None:
+                got.append((m.GPU_ENERGY, joules, labels))
             return got
         self._energy_source[gpu] = "integrated power gauge" if watts is not None else "none (no power reading)"
         if watts is None:
@@ -502,62 +371,11 @@ class GpuExporter(Exporter):
             if 0 < dt <= self._max_integration_gap:
                 integral.joules += (integral.watts + watts) / 2 * dt
             elif dt > self._max_integration_gap:
-                self._log_once("warning", f"GPU {gpu} ({uuid}): {dt:.0f} s without a power reading; that gap is "
+                self._nvml.log_once("warning", f"GPU {gpu} ({uuid}): {dt:.0f} s without a power reading; that gap is "
                                           "not integrated into the energy estimate")
             integral.at, integral.watts = read_at, watts
         got.append((m.GPU_POWER_INTEGRATED, integral.joules, labels))
         return got
-
-    def _call(self, gpu: str, field: str, *variants: _Variant) -> Any:
-        """One NVML reading: its value, or None (not supported, or failed: logged once), or
-        _LifecycleError. `variants` are tried newest first: a function (or constant) the installed
-        pynvml lacks, FUNCTION_NOT_FOUND, ARGUMENT_VERSION_MISMATCH or NOT_SUPPORTED moves on to the
-        next; when none is left the field is unsupported."""
-        tried = []
-        unsupported = False
-        for variant in variants:
-            tried.append(variant.function)
-            fn = getattr(pynvml, variant.function, None)
-            kwargs = {}
-            for key, value in variant.kwargs:
-                if isinstance(value, _Const):
-                    value = getattr(pynvml, value.name, None)
-                    if value is None:
-                        fn = None
-                kwargs[key] = value
-            if fn is None:
-                continue
-            try:
-                return fn(*variant.args, **kwargs)
-            except TypeError as exc:  # a binding whose signature predates this variant
-                self.log.debug("GPU %s %s: %s(%s): %s", gpu, field, variant.function, kwargs, exc)
-                continue
-            except Exception as exc:
-                code = _nvml_code(exc)
-                if code in NEXT_VARIANT_CODES:
-                    continue
-                if code in UNSUPPORTED_CODES:  # an older variant may still answer (memory v1 on a vGPU...)
-                    unsupported = True
-                    continue
-                if code in NEEDS_RESET_CODES:
-                    raise _GpuLostError(variant.function, exc) from None
-                if code in LIFECYCLE_CODES:
-                    raise _LifecycleError(variant.function, exc) from None
-                self._field_error(gpu, field, str(exc) if code is not None else f"{type(exc).__name__}: {exc}")
-                return None
-        self._unsupported.setdefault(gpu, set()).add(field)
-        if not unsupported:
-            self._log_once("debug", f"GPU {gpu} {field}: none of {tried} is available; leaving that series out")
-        return None
-
-    def _field_error(self, gpu: str, field: str, error: str) -> None:
-        self._field_errors[(gpu, field, error)] += 1
-        self._log_once("warning", f"GPU {gpu} {field}: {error}; leaving that series out")
-
-    def _log_once(self, level: str, message: str) -> None:
-        if message not in self._logged:
-            self._logged.add(message)
-            getattr(self.log, level)("%s", message)
 
     def health_details(self) -> dict:
         return self._details
@@ -565,10 +383,10 @@ class GpuExporter(Exporter):
     def _build_details(self) -> dict:
         now = self._clock()
         return {
-            # tests/fake_nvml replaces pynvml's functions: the demo's GPUs are not real ones
-            "simulated": pynvml is not None and getattr(pynvml.nvmlInit, "__module__", "pynvml") != "pynvml",
+            # the fake NVML replaces pynvml's functions: the demo's GPUs are not real ones
+            "simulated": nvml.simulated(),
             "nvml": self._nvml_state,
-            "initialised": self._initialised,
+            "initialised": self._nvml.initialised,
             "reinit_pending": self._reinit_pending,
             "reinitialisations": self._reinitialisations,
             "driver_version": self._driver_version,
@@ -581,7 +399,7 @@ class GpuExporter(Exporter):
             "unreadable": dict(_by_index(self._unreadable)),
             "energy_source": dict(_by_index(self._energy_source)),
             "memory_api": dict(_by_index(self._memory_api)),
-            "unsupported": {gpu: sorted(fields) for gpu, fields in sorted(self._unsupported.items())},
+            "unsupported": {gpu: sorted(fields) for gpu, fields in sorted(self._nvml.unsupported.items())},
             "field_errors": {f"{gpu}/{field}": {"error": error, "count": n}
-                             for (gpu, field, error), n in sorted(self._field_errors.items())},
+                             for (gpu, field, error), n in sorted(self._nvml.field_errors.items())},
         }

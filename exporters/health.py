@@ -42,9 +42,9 @@ from prometheus_client.parser import text_string_to_metric_families as parse_tex
 from catalog import EXPORTERS, HEALTH_REASONS, metrics_of
 from catalog import metrics as m
 from exporters.config import Setting, positive_float
-from exporters.exposition_scan import scan
 from exporters.runtime import Exporter
 from exporters.samples import Samples
+from readers.exposition import scan
 
 KINDS = ("ffwatt", "prometheus")
 
@@ -69,7 +69,7 @@ GRACE_SECONDS = 0.5
 
 # The text format, not OpenMetrics as Prometheus asks first: every exporter serves it
 # (servers choose by presence, not q-value, as prometheus_client does), and the
-# checker scans it with one regex per line (exporters/exposition_scan.py), ~10x
+# checker scans it with one regex per line (readers/exposition.py), ~10x
 # cheaper than prometheus_client's OpenMetrics parser. A server that answers
 # OpenMetrics anyway is still read, by Content-Type, with that parser.
 ACCEPT = "text/plain;version=0.0.4,*/*;q=0.1"

@@ -71,7 +71,7 @@ def _traces(report: Report) -> dict[str, tuple[list[float], list[float]]]:
     for row in report.rows:
         s = row.scenario
         if url and s.start_time is not None and s.end_time is not None and s.end_time > s.start_time:
-            from report.tsdb import TsdbError, power_trace
+            from readers.tsdb import TsdbError, power_trace
 
             try:
                 traces[row.label] = power_trace(url, s.start_time, s.end_time)
@@ -87,7 +87,7 @@ def _traces(report: Report) -> dict[str, tuple[list[float], list[float]]]:
 def _tsdb_energy(runs: Sequence[RunInput], url: str, notes: list[str]) -> dict[tuple[str, str], float]:
     """Energy of scenarios that have none, integrated from the TSDB's power trace (source `tsdb`)."""
     from contract import formulas
-    from report.tsdb import TsdbError, power_trace
+    from readers.tsdb import TsdbError, power_trace
 
     out = {}
     for r in runs:

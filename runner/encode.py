@@ -33,10 +33,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from readers.ffmpeg_progress import Block, read_blocks
 from runner import cputime, processes
 from runner.errors import RunnerError
 from runner.ffmpeg import encode_command, output_paths
-from runner.progress import Forwarder, block_int, read_blocks
+from runner.progress import Forwarder
 from runner.scenarios import Scenario
 from runner.streams import EncodeMeasure, StreamMeasure, measured_fields
 
@@ -133,7 +134,7 @@ class StreamProcess:
         self.reader: threading.Thread | None = None
         self.started = 0.0
         self.ended: float | None = None
-        self.final: dict[str, str] = {}
+        self.final = Block()  # the last progress block (all unknown before the first)
         self.points: list[tuple[float, float]] = []  # (wall s since launch, media s) of each `continue` block
         self.cpu_seconds = 0.0
 
@@ -144,7 +145,7 @@ def encode(
     ffmpeg: str,
     work_dir: Path,
     progress_url: str | None = None,
-    on_progress: Callable[[int, dict[str, str]], None] | None = None,
+    on_progress: Callable[[int, Block], None] | None = None,
     timeout: float,
 ) -> EncodeResult:
     """Run the scenario's `streams` encodes in parallel and measure them (see the module docstring)."""
@@ -167,7 +168,7 @@ def run_streams(
     streams: list[StreamProcess],
     *,
     progress_url: str | None,
-    on_progress: Callable[[int, dict[str, str]], None] | None,
+    on_progress: Callable[[int, Block], None] | None,
     timeout: float,
 ) -> tuple[float, float]:
     """Launch every stream, wait for all (bounded), stop any left; `(start, end)` in unix seconds.
@@ -218,11 +219,11 @@ def run_streams(
 def _read(stream: StreamProcess, forwarder: Forwarder | None, on_progress) -> None:
     assert stream.proc is not None and stream.proc.stdout is not None
 
-    def on_block(block: dict[str, str], raw: bytes) -> None:
+    def on_block(block: Block, raw: bytes) -> None:
         stream.final = block
-        out_us = block_int(block, "out_time_us")
-        if block.get("progress") == "continue" and out_us is not None and out_us >= 0:
-            stream.points.append((time.monotonic() - stream.started, out_us / 1e6))
+        media = block.out_time_seconds
+        if not block.end and media is not None and media >= 0:
+            stream.points.append((time.monotonic() - stream.started, media))
         if forwarder is not None:
             forwarder.send(raw)
         if on_progress is not None:

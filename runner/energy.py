@@ -9,14 +9,14 @@ Where the figures come from
 ---------------------------
 * **Counters** (`source` "rapl", "nvml" or "rapl+nvml"): the cpu exporter's
   `m.CPU_ENERGY` over the top-level zones only (`package`, `dram` and their multi-die
-  `package_die_N`/`dram_die_N`: `exporters.tsdb.CPU_ZONES_FOR_ENERGY`; `core`,
+  `package_die_N`/`dram_die_N`: `readers.powercap.is_energy_zone`; `core`,
   `uncore` and `psys` lie inside `package` and are never added) and the gpu
   exporter's `m.GPU_ENERGY`, read from their `/metrics` at `start()` and at `stop()`.
   joules = sum over series of increase(series), where a series that went down was
   reset (its exporter restarted) and counts from 0, like PromQL's `increase`.
 * **TSDB** (`source` "tsdb"): with `tsdb_url`, when no exporter served a counter at
   `start()` (the runner cannot reach them, but VictoriaMetrics scrapes them), the
-  joules are asked of the TSDB at `stop()`: `exporters.tsdb.scenario_energy_joules`,
+  joules are asked of the TSDB at `stop()`: `readers.tsdb.scenario_energy_joules`,
   the increase of the same counters over the window. The TSDB only holds what it
   scraped, so the figure is off by up to about one scrape interval's energy (and
   `energy_query` rounds the window up to whole seconds); the direct reads are exact
@@ -62,7 +62,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-import re
 import threading
 import time
 import urllib.error
@@ -72,7 +71,10 @@ from dataclasses import dataclass
 
 from catalog import metrics as m
 from contract import formulas
-from exporters.tsdb import CPU_ZONES_FOR_ENERGY, TsdbError, scenario_energy_joules
+from readers.exposition import Labels
+from readers.exposition import samples as counter_series
+from readers.powercap import is_energy_zone
+from readers.tsdb import TsdbError, scenario_energy_joules
 
 __all__ = [
     "EnergyReading",
@@ -99,15 +101,6 @@ powercap tree or fake NVML). `"simulated"` keeps the joules and samples, marked 
 measured (`contract.results_model.MEASURED_ENERGY_SOURCES` leaves it out); set it to
 `"none"` to drop them instead."""
 
-# package, dram, package_die_1, dram_die_1 ...: the top-level zones, as exporters/tsdb.py sums them.
-_ENERGY_ZONE = re.compile("^(?:" + "|".join(map(re.escape, CPU_ZONES_FOR_ENERGY)) + r")(?:_die_[0-9]+)?$")
-
-# One sample line of the text format: name, optional {labels}, value (timestamp ignored).
-_SAMPLE = re.compile(r'^(?P<name>[a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(?P<labels>.*)\})?[ \t]+(?P<value>\S+)')
-_LABEL = re.compile(r'[ \t]*([a-zA-Z_][a-zA-Z0-9_]*)[ \t]*=[ \t]*"((?:[^"\\]|\\.)*)"[ \t]*,?')
-
-Labels = tuple[tuple[str, str], ...]
-
 
 class ExporterError(Exception):
     """An exporter's /metrics could not be read or parsed; the message names the URL."""
@@ -126,41 +119,13 @@ class EnergyReading:
 
 
 # --------------------------------------------------------------------------
-# counters from a /metrics body
-
-
-def _unescape(value: str) -> str:
-    return value.replace('\\"', '"').replace("\\n", "\n").replace("\\\\", "\\")
-
-
-def counter_series(text: str, name: str) -> dict[Labels, float]:
-    """Every sample of metric `name` in a text-format body: sorted labels -> value.
-
-    A small scan of the lines starting with `name` (the full parser costs far more on
-    a gpu exporter's body). A value that is not a finite number is left out.
-    """
-    out: dict[Labels, float] = {}
-    for line in text.splitlines():
-        if not line.startswith(name):
-            continue
-        match = _SAMPLE.match(line)
-        if match is None or match["name"] != name:
-            continue
-        try:
-            value = float(match["value"])
-        except ValueError:
-            continue
-        if not math.isfinite(value):
-            continue
-        labels = tuple(sorted((k, _unescape(v)) for k, v in _LABEL.findall(match["labels"] or "")))
-        out[labels] = value
-    return out
+# counters from a /metrics body (`counter_series`: readers.exposition.samples)
 
 
 def cpu_energy_series(text: str) -> dict[Labels, float]:
     """The cpu exporter's joules counters of the top-level zones only (package, dram, per die)."""
     return {labels: value for labels, value in counter_series(text, m.CPU_ENERGY.name).items()
-            if _ENERGY_ZONE.match(dict(labels).get("zone", ""))}
+            if is_energy_zone(dict(labels).get("zone", ""))}
 
 
 def gpu_energy_series(text: str) -> dict[Labels, float]:
@@ -327,7 +292,7 @@ def _health_url(url: str) -> str:
 
 
 def _get(url: str, timeout: float) -> bytes:
-    # urllib, not requests: as exporters/tsdb.py, no extra weight in the sampling thread.
+    # urllib, not requests: as readers/tsdb.py, no extra weight in the sampling thread.
     request = urllib.request.Request(url, headers={"Accept": "text/plain"})
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:

@@ -44,9 +44,9 @@ from pathlib import Path
 from typing import Any
 
 from contract import formulas
+from readers.ffmpeg_progress import Block
 from runner.encode import EncodeError, StreamProcess, run_streams
 from runner.ffmpeg import live_command, live_stream_name
-from runner.progress import block_int
 from runner.scenarios import Scenario
 from runner.streams import EncodeMeasure, StreamMeasure, measured_fields, total
 
@@ -182,7 +182,7 @@ def encode_live(
     rtmp_url: str,
     work_dir: Path,
     progress_url: str | None = None,
-    on_progress: Callable[[int, dict[str, str]], None] | None = None,
+    on_progress: Callable[[int, Block], None] | None = None,
     timeout: float,
 ) -> LiveResult:
     """Publish the scenario's `streams` live streams in parallel and measure them (module docstring).
@@ -203,9 +203,9 @@ def encode_live(
                               "RTMP: is an RTMP server listening there, and is the application name right "
                               "(rtmp://host:port/<application>, `live` on the runner's own nginx-rtmp)?") from None
         raise
-    results = [LiveStream(**measured_fields(s), output_bytes=block_int(s.final, "total_size"), name=s.name,
-                          dropped_frames=block_int(s.final, "drop_frames"),
-                          duplicated_frames=block_int(s.final, "dup_frames"), sustained_speed=sustained_speed(s.points),
+    results = [LiveStream(**measured_fields(s), output_bytes=s.final.total_size_bytes, name=s.name,
+                          dropped_frames=s.final.drop_frames,
+                          duplicated_frames=s.final.dup_frames, sustained_speed=sustained_speed(s.points),
                           fell_behind=fell_behind(s.points, scenario.fps or 1.0))
                for s in streams]
     slow = [r.name for r in results if r.fell_behind]

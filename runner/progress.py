@@ -1,7 +1,7 @@
 """Live progress of the encodes: ffmpeg's `-progress` blocks, read, shown and forwarded.
 
-* `read_blocks(stream, on_block)` parses ffmpeg's `key=value` lines from its stdout; a
-  block ends with `progress=continue` or `progress=end`.
+* ffmpeg's `key=value` blocks are parsed by `readers.ffmpeg_progress` (the exporter's parser
+  too): `read_blocks(stream, on_block)` hands over each `Block` with its raw bytes.
 * `Forwarder` pushes each block to the ffmpeg exporter (`POST <url>/progress/<stream>`,
   chunked, one connection per encode, as ffmpeg itself would). Any network failure
   disables that forwarder with one logged warning: the exporter is a spectator, it
@@ -20,44 +20,12 @@ import threading
 import time
 import urllib.parse
 from collections.abc import Callable
-from typing import IO
+
+from readers.ffmpeg_progress import Block
 
 log = logging.getLogger("ffwatt.run")
 
-__all__ = ["read_blocks", "Forwarder", "probe_exporter", "ProgressDisplay", "block_int", "block_float"]
-
-MAX_LINE = 4096
-
-
-def read_blocks(stream: IO[bytes], on_block: Callable[[dict[str, str], bytes], None]) -> None:
-    """Read ffmpeg progress from `stream` until EOF, calling `on_block(fields, raw_bytes)` per block."""
-    fields: dict[str, str] = {}
-    raw = bytearray()
-    for line in iter(lambda: stream.readline(MAX_LINE), b""):
-        raw += line
-        key, sep, value = line.decode("utf-8", "replace").strip().partition("=")
-        if not sep:
-            continue
-        fields[key.strip()] = value.strip()
-        if key.strip() == "progress":
-            on_block(fields, bytes(raw))
-            fields, raw = {}, bytearray()
-
-
-def block_int(block: dict[str, str], key: str) -> int | None:
-    try:
-        return int(block[key])
-    except (KeyError, ValueError):
-        return None
-
-
-def block_float(block: dict[str, str], key: str) -> float | None:
-    text = block.get(key, "").rstrip("x")
-    try:
-        value = float(text)
-    except ValueError:
-        return None
-    return value if value == value and value not in (float("inf"), float("-inf")) else None
+__all__ = ["Forwarder", "probe_exporter", "ProgressDisplay"]
 
 
 def probe_exporter(base_url: str, timeout: float = 1.0) -> str | None:
@@ -148,13 +116,13 @@ class ProgressDisplay:
                 self._bar = tqdm(total=total_frames, desc=scenario[:40], unit="frame", leave=True,
                                  ncols=min(columns, 120), file=sys.stdout)
 
-    def update(self, stream: int, block: dict[str, str]) -> None:
+    def update(self, stream: int, block: Block) -> None:
         with self._lock:
-            self._frames[stream] = block_int(block, "frame") or self._frames[stream]
+            self._frames[stream] = block.frame or self._frames[stream]
             elapsed = time.monotonic() - self._started
             # ffmpeg's own fps field reads 0.00 on short encodes: frames over elapsed time is what a bar needs
             self._fps[stream] = self._frames[stream] / elapsed if elapsed > 0 else 0.0
-            self._speed[stream] = block_float(block, "speed") or 0.0
+            self._speed[stream] = block.speed or 0.0
             done = sum(self._frames)
             if self._bar is not None:
                 self._bar.n = min(done, self.total)
@@ -162,7 +130,7 @@ class ProgressDisplay:
                                       speed=f"{sum(self._speed) / len(self._speed):.2f}x", refresh=False)
                 self._bar.refresh()
             now = time.monotonic()
-            if now - self._last_event >= 1.0 or block.get("progress") == "end":
+            if now - self._last_event >= 1.0 or block.end:
                 self._last_event = now
                 self._emit("progress", scenario=self.scenario, frames=done, total_frames=self.total,
                            stream=stream + 1, fps=self._fps[stream], speed=self._speed[stream])

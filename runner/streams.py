@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from runner.progress import block_int
+from readers.ffmpeg_progress import Block
 
 __all__ = ["StreamMeasure", "EncodeMeasure", "measured_fields", "total", "mean"]
 
@@ -25,7 +25,7 @@ class _Finished(Protocol):
     started: float
     ended: float | None
     cpu_seconds: float
-    final: dict[str, str]
+    final: Block
 
 
 @dataclass(frozen=True)
@@ -52,9 +52,9 @@ class StreamMeasure:
 def measured_fields(s: _Finished) -> dict[str, Any]:
     """`StreamMeasure`'s fields but `output_bytes`, from a stream's process once it ended."""
     ended = s.ended if s.ended is not None else time.monotonic()
-    out_us = block_int(s.final, "out_time_us")
-    return {"wall_seconds": ended - s.started, "cpu_seconds": s.cpu_seconds, "frames": block_int(s.final, "frame"),
-            "media_seconds": out_us / 1e6 if out_us is not None and out_us >= 0 else None}
+    media = s.final.out_time_seconds
+    return {"wall_seconds": ended - s.started, "cpu_seconds": s.cpu_seconds, "frames": s.final.frame,
+            "media_seconds": media if media is not None and media >= 0 else None}
 
 
 def total(values: Sequence[int | float | None]) -> Any:

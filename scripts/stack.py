@@ -70,7 +70,7 @@ class RaplSimulator:
     }
 
     def __init__(self, base: Path):
-        from exporters.rapl import SIMULATED_MARKER
+        from readers.powercap import SIMULATED_MARKER
         from tests.fake_powercap import FakePowercap
 
         self.tree = FakePowercap(base)

@@ -139,7 +139,7 @@ def test_tsdb_energy_of_gpus_that_swapped_indices_and_one_without_a_counter(vict
     # (an exporter restarted with other --gpus), and a Pascal GPU without an energy counter is
     # counted through the integrated power gauge. Every 10 s for 300 s.
     from catalog import metrics as m
-    from exporters.tsdb import scenario_energy_joules
+    from readers.tsdb import scenario_energy_joules
 
     start = time.time() - 3600
     a, b, c = "GPU-aaaaaaaa", "GPU-bbbbbbbb", "GPU-cccccccc"

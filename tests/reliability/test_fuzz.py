@@ -34,10 +34,10 @@ from catalog import EXPORTERS
 from contract.results_model import ResultsError, load_results_file
 from exporters.config import common_settings, parse
 from exporters.cost import CostExporter
-from exporters.ffmpeg_parse import ProgressError, ProgressParser
 from exporters.qoe import QoeExporter
 from exporters.results import ResultsExporter
 from exporters.samples import Samples
+from readers.ffmpeg_progress import ProgressError, ProgressParser
 from tests.harness import running_exporter
 
 pytestmark = pytest.mark.reliability

@@ -11,12 +11,12 @@ import time
 import pytest
 
 from catalog import metrics as m
-from exporters import rapl
 from exporters.config import common_settings, parse
 from exporters.cpu import CpuExporter
-from exporters.rapl import RaplSampler, discover, discover_powercap, sanitise
 from exporters.runtime import SourceError
 from exporters.samples import Samples
+from readers import powercap as rapl
+from readers.powercap import RaplSampler, discover, discover_powercap, sanitise
 from tests.fake_powercap import DRAM_RANGE_UJ, PACKAGE_RANGE_UJ, FakePowercap, amd_energy_hwmon
 
 
@@ -50,6 +50,29 @@ def refresh(exporter) -> Samples:
 def advance(sampler: RaplSampler, seconds: float):
     """One deterministic pass `seconds` after the previous one."""
     return sampler.sample(sampler.state.sampled_at + seconds)
+
+
+# --- the energy zones ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("zone", "counts"), [
+    ("package", True), ("dram", True), ("package_die_1", True), ("dram_die_12", True),
+    ("core", False), ("uncore", False), ("psys", False), ("core_die_1", False), ("packagex", False),
+    ("package_die_", False), ("", False),
+])
+def test_energy_zones_are_package_and_dram_never_their_sub_zones(zone, counts):
+    assert rapl.is_energy_zone(zone) is counts
+
+
+def test_energy_joules_are_wrap_compensated_totals_of_the_energy_zones_only(tree):
+    tree.package(0, ("core", "uncore", "dram"))
+    tree.set_energy("intel-rapl:0", PACKAGE_RANGE_UJ - 1_000_000)  # 1 J before the wrap
+    sampler = RaplSampler(tree.root)
+    assert sampler.energy_joules(0.0) == {("0", "package"): 0.0, ("0", "dram"): 0.0}  # from 0 at the first read
+    tree.add_energy("intel-rapl:0", 3_000_000)  # wraps: (max - old) + new = 1 J + 2 J
+    tree.add_energy("intel-rapl:0:0", 2_000_000)  # core: inside package, never counted
+    tree.add_energy("intel-rapl:0:2", 500_000)
+    assert sampler.energy_joules(1.0) == pytest.approx({("0", "package"): 3.0, ("0", "dram"): 0.5})
 
 
 # --- discovery ---------------------------------------------------------------------------

@@ -11,8 +11,8 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
 from prometheus_client.parser import text_string_to_metric_families as parse_text
 
 from catalog import EXPORTERS
-from exporters.exposition_scan import scan
 from exporters.health import exposed_names
+from readers.exposition import scan
 from tests.fake_targets import catalog_exposition
 
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import io
 import math
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from exporters.ffmpeg_parse import (
+from readers.ffmpeg_progress import (
     Block,
     ProgressError,
     ProgressParser,
@@ -16,6 +17,7 @@ from exporters.ffmpeg_parse import (
     parse_clock,
     parse_microseconds,
     parse_speed,
+    read_blocks,
 )
 
 # What ffmpeg 5.1 sent for a real libx264 encode (captured), one block per stats period.
@@ -35,6 +37,30 @@ def test_real_blocks_parse():
                          out_time_seconds=6.0, dup_frames=2, drop_frames=1, speed=1.01, end=True)
     assert (p.bad_lines, p.bad_values, p.unknown_keys) == (0, 0, 0)  # stream_0_0_q is known
     assert p.blocks == 2 and not p.pending
+
+
+def test_read_blocks_hands_over_each_block_with_its_raw_bytes():
+    # The runner forwards the raw bytes to the exporter: block by block, exactly as read.
+    got = []
+    parser = read_blocks(io.BytesIO(FIRST + LAST), lambda block, raw: got.append((block, raw)))
+    assert [(b.frame, b.end, raw) for b, raw in got] == [(1, False, FIRST), (150, True, LAST)]
+    assert parser.blocks == 2
+
+
+def test_read_blocks_takes_a_last_line_without_newline():
+    got = []
+    read_blocks(io.BytesIO(b"frame=7\nprogress=end"), lambda block, raw: got.append((block, raw)))
+    assert [(b.frame, b.end, raw) for b, raw in got] == [(7, True, b"frame=7\nprogress=end")]
+
+
+def test_read_blocks_reads_past_an_overlong_line_to_the_end():
+    # A line over max_line is skipped and counted; its block goes on, the stream is read to EOF
+    # (ffmpeg must never block on a full pipe) and the raw bytes are still forwarded whole.
+    first = b"frame=1\n" + b"x" * 100 + b"\nprogress=continue\n"
+    got = []
+    parser = read_blocks(io.BytesIO(first + LAST), lambda block, raw: got.append((block, raw)), max_line=32)
+    assert [(b.frame, b.end, raw) for b, raw in got] == [(1, False, first), (150, True, LAST)]
+    assert parser.bad_lines == 1
 
 
 def test_not_available_leaves_fields_unset():

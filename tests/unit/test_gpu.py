@@ -15,7 +15,7 @@ from exporters.config import common_settings, parse
 from exporters.gpu import GpuExporter
 from exporters.runtime import SourceError
 from exporters.samples import Samples
-from exporters.tsdb import energy_query
+from readers.tsdb import energy_query
 from tests.fake_nvml import GPU_NOT_FOUND, MIB, FakeGpu, FakeNvml
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -572,3 +572,33 @@ def test_health_says_real_nvml_is_not_simulated():
     exporter = make_exporter()
     assert pynvml.nvmlInit.__module__ == "pynvml"  # nothing installed the fake here
     assert exporter.health_details()["simulated"] is False
+
+
+# --- the NVML reader on its own (what an in-process meter reads) ---------------------------
+
+
+def test_reader_energy_by_uuid_is_joules_per_gpu_and_leaves_out_a_gpu_without_a_counter(nvml):
+    from readers.nvml import Nvml
+
+    reader = Nvml(logging.getLogger("test"))
+    reader.init()
+    gpus = {g.uuid: g.energy_mj for g in nvml.gpus}
+    assert reader.energy_by_uuid() == {uuid: mj / 1000 for uuid, mj in gpus.items()}  # mJ -> J
+    nvml.advance(10)  # 10 s at each GPU's power: the counter moves by power x 10 s
+    after = reader.energy_by_uuid()
+    assert after == {g.uuid: g.energy_mj / 1000 for g in nvml.gpus}
+    assert all(after[uuid] > gpus[uuid] / 1000 for uuid in gpus)
+    nvml.gpus[1].errors["nvmlDeviceGetTotalEnergyConsumption"] = pynvml.NVML_ERROR_NOT_SUPPORTED
+    assert set(reader.energy_by_uuid()) == {nvml.gpus[0].uuid}
+    assert not reader.supports("1", "energy") and reader.supports("0", "energy")
+    reader.shutdown()
+    assert not reader.initialised
+
+
+def test_reader_init_without_a_library_says_it_is_a_host_without_a_gpu(monkeypatch):
+    from readers.nvml import Nvml, NvmlUnavailableError
+
+    FakeNvml(init_error=pynvml.NVML_ERROR_LIBRARY_NOT_FOUND).install(monkeypatch.setattr)
+    with pytest.raises(NvmlUnavailableError, match=r"\(libnvidia-ml\.so\.1\) is not installed") as caught:
+        Nvml(logging.getLogger("test")).init()
+    assert caught.value.no_gpu and caught.value.code == pynvml.NVML_ERROR_LIBRARY_NOT_FOUND

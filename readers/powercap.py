@@ -1,6 +1,9 @@
 """RAPL energy counters from sysfs: zone discovery, wrap compensation, a fixed-cadence sampler.
 
-No Prometheus here: `exporters.cpu` publishes what `RaplSampler` measured.
+No Prometheus here: `exporters.cpu` publishes what `RaplSampler` measured, and an in-process
+meter reads the same sampler (`RaplSampler.energy_joules()`: one pass, the energy zones'
+monotonic joules). Which zones make up the machine's energy is decided here once
+(`ENERGY_ZONES`, `is_energy_zone`, `ENERGY_ZONE_PROMQL`).
 
 Where the counters live
 -----------------------
@@ -24,6 +27,12 @@ Each zone is exported once as ``(socket, zone)``: ``socket`` is N from ``package
 ``package``, ``package-0-die-1`` -> ``package_die_1``; a die's sub-zones carry its suffix,
 ``dram_die_1``). Two zones that end up with the same labels: the first (MSR before MMIO,
 lowest index first) is kept and the other logged once.
+
+Energy zones
+------------
+The machine's CPU energy is ``package`` + ``dram`` (and their per-die ``package_die_N`` /
+``dram_die_N``), never a sub-zone: ``core`` and ``uncore`` lie inside ``package``, and
+``psys`` (the platform) overlaps it too, so adding them would count energy twice.
 
 Counters
 --------
@@ -55,6 +64,19 @@ SIMULATED_MARKER = "ffwatt-simulated"
 """A file of this name at the powercap root marks a simulated tree (the demo's): the cpu
 exporter says so in /health, and the runner never records its joules as measured RAPL.
 No real sysfs tree holds it, and zone discovery ignores it."""
+
+ENERGY_ZONES = ("package", "dram")
+"""The top-level zones whose sum is the machine's CPU energy (see "Energy zones")."""
+_DIE_SUFFIX = "(_die_[0-9]+)?"
+ENERGY_ZONE_PROMQL = "|".join(zone + _DIE_SUFFIX for zone in ENERGY_ZONES)
+"""The energy zones as a PromQL label regex: `zone=~"package(_die_[0-9]+)?|dram(_die_[0-9]+)?"`."""
+_ENERGY_ZONE = re.compile(f"^(?:{ENERGY_ZONE_PROMQL})$")
+
+
+def is_energy_zone(zone: str) -> bool:
+    """True for a `zone` label that counts towards the machine's energy (package, dram, per die)."""
+    return _ENERGY_ZONE.match(zone) is not None
+
 
 _POWERCAP_ZONE = re.compile(r"^(?P<kind>intel-rapl|amd-rapl|intel-rapl-mmio):(?P<top>\d+)(?::(?P<sub>\d+))?$")
 _PACKAGE_NAME = re.compile(r"^package-(?P<socket>\d+)(?P<rest>.*)$")
@@ -446,6 +468,12 @@ class RaplSampler:
             self._logged.add(message)
             log.log(level, "%s", message)
 
+    def energy_joules(self, now: float | None = None) -> dict[tuple[str, str], float]:
+        """One pass, then the energy zones' joules: `(socket, zone)` -> monotonic, wrap-compensated
+        joules since each zone's first reading. Cheap after the first call (discovery is cached);
+        the increase between two calls is the energy between them."""
+        return energy_totals(self.sample(now))
+
     # --- background cadence -----------------------------------------------------------------
     def start(self) -> None:
         """First pass now (so the first publish has data), then one every `interval` seconds."""
@@ -475,3 +503,8 @@ class RaplSampler:
         if self._thread is not None:
             self._thread.join(timeout=5)
             self._thread = None
+
+
+def energy_totals(state: SamplerState) -> dict[tuple[str, str], float]:
+    """The energy zones' joules of one pass: `(socket, zone)` -> joules (see "Energy zones")."""
+    return {(z.socket, z.zone): z.joules for z in state.zones if is_energy_zone(z.zone)}

@@ -17,7 +17,10 @@ ffmpeg writes one block every `-stats_period` seconds; each block ends with
     progress=end
 
 `ProgressParser.feed(bytes)` takes the body in arbitrary pieces (lines may be split
-across chunks) and returns the blocks completed so far. It is pure (no I/O), so it
+across chunks) and returns the blocks completed so far. It is the one parser of this output:
+the ffmpeg exporter feeds it what ffmpeg POSTs, and the runner reads its encodes' stdout with
+`read_blocks`, which feeds it line by line and hands each block over with its raw bytes
+(forwarded as they came). It is pure (no I/O), so it
 can be fuzzed; the only exception it raises is `ProgressError`, for input that
 cannot be progress output at all (a line longer than `max_line` bytes). Everything
 else is tolerated and counted: lines that are not `key=value` (`bad_lines`), values
@@ -29,7 +32,9 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import IO
 
 DEFAULT_MAX_LINE = 4096
 
@@ -235,3 +240,29 @@ class ProgressParser:
         out_time = next((cur[k] for k in _OUT_TIME_KEYS if k in cur), None)
         fields = {name: cur.get(name) for name in _BLOCK_FIELDS}
         return Block(out_time_seconds=out_time, end=end, **fields)  # type: ignore[arg-type]
+
+
+def read_blocks(stream: IO[bytes], on_block: Callable[[Block, bytes], None],
+                max_line: int = DEFAULT_MAX_LINE) -> ProgressParser:
+    """Read ffmpeg progress from `stream` until EOF, calling `on_block(block, raw_bytes)` per block.
+
+    The stream is always read to its end, so ffmpeg never blocks on a full pipe: a line longer
+    than `max_line` (not ffmpeg's) is skipped and counted in `bad_lines`, and the block it was
+    in goes on. Returns the parser, whose counters say what was tolerated.
+    """
+    parser = ProgressParser(max_line)
+    raw = bytearray()
+    skipping = False  # inside a line longer than max_line
+    for piece in iter(lambda: stream.readline(max_line), b""):
+        raw += piece
+        complete = piece.endswith(b"\n")
+        if skipping or (not complete and len(piece) >= max_line):
+            skipping = not complete
+            parser.bad_lines += not skipping
+            continue
+        for block in parser.feed(piece):
+            on_block(block, bytes(raw))
+            raw = bytearray()
+    for block in parser.finish():
+        on_block(block, bytes(raw))
+    return parser
