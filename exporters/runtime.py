@@ -379,7 +379,7 @@ def build(exporter_cls: type[Exporter], argv=None, environ=None) -> Runtime:
     spec = EXPORTERS[exporter_cls.name]
     refresh = exporter_cls.default_refresh_seconds or float(spec.scrape_interval_seconds)
     settings = common_settings(spec.port, refresh) + tuple(exporter_cls.settings)
-    config = parse(f"python -m exporters {spec.name}", spec.description, settings, argv, environ)
+    config = parse(f"ffwatt exporter {spec.name}", spec.description, settings, argv, environ)
     logging.basicConfig(
         level=getattr(logging, str(config.log_level).upper(), logging.INFO),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

@@ -158,16 +158,16 @@ def test_the_module_graph_has_no_circle():
     assert _circles(graph) == []
 
 
-@pytest.mark.xfail(strict=True, reason="#21 item 2 (servers branch) moves the launchers and fakes that "
-                   "scripts/ and bench/ import from tests/ into servers/ and simulated/")
+@pytest.mark.xfail(strict=True, reason="#21 item 2, another developer's part: the launchers and fakes that "
+                   "scripts/ and bench/ import from tests/ move into servers/ and simulated/")
 def test_no_product_file_imports_tests():
     found = [f"{_where(module, line)}: {name}" for module, edges in IMPORTS.items()
              for name, _, line in edges if _top(name) == "tests"]
     assert found == []
 
 
-@pytest.mark.xfail(strict=True, reason="#21 item 3 (readers branch) removes runner/energy.py's import of "
-                   "exporters.tsdb (one TSDB client below both)")
+@pytest.mark.xfail(strict=True, reason="#21 item 3, another developer's part: one TSDB client below both, "
+                   "so runner/energy.py stops importing exporters.tsdb")
 def test_the_runner_imports_nothing_from_the_exporters():
     found = [f"{_where(module, line)}: {name}" for module, edges in IMPORTS.items() if _top(module) == "runner"
              for name, _, line in edges if _top(name) == "exporters"]
