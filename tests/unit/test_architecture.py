@@ -94,6 +94,11 @@ def _where(module: str, line: int) -> str:
     return f"{MODULES[module].relative_to(ROOT)}:{line}"
 
 
+def test_every_package_stands_on_a_floor():
+    packages = {p.parent.name for p in ROOT.glob("*/__init__.py")} - {"tests"}
+    assert packages == set(FLOORS), "place a new package on a floor in FLOORS"
+
+
 def test_the_scan_sees_the_tree():
     # The checks below are only as good as the scan: it must find the packages and their imports.
     assert {"cli.main", "runner.run", "report.build", "dashboards_src.queries", "exporters.runtime"} <= set(MODULES)
