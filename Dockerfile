@@ -2,6 +2,7 @@
 #   docker build -t ffwatt/exporters:local .
 #   docker run --rm -p 9502:9502 -v "$PWD/test_results:/data/results:ro" \
 #       -e FFWATT_RESULTS_DIR=/data/results ffwatt/exporters:local results
+# The entrypoint is `ffwatt exporter`: the command is an exporter's name and flags, or `agent`.
 # docker-compose.yml (rendered from the catalog) runs each exporter from it.
 #
 # Offline (no registry, no package index): `make images` builds a Debian base standing in
@@ -17,11 +18,14 @@ ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 # 1 (with the wheels in wheelhouse/) installs without reaching the package index
 ARG PIP_NO_INDEX=0
-# Only what the exporters need (see .dockerignore): the catalog and the exporters.
+# Only what the exporters need (see .dockerignore): the lower floors, the exporters and the
+# `ffwatt` command (whose run and report say they are not in this image).
 COPY pyproject.toml README.md /src/
 COPY catalog /src/catalog
 COPY contract /src/contract
+COPY common /src/common
 COPY exporters /src/exporters
+COPY cli /src/cli
 COPY wheelhouse /wheelhouse
 RUN PIP_FIND_LINKS=/wheelhouse pip install --root /install /src
 
@@ -43,5 +47,5 @@ args = open('/proc/1/cmdline', 'rb').read().decode().split(chr(0)); \
 port = os.environ.get('FFWATT_PORT') or next(EXPORTERS[a].port for a in args if a in EXPORTERS); \
 urllib.request.urlopen(f'http://127.0.0.1:{port}/health', timeout=4)"
 
-ENTRYPOINT ["python", "-m", "exporters"]
+ENTRYPOINT ["ffwatt", "exporter"]
 CMD ["--help"]

@@ -17,6 +17,7 @@ from dashboards_src import (
     results_overview,
 )
 from dashboards_src.dashboard import DashboardSpec
+from dashboards_src.docs import render_markdown
 
 # In the order the docs present them. Each module has UID and dashboard().
 MODULES: tuple[ModuleType, ...] = (
@@ -52,8 +53,6 @@ def render_dashboards() -> dict[str, str]:
 
 
 def render() -> dict[str, str]:
-    from dashboards_src.docs import render_markdown
-
     all_specs = specs()
     files = {spec.path: spec.to_json() for spec in all_specs}
     files["docs/dashboards.md"] = render_markdown(all_specs)

@@ -25,6 +25,7 @@ turns that into a grafanalib Dashboard with the conventions applied in one place
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from grafanalib import core as g
@@ -121,6 +122,13 @@ class DashboardSpec:
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), sort_keys=True, indent=2, ensure_ascii=False) + "\n"
+
+
+def iter_panels(dashboard: dict) -> Iterator[dict]:
+    """Every panel of a rendered dashboard (`to_dict()`), including panels nested in collapsed rows."""
+    for panel in dashboard.get("panels", []):
+        yield panel
+        yield from panel.get("panels", [])
 
 
 FASTEST_SCRAPE_SECONDS = min(e.scrape_interval_seconds for e in EXPORTERS.values())

@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 from catalog import METRICS
-from dashboards_src.dashboard import DEFAULT_DATASOURCE_NAME, DEFAULT_DATASOURCE_UID, SCHEMA_VERSION, DashboardSpec
+from dashboards_src.dashboard import (
+    DEFAULT_DATASOURCE_NAME,
+    DEFAULT_DATASOURCE_UID,
+    SCHEMA_VERSION,
+    DashboardSpec,
+    iter_panels,
+)
 from dashboards_src.normalise import GRAFANA_VERSION
-from dashboards_src.queries import iter_panels
 
 _INTRO = f"""\
 # ffwatt dashboards

@@ -27,6 +27,9 @@ import re
 from collections.abc import Iterator
 from typing import NamedTuple
 
+from dashboards_src.build import render_dashboards
+from dashboards_src.dashboard import iter_panels  # part of this module's API too
+
 _LABEL_VALUES = re.compile(r"^label_values\(\s*([a-zA-Z_:][a-zA-Z0-9_:]*)\s*,\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*\)$")
 _VARIABLE = re.compile(r"\$\{(\w+)(?::\w+)?\}|\$(\w+)")
 
@@ -56,16 +59,7 @@ class DashboardVariable(NamedTuple):
 
 def dashboards() -> list[dict]:
     """The rendered dashboards, as Grafana will load them (dicts), in build order."""
-    from dashboards_src.build import render_dashboards
-
     return [json.loads(text) for text in render_dashboards().values()]
-
-
-def iter_panels(dashboard: dict) -> Iterator[dict]:
-    """Every panel of a dashboard, including panels nested in collapsed rows."""
-    for panel in dashboard.get("panels", []):
-        yield panel
-        yield from panel.get("panels", [])
 
 
 def iter_targets(boards: list[dict] | None = None) -> Iterator[DashboardTarget]:

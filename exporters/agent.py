@@ -1,4 +1,4 @@
-"""`python -m exporters agent` (`ffwatt agent`): the per-host exporters in one process.
+"""`ffwatt agent` (or `python -m exporters agent`): the per-host exporters in one process.
 
 A lab host runs the catalog's `per_host` exporters (cpu, docker, gpu, ffmpeg). As
 separate Python processes each pays the interpreter, prometheus_client and its
@@ -80,7 +80,7 @@ def environment_for(name: str, environ: Mapping[str, str]) -> dict[str, str]:
 def build_agent(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> list[Runtime]:
     """Parse the agent's command line and construct one runtime per exporter (not started)."""
     environ = os.environ if environ is None else environ
-    parser = argparse.ArgumentParser(prog="python -m exporters agent", description=__doc__.split("\n\n")[1])
+    parser = argparse.ArgumentParser(prog="ffwatt agent", description=__doc__.split("\n\n")[1])
     parser.add_argument("--exporters", default=environ.get("FFWATT_EXPORTERS", ",".join(PER_HOST)),
                         help=f"comma-separated exporters to run (default: the per-host ones, {','.join(PER_HOST)}) "
                              "[env FFWATT_EXPORTERS]")

@@ -1,70 +1,28 @@
-"""Settings: every setting is a CLI flag and an environment variable, with a default.
+"""The exporters' settings: the ones every exporter has, and parsing a command line.
 
-Precedence: flag, then environment (FFWATT_<FLAG_NAME>), then the documented default.
+A setting is a flag, an environment variable and a default (`common.settings.Setting`);
+precedence: flag, then environment (FFWATT_<FLAG_NAME>), then the documented default.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Mapping, Sequence
 
+from common.settings import (
+    Setting,
+    add_settings,
+    non_negative_float,
+    non_negative_int,
+    port_number,
+    positive_float,
+    positive_int,
+)
 
-@dataclass(frozen=True)
-class Setting:
-    name: str  # flag name without dashes: "results-dir"
-    default: Any
-    help: str
-    type: Callable[[str], Any] = str
-
-    @property
-    def flag(self) -> str:
-        return f"--{self.name}"
-
-    @property
-    def env(self) -> str:
-        return "FFWATT_" + self.name.upper().replace("-", "_")
-
-    @property
-    def attr(self) -> str:
-        return self.name.replace("-", "_")
-
-
-def positive_float(text: str) -> float:
-    value = float(text)
-    if not value > 0:
-        raise ValueError(f"must be > 0, got {text}")
-    return value
-
-
-def non_negative_float(text: str) -> float:
-    value = float(text)
-    if not value >= 0:
-        raise ValueError(f"must be >= 0, got {text}")
-    return value
-
-
-def positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise ValueError(f"must be >= 1, got {text}")
-    return value
-
-
-def non_negative_int(text: str) -> int:
-    value = int(text)
-    if value < 0:
-        raise ValueError(f"must be >= 0, got {text}")
-    return value
-
-
-def port_number(text: str) -> int:
-    value = int(text)
-    if not 0 <= value <= 65535:
-        raise ValueError(f"must be a TCP port 0-65535, got {text}")
-    return value
+# The exporter modules declare their settings with these, through this module.
+__all__ = ["Setting", "common_settings", "non_negative_float", "non_negative_int", "parse", "port_number",
+           "positive_float", "positive_int"]
 
 
 def common_settings(default_port: int, default_refresh: float) -> tuple[Setting, ...]:
@@ -84,39 +42,10 @@ def parse(
     environ: Mapping[str, str] | None = None,
 ) -> argparse.Namespace:
     """Parse flags with environment fallbacks; a bad value names the flag or variable."""
-    environ = os.environ if environ is None else environ
     parser = argparse.ArgumentParser(
         prog=prog,
         description=description,
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    for s in settings:
-        default = s.default
-        if s.env in environ:
-            default = _convert(s, environ[s.env], source=f"environment variable {s.env}", parser=parser)
-        parser.add_argument(
-            s.flag,
-            dest=s.attr,
-            default=default,
-            type=_typed(s),
-            help=f"{s.help} [env {s.env}]",
-        )
+    add_settings(parser, settings, os.environ if environ is None else environ)
     return parser.parse_args(argv)
-
-
-def _typed(setting: Setting) -> Callable[[str], Any]:
-    def convert(text: str) -> Any:
-        try:
-            return setting.type(text)
-        except (TypeError, ValueError) as exc:
-            raise argparse.ArgumentTypeError(f"{text!r}: {exc}") from None
-
-    convert.__name__ = getattr(setting.type, "__name__", "value")
-    return convert
-
-
-def _convert(setting: Setting, text: str, *, source: str, parser: argparse.ArgumentParser) -> Any:
-    try:
-        return setting.type(text)
-    except (TypeError, ValueError) as exc:
-        parser.error(f"{source}={text!r} is invalid for {setting.flag}: {exc}")

@@ -26,7 +26,8 @@ from prometheus_client.metrics_core import Metric as Family
 
 from catalog import EXPORTERS
 from catalog import metrics as m
-from exporters import __version__, heap
+from common.version import ffwatt_version
+from exporters import heap
 from exporters.config import Setting, common_settings, parse
 from exporters.samples import Samples
 
@@ -205,7 +206,7 @@ class Runtime:
         own.add(m.EXPORTER_LAST_SUCCESS, st.last_success, exporter=name)
         own.add(m.EXPORTER_REFRESH_DURATION, st.last_duration, exporter=name)
         own.add(m.EXPORTER_REFRESH_ERRORS, st.errors, exporter=name)
-        own.add(m.EXPORTER_BUILD, 1, exporter=name, version=__version__)
+        own.add(m.EXPORTER_BUILD, 1, exporter=name, version=ffwatt_version())
         self.snapshot = Snapshot(_Encoded(tuple(own.families())), self._data)
 
     def _run_loop(self) -> None:
@@ -245,7 +246,7 @@ class Runtime:
             reason = None
         body = {
             "exporter": self.exporter.name,
-            "version": __version__,
+            "version": ffwatt_version(),
             "status": status,
             "reason": reason,
             "last_success": st.last_success,
@@ -336,7 +337,7 @@ class _Handler(BaseHTTPRequestHandler):
     # until the client's delayed ACK, ~40 ms per scrape.
     disable_nagle_algorithm = True
     timeout = 15  # a client that goes silent this long is dropped; frees its thread
-    server_version = f"ffwatt/{__version__}"
+    server_version = f"ffwatt/{ffwatt_version()}"
 
     def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
         runtime = self.server.runtime
@@ -378,7 +379,7 @@ def build(exporter_cls: type[Exporter], argv=None, environ=None) -> Runtime:
     spec = EXPORTERS[exporter_cls.name]
     refresh = exporter_cls.default_refresh_seconds or float(spec.scrape_interval_seconds)
     settings = common_settings(spec.port, refresh) + tuple(exporter_cls.settings)
-    config = parse(f"python -m exporters {spec.name}", spec.description, settings, argv, environ)
+    config = parse(f"ffwatt exporter {spec.name}", spec.description, settings, argv, environ)
     logging.basicConfig(
         level=getattr(logging, str(config.log_level).upper(), logging.INFO),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

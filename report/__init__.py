@@ -15,6 +15,7 @@ Contract:
   the exporters never import this package (a unit test checks it).
 
 Layout: `data` (rows of figures, stdlib), `bd` (BD-rate and BD-energy), `compare`
-(two runs, Welch), `tsdb` (power traces), `charts` (matplotlib), `render` (HTML/CSV/MD),
-`build` (`make_report`), `cli` (the subcommand's flags).
+(two runs, Welch), `tsdb` (power traces), `charts` (matplotlib), `model` (`Report`, what
+`build` fills and `render` reads), `render` (HTML/CSV/MD), `build` (`make_report`), `cli`
+(the subcommand's flags).
 """

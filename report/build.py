@@ -14,45 +14,17 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-from report.bd import METHODS, Curve, Delta, all_deltas, build_curves
-from report.compare import Comparison, compare_rows
-from report.data import Prices, ReportError, Row, RunInput, all_rows, load_run, scenario_rows
+from report.bd import METHODS, all_deltas, build_curves
+from report.compare import compare_rows
+from report.data import ReportError, RunInput, all_rows, load_run, scenario_rows
+from report.model import Report, ReportOptions
+from report.render import render_csv, render_html, render_markdown
 
 __all__ = ["ReportOptions", "Report", "make_report"]
 
 log = logging.getLogger("ffwatt.report")
-
-
-@dataclass(frozen=True, slots=True)
-class ReportOptions:
-    results: tuple[Path, ...]
-    out: Path
-    prices: Prices = Prices()
-    baseline_run: Path | None = None
-    tsdb_url: str | None = None
-    method: str = "pchip"
-    title: str = "ffwatt benchmark report"
-
-
-@dataclass
-class Report:
-    """Everything the renderers show."""
-
-    options: ReportOptions
-    runs: list[RunInput]
-    rows: list[Row]
-    curves: list[Curve]
-    deltas: list[Delta]
-    charts: list[Any] = field(default_factory=list)
-    missing_charts: list[tuple[str, str]] = field(default_factory=list)
-    baseline: RunInput | None = None
-    comparisons: list[Comparison] = field(default_factory=list)
-    power_source: str = "power samples in the results file"
-    notes: list[str] = field(default_factory=list)
 
 
 def _write(path: Path, data: str | bytes) -> None:
@@ -134,9 +106,6 @@ def make_report(options: ReportOptions) -> Report:
                          f"{runs[0].run.path.name}")
     options.out.mkdir(parents=True, exist_ok=True)
     _draw(report)
-
-    from report.render import render_csv, render_html, render_markdown
-
     _write(options.out / "scenarios.csv", render_csv(report))
     _write(options.out / "summary.md", render_markdown(report))
     _write(options.out / "report.html", render_html(report))

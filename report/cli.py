@@ -1,4 +1,4 @@
-"""The `ffwatt report` subcommand's flags and entry point; `runner/cli.py` registers it.
+"""The `ffwatt report` subcommand's flags and entry point; `cli/main.py` registers it.
 
 Standard library only at import time: building `ffwatt --help` must not load matplotlib.
 The price and carbon flags mirror the cost exporter's settings and defaults, so the

@@ -1,6 +1,6 @@
 """The report's text outputs: the HTML page, the CSV and the Markdown summary.
 
-Pure functions of a `report.build.Report`; standard library only. The HTML is one file
+Pure functions of a `report.model.Report`; standard library only. The HTML is one file
 with inline CSS, charts as `data:image/png;base64` images and no script, so it opens
 from disk with no network. Unknown values are shown as a dash, never as 0.
 """
@@ -13,13 +13,11 @@ import html
 import io
 import math
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from report.bd import MIN_POINTS, Delta
 from report.data import Row, pareto_front
-
-if TYPE_CHECKING:
-    from report.build import Report
+from report.model import Report
 
 __all__ = ["render_html", "render_csv", "render_markdown", "SCENARIO_COLUMNS"]
 

@@ -1,7 +1,7 @@
-"""python -m runner ...  (the same as the `ffwatt` command)."""
+"""python -m runner ...: the same as the `ffwatt` command (cli/main.py)."""
 
 import sys
 
-from runner.cli import main
+from cli.main import main
 
 sys.exit(main())

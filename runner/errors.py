@@ -1,18 +1,23 @@
 """The one error class the runner raises for anything the user can fix.
 
-`ffwatt` catches `RunnerError`, prints `error: <message>` and exits 2. A message says
-where (file, scenario, key), what was expected and what was found.
+`ffwatt` catches their base (`common.errors.FfwattError`), prints `error: <message>` and exits
+2 (130 when interrupted). A message says where (file, scenario, key), what was expected and what
+was found.
 """
 
 from __future__ import annotations
 
+from common.errors import FfwattError
 
-class RunnerError(Exception):
+
+class RunnerError(FfwattError):
     """A problem the user can fix: a bad scenario file, no ffmpeg, an unwritable results dir."""
 
 
 class RunInterruptedError(RunnerError):
     """SIGINT or SIGTERM arrived; completed scenarios are kept."""
+
+    exit_code = 130
 
     def __init__(self, signal_name: str) -> None:
         self.signal_name = signal_name

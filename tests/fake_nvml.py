@@ -382,7 +382,7 @@ def main(argv: list[str] | None = None) -> int:
         print(__doc__)
         return 2
     FakeNvml.from_file(Path(argv[0])).install()
-    from exporters.__main__ import main as exporters_main
+    from exporters.command import main as exporters_main
 
     return exporters_main(["gpu", *argv[1:]])
 

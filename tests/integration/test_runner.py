@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 
 from catalog import metrics as m
+from cli.main import main
 from contract.results_model import load_results_file
-from runner.cli import main
 from runner.errors import RunInterruptedError
 from runner.run import handle_signals
 from tests.harness import processes_mentioning, running_exporter
@@ -310,7 +310,7 @@ def test_sigint_keeps_completed_scenarios_and_resume_finishes(ffmpeg, tmp_path):
     events = tmp_path / "events.ndjson"
     args = ["run", str(scenario_file), "--results-dir", str(tmp_path / "results"), "--ffmpeg", ffmpeg,
             "--work-dir", str(tmp_path / "work"), "--no-quality", *NO_EXPORTERS]
-    proc = subprocess.Popen([sys.executable, "-m", "runner.cli", *args, "--events", str(events)], cwd=ROOT,
+    proc = subprocess.Popen([sys.executable, "-m", "cli", *args, "--events", str(events)], cwd=ROOT,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
     try:
         deadline = time.monotonic() + 60

@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 import requests
 
+from cli.main import main
 from contract.results_model import load_results_file
-from runner.cli import main
 from runner.scenarios import slug
 from tests.harness import processes_mentioning
 from tests.servers import NginxRtmp, integration_required

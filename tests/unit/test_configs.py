@@ -422,12 +422,13 @@ def test_dockerfile() -> None:
     assert re.findall(r"^FROM (\S+)", text, re.M) == ["${BASE_IMAGE}", "${BASE_IMAGE}"]
     user = re.findall(r"^USER (\S+)$", text, re.M)
     assert user and user[-1] not in ("root", "0")
-    assert '\nENTRYPOINT ["python", "-m", "exporters"]\n' in text
+    assert '\nENTRYPOINT ["ffwatt", "exporter"]\n' in text
     assert re.search(r"^HEALTHCHECK .*\n(.*\n)*.*/health", text, re.M)
     ignore = (ROOT / ".dockerignore").read_text(encoding="utf-8").split()
     assert ignore[ignore.index("*") + 1:][:5] == ["!pyproject.toml", "!README.md", "!catalog/", "!contract/",
                                                   "!exporters/"]
-    for package in ("catalog", "contract", "exporters"):  # what `pip install /src` needs
+    assert {"!common/", "!cli/"} <= set(ignore)
+    for package in ("catalog", "contract", "common", "exporters", "cli"):  # what `pip install /src` needs
         assert f"COPY {package} /src/{package}" in text, package
 
 

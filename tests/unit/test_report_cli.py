@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 import exporters
-from runner import cli
+from cli import main as cli
 from tests.report_samples import write_results
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -34,7 +34,7 @@ def test_no_exporter_imports_the_report_extra():
 
 
 def test_the_cli_parser_does_not_import_the_extra():
-    code = ("import sys\nfrom runner import cli\ncli._parser({})\n"
+    code = ("import sys\nfrom cli import main as cli\ncli._parser({})\n"
             "print(sorted(m for m in sys.modules if m.split('.')[0] in ('matplotlib', 'bjontegaard', 'numpy')))\n")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr

@@ -9,10 +9,10 @@ import pytest
 
 from runner import ffmpeg as ff
 from runner import live
-from runner.cli import RUN_SETTINGS, _rtmp_url
 from runner.errors import RunnerError
 from runner.run import _baseline_mean_watts, dry_run_lines
 from runner.scenarios import matrix_sha256, parse_scenarios
+from runner.settings import RUN_SETTINGS, _rtmp_url
 
 BASE = """
 defaults: {encoder: libx264, preset: veryfast, resolution: 320x180, fps: 30, duration: 6}

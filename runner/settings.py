@@ -1,0 +1,57 @@
+"""The settings of `ffwatt run`: each a flag, an environment variable `FFWATT_<FLAG>` and a
+default (`common.settings.Setting`; the flag wins, then the variable, then the default)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from common.settings import Setting, boolean, positive_float
+from contract import formulas
+
+__all__ = ["RUN_SETTINGS", "RUN_SWITCHES"]
+
+
+def _url(text: str) -> str | None:
+    return text.strip() or None  # '' disables
+
+
+def _rtmp_url(text: str) -> str | None:
+    value = text.strip().rstrip("/")
+    if not value:
+        return None  # '' means: start our own server
+    if not value.startswith(("rtmp://", "rtmps://")) or value.count("/") < 3:
+        raise ValueError(f"expected an RTMP application URL like rtmp://host:1935/live, got {text!r}")
+    return value
+
+
+RUN_SETTINGS = (
+    Setting("results-dir", "test_results", "Directory the results file is written to.", Path),
+    Setting("ffmpeg", None, "ffmpeg binary (default: the static ffmpeg of imageio-ffmpeg, which has libvmaf)."),
+    Setting("events", None, "Append NDJSON events (scenario-start, progress, scenario-done, ...) to this file.", Path),
+    Setting("progress-url", "http://127.0.0.1:9506",
+            "Base URL of the ffmpeg exporter that receives live progress ('' disables).", _url),
+    Setting("cpu-metrics-url", "http://127.0.0.1:9500/metrics",
+            "The cpu (RAPL) exporter's /metrics, for the joules counters ('' disables).", _url),
+    Setting("gpu-metrics-url", "http://127.0.0.1:9505/metrics",
+            "The gpu (NVML) exporter's /metrics, for the joules counters ('' disables).", _url),
+    Setting("tsdb-url", None, "VictoriaMetrics base URL: read the joules increase from it instead.", _url),
+    Setting("sample-interval", 1.0, "Seconds between power and CPU samples.", positive_float),
+    Setting("tdp-watts", formulas.DEFAULT_TDP_WATTS,
+            "CPU TDP in watts for the power model used without RAPL/NVML.", positive_float),
+    Setting("work-dir", None, "Where encoded outputs go (default: a temp dir, removed at the end).", Path),
+    Setting("rtmp-url", None, "Live mode: publish to this existing RTMP application (rtmp://host:1935/live) "
+            "instead of starting the runner's own nginx-rtmp ('' starts our own).", _rtmp_url),
+    Setting("rtmp-stat-url", None, "The /stat URL of the --rtmp-url server (to wait for a stream to close).", _url),
+    Setting("rtmp-record-dir", None, "Where the --rtmp-url server records streams (<dir>/<stream>.flv): live "
+            "quality is scored on those recordings (without it, live quality is not measured).", Path),
+    Setting("nginx", "nginx", "nginx binary for the runner's own RTMP server (needs the Debian packages nginx "
+            "libnginx-mod-rtmp)."),
+)
+# Flags without a value; their variables take true/false.
+RUN_SWITCHES = (
+    Setting("resume", False, "Continue the newest results file of this scenario file, skipping completed "
+            "scenarios.", boolean),
+    Setting("dry-run", False, "Print the expanded scenarios and the exact ffmpeg commands; run nothing.", boolean),
+    Setting("keep-outputs", False, "Keep the encoded files in the work dir.", boolean),
+    Setting("no-quality", False, "Skip the VMAF/PSNR/SSIM pass.", boolean),
+)
