@@ -24,6 +24,7 @@ COPY pyproject.toml README.md /src/
 COPY catalog /src/catalog
 COPY contract /src/contract
 COPY common /src/common
+COPY readers /src/readers
 COPY exporters /src/exporters
 COPY cli /src/cli
 COPY wheelhouse /wheelhouse

@@ -171,8 +171,6 @@ def test_no_product_file_imports_tests():
     assert found == []
 
 
-@pytest.mark.xfail(strict=True, reason="#21 item 3, another developer's part: one TSDB client below both, "
-                   "so runner/energy.py stops importing exporters.tsdb")
 def test_the_runner_imports_nothing_from_the_exporters():
     found = [f"{_where(module, line)}: {name}" for module, edges in IMPORTS.items() if _top(module) == "runner"
              for name, _, line in edges if _top(name) == "exporters"]
