@@ -55,6 +55,8 @@ RUN_SETTINGS = (
     Setting("events", None, "Append NDJSON events (scenario-start, progress, scenario-done, ...) to this file.", Path),
     Setting("progress-url", "http://127.0.0.1:9506",
             "Base URL of the ffmpeg exporter that receives live progress ('' disables).", _url),
+    Setting("progress-token-file", None, "File with the token the ffmpeg exporter wants (its --push-token-file); "
+            "sent as 'Authorization: Bearer <token>' with every progress push.", Path),
     Setting("cpu-metrics-url", "http://127.0.0.1:9500/metrics",
             "The cpu (RAPL) exporter's /metrics, for the joules counters ('' disables).", _url),
     Setting("gpu-metrics-url", "http://127.0.0.1:9505/metrics",
@@ -113,6 +115,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return run(RunOptions(
         scenario_file=args.scenario_file, results_dir=args.results_dir, ffmpeg=args.ffmpeg, resume=args.resume,
         dry_run=args.dry_run, events=args.events, progress_url=args.progress_url,
+        progress_token_file=args.progress_token_file,
         cpu_metrics_url=args.cpu_metrics_url, gpu_metrics_url=args.gpu_metrics_url, tsdb_url=args.tsdb_url,
         sample_interval=args.sample_interval, tdp_watts=args.tdp_watts, work_dir=args.work_dir,
         keep_outputs=args.keep_outputs, quality=not args.no_quality, rtmp_url=args.rtmp_url,

@@ -195,6 +195,7 @@ def encode(
     progress_url: str | None = None,
     on_progress: Callable[[int, dict[str, str]], None] | None = None,
     timeout: float,
+    progress_token: str | None = None,
 ) -> EncodeResult:
     """Run the scenario's `streams` encodes in parallel and measure them (see the module docstring)."""
     streams = []
@@ -204,7 +205,7 @@ def encode(
         streams.append(StreamProcess(i, argv, outputs, work_dir / f"{scenario.slug}-s{i + 1}.log",
                                f"{scenario.slug}-{i + 1}"))
     start_wall, end_wall = run_streams(scenario, streams, progress_url=progress_url, on_progress=on_progress,
-                                       timeout=timeout)
+                                       timeout=timeout, progress_token=progress_token)
     return EncodeResult(start_time=start_wall, end_time=end_wall, streams=tuple(stream_result(s) for s in streams),
                         commands=tuple(tuple(s.argv) for s in streams))
 
@@ -230,6 +231,7 @@ def run_streams(
     progress_url: str | None,
     on_progress: Callable[[int, dict[str, str]], None] | None,
     timeout: float,
+    progress_token: str | None = None,
 ) -> tuple[float, float]:
     """Launch every stream, wait for all (bounded), stop any left; `(start, end)` in unix seconds.
 
@@ -244,7 +246,7 @@ def run_streams(
             log.debug("stream %d: %s", s.index + 1, shlex.join(s.argv))
             s.started = time.monotonic()
             s.proc = _spawn(s.argv, s.log_path, stdout=subprocess.PIPE)
-            forwarder = Forwarder(progress_url, s.name) if progress_url else None
+            forwarder = Forwarder(progress_url, s.name, token=progress_token) if progress_url else None
             s.reader = threading.Thread(target=_read, args=(s, forwarder, on_progress),
                                         name=f"progress-{s.name}", daemon=True)
             s.reader.start()
