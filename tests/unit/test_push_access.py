@@ -104,3 +104,6 @@ def test_parse_stat_counts_streams_before_reading_them():
     assert len(parse_stat(doc, max_streams=3).streams) == 3
     with pytest.raises(StatError, match="lists 3 streams, over the limit of 2"):
         parse_stat(doc, max_streams=2)
+    spaced = doc.replace(b"<stream>", b"<stream >")  # not nginx-rtmp's spelling: counted after parsing
+    with pytest.raises(StatError, match="lists 3 streams, over the limit of 2"):
+        parse_stat(spaced, max_streams=2)
