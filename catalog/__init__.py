@@ -38,6 +38,7 @@ MEASURED_ENERGY_SOURCES = ("rapl", "nvml", "rapl+nvml", "samples", "tsdb")
 # Reasons an ffmpeg progress push or line is rejected / a stream ends.
 FFMPEG_REJECT_REASONS = (
     "bad_path", "bad_stream_name", "too_large", "bad_line", "bad_value", "timeout", "too_many_streams",
+    "not_allowed", "unauthorized", "stream_taken", "rate_limited",
 )
 FFMPEG_END_REASONS = ("end", "silent")
 

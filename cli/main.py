@@ -52,6 +52,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return run(RunOptions(
         scenario_file=args.scenario_file, results_dir=args.results_dir, ffmpeg=args.ffmpeg, resume=args.resume,
         dry_run=args.dry_run, events=args.events, progress_url=args.progress_url,
+        progress_token_file=args.progress_token_file,
         cpu_metrics_url=args.cpu_metrics_url, gpu_metrics_url=args.gpu_metrics_url, tsdb_url=args.tsdb_url,
         sample_interval=args.sample_interval, tdp_watts=args.tdp_watts, work_dir=args.work_dir,
         keep_outputs=args.keep_outputs, quality=not args.no_quality, rtmp_url=args.rtmp_url,

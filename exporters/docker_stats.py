@@ -28,6 +28,7 @@ from docker.utils import kwargs_from_env, version_gte
 
 from catalog import metrics as m
 from exporters.config import Setting, positive_float, positive_int
+from exporters.labels import MAX_LABEL_LENGTH, LongLabels
 from exporters.runtime import Exporter
 from exporters.samples import Samples
 
@@ -150,6 +151,7 @@ class DockerExporter(Exporter):
         Setting("stats-workers", 32, "Containers whose stats are fetched concurrently.", positive_int),
         Setting("stats-timeout", 5.0,
                 "Seconds to wait for the container list and for each container's stats.", positive_float),
+        MAX_LABEL_LENGTH,
     )
 
     def __init__(self, config):
@@ -157,6 +159,7 @@ class DockerExporter(Exporter):
         self.docker_host = config.docker_host or os.environ.get("DOCKER_HOST") or DEFAULT_DOCKER_HOST
         self.workers = int(config.stats_workers)
         self.timeout = float(config.stats_timeout)
+        self.max_label = int(config.max_label_length)
         self._client: docker.APIClient | None = None
         self._client_lock = threading.Lock()
         self._pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="docker-stats")
@@ -210,7 +213,9 @@ class DockerExporter(Exporter):
             out.fail(f"Docker Engine at {self.docker_host} unreachable: {_reason(exc)}")
             return
 
-        futures = {self._pool.submit(self._stats, client, c["Id"]): c for c in listed}
+        long_labels = LongLabels(self.max_label, "container")
+        labelled = [c for c in listed if long_labels.allows(container=_label(c)[0], image=_label(c)[2])]
+        futures = {self._pool.submit(self._stats, client, c["Id"]): c for c in labelled}
         done, pending = wait(futures, timeout=self.timeout + 1.0)
         failures: list[str] = []
         for future in pending:
@@ -248,6 +253,8 @@ class DockerExporter(Exporter):
         out.add(m.DOCKER_CONTAINERS, len(listed))
         if failures:
             out.warn(f"stats failed for {len(failures)} of {len(listed)} container(s): {failures[0]}")
+        if long_labels.warning():
+            out.warn(long_labels.warning())
 
     def health_details(self) -> dict:
         return {
@@ -258,6 +265,7 @@ class DockerExporter(Exporter):
             "containers": self._containers,
             "stats_workers": self.workers,
             "stats_timeout_seconds": self.timeout,
+            "max_label_length": self.max_label,
             "last_stats_failures": list(self._last_failures),
         }
 

@@ -17,14 +17,22 @@ A stream leaves /metrics
   once), or
 - when it has been silent for `stream-timeout` seconds (ffmpeg died or hung).
 
-Bounds: stream names match [A-Za-z0-9_.-]{1,64} (else 400), a line is at most
-4 KiB and a push at most `max-body-bytes` (else 413), at most `max-streams` streams
-are tracked (else 503), a connection silent for `stream-timeout` seconds is closed.
-Every rejection is counted by reason.
+Who may push (exporters.push_access): loopback peers, plus `push-allow` networks
+(else 403); with `push-token-file`, only requests with `Authorization: Bearer <token>`
+(else 401). A stream belongs to the connection that pushes it until it ends
+(`progress=end`), that connection closes or the stream expires: a second writer gets 409
+and the first keeps its data.
+
+Bounds: stream names match [A-Za-z0-9_.-]{1,64} and `max-label-length` (else 400), a
+line is at most 4 KiB and a push at most `max-body-bytes` (else 413), at most
+`max-streams` streams are tracked (else 503), blocks per second per stream and in all,
+and body bytes per second per connection, are rate-limited (else 429), a connection
+silent for `stream-timeout` seconds is closed. Every rejection is counted by reason.
 """
 
 from __future__ import annotations
 
+import itertools
 import re
 import socket
 import threading
@@ -35,6 +43,9 @@ from http.server import BaseHTTPRequestHandler
 from catalog import FFMPEG_END_REASONS, FFMPEG_REJECT_REASONS
 from catalog import metrics as m
 from exporters.config import Setting, non_negative_float, non_negative_int, positive_float, positive_int
+from exporters.labels import MAX_LABEL_LENGTH
+from exporters.push_access import TokenFile, networks, peer_allowed
+from exporters.rate_limit import TokenBucket
 from exporters.runtime import Exporter
 from exporters.samples import Samples
 from readers.ffmpeg_progress import DEFAULT_MAX_LINE, Block, ProgressError, ProgressParser
@@ -44,15 +55,24 @@ STREAM_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 READ_SIZE = 64 * 1024
 MAX_CHUNK_LINE = 1024  # a chunk-size line ("1a3;ext\r\n") longer than this is not HTTP
 MAX_TRAILER_LINES = 32
-# Refused because the stream table is full (one of catalog.FFMPEG_REJECT_REASONS).
+# Reasons a push is refused (all in catalog.FFMPEG_REJECT_REASONS).
 REASON_FULL = "too_many_streams"
+REASON_NOT_ALLOWED = "not_allowed"
+REASON_UNAUTHORIZED = "unauthorized"
+REASON_TAKEN = "stream_taken"
+REASON_RATE = "rate_limited"
+# A rate limit lets this many seconds' worth through at once (ffmpeg's blocks come in step,
+# the runner's forwarder may send a few together after a pause).
+BURST_SECONDS = 4.0
 
 
 @dataclass
 class _Stream:
     block: Block
     last_seen: float  # time.monotonic()
+    blocks: TokenBucket  # this stream's blocks per second
     ended_at: float | None = None
+    owner: int | None = None  # the connection that pushes it; None once ended or that connection closed
 
 
 class _RejectError(Exception):
@@ -81,6 +101,21 @@ class FfmpegExporter(Exporter):
                 "connection open per encode and sends about 300 bytes per stats period.", non_negative_int),
         Setting("max-streams", 256, "Most streams tracked at once; pushes for new streams beyond it get 503.",
                 positive_int),
+        Setting("push-allow", "",
+                "Networks besides loopback that may push progress: comma-separated CIDRs (0.0.0.0/0,::/0: any "
+                "address); other peers get 403.", networks),
+        Setting("push-token-file", "",
+                "File holding a token every push must present as 'Authorization: Bearer <token>' (else 401); "
+                "re-read when it changes. '' accepts pushes without one.", str),
+        Setting("stream-blocks-per-second", 10.0,
+                "Progress blocks one stream may push per second (ffmpeg sends 1/-stats_period); beyond, 429.",
+                positive_float),
+        Setting("total-blocks-per-second", 1000.0,
+                "Progress blocks all streams together may push per second; beyond, 429.", positive_float),
+        Setting("max-body-bytes-per-second", 16 * 1024,
+                "Body bytes one push connection may send per second (ffmpeg sends about 600 at "
+                "-stats_period 0.5); beyond, 429.", positive_int),
+        MAX_LABEL_LENGTH,
     )
 
     def __init__(self, config):
@@ -90,6 +125,15 @@ class FfmpegExporter(Exporter):
         self.max_body = int(config.max_body_bytes)
         self.max_streams = int(config.max_streams)
         self.max_line = DEFAULT_MAX_LINE
+        allow = config.push_allow
+        self.push_allow = networks(allow) if isinstance(allow, str) else tuple(allow)
+        self.token = TokenFile(config.push_token_file) if config.push_token_file else None
+        self.stream_rate = float(config.stream_blocks_per_second)
+        self.total_rate = float(config.total_blocks_per_second)
+        self.body_rate = int(config.max_body_bytes_per_second)
+        self.max_label = int(config.max_label_length)
+        self._total_blocks = TokenBucket(self.total_rate, max(1.0, self.total_rate * BURST_SECONDS))
+        self._connection_ids = itertools.count(1)
         self._lock = threading.Lock()
         self._streams: dict[str, _Stream] = {}
         self._rejected: dict[str, int] = dict.fromkeys(FFMPEG_REJECT_REASONS, 0)
@@ -109,26 +153,52 @@ class FfmpegExporter(Exporter):
                 self._rejected[reason] = self._rejected.get(reason, 0) + n
                 self._version += 1
 
-    def _apply(self, stream: str, block: Block) -> bool:
+    def _taken(self, stream: str, connection: int) -> _RejectError | None:
+        """The refusal when another live connection pushes `stream` (call with the lock held)."""
+        state = self._streams.get(stream)
+        if state is not None and state.owner is not None and state.owner != connection:
+            return _RejectError(409, REASON_TAKEN, f"stream {stream!r} is being pushed by another connection "
+                                "until it ends")
+        return None
+
+    def _apply(self, stream: str, block: Block, connection: int) -> bool:
         """Record a completed block; True when the stream is new or ended (worth a refresh now)."""
         now = time.monotonic()
         with self._lock:
-            self._version += 1
+            refusal = self._taken(stream, connection)
+            if refusal is not None:
+                raise refusal
             state = self._streams.get(stream)
+            if state is None and len(self._streams) >= self.max_streams:
+                raise _RejectError(503, REASON_FULL, f"already tracking {self.max_streams} streams (--max-streams)")
+            if state is not None and not state.blocks.take():
+                raise _RejectError(429, REASON_RATE, f"stream {stream!r} is over {self.stream_rate:g} blocks/s "
+                                   "(--stream-blocks-per-second)")
+            if not self._total_blocks.take():
+                raise _RejectError(429, REASON_RATE, f"all streams together are over {self.total_rate:g} blocks/s "
+                                   "(--total-blocks-per-second)")
+            self._version += 1
+            owner = None if block.end else connection
+            if block.end:
+                self._ended["end"] += 1
             if state is None:
-                if len(self._streams) >= self.max_streams:
-                    raise _RejectError(503, REASON_FULL, f"already tracking {self.max_streams} streams (--max-streams)")
-                self._streams[stream] = _Stream(block, now, now if block.end else None)
-                if block.end:
-                    self._ended["end"] += 1
+                bucket = TokenBucket(self.stream_rate, max(1.0, self.stream_rate * BURST_SECONDS))
+                bucket.take()
+                self._streams[stream] = _Stream(block, now, bucket, now if block.end else None, owner)
                 return True
             was_ended = state.ended_at is not None
             state.block = block
             state.last_seen = now
             state.ended_at = now if block.end else None
-            if block.end:
-                self._ended["end"] += 1
+            state.owner = owner
             return block.end or was_ended
+
+    def _release(self, stream: str | None, connection: int) -> None:
+        """The connection closed: its stream (if still its own) may be taken by the next writer."""
+        with self._lock:
+            state = self._streams.get(stream) if stream else None
+            if state is not None and state.owner == connection:
+                state.owner = None
 
     def refresh(self, out: Samples) -> None:
         now = time.monotonic()
@@ -169,6 +239,13 @@ class FfmpegExporter(Exporter):
     def health_details(self) -> dict:
         with self._lock:
             return {
+                "push_allow": ["loopback"] + [str(n) for n in self.push_allow],
+                "push_token_required": self.token is not None,
+                "push_token_error": self.token.error if self.token is not None else None,
+                "stream_blocks_per_second": self.stream_rate,
+                "total_blocks_per_second": self.total_rate,
+                "max_body_bytes_per_second": self.body_rate,
+                "max_label_length": self.max_label,
                 "streams": len(self._streams),
                 "active_streams": sum(1 for s in self._streams.values() if s.ended_at is None),
                 "open_connections": self._connections,
@@ -186,26 +263,44 @@ class FfmpegExporter(Exporter):
     def handle_post(self, path: str, request: BaseHTTPRequestHandler) -> bool:
         with self._lock:
             self._connections += 1
+            connection = next(self._connection_ids)
+        stream: list[str] = []
         try:
-            self._serve_push(path, request)
+            self._serve_push(path, request, connection, stream)
         finally:
+            self._release(stream[0] if stream else None, connection)
             with self._lock:
                 self._connections -= 1
         return True
 
-    def _serve_push(self, path: str, request: BaseHTTPRequestHandler) -> None:
+    def _admit(self, request: BaseHTTPRequestHandler) -> None:
+        """Refuse a peer outside the allow-list (403) or a request without the token (401)."""
+        peer = str(request.client_address[0]) if request.client_address else ""
+        if not peer_allowed(peer, self.push_allow):
+            raise _RejectError(403, REASON_NOT_ALLOWED, f"pushes from {peer} are not allowed (--push-allow)")
+        if self.token is not None and not self.token.accepts(request.headers.get("Authorization")):
+            raise _RejectError(401, REASON_UNAUTHORIZED, "a push needs 'Authorization: Bearer <token>' "
+                               "(--push-token-file)")
+
+    def _serve_push(self, path: str, request: BaseHTTPRequestHandler, connection: int, pushing: list[str]) -> None:
         parser = ProgressParser(max_line=self.max_line)
         seen = [0, 0, 0]  # bad_lines, bad_values, unknown_keys already counted
         try:
+            self._admit(request)
             if not path.startswith(PATH_PREFIX):
                 raise _RejectError(404, "bad_path", "POST progress to /progress/<stream>")
             stream = path[len(PATH_PREFIX):]
-            if not STREAM_NAME.fullmatch(stream):
-                raise _RejectError(400, "bad_stream_name", "stream names are 1-64 characters of A-Z a-z 0-9 _ . -")
+            if not STREAM_NAME.fullmatch(stream) or len(stream) > self.max_label:
+                raise _RejectError(400, "bad_stream_name", "stream names are 1-64 characters of A-Z a-z 0-9 _ . - "
+                                   f"and at most --max-label-length {self.max_label}")
             with self._lock:
                 full = stream not in self._streams and len(self._streams) >= self.max_streams
+                taken = self._taken(stream, connection)
+            if taken is not None:
+                raise taken
             if full:
                 raise _RejectError(503, REASON_FULL, f"already tracking {self.max_streams} streams (--max-streams)")
+            pushing.append(stream)
             # Our own read timeout for the (long-lived) body: silence past stream-timeout
             # closes the connection and frees its thread.
             request.connection.settimeout(self.stream_timeout)
@@ -216,17 +311,18 @@ class FfmpegExporter(Exporter):
                 except ProgressError as exc:
                     raise _RejectError(413, "too_large", str(exc)) from None
                 self._tally(parser, seen)
-                self._apply_all(stream, blocks, request)
+                self._apply_all(stream, blocks, request, connection)
 
             for data in self._body(request):
                 consume(data)
-            self._apply_all(stream, parser.finish(), request)
+            self._apply_all(stream, parser.finish(), request, connection)
             self._tally(parser, seen)
         except _RejectError as rej:
             self._tally(parser, seen)
             self._count(rej.reason)
             self.log.debug("rejected progress push %s: %s (%s)", path, rej, rej.reason)
-            _reply(request, rej.status, f"{rej}\n", linger=True)
+            extra = {"WWW-Authenticate": 'Bearer realm="ffwatt progress"'} if rej.status == 401 else None
+            _reply(request, rej.status, f"{rej}\n", linger=True, headers=extra)
             return
         except _ClientGoneError:
             self._tally(parser, seen)
@@ -246,12 +342,12 @@ class FfmpegExporter(Exporter):
             return
         _reply(request, 200, f"ok: {parser.blocks} block(s)\n")
 
-    def _apply_all(self, stream: str, blocks: list[Block], request: BaseHTTPRequestHandler) -> None:
+    def _apply_all(self, stream: str, blocks: list[Block], request: BaseHTTPRequestHandler, connection: int) -> None:
         if not blocks:
             return
         wake = False
         for block in blocks:
-            wake = self._apply(stream, block) or wake
+            wake = self._apply(stream, block, connection) or wake
         if wake:
             # New or ended stream: publish now rather than at the next tick.
             runtime = getattr(request.server, "runtime", None)
@@ -276,10 +372,18 @@ class FfmpegExporter(Exporter):
                 self._unknown_key_names.add(key)
 
     def _body(self, request: BaseHTTPRequestHandler):
-        """Yield the request body in pieces, enforcing max-body-bytes."""
+        """Yield the request body in pieces, enforcing max-body-bytes and max-body-bytes-per-second."""
+        budget = TokenBucket(self.body_rate, self.body_rate * BURST_SECONDS)
+        for data in self._raw_body(request, read_size=min(READ_SIZE, int(self.body_rate * BURST_SECONDS))):
+            if not budget.take(len(data)):
+                raise _RejectError(429, REASON_RATE, f"push over {self.body_rate} bytes/s "
+                                   "(--max-body-bytes-per-second)")
+            yield data
+
+    def _raw_body(self, request: BaseHTTPRequestHandler, read_size: int):
         transfer = request.headers.get("Transfer-Encoding", "").lower()
         if "chunked" in transfer:
-            yield from self._chunked(request)
+            yield from self._chunked(request, read_size)
             return
         length_header = request.headers.get("Content-Length")
         if length_header is None:
@@ -294,13 +398,13 @@ class FfmpegExporter(Exporter):
             raise _RejectError(413, "too_large", f"body of {length} bytes is over --max-body-bytes {self.max_body}")
         remaining = length
         while remaining:
-            data = request.rfile.read(min(remaining, READ_SIZE))
+            data = request.rfile.read(min(remaining, read_size))
             if not data:
                 raise _ClientGoneError
             remaining -= len(data)
             yield data
 
-    def _chunked(self, request: BaseHTTPRequestHandler):
+    def _chunked(self, request: BaseHTTPRequestHandler, read_size: int):
         rfile = request.rfile
         total = 0
         while True:
@@ -327,7 +431,7 @@ class FfmpegExporter(Exporter):
                 raise _RejectError(413, "too_large", f"body over --max-body-bytes {self.max_body}")
             remaining = size
             while remaining:
-                data = rfile.read(min(remaining, READ_SIZE))
+                data = rfile.read(min(remaining, read_size))
                 if not data:
                     raise _ClientGoneError
                 remaining -= len(data)
@@ -336,7 +440,8 @@ class FfmpegExporter(Exporter):
                 raise _RejectError(400, "bad_line", "chunk data not followed by CRLF")
 
 
-def _reply(request: BaseHTTPRequestHandler, status: int, text: str, *, linger: bool = False) -> None:
+def _reply(request: BaseHTTPRequestHandler, status: int, text: str, *, linger: bool = False,
+           headers: dict[str, str] | None = None) -> None:
     """Answer and close; the client (ffmpeg) may already be gone, which is fine.
 
     linger: the request body was not read to its end. Closing a socket with unread
@@ -349,6 +454,8 @@ def _reply(request: BaseHTTPRequestHandler, status: int, text: str, *, linger: b
         request.send_header("Content-Type", "text/plain; charset=utf-8")
         request.send_header("Content-Length", str(len(body)))
         request.send_header("Connection", "close")
+        for name, value in (headers or {}).items():
+            request.send_header(name, value)
         request.end_headers()
         request.wfile.write(body)
         request.wfile.flush()

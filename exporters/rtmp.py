@@ -17,13 +17,16 @@ state is dropped with the stream, and all of it when the server restarts (anothe
 `pid`, or its uptime went down).
 
 Bad input (server down, refused, slow, an HTTP error, an empty, huge, malformed or
-DOCTYPE-declaring body, a root that is not `<rtmp>`): the refresh raises
-`SourceError`, so the last good data keeps being served, `ffwatt_exporter_up` is 0 and
-/health says degraded with the reason, then failing once it is stale.
+DOCTYPE-declaring body, a root that is not `<rtmp>`, more than `--max-streams` streams):
+the refresh raises `SourceError`, so the last good data keeps being served,
+`ffwatt_exporter_up` is 0 and /health says degraded with the reason, then failing once
+it is stale. A stream whose application or name is over `--max-label-length` characters
+is left out (the others are served) and /health says degraded, naming it.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import time
 
 import requests
@@ -31,7 +34,8 @@ import urllib3
 
 from catalog import metrics as m
 from exporters.config import Setting, positive_float, positive_int
-from exporters.rtmp_stat import DEFAULT_MAX_BYTES, Stat, StatError, Stream, parse_stat
+from exporters.labels import MAX_LABEL_LENGTH, LongLabels
+from exporters.rtmp_stat import DEFAULT_MAX_BYTES, DEFAULT_MAX_STREAMS, Stat, StatError, Stream, parse_stat
 from exporters.runtime import Exporter, SourceError
 from exporters.samples import Samples
 
@@ -124,6 +128,10 @@ class RtmpExporter(Exporter):
         Setting("stat-timeout", 2.0, "Seconds one GET of the statistics may take in all.", positive_float),
         Setting("max-body-bytes", DEFAULT_MAX_BYTES,
                 "Largest statistics body accepted, in bytes; a larger one fails the refresh.", positive_int),
+        Setting("max-streams", DEFAULT_MAX_STREAMS,
+                "Most streams one statistics body may list; more fails the refresh (the last good data stays).",
+                positive_int),
+        MAX_LABEL_LENGTH,
     )
 
     def __init__(self, config):
@@ -131,6 +139,8 @@ class RtmpExporter(Exporter):
         self.stat_url = str(config.stat_url)
         self.timeout = float(config.stat_timeout)
         self.max_bytes = int(config.max_body_bytes)
+        self.max_streams = int(config.max_streams)
+        self.max_label = int(config.max_label_length)
         self._session = requests.Session()
         self._dropped = DroppedMessages()
         self._last: dict = {}
@@ -139,12 +149,16 @@ class RtmpExporter(Exporter):
         body = fetch(self.stat_url, timeout=self.timeout, max_bytes=self.max_bytes, session=self._session)
         t0 = time.perf_counter()
         try:
-            stat = parse_stat(body, max_bytes=self.max_bytes)
+            stat = parse_stat(body, max_bytes=self.max_bytes, max_streams=self.max_streams)
         except StatError as exc:
             raise SourceError(f"{self.stat_url}: {exc}") from None
         parse_seconds = time.perf_counter() - t0
+        long_labels = LongLabels(self.max_label, "stream")
+        stat = _without_long_labels(stat, long_labels)
         dropped = self._dropped.update(stat)
         add_samples(out, stat, dropped)
+        if long_labels.warning():
+            out.warn(long_labels.warning())
         duplicates = _duplicates(stat)
         if duplicates:
             out.warn(f"streams listed twice (several server blocks share an application name), "
@@ -164,11 +178,22 @@ class RtmpExporter(Exporter):
             "stat_url": self.stat_url,
             "stat_timeout_seconds": self.timeout,
             "max_body_bytes": self.max_bytes,
+            "max_streams": self.max_streams,
+            "max_label_length": self.max_label,
             "last_stat": dict(self._last),
         }
 
     def close(self) -> None:
         self._session.close()
+
+
+def _without_long_labels(stat: Stat, long_labels: LongLabels) -> Stat:
+    """The stat without streams (and applications) whose names are over the label bound."""
+    streams = tuple(s for s in stat.streams if long_labels.allows(app=s.app, stream=s.name))
+    applications = tuple(a for a in stat.applications if len(a) <= long_labels.limit)
+    if len(streams) == len(stat.streams) and len(applications) == len(stat.applications):
+        return stat
+    return dataclasses.replace(stat, streams=streams, applications=applications)
 
 
 def add_samples(out: Samples, stat: Stat, dropped: dict[tuple[str, str], float]) -> None:

@@ -33,6 +33,8 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 
 DEFAULT_MAX_BYTES = 8 * 1024 * 1024
+# About 14 series per stream: 1000 streams are ~14k series, a busy ingest server's worth.
+DEFAULT_MAX_STREAMS = 1000
 _DECLARATION = re.compile(rb"<!\s*(DOCTYPE|ENTITY)", re.IGNORECASE)
 
 
@@ -157,15 +159,19 @@ def _stream(app: str, el: ET.Element) -> Stream:
     )
 
 
-def parse_stat(body: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Stat:
+def parse_stat(body: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES, max_streams: int = DEFAULT_MAX_STREAMS) -> Stat:
     """Parse one /stat document. `StatError` when it is empty, too big, declares a
-    DOCTYPE or entities, is not well-formed XML, or its root is not `<rtmp>`."""
+    DOCTYPE or entities, is not well-formed XML, its root is not `<rtmp>`, or it lists
+    more than `max_streams` streams (counted before parsing, and again after)."""
     if not body or not body.strip():
         raise StatError("empty /stat body")
     if len(body) > max_bytes:
         raise StatError(f"/stat body is {len(body)} bytes, over the limit of {max_bytes}")
     if _DECLARATION.search(body):
         raise StatError("/stat body declares a DOCTYPE or ENTITY; refused (nginx-rtmp writes neither)")
+    tags = body.count(b"<stream>")  # milliseconds, where parsing 8 MiB takes a third of a second
+    if tags > max_streams:
+        raise StatError(f"/stat lists {tags} streams, over the limit of {max_streams} (--max-streams)")
     text = body.decode("utf-8", "replace")
     # the declaration names an encoding; ElementTree refuses a str that keeps it
     text = re.sub(r"^\s*<\?xml[^>]*\?>", "", text, count=1)
@@ -175,15 +181,17 @@ def parse_stat(body: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Stat:
         raise StatError(f"/stat body is not well-formed XML: {exc}") from None
     if root.tag != "rtmp":
         raise StatError(f"/stat root element is <{root.tag}>, expected <rtmp> (is this nginx-rtmp's rtmp_stat?)")
-    applications: list[str] = []
-    streams: list[Stream] = []
+    lives: list[tuple[str, list[ET.Element]]] = []
     for app_el in root.findall("server/application"):
-        app = _text(app_el, "name") or ""
         live = app_el.find("live")
         if live is None:
             continue  # an application without `live on;` (e.g. VOD) has no streams
-        applications.append(app)
-        streams.extend(_stream(app, s) for s in live.findall("stream"))
+        lives.append((_text(app_el, "name") or "", live.findall("stream")))
+    count = sum(len(els) for _, els in lives)
+    if count > max_streams:
+        raise StatError(f"/stat lists {count} streams, over the limit of {max_streams} (--max-streams)")
+    applications = [app for app, _ in lives]
+    streams = [_stream(app, s) for app, els in lives for s in els]
     return Stat(
         pid=_text(root, "pid"),
         nginx_version=_text(root, "nginx_version"),

@@ -147,6 +147,7 @@ def encode(
     progress_url: str | None = None,
     on_progress: Callable[[int, Block], None] | None = None,
     timeout: float,
+    progress_token: str | None = None,
 ) -> EncodeResult:
     """Run the scenario's `streams` encodes in parallel and measure them (see the module docstring)."""
     streams = []
@@ -156,7 +157,7 @@ def encode(
         streams.append(StreamProcess(i, argv, outputs, work_dir / f"{scenario.slug}-s{i + 1}.log",
                                f"{scenario.slug}-{i + 1}"))
     start_wall, end_wall = run_streams(scenario, streams, progress_url=progress_url, on_progress=on_progress,
-                                       timeout=timeout)
+                                       timeout=timeout, progress_token=progress_token)
     return EncodeResult(start_time=start_wall, end_time=end_wall, streams=tuple(
         StreamResult(**measured_fields(s), output_bytes=sum(p.stat().st_size for p in s.outputs if p.exists()),
                      outputs=tuple(str(p) for p in s.outputs))
@@ -170,6 +171,7 @@ def run_streams(
     progress_url: str | None,
     on_progress: Callable[[int, Block], None] | None,
     timeout: float,
+    progress_token: str | None = None,
 ) -> tuple[float, float]:
     """Launch every stream, wait for all (bounded), stop any left; `(start, end)` in unix seconds.
 
@@ -184,7 +186,7 @@ def run_streams(
             log.debug("stream %d: %s", s.index + 1, shlex.join(s.argv))
             s.started = time.monotonic()
             s.proc = _spawn(s.argv, s.log_path, stdout=subprocess.PIPE)
-            forwarder = Forwarder(progress_url, s.name) if progress_url else None
+            forwarder = Forwarder(progress_url, s.name, token=progress_token) if progress_url else None
             s.reader = threading.Thread(target=_read, args=(s, forwarder, on_progress),
                                         name=f"progress-{s.name}", daemon=True)
             s.reader.start()

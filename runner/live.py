@@ -184,6 +184,7 @@ def encode_live(
     progress_url: str | None = None,
     on_progress: Callable[[int, Block], None] | None = None,
     timeout: float,
+    progress_token: str | None = None,
 ) -> LiveResult:
     """Publish the scenario's `streams` live streams in parallel and measure them (module docstring).
 
@@ -196,7 +197,7 @@ def encode_live(
         streams.append(StreamProcess(i, argv, [], work_dir / f"{scenario.slug}-s{i + 1}.log", name))
     try:
         start, end = run_streams(scenario, streams, progress_url=progress_url, on_progress=on_progress,
-                                 timeout=timeout)
+                                 timeout=timeout, progress_token=progress_token)
     except EncodeError as exc:
         if "Error opening output" in str(exc):
             raise EncodeError(f"{exc}\nthe RTMP server at {rtmp_url} refused the publish or did not answer as "

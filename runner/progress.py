@@ -3,7 +3,9 @@
 * ffmpeg's `key=value` blocks are parsed by `readers.ffmpeg_progress` (the exporter's parser
   too): `read_blocks(stream, on_block)` hands over each `Block` with its raw bytes.
 * `Forwarder` pushes each block to the ffmpeg exporter (`POST <url>/progress/<stream>`,
-  chunked, one connection per encode, as ffmpeg itself would). Any network failure
+  chunked, one connection per encode, as ffmpeg itself would), with
+  `Authorization: Bearer <token>` when the exporter wants one (`--progress-token-file`,
+  read by `read_token`: ffmpeg's own `-progress http://` cannot send it). Any network failure
   disables that forwarder with one logged warning: the exporter is a spectator, it
   never slows or fails an encode (every socket operation has a timeout).
 * `ProgressDisplay` is the per-scenario tqdm bar (frames, fps, speed, ETA; disabled when
@@ -20,12 +22,27 @@ import threading
 import time
 import urllib.parse
 from collections.abc import Callable
+from pathlib import Path
 
 from readers.ffmpeg_progress import Block
+from runner.errors import RunnerError
 
 log = logging.getLogger("ffwatt.run")
 
-__all__ = ["Forwarder", "probe_exporter", "ProgressDisplay"]
+__all__ = ["read_token", "Forwarder", "probe_exporter", "ProgressDisplay"]
+
+
+def read_token(path: Path) -> str:
+    """The push token in `path` (its content without surrounding whitespace); `RunnerError` naming the file."""
+    try:
+        token = Path(path).read_bytes()[:4097].decode("ascii").strip()
+    except OSError as exc:
+        raise RunnerError(f"--progress-token-file {path}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise RunnerError(f"--progress-token-file {path}: not ASCII text") from None
+    if not token or len(token) > 4096 or any(c.isspace() for c in token):
+        raise RunnerError(f"--progress-token-file {path}: expected one token (one word, at most 4096 characters)")
+    return token
 
 
 def probe_exporter(base_url: str, timeout: float = 1.0) -> str | None:
@@ -48,7 +65,7 @@ def probe_exporter(base_url: str, timeout: float = 1.0) -> str | None:
 class Forwarder:
     """One chunked POST to `<base_url>/progress/<stream>` carrying an encode's progress blocks."""
 
-    def __init__(self, base_url: str, stream: str, timeout: float = 2.0) -> None:
+    def __init__(self, base_url: str, stream: str, timeout: float = 2.0, *, token: str | None = None) -> None:
         url = urllib.parse.urlsplit(base_url)
         self.where = f"{base_url.rstrip('/')}/progress/{stream}"
         self._conn: http.client.HTTPConnection | None = None
@@ -57,6 +74,8 @@ class Forwarder:
             conn.putrequest("POST", f"{url.path.rstrip('/')}/progress/{stream}", skip_accept_encoding=True)
             conn.putheader("Transfer-Encoding", "chunked")
             conn.putheader("Content-Type", "text/plain")
+            if token:
+                conn.putheader("Authorization", f"Bearer {token}")
             conn.endheaders()
             self._conn = conn
         except (OSError, http.client.HTTPException, ValueError) as exc:

@@ -53,7 +53,7 @@ from runner.encode import EncodeError, EncodeResult, encode
 from runner.errors import RunInterruptedError, RunnerError
 from runner.events import EventLog, RunRecorder
 from runner.live import LiveResult, encode_live, publish_url, sweep_step, sweep_summary
-from runner.progress import ProgressDisplay, probe_exporter
+from runner.progress import ProgressDisplay, probe_exporter, read_token
 from runner.scenarios import Scenario, load_scenarios, matrix_sha256
 
 log = logging.getLogger("ffwatt.run")
@@ -70,6 +70,7 @@ class RunOptions:
     dry_run: bool = False
     events: Path | None = None
     progress_url: str | None = "http://127.0.0.1:9506"
+    progress_token_file: Path | None = None  # the ffmpeg exporter's --push-token-file token
     cpu_metrics_url: str | None = "http://127.0.0.1:9500/metrics"
     gpu_metrics_url: str | None = "http://127.0.0.1:9505/metrics"
     tsdb_url: str | None = None
@@ -176,6 +177,7 @@ class _Run:
                                  gpu_metrics_url=opts.gpu_metrics_url or None, tsdb_url=opts.tsdb_url or None,
                                  step_seconds=opts.sample_interval, tdp_watts=opts.tdp_watts)
         self.progress_url = (opts.progress_url or "").rstrip("/") or None
+        self.progress_token = read_token(opts.progress_token_file) if opts.progress_token_file else None
         self.scenario_file = str(Path(opts.scenario_file).resolve())
         self.sha = matrix_sha256(scenarios)
         self.rtmp = None  # our own RtmpServer, started at the first live scenario
@@ -366,11 +368,12 @@ class _Run:
                     assert target is not None
                     result = encode_live(s, ffmpeg=self.info.path, rtmp_url=target.rtmp_url, work_dir=work_dir,
                                          progress_url=self.progress_url, on_progress=display.update,
-                                         timeout=_encode_timeout(s))
+                                         timeout=_encode_timeout(s), progress_token=self.progress_token)
                     span = (result.start_time, result.end_time)
                 else:
                     result = encode(s, ffmpeg=self.info.path, work_dir=work_dir, progress_url=self.progress_url,
-                                    on_progress=display.update, timeout=_encode_timeout(s))
+                                    on_progress=display.update, timeout=_encode_timeout(s),
+                                    progress_token=self.progress_token)
                     span = (result.start_time, result.end_time)
             finally:
                 reading = self.meter.stop()

@@ -30,6 +30,8 @@ RUN_SETTINGS = (
     Setting("events", None, "Append NDJSON events (scenario-start, progress, scenario-done, ...) to this file.", Path),
     Setting("progress-url", "http://127.0.0.1:9506",
             "Base URL of the ffmpeg exporter that receives live progress ('' disables).", _url),
+    Setting("progress-token-file", None, "File with the token the ffmpeg exporter wants (its --push-token-file); "
+            "sent as 'Authorization: Bearer <token>' with every progress push.", Path),
     Setting("cpu-metrics-url", "http://127.0.0.1:9500/metrics",
             "The cpu (RAPL) exporter's /metrics, for the joules counters ('' disables).", _url),
     Setting("gpu-metrics-url", "http://127.0.0.1:9505/metrics",
