@@ -21,7 +21,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from contract import formulas
-from exporters.config import Setting, positive_float
+from exporters.config import Setting, positive_float, positive_int
 from runner.errors import RunInterruptedError, RunnerError
 
 __all__ = ["main", "RUN_SETTINGS"]
@@ -71,6 +71,7 @@ RUN_SETTINGS = (
             "quality is scored on those recordings (without it, live quality is not measured).", Path),
     Setting("nginx", "nginx", "nginx binary for the runner's own RTMP server (needs the Debian packages nginx "
             "libnginx-mod-rtmp)."),
+    Setting("max-scenarios", 10_000, "Refuse a scenario file that expands to more scenarios (matrix bombs).", positive_int),
 )
 _RUN_SWITCHES = (
     Setting("resume", False, "Continue the newest results file of this scenario file, skipping completed "
@@ -117,6 +118,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         sample_interval=args.sample_interval, tdp_watts=args.tdp_watts, work_dir=args.work_dir,
         keep_outputs=args.keep_outputs, quality=not args.no_quality, rtmp_url=args.rtmp_url,
         rtmp_stat_url=args.rtmp_stat_url, rtmp_record_dir=args.rtmp_record_dir, nginx=args.nginx,
+        max_scenarios=args.max_scenarios,
     ))
 
 
