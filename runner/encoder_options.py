@@ -91,22 +91,20 @@ def short(text: object, limit: int = 60) -> str:
 
 def static_problems(key: str, value: str) -> list[str]:
     """Why `key: value` cannot be an encoder option whatever the encoder (messages without the path)."""
-    problems = []
     if key in REFUSED:
-        problems.append(f"refused: -{key} {REFUSED[key]}; options: takes encoder options only")
-    elif _FILE_NAME.search(key):
-        problems.append(f"refused: -{key} {_FILES}; options: takes encoder options only")
+        return [f"refused: -{key} {REFUSED[key]}; options: takes encoder options only"]
+    if _FILE_NAME.search(key):
+        return [f"refused: -{key} {_FILES}; options: takes encoder options only"]
+    problems = []
     if len(value) > MAX_VALUE_LENGTH:
         problems.append(f"value of {len(value)} characters; at most {MAX_VALUE_LENGTH}")
     elif _CONTROL.search(value):
         problems.append(f"control characters in the value {short(value)}")
+    elif _PARAM_LIST.search(key) and (files := [sub for item in value.split(":")
+                                                 if _FILE_NAME.search(sub := item.split("=", 1)[0].strip())]):
+        problems.append(f"refused: {', '.join(map(short, files))} in the value {_FILES}")
     elif _FILTER_SYNTAX.search(value):
         problems.append(f"refused: the value {short(value)} has filter-graph syntax ({_FILTER})")
-    elif _PARAM_LIST.search(key):
-        for item in value.split(":"):
-            sub = item.split("=", 1)[0].strip()
-            if _FILE_NAME.search(sub):
-                problems.append(f"refused: {short(sub)} in the value {_FILES}")
     return problems
 
 

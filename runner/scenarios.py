@@ -242,8 +242,8 @@ def _load_yaml(text: str, file_name: str) -> Any:
             raise RunnerError(f"{file_name}: an alias refers to a node that contains it (a recursive YAML "
                               "alias); write the values out")
         if size > MAX_YAML_NODES:
-            raise RunnerError(f"{file_name}: YAML aliases expand to more than {MAX_YAML_NODES:,} nodes "
-                              f"({size:,}); refused (an alias bomb?)")
+            raise RunnerError(f"{file_name}: YAML aliases expand to more than {MAX_YAML_NODES:,} nodes; refused "
+                              "(an alias bomb?): write the values out")
         return loader.construct_document(node)
     finally:
         loader.dispose()
@@ -384,15 +384,16 @@ class _Validator:
         self.expanded += count
         if self.expanded > self.max_scenarios:
             sizes = " x ".join(str(len(values)) for values in lists)
-            self.problems.add(f"{path}.matrix", f"expands to {count:,} scenarios ({sizes}), {self.expanded:,} in the "
-                              f"file so far, over the limit of {self.max_scenarios:,} (--max-scenarios)")
+            so_far = f", {self.expanded:,} in the file so far" if self.expanded != count else ""
+            self.problems.add(f"{path}.matrix", f"expands to {count:,} scenarios ({sizes}){so_far}, over the limit of "
+                              f"{self.max_scenarios:,} (--max-scenarios)")
             return []
         template = entry.get("name")
         out = []
         for combo in itertools.product(*lists):
             raw = {k: v for k, v in entry.items() if k != "matrix"}
             raw.update(zip(keys, combo, strict=True))
-            label = ", ".join(f"{k}={_show(v)}" for k, v in zip(keys, combo, strict=True))
+            label = ", ".join(f"{k}={_key(v)}" for k, v in zip(keys, combo, strict=True))
             where = f"{path} ({label})"
             if isinstance(template, str):
                 try:
