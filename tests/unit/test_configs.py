@@ -431,6 +431,16 @@ def test_dockerfile() -> None:
         assert f"COPY {package} /src/{package}" in text, package
 
 
+def test_agent_compose_publishes_on_loopback_unless_an_address_is_set() -> None:
+    from scripts.render_configs import render_agent_compose
+
+    text = render_agent_compose()
+    ports = [line.strip() for line in text.splitlines() if line.strip().startswith('- "${FFWATT_BIND_ADDRESS')]
+    assert len(ports) == 4 and all(p.startswith('- "${FFWATT_BIND_ADDRESS:-127.0.0.1}:') for p in ports), ports
+    assert "0.0.0.0:" not in text  # no port published on every interface by default
+    assert text == (ROOT / "docker-compose.agent.yml").read_text(encoding="utf-8")  # the checked-in copy is this
+
+
 def test_agent_compose_for_lab_hosts() -> None:
     import shutil
     import subprocess
