@@ -68,11 +68,14 @@ REFUSED: dict[str, str] = {
     **dict.fromkeys(("nostdin", "stdin", "hide_banner", "loglevel", "v", "stats_period", "xerror",
                      "ignore_unknown", "max_error_rate", "filter_threads"), _RUNNER),
 }
-# Encoder options whose names say they take a file (libx264's `stats`, libaom's
-# `stats`/`passlogfile`, `*-file`...), refused for every encoder.
-_FILE_NAME = re.compile(r"(?<!pro)file|stat|passlog|dump|recon|csv|analysis|cqm|rpu|fgs", re.IGNORECASE)
+# Encoder options whose names say they take a file (libx264's `stats` and `passlogfile`,
+# x265's `csv` and `analysis-save`, SVT-AV1's `stat-file`, `*file`...), refused for every
+# encoder: a word of the name (split at - _ .) is one of these, or ends in "file".
+_FILE_WORDS = frozenset({"stat", "stats", "passlog", "dump", "recon", "csv", "analysis", "cqm", "rpu", "fgs"})
+
+
 # Options holding an encoder library's own `key=value:key=value` list (x264-params, x265-params,
-# svtav1-params, aom-params, x264opts...): their sub-keys are checked with _FILE_NAME too
+# svtav1-params, aom-params, x264opts...): their sub-keys are checked the same way
 # (x265's csv=, x264's dump_yuv=, SVT-AV1's stat-file=...).
 _PARAM_LIST = re.compile(r"(-params|opts)$")
 MAX_VALUE_LENGTH = 256
@@ -81,6 +84,11 @@ MAX_VALUE_LENGTH = 256
 _FILTER_SYNTAX = re.compile(r"[\[\];]|\b(a?movie|textfile|fontfile|filename|subtitles|ass|sendcmd|zmq|file)\s*=",
                             re.IGNORECASE)
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _names_a_file(name: str) -> bool:
+    words = re.split(r"[-_.]", name.lower())
+    return any(w in _FILE_WORDS or (w.endswith("file") and w != "profile") for w in words)
 
 
 def short(text: object, limit: int = 60) -> str:
@@ -93,7 +101,7 @@ def static_problems(key: str, value: str) -> list[str]:
     """Why `key: value` cannot be an encoder option whatever the encoder (messages without the path)."""
     if key in REFUSED:
         return [f"refused: -{key} {REFUSED[key]}; options: takes encoder options only"]
-    if _FILE_NAME.search(key):
+    if _names_a_file(key):
         return [f"refused: -{key} {_FILES}; options: takes encoder options only"]
     problems = []
     if len(value) > MAX_VALUE_LENGTH:
@@ -101,7 +109,7 @@ def static_problems(key: str, value: str) -> list[str]:
     elif _CONTROL.search(value):
         problems.append(f"control characters in the value {short(value)}")
     elif _PARAM_LIST.search(key) and (files := [sub for item in value.split(":")
-                                                 if _FILE_NAME.search(sub := item.split("=", 1)[0].strip())]):
+                                                 if _names_a_file(sub := item.split("=", 1)[0].strip())]):
         problems.append(f"refused: {', '.join(map(short, files))} in the value {_FILES}")
     elif _FILTER_SYNTAX.search(value):
         problems.append(f"refused: the value {short(value)} has filter-graph syntax ({_FILTER})")
