@@ -72,8 +72,6 @@ REFUSED: dict[str, str] = {
 # x265's `csv` and `analysis-save`, SVT-AV1's `stat-file`, `*file`...), refused for every
 # encoder: a word of the name (split at - _ .) is one of these, or ends in "file".
 _FILE_WORDS = frozenset({"stat", "stats", "passlog", "dump", "recon", "csv", "analysis", "cqm", "rpu", "fgs"})
-
-
 # Options holding an encoder library's own `key=value:key=value` list (x264-params, x265-params,
 # svtav1-params, aom-params, x264opts...): their sub-keys are checked the same way
 # (x265's csv=, x264's dump_yuv=, SVT-AV1's stat-file=...).
