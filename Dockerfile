@@ -9,7 +9,8 @@
 # for python:3.11-slim and fills wheelhouse/, then builds this file with
 #   --network none --build-arg BASE_IMAGE=<that base> --build-arg PIP_NO_INDEX=1
 # (scripts/images.py). wheelhouse/ is empty in a fresh clone, so a plain build uses the index.
-ARG BASE_IMAGE=python:3.11-slim
+# The base is pinned by digest (a tag moves); docs/deployment.md says how to update it.
+ARG BASE_IMAGE=python:3.11-slim@sha256:9c900dea9e8fb7e16277c179b555cc72d29a352dbc33cff48ad5a0412fd5bfc7
 
 # Build stage: pip installs under /install, so the wheels and sources never reach a layer
 # of the final image.

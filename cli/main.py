@@ -57,6 +57,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         sample_interval=args.sample_interval, tdp_watts=args.tdp_watts, work_dir=args.work_dir,
         keep_outputs=args.keep_outputs, quality=not args.no_quality, rtmp_url=args.rtmp_url,
         rtmp_stat_url=args.rtmp_stat_url, rtmp_record_dir=args.rtmp_record_dir, nginx=args.nginx,
+        max_scenarios=args.max_scenarios,
     ))
 
 

@@ -27,7 +27,9 @@ __all__ = ["Setting", "common_settings", "non_negative_float", "non_negative_int
 
 def common_settings(default_port: int, default_refresh: float) -> tuple[Setting, ...]:
     return (
-        Setting("listen-address", "0.0.0.0", "Address to serve /metrics and /health on."),
+        Setting("listen-address", "0.0.0.0", "Address to serve /metrics and /health on. 0.0.0.0 is every interface: "
+                "whoever reaches the port reads the metrics (container names and images, RAPL power) and, on the "
+                "ffmpeg exporter, pushes progress, without authentication; 127.0.0.1 keeps it to this host."),
         Setting("port", default_port, "TCP port to listen on (0 picks a free one).", port_number),
         Setting("refresh-interval", default_refresh, "Seconds between refreshes of the source.", positive_float),
         Setting("log-level", "INFO", "Log level: DEBUG, INFO, WARNING, ERROR."),

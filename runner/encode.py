@@ -38,7 +38,7 @@ from runner import cputime, processes
 from runner.errors import RunnerError
 from runner.ffmpeg import encode_command, output_paths
 from runner.progress import Forwarder
-from runner.scenarios import Scenario
+from runner.scenarios import Scenario, source_file_problem
 from runner.streams import EncodeMeasure, StreamMeasure, measured_fields
 
 log = logging.getLogger("ffwatt.run")
@@ -178,6 +178,11 @@ def run_streams(
     When a stream fails, the others get `FAILED_GRACE_SECONDS` to finish or fail too (a dead
     RTMP server fails them all at once), then `EncodeError` names every failed stream.
     """
+    if scenario.source is not None and scenario.source.kind == "file":
+        # checked when the file was loaded, and again now: it may have been swapped for a fifo or a device since
+        why = source_file_problem(Path(scenario.source.path))
+        if why:
+            raise EncodeError(f"scenario {scenario.name!r}: {why}")
     start_wall = time.time()
     deadline = time.monotonic() + timeout
     failures: list[str] = []

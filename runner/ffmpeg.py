@@ -1,6 +1,8 @@
 """ffmpeg: what the binary can do (probed once) and the argv of every encode.
 
-`probe()` runs `ffmpeg -version`, `-encoders` and `-filters` once per run; a missing or
+`probe()` runs `ffmpeg -version`, `-encoders`, `-filters` and `-h long` (its own command-line
+options) once per run, and `FfmpegInfo.encoder_options` runs `-h encoder=NAME` once per
+encoder (the allow-list of a scenario's `options:`, runner/encoder_options.py); a missing or
 non-executable binary is a `RunnerError` that says so. Everything else here is a pure
 function from a `Scenario` to an argv list, so unit tests check every flag; each flag
 carries a comment saying why it is there.
@@ -21,15 +23,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from runner.encoder_options import static_problems
 from runner.errors import RunnerError
 from runner.scenarios import Rung, Scenario
 
-__all__ = ["FfmpegInfo", "probe", "parse_encoders", "parse_filters", "source_input_args", "source_filters",
+__all__ = ["FfmpegInfo", "probe", "parse_encoders", "parse_filters", "parse_encoder_options", "parse_cli_options", "source_input_args", "source_filters",
            "encode_command", "output_paths", "PROGRESS_PERIOD_SECONDS", "default_ffmpeg", "live_command",
            "live_stream_name", "hardware_encoder_reason"]
 
 PROBE_TIMEOUT = 20.0
 _DEVICE_CHECKED: dict[str, str | None] = {}  # hardware encoder -> why it cannot run here (None: it can)
+_ENCODER_OPTIONS: dict[tuple[str, str], frozenset[str]] = {}  # (binary, encoder) -> its AVOptions
 PROGRESS_PERIOD_SECONDS = 0.5
 OUTPUT_EXTENSION = ".mkv"  # Matroska holds H.264, HEVC, AV1, VP9... so one container fits every encoder
 
@@ -42,10 +46,20 @@ class FfmpegInfo:
     version: str
     encoders: frozenset[str]
     filters: frozenset[str]
+    cli_options: frozenset[str] = frozenset()  # ffmpeg's own options (`-h long`), which shadow encoder options
 
     @property
     def has_libvmaf(self) -> bool:
         return "libvmaf" in self.filters
+
+    def encoder_options(self, encoder: str) -> frozenset[str] | None:
+        """The options `ffmpeg -h encoder=ENCODER` lists (probed once per encoder); None when ffmpeg lacks it."""
+        if encoder not in self.encoders:
+            return None
+        key = (self.path, encoder)
+        if key not in _ENCODER_OPTIONS:
+            _ENCODER_OPTIONS[key] = parse_encoder_options(_run_probe(self.path, "-h", f"encoder={encoder}"))
+        return _ENCODER_OPTIONS[key]
 
     def missing_encoder_reason(self, encoder: str) -> str | None:
         if encoder not in self.encoders:
@@ -125,16 +139,30 @@ def probe(path: str) -> FfmpegInfo:
     if not version.startswith("ffmpeg"):
         raise RunnerError(f"{path!r} does not look like ffmpeg: `-version` printed {version[:80]!r}")
     return FfmpegInfo(path=path, version=version, encoders=parse_encoders(_run_probe(path, "-encoders")),
-                      filters=parse_filters(_run_probe(path, "-filters")))
+                      filters=parse_filters(_run_probe(path, "-filters")),
+                      cli_options=parse_cli_options(_run_probe(path, "-h", "long")))
 
 
 _ENCODER_LINE = re.compile(r"^ V[A-Z.]{5} +(\S+) ")
 _FILTER_LINE = re.compile(r"^ [A-Z.]{2,3} +(\S+) +\S*->\S* ")
+_AVOPTION_LINE = re.compile(r"^  -(\S+) +<[^>]+>")
+_CLI_OPTION_LINE = re.compile(r"^-([^\s<\[]+)")  # `-ac[:<stream_spec>] <channels>` in ffmpeg 7+
 
 
 def parse_encoders(text: str) -> frozenset[str]:
     """Video encoder names from `ffmpeg -encoders` (lines like ` V....D libx264  ...`)."""
     return frozenset(m.group(1) for line in text.splitlines() if (m := _ENCODER_LINE.match(line)) and m.group(1) != "=")
+
+
+def parse_encoder_options(text: str) -> frozenset[str]:
+    """Option names from `ffmpeg -h encoder=NAME` (AVOptions lines like `  -preset   <string>  E..V....`;
+    the indented constants under them are values, not options)."""
+    return frozenset(m.group(1) for line in text.splitlines() if (m := _AVOPTION_LINE.match(line)))
+
+
+def parse_cli_options(text: str) -> frozenset[str]:
+    """ffmpeg's own option names from `ffmpeg -h long` (lines like `-stats   print progress...`)."""
+    return frozenset(m.group(1) for line in text.splitlines() if (m := _CLI_OPTION_LINE.match(line)))
 
 
 def parse_filters(text: str) -> frozenset[str]:
@@ -193,7 +221,9 @@ def _codec_args(scenario: Scenario, bitrate: str | None, *, muxer: list[str] | N
     elif scenario.qp is not None:
         args += ["-qp", str(scenario.qp)]  # constant quantiser
     for key, value in scenario.options:
-        args += [f"-{key}", value]  # extra encoder options from the scenario file, passed as written
+        if static_problems(key, value):  # the loader refused it already; a Scenario built elsewhere is refused here
+            raise RunnerError(f"scenario {scenario.name!r}: options.{key}: {static_problems(key, value)[0]}")
+        args += [f"-{key}", value]  # an encoder option from the scenario file (runner/encoder_options.py checked it)
     args += [
         "-pix_fmt", "yuv420p",  # 8-bit 4:2:0 in every encoder, so outputs compare with the reference
         "-an",  # video only (lavfi sources have no audio; a file's audio is not under test)

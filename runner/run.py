@@ -50,11 +50,12 @@ from contract.results_writer import ResultsWriter, find_resumable, results_file_
 from runner import ffmpeg as ff
 from runner import quality as q
 from runner.encode import EncodeError, EncodeResult, encode
+from runner.encoder_options import check_options
 from runner.errors import RunInterruptedError, RunnerError
 from runner.events import EventLog, RunRecorder
 from runner.live import LiveResult, encode_live, publish_url, sweep_step, sweep_summary
 from runner.progress import ProgressDisplay, probe_exporter, read_token
-from runner.scenarios import Scenario, load_scenarios, matrix_sha256
+from runner.scenarios import DEFAULT_MAX_SCENARIOS, Scenario, load_scenarios, matrix_sha256
 
 log = logging.getLogger("ffwatt.run")
 
@@ -83,6 +84,7 @@ class RunOptions:
     rtmp_stat_url: str | None = None
     rtmp_record_dir: Path | None = None  # where that existing server records streams (for live quality)
     nginx: str = "nginx"
+    max_scenarios: int = DEFAULT_MAX_SCENARIOS
 
 
 @dataclass(frozen=True)
@@ -149,7 +151,7 @@ def dry_run_lines(scenarios: tuple[Scenario, ...], ffmpeg: str, work_dir: Path,
 
 def run(opts: RunOptions, out: TextIO | None = None) -> int:
     out = out or sys.stdout
-    scenarios = load_scenarios(opts.scenario_file)
+    scenarios = load_scenarios(opts.scenario_file, max_scenarios=opts.max_scenarios)
     ffmpeg_path = opts.ffmpeg or ff.default_ffmpeg() or "ffmpeg"
     if opts.dry_run:
         for line in dry_run_lines(scenarios, ffmpeg_path, opts.work_dir or Path("ffwatt-work"), opts.rtmp_url):
@@ -157,6 +159,7 @@ def run(opts: RunOptions, out: TextIO | None = None) -> int:
         return 0
     info = ff.probe(ffmpeg_path)
     log.info("ffmpeg: %s (%s)", info.path, info.version)
+    _check_encoder_options(scenarios, info, Path(opts.scenario_file).name)
     if not info.has_libvmaf and opts.quality:
         log.warning("ffmpeg has no libvmaf filter: VMAF will be absent (PSNR and SSIM still measured)")
     events = EventLog(opts.events)
@@ -165,6 +168,18 @@ def run(opts: RunOptions, out: TextIO | None = None) -> int:
             return _Run(opts, scenarios, info, events, out).go()
     finally:
         events.close()
+
+
+def _check_encoder_options(scenarios: tuple[Scenario, ...], info: ff.FfmpegInfo, file_name: str) -> None:
+    """Every scenario's `options:` against its encoder's own option list, before any encode;
+    one `RunnerError` with every problem (the dry run, which runs no ffmpeg, checks only the
+    encoder-independent rules of the loader)."""
+    items = [(s.name, s.encoder, s.options) for s in scenarios if not s.idle and s.options]  # a sweep's steps share its options
+    problems = check_options(items, info.encoder_options, info.cli_options, file_name)
+    if len(problems) == 1:
+        raise RunnerError(problems[0])
+    if problems:
+        raise RunnerError(f"{len(problems)} problems in the scenario file:\n  " + "\n  ".join(problems))
 
 
 class _Run:

@@ -19,7 +19,13 @@ Contract:
   line naming the file and the key path: `quick.yml: scenarios[2].bitrate: ...`.
 * Names are unique after expansion; the result is in file order.
 * Validation is static (no ffmpeg needed); whether ffmpeg has the encoder is decided
-  later by the run, which skips the scenario rather than failing the file.
+  later by the run, which skips the scenario rather than failing the file. `options:` are
+  checked here against what no encoder may take (runner/encoder_options.py); the run checks
+  them against the encoder's own option list before any encode.
+* Hostile files are bounded: at most `MAX_FILE_BYTES` of YAML, at most `MAX_YAML_NODES`
+  nodes once aliases are expanded (an alias bomb is refused before it is built), at most
+  `max_scenarios` scenarios after matrix expansion (counted before expanding), and no
+  message quotes more than a few dozen characters of a value.
 """
 
 from __future__ import annotations
@@ -30,6 +36,8 @@ import json
 import math
 import os
 import re
+import reprlib
+import stat
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -38,10 +46,11 @@ from typing import Any
 import yaml
 
 from contract import formulas
+from runner.encoder_options import short, static_problems
 from runner.errors import RunnerError
 
 __all__ = ["Rung", "Source", "Scenario", "load_scenarios", "parse_scenarios", "matrix_sha256", "slug",
-           "sweep_step_name"]
+           "sweep_step_name", "source_file_problem", "DEFAULT_MAX_SCENARIOS", "MAX_FILE_BYTES", "MAX_YAML_NODES"]
 
 _SCENARIO_KEYS = frozenset({
     "name", "encoder", "preset", "bitrate", "crf", "qp", "resolution", "fps", "duration", "streams",
@@ -55,6 +64,11 @@ _NAME_RE = re.compile(r"^[A-Za-z0-9_.-]+$")  # encoder, preset and lavfi source 
 _MAX_DURATION = 7 * 24 * 3600.0
 _MAX_STREAMS = 256  # parallel ffmpeg processes on one machine
 _MAX_REPEAT = 1000
+DEFAULT_MAX_SCENARIOS = 10_000  # after matrix expansion; `ffwatt run --max-scenarios`
+MAX_FILE_BYTES = 4 * 1024 * 1024  # a scenario file is hand-written: kilobytes
+# YAML nodes once every alias is expanded: a real file has hundreds; a 536-byte
+# "billion laughs" has 9**9, which no validation (nor an error message) may walk.
+MAX_YAML_NODES = 100_000
 _MODES = ("file", "live")
 _SWEEP_KEYS = frozenset({"streams"})
 # Codecs nginx-rtmp cannot carry in FLV (it takes H.264 video): refused in live mode up front.
@@ -136,6 +150,30 @@ class Scenario:
         return tuple(replace(self, name=sweep_step_name(self.name, n), streams=n, sweep=()) for n in self.sweep)
 
 
+_NOT_REGULAR = ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a fifo (named pipe)"), (stat.S_ISCHR, "a character device"),
+                (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
+
+
+def source_file_problem(file: Path) -> str | None:
+    """Why `file` cannot be a source (None when it can): it must be a readable regular file, or a link to one.
+
+    A device (/dev/zero, /dev/urandom) never ends, a fifo blocks or is fed by someone else, a
+    directory is no video: none has a duration or a hash to record."""
+    shown = short(str(file), 200)
+    try:
+        mode = file.stat().st_mode  # follows links: a link to a regular file is that file
+    except FileNotFoundError:
+        return f"source file {shown} does not exist"
+    except OSError as exc:
+        return f"source file {shown} cannot be read: {exc.strerror or exc}"
+    if not stat.S_ISREG(mode):
+        kind = next((name for test, name in _NOT_REGULAR if test(mode)), "not a regular file")
+        return f"source file {shown} is {kind}; expected a regular file (or a link to one)"
+    if not os.access(file, os.R_OK):
+        return f"source file {shown} is not readable"
+    return None
+
+
 def sweep_step_name(name: str, streams: int) -> str:
     return f"{name} @ {streams} streams"
 
@@ -155,30 +193,87 @@ def matrix_sha256(scenarios: tuple[Scenario, ...]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def load_scenarios(path: str | os.PathLike[str]) -> tuple[Scenario, ...]:
+def load_scenarios(path: str | os.PathLike[str], *,
+                   max_scenarios: int = DEFAULT_MAX_SCENARIOS) -> tuple[Scenario, ...]:
     """Read and validate a scenario file; `RunnerError` naming the file for every problem."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        with path.open("rb") as f:
+            data = f.read(MAX_FILE_BYTES + 1)
+        if len(data) > MAX_FILE_BYTES:
+            raise RunnerError(f"{path}: scenario file larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB")
+        text = data.decode("utf-8")
     except FileNotFoundError:
         raise RunnerError(f"{path}: scenario file not found") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise RunnerError(f"{path}: cannot read the scenario file: {exc}") from None
-    return parse_scenarios(text, file_name=path.name, base_dir=path.parent)
+    return parse_scenarios(text, file_name=path.name, base_dir=path.parent, max_scenarios=max_scenarios)
 
 
-def parse_scenarios(text: str, *, file_name: str = "<scenarios>", base_dir: Path | None = None) -> tuple[Scenario, ...]:
+def parse_scenarios(text: str, *, file_name: str = "<scenarios>", base_dir: Path | None = None,
+                    max_scenarios: int = DEFAULT_MAX_SCENARIOS) -> tuple[Scenario, ...]:
     try:
-        doc = yaml.safe_load(text)
+        doc = _load_yaml(text, file_name)
+    except RecursionError:
+        raise RunnerError(f"{file_name}: YAML nested too deeply") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
         problem = getattr(exc, "problem", None) or str(exc)
         raise RunnerError(f"{file_name}: not valid YAML: {where}{problem}") from None
     problems = _Problems(file_name)
-    scenarios = _Validator(problems, base_dir or Path.cwd()).document(doc)
+    scenarios = _Validator(problems, base_dir or Path.cwd(), max_scenarios).document(doc)
     problems.raise_if_any()
     return scenarios
+
+
+def _load_yaml(text: str, file_name: str) -> Any:
+    """`yaml.safe_load`, refusing a document whose aliases expand past `MAX_YAML_NODES` nodes.
+
+    Composing keeps an alias as a reference to its anchor's node (cheap); the expanded size
+    is counted on that graph, memoised per node, before any Python object is built."""
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        size = _expanded_size(node, {}, set())
+        if size is None:
+            raise RunnerError(f"{file_name}: an alias refers to a node that contains it (a recursive YAML "
+                              "alias); write the values out")
+        if size > MAX_YAML_NODES:
+            raise RunnerError(f"{file_name}: YAML aliases expand to more than {MAX_YAML_NODES:,} nodes; refused "
+                              "(an alias bomb?): write the values out")
+        return loader.construct_document(node)
+    finally:
+        loader.dispose()
+
+
+def _expanded_size(node: yaml.Node, sizes: dict[int, int], open_nodes: set[int]) -> int | None:
+    """Nodes under `node` with every alias written out; None when an alias is recursive."""
+    key = id(node)
+    if key in sizes:
+        return sizes[key]
+    if key in open_nodes:
+        return None
+    open_nodes.add(key)
+    if isinstance(node, yaml.MappingNode):
+        children = [n for pair in node.value for n in pair]
+    elif isinstance(node, yaml.SequenceNode):
+        children = list(node.value)
+    else:
+        children = []
+    total = 1
+    for child in children:
+        size = _expanded_size(child, sizes, open_nodes)
+        if size is None:
+            return None
+        total += size
+        if total > MAX_YAML_NODES:
+            break  # enough to refuse; the rest is never walked
+    open_nodes.discard(key)
+    sizes[key] = total
+    return total
 
 
 class _Problems:
@@ -196,14 +291,30 @@ class _Problems:
             raise RunnerError(f"{len(self.items)} problems in the scenario file:\n  " + "\n  ".join(self.items))
 
 
+_REPR = reprlib.Repr()
+_REPR.maxlevel, _REPR.maxlist, _REPR.maxdict, _REPR.maxstring, _REPR.maxother = 3, 6, 6, 60, 60
+
+
 def _show(value: Any) -> str:
-    return json.dumps(value, default=str) if isinstance(value, str) else repr(value)
+    """A value in a message: bounded, never the whole of a huge string or structure."""
+    if isinstance(value, str):
+        return json.dumps(value if len(value) <= 60 else value[:60] + "...")
+    text = _REPR.repr(value)
+    return text if len(text) <= 120 else text[:120] + "..."
+
+
+def _key(key: Any) -> str:
+    """A key in a path: bounded like a value."""
+    text = str(key)
+    return text if len(text) <= 40 else text[:40] + "..."
 
 
 class _Validator:
-    def __init__(self, problems: _Problems, base_dir: Path) -> None:
+    def __init__(self, problems: _Problems, base_dir: Path, max_scenarios: int = DEFAULT_MAX_SCENARIOS) -> None:
         self.problems = problems
         self.base_dir = base_dir
+        self.max_scenarios = max_scenarios
+        self.expanded = 0  # scenarios expanded so far, against max_scenarios
 
     def document(self, doc: Any) -> tuple[Scenario, ...]:
         p = self.problems
@@ -212,20 +323,24 @@ class _Validator:
             return ()
         for key in doc:
             if key not in _TOP_KEYS:
-                p.add(str(key), f"unknown key; expected one of: {', '.join(sorted(_TOP_KEYS))}")
+                p.add(_key(key), f"unknown key; expected one of: {', '.join(sorted(_TOP_KEYS))}")
         defaults = doc.get("defaults") or {}
         if not isinstance(defaults, Mapping):
             p.add("defaults", f"expected a mapping, got {type(defaults).__name__}")
             defaults = {}
         for key in defaults:
             if key not in _SCENARIO_KEYS or key in ("name", "matrix"):
-                p.add(f"defaults.{key}", "unknown key (or not allowed in defaults)")
+                p.add(f"defaults.{_key(key)}", "unknown key (or not allowed in defaults)")
         entries = doc.get("scenarios")
         if not isinstance(entries, list) or not entries:
             p.add("scenarios", f"expected a non-empty list of scenarios, got {_show(entries)}")
             return ()
         out: list[Scenario] = []
         seen: dict[str, str] = {}
+        if len(entries) > self.max_scenarios:
+            p.add("scenarios", f"{len(entries):,} scenarios, over the limit of {self.max_scenarios:,} "
+                  "(--max-scenarios)")
+            return ()
         for i, entry in enumerate(entries):
             path = f"scenarios[{i}]"
             if not isinstance(entry, Mapping):
@@ -250,6 +365,7 @@ class _Validator:
                 defaults: Mapping[str, Any]) -> list[tuple[dict[str, Any], str]]:
         matrix = entry.get("matrix")
         if matrix is None:
+            self.expanded += 1
             return [(dict(entry), path)]
         if not isinstance(matrix, Mapping) or not matrix:
             self.problems.add(f"{path}.matrix", f"expected a mapping of key: [values], got {_show(matrix)}")
@@ -257,25 +373,33 @@ class _Validator:
         keys, lists = [], []
         for key, values in matrix.items():
             if key not in _SCENARIO_KEYS or key in ("name", "matrix"):
-                self.problems.add(f"{path}.matrix.{key}", "unknown key (or not allowed in a matrix)")
+                self.problems.add(f"{path}.matrix.{_key(key)}", "unknown key (or not allowed in a matrix)")
                 return []
             if not isinstance(values, list) or not values:
                 self.problems.add(f"{path}.matrix.{key}", f"expected a non-empty list, got {_show(values)}")
                 return []
             keys.append(key)
             lists.append(values)
+        count = math.prod(len(values) for values in lists)  # counted before anything is expanded
+        self.expanded += count
+        if self.expanded > self.max_scenarios:
+            sizes = " x ".join(str(len(values)) for values in lists)
+            so_far = f", {self.expanded:,} in the file so far" if self.expanded != count else ""
+            self.problems.add(f"{path}.matrix", f"expands to {count:,} scenarios ({sizes}){so_far}, over the limit of "
+                              f"{self.max_scenarios:,} (--max-scenarios)")
+            return []
         template = entry.get("name")
         out = []
         for combo in itertools.product(*lists):
             raw = {k: v for k, v in entry.items() if k != "matrix"}
             raw.update(zip(keys, combo, strict=True))
-            label = ", ".join(f"{k}={v}" for k, v in zip(keys, combo, strict=True))
+            label = ", ".join(f"{k}={_key(v)}" for k, v in zip(keys, combo, strict=True))
             where = f"{path} ({label})"
             if isinstance(template, str):
                 try:
                     raw["name"] = template.format_map({k: v for k, v in {**defaults, **raw}.items() if k != "name"})
                 except (KeyError, IndexError, ValueError) as exc:
-                    self.problems.add(f"{path}.name", f"bad name template {_show(template)}: {exc!r}; use keys of "
+                    self.problems.add(f"{path}.name", f"bad name template {_show(template)}: {short(exc)}; use keys of "
                                       "the scenario, like '{encoder} @ {bitrate}'")
                     return []
             out.append((raw, where))
@@ -292,7 +416,7 @@ class _Validator:
         before = len(self.problems.items)
         for key in d:
             if key not in _SCENARIO_KEYS:
-                self.problems.add(f"{path}.{key}", f"unknown key; expected one of: {', '.join(sorted(_SCENARIO_KEYS))}")
+                self.problems.add(f"{path}.{_key(key)}", f"unknown key; expected one of: {', '.join(sorted(_SCENARIO_KEYS))}")
         name = d.get("name")
         if not isinstance(name, str) or not name.strip():
             self.problems.add(f"{path}.name", f"expected a non-empty string, got {_show(name)}")
@@ -450,7 +574,7 @@ class _Validator:
                 continue
             for key in rung:
                 if key not in _RUNG_KEYS:
-                    self.problems.add(f"{where}.{key}", "unknown key; expected resolution, bitrate, fps")
+                    self.problems.add(f"{where}.{_key(key)}", "unknown key; expected resolution, bitrate, fps")
             resolution, width, height = self._resolution(rung.get("resolution"), f"{where}.resolution", required=True)
             if "bitrate" not in rung:
                 self.problems.add(f"{where}.bitrate", "required")
@@ -471,11 +595,9 @@ class _Validator:
         if isinstance(value, Mapping) and set(value) == {"file"} and isinstance(value["file"], str) and value["file"]:
             file = Path(os.path.expanduser(value["file"]))
             file = file if file.is_absolute() else self.base_dir / file
-            if not file.is_file():
-                self.problems.add(f"{path}.file", f"source file {str(file)!r} does not exist or is not a file")
-                return None
-            if not os.access(file, os.R_OK):
-                self.problems.add(f"{path}.file", f"source file {str(file)!r} is not readable")
+            why = source_file_problem(file)
+            if why:
+                self.problems.add(f"{path}.file", why)
                 return None
             return Source(kind="file", path=str(file))
         self.problems.add(path, f"expected a lavfi source name like \"testsrc2\" or {{file: path}}, got {_show(value)}")
@@ -490,8 +612,13 @@ class _Validator:
         out = []
         for key, item in value.items():
             if not isinstance(key, str) or not _NAME_RE.match(key) or isinstance(item, (Mapping, list)) or item is None:
-                self.problems.add(f"{path}.{key}", f"expected an encoder option name and a scalar value, got "
+                self.problems.add(f"{path}.{_key(key)}", f"expected an encoder option name and a scalar value, got "
                                   f"{_show(item)}")
                 continue
-            out.append((key, str(item).lower() if isinstance(item, bool) else str(item)))
+            text = str(item).lower() if isinstance(item, bool) else str(item)
+            found = static_problems(key, text)
+            for problem in found:
+                self.problems.add(f"{path}.{key}", problem)
+            if not found:
+                out.append((key, text))
         return tuple(out)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from common.settings import Setting, boolean, positive_float
+from common.settings import Setting, boolean, positive_float, positive_int
 from contract import formulas
 
 __all__ = ["RUN_SETTINGS", "RUN_SWITCHES"]
@@ -48,6 +48,8 @@ RUN_SETTINGS = (
             "quality is scored on those recordings (without it, live quality is not measured).", Path),
     Setting("nginx", "nginx", "nginx binary for the runner's own RTMP server (needs the Debian packages nginx "
             "libnginx-mod-rtmp)."),
+    Setting("max-scenarios", 10_000, "Refuse a scenario file that expands to more scenarios (matrix bombs).",
+            positive_int),
 )
 # Flags without a value; their variables take true/false.
 RUN_SWITCHES = (

@@ -417,8 +417,8 @@ def test_compose_mounts_what_the_configs_reference(compose) -> None:
 
 def test_dockerfile() -> None:
     text = (ROOT / "Dockerfile").read_text(encoding="utf-8")
-    # python:3.11-slim unless a build passes another base (scripts/images.py: offline)
-    assert re.search(r"^ARG BASE_IMAGE=python:3\.11-slim$", text, re.M)
+    # python:3.11-slim pinned by digest unless a build passes another base (scripts/images.py: offline)
+    assert re.search(r"^ARG BASE_IMAGE=python:3\.11-slim@sha256:[0-9a-f]{64}$", text, re.M)
     assert re.findall(r"^FROM (\S+)", text, re.M) == ["${BASE_IMAGE}", "${BASE_IMAGE}"]
     user = re.findall(r"^USER (\S+)$", text, re.M)
     assert user and user[-1] not in ("root", "0")
@@ -430,6 +430,16 @@ def test_dockerfile() -> None:
     assert {"!common/", "!cli/"} <= set(ignore)
     for package in ("catalog", "contract", "common", "exporters", "cli"):  # what `pip install /src` needs
         assert f"COPY {package} /src/{package}" in text, package
+
+
+def test_agent_compose_publishes_on_loopback_unless_an_address_is_set() -> None:
+    from scripts.render_configs import render_agent_compose
+
+    text = render_agent_compose()
+    ports = [line.strip() for line in text.splitlines() if line.strip().startswith('- "${FFWATT_BIND_ADDRESS')]
+    assert len(ports) == 4 and all(p.startswith('- "${FFWATT_BIND_ADDRESS:-127.0.0.1}:') for p in ports), ports
+    assert "0.0.0.0:" not in text  # no port published on every interface by default
+    assert text == (ROOT / "docker-compose.agent.yml").read_text(encoding="utf-8")  # the checked-in copy is this
 
 
 def test_agent_compose_for_lab_hosts() -> None:
@@ -449,3 +459,15 @@ def test_agent_compose_for_lab_hosts() -> None:
         done = subprocess.run(["docker-compose", "-f", str(ROOT / "docker-compose.agent.yml"), "config", "-q"],
                               capture_output=True, text=True, timeout=60)
         assert done.returncode == 0, done.stderr
+
+
+def test_every_pulled_base_image_is_pinned_by_digest() -> None:
+    # A tag moves under a rebuild; a digest names one image. Local images (built here) are exempt.
+    for name in ("Dockerfile", "Dockerfile.nginx-rtmp", "Dockerfile.runner"):
+        text = (ROOT / name).read_text(encoding="utf-8")
+        defaults = re.findall(r"^ARG (\w+_IMAGE)=(\S+)$", text, re.M)
+        assert defaults, name
+        for arg, image in defaults:
+            assert image.endswith(":local") or re.search(r"@sha256:[0-9a-f]{64}$", image), (name, arg, image)
+        for base in re.findall(r"^FROM (\S+)", text, re.M):
+            assert base.startswith("${") and base.split()[0].endswith("}"), (name, base)  # every FROM is an ARG
