@@ -17,7 +17,7 @@ from exporters.cpu import CpuExporter
 from exporters.rapl import RaplSampler, discover, discover_powercap, sanitise
 from exporters.runtime import SourceError
 from exporters.samples import Samples
-from tests.fake_powercap import DRAM_RANGE_UJ, PACKAGE_RANGE_UJ, FakePowercap, amd_energy_hwmon
+from simulated.powercap import DRAM_RANGE_UJ, PACKAGE_RANGE_UJ, FakePowercap, amd_energy_hwmon
 
 
 @pytest.fixture(params=["flat", "kernel"])
