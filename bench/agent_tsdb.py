@@ -43,6 +43,7 @@ import requests
 from bench.procs import ExporterProcess, NodeExporter, Process, free_port
 from bench.scrape import paced_all, percentile
 from bench.sources import fake_nvml_state, fake_powercap, push_streams, scenarios_for_series, write_results
+from common.process import HttpAnswer
 
 AGENT_EXPORTERS = ("cpu", "docker", "gpu", "ffmpeg")
 NO_ENGINE = "unix:///nonexistent/ffwatt-bench-docker.sock"
@@ -52,11 +53,12 @@ class AgentProcess(Process):
     """`python -m exporters agent` (on the fake NVML) serving each exporter on its own port."""
 
     ready_path = "/health"
+    ready_statuses = None  # a failing exporter's /health is 503; ready() asks each port
 
     def __init__(self, *, workdir: Path, powercap_root: Path, nvml_state: Path):
         self.ports = {name: free_port() for name in AGENT_EXPORTERS}
         flags = [a for name, port in self.ports.items() for a in (f"--{name}.port", str(port))]
-        code = ("import sys; from tests.fake_nvml import FakeNvml; from pathlib import Path; "
+        code = ("import sys; from simulated.nvml import FakeNvml; from pathlib import Path; "
                 "FakeNvml.from_file(Path(sys.argv[1])).install(); "
                 "from exporters.agent import main; sys.exit(main(sys.argv[2:]))")
         argv = [sys.executable, "-c", code, str(nvml_state), "--exporters", ",".join(AGENT_EXPORTERS),
@@ -64,7 +66,7 @@ class AgentProcess(Process):
                 "--cpu.hwmon-root", "", "--docker.docker-host", NO_ENGINE]
         super().__init__("agent", argv, workdir=workdir, port=self.ports["cpu"])
 
-    def ready(self, response: requests.Response) -> bool:
+    def ready(self, answer: HttpAnswer) -> bool:
         return all(requests.get(f"http://127.0.0.1:{p}/health", timeout=5).json().get("refreshes", 0) > 0
                    for p in self.ports.values())
 
@@ -77,7 +79,7 @@ def _separate(work: Path, logs: Path, tree, state: Path) -> dict[str, Process]:
     return {
         "cpu": ExporterProcess("cpu", "--powercap-root", str(tree.root), "--hwmon-root", "", workdir=logs),
         "docker": ExporterProcess("docker", workdir=logs, env={"FFWATT_DOCKER_HOST": NO_ENGINE}),
-        "gpu": ExporterProcess("gpu", module=["tests.fake_nvml", str(state)], workdir=logs),
+        "gpu": ExporterProcess("gpu", module=["scripts.simulated_gpu", str(state)], workdir=logs),
         "ffmpeg": ExporterProcess("ffmpeg", workdir=logs),
     }
 
@@ -178,7 +180,7 @@ def _prometheus_ups(prom, targets, start_ms: int, end_ms: int) -> dict[str, list
 
 
 def tsdb_section(work: Path, *, seconds: int = 300, log: Callable[[str], None] = print) -> dict:
-    from tests.servers import Prometheus, VictoriaMetrics
+    from servers.tsdb import Prometheus, VictoriaMetrics
 
     work = Path(work) / "tsdb"
     logs = work / "logs"

@@ -1,6 +1,6 @@
 """Docker exporter refresh time with 1, 10 and 30 containers on a real Docker Engine.
 
-The exporter is built in-process against a private engine (tests.servers.DockerEngine)
+The exporter is built in-process against a private engine (servers.docker.DockerEngine)
 and `Runtime.refresh_once()` is timed: list the running containers, one-shot stats
 for each on the exporter's worker pool (default --stats-workers), build the samples.
 The containers run `sleep` (busybox), not a CPU burner: this machine has 2 cores.

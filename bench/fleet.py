@@ -40,8 +40,8 @@ def docker_available() -> str | None:
 
 
 def start_docker_engine():
-    """A private dockerd (tests.servers.DockerEngine), started; the caller closes it."""
-    from tests.servers import DockerEngine
+    """A private dockerd (servers.docker.DockerEngine), started; the caller closes it."""
+    from servers.docker import DockerEngine
 
     engine = DockerEngine()
     try:
@@ -114,8 +114,8 @@ class Fleet:
             self.notes["docker"] = "skipped: " + (docker_available() or "no engine")
 
         state = fake_nvml_state(w / "nvml.json", gpus=2)
-        self._start(ExporterProcess("gpu", module=["tests.fake_nvml", str(state)], workdir=logs))
-        self.notes["gpu"] = "real gpu exporter on the fake NVML (tests.fake_nvml), 2 GPUs"
+        self._start(ExporterProcess("gpu", module=["scripts.simulated_gpu", str(state)], workdir=logs))
+        self.notes["gpu"] = "real gpu exporter on the fake NVML (simulated.nvml), 2 GPUs"
         if self.gpu_without_nvml:
             self._start(ExporterProcess("gpu", workdir=logs, label=GPU_WITHOUT_NVML))
             self.notes[GPU_WITHOUT_NVML] = ("the real gpu exporter on this GPU-less host (no NVML library: 0 GPUs, "

@@ -54,7 +54,7 @@ def _cycle_times(targets_file: Path, timeout: float, cycles: int) -> tuple[list[
 def health_section(fleet_targets: dict[str, Process], workdir: Path, timeout: float = TIMEOUT,
                    cycles: int = CYCLES, log: Callable[[str], None] = print) -> dict:
     from bench.fleet import GPU_WITHOUT_NVML
-    from tests.fake_targets import SilentServer
+    from servers.targets import SilentServer
 
     fleet_targets = {n: p for n, p in fleet_targets.items() if n != GPU_WITHOUT_NVML}
     healthy = [_target(n, p) for n, p in fleet_targets.items()]

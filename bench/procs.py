@@ -1,7 +1,7 @@
 """Exporters (and node-exporter) as separate processes, with their own CPU and memory.
 
 Each process is started on 127.0.0.1 on a free port, logs to a file in a work dir,
-and is stopped with SIGTERM (then SIGKILL) at the end. /proc/<pid>/stat (utime +
+and is stopped with SIGTERM (then SIGKILL) at the end (`common.process`). /proc/<pid>/stat (utime +
 stime, every thread, dead ones too) and /proc/<pid>/status (VmRSS, VmHWM, Threads)
 are the process's own, which is why the bench never measures an exporter in-process.
 """
@@ -9,22 +9,19 @@ are the process's own, which is why the bench never measures an exporter in-proc
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import requests
 
+from common import process
+from common.process import free_port
+
 REPO = Path(__file__).resolve().parents[1]
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
-
-
-class ProcessStartError(RuntimeError):
-    pass
 
 
 @dataclass(frozen=True)
@@ -56,17 +53,13 @@ def proc_stat(pid: int) -> ProcStat:
                     kib("RssAnon"), kib("RssFile"))
 
 
-def free_port() -> int:
-    from tests.servers import free_port as _free_port
-
-    return _free_port()
-
-
 class Process:
-    """A long-running server process on 127.0.0.1:port, ready when `ready_path` answers 200.
+    """A long-running server process on 127.0.0.1:port, ready when `ready_path` answers with one
+    of `ready_statuses` (any, when None) and `ready(answer)` agrees.
     `{port}` in an argument stands for the port (a new one when the first was taken)."""
 
     ready_path = "/metrics"
+    ready_statuses: tuple[int, ...] | None = (200,)
 
     def __init__(self, name: str, argv: Sequence[str], *, workdir: Path, port: int,
                  env: dict[str, str] | None = None, start_timeout: float = 30.0):
@@ -96,11 +89,7 @@ class Process:
         return proc_stat(self.pid)
 
     def log_tail(self, nbytes: int = 3000) -> str:
-        try:
-            data = self.log_path.read_bytes()
-        except OSError:
-            return ""
-        return data[-nbytes:].decode("utf-8", "replace")
+        return process.log_tail(self.log_path, nbytes)
 
     def start(self) -> Process:
         """Launch and wait until ready; a port taken meanwhile is replaced (3 tries)."""
@@ -109,7 +98,7 @@ class Process:
                 self._launch()
                 self._wait_ready()
                 return self
-            except ProcessStartError as exc:
+            except process.ProcessStartError as exc:
                 if attempt < 2 and "address already in use" in str(exc).lower():
                     self._new_port(free_port())
                     continue
@@ -128,62 +117,37 @@ class Process:
         self.workdir.mkdir(parents=True, exist_ok=True)
         env = dict(os.environ)
         env.update(self.env or {})
-        # the repository root first, so `-m exporters` / `-m tests.fake_nvml` resolve here
+        # the repository root first, so `-m exporters` / `-m scripts.simulated_gpu` resolve here
         env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH", "")) if p)
-        with open(self.log_path, "ab") as log:
-            self.proc = subprocess.Popen(self.command, cwd=REPO, env=env, stdin=subprocess.DEVNULL, stdout=log,
-                                         stderr=subprocess.STDOUT, start_new_session=True)
+        self.proc = process.spawn_logged(self.command, self.log_path, cwd=REPO, env=env)
 
     def _wait_ready(self) -> None:
-        deadline = time.monotonic() + self.start_timeout
-        last = "no answer"
-        while True:
-            assert self.proc is not None
-            if self.proc.poll() is not None:
-                code, self.proc = self.proc.returncode, None
-                raise ProcessStartError(f"{self.name} exited with {code}:\n{self.log_tail()}")
-            try:
-                r = requests.get(self.url + self.ready_path, timeout=2)
-                if self.ready(r):
-                    return
-                last = f"HTTP {r.status_code}"
-            except (requests.RequestException, ValueError) as exc:
-                last = type(exc).__name__
-            if time.monotonic() > deadline:
-                tail = self.log_tail()
-                self.kill()
-                raise ProcessStartError(f"{self.name} not ready after {self.start_timeout:.0f}s ({last}):\n{tail}")
-            time.sleep(0.05)
+        assert self.proc is not None
+        try:
+            process.wait_http(self.url + self.ready_path, self.start_timeout, check=self.ready, proc=self.proc,
+                              statuses=self.ready_statuses)
+        except process.ProcessStartError:
+            code, self.proc = self.proc.returncode, None
+            raise process.ProcessStartError(f"{self.name} exited with {code}:\n{self.log_tail()}") from None
+        except TimeoutError as exc:
+            tail = self.log_tail()
+            self.kill()
+            raise process.ProcessStartError(f"{self.name} not ready: {exc}:\n{tail}") from None
 
-    def ready(self, response: requests.Response) -> bool:
-        return response.status_code == 200
+    def ready(self, answer: process.HttpAnswer) -> bool:
+        return True
 
     def stop(self, timeout: float = 10.0) -> None:
+        """SIGTERM to the group, wait up to `timeout`, then SIGKILL."""
         proc, self.proc = self.proc, None
-        if proc is None or proc.poll() is not None:
-            return
-        try:
-            os.killpg(proc.pid, signal.SIGTERM)
-        except ProcessLookupError:
-            return
-        try:
-            proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            try:
-                os.killpg(proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            proc.wait(10)
+        if proc is not None:
+            process.terminate(proc, timeout, group=True)
 
     def kill(self) -> None:
         """SIGKILL, no clean shutdown."""
         proc, self.proc = self.proc, None
-        if proc is not None and proc.poll() is None:
-            try:
-                os.killpg(proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            proc.wait(10)
+        if proc is not None:
+            process.kill(proc)
 
     def __enter__(self) -> Process:
         return self.start()
@@ -194,7 +158,7 @@ class Process:
 
 class ExporterProcess(Process):
     """`python -m exporters NAME --listen-address 127.0.0.1 --port P FLAGS` (or another
-    entry module taking the exporter's flags, e.g. `tests.fake_nvml STATE` for gpu).
+    entry module taking the exporter's flags, e.g. `scripts.simulated_gpu STATE` for gpu).
     Ready once its first refresh has completed (/health reports a refresh)."""
 
     def __init__(self, exporter: str, *flags: str, workdir: Path, env: dict[str, str] | None = None,
@@ -207,10 +171,10 @@ class ExporterProcess(Process):
         self.exporter = exporter
 
     ready_path = "/health"
+    ready_statuses = None  # /health is 503 while failing: any JSON answer that reports a refresh will do
 
-    def ready(self, response: requests.Response) -> bool:
-        # /health is 503 while failing: any JSON answer that reports a refresh will do
-        return response.json().get("refreshes", 0) > 0
+    def ready(self, answer: process.HttpAnswer) -> bool:
+        return answer.json().get("refreshes", 0) > 0
 
     def health(self) -> dict:
         return requests.get(self.url + "/health", timeout=10).json()

@@ -93,7 +93,7 @@ def scenarios_for_series(series: int) -> int:
 def fake_powercap(root: Path, sockets: int = 2):
     """A RAPL tree of `sockets` packages with core, uncore and dram sub-zones."""
     from readers.powercap import SIMULATED_MARKER
-    from tests.fake_powercap import FakePowercap
+    from simulated.powercap import FakePowercap
 
     tree = FakePowercap(Path(root))
     for socket in range(sockets):
@@ -103,8 +103,8 @@ def fake_powercap(root: Path, sockets: int = 2):
 
 
 def fake_nvml_state(path: Path, gpus: int = 2) -> Path:
-    """A fake NVML state file for `python -m tests.fake_nvml STATE ...` (no GPU here)."""
-    from tests.fake_nvml import FakeGpu, FakeNvml
+    """A fake NVML state file for `python -m scripts.simulated_gpu STATE ...` (no GPU here)."""
+    from simulated.nvml import FakeGpu, FakeNvml
 
     FakeNvml([FakeGpu(index=i) for i in range(gpus)]).write(Path(path))
     return Path(path)

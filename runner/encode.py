@@ -33,8 +33,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from common import process
 from readers.ffmpeg_progress import Block, read_blocks
-from runner import cputime, processes
+from runner import cputime
 from runner.errors import RunnerError
 from runner.ffmpeg import encode_command, output_paths
 from runner.progress import Forwarder
@@ -71,9 +72,9 @@ class EncodeResult(EncodeMeasure):
 
 
 def log_tail(path: Path, limit: int = LOG_TAIL_BYTES) -> str:
-    """The last `limit` bytes of an ffmpeg log (runner.processes.log_tail, shorter: an error
+    """The last `limit` bytes of an ffmpeg log (common.process.log_tail, shorter: an error
     message quotes it)."""
-    return processes.log_tail(path, limit)
+    return process.log_tail(path, limit)
 
 
 def stop_process(proc: subprocess.Popen, grace: float = STOP_GRACE_SECONDS) -> None:

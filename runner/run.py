@@ -16,7 +16,7 @@ Invariants:
   expanded matrix (`runner.matrix_sha256`), skipping the scenarios already in it;
 * net-of-baseline figures are the exporters' job: an idle baseline runs like any other
   (a capacity sweep's summary is the exception: its steps carry their net power);
-* live scenarios publish to the runner's own nginx-rtmp (`runner.rtmp_server`, started at
+* live scenarios publish to the runner's own nginx-rtmp (`servers.rtmp`, started at
   the first live scenario in the work dir, recording every stream, restarted when it died,
   stopped at the end) or to `--rtmp-url`; when no server can be had, live scenarios are
   skipped with the reason and file scenarios still run. Their quality is scored on the
@@ -56,6 +56,7 @@ from runner.events import EventLog, RunRecorder
 from runner.live import LiveResult, encode_live, publish_url, sweep_step, sweep_summary
 from runner.progress import ProgressDisplay, probe_exporter, read_token
 from runner.scenarios import DEFAULT_MAX_SCENARIOS, Scenario, load_scenarios, matrix_sha256
+from servers.rtmp import RtmpServer, RtmpServerError
 
 log = logging.getLogger("ffwatt.run")
 
@@ -195,7 +196,7 @@ class _Run:
         self.progress_token = read_token(opts.progress_token_file) if opts.progress_token_file else None
         self.scenario_file = str(Path(opts.scenario_file).resolve())
         self.sha = matrix_sha256(scenarios)
-        self.rtmp = None  # our own RtmpServer, started at the first live scenario
+        self.rtmp: RtmpServer | None = None  # our own, started at the first live scenario
         self.rtmp_error: str | None = None  # why it could not start (then every live scenario is skipped)
 
     # ---- the run -----------------------------------------------------------
@@ -303,8 +304,6 @@ class _Run:
             return _LiveTarget(self.opts.rtmp_url, self.opts.rtmp_stat_url, self.opts.rtmp_record_dir), None
         if self.rtmp_error is not None:
             return None, self.rtmp_error
-        from runner.rtmp_server import RtmpServer
-
         if self.rtmp is None:
             base = work_dir / "rtmp"
             self.rtmp = RtmpServer(base, record_dir=base / "recordings", nginx=self.opts.nginx)
@@ -314,7 +313,7 @@ class _Run:
             return _LiveTarget(self.rtmp.rtmp_url, self.rtmp.stat_url, self.rtmp.record_dir), None
         try:
             self.rtmp.start()
-        except RunnerError as exc:
+        except RtmpServerError as exc:
             self.rtmp_error = f"live mode needs an RTMP server and the runner's own could not start: {exc}"
             self.rec.error(self.rtmp_error)  # logged with each live scenario it skips
             return None, self.rtmp_error

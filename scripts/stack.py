@@ -6,11 +6,11 @@ Used by `make demo` (scripts/demo.py) and by the end-to-end test, so the demo an
 proof are the same code. Where this machine lacks the hardware, sources are simulated
 at the lowest boundary and the real exporter code runs: RAPL through a powercap tree
 in a temp dir whose energy_uj counters a thread advances, NVML through the pynvml
-fake of the tests. Docker is the real engine (a private dockerd with busybox
+fake (`simulated.nvml`). Docker is the real engine (a private dockerd with busybox
 containers, when running as root), ffmpeg is real ffmpeg encoding a test source,
-and the rtmp exporter reads a real nginx-rtmp (runner.rtmp_server, as the runner
+and the rtmp exporter reads a real nginx-rtmp (servers.rtmp, as the runner
 starts it) that two real ffmpeg streams publish to and one ffmpeg plays back.
-The real-server launchers are the ones the tests use (tests/servers.py).
+The real-server launchers are the ones the tests use (the `servers` package).
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ import contextlib
 import logging
 import os
 import shutil
-import subprocess
 import sys
 import threading
 import time
@@ -31,6 +30,14 @@ import requests
 from catalog import EXPORTERS
 from exporters.registry import load
 from exporters.runtime import Runtime, build
+from servers.base import ServerUnavailableError
+from servers.docker import DockerEngine
+from servers.feeders import FfmpegFeeder, RtmpFeeder
+from servers.rtmp import RtmpServer, RtmpServerError, find_nginx, find_rtmp_module
+from servers.tsdb import Prometheus, VictoriaMetrics
+from simulated.nvml import FUNCTIONS as NVML_FUNCTIONS
+from simulated.nvml import FakeGpu, FakeNvml
+from simulated.powercap import FakePowercap
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_RESULTS = ROOT / "test_results"
@@ -71,7 +78,6 @@ class RaplSimulator:
 
     def __init__(self, base: Path):
         from readers.powercap import SIMULATED_MARKER
-        from tests.fake_powercap import FakePowercap
 
         self.tree = FakePowercap(base)
         for entry, (name, _) in self.ZONES.items():
@@ -105,109 +111,6 @@ class RaplSimulator:
     def stop(self) -> None:
         self._stop.set()
         self._thread.join(timeout=2)
-
-
-class FfmpegFeeder:
-    """Real ffmpeg encodes of a test source pushing -progress to the ffmpeg exporter,
-    restarted when they end, until stopped."""
-
-    def __init__(self, progress_url: str, streams=(("demo-720p", "1280x720"), ("demo-360p", "640x360"))):
-        self.progress_url = progress_url
-        self.streams = streams
-        self._procs: dict[str, subprocess.Popen] = {}
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="ffmpeg-feeder", daemon=True)
-
-    def _command(self, name: str, size: str) -> list[str]:
-        return ["ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error", "-re",
-                "-f", "lavfi", "-i", f"testsrc2=size={size}:rate=30", "-t", "600",
-                "-c:v", "libx264", "-preset", "ultrafast", "-b:v", "1500k",
-                # A real muxer to /dev/null: with -f null ffmpeg reports bitrate=N/A.
-                "-f", "mpegts", "-y", "/dev/null",
-                "-progress", f"{self.progress_url}/progress/{name}", "-stats_period", "0.5"]
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            for name, size in self.streams:
-                proc = self._procs.get(name)
-                if proc is None or proc.poll() is not None:
-                    self._procs[name] = subprocess.Popen(self._command(name, size), stdout=subprocess.DEVNULL,
-                                                         stderr=subprocess.DEVNULL)
-            self._stop.wait(1)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=3)
-        for proc in self._procs.values():
-            proc.terminate()
-        for proc in self._procs.values():
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                proc.wait(5)
-
-
-class RtmpFeeder:
-    """Real ffmpeg streams publishing small test sources (video and audio) to an RTMP
-    server, and one player pulling the first one back (so egress and players exist),
-    each restarted when it ends, until stopped. Output goes to log files in `log_dir`."""
-
-    def __init__(self, ffmpeg: str, rtmp_url: str, log_dir: Path,
-                 streams=(("demo-cam1", "320x180"), ("demo-cam2", "320x180"))):
-        self.ffmpeg = ffmpeg
-        self.rtmp_url = rtmp_url
-        self.log_dir = log_dir
-        self.streams = streams
-        self._procs: dict[str, subprocess.Popen] = {}
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="rtmp-feeder", daemon=True)
-
-    def publish_command(self, name: str, size: str) -> list[str]:
-        return [self.ffmpeg, "-nostdin", "-hide_banner", "-loglevel", "error",
-                "-re",  # paced at real time, as a live source
-                "-f", "lavfi", "-i", f"testsrc2=size={size}:rate=30",
-                # audio too: nginx-rtmp's audio bandwidth and the publisher's A/V sync need it
-                "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100",
-                "-t", "600",
-                "-c:v", "libx264", "-preset", "ultrafast", "-b:v", "500k",
-                "-g", "30",  # a key frame a second: a player joining late starts at once
-                "-c:a", "aac", "-b:a", "64k",
-                "-f", "flv", f"{self.rtmp_url}/{name}"]  # RTMP carries FLV
-
-    def play_command(self, name: str) -> list[str]:
-        return [self.ffmpeg, "-nostdin", "-hide_banner", "-loglevel", "error",
-                "-i", f"{self.rtmp_url}/{name}",
-                "-c", "copy", "-f", "null", "-"]  # receive only: the server's egress, no decoding cost
-
-    def _commands(self) -> dict[str, list[str]]:
-        cmds = {name: self.publish_command(name, size) for name, size in self.streams}
-        cmds["player"] = self.play_command(self.streams[0][0])
-        return cmds
-
-    def _run(self) -> None:
-        cmds = self._commands()
-        while not self._stop.is_set():
-            for key, argv in cmds.items():
-                proc = self._procs.get(key)
-                if proc is None or proc.poll() is not None:
-                    with open(self.log_dir / f"rtmp-{key}.log", "ab") as log_file:
-                        self._procs[key] = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log_file,
-                                                            stderr=subprocess.STDOUT)
-            self._stop.wait(1)
-
-    def start(self) -> None:
-        self.log_dir.mkdir(parents=True, exist_ok=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=3)
-        for proc in self._procs.values():
-            proc.kill()  # a player blocked on a dead stream ignores SIGTERM
-        for proc in self._procs.values():
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                proc.wait(5)
 
 
 @dataclass
@@ -257,8 +160,6 @@ class LocalStack:
         self._stack.close()
 
     def _start(self) -> None:
-        from tests.servers import Prometheus, VictoriaMetrics
-
         self.workdir.mkdir(parents=True, exist_ok=True)
         self._start_sources()
         for name in EXPORTERS:
@@ -296,14 +197,12 @@ class LocalStack:
             pynvml.nvmlShutdown()
             return f"real NVML, {count} GPU(s)"
         except pynvml.NVMLError:
-            from tests.fake_nvml import FakeGpu, FakeNvml
-
             # GPU 1 is a Pascal card: no NVML energy counter, so the integrated power gauge has data too.
             pascal = FakeGpu(index=1, name="Tesla P4", power_mw=48_000, power_limit_mw=75_000,
                              errors={"nvmlDeviceGetTotalEnergyConsumption": pynvml.NVML_ERROR_NOT_SUPPORTED})
             fake = FakeNvml([FakeGpu(index=0), pascal], realtime=True)
             # (a function an older nvidia-ml-py lacks, e.g. nvmlDeviceGetTemperatureV, is left as the fake's)
-            saved = {name: getattr(pynvml, name) for name in _nvml_functions() if hasattr(pynvml, name)}
+            saved = {name: getattr(pynvml, name) for name in NVML_FUNCTIONS if hasattr(pynvml, name)}
             fake.install()
             self._stack.callback(lambda: [setattr(pynvml, n, f) for n, f in saved.items()])
             return "simulated NVML with 2 GPUs (no NVIDIA driver here)"
@@ -312,15 +211,11 @@ class LocalStack:
         if not self.want_docker:
             self.sources["docker"] = "disabled"
             return None
-        from tests.servers import DockerEngine
-
-        if shutil.which("dockerd") is None and not Path("/usr/sbin/dockerd").exists():
-            self.sources["docker"] = "no dockerd on this machine: no container data"
+        try:
+            engine = self._stack.enter_context(DockerEngine())
+        except ServerUnavailableError as exc:  # no dockerd here, or not root
+            self.sources["docker"] = f"cannot start a private dockerd ({exc}): no container data"
             return None
-        if not _is_root():
-            self.sources["docker"] = "not root: cannot start a private dockerd, no container data"
-            return None
-        engine = self._stack.enter_context(DockerEngine())
         engine.run_busy(name="encoder-busy")                           # burns one core
         engine.run_busy(name="encoder-idle", command="sleep 100000")  # idles
         self.docker_engine = engine
@@ -330,8 +225,6 @@ class LocalStack:
     def _rtmp_source(self) -> str | None:
         """A real nginx-rtmp with two publishers and a player; None (and a note) when the
         machine has no nginx with the RTMP module or no ffmpeg."""
-        from runner.rtmp_server import RtmpServer, RtmpServerError, find_nginx, find_rtmp_module
-
         if not self.want_rtmp:
             self.sources["rtmp"] = "disabled"
             return None
@@ -383,7 +276,7 @@ class LocalStack:
             self.sources[name] = f"sample results in {_relative(self.results_dir)}"
         if name == "ffmpeg":
             if self.want_ffmpeg and shutil.which("ffmpeg"):
-                feeder = FfmpegFeeder(f"http://127.0.0.1:{runtime.port}")
+                feeder = FfmpegFeeder(f"http://127.0.0.1:{runtime.port}", self.workdir / "ffmpeg")
                 feeder.start()
                 self._stack.callback(feeder.stop)
                 self.sources["ffmpeg"] = "real ffmpeg: 2 libx264 encodes of a test source pushing -progress"
@@ -437,16 +330,6 @@ class LocalStack:
             except requests.RequestException as exc:
                 out[name] = f"unreachable: {exc}"
         return out
-
-
-def _nvml_functions() -> tuple[str, ...]:
-    from tests.fake_nvml import FUNCTIONS
-
-    return FUNCTIONS
-
-
-def _is_root() -> bool:
-    return hasattr(os, "geteuid") and os.geteuid() == 0
 
 
 def _relative(path: Path) -> str:

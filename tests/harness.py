@@ -128,22 +128,3 @@ def assert_exposition_valid(exporter: str, text: str) -> None:
 
 def have(binary: str) -> bool:
     return shutil.which(binary) is not None
-
-
-def processes_mentioning(marker: str, programs: tuple[str, ...] = ("ffmpeg", "nginx")) -> list[str]:
-    """Live processes of `programs` whose command line mentions `marker` (a unique temp path):
-    what a test checks is gone after a run, an interrupt or a fault."""
-    import os
-    from pathlib import Path
-
-    found = []
-    for pid in os.listdir("/proc"):
-        if not pid.isdigit():
-            continue
-        try:
-            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-        except OSError:
-            continue
-        if marker in cmdline and any(p in cmdline for p in programs) and "pytest" not in cmdline:
-            found.append(f"{pid}: {cmdline}")
-    return found

@@ -16,7 +16,7 @@ import requests
 
 from exporters import agent
 from exporters.runtime import Runtime
-from tests.fake_powercap import FakePowercap
+from simulated.powercap import FakePowercap
 from tests.harness import assert_exposition_valid
 
 REPO = Path(__file__).resolve().parents[2]

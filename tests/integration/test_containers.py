@@ -39,9 +39,10 @@ import yaml
 from catalog import EXPORTERS
 from catalog import metrics as m
 from scripts import images
-from tests.fake_powercap import FakePowercap
+from servers.docker import mounts_under
+from simulated.powercap import FakePowercap
 from tests.harness import catalog_mismatch, parse_samples, promtool_findings
-from tests.servers import DockerEngine, _mounts_under, require_binary, wait_http
+from tests.servers import DockerEngine, require_binary, wait_http
 
 pytestmark = pytest.mark.slow
 
@@ -85,7 +86,7 @@ def engine() -> Iterator[DockerEngine]:
     with DockerEngine(extra_args=["--default-address-pool", f"base={_free_pool()},size=26"]) as eng:
         root = eng.root
         yield eng
-    leftover = _mounts_under(root)
+    leftover = mounts_under(root)
     assert not leftover, f"mounts left after the engine closed: {leftover}"
 
 

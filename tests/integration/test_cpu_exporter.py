@@ -7,7 +7,7 @@ import errno
 import pytest
 
 from readers import powercap as rapl
-from tests.fake_powercap import FakePowercap
+from simulated.powercap import FakePowercap
 from tests.harness import assert_exposition_valid, running_exporter
 
 
@@ -89,7 +89,7 @@ def test_missing_tree_is_reported(tmp_path):
 
 def test_a_simulated_tree_says_so_in_health(tmp_path):
     from readers.powercap import SIMULATED_MARKER
-    from tests.fake_powercap import FakePowercap
+    from simulated.powercap import FakePowercap
 
     tree = FakePowercap(tmp_path / "powercap")
     tree.package(0, energy_uj=1_000_000)

@@ -11,7 +11,7 @@ import pynvml
 import pytest
 import requests
 
-from tests.fake_nvml import FakeGpu, FakeNvml
+from simulated.nvml import FakeGpu, FakeNvml
 from tests.harness import assert_exposition_valid, parse_samples, running_exporter
 from tests.servers import free_port, wait_http
 
@@ -104,7 +104,7 @@ def test_fake_nvml_in_a_subprocess(tmp_path):
     fake.write(state)
     port = free_port()
     log = open(tmp_path / "exporter.log", "wb")
-    proc = subprocess.Popen([sys.executable, "-m", "tests.fake_nvml", str(state), "--listen-address", "127.0.0.1",
+    proc = subprocess.Popen([sys.executable, "-m", "scripts.simulated_gpu", str(state), "--listen-address", "127.0.0.1",
                              "--port", str(port), "--refresh-interval", "0.1"], cwd=REPO,
                             stdout=log, stderr=subprocess.STDOUT)
     try:

@@ -13,7 +13,8 @@ import yaml
 from catalog import HEALTH_REASONS, metrics_of
 from catalog import metrics as m
 from exporters.health import classify_exposition, make_target, probe
-from tests.fake_targets import OPENMETRICS, FakeHttp, Route, SilentServer, catalog_exposition, health_json
+from servers.targets import OPENMETRICS, FakeHttp, Route, SilentServer
+from tests.fake_targets import catalog_exposition, health_json
 from tests.harness import assert_exposition_valid, running_exporter
 from tests.servers import free_port
 

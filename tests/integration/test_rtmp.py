@@ -1,4 +1,4 @@
-"""The rtmp exporter on a real nginx-rtmp (runner.rtmp_server, as the runner starts it) with
+"""The rtmp exporter on a real nginx-rtmp (servers.rtmp, as the runner starts it) with
 real ffmpeg streams publishing to it, scraped by a real VictoriaMetrics; and its faults:
 /stat answering garbage, 1 MB of XML, nothing, slowly, or not at all, and nginx killed.
 
@@ -21,8 +21,8 @@ import pytest
 import requests
 
 from catalog import metrics as m
-from runner.rtmp_server import RtmpServer, RtmpServerError
 from scripts.render_configs import render_scrape_config
+from servers.rtmp import RtmpServer, RtmpServerError
 from tests.harness import assert_exposition_valid, running_exporter
 from tests.servers import NginxRtmp, VictoriaMetrics, require_binary
 
@@ -137,7 +137,7 @@ def test_two_live_streams_reach_stat_the_exporter_and_victoriametrics(nginx, tmp
             p.wait(10)
     # the server recorded what it received, for scoring what viewers got
     for n in names:
-        assert nginx.server.recording(n).stat().st_size > 10_000
+        assert nginx.recording(n).stat().st_size > 10_000
 
 
 def test_nginx_killed_keeps_the_last_data_and_ended_streams_leave_after_its_restart(nginx, tmp_path):

@@ -18,10 +18,11 @@ import pytest
 
 from catalog import metrics as m
 from cli.main import main
+from common.process import processes_mentioning
 from contract.results_model import load_results_file
 from runner.errors import RunInterruptedError
 from runner.run import handle_signals
-from tests.harness import processes_mentioning, running_exporter
+from tests.harness import running_exporter
 from tests.servers import free_port, integration_required
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -1,7 +1,7 @@
 """`ffwatt run` in live mode on a real nginx-rtmp with the real static ffmpeg.
 
 The server is `tests.servers.NginxRtmp` (recording on) given to the runner with
-`--rtmp-url`, or the runner's own (`runner.rtmp_server.RtmpServer`, found through the
+`--rtmp-url`, or the runner's own (`servers.rtmp.RtmpServer`, found through the
 `rtmp-server` event). Expected values are computed here: stream names from the slug
 rule, frames from fps x duration x streams; the file-mode VMAF of the same settings is
 the reference the live VMAF is compared with.
@@ -20,9 +20,9 @@ import pytest
 import requests
 
 from cli.main import main
+from common.process import processes_mentioning
 from contract.results_model import load_results_file
 from runner.scenarios import slug
-from tests.harness import processes_mentioning
 from tests.servers import NginxRtmp, integration_required
 
 NO_EXPORTERS = ["--cpu-metrics-url", "", "--gpu-metrics-url", "", "--progress-url", ""]
@@ -43,7 +43,7 @@ def ffmpeg() -> str:
 @pytest.fixture(scope="module")
 def nginx() -> str:
     """nginx with the RTMP module, for tests where the runner starts its own (skips, or fails under CI)."""
-    from runner.rtmp_server import RtmpServerError, find_rtmp_module
+    from servers.rtmp import RtmpServerError, find_rtmp_module
     from tests.servers import require_binary
 
     path = require_binary("nginx")
@@ -252,7 +252,7 @@ scenarios:
 @pytest.mark.parametrize("where", ["wrong application", "not an RTMP port"])
 def test_a_refused_publish_fails_the_scenario_and_the_run_goes_on(ffmpeg, server, tmp_path, where):
     url = (server.rtmp_url.rsplit("/", 1)[0] + "/nope" if where == "wrong application"
-           else f"rtmp://127.0.0.1:{server.server.http_port}/live")  # the HTTP /stat port answers no RTMP
+           else f"rtmp://127.0.0.1:{server.http_port}/live")  # the HTTP /stat port answers no RTMP
     (tmp_path / "s.yml").write_text("""
 defaults: {encoder: libx264, preset: ultrafast, resolution: 160x90, fps: 30, bitrate: 150k, duration: 1}
 scenarios:

@@ -145,7 +145,7 @@ def test_docker_daemon_sigkill_and_restart_without_restarting_the_exporter(tmp_p
 
 
 def test_rapl_counter_keeps_rising_across_many_wraps(tmp_path):
-    from tests.fake_powercap import FakePowercap
+    from simulated.powercap import FakePowercap
 
     range_uj = 10_000_000  # a 10 J counter: wraps every few steps
     step_uj = 2_300_000
@@ -178,11 +178,11 @@ def test_rapl_counter_keeps_rising_across_many_wraps(tmp_path):
 
 
 def test_nvml_losing_a_gpu_keeps_the_other_and_recovers_in_a_separate_process(tmp_path):
-    from tests.fake_nvml import FakeNvml
+    from simulated.nvml import FakeNvml
 
     state = fake_nvml_state(tmp_path / "nvml.json", gpus=2)
     fake = FakeNvml.from_file(state)  # our handle on the same state file
-    with ExporterProcess("gpu", "--refresh-interval", "0.2", module=["tests.fake_nvml", str(state)],
+    with ExporterProcess("gpu", "--refresh-interval", "0.2", module=["scripts.simulated_gpu", str(state)],
                          workdir=tmp_path) as exporter:
         pid = exporter.pid
 

@@ -17,7 +17,7 @@ from exporters.runtime import SourceError
 from exporters.samples import Samples
 from readers import powercap as rapl
 from readers.powercap import RaplSampler, discover, discover_powercap, sanitise
-from tests.fake_powercap import DRAM_RANGE_UJ, PACKAGE_RANGE_UJ, FakePowercap, amd_energy_hwmon
+from simulated.powercap import DRAM_RANGE_UJ, PACKAGE_RANGE_UJ, FakePowercap, amd_energy_hwmon
 
 
 @pytest.fixture(params=["flat", "kernel"])

@@ -1,4 +1,4 @@
-"""The gpu exporter against a fake NVML at the pynvml function boundary (tests/fake_nvml.py)."""
+"""The gpu exporter against a fake NVML at the pynvml function boundary (simulated/nvml.py)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from exporters.gpu import GpuExporter
 from exporters.runtime import SourceError
 from exporters.samples import Samples
 from readers.tsdb import energy_query
-from tests.fake_nvml import GPU_NOT_FOUND, MIB, FakeGpu, FakeNvml
+from simulated.nvml import GPU_NOT_FOUND, MIB, FakeGpu, FakeNvml
 
 ROOT = Path(__file__).resolve().parents[2]
 PER_GPU = (m.GPU_POWER, m.GPU_POWER_LIMIT, m.GPU_ENERGY, m.GPU_TEMPERATURE, m.GPU_UTILIZATION,

@@ -13,7 +13,7 @@ from catalog import metrics as m
 from exporters.rtmp import DroppedMessages, add_samples
 from exporters.rtmp_stat import StatError, parse_stat
 from exporters.samples import Samples
-from runner.rtmp_server import RtmpServerError, command, find_rtmp_module, render_config
+from servers.rtmp import RtmpServerError, command, find_rtmp_module, render_config
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "rtmp"
 TWO = (FIXTURES / "stat_two_streams.xml").read_bytes()

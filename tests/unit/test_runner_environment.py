@@ -7,7 +7,7 @@ import pytest
 
 from runner import environment
 from runner.environment import collect_environment, cpu_model, version_probe_command
-from tests.fake_nvml import FakeGpu, FakeNvml
+from simulated.nvml import FakeGpu, FakeNvml
 
 # A stand-in ffmpeg: `-version` prints a banner; an encode prints what the real encoders print.
 FAKE_FFMPEG = r"""#!/bin/sh

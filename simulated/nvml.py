@@ -1,4 +1,5 @@
-"""A fake NVML at the pynvml function boundary: the exporter's real code runs against it.
+"""A simulated NVML at the pynvml function boundary: the exporter's real code runs against it,
+and what it serves is labelled simulated.
 
 In-process (pytest):
 
@@ -24,11 +25,11 @@ newer nvidia-ml-py); a GPU's `errors` may name C symbols pynvml calls
 Errors are the real ones: `pynvml.NVMLError(code)` builds the subclass pynvml has for
 that code (NVMLError_NotSupported, NVMLError_GpuIsLost...).
 
-In a subprocess (end-to-end tests): write the state as JSON and run the real exporter
-with the fake installed. The file is re-read when it changes, so a test can lose a GPU
-from outside:
+In a subprocess (end-to-end tests, the bench): write the state as JSON and run the real
+exporter with the fake installed (`scripts/simulated_gpu.py`). The file is re-read when it
+changes, so a test can lose a GPU from outside:
 
-    python -m tests.fake_nvml state.json --port 9505 [more gpu exporter flags]
+    python -m scripts.simulated_gpu state.json --port 9505 [more gpu exporter flags]
 """
 
 from __future__ import annotations
@@ -36,7 +37,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -374,18 +374,3 @@ class FakeNvml:
     def nvmlDeviceGetSupportedClocksThrottleReasons(self, handle) -> int:  # noqa: N802 (deprecated name)
         return self._gpu("nvmlDeviceGetSupportedClocksThrottleReasons", handle).supported_clock_event_reasons
 
-
-def main(argv: list[str] | None = None) -> int:
-    """python -m tests.fake_nvml STATE.json [gpu exporter flags]: the real gpu exporter on a fake NVML."""
-    argv = sys.argv[1:] if argv is None else argv
-    if not argv:
-        print(__doc__)
-        return 2
-    FakeNvml.from_file(Path(argv[0])).install()
-    from exporters.command import main as exporters_main
-
-    return exporters_main(["gpu", *argv[1:]])
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,6 +1,7 @@
 """A private nginx with the RTMP module on loopback: the live mode's RTMP server.
 
-`RtmpServer(work_dir)` writes its own `nginx.conf` into `work_dir` and runs
+`RtmpServer(work_dir)` writes its own `nginx.conf` into `work_dir` (a temp dir of its own,
+removed by `close()`, when None) and runs
 `nginx -p work_dir -c nginx.conf -e error.log` in the foreground (`daemon off;`), in
 its own session, with every path nginx writes (pid file, error and access logs, the
 HTTP temp dirs) inside `work_dir`, so it needs no privileges and touches nothing
@@ -19,11 +20,12 @@ several workers a player could miss a publisher and `/stat` would show a fractio
 Ports are picked free at the first `start()` (the kernel's choice for port 0) and kept
 across restarts; a picked port taken by someone else in between is replaced by another
 (three tries); a port the caller fixed that is taken is an `RtmpServerError`.
-`start()` waits, bounded, until `/stat` answers; any failure raises `RtmpServerError`
-with the tail of nginx's error log. `stop()` sends SIGTERM to nginx's master (its own
+`start()` waits, bounded, until `/stat` answers; any failure raises `RtmpServerError` (a
+`ServerStartError`) with the tail of nginx's error log. `stop()` sends SIGTERM to nginx's master (its own
 PID, never a name), waits, then SIGKILLs its process group.
 
-nginx or its RTMP module missing is an `RtmpServerError` naming the Debian packages
+nginx or its RTMP module missing is an `RtmpUnavailableError` (an `RtmpServerError` and a
+`ServerUnavailableError`) naming the Debian packages
 (`nginx libnginx-mod-rtmp`). The module is loaded with `load_module` from the first of
 a few known paths, unless nginx was built with it (`nginx -V` lists an rtmp
 `--add-module`).
@@ -38,13 +40,12 @@ import pwd
 import shlex
 import shutil
 import subprocess
+import tempfile
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
-from runner import processes
-from runner.errors import RunnerError
+from common import process
+from servers.base import LIVE, SBIN, ServerStartError, ServerUnavailableError, remove_dir
 
 log = logging.getLogger("ffwatt.rtmp_server")
 
@@ -60,20 +61,24 @@ MODULE_DIRS = (
     "/usr/local/nginx/modules",
     "/etc/nginx/modules",
 )
+START_TIMEOUT = 10.0
 STOP_TIMEOUT = 10.0
-_SBIN = "/usr/local/sbin:/usr/sbin:/sbin"
 _PORT_TRIES = 3
 
 
-class RtmpServerError(RunnerError):
+class RtmpServerError(ServerStartError):
     """nginx-rtmp could not be found, configured or started; the message says why."""
+
+
+class RtmpUnavailableError(RtmpServerError, ServerUnavailableError):
+    """nginx or its RTMP module is not installed; the message names the packages."""
 
 
 def find_nginx(nginx: str = "nginx") -> str:
     """Absolute path of the nginx binary (`nginx` may be a name on PATH or a path)."""
-    path = shutil.which(nginx) or shutil.which(nginx, path=_SBIN)
+    path = shutil.which(nginx) or shutil.which(nginx, path=SBIN)
     if path is None:
-        raise RtmpServerError(f"nginx not found (looked for {nginx!r} on PATH and in {_SBIN}); "
+        raise RtmpUnavailableError(f"nginx not found (looked for {nginx!r} on PATH and in {SBIN}); "
                               f"install the Debian packages: {PACKAGES}")
     return path
 
@@ -99,7 +104,7 @@ def find_rtmp_module(nginx_path: str, candidates: tuple[str, ...] = MODULE_DIRS)
             return p
     if _built_in_rtmp(nginx_path):
         return None
-    raise RtmpServerError(f"nginx RTMP module {MODULE_FILE} not found in {', '.join(candidates)} and not built "
+    raise RtmpUnavailableError(f"nginx RTMP module {MODULE_FILE} not found in {', '.join(candidates)} and not built "
                           f"into {nginx_path}; install the Debian package libnginx-mod-rtmp "
                           f"(with nginx: {PACKAGES})")
 
@@ -186,20 +191,26 @@ class RtmpServer:
     """A private nginx-rtmp on loopback; see the module docstring.
 
     `rtmp_port`/`http_port` fix the ports (default: free ones); `module` overrides where
-    the RTMP module is loaded from (tests use a wrong path to see the error).
+    the RTMP module is loaded from (tests use a wrong path to see the error);
+    `start_timeout` bounds `start()`'s wait unless it is given one.
     """
 
     def __init__(
         self,
-        work_dir: Path | str,
+        work_dir: Path | str | None = None,
         *,
         record_dir: Path | str | None = None,
         nginx: str = "nginx",
         rtmp_port: int | None = None,
         http_port: int | None = None,
         module: Path | str | None = None,
+        start_timeout: float = START_TIMEOUT,
     ) -> None:
+        self._own_work_dir = work_dir is None
+        if work_dir is None:
+            work_dir = tempfile.mkdtemp(prefix="ffw-nginx-rtmp-")
         self.work_dir = Path(work_dir).resolve()
+        self.start_timeout = start_timeout
         self.record_dir = Path(record_dir).resolve() if record_dir is not None else None
         self.nginx = nginx
         self._fixed_ports = (rtmp_port is not None, http_port is not None)
@@ -219,7 +230,12 @@ class RtmpServer:
     @property
     def stat_url(self) -> str:
         """`http://127.0.0.1:PORT/stat`: nginx-rtmp's statistics XML."""
-        return f"http://127.0.0.1:{self.http_port}/stat"
+        return f"{self.url}/stat"
+
+    @property
+    def url(self) -> str:
+        """The HTTP base URL (`/stat` lives under it)."""
+        return f"http://127.0.0.1:{self.http_port}"
 
     def recording(self, stream: str) -> Path:
         """Where the server records `stream` (`record_dir/<stream>.flv`); `RtmpServerError`
@@ -246,10 +262,10 @@ class RtmpServer:
     def conf_path(self) -> Path:
         return self.work_dir / "nginx.conf"
 
-    def log_tail(self, nbytes: int = processes.LOG_TAIL_BYTES) -> str:
+    def log_tail(self, nbytes: int = process.LOG_TAIL_BYTES) -> str:
         """The tail of nginx's error log (its stdout/stderr go to `nginx.out` beside it)."""
-        err = processes.log_tail(self.error_log, nbytes)
-        out = processes.log_tail(self.work_dir / "nginx.out", 1000)
+        err = process.log_tail(self.error_log, nbytes)
+        out = process.log_tail(self.work_dir / "nginx.out", 1000)
         return err if not out else f"{err}\n--- nginx.out ---\n{out}"
 
     # ---------------------------------------------------------------- lifecycle
@@ -258,7 +274,7 @@ class RtmpServer:
         if self._module_override is None:
             return find_rtmp_module(nginx_path)
         if not self._module_override.is_file():
-            raise RtmpServerError(f"nginx RTMP module not found at {self._module_override}; install the Debian "
+            raise RtmpUnavailableError(f"nginx RTMP module not found at {self._module_override}; install the Debian "
                                   f"package libnginx-mod-rtmp (with nginx: {PACKAGES})")
         return self._module_override
 
@@ -267,18 +283,20 @@ class RtmpServer:
         for attr, fixed in (("rtmp_port", fixed_rtmp), ("http_port", fixed_http)):
             port = getattr(self, attr)
             if fixed:
-                if not processes.port_is_free(port):
+                if not process.port_is_free(port):
                     raise RtmpServerError(f"nginx-rtmp: port 127.0.0.1:{port} ({attr.split('_')[0]}) is taken "
                                           "by another process; choose another port or stop that process")
             elif port == 0 or fresh:
-                setattr(self, attr, processes.free_port())
+                setattr(self, attr, process.free_port())
         if self.rtmp_port == self.http_port:
             raise RtmpServerError(f"nginx-rtmp: RTMP and HTTP ports are both {self.rtmp_port}")
 
-    def start(self, timeout: float = 10.0) -> RtmpServer:
-        """Write the config, start nginx and wait (at most `timeout` s) for `/stat` to answer."""
+    def start(self, timeout: float | None = None) -> RtmpServer:
+        """Write the config, start nginx and wait (at most `timeout` s, default
+        `start_timeout`) for `/stat` to answer."""
         if self.running:
             return self
+        timeout = self.start_timeout if timeout is None else timeout
         nginx_path = find_nginx(self.nginx)
         module = self._module(nginx_path)
         for d in (self.work_dir, self.work_dir / "tmp", self.record_dir):
@@ -293,9 +311,10 @@ class RtmpServer:
             argv = command(nginx_path, self.work_dir)
             log.info("starting nginx-rtmp (RTMP %s, stat %s): %s", self.rtmp_url, self.stat_url, shlex.join(argv))
             try:
-                self.proc = processes.spawn_logged(argv, self.work_dir / "nginx.out", cwd=self.work_dir)
+                self.proc = process.spawn_logged(argv, self.work_dir / "nginx.out", cwd=self.work_dir)
             except OSError as exc:
                 raise RtmpServerError(f"cannot run {nginx_path}: {exc}") from None
+            LIVE.add(self)
             why = self._wait_ready(timeout)
             if why is None:
                 self.startup_seconds = time.monotonic() - t0
@@ -314,44 +333,58 @@ class RtmpServer:
 
     def _wait_ready(self, timeout: float) -> str | None:
         """None once `/stat` answers 200 with XML; else why not (exited, timed out)."""
-        deadline = time.monotonic() + timeout
-        last = "no answer"
-        while True:
+        try:
+            process.wait_http(self.stat_url, timeout, check=lambda r: b"<rtmp>" in r.content, proc=self.proc)
+        except process.ProcessStartError:
             assert self.proc is not None
-            if self.proc.poll() is not None:
-                return f"nginx exited with code {self.proc.returncode}"
-            try:
-                with urllib.request.urlopen(self.stat_url, timeout=2) as r:
-                    if r.status == 200 and b"<rtmp>" in r.read(65536):
-                        return None
-                    last = f"HTTP {r.status}"
-            except (urllib.error.URLError, OSError) as exc:
-                last = f"{type(exc).__name__}: {exc}"
-            if time.monotonic() >= deadline:
-                return f"{self.stat_url} not answering after {timeout:g} s (last: {last})"
-            time.sleep(0.05)
+            return f"nginx exited with code {self.proc.returncode}"
+        except TimeoutError as exc:
+            return str(exc)
+        return None
+
+    def stat(self) -> str:
+        """The `/stat` XML now."""
+        answer = process.http_get(self.stat_url, timeout=10)
+        if answer.status_code != 200:
+            raise RtmpServerError(f"{self.stat_url}: HTTP {answer.status_code}: {answer.text[:200]!r}")
+        return answer.text
 
     def stop(self, timeout: float = STOP_TIMEOUT) -> None:
         """SIGTERM to nginx's master, wait up to `timeout` s, then SIGKILL its group."""
         proc, self.proc = self.proc, None
+        LIVE.discard(self)
         if proc is not None:
-            processes.terminate(proc, timeout)
+            process.terminate(proc, timeout)
 
     def kill(self) -> None:
         """SIGKILL nginx's process group: a crash, for fault tests."""
         proc, self.proc = self.proc, None
+        LIVE.discard(self)
         if proc is not None:
-            processes.kill(proc)
+            process.kill(proc)
+
+    def restart(self) -> RtmpServer:
+        """Stop, then start again on the same ports."""
+        self.stop()
+        return self.start()
+
+    def close(self) -> None:
+        """Stop; remove the work dir when it is the server's own temp dir."""
+        try:
+            self.stop()
+        finally:
+            if self._own_work_dir:
+                remove_dir(self.work_dir)
 
     def __enter__(self) -> RtmpServer:
         try:
             return self.start()
         except BaseException:
-            self.stop()
+            self.close()
             raise
 
     def __exit__(self, *exc: object) -> None:
-        self.stop()
+        self.close()
 
     def __repr__(self) -> str:
         return f"<RtmpServer {self.rtmp_url} stat={self.stat_url} running={self.running}>"

@@ -1,4 +1,4 @@
-"""Fake RAPL sysfs trees under a temp dir, laid out like the kernel's.
+"""Simulated RAPL sysfs trees under a temp dir, laid out like the kernel's.
 
     tree = FakePowercap(tmp_path / "powercap")
     tree.package(0, subzones=("core", "uncore", "dram"))   # intel-rapl:0, intel-rapl:0:0 ...
