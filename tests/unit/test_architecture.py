@@ -9,8 +9,6 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-import pytest
-
 ROOT = Path(__file__).resolve().parents[2]
 
 # Higher floors may import lower ones and their own; never the other way.
@@ -163,8 +161,6 @@ def test_the_module_graph_has_no_circle():
     assert _circles(graph) == []
 
 
-@pytest.mark.xfail(strict=True, reason="#21 item 2, another developer's part: the launchers and fakes that "
-                   "scripts/ and bench/ import from tests/ move into servers/ and simulated/")
 def test_no_product_file_imports_tests():
     found = [f"{_where(module, line)}: {name}" for module, edges in IMPORTS.items()
              for name, _, line in edges if _top(name) == "tests"]
