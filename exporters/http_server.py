@@ -194,8 +194,9 @@ class BoundedServer(ThreadingHTTPServer):
                 over = True
             else:
                 over = None
-        if over is None:
+        if over is not False:
             self.stats.reject("over_capacity")
+        if over is None:
             self.shutdown_request(request)
             return
         thread = threading.Thread(target=self._serve, args=(request, client_address, over), daemon=True)
