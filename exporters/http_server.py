@@ -2,9 +2,12 @@
 
 What it guarantees, whatever the clients do:
 
-- at most `max_connections` connections are served at once (a thread each); beyond that
-  a few more get a quick `503` (a short head deadline, then closed), and the rest are
-  closed at once; every refusal is counted (`ffwatt_exporter_http_rejected_total`);
+- at most `max_connections` connections are served at once (a thread each). At the cap a
+  new connection takes the place of the connection idle longest (one waiting for a
+  request, as nginx reuses keep-alive connections), so idle floods cannot lock scrapers
+  out; with none idle, a few more get a quick `503` (a short head deadline, then
+  closed) and the rest are closed at once. Every refusal and eviction is counted
+  (`ffwatt_exporter_http_rejected_total`);
 - a request head (request line and headers, and the TLS handshake) must arrive within
   `head_timeout` seconds of its first byte, so header tricklers (slowloris) are cut off;
   an idle keep-alive connection is closed after `idle_timeout`;
@@ -38,8 +41,8 @@ from exporters.webconfig import WebConfig, WebConfigFile
 log = logging.getLogger("ffwatt")
 
 # Reasons a connection or request is refused (label `reason` of the rejected counter).
-REJECT_REASONS = ("over_capacity", "head_timeout", "body_too_slow", "tls_handshake", "plain_http",
-                  "unauthorized")
+REJECT_REASONS = ("over_capacity", "idle_evicted", "head_timeout", "body_too_slow", "tls_handshake",
+                  "plain_http", "unauthorized")
 # Connections over the cap that still get a 503 (each a short-lived thread); beyond, closed.
 _REJECTERS = 16
 _REJECT_HEAD_SECONDS = 2.0
@@ -91,10 +94,11 @@ class _PacedSocketIO(io.RawIOBase):
     to the maximum body rate. The socket's own timeout (idle, or what a handler sets) still
     bounds each single read."""
 
-    def __init__(self, sock: socket.socket, limits: Limits):
+    def __init__(self, sock: socket.socket, limits: Limits, on_first_byte=lambda: None):
         super().__init__()
         self._sock = sock
         self._limits = limits
+        self._on_first_byte = on_first_byte
         self.start_head()
 
     def start_head(self) -> None:
@@ -138,6 +142,7 @@ class _PacedSocketIO(io.RawIOBase):
         if self._phase == "head":
             if self._deadline is None and n:
                 self._deadline = time.monotonic() + self._limits.head_timeout
+                self._on_first_byte()
         else:
             self._pace(n)
         return n
@@ -166,6 +171,14 @@ class BoundedServer(ThreadingHTTPServer):
         self._slots = threading.Lock()
         self._serving = 0
         self._rejecting = 0
+        self._idle: dict[int, BoundedHandler] = {}  # connections waiting for a request, oldest first
+
+    def idle(self, handler: BoundedHandler, waiting: bool) -> None:
+        """Mark a connection as waiting for a request (evictable at the cap), or not."""
+        with self._slots:
+            self._idle.pop(id(handler), None)
+            if waiting:
+                self._idle[id(handler)] = handler
 
     @property
     def scheme(self) -> str:
@@ -185,8 +198,13 @@ class BoundedServer(ThreadingHTTPServer):
             raise
 
     def process_request(self, request, client_address):
+        victim = None
         with self._slots:
             if self._serving < self.limits.max_connections:
+                self._serving += 1
+                over = False
+            elif self._idle:  # the victim gives its slot back when its thread ends: a brief overshoot
+                victim = self._idle.pop(next(iter(self._idle)))
                 self._serving += 1
                 over = False
             elif self._rejecting < _REJECTERS:
@@ -194,6 +212,9 @@ class BoundedServer(ThreadingHTTPServer):
                 over = True
             else:
                 over = None
+        if victim is not None:
+            self.stats.reject("idle_evicted")
+            victim.evict()
         if over is not False:
             self.stats.reject("over_capacity")
         if over is None:
@@ -249,7 +270,8 @@ class BoundedHandler(BaseHTTPRequestHandler):
                 conn = self._tls
         self.connection = conn
         self._io = _PacedSocketIO(conn, limits if not self.over_capacity else
-                                  Limits(head_timeout=_REJECT_HEAD_SECONDS, idle_timeout=_REJECT_HEAD_SECONDS))
+                                  Limits(head_timeout=_REJECT_HEAD_SECONDS, idle_timeout=_REJECT_HEAD_SECONDS),
+                                  on_first_byte=lambda: self.server.idle(self, False))
         self.rfile = io.BufferedReader(self._io, 65536)
         self.wfile = socketserver._SocketWriter(conn)
 
@@ -258,7 +280,11 @@ class BoundedHandler(BaseHTTPRequestHandler):
         or too slow handshake), the refusal counted."""
         try:
             sock.settimeout(max(deadline - time.monotonic(), 0.001))
-            first = sock.recv(1, socket.MSG_PEEK)
+            self.server.idle(self, not self.over_capacity)
+            try:
+                first = sock.recv(1, socket.MSG_PEEK)
+            finally:
+                self.server.idle(self, False)
             if not first:
                 return None
             if first[0] != 0x16:  # not a TLS handshake record: someone speaking plain HTTP
@@ -287,8 +313,17 @@ class BoundedHandler(BaseHTTPRequestHandler):
         if not self.refused:
             super().handle()
 
+    def evict(self) -> None:
+        """Close this idle connection for a newcomer (called from the accept thread). The raw
+        socket's shutdown, not SSLSocket's, which would drop the TLS state under the reader."""
+        try:
+            socket.socket.shutdown(getattr(self, "connection", None) or self.request, socket.SHUT_RDWR)
+        except OSError:
+            pass
+
     def handle_one_request(self) -> None:
         self._io.start_head()
+        self.server.idle(self, not self.over_capacity)
         try:
             super().handle_one_request()
         except _Expired as exc:  # the base class catches TimeoutError only in some places
@@ -310,6 +345,7 @@ class BoundedHandler(BaseHTTPRequestHandler):
         log.debug("%s %s", self.address_string(), format % args)
 
     def finish(self) -> None:
+        self.server.idle(self, False)
         try:
             super().finish()
         except (OSError, ValueError):

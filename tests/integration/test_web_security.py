@@ -252,7 +252,10 @@ def test_fifty_header_tricklers_are_cut_off_within_30s_while_scrapes_go_on(resul
 
 def test_over_the_connection_cap_a_scrape_gets_503_and_is_counted(results_dir):
     with running_exporter("results", "--results-dir", str(results_dir), "--max-connections", "4") as exp:
+        # Connections in the middle of a request head (idle ones would be evicted for newcomers).
         held = [socket.create_connection(("127.0.0.1", exp.runtime.port), timeout=5) for _ in range(4)]
+        for s in held:
+            s.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\n")
         try:
             deadline = time.monotonic() + 5
             while exp.runtime.server.stats.open < 4:
@@ -305,6 +308,19 @@ def _redirecting_to(location: str):
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_at_the_cap_idle_connections_make_room_for_scrapers(results_dir):
+    with running_exporter("results", "--results-dir", str(results_dir), "--max-connections", "4") as exp:
+        idle = [socket.create_connection(("127.0.0.1", exp.runtime.port), timeout=5) for _ in range(20)]
+        try:
+            for _ in range(5):
+                assert requests.get(exp.url + "/metrics", timeout=10).status_code == 200
+            assert exp.runtime.server.stats.open <= 4 + 16  # never a thread per idle connection
+        finally:
+            for s in idle:
+                s.close()
+        assert _rejected(exp.scrape(), "idle_evicted") >= 5
 
 
 def test_health_checker_reaches_tls_targets_and_shows_no_password(pki, tmp_path, results_dir, caplog):
