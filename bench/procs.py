@@ -67,6 +67,9 @@ class Process:
     `{port}` in an argument stands for the port (a new one when the first was taken)."""
 
     ready_path = "/metrics"
+    scheme = "http"
+    # Extra arguments of the readiness GET (a server behind a web config: verify, auth).
+    request_kwargs: dict = {}  # noqa: RUF012 (replaced per instance, never mutated)
 
     def __init__(self, name: str, argv: Sequence[str], *, workdir: Path, port: int,
                  env: dict[str, str] | None = None, start_timeout: float = 30.0):
@@ -81,7 +84,7 @@ class Process:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{self.scheme}://127.0.0.1:{self.port}"
 
     @property
     def pid(self) -> int:
@@ -143,7 +146,7 @@ class Process:
                 code, self.proc = self.proc.returncode, None
                 raise ProcessStartError(f"{self.name} exited with {code}:\n{self.log_tail()}")
             try:
-                r = requests.get(self.url + self.ready_path, timeout=2)
+                r = requests.get(self.url + self.ready_path, timeout=2, **self.request_kwargs)
                 if self.ready(r):
                     return
                 last = f"HTTP {r.status_code}"

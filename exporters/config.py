@@ -83,7 +83,7 @@ def server_settings() -> tuple[Setting, ...]:
                 "basic_auth_users (bcrypt), http_server_config.headers; re-read when it changes. Empty: plain "
                 "HTTP without authentication, to anyone who reaches --listen-address (0.0.0.0: every "
                 "network of the host)."),
-        Setting("max-connections", 0, "Most connections served at once; beyond, 503 and counted. 0: 64, plus "
+        Setting("max-connections", 0, "Most connections served at once; at the cap the longest idle one makes room, else 503, counted. 0: 256, plus "
                 "--max-streams for the ffmpeg exporter.", non_negative_int),
         Setting("head-timeout", 10.0, "Seconds a request's head (request line, headers, TLS handshake) may take "
                 "from its first byte.", positive_float),

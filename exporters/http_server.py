@@ -52,7 +52,7 @@ _PLAIN_TO_TLS = (b"HTTP/1.0 400 Bad Request\r\nContent-Type: text/plain; charset
 
 @dataclass(frozen=True)
 class Limits:
-    max_connections: int = 64
+    max_connections: int = 256
     head_timeout: float = 10.0
     idle_timeout: float = 15.0
     min_body_rate: float = 16.0  # bytes/s averaged over the body, after body_grace

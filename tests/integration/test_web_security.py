@@ -20,6 +20,7 @@ import bcrypt
 import pytest
 import requests
 
+from bench.websec import make_pki
 from exporters.agent import build_agent
 from exporters.registry import load
 from exporters.runtime import build
@@ -41,18 +42,7 @@ def pki(tmp_path_factory) -> Path:
         if os.environ.get("CI"):
             pytest.fail("openssl is not on PATH")
         pytest.skip("openssl is not on PATH")
-    d = tmp_path_factory.mktemp("pki")
-    ec = ("-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes")
-    _openssl("req", "-x509", *ec, "-keyout", "ca.key", "-out", "ca.crt", "-days", "2", "-subj", "/CN=ffwatt test CA",
-             "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign",
-             cwd=d)
-    for name, ext in (("server", "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n"),
-                      ("client", "extendedKeyUsage=clientAuth\n")):
-        (d / f"{name}.ext").write_text(ext)
-        _openssl("req", *ec, "-keyout", f"{name}.key", "-out", f"{name}.csr", "-subj", f"/CN=ffwatt {name}", cwd=d)
-        _openssl("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
-                 "-out", f"{name}.crt", "-days", "2", "-extfile", f"{name}.ext", cwd=d)
-    return d
+    return make_pki(tmp_path_factory.mktemp("pki"))
 
 
 def _hash(password: str) -> str:

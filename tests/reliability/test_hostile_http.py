@@ -3,7 +3,7 @@ sending a byte a second, a 1 MB request line or header, a thousand idle connecti
 open. While each happens, a well-behaved scraper keeps getting complete answers.
 
 The runtime's server (exporters/http_server.py) gives each connection a thread, up to a cap
-(--max-connections, 64); at the cap a newcomer takes the place of the connection idle
+(--max-connections, 256); at the cap a newcomer takes the place of the connection idle
 longest, so idle floods neither grow the threads nor lock scrapers out.
 """
 
@@ -143,7 +143,7 @@ def test_a_thousand_idle_connections_block_nobody(exporter, record_property):
         good.assert_served()
         assert exporter.alive
         # the cap holds: a thousand idle connections do not make a thousand threads
-        assert threads <= 64 + 16 + 10
+        assert threads <= 256 + 16 + 10
     finally:
         for s in idle:
             s.close()
