@@ -13,8 +13,9 @@ catalog declares for it, and for ffwatt exporters /health must not say "failing"
 A target that is down is data, not a failure of the health checker: the refresh
 itself succeeds.
 
-Safety: redirects are never followed (a 3xx is an unhealthy `http_status`), no part of a
-body the checker read is ever repeated in /health, the metrics or the log, and the user
+Safety: redirects are never followed (a 3xx is an unhealthy `http_status`), nothing a
+target served is repeated in /health, the metrics or the log (but the `status` and
+`reason` fields of an ffwatt exporter's /health JSON), and the user
 info of every URL it logs or serves is redacted (`https://admin:xxxxx@host:9500/metrics`).
 Targets behind a web config (exporters/webconfig.py) are reached with https, basic auth
 (user info in the URL, or --basic-auth-user with --basic-auth-password-file) and a CA file
