@@ -8,7 +8,8 @@ docker (refresh with 1/10/30 containers), scale (results files of 10/1,000/10,00
 scenarios), runner (what measuring an encode costs, the quality pass per frame), agent
 (the per-host exporters in one process against separate ones), tsdb (VictoriaMetrics
 and Prometheus scraping everything every second for 5 minutes: jitter, dropped
-samples, bytes per sample, scrape duration). Every load loop is bounded in count and
+samples, bytes per sample, scrape duration), websec (one exporter with and without a web
+config, TLS + basic auth: scrape latency side by side, 200 concurrent scrapers). Every load loop is bounded in count and
 time.
 """
 
@@ -29,7 +30,7 @@ from pathlib import Path
 
 from bench.procs import REPO
 
-SECTIONS = ("scrape", "health", "freshness", "docker", "scale", "runner", "agent", "tsdb")
+SECTIONS = ("scrape", "health", "freshness", "docker", "scale", "runner", "agent", "tsdb", "websec")
 DEFAULT_OUT = Path(__file__).resolve().parent / "results"
 
 
@@ -56,7 +57,7 @@ def _commit() -> str:
 
 
 def run(sections: tuple[str, ...], quick: bool, out_dir: Path, command: str) -> dict:
-    from bench import agent_tsdb, docker_refresh, fleet, freshness, health_cycle, runner_cost, scale, scrape
+    from bench import agent_tsdb, docker_refresh, fleet, freshness, health_cycle, runner_cost, scale, scrape, websec
 
     results: dict = {"meta": {"command": command, "machine": _machine(), "commit": _commit(),
                               "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), "quick": quick},
@@ -110,6 +111,9 @@ def run(sections: tuple[str, ...], quick: bool, out_dir: Path, command: str) -> 
         section("runner", lambda: runner_cost.runner_section(work, quick=quick, log=log))
         section("agent", lambda: agent_tsdb.agent_section(work, seconds=15 if quick else 60, log=log))
         section("tsdb", lambda: agent_tsdb.tsdb_section(work, seconds=30 if quick else 300, log=log))
+        section("websec", lambda: websec.websec_section(work, paced_count=20 if quick else websec.PACED_COUNT,
+                                                        fresh_count=10 if quick else websec.FRESH_COUNT,
+                                                        load_seconds=5 if quick else websec.LOAD_SECONDS, log=log))
     results["meta"]["total_seconds"] = time.monotonic() - began
     return results
 

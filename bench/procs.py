@@ -9,9 +9,10 @@ are the process's own, which is why the bench never measures an exporter in-proc
 from __future__ import annotations
 
 import os
+import ssl
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -60,6 +61,10 @@ class Process:
 
     ready_path = "/metrics"
     ready_statuses: tuple[int, ...] | None = (200,)
+    scheme = "http"
+    # A server behind a web config: its CA and the readiness GET's headers (basic auth).
+    ssl_context: ssl.SSLContext | None = None
+    ready_headers: Mapping[str, str] | None = None
 
     def __init__(self, name: str, argv: Sequence[str], *, workdir: Path, port: int,
                  env: dict[str, str] | None = None, start_timeout: float = 30.0):
@@ -74,7 +79,7 @@ class Process:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{self.scheme}://127.0.0.1:{self.port}"
 
     @property
     def pid(self) -> int:
@@ -125,7 +130,8 @@ class Process:
         assert self.proc is not None
         try:
             process.wait_http(self.url + self.ready_path, self.start_timeout, check=self.ready, proc=self.proc,
-                              statuses=self.ready_statuses)
+                              statuses=self.ready_statuses, headers=self.ready_headers,
+                              context=self.ssl_context)
         except process.ProcessStartError:
             code, self.proc = self.proc.returncode, None
             raise process.ProcessStartError(f"{self.name} exited with {code}:\n{self.log_tail()}") from None

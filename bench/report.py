@@ -423,6 +423,24 @@ def render_markdown(results: dict, targets: list[Target]) -> str:
                      f"| {', '.join(w['unhealthy'])} ({'/'.join(w['hang_reasons'])}) |")
         lines.append("")
 
+    websec = results.get("websec")
+    if websec:
+        meth = websec["method"]
+        lines += ["## Web config: TLS + basic auth against none", "",
+                  f"The results exporter twice, same file, same run: {meth['web_config']} against plain HTTP. "
+                  f"Keep-alive: {meth['paced_scrapes']} scrapes each, as Prometheus scrapes; fresh: a new "
+                  f"connection (and handshake) per scrape; load: {meth['load_scrapers']} concurrent keep-alive "
+                  f"scrapers for {meth['load_seconds']:g} s.", "",
+                  "| server | keep-alive p50 / p99 ms | fresh p50 / p99 ms | load scrapes | load failures |",
+                  "|---|---|---|---|---|"]
+        for name, row in websec["targets"].items():
+            lines.append(f"| {name} | {_f(row['paced']['p50_ms'])} / {_f(row['paced']['p99_ms'])} "
+                         f"| {_f(row['fresh']['p50_ms'])} / {_f(row['fresh']['p99_ms'])} "
+                         f"| {row['load']['scrapes']} | {row['load']['failures']} |")
+        r = websec["p50_ratio_secured_over_plain"]
+        lines += ["", f"Median ratio secured / plain: keep-alive {_f(r['paced'])}, fresh connection {_f(r['fresh'])}.",
+                  ""]
+
     notes = results.get("notes", {})
     if notes or results.get("skipped"):
         lines += ["## Sources and notes", ""]

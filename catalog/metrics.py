@@ -40,6 +40,17 @@ EXPORTER_BUILD = Metric(
     "Exporter name and ffwatt version.",
     "info", ("exporter", "version"), dashboarded=False,
     why_not_dashboarded="Metadata for joins and inventory; no reading to plot.")
+EXPORTER_HTTP_CONNECTIONS = Metric(
+    "ffwatt_exporter_http_connections", "gauge",
+    "HTTP connections the exporter's server holds open now (capped by --max-connections).",
+    "count", ("exporter",), dashboarded=False,
+    why_not_dashboarded="Server self-protection, read during an incident; the refusals counter tells when it bites.")
+EXPORTER_HTTP_REJECTED = Metric(
+    "ffwatt_exporter_http_rejected_total", "counter",
+    "Connections or requests the exporter's server refused, by reason (over_capacity, idle_evicted, "
+    "head_timeout, body_too_slow, tls_handshake, plain_http, unauthorized).",
+    "count", ("exporter", "reason"), dashboarded=False,
+    why_not_dashboarded="Security and load events, alerted on or read from /metrics; no panel planned yet.")
 
 # --- results (9502) ------------------------------------------------------------------------
 RESULTS_SCENARIOS = Metric(

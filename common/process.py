@@ -15,6 +15,7 @@ import os
 import shlex
 import signal
 import socket
+import ssl
 import subprocess
 import time
 import urllib.error
@@ -131,10 +132,13 @@ class HttpAnswer:
         return json.loads(self.content)
 
 
-def http_get(url: str, timeout: float = 2.0) -> HttpAnswer:
-    """One GET; an HTTP error status is an answer, not an exception (`OSError` when none came)."""
+def http_get(url: str, timeout: float = 2.0, *, headers: Mapping[str, str] | None = None,
+             context: ssl.SSLContext | None = None) -> HttpAnswer:
+    """One GET; an HTTP error status is an answer, not an exception (`OSError` when none came).
+    `headers` (e.g. basic auth) and `context` (an https server's CA) reach a server behind a web config."""
+    request = urllib.request.Request(url, headers=dict(headers or {}))
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as r:
+        with urllib.request.urlopen(request, timeout=timeout, context=context) as r:
             return HttpAnswer(url, r.status, r.read())
     except urllib.error.HTTPError as exc:
         with exc:
@@ -149,6 +153,8 @@ def wait_http(
     proc: subprocess.Popen | None = None,
     interval: float = 0.05,
     statuses: Collection[int] | None = (200,),
+    headers: Mapping[str, str] | None = None,
+    context: ssl.SSLContext | None = None,
 ) -> HttpAnswer:
     """Poll `url` until it answers with one of `statuses` (any, when None; 200 by default)
     and `check(answer)` is true.
@@ -162,7 +168,7 @@ def wait_http(
         if proc is not None and proc.poll() is not None:
             raise ProcessStartError(f"process exited with code {proc.returncode} while waiting for {url}")
         try:
-            answer = http_get(url)
+            answer = http_get(url, headers=headers, context=context)
             if (statuses is None or answer.status_code in statuses) and (check is None or check(answer)):
                 return answer
             last = f"HTTP {answer.status_code}: {answer.text[:200]!r}"

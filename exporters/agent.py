@@ -13,7 +13,7 @@ refresh thread; the others refresh and serve on time. A source that raises is th
 exporter's failure, reported in its own `/health`.
 
 Settings: `--exporters cpu,gpu` picks which (default: every `per_host` exporter of the
-catalog) and `--listen-address` is shared. Every other flag of an exporter is given
+catalog) and `--listen-address` and `--web-config-file` are shared. Every other flag of an exporter is given
 with its name in front: `--cpu.powercap-root /sys/class/powercap`, `--gpu.port 9505`.
 Environment variables work as for a lone exporter (`FFWATT_POWERCAP_ROOT`), except the
 settings every exporter has (port, refresh interval, log level): one
@@ -86,6 +86,9 @@ def build_agent(argv: Sequence[str] | None = None, environ: Mapping[str, str] | 
                              "[env FFWATT_EXPORTERS]")
     parser.add_argument("--listen-address", default=environ.get("FFWATT_LISTEN_ADDRESS", "0.0.0.0"),
                         help="address every exporter serves on [env FFWATT_LISTEN_ADDRESS]")
+    parser.add_argument("--web-config-file", default=environ.get("FFWATT_WEB_CONFIG_FILE", ""),
+                        help="exporter-toolkit web config (TLS, basic auth, headers) every exporter serves with "
+                             "[env FFWATT_WEB_CONFIG_FILE]")
     args, rest = parser.parse_known_args(argv)
     names = [n.strip() for n in args.exporters.split(",") if n.strip()]
     unknown = [n for n in names if n not in EXPORTERS or n == "health"]
@@ -97,7 +100,7 @@ def build_agent(argv: Sequence[str] | None = None, environ: Mapping[str, str] | 
     flags = split_flags(names, rest)
     runtimes = []
     for name in names:
-        own = ["--listen-address", args.listen_address, *flags[name]]
+        own = ["--listen-address", args.listen_address, "--web-config-file", args.web_config_file, *flags[name]]
         runtimes.append(build(load(name), own, environment_for(name, environ)))
     return runtimes
 
@@ -117,8 +120,8 @@ def serve(runtimes: Sequence[Runtime], stop: threading.Event | None = None) -> N
         for rt in runtimes:
             rt.start()
             started.append(rt)
-            log.info("agent: %s serving http://%s:%d/metrics", rt.exporter.name, rt.server.server_address[0],
-                     rt.port)
+            log.info("agent: %s serving %s://%s:%d/metrics", rt.exporter.name, rt.server.scheme,
+                     rt.server.server_address[0], rt.port)
         while not stop.wait(1.0):
             pass
     finally:

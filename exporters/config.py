@@ -36,6 +36,25 @@ def common_settings(default_port: int, default_refresh: float) -> tuple[Setting,
     )
 
 
+def server_settings() -> tuple[Setting, ...]:
+    """The HTTP server's: web config (TLS, basic auth, headers) and its bounds."""
+    return (
+        Setting("web-config-file", "", "Prometheus exporter-toolkit web config (YAML): tls_server_config, "
+                "basic_auth_users (bcrypt), http_server_config.headers; re-read when it changes. Empty: plain "
+                "HTTP without authentication, to anyone who reaches --listen-address (0.0.0.0: every "
+                "network of the host)."),
+        Setting("max-connections", 0, "Most connections served at once; at the cap the longest idle one makes room, else 503, counted. 0: 256, plus "
+                "--max-streams for the ffmpeg exporter.", non_negative_int),
+        Setting("head-timeout", 10.0, "Seconds a request's head (request line, headers, TLS handshake) may take "
+                "from its first byte.", positive_float),
+        Setting("idle-timeout", 15.0, "Seconds a connection may stay silent before it is closed.", positive_float),
+        Setting("min-body-rate", 16.0, "Bytes/s a request body must average after a 30 s grace, or the "
+                "connection is closed.", positive_float),
+        Setting("max-body-rate", 262144.0, "Bytes/s a request body is read at most (after a burst of as many "
+                "bytes): bounds the CPU one pusher takes.", positive_float),
+    )
+
+
 def parse(
     prog: str,
     description: str,

@@ -13,6 +13,14 @@ catalog declares for it, and for ffwatt exporters /health must not say "failing"
 A target that is down is data, not a failure of the health checker: the refresh
 itself succeeds.
 
+Safety: redirects are never followed (a 3xx is an unhealthy `http_status`), nothing a
+target served is repeated in /health, the metrics or the log (but the `status` and
+`reason` fields of an ffwatt exporter's /health JSON), and the user
+info of every URL it logs or serves is redacted (`https://admin:xxxxx@host:9500/metrics`).
+Targets behind a web config (exporters/webconfig.py) are reached with https, basic auth
+(user info in the URL, or --basic-auth-user with --basic-auth-password-file) and a CA file
+(--ca-file; --client-cert-file/--client-key-file for mutual TLS).
+
 Targets, in order of precedence:
   --targets-file FILE   YAML list of {name, url, kind, expect, exporter}
   --targets a=URL,...   comma-separated name=url pairs
@@ -30,7 +38,7 @@ import os
 import re
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import ClassVar
 from urllib.parse import urlsplit, urlunsplit
 
@@ -78,6 +86,13 @@ _TARGET_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 _METRIC_NAME = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
 _YAML_KEYS = ("name", "url", "kind", "expect", "exporter")
 _SHOWN_MISSING = 5
+# `scheme://user:password@` -> `scheme://user:xxxxx@`: what goes in logs, /health and errors.
+_USERINFO = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<user>[^/@\s:'\"]*)(?::[^/@\s'\"]*)?@")
+
+
+def redact(text: str) -> str:
+    """Every URL's password in `text` replaced by xxxxx (the user name kept, as Prometheus shows it)."""
+    return _USERINFO.sub(lambda mt: f"{mt['scheme']}{mt['user']}:xxxxx@", text)
 
 
 class TargetConfigError(ValueError):
@@ -115,11 +130,11 @@ def metrics_url(url: str) -> str:
     if parts.scheme not in ("http", "https"):
         raise ValueError(f"URL scheme must be http or https, got {parts.scheme!r}")
     if not parts.hostname:
-        raise ValueError(f"URL {url!r} has no host")
+        raise ValueError(f"URL {redact(url)!r} has no host")
     try:
         parts.port  # noqa: B018 - raises ValueError for a bad port
     except ValueError as exc:
-        raise ValueError(f"URL {url!r}: {exc}") from None
+        raise ValueError(f"URL {redact(url)!r}: {redact(str(exc))}") from None
     path = parts.path if parts.path not in ("", "/") else "/metrics"
     return urlunsplit((parts.scheme, parts.netloc, path, parts.query, ""))
 
@@ -155,7 +170,7 @@ def make_target(name: object, url: object, kind: object = None, expect: object =
         raise ValueError(f"target name {name!r} must be 1-63 letters, digits, '_', '.' or '-' "
                          "(it becomes the `target` label value)")
     if not isinstance(url, str):
-        raise ValueError(f"url must be a string, got {url!r}")
+        raise ValueError(f"url must be a string, got {type(url).__name__}")
     if kind is None:
         kind = "ffwatt" if name in EXPORTERS else "prometheus"
     if not isinstance(kind, str):
@@ -179,11 +194,11 @@ def _host_for(template: str, name: str) -> str:
     return host
 
 
-def default_targets(host: str = "localhost") -> list[Target]:
+def default_targets(host: str = "localhost", scheme: str = "http") -> list[Target]:
     """Every catalog exporter except the health checker, at `host` and its default port.
 
     `host` may contain {name}, replaced by the exporter's name (e.g. compose services)."""
-    return [Target(e.name, f"http://{_host_for(host, e.name)}:{e.port}/metrics", "ffwatt",
+    return [Target(e.name, f"{scheme}://{_host_for(host, e.name)}:{e.port}/metrics", "ffwatt",
                    expected_for(e.name, "ffwatt"))
             for e in EXPORTERS.values() if e.name != "health"]
 
@@ -207,11 +222,11 @@ def parse_targets_setting(text: str) -> list[Target]:
     for item in filter(None, (part.strip() for part in text.split(","))):
         name, sep, url = item.partition("=")
         if not sep:
-            raise TargetConfigError(f"--targets: {item!r} is not name=url")
+            raise TargetConfigError(f"--targets: {redact(item)!r} is not name=url")
         try:
             targets.append(make_target(name.strip(), url.strip()))
         except ValueError as exc:
-            raise TargetConfigError(f"--targets: {item!r}: {exc}") from None
+            raise TargetConfigError(f"--targets: {redact(item)!r}: {exc}") from None
     return targets
 
 
@@ -238,7 +253,7 @@ def load_targets_file(path: str | os.PathLike) -> list[Target]:
             label += f" ({entry['name']})"
         if not isinstance(entry, Mapping):
             raise TargetConfigError(f"targets file {path}: {label}: expected a mapping with name and url, "
-                                    f"got {entry!r}")
+                                    f"got {type(entry).__name__}")
         unknown = sorted(str(k) for k in entry if k not in _YAML_KEYS)
         if unknown:
             raise TargetConfigError(f"targets file {path}: {label}: unknown key(s) {', '.join(unknown)}; "
@@ -264,7 +279,7 @@ def check_unique(targets: Sequence[Target], source: str) -> list[Target]:
 
 
 def configured_targets(targets: str = "", targets_file: str = "", third_party: str = "",
-                       target_host: str = "localhost") -> tuple[list[Target], str]:
+                       target_host: str = "localhost", scheme: str = "http") -> tuple[list[Target], str]:
     """The targets the settings ask for, and a word on where they came from."""
     if targets.strip() and targets_file.strip():
         raise TargetConfigError("give --targets or --targets-file, not both")
@@ -273,7 +288,7 @@ def configured_targets(targets: str = "", targets_file: str = "", third_party: s
     elif targets.strip():
         chosen, source = parse_targets_setting(targets), "--targets"
     else:
-        chosen, source = default_targets(target_host), "catalog defaults"
+        chosen, source = default_targets(target_host, scheme), "catalog defaults"
     extra = third_party_targets(third_party, target_host)
     if extra:
         source += " + --third-party"
@@ -301,6 +316,8 @@ def exposed_names(families) -> set[str]:
 def classify_exposition(status: int, content_type: str | None, body: bytes,
                         expect: Iterable[str]) -> tuple[str, str]:
     """(reason, detail) for one /metrics answer; reason "ok" when it is healthy."""
+    if 300 <= status < 400:
+        return "http_status", f"HTTP {status} (redirects are not followed)"
     if status != 200:
         return "http_status", f"HTTP {status}"
     if not body.strip():
@@ -316,9 +333,10 @@ def classify_exposition(status: int, content_type: str | None, body: bytes,
     else:
         try:
             families = list((parse_openmetrics if openmetrics else parse_text)(text))
-        except Exception as exc:  # the parsers raise ValueError, and worse on garbage
+        except Exception:  # the parsers raise ValueError, and worse on garbage
+            # The parser's message quotes the body: never repeated, whatever the target served.
             fmt = "OpenMetrics" if openmetrics else "Prometheus text format"
-            return "invalid_exposition", f"not the {fmt}: {_shorten(str(exc))}"
+            return "invalid_exposition", f"not the {fmt}"
         count, present = len(families), exposed_names(families)
     if not count:
         return "empty_body", "the exposition holds no metrics"
@@ -334,7 +352,8 @@ def classify_health(status: int, body: bytes) -> tuple[str, str, str | None, str
 
     The runtime answers 200 (ok/degraded) or 503 (failing), both with JSON."""
     if status not in (200, 503):
-        return "http_status", f"/health: HTTP {status}", None, None
+        note = " (redirects are not followed)" if 300 <= status < 400 else ""
+        return "http_status", f"/health: HTTP {status}{note}", None, None
     try:
         payload = json.loads(body.decode("utf-8"))
     except (UnicodeDecodeError, ValueError):
@@ -346,7 +365,7 @@ def classify_health(status: int, body: bytes) -> tuple[str, str, str | None, str
         return "health_failing", "/health: failing" + (f": {_shorten(why)}" if why else ""), state, why
     if state in ("ok", "degraded"):
         return "ok", f"/health: {state}" + (f": {_shorten(why)}" if why else ""), state, why
-    return "health_failing", f"/health: no ok/degraded/failing status (got {_shorten(repr(state))})", None, None
+    return "health_failing", "/health: no ok/degraded/failing status", None, None
 
 
 def _shorten(text: str, limit: int = 200) -> str:
@@ -429,14 +448,40 @@ def _innermost(exc: BaseException) -> str:
 _NETWORK_ERRORS = (requests.RequestException, urllib3.exceptions.HTTPError, OSError, _Deadline)
 
 
-def _fetch(session: requests.Session, url: str, deadline: float, timeout: float) -> tuple[int, str | None, bytes]:
+@dataclass(frozen=True)
+class Client:
+    """How probes reach targets behind a web config: CA file, client certificate, basic auth
+    for URLs without user info."""
+
+    ca_file: str = ""
+    cert_file: str = ""
+    key_file: str = ""
+    username: str = ""
+    password: str = ""
+
+    def session(self) -> requests.Session:
+        session = requests.Session()
+        session.trust_env = False  # no proxies or netrc from the environment for probes
+        if self.ca_file:
+            session.verify = self.ca_file
+        if self.cert_file:
+            session.cert = (self.cert_file, self.key_file) if self.key_file else self.cert_file
+        return session
+
+    def auth_for(self, url: str) -> tuple[str, str] | None:
+        """Basic auth credentials for a URL: its own user info wins (requests reads it)."""
+        return (self.username, self.password) if self.username and urlsplit(url).username is None else None
+
+
+def _fetch(session: requests.Session, url: str, deadline: float, timeout: float,
+           auth: tuple[str, str] | None = None) -> tuple[int, str | None, bytes]:
     """GET `url`: (status, content type, body). The whole exchange (connect, headers, body)
     ends by `deadline`; anything else raises _Failed."""
     remaining = deadline - time.monotonic()
     if remaining <= 0:
         raise _Failed(*error_reason(_Deadline(), timeout), reachable=False)
     try:
-        response = session.get(url, timeout=(remaining, remaining), stream=True,
+        response = session.get(url, timeout=(remaining, remaining), stream=True, allow_redirects=False, auth=auth,
                                headers={"Accept": ACCEPT, "Accept-Encoding": "identity"})
     except _NETWORK_ERRORS as exc:
         raise _Failed(*error_reason(exc, timeout), reachable=False) from None
@@ -472,14 +517,25 @@ def _read_body(response: requests.Response, deadline: float) -> bytes:
         chunks.append(chunk)
 
 
-def probe(target: Target, timeout: float) -> ProbeResult:
-    """Probe one target: /metrics, then /health for ffwatt targets; all within `timeout`."""
+def probe(target: Target, timeout: float, client: Client | None = None) -> ProbeResult:
+    """Probe one target: /metrics, then /health for ffwatt targets; all within `timeout`.
+    Every detail is redacted (no URL password, whatever a library put in its message)."""
+    result = _probe(target, timeout, client or Client())
+    clean = redact(result.detail)
+    if result.exporter_reason:
+        clean_reason = redact(result.exporter_reason)
+        if clean_reason != result.exporter_reason:
+            result = replace(result, exporter_reason=clean_reason)
+    return result if clean == result.detail else replace(result, detail=clean)
+
+
+def _probe(target: Target, timeout: float, client: Client) -> ProbeResult:
     begin = time.monotonic()
     deadline = begin + timeout
-    with requests.Session() as session:
-        session.trust_env = False  # no proxies or netrc from the environment for probes
+    auth = client.auth_for(target.url)
+    with client.session() as session:
         try:
-            status, content_type, body = _fetch(session, target.url, deadline, timeout)
+            status, content_type, body = _fetch(session, target.url, deadline, timeout, auth)
         except _Failed as failed:
             return ProbeResult(failed.reason, failed.detail, failed.reachable, time.monotonic() - begin)
         response_seconds = time.monotonic() - begin
@@ -487,7 +543,7 @@ def probe(target: Target, timeout: float) -> ProbeResult:
         if reason != "ok" or target.kind != "ffwatt":
             return ProbeResult(reason, detail, True, response_seconds)
         try:
-            h_status, _, h_body = _fetch(session, target.health_url, deadline, timeout)
+            h_status, _, h_body = _fetch(session, target.health_url, deadline, timeout, auth)
         except _Failed as failed:
             reason = failed.reason if failed.reason != "invalid_exposition" else "health_failing"
             return ProbeResult(reason, f"/health: {failed.detail}", True, response_seconds)
@@ -508,7 +564,7 @@ class _TargetState:
     last: ProbeResult | None = None
 
 
-def probe_all(targets: Sequence[Target], timeout: float) -> dict[str, ProbeResult]:
+def probe_all(targets: Sequence[Target], timeout: float, client: Client | None = None) -> dict[str, ProbeResult]:
     """Probe every target at once (a thread each); returns after about `timeout` at most.
 
     A probe bounds itself; should its thread still not be done by timeout + grace, the
@@ -517,7 +573,7 @@ def probe_all(targets: Sequence[Target], timeout: float) -> dict[str, ProbeResul
         return {}
     pool = concurrent.futures.ThreadPoolExecutor(max_workers=len(targets), thread_name_prefix="health-probe")
     try:
-        futures = {pool.submit(probe, t, timeout): t for t in targets}
+        futures = {pool.submit(probe, t, timeout, client): t for t in targets}
         concurrent.futures.wait(futures, timeout=timeout + GRACE_SECONDS)
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
@@ -531,10 +587,40 @@ def probe_all(targets: Sequence[Target], timeout: float) -> dict[str, ProbeResul
         if exc is not None:  # a bug, not the target's fault: say so, keep the cycle going
             log.error("health: probing %s failed unexpectedly", target.name, exc_info=exc)
             results[target.name] = ProbeResult("connection_error",
-                                               _shorten(f"probe error: {type(exc).__name__}: {exc}"), False, None)
+                                               redact(_shorten(f"probe error: {type(exc).__name__}: {exc}")), False,
+                                               None)
         else:
             results[target.name] = future.result()
     return results
+
+
+def _scheme(text: str) -> str:
+    if text not in ("http", "https"):
+        raise ValueError(f"must be http or https, got {text!r}")
+    return text
+
+
+def client_from(config) -> Client:
+    """The probes' client settings; a password file that cannot be read is a TargetConfigError."""
+    password = ""
+    path = getattr(config, "basic_auth_password_file", "") or ""
+    user = getattr(config, "basic_auth_user", "") or ""
+    if bool(path) != bool(user):
+        raise TargetConfigError("--basic-auth-user and --basic-auth-password-file go together")
+    if path:
+        try:
+            with open(path, encoding="utf-8") as f:
+                password = f.readline().rstrip("\r\n")
+        except OSError as exc:
+            raise TargetConfigError(f"--basic-auth-password-file {path}: cannot read: {exc.strerror or exc}") \
+                from None
+    for flag, value in (("--ca-file", getattr(config, "ca_file", "")),
+                        ("--client-cert-file", getattr(config, "client_cert_file", "")),
+                        ("--client-key-file", getattr(config, "client_key_file", ""))):
+        if value and not os.path.isfile(value):
+            raise TargetConfigError(f"{flag} {value}: no such file")
+    return Client(getattr(config, "ca_file", "") or "", getattr(config, "client_cert_file", "") or "",
+                  getattr(config, "client_key_file", "") or "", user, password)
 
 
 class HealthExporter(Exporter):
@@ -551,23 +637,33 @@ class HealthExporter(Exporter):
                 f"their default port: {', '.join(f'{k} ({v.port})' for k, v in THIRD_PARTY.items())}."),
         Setting("timeout", 5.0, "Seconds one probe of a target may take in all (connect, answer, body, "
                 "/health).", positive_float),
+        Setting("target-scheme", "http", "Scheme of the default targets: https when the exporters serve with a "
+                "web config's tls_server_config.", _scheme),
+        Setting("ca-file", "", "CA certificate(s) (PEM) that sign the targets' certificates; empty: the system's."),
+        Setting("client-cert-file", "", "Client certificate (PEM) for targets that require mutual TLS."),
+        Setting("client-key-file", "", "Key of --client-cert-file (PEM), when not in the same file."),
+        Setting("basic-auth-user", "", "Basic auth user for targets whose URL has no user info."),
+        Setting("basic-auth-password-file", "", "File holding --basic-auth-user's password (first line)."),
     )
 
     def __init__(self, config):
         super().__init__(config)
         self.timeout = float(config.timeout)
         self._targets_file = str(config.targets_file or "").strip()
+        self._scheme = getattr(config, "target_scheme", "http") or "http"
         try:
+            self.client = client_from(config)
             self.targets, self.source = configured_targets(config.targets or "", self._targets_file,
-                                                           config.third_party or "", config.target_host)
+                                                           config.third_party or "", config.target_host,
+                                                           self._scheme)
         except TargetConfigError as exc:
-            raise SystemExit(f"ffwatt health: {exc}") from None
+            raise SystemExit(f"ffwatt health: {redact(str(exc))}") from None
         self._file_stamp = self._stamp()
         self._file_error: str | None = None
         self._state: dict[str, _TargetState] = {}
         self._last_cycle_seconds: float | None = None
         self.log.info("probing %d target(s) from %s, timeout %gs: %s", len(self.targets), self.source,
-                      self.timeout, ", ".join(f"{t.name}={t.url}" for t in self.targets))
+                      self.timeout, ", ".join(f"{t.name}={redact(t.url)}" for t in self.targets))
 
     # --- targets file reload ---------------------------------------------------------------
     def _stamp(self) -> tuple[int, int] | None:
@@ -588,9 +684,9 @@ class HealthExporter(Exporter):
         self._file_stamp = stamp
         try:
             targets, source = configured_targets("", self._targets_file, self.config.third_party or "",
-                                                 self.config.target_host)
+                                                 self.config.target_host, self._scheme)
         except TargetConfigError as exc:
-            self._file_error = f"{exc}; still probing the previous {len(self.targets)} target(s)"
+            self._file_error = f"{redact(str(exc))}; still probing the previous {len(self.targets)} target(s)"
             self.log.error("%s", self._file_error)
             return
         self._file_error = None
@@ -604,7 +700,7 @@ class HealthExporter(Exporter):
             out.warn(self._file_error)
         targets = list(self.targets)
         begin = time.monotonic()
-        results = probe_all(targets, self.timeout)
+        results = probe_all(targets, self.timeout, self.client)
         self._last_cycle_seconds = time.monotonic() - begin
         state: dict[str, _TargetState] = {}
         healthy = 0
@@ -634,11 +730,11 @@ class HealthExporter(Exporter):
         if was is not None and (was.reason, was.exporter_status) == (now.reason, now.exporter_status):
             return
         if not now.healthy:
-            self.log.warning("%s (%s) unhealthy: %s (%s)", target.name, target.url, now.reason, now.detail)
+            self.log.warning("%s (%s) unhealthy: %s (%s)", target.name, redact(target.url), now.reason, now.detail)
         elif now.exporter_status == "degraded":
-            self.log.warning("%s (%s) healthy but degraded: %s", target.name, target.url, now.exporter_reason)
+            self.log.warning("%s (%s) healthy but degraded: %s", target.name, redact(target.url), now.exporter_reason)
         elif was is not None:
-            self.log.info("%s (%s) healthy again", target.name, target.url)
+            self.log.info("%s (%s) healthy again", target.name, redact(target.url))
 
     # --- /health ---------------------------------------------------------------------------
     def health_details(self) -> dict:
@@ -654,7 +750,7 @@ class HealthExporter(Exporter):
             else:
                 status = "degraded" if r.exporter_status == "degraded" else "healthy"
             per_target[target.name] = {
-                "url": target.url,
+                "url": redact(target.url),
                 "kind": target.kind,
                 "status": status,
                 "reason": r.reason if r else None,

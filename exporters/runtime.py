@@ -10,15 +10,15 @@ from __future__ import annotations
 
 import abc
 import argparse
-import errno
 import json
 import logging
 import resource
 import signal
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import ClassVar
 
 from prometheus_client.exposition import choose_encoder
@@ -28,8 +28,10 @@ from catalog import EXPORTERS
 from catalog import metrics as m
 from common.version import ffwatt_version
 from exporters import heap
-from exporters.config import Setting, common_settings, parse
+from exporters.config import Setting, common_settings, parse, server_settings
+from exporters.http_server import REJECT_REASONS, BoundedHandler, BoundedServer, Limits
 from exporters.samples import Samples
+from exporters.webconfig import WebConfigError, WebConfigFile
 
 log = logging.getLogger("ffwatt")
 
@@ -101,14 +103,19 @@ class Snapshot:
 
     own: _Encoded
     data: _Encoded
+    live: Callable[[], _Encoded] | None = None  # the server's counters, current at each scrape
 
     @property
     def families(self) -> tuple[Family, ...]:
-        return self.own.families + self.data.families
+        live = self.live().families if self.live is not None else ()
+        return self.own.families + live + self.data.families
 
     def encode(self, accept: str | None) -> tuple[bytes, str]:
         encoder, content_type = choose_encoder(accept or "")
-        body = self.own.encode(encoder, content_type) + self.data.encode(encoder, content_type)
+        body = self.own.encode(encoder, content_type)
+        if self.live is not None:
+            body += self.live().encode(encoder, content_type)
+        body += self.data.encode(encoder, content_type)
         if content_type.startswith("application/openmetrics-text"):
             body += _Encoded._EOF
         return body, content_type
@@ -133,7 +140,8 @@ _TRIM_EVERY_SECONDS = 60.0
 class Runtime:
     """Runs one exporter: refresh loop in a thread, HTTP server in the caller's thread."""
 
-    def __init__(self, exporter: Exporter, *, listen_address: str, port: int, refresh_interval: float):
+    def __init__(self, exporter: Exporter, *, listen_address: str, port: int, refresh_interval: float,
+                 limits: Limits | None = None, web: WebConfigFile | None = None):
         self.exporter = exporter
         self.spec = EXPORTERS[exporter.name]
         self.refresh_interval = refresh_interval
@@ -143,8 +151,10 @@ class Runtime:
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._loop = threading.Thread(target=self._run_loop, name=f"{exporter.name}-refresh", daemon=True)
-        self.server = _Server((listen_address, port), _Handler)
+        self.server = _Server((listen_address, port), _Handler, limits=limits or Limits(),
+                              web=web or WebConfigFile(None))
         self.server.runtime = self
+        self._live: tuple[int, _Encoded] | None = None
 
     @property
     def port(self) -> int:
@@ -207,7 +217,23 @@ class Runtime:
         own.add(m.EXPORTER_REFRESH_DURATION, st.last_duration, exporter=name)
         own.add(m.EXPORTER_REFRESH_ERRORS, st.errors, exporter=name)
         own.add(m.EXPORTER_BUILD, 1, exporter=name, version=ffwatt_version())
-        self.snapshot = Snapshot(_Encoded(tuple(own.families())), self._data)
+        self.snapshot = Snapshot(_Encoded(tuple(own.families())), self._data, self.live_metrics)
+
+    def live_metrics(self) -> _Encoded:
+        """The server's connection counters, re-encoded only when they changed."""
+        stats = self.server.stats
+        cached = self._live
+        if cached is not None and cached[0] == stats.version:
+            return cached[1]
+        version = stats.version
+        name = self.exporter.name
+        live = Samples(name, (m.EXPORTER_HTTP_CONNECTIONS, m.EXPORTER_HTTP_REJECTED))
+        live.add(m.EXPORTER_HTTP_CONNECTIONS, stats.open, exporter=name)
+        for reason in REJECT_REASONS:
+            live.add(m.EXPORTER_HTTP_REJECTED, stats.rejected[reason], exporter=name, reason=reason)
+        encoded = _Encoded(tuple(live.families()))
+        self._live = (version, encoded)
+        return encoded
 
     def _run_loop(self) -> None:
         last_trim = float("-inf")
@@ -279,8 +305,8 @@ class Runtime:
         signal.signal(signal.SIGTERM, on_signal)
         signal.signal(signal.SIGINT, on_signal)
         self._loop.start()
-        log.info("%s: serving http://%s:%d/metrics and /health (refresh every %gs)",
-                 self.exporter.name, self.server.server_address[0], self.port, self.refresh_interval)
+        log.info("%s: serving %s://%s:%d/metrics and /health (refresh every %gs)", self.exporter.name,
+                 self.server.scheme, self.server.server_address[0], self.port, self.refresh_interval)
         try:
             self.server.serve_forever(poll_interval=0.2)
         finally:
@@ -298,25 +324,8 @@ class Runtime:
         self.exporter.close()
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    request_queue_size = 256
-    allow_reuse_address = True
+class _Server(BoundedServer):
     runtime: Runtime
-    _last_accept_error = 0.0
-
-    def get_request(self):
-        try:
-            return super().get_request()
-        except OSError as exc:
-            if exc.errno in (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM):
-                # Out of descriptors: without a pause the accept loop spins a core at 100 %.
-                now = time.monotonic()
-                if now - self._last_accept_error > 60:
-                    log.error("cannot accept connections: %s; raise the open-files limit (ulimit -n)", exc)
-                    self._last_accept_error = now
-                time.sleep(0.05)
-            raise
 
 
 def raise_open_files_limit() -> None:
@@ -330,13 +339,8 @@ def raise_open_files_limit() -> None:
         pass
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(BoundedHandler):
     server: _Server
-    protocol_version = "HTTP/1.1"
-    # Headers and body go out in two writes: without TCP_NODELAY, Nagle holds the body
-    # until the client's delayed ACK, ~40 ms per scrape.
-    disable_nagle_algorithm = True
-    timeout = 15  # a client that goes silent this long is dropped; frees its thread
     server_version = f"ffwatt/{ffwatt_version()}"
 
     def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
@@ -370,15 +374,13 @@ class _Handler(BaseHTTPRequestHandler):
         if self.command != "HEAD":
             self.wfile.write(body)
 
-    def log_message(self, format: str, *args) -> None:  # noqa: A002
-        log.debug("%s %s", self.address_string(), format % args)
 
 
 def build(exporter_cls: type[Exporter], argv=None, environ=None) -> Runtime:
     """Parse settings for an exporter class and construct its runtime (not started)."""
     spec = EXPORTERS[exporter_cls.name]
     refresh = exporter_cls.default_refresh_seconds or float(spec.scrape_interval_seconds)
-    settings = common_settings(spec.port, refresh) + tuple(exporter_cls.settings)
+    settings = common_settings(spec.port, refresh) + server_settings() + tuple(exporter_cls.settings)
     config = parse(f"ffwatt exporter {spec.name}", spec.description, settings, argv, environ)
     logging.basicConfig(
         level=getattr(logging, str(config.log_level).upper(), logging.INFO),
@@ -386,6 +388,17 @@ def build(exporter_cls: type[Exporter], argv=None, environ=None) -> Runtime:
     )
     raise_open_files_limit()
     heap.limit_arenas()
+    try:
+        web = WebConfigFile(config.web_config_file or None)
+    except WebConfigError as exc:
+        raise SystemExit(f"ffwatt {spec.name}: --web-config-file: {exc}") from None
     exporter = exporter_cls(config)
     return Runtime(exporter, listen_address=config.listen_address, port=config.port,
-                   refresh_interval=config.refresh_interval)
+                   refresh_interval=config.refresh_interval, limits=limits_from(config), web=web)
+
+
+def limits_from(config: argparse.Namespace) -> Limits:
+    # An exporter that takes pushes holds a connection per stream: its cap makes room for them.
+    cap = config.max_connections or Limits.max_connections + int(getattr(config, "max_streams", 0) or 0)
+    return Limits(max_connections=cap, head_timeout=config.head_timeout, idle_timeout=config.idle_timeout,
+                  min_body_rate=config.min_body_rate, max_body_rate=config.max_body_rate)

@@ -2,9 +2,9 @@
 sending a byte a second, a 1 MB request line or header, a thousand idle connections held
 open. While each happens, a well-behaved scraper keeps getting complete answers.
 
-The runtime is a ThreadingHTTPServer: one thread per connection, each dropped after 15 s
-of silence (the handler's socket timeout). These tests hold their connections for less
-than that, so what they show is that held connections never block other scrapers.
+The runtime's server (exporters/http_server.py) gives each connection a thread, up to a cap
+(--max-connections, 256); at the cap a newcomer takes the place of the connection idle
+longest, so idle floods neither grow the threads nor lock scrapers out.
 """
 
 from __future__ import annotations
@@ -142,8 +142,8 @@ def test_a_thousand_idle_connections_block_nobody(exporter, record_property):
         record_property("exporter_rss_mb_with_idle_connections", round(exporter.stat().rss_bytes / 1e6, 1))
         good.assert_served()
         assert exporter.alive
-        # every idle connection got its own handler thread: none was refused or queued behind
-        assert threads >= IDLE_CONNECTIONS
+        # the cap holds: a thousand idle connections do not make a thousand threads
+        assert threads <= 256 + 16 + 10
     finally:
         for s in idle:
             s.close()

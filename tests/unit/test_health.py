@@ -313,7 +313,7 @@ def test_a_counter_is_matched_with_its_total_suffix():
      "/health: failing: no refresh has completed yet"),
     (404, b"not found", "http_status", None, "/health: HTTP 404"),
     (200, b"<html>", "health_failing", None, "/health: answer is not JSON"),
-    (200, b'{"state": "fine"}', "health_failing", None, "/health: no ok/degraded/failing status (got None)"),
+    (200, b'{"state": "fine"}', "health_failing", None, "/health: no ok/degraded/failing status"),
     (200, b"[1, 2]", "health_failing", None, None),
 ])
 def test_classify_health(status, body, reason, state, detail):

@@ -37,12 +37,13 @@ def test_spawn_logged_puts_the_process_in_its_own_session(tmp_path):
 
 def test_terminate_with_group_reaches_the_children(tmp_path):
     marker = _marker()
-    # the shell's child sleeps with the marker in its command line
-    proc = process.spawn_logged(["sh", "-c", f"sleep 300 {marker} 2>/dev/null & wait"], tmp_path / "g.log")
+    # the shell's child sleeps with the marker in its command line (an argument sleep itself never parses)
+    child = f"{sys.executable} -c 'import time; time.sleep(300)' {marker}"
+    proc = process.spawn_logged(["sh", "-c", f"{child} & wait"], tmp_path / "g.log")
     deadline = time.monotonic() + 5
-    while not process.pids_mentioning(f"sleep 300 {marker}") and time.monotonic() < deadline:
+    while not process.pids_mentioning(marker) and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert process.pids_mentioning(f"sleep 300 {marker}")
+    assert process.pids_mentioning(marker)
     process.terminate(proc, 5, group=True)
     assert proc.returncode is not None
     deadline = time.monotonic() + 5
