@@ -129,7 +129,7 @@ def powercap_dir() -> Iterator[Path]:
 # one container per exporter
 
 
-def _container_kwargs(name: str, engine: DockerEngine, powercap: Path) -> dict:
+def _container_kwargs(name: str, engine: DockerEngine, powercap: Path, network=None) -> dict:
     """How each exporter is run here: its source mounted read-only, the image's user."""
     results = {"volumes": {str(RESULTS): {"bind": "/data/results", "mode": "ro"}},
                "environment": {"FFWATT_RESULTS_DIR": "/data/results"}}
@@ -153,6 +153,12 @@ def _container_kwargs(name: str, engine: DockerEngine, powercap: Path) -> dict:
         return results
     if name == "rtmp":
         return {"environment": {"FFWATT_STAT_URL": "http://ffw-nginx-rtmp:8080/stat"}}
+    if name == "ffmpeg" and network is not None:
+        # pushes come from the runner's container on this network, never from loopback: open its subnet,
+        # as the compose files open Docker's address pools
+        network.reload()
+        subnets = [c["Subnet"] for c in network.attrs["IPAM"]["Config"] if "Subnet" in c]
+        return {"environment": {"FFWATT_PUSH_ALLOW": ",".join(subnets)}}
     if name == "health":
         targets = ",".join(f"{n}=http://ffw-{n}:{EXPORTERS[n].port}/metrics" for n in EXPORTERS if n != "health")
         return {"environment": {"FFWATT_TARGETS": targets}}
@@ -214,7 +220,7 @@ def exporter_containers(engine, exporter_image, network, powercap_dir, nginx_rtm
     t0 = time.monotonic()
     started = {}
     for name in EXPORTERS:
-        kwargs = _container_kwargs(name, engine, powercap_dir)
+        kwargs = _container_kwargs(name, engine, powercap_dir, network)
         started[name] = _run(engine, exporter_image, network, name, [name], **kwargs)
     for name, c in started.items():
         wait_http(f"http://{_address(c)}:{EXPORTERS[name].port}/metrics", timeout=60)
