@@ -44,7 +44,7 @@ def measure(path: Path) -> dict:
     """Runs in the worker process."""
     from prometheus_client.exposition import generate_latest
 
-    from contract.results_model import load_results_file
+    from contract.loading import load_results_file
     from exporters.cost import CostExporter
     from exporters.qoe import QoeExporter
     from exporters.results import ResultsExporter

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from contract.results_model import DEFAULT_MAX_BYTES, ResultsDirectory, ResultsError, ResultsRun, Scenario
+from contract.loading import DEFAULT_MAX_BYTES, ResultsError
+from contract.model import ResultsRun, Scenario
+from contract.results_dir import ResultsDirectory
 from exporters.config import Setting
 from exporters.runtime import Exporter, SourceError
 from exporters.samples import Samples

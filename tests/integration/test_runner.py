@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from catalog import metrics as m
-from contract.results_model import load_results_file
+from contract.loading import load_results_file
 from runner.cli import main
 from runner.errors import RunInterruptedError
 from runner.run import handle_signals

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from contract.results_model import load_results_file
+from contract.loading import load_results_file
 from runner.cli import main
 from runner.scenarios import slug
 from tests.harness import processes_mentioning

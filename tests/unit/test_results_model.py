@@ -1,4 +1,4 @@
-"""contract.results_model: both shapes, the sample files, the directory, and bad input."""
+"""contract.loading, contract.results_dir: both shapes, the sample files, the directory, and bad input."""
 
 from __future__ import annotations
 
@@ -15,16 +15,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from contract import formulas, results_model
+from contract import formulas, results_dir
 from contract.formulas import Rendition
-from contract.results_model import (
-    DEFAULT_MAX_BYTES,
-    ResultsDirectory,
-    ResultsError,
-    Scenario,
-    load_results_file,
-    results_file_timestamp,
-)
+from contract.loading import DEFAULT_MAX_BYTES, ResultsError, load_results_file
+from contract.model import Scenario
+from contract.results_dir import ResultsDirectory, results_file_timestamp
 
 REPO = Path(__file__).resolve().parents[2]
 SAMPLES = REPO / "test_results"
@@ -454,13 +449,13 @@ def test_no_files_or_no_directory(tmp_path):
 @pytest.fixture
 def load_calls(monkeypatch):
     calls: list[Path] = []
-    real = results_model.load_results_file
+    real = results_dir.load_results_file
 
     def counting(path, **kwargs):
         calls.append(Path(path))
         return real(path, **kwargs)
 
-    monkeypatch.setattr(results_model, "load_results_file", counting)
+    monkeypatch.setattr(results_dir, "load_results_file", counting)
     return calls
 
 

@@ -1,5 +1,5 @@
 """Results files v2: the older runner's shapes, partial files, the measured-run fields,
-and the msgspec fast path agreeing with the hand-written one."""
+and the msgspec fast path agreeing with the json.loads + convert one."""
 
 from __future__ import annotations
 
@@ -11,8 +11,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from contract import results_model
-from contract.results_model import FORMAT_VERSION, ResultsError, load_results_file
+from contract import loading, schema
+from contract.loading import ResultsError, load_results_file
+from contract.model import ResultsRun
+from contract.schema import FORMAT_VERSION
 
 NAME = "test_results_20260101_000000.json"
 
@@ -23,7 +25,7 @@ def write(directory: Path, document, name: str = NAME) -> Path:
     return path
 
 
-def load(tmp_path: Path, document) -> results_model.ResultsRun:
+def load(tmp_path: Path, document) -> ResultsRun:
     return load_results_file(write(tmp_path, document))
 
 
@@ -283,11 +285,16 @@ def test_bad_run_level_fields_refuse_the_file(tmp_path, document, json_path, fra
 # ---------------------------------------------------------------- fast and slow paths agree
 
 
+def _fast_document(data: bytes):
+    return loading._decode_outline(data, loading.DEFAULT_MAX_SCENARIOS, NAME, Path(NAME), fast=True)
+
+
+def _slow_document(data: bytes):
+    return loading._decode_outline(data, loading.DEFAULT_MAX_SCENARIOS, NAME, Path(NAME), fast=False)
+
+
 def _both_paths(data: bytes):
-    parser = results_model._Parser(NAME, Path(NAME))
-    fast = results_model._fast_document(parser, data)
-    slow = parser.document(results_model._slow_decode(parser, data))
-    return fast, slow
+    return _fast_document(data), _slow_document(data)
 
 
 def test_every_field_the_parser_reads_is_kept_by_the_fast_decoder(tmp_path):
@@ -302,14 +309,14 @@ def test_every_field_the_parser_reads_is_kept_by_the_fast_decoder(tmp_path):
 
 
 def test_fields_the_parser_reads_are_declared_for_the_fast_decoder():
-    # Every key the parser looks up with get("...") must be in SCENARIO_FIELDS or SERIES_FIELDS,
-    # or the fast path would silently drop it.
+    # Every entry field the view builder reads (e.<field>) must be declared in the schema,
+    # or both paths would silently drop it.
     import re
 
-    source = Path(results_model.__file__).read_text(encoding="utf-8")
-    body = source[source.index("    def scenario(self, i: int"):source.index("    def outputs(self")]
-    read = set(re.findall(r'get\("([a-z_]+)"\)', body))
-    assert read <= set(results_model.SCENARIO_FIELDS) | set(results_model.SERIES_FIELDS), read
+    source = Path(loading.__file__).read_text(encoding="utf-8")
+    body = source[source.index("def _scenario_view("):source.index("def _int(")]
+    read = set(re.findall(r"\be\.([a-z_]+)", body))
+    assert read and read <= set(schema.SCENARIO_FIELDS), read - set(schema.SCENARIO_FIELDS)
 
 
 _numbers = st.one_of(st.integers(-5, 10**6), st.floats(allow_nan=False, allow_infinity=False, width=32),
@@ -326,14 +333,13 @@ _numbers = st.one_of(st.integers(-5, 10**6), st.floats(allow_nan=False, allow_in
 }), max_size=4))
 def test_fast_and_slow_paths_load_the_same_run(scenarios):
     data = json.dumps({"scenarios": scenarios}).encode()
-    parser = results_model._Parser(NAME, Path(NAME))
     try:
-        slow = parser.document(results_model._slow_decode(parser, data))
-    except ResultsError as exc:
+        slow = _slow_document(data)
+    except loading._Problem as exc:
         slow = str(exc)
     try:
-        fast = results_model._fast_document(parser, data)
-    except ResultsError as exc:
+        fast = _fast_document(data)
+    except loading._Problem as exc:
         fast = str(exc)
     if fast is None:  # msgspec gave up: the slow path is the answer, nothing to compare
         return
