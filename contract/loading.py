@@ -40,7 +40,7 @@ import re
 import stat
 from functools import cache
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import msgspec
 from msgspec import inspect as mi
@@ -89,7 +89,7 @@ class ResultsError(Exception):
         return (type(self), (self.file, self.json_path, self.reason, self.path))
 
 
-class _Problem(Exception):
+class _PathError(Exception):
     """A problem at a JSON path, before the file's name is attached."""
 
     def __init__(self, json_path: str, reason: str) -> None:
@@ -98,7 +98,7 @@ class _Problem(Exception):
         self.reason = reason
 
 
-class _NotJson(Exception):
+class _NotJsonError(Exception):
     """A scenario msgspec skipped over is not JSON after all: the whole file is read the slow way,
     so that the error gives the offset in the file."""
 
@@ -114,20 +114,20 @@ def _read(path: Path, max_bytes: int, results_dir: PathLike | None) -> tuple[byt
             root = Path(results_dir).resolve(strict=True)
             real = path.resolve(strict=True)
             if not real.is_relative_to(root):
-                raise _Problem("$", f"resolves to {real}, outside the results directory {root}")
+                raise _PathError("$", f"resolves to {real}, outside the results directory {root}")
             open_path = real
             flags |= getattr(os, "O_NOFOLLOW", 0)
         fd = os.open(open_path, flags)
     except OSError as exc:
-        raise _Problem("$", f"cannot open: {exc.strerror or exc}") from None
+        raise _PathError("$", f"cannot open: {exc.strerror or exc}") from None
     except RuntimeError as exc:  # symlink loop on older Pythons
-        raise _Problem("$", f"cannot open: {exc}") from None
+        raise _PathError("$", f"cannot open: {exc}") from None
     try:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
-            raise _Problem("$", "not a regular file")
+            raise _PathError("$", "not a regular file")
         if info.st_size > max_bytes:
-            raise _Problem("$", f"file is {info.st_size} bytes, over the limit of {max_bytes} bytes")
+            raise _PathError("$", f"file is {info.st_size} bytes, over the limit of {max_bytes} bytes")
         chunks, remaining = [], max_bytes + 1  # one byte more detects a file that grew
         while remaining > 0:
             chunk = os.read(fd, min(remaining, 1 << 20))
@@ -136,12 +136,12 @@ def _read(path: Path, max_bytes: int, results_dir: PathLike | None) -> tuple[byt
             chunks.append(chunk)
             remaining -= len(chunk)
     except OSError as exc:
-        raise _Problem("$", f"cannot read: {exc.strerror or exc}") from None
+        raise _PathError("$", f"cannot read: {exc.strerror or exc}") from None
     finally:
         os.close(fd)
     data = b"".join(chunks)
     if len(data) > max_bytes:
-        raise _Problem("$", f"file grew over the limit of {max_bytes} bytes while being read")
+        raise _PathError("$", f"file grew over the limit of {max_bytes} bytes while being read")
     return data, info
 
 
@@ -166,7 +166,7 @@ def load_results_file(
     try:
         data, info = _read(path, max_bytes, results_dir)
         fields = _document(data[3:] if data.startswith(b"\xef\xbb\xbf") else data, max_scenarios, path.name, path)
-    except _Problem as exc:
+    except _PathError as exc:
         raise ResultsError(path.name, exc.json_path, exc.reason, path=path) from None
     return ResultsRun(path=path, mtime=info.st_mtime, mtime_ns=info.st_mtime_ns, size=info.st_size, **fields)
 
@@ -195,7 +195,7 @@ def _document(data: bytes, max_scenarios: int, file: str, path: Path) -> dict[st
 def _decode_document(data: bytes, max_scenarios: int, file: str, path: Path) -> dict[str, Any]:
     try:
         return _decode_outline(data, max_scenarios, file, path, fast=True)
-    except _NotJson:
+    except _NotJsonError:
         return _decode_outline(data, max_scenarios, file, path, fast=False)
 
 
@@ -210,7 +210,7 @@ def _decode_outline(data: bytes, max_scenarios: int, file: str, path: Path, fast
         _check_count(len(doc.scenarios), max_scenarios)
         found = _top_level_duplicate(data, doc.scenarios)
         if found is not None:
-            raise _Problem(found[0], f"duplicate key {describe(found[1])}")
+            raise _PathError(found[0], f"duplicate key {describe(found[1])}")
         items: list[tuple[Any, Any]] = [(raw, None) for raw in doc.scenarios]
     else:  # the slow path names the problem
         tree = _json_tree(data)
@@ -218,14 +218,14 @@ def _decode_outline(data: bytes, max_scenarios: int, file: str, path: Path, fast
             _check_count(len(tree["scenarios"]), max_scenarios)
         found = _find_duplicate(tree, "$", skip="scenarios")
         if found is not None:
-            raise _Problem(found[0], f"duplicate key {describe(found[1])}")
+            raise _PathError(found[0], f"duplicate key {describe(found[1])}")
         doc = _convert(tree, _ANY_DOCUMENT, "$")
         _check_text(doc, "$")
         items = [(None, item) for item in doc.scenarios]
     try:
         doc.check()
     except RuleError as exc:
-        raise _Problem("$" + exc.path, exc.reason) from None
+        raise _PathError("$" + exc.path, exc.reason) from None
 
     test_date = doc.test_date
     if test_date is None and doc.test_metadata:
@@ -241,16 +241,16 @@ def _decode_outline(data: bytes, max_scenarios: int, file: str, path: Path, fast
         try:
             entry = _scenario_entry(i, raw, tree)
             if entry.name in seen:
-                raise _Problem(f"$.scenarios[{i}].name", f"duplicate scenario name {describe(entry.name)} "
+                raise _PathError(f"$.scenarios[{i}].name", f"duplicate scenario name {describe(entry.name)} "
                                                          f"(first at $.scenarios[{seen[entry.name]}])")
             seen[entry.name] = i
             scenarios.append(_scenario_view(entry, i))
-        except _Problem as exc:
+        except _PathError as exc:
             skipped.append(ResultsError(file, exc.json_path, exc.reason, path=path))
     if skipped and not scenarios:
         first = skipped[0]
         more = f" (and {len(skipped) - 1} more bad scenario(s))" if len(skipped) > 1 else ""
-        raise _Problem(first.json_path, first.reason + more)
+        raise _PathError(first.json_path, first.reason + more)
     return {
         "test_date": test_date, "scenarios": tuple(scenarios),
         "shape": "runner" if doc.test_metadata is msgspec.UNSET else "enriched",
@@ -264,7 +264,7 @@ def _decode_outline(data: bytes, max_scenarios: int, file: str, path: Path, fast
 
 def _check_count(count: int, max_scenarios: int) -> None:
     if count > max_scenarios:
-        raise _Problem("$.scenarios", f"{count} scenarios, over the limit of {max_scenarios} "
+        raise _PathError("$.scenarios", f"{count} scenarios, over the limit of {max_scenarios} "
                                       "(--max-scenarios / FFWATT_MAX_SCENARIOS)")
 
 
@@ -278,7 +278,7 @@ def _environment(value: dict[str, Any] | None) -> dict[str, Any]:
     try:
         typed.check()
     except RuleError as exc:
-        raise _Problem("$.environment" + exc.path, exc.reason) from None
+        raise _PathError("$.environment" + exc.path, exc.reason) from None
     out: dict[str, Any] = {}
     for key, item in value.items():
         if item is None:
@@ -304,7 +304,7 @@ def _environment(value: dict[str, Any] | None) -> dict[str, Any]:
 
 
 def _scenario_entry(i: int, raw: msgspec.Raw | None, tree: Any) -> ScenarioEntry:
-    """The scenario's typed entry, its rules checked; `_Problem` names the bad value."""
+    """The scenario's typed entry, its rules checked; `_PathError` names the bad value."""
     p = f"$.scenarios[{i}]"
     entry = None
     if raw is not None:
@@ -317,18 +317,18 @@ def _scenario_entry(i: int, raw: msgspec.Raw | None, tree: Any) -> ScenarioEntry
         if entry is None:
             try:
                 tree = _json_tree(bytes(raw), p)
-            except _Problem:
-                raise _NotJson from None
+            except _PathError:
+                raise _NotJsonError from None
     if entry is None:
         found = _find_duplicate(tree, p)
         if found is not None:
-            raise _Problem(found[0], f"duplicate key {describe(found[1])}")
+            raise _PathError(found[0], f"duplicate key {describe(found[1])}")
         entry = _convert(tree, ScenarioEntry, p)
         _check_text(entry, p)
     try:
         entry.check()
     except RuleError as exc:
-        raise _Problem(p + exc.path, exc.reason) from None
+        raise _PathError(p + exc.path, exc.reason) from None
     return entry
 
 
@@ -359,15 +359,15 @@ def _scenario_view(e: ScenarioEntry, i: int) -> Scenario:
     try:
         streams = formulas.stream_count(name, streams_field)
     except ValueError as exc:
-        raise _Problem(p + (".streams" if streams_field is not None else ".name"), str(exc)) from None
+        raise _PathError(p + (".streams" if streams_field is not None else ".name"), str(exc)) from None
     if len(bitrates) > 1:
         if streams_field is None and not formulas.names_stream_count(name):
             streams = len(bitrates)  # "Mixed @ 1000k,2500k": one stream per bitrate
         elif streams != len(bitrates):
-            raise _Problem(p + ".bitrate", f"gives {len(bitrates)} bitrates (one per stream) for {streams} streams")
+            raise _PathError(p + ".bitrate", f"gives {len(bitrates)} bitrates (one per stream) for {streams} streams")
     behind = _int(e.fell_behind_streams)
     if behind is not None and behind > streams:
-        raise _Problem(p + ".fell_behind_streams", f"must not exceed the stream count ({streams}), got {behind}")
+        raise _PathError(p + ".fell_behind_streams", f"must not exceed the stream count ({streams}), got {behind}")
 
     power_watts = e.power_watts or ()
     cpu_usage_cores = e.cpu_usage_cores or ()
@@ -377,7 +377,7 @@ def _scenario_view(e: ScenarioEntry, i: int) -> Scenario:
         if samples >= 2:
             step_seconds = duration / (samples - 1)  # samples span the duration
             if not step_seconds > 0:
-                raise _Problem(p + ".step_seconds",
+                raise _PathError(p + ".step_seconds",
                                "required field is missing and cannot be derived from a duration of 0")
 
     vmaf, psnr, ssim, avg_fps = e.vmaf_score, e.psnr_score, e.ssim_score, e.avg_fps
@@ -413,7 +413,7 @@ def _scenario_view(e: ScenarioEntry, i: int) -> Scenario:
             fell_behind_streams=behind, min_speed=e.min_speed, sweep=e.sweep,
         )
     except ValueError as exc:
-        raise _Problem(p, f"derived values are out of range: {exc}") from None
+        raise _PathError(p, f"derived values are out of range: {exc}") from None
 
 
 def _int(value: int | float | None) -> int | None:
@@ -459,19 +459,19 @@ def _pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 
 def _json_tree(data: bytes, json_path: str = "$") -> Any:
-    """`json.loads` with every failure turned into a `_Problem` naming the place."""
+    """`json.loads` with every failure turned into a `_PathError` naming the place."""
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise _Problem(json_path, f"not valid UTF-8: byte 0x{data[exc.start]:02x} at offset {exc.start}") from None
+        raise _PathError(json_path, f"not valid UTF-8: byte 0x{data[exc.start]:02x} at offset {exc.start}") from None
     try:
         return json.loads(text, parse_constant=_NonFinite, object_pairs_hook=_pairs)
     except json.JSONDecodeError as exc:
-        raise _Problem(json_path, f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
+        raise _PathError(json_path, f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
     except RecursionError:
-        raise _Problem(json_path, "invalid JSON: nested too deeply") from None
+        raise _PathError(json_path, "invalid JSON: nested too deeply") from None
     except ValueError as exc:  # e.g. an integer literal with too many digits
-        raise _Problem(json_path, f"invalid JSON: {exc}") from None
+        raise _PathError(json_path, f"invalid JSON: {exc}") from None
 
 
 def _find_duplicate(tree: Any, json_path: str, skip: str | None = None) -> tuple[str, str] | None:
@@ -499,7 +499,7 @@ _TOKEN_RE = re.compile(r"\.([^.\[]+)|\[(\d+)\]")
 
 
 def _convert(tree: Any, kind: Any, json_path: str) -> Any:
-    """`msgspec.convert`, its error turned into a `_Problem` worded from the field's description."""
+    """`msgspec.convert`, its error turned into a `_PathError` worded from the field's description."""
     try:
         return msgspec.convert(tree, kind)
     except msgspec.ValidationError as exc:
@@ -513,12 +513,12 @@ def _convert(tree: Any, kind: Any, json_path: str) -> Any:
         tokens = _tokens(at)
         where = json_path + at[1:]
         if message.startswith("Object missing required field `"):
-            raise _Problem(f"{where}.{message.split('`')[1]}", "required field is missing") from None
+            raise _PathError(f"{where}.{message.split('`')[1]}", "required field is missing") from None
         value = _value_at(tree, tokens)
         expect = _expectation(_type_info(kind), tokens)
         if type(value) is int and value > MAX_INT and "integer" in expect:
-            raise _Problem(where, f"must be {expect} of at most {MAX_INT}, got {describe(value)}") from None
-        raise _Problem(where, f"must be {expect}, got {describe(value)}") from None
+            raise _PathError(where, f"must be {expect} of at most {MAX_INT}, got {describe(value)}") from None
+        raise _PathError(where, f"must be {expect}, got {describe(value)}") from None
 
 
 def _tokens(at: str) -> list[str | int]:
@@ -584,11 +584,11 @@ _FREE_FORM = {"streams_detail", "runner", "test_metadata", "environment", "scena
 
 def _check_string(value: Any, json_path: str) -> None:
     if type(value) is not str:
-        raise _Problem(json_path, f"must be a string, got {describe(value)}")
+        raise _PathError(json_path, f"must be a string, got {describe(value)}")
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
-        raise _Problem(json_path, "must be valid Unicode text: it contains an unpaired surrogate escape") from None
+        raise _PathError(json_path, "must be valid Unicode text: it contains an unpaired surrogate escape") from None
 
 
 def _check_text(value: Any, json_path: str) -> None:
@@ -611,24 +611,26 @@ def _check_text(value: Any, json_path: str) -> None:
 # ---------------------------------------------------------------- duplicate keys, fast
 
 
-class _SeriesRaw(msgspec.Struct, gc=False):
-    power_watts: msgspec.Raw | msgspec.UnsetType = msgspec.UNSET
-    cpu_usage_cores: msgspec.Raw | msgspec.UnsetType = msgspec.UNSET
-
-
-_SERIES_RAW = msgspec.json.Decoder(_SeriesRaw)
-_RAW_LIST = msgspec.json.Decoder(list[msgspec.Raw])
+_SAMPLE_KEYS = (b'"power_watts"', b'"cpu_usage_cores"')
+_SPACE_RE = re.compile(rb"[ \t\r\n]*")
 
 
 def _duplicate_suspected(raw: msgspec.Raw) -> bool:
     """Whether a scenario msgspec accepted may repeat a key: `json.loads` of the scenario with its
-    sample arrays cut out (they hold numbers only, no keys). A suspicion sends the scenario to the
-    slow path, which is exact."""
+    sample arrays emptied. Only a bracketed span without a quote is emptied, so no key is ever
+    cut out; a suspicion (or a cut that broke the JSON) sends the scenario to the exact slow path."""
     data = bytes(raw)
-    series = _SERIES_RAW.decode(data)
-    for part in (series.power_watts, series.cpu_usage_cores):
-        if part is not msgspec.UNSET and len(part) > 64:
-            data = data.replace(bytes(part), b"0", 1)
+    for key in _SAMPLE_KEYS:
+        at = data.find(key)
+        if at < 0:
+            continue
+        colon = _SPACE_RE.match(data, at + len(key)).end()
+        if data[colon:colon + 1] != b":":
+            continue
+        begin = _SPACE_RE.match(data, colon + 1).end()
+        end = data.find(b"]", begin)
+        if data[begin:begin + 1] == b"[" and end > 0 and data.find(b'"', begin, end) < 0:
+            data = data[:begin + 1] + data[end:]
     try:
         return _find_duplicate(json.loads(data, object_pairs_hook=_pairs), "$") is not None
     except ValueError:
@@ -636,22 +638,25 @@ def _duplicate_suspected(raw: msgspec.Raw) -> bool:
 
 
 def _top_level_duplicate(data: bytes, scenarios: list[msgspec.Raw]) -> tuple[str, str] | None:
-    """(path, key) of a repeated key outside the scenarios. The scenarios array is cut out when
-    it can be found exactly (its elements, in order, between the last occurrences of its first
-    and last element); otherwise the whole file is parsed."""
+    """(path, key) of a repeated key outside the scenarios. The scenarios array is cut out when it
+    is found exactly: `[`, its elements byte for byte separated by commas, `]`, starting at the
+    first occurrence of its first element. Otherwise the whole file is parsed."""
     rest = None
     if scenarios:
-        first, last = bytes(scenarios[0]), bytes(scenarios[-1])
-        end = data.rfind(last)
-        start = data.rfind(first, 0, end + 1) if end >= 0 else -1
-        if start >= 0:
-            end += len(last)
-            try:
-                exact = len(_RAW_LIST.decode(b"[" + data[start:end] + b"]")) == len(scenarios)
-            except msgspec.DecodeError:
-                exact = False
-            if exact:
-                rest = data[:start] + data[end:]
+        start = data.find(scenarios[0])
+        lo = len(data[:start].rstrip(b" \t\r\n")) - 1 if start > 0 else -1
+        if lo >= 0 and data[lo:lo + 1] == b"[":
+            pos, last = lo + 1, len(scenarios) - 1
+            for k, scenario in enumerate(scenarios):
+                pos = _SPACE_RE.match(data, pos).end()
+                if not data.startswith(bytes(scenario), pos):
+                    break
+                pos = _SPACE_RE.match(data, pos + len(scenario)).end()
+                if data[pos:pos + 1] != (b"]" if k == last else b","):
+                    break
+                pos += 1
+            else:
+                rest = data[:lo + 1] + data[pos - 1:]
     else:
         rest = data
     tree = None
