@@ -21,6 +21,7 @@ steps and durations) lives in `contract.loading`, not here.
 
 from __future__ import annotations
 
+import json
 import math
 import re
 import sys
@@ -74,8 +75,8 @@ def describe(value: Any) -> str:
     if isinstance(value, (list, tuple)):
         return "an array"
     try:
-        text = msgspec.json.encode(value).decode() if isinstance(value, str) else _json_scalar(value)
-    except (TypeError, ValueError, msgspec.EncodeError):
+        text = json.dumps(value, ensure_ascii=True) if isinstance(value, str) else _json_scalar(value)
+    except (TypeError, ValueError):
         text = repr(value)
     if len(text) > 60:
         text = text[:57] + "..."
