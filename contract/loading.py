@@ -485,13 +485,17 @@ def _find_duplicate(tree: Any, json_path: str, skip: str | None = None) -> tuple
                 found = _find_duplicate(value, f"{json_path}.{key}")
                 if found is not None:
                     return found
-    elif isinstance(tree, list):
+    elif isinstance(tree, list) and not set(map(type, tree)) <= _SCALARS:  # sample arrays: one pass in C
         for k, value in enumerate(tree):
             if isinstance(value, (dict, list)):
                 found = _find_duplicate(value, f"{json_path}[{k}]")
                 if found is not None:
                     return found
     return None
+
+
+_NUMBERS = {float, int, bool, type(None)}
+_SCALARS = _NUMBERS | {str, _NonFinite}
 
 
 _AT_RE = re.compile(r"^(?P<message>.*?)(?: - at `(?P<at>\$[^`]*)`)?$", re.S)
@@ -599,7 +603,7 @@ def _check_text(value: Any, json_path: str) -> None:
         for name in value.__struct_fields__:
             if name not in _FREE_FORM and not (type(value) is OutputEntry and name == "bitrate"):
                 _check_text(getattr(value, name), f"{json_path}.{name}")
-    elif isinstance(value, (list, tuple)):
+    elif isinstance(value, (list, tuple)) and not set(map(type, value)) <= _NUMBERS:  # sample arrays: skipped
         for k, item in enumerate(value):
             if isinstance(item, (str, msgspec.Struct, dict)):
                 _check_text(item, f"{json_path}[{k}]")
