@@ -371,7 +371,7 @@ def render_markdown(results: dict, targets: list[Target]) -> str:
         cases = list(scale["cases"])
         if scale.get("power_only"):
             cases.append(scale["power_only"])
-        from contract.results_model import DEFAULT_MAX_BYTES
+        from contract.loading import DEFAULT_MAX_BYTES
 
         too_big = [c for c in cases if c.get("file_bytes", 0) > DEFAULT_MAX_BYTES]
         for c in cases:

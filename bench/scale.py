@@ -5,8 +5,8 @@ resident memory (VmHWM) is its own. The worker times, on the real code paths:
 
 * load: `load_results_file` (read, msgspec decode, validation, and the per-scenario
   formulas the model derives on load: trapezoid energy, mean power, core-seconds,
-  pixels); and the same file again through `json.loads` and the hand-written checks
-  alone (the loader before msgspec), side by side;
+  pixels); and the same file again through `json.loads` and `msgspec.convert` alone
+  (the loader's path for bad files), side by side;
 * publish: each of the results, qoe and cost exporters turning the run into samples
   (the cost and QoE formulas);
 * encode: building the metric families and the text exposition, once per exporter.
@@ -44,7 +44,7 @@ def measure(path: Path) -> dict:
     """Runs in the worker process."""
     from prometheus_client.exposition import generate_latest
 
-    from contract.results_model import load_results_file
+    from contract.loading import load_results_file
     from exporters.cost import CostExporter
     from exporters.qoe import QoeExporter
     from exporters.results import ResultsExporter
@@ -83,18 +83,19 @@ def measure(path: Path) -> dict:
 
 
 def _json_path_seconds(path: Path, max_bytes: int, run) -> float:
-    """The same file through json.loads and the hand-written checks alone (the loader
-    before msgspec, and its path for bad files), side by side in the same process."""
-    from contract import results_model
+    """The same file through json.loads and msgspec.convert alone (the loader's path for bad
+    files), side by side in the same process."""
+    from contract import loading
 
-    fast = results_model._fast_document
-    results_model._fast_document = lambda parser, data: None
+    fast = loading._decode_document
+    loading._decode_document = lambda data, limit, file, where: loading._decode_outline(data, limit, file, where,
+                                                                                         fast=False)
     try:
         began = time.perf_counter()
-        slow_run = results_model.load_results_file(path, max_bytes=max_bytes)
+        slow_run = loading.load_results_file(path, max_bytes=max_bytes)
         seconds = time.perf_counter() - began
     finally:
-        results_model._fast_document = fast
+        loading._decode_document = fast
     assert slow_run.scenarios == run.scenarios, "the two decode paths disagree"
     return seconds
 

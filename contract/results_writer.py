@@ -1,7 +1,8 @@
 """The results writer: the JSON document `ffwatt run` writes, format version 2.
 
-Standard library only (shared ground beside `contract.results_model`, which reads what
-this writes; docs/results-format.md is the contract of both).
+The shape is `contract.schema`'s (the structs `contract.loading` decodes); docs/results-format.md
+is its prose. The runner builds `ScenarioEntry`, `NotRun` and `Sweep` structs; this module
+keeps the run's document and writes it.
 
 Invariants:
 
@@ -29,21 +30,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-__all__ = ["FORMAT_VERSION", "SCENARIO_FIELDS", "ResultsWriteError", "ResultsWriter", "results_file_name",
-           "scenario_entry", "find_resumable"]
+import msgspec
 
-FORMAT_VERSION = 2
+from contract.schema import FORMAT_VERSION, SCENARIO_FIELDS, NotRun, ScenarioEntry, Sweep, SweepStep
+
+__all__ = ["FORMAT_VERSION", "SCENARIO_FIELDS", "ResultsWriteError", "ResultsWriter", "entry_object",
+           "results_file_name", "scenario_entry", "find_resumable"]
+
 FILE_PREFIX = "test_results_"
-
-SCENARIO_FIELDS = (
-    "name", "encoder", "preset", "bitrate", "resolution", "fps", "duration", "streams", "viewers", "start_time",
-    "end_time", "outputs", "vmaf_score", "psnr_score", "ssim_score", "vmaf", "psnr", "ssim", "quality_reference",
-    "avg_fps", "total_frames", "dropped_frames", "output_bytes", "measured_bitrate_bps", "speed", "energy_joules",
-    "energy_source", "energy_error", "cpu_core_seconds", "quality_cpu_seconds", "power_watts", "cpu_usage_cores",
-    "step_seconds", "repetitions", "mode", "duplicated_frames", "fell_behind_streams", "min_speed", "streams_detail",
-    "sweep",
-)
-"""Every per-scenario field a version-2 file may carry (docs/results-format.md), in the order written."""
 
 
 class ResultsWriteError(Exception):
@@ -63,12 +57,17 @@ def _drop_none(value: Any) -> Any:
     return value
 
 
+def entry_object(entry: ScenarioEntry) -> dict[str, Any]:
+    """A scenario struct as the JSON object written: `None` left out (also inside free-form parts), in field order."""
+    return _drop_none(msgspec.to_builtins(entry))
+
+
 def scenario_entry(**fields: Any) -> dict[str, Any]:
-    """One scenario object: known fields only (a typo is a `TypeError`), `None` left out, in the documented order."""
+    """One scenario object from `ScenarioEntry`'s fields (a typo is a `TypeError`), as `entry_object` writes it."""
     unknown = sorted(set(fields) - set(SCENARIO_FIELDS))
     if unknown:
         raise TypeError(f"unknown results field(s): {', '.join(unknown)}")
-    return {k: _drop_none(fields[k]) for k in SCENARIO_FIELDS if fields.get(k) is not None}
+    return entry_object(ScenarioEntry(**fields))
 
 
 class ResultsWriter:
@@ -96,20 +95,26 @@ class ResultsWriter:
             doc["sweeps"] = self.sweeps
         return doc
 
-    def add_scenario(self, entry: Mapping[str, Any]) -> None:
+    def add_scenario(self, entry: ScenarioEntry | Mapping[str, Any]) -> None:
+        entry = entry_object(entry) if isinstance(entry, ScenarioEntry) else dict(entry)
         self.not_run = [n for n in self.not_run if n.get("name") != entry.get("name")]
-        self.scenarios.append(dict(entry))
+        self.scenarios.append(entry)
         self.write()
 
     def add_not_run(self, name: str, status: str, reason: str) -> None:
         if status not in ("skipped", "failed"):
             raise ValueError(f"status must be 'skipped' or 'failed', got {status!r}")
         self.not_run = [n for n in self.not_run if n.get("name") != name]
-        self.not_run.append({"name": name, "status": status, "reason": reason})
+        self.not_run.append(msgspec.to_builtins(NotRun(name=name, status=status, reason=reason)))
         self.write()
 
-    def set_sweep(self, summary: Mapping[str, Any]) -> None:
-        """Add or replace (by `name`) one capacity sweep's summary, then rewrite the file."""
+    def set_sweep(self, summary: Sweep | Mapping[str, Any]) -> None:
+        """Add or replace (by `name`) one capacity sweep's summary, then rewrite the file.
+
+        The summary goes through `Sweep`, so its shape (and its nulls) is the schema's."""
+        if not isinstance(summary, Sweep):  # built, not converted: numbers keep their JSON spelling
+            summary = Sweep(**{**summary, "steps": tuple(SweepStep(**step) for step in summary["steps"])})
+        summary = msgspec.to_builtins(summary)
         names = [w.get("name") for w in self.sweeps]
         if summary.get("name") in names:
             self.sweeps[names.index(summary.get("name"))] = dict(summary)

@@ -13,7 +13,7 @@ import time
 from catalog import ENERGY_SOURCES
 from catalog import metrics as m
 from contract import formulas
-from contract.results_model import ResultsRun, Scenario
+from contract.model import ResultsRun, Scenario
 from exporters.config import Setting, non_negative_float, positive_float
 from exporters.results_source import RESULTS_SETTINGS, ResultsFileExporter, scenario_labels
 from exporters.samples import Samples

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from catalog import metrics as m
 from contract import formulas
-from contract.results_model import ResultsRun
+from contract.model import ResultsRun
 from exporters.results_source import ResultsFileExporter, scenario_labels
 from exporters.samples import Samples
 

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from contract.results_model import DEFAULT_MAX_BYTES, ResultsDirectory, ResultsError, ResultsRun, Scenario
+from contract.loading import DEFAULT_MAX_BYTES, DEFAULT_MAX_SCENARIOS, ResultsError
+from contract.model import ResultsRun, Scenario
+from contract.results_dir import ResultsDirectory
 from exporters.config import Setting
 from exporters.runtime import Exporter, SourceError
 from exporters.samples import Samples
@@ -20,6 +22,8 @@ _MAX_SKIPPED_WARNINGS = 20  # beyond this, one summary line: /health stays reada
 RESULTS_SETTINGS = (
     Setting("results-dir", "test_results", "Directory holding test_results_YYYYMMDD_HHMMSS.json files."),
     Setting("max-file-bytes", DEFAULT_MAX_BYTES, "Results files larger than this are rejected.", int),
+    Setting("max-scenarios", DEFAULT_MAX_SCENARIOS,
+            "Results files with more scenarios than this are rejected (before they are built).", int),
 )
 
 
@@ -42,7 +46,8 @@ class ResultsFileExporter(Exporter):
 
     def __init__(self, config):
         super().__init__(config)
-        self.directory = ResultsDirectory(config.results_dir, max_bytes=config.max_file_bytes)
+        self.directory = ResultsDirectory(config.results_dir, max_bytes=config.max_file_bytes,
+                                          max_scenarios=config.max_scenarios)
         self._published: ResultsRun | None = None
         self.partially_bad_files = 0
 

@@ -4,7 +4,7 @@
 
 Contract:
 
-* Input: results files only (`contract.results_model`); the TSDB is optional (power
+* Input: results files only (`contract.loading`); the TSDB is optional (power
   traces, and energy for scenarios that have none). Every figure comes from
   `contract.formulas`; unknown is shown as unknown, never 0; modelled or simulated
   energy is never labelled as measured.

@@ -19,7 +19,9 @@ from pathlib import Path
 from typing import Any
 
 from contract import formulas
-from contract.results_model import MEASURED_ENERGY_SOURCES, ResultsRun, Scenario, load_results_file
+from contract.loading import load_results_file
+from contract.model import ResultsRun, Scenario
+from contract.schema import MEASURED_ENERGY_SOURCES
 
 __all__ = ["Prices", "RunInput", "Row", "ReportError", "all_rows", "energy_kind", "load_run", "pareto_front",
            "scenario_rows"]
@@ -53,7 +55,7 @@ class RunInput:
 
 def load_run(path: Path, label: str | None = None) -> RunInput:
     """Load a results file with the contract's loader; `ReportError` when it is refused."""
-    from contract.results_model import ResultsError
+    from contract.loading import ResultsError
 
     try:
         run = load_results_file(path)

@@ -98,7 +98,7 @@ log = logging.getLogger("ffwatt.runner.energy")
 SIMULATED_SOURCE = "simulated"
 """The `source` recorded when an exporter says its counters are simulated (the demo's
 powercap tree or fake NVML). `"simulated"` keeps the joules and samples, marked as not
-measured (`contract.results_model.MEASURED_ENERGY_SOURCES` leaves it out); set it to
+measured (`contract.schema.MEASURED_ENERGY_SOURCES` leaves it out); set it to
 `"none"` to drop them instead."""
 
 

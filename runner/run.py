@@ -46,7 +46,8 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from contract import formulas
-from contract.results_writer import ResultsWriter, find_resumable, results_file_name, scenario_entry
+from contract.results_writer import ResultsWriter, entry_object, find_resumable, results_file_name, scenario_entry
+from contract.schema import OutputEntry, QualityDetail, RepetitionEntry, ScenarioEntry
 from runner import ffmpeg as ff
 from runner import quality as q
 from runner.encode import EncodeError, EncodeResult, encode
@@ -496,7 +497,8 @@ def _mean(values: list) -> float | None:
 
 
 def _entry(s: Scenario, reps: list, quality: dict[str, Any] | None) -> dict[str, Any]:
-    """The results-file object of a scenario; with repetitions, the measurements are their means."""
+    """The results-file object of a scenario (a `ScenarioEntry`, as written); with repetitions, the
+    measurements are their means."""
     first, reading0, (start, end) = reps[0]
     results = [r for r, _, _ in reps]
     readings = [rd for _, rd, _ in reps]
@@ -510,8 +512,8 @@ def _entry(s: Scenario, reps: list, quality: dict[str, Any] | None) -> dict[str,
         errors.append(f"repetitions measured energy differently ({', '.join(sources)}): not averaged")
     repetitions = None
     if len(reps) > 1:
-        repetitions = [{"energy_joules": rd.joules if consistent else None, "avg_fps": r.avg_fps if r else None,
-                        "duration": e - b} for r, rd, (b, e) in reps]
+        repetitions = [RepetitionEntry(energy_joules=rd.joules if consistent else None,
+                                       avg_fps=r.avg_fps if r else None, duration=e - b) for r, rd, (b, e) in reps]
     common: dict[str, Any] = dict(
         name=s.name, duration=s.duration, start_time=start, end_time=end, viewers=s.viewers,
         energy_joules=_mean(joules) if consistent else None,
@@ -521,7 +523,7 @@ def _entry(s: Scenario, reps: list, quality: dict[str, Any] | None) -> dict[str,
         step_seconds=reading0.step_seconds, repetitions=repetitions,
     )
     if s.idle:
-        return scenario_entry(encoder="none", **common)
+        return entry_object(ScenarioEntry(encoder="none", **common))
     fields = dict(
         encoder=s.encoder, preset=s.preset, resolution=s.resolution, fps=s.fps, streams=s.streams, mode=s.mode,
         avg_fps=_mean([r.avg_fps for r in results]), total_frames=first.total_frames, dropped_frames=0,
@@ -539,7 +541,7 @@ def _entry(s: Scenario, reps: list, quality: dict[str, Any] | None) -> dict[str,
         )
     if s.outputs:
         fields["bitrate"] = str(sum(r.bitrate_bps for r in s.outputs))  # one stream's ladder, in bits/s
-        fields["outputs"] = [{"resolution": r.resolution, "fps": r.fps or s.fps, "bitrate": r.bitrate}
+        fields["outputs"] = [OutputEntry(resolution=r.resolution, fps=r.fps or s.fps, bitrate=r.bitrate)
                              for r in s.outputs]
     else:
         fields["bitrate"] = s.bitrate
@@ -548,13 +550,17 @@ def _entry(s: Scenario, reps: list, quality: dict[str, Any] | None) -> dict[str,
         fields.update(
             vmaf_score=vmaf.mean if vmaf else None, psnr_score=psnr.mean if psnr else None,
             ssim_score=ssim.mean if ssim else None,
-            vmaf=vmaf.as_dict(model=q.VMAF_MODEL, keys=("mean", "harmonic_mean", "min", "p1")) if vmaf else None,
-            psnr=psnr.as_dict() if psnr else None, ssim=ssim.as_dict() if ssim else None,
+            vmaf=QualityDetail(**vmaf.as_dict(model=q.VMAF_MODEL, keys=("mean", "harmonic_mean", "min", "p1")))
+            if vmaf else None,
+            psnr=QualityDetail(**psnr.as_dict()) if psnr else None,
+            ssim=QualityDetail(**ssim.as_dict()) if ssim else None,
             quality_reference={"reference": "source", "distorted": quality["distorted"], "resolution": s.resolution,
                                "scaler": "bicubic"},
             quality_cpu_seconds=quality["cpu_seconds"],
         )
-    return scenario_entry(**common, **fields)
+    return entry_object(ScenarioEntry(**common, **fields))
+
+
 
 
 def _summary(entry: dict[str, Any]) -> dict[str, Any]:

@@ -19,7 +19,7 @@ import pytest
 from catalog import metrics as m
 from cli.main import main
 from common.process import processes_mentioning
-from contract.results_model import load_results_file
+from contract.loading import load_results_file
 from runner.errors import RunInterruptedError
 from runner.run import handle_signals
 from tests.harness import running_exporter

@@ -21,7 +21,7 @@ import requests
 
 from cli.main import main
 from common.process import processes_mentioning
-from contract.results_model import load_results_file
+from contract.loading import load_results_file
 from runner.scenarios import slug
 from tests.servers import NginxRtmp, integration_required
 

@@ -31,7 +31,7 @@ from prometheus_client.openmetrics.exposition import generate_latest as generate
 from prometheus_client.parser import text_string_to_metric_families
 
 from catalog import EXPORTERS
-from contract.results_model import ResultsError, load_results_file
+from contract.loading import ResultsError, load_results_file
 from exporters.config import common_settings, parse
 from exporters.cost import CostExporter
 from exporters.qoe import QoeExporter

@@ -1,4 +1,4 @@
-"""contract.results_model: both shapes, the sample files, the directory, and bad input."""
+"""contract.loading, contract.results_dir: both shapes, the sample files, the directory, and bad input."""
 
 from __future__ import annotations
 
@@ -15,16 +15,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from contract import formulas, results_model
+from contract import formulas, results_dir
 from contract.formulas import Rendition
-from contract.results_model import (
-    DEFAULT_MAX_BYTES,
-    ResultsDirectory,
-    ResultsError,
-    Scenario,
-    load_results_file,
-    results_file_timestamp,
-)
+from contract.loading import DEFAULT_MAX_BYTES, ResultsError, load_results_file
+from contract.model import Scenario
+from contract.results_dir import ResultsDirectory, results_file_timestamp
 
 REPO = Path(__file__).resolve().parents[2]
 SAMPLES = REPO / "test_results"
@@ -454,13 +449,13 @@ def test_no_files_or_no_directory(tmp_path):
 @pytest.fixture
 def load_calls(monkeypatch):
     calls: list[Path] = []
-    real = results_model.load_results_file
+    real = results_dir.load_results_file
 
     def counting(path, **kwargs):
         calls.append(Path(path))
         return real(path, **kwargs)
 
-    monkeypatch.setattr(results_model, "load_results_file", counting)
+    monkeypatch.setattr(results_dir, "load_results_file", counting)
     return calls
 
 
@@ -1004,3 +999,25 @@ def test_fuzz_arbitrary_json(tmp_path, document):
 def test_fuzz_truncated_json(tmp_path, document, cut):
     text = json.dumps(document)
     check_loaded(write(tmp_path, text[: min(cut, len(text))]))
+
+
+def test_a_name_dated_in_the_future_does_not_win_by_name_alone(tmp_path):
+    now = int(time.time())
+    real_name = time.strftime("test_results_%Y%m%d_%H%M%S.json", time.gmtime(now - 3600))
+    real = write(tmp_path, doc(scenario(name="real")), real_name)
+    future = write(tmp_path, doc(scenario(name="planted")), "test_results_20990101_000000.json")
+    set_mtime(real, now - 60)
+    set_mtime(future, now - 7200)  # written before the real run: its mtime ranks it, not its name
+    assert ResultsDirectory(tmp_path).newest() == real
+    set_mtime(future, now)  # written after it: the newest by mtime
+    assert ResultsDirectory(tmp_path).newest() == future
+
+
+def test_a_name_a_few_hours_ahead_still_ranks_by_name(tmp_path):
+    # a writer in another time zone names its files up to 14 h ahead of UTC
+    now = int(time.time())
+    ahead = write(tmp_path, doc(), time.strftime("test_results_%Y%m%d_%H%M%S.json", time.gmtime(now + 14 * 3600)))
+    older = write(tmp_path, doc(), time.strftime("test_results_%Y%m%d_%H%M%S.json", time.gmtime(now - 3600)))
+    set_mtime(ahead, now - 7200)
+    set_mtime(older, now)
+    assert ResultsDirectory(tmp_path).newest() == ahead

@@ -1,5 +1,5 @@
 """Results files v2: the older runner's shapes, partial files, the measured-run fields,
-and the msgspec fast path agreeing with the hand-written one."""
+and the msgspec fast path agreeing with the json.loads + convert one."""
 
 from __future__ import annotations
 
@@ -11,8 +11,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from contract import results_model
-from contract.results_model import FORMAT_VERSION, ResultsError, load_results_file
+from contract import loading, schema
+from contract.loading import ResultsError, load_results_file
+from contract.model import ResultsRun
+from contract.schema import FORMAT_VERSION
 
 NAME = "test_results_20260101_000000.json"
 
@@ -23,7 +25,7 @@ def write(directory: Path, document, name: str = NAME) -> Path:
     return path
 
 
-def load(tmp_path: Path, document) -> results_model.ResultsRun:
+def load(tmp_path: Path, document) -> ResultsRun:
     return load_results_file(write(tmp_path, document))
 
 
@@ -283,11 +285,16 @@ def test_bad_run_level_fields_refuse_the_file(tmp_path, document, json_path, fra
 # ---------------------------------------------------------------- fast and slow paths agree
 
 
+def _fast_document(data: bytes):
+    return loading._decode_outline(data, loading.DEFAULT_MAX_SCENARIOS, NAME, Path(NAME), fast=True)
+
+
+def _slow_document(data: bytes):
+    return loading._decode_outline(data, loading.DEFAULT_MAX_SCENARIOS, NAME, Path(NAME), fast=False)
+
+
 def _both_paths(data: bytes):
-    parser = results_model._Parser(NAME, Path(NAME))
-    fast = results_model._fast_document(parser, data)
-    slow = parser.document(results_model._slow_decode(parser, data))
-    return fast, slow
+    return _fast_document(data), _slow_document(data)
 
 
 def test_every_field_the_parser_reads_is_kept_by_the_fast_decoder(tmp_path):
@@ -302,14 +309,14 @@ def test_every_field_the_parser_reads_is_kept_by_the_fast_decoder(tmp_path):
 
 
 def test_fields_the_parser_reads_are_declared_for_the_fast_decoder():
-    # Every key the parser looks up with get("...") must be in SCENARIO_FIELDS or SERIES_FIELDS,
-    # or the fast path would silently drop it.
+    # Every entry field the view builder reads (e.<field>) must be declared in the schema,
+    # or both paths would silently drop it.
     import re
 
-    source = Path(results_model.__file__).read_text(encoding="utf-8")
-    body = source[source.index("    def scenario(self, i: int"):source.index("    def outputs(self")]
-    read = set(re.findall(r'get\("([a-z_]+)"\)', body))
-    assert read <= set(results_model.SCENARIO_FIELDS) | set(results_model.SERIES_FIELDS), read
+    source = Path(loading.__file__).read_text(encoding="utf-8")
+    body = source[source.index("def _scenario_view("):source.index("def _int(")]
+    read = set(re.findall(r"\be\.([a-z_]+)", body))
+    assert read and read <= set(schema.SCENARIO_FIELDS), read - set(schema.SCENARIO_FIELDS)
 
 
 _numbers = st.one_of(st.integers(-5, 10**6), st.floats(allow_nan=False, allow_infinity=False, width=32),
@@ -326,14 +333,13 @@ _numbers = st.one_of(st.integers(-5, 10**6), st.floats(allow_nan=False, allow_in
 }), max_size=4))
 def test_fast_and_slow_paths_load_the_same_run(scenarios):
     data = json.dumps({"scenarios": scenarios}).encode()
-    parser = results_model._Parser(NAME, Path(NAME))
     try:
-        slow = parser.document(results_model._slow_decode(parser, data))
-    except ResultsError as exc:
+        slow = _slow_document(data)
+    except loading._PathError as exc:
         slow = str(exc)
     try:
-        fast = results_model._fast_document(parser, data)
-    except ResultsError as exc:
+        fast = _fast_document(data)
+    except loading._PathError as exc:
         fast = str(exc)
     if fast is None:  # msgspec gave up: the slow path is the answer, nothing to compare
         return
@@ -403,3 +409,105 @@ def test_bad_sweeps_refuse_the_file(tmp_path, document, json_path, fragment):
 def test_more_streams_behind_than_streams_is_refused(tmp_path):
     with pytest.raises(ResultsError, match=r"fell_behind_streams: must not exceed the stream count \(2\), got 3"):
         load(tmp_path, {"scenarios": [dict(LIVE_STEP, fell_behind_streams=3)]})
+
+
+# ---------------------------------------------------------------- duplicate keys, scenario cap (issue 24)
+
+
+def _text_file(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / NAME
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_a_duplicate_key_in_a_scenario_skips_it_naming_the_key(tmp_path):
+    samples = ", ".join(["1.5"] * 100)  # long enough for the sample arrays to be cut out of the check
+    text = ('{"scenarios": [{"name": "a", "duration": 5, "power_watts": [' + samples + ']},'
+            ' {"name": "b", "duration": 5, "power_watts": [' + samples + '], "duration": 7}]}')
+    run = load_results_file(_text_file(tmp_path, text))
+    assert [s.name for s in run.scenarios] == ["a"]
+    (err,) = run.skipped
+    assert (err.json_path, err.reason) == ("$.scenarios[1]", 'duplicate key "duration"')
+
+
+def test_a_duplicate_key_in_a_nested_object_is_named_where_it_is(tmp_path):
+    text = ('{"scenarios": [{"name": "a", "duration": 5},'
+            ' {"name": "b", "duration": 5, "vmaf": {"mean": 90, "mean": 10}}]}')
+    (err,) = load_results_file(_text_file(tmp_path, text)).skipped
+    assert (err.json_path, err.reason) == ("$.scenarios[1].vmaf", 'duplicate key "mean"')
+
+
+def test_a_duplicate_sample_array_is_a_duplicate_key(tmp_path):
+    samples = ", ".join(["2"] * 100)
+    text = ('{"scenarios": [{"name": "a", "duration": 5}, {"name": "b", "duration": 5, "power_watts": ['
+            + samples + '], "power_watts": [' + samples + ']}]}')
+    (err,) = load_results_file(_text_file(tmp_path, text)).skipped
+    assert (err.json_path, err.reason) == ("$.scenarios[1]", 'duplicate key "power_watts"')
+
+
+@pytest.mark.parametrize(("text", "json_path", "key"), [
+    ('{"test_date": "x", "scenarios": [{"name": "a", "duration": 5}], "test_date": "y"}', "$", "test_date"),
+    ('{"scenarios": [], "scenarios": [{"name": "a", "duration": 5}]}', "$", "scenarios"),
+    ('{"scenarios": [{"name": "a", "duration": 5}], "scenarios": [{"name": "a", "duration": 5}]}', "$", "scenarios"),
+    ('{"environment": {"hostname": "a", "hostname": "b"}, "scenarios": [{"name": "a", "duration": 5}]}',
+     "$.environment", "hostname"),
+    ('{"not_run": [{"name": "x", "status": "failed", "status": "skipped"}], "scenarios": []}', "$.not_run[0]",
+     "status"),
+    # NaN elsewhere sends the whole file down the slow path: the duplicate is still found
+    ('{"x": NaN, "format_version": 1, "format_version": 2, "scenarios": []}', "$", "format_version"),
+])
+def test_a_duplicate_key_outside_the_scenarios_refuses_the_file(tmp_path, text, json_path, key):
+    with pytest.raises(ResultsError) as info:
+        load_results_file(_text_file(tmp_path, text))
+    assert (info.value.json_path, info.value.reason) == (json_path, f'duplicate key "{key}"'), str(info.value)
+
+
+def test_equal_keys_in_different_objects_are_not_duplicates(tmp_path):
+    text = ('{"scenarios": [{"name": "a", "duration": 5, "vmaf": {"mean": 90}, "psnr": {"mean": 40}},'
+            ' {"name": "b", "duration": 5}], "environment": {"name": "a"}}')
+    run = load_results_file(_text_file(tmp_path, text))
+    assert [s.name for s in run.scenarios] == ["a", "b"] and run.skipped == ()
+
+
+def test_more_scenarios_than_the_cap_refuse_the_file_with_the_reason(tmp_path):
+    document = {"scenarios": [{"name": f"s{i}", "duration": 1} for i in range(11)]}
+    path = write(tmp_path, document)
+    with pytest.raises(ResultsError) as info:
+        load_results_file(path, max_scenarios=10)
+    assert info.value.json_path == "$.scenarios"
+    assert info.value.reason.startswith("11 scenarios, over the limit of 10")
+    assert len(load_results_file(path, max_scenarios=11).scenarios) == 11
+    assert loading.DEFAULT_MAX_SCENARIOS == 100_000
+
+
+def test_the_cap_holds_on_the_slow_path_too(tmp_path):
+    text = '{"x": NaN, "scenarios": [' + ", ".join(f'{{"name": "s{i}", "duration": 1}}' for i in range(3)) + "]}"
+    with pytest.raises(ResultsError, match=r"\$\.scenarios: 3 scenarios, over the limit of 2"):
+        load_results_file(_text_file(tmp_path, text), max_scenarios=2)
+
+
+def test_a_200000_scenario_file_is_refused_in_little_memory(tmp_path):
+    # In a fresh process, so that its peak resident memory (VmHWM) is this load's own.
+    import subprocess
+    import sys
+
+    path = tmp_path / NAME
+    with path.open("w", encoding="utf-8") as f:
+        f.write('{"scenarios": [')
+        f.write(", ".join(f'{{"name": "s{i}", "duration": 1, "encoder": "libx264", "resolution": "1280x720"}}'
+                          for i in range(200_000)))
+        f.write("]}")
+    code = (
+        "import sys\n"
+        "from contract.loading import ResultsError, load_results_file\n"
+        "try:\n"
+        "    load_results_file(sys.argv[1])\n"
+        "except ResultsError as exc:\n"
+        "    print(exc.json_path, exc.reason)\n"
+        "print([l for l in open('/proc/self/status') if l.startswith('VmHWM')][0].split()[1])\n"
+    )
+    repo = Path(__file__).resolve().parents[2]
+    out = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, cwd=repo,
+                         env={"PYTHONPATH": str(repo)}, timeout=120, check=True).stdout.splitlines()
+    assert out[0].startswith("$.scenarios 200000 scenarios, over the limit of 100000"), out
+    assert int(out[1]) * 1024 < 400 * 1024 * 1024, f"peak RSS {int(out[1]) // 1024} MiB"

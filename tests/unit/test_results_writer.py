@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from contract.results_model import load_results_file
+from contract.loading import load_results_file
 from contract.results_writer import (
     SCENARIO_FIELDS,
     ResultsWriteError,

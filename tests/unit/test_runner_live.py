@@ -269,7 +269,7 @@ def test_a_sweep_step_name_may_not_clash_with_another_scenario():
 def test_writer_keeps_one_summary_per_sweep_with_nulls_and_the_file_loads(tmp_path: Path):
     import json
 
-    from contract.results_model import load_results_file
+    from contract.loading import load_results_file
     from contract.results_writer import ResultsWriter, scenario_entry
 
     writer = ResultsWriter(tmp_path, "test_results_20261126_100000.json", {"test_date": "2026-11-26T10:00:00+00:00"})
