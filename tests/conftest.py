@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.servers import DockerEngine, NginxRtmp, VictoriaMetrics
+from tests.servers import DockerEngine, NginxRtmp, VictoriaMetrics, integration_required
 
 _HERE = Path(__file__).resolve().parent
 
@@ -37,6 +37,19 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.integration)
         elif top == "e2e":
             item.add_marker(pytest.mark.e2e)
+
+
+@pytest.fixture(scope="session")
+def ffmpeg() -> str:
+    """The static ffmpeg of imageio-ffmpeg (libvmaf, libx264, libx265, libsvtav1): the runner's default."""
+    try:
+        import imageio_ffmpeg
+
+        return imageio_ffmpeg.get_ffmpeg_exe()
+    except (ImportError, RuntimeError) as exc:
+        if integration_required():
+            pytest.fail(f"the static ffmpeg of imageio-ffmpeg is required here: {exc}")
+        pytest.skip(f"imageio-ffmpeg's static ffmpeg is not available: {exc}")
 
 
 @pytest.fixture(scope="session")

@@ -23,23 +23,12 @@ from contract.loading import load_results_file
 from runner.errors import RunInterruptedError
 from runner.run import handle_signals
 from tests.harness import running_exporter
-from tests.servers import free_port, integration_required
+from tests.servers import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 NO_EXPORTERS = ["--cpu-metrics-url", "", "--gpu-metrics-url", "", "--progress-url", ""]
 
 
-@pytest.fixture(scope="module")
-def ffmpeg() -> str:
-    try:
-        import imageio_ffmpeg
-
-        path = imageio_ffmpeg.get_ffmpeg_exe()
-    except (ImportError, RuntimeError) as exc:
-        if integration_required():
-            pytest.fail(f"the static ffmpeg of imageio-ffmpeg is required here: {exc}")
-        pytest.skip(f"imageio-ffmpeg's static ffmpeg is not available: {exc}")
-    return path
 
 
 def results_files(directory: Path) -> list[Path]:

@@ -6,25 +6,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
-
 from cli.main import main
-from tests.servers import integration_required
 
 NO_EXPORTERS = ["--cpu-metrics-url", "", "--gpu-metrics-url", "", "--progress-url", ""]
 SMALL = "defaults: {encoder: libx264, preset: ultrafast, resolution: 160x90, fps: 30, duration: 1, crf: 30}\nscenarios:\n"
 
 
-@pytest.fixture(scope="module")
-def ffmpeg() -> str:
-    try:
-        import imageio_ffmpeg
-
-        return imageio_ffmpeg.get_ffmpeg_exe()
-    except (ImportError, RuntimeError) as exc:
-        if integration_required():
-            pytest.fail(f"the static ffmpeg of imageio-ffmpeg is required here: {exc}")
-        pytest.skip(f"imageio-ffmpeg's static ffmpeg is not available: {exc}")
 
 
 def run_cli(tmp_path: Path, text: str, ffmpeg: str, capsys) -> tuple[int, str]:

@@ -5,27 +5,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
 from catalog import metrics as m
 from cli.main import main
 from tests.harness import running_exporter
-from tests.servers import integration_required
 
 ONE = "scenarios:\n  - {name: tok, encoder: libx264, preset: ultrafast, resolution: 160x90, fps: 30, duration: 1, " \
       "bitrate: 100k}\n"
 
 
-@pytest.fixture(scope="module")
-def ffmpeg() -> str:
-    try:
-        import imageio_ffmpeg
-
-        return imageio_ffmpeg.get_ffmpeg_exe()
-    except (ImportError, RuntimeError) as exc:
-        if integration_required():
-            pytest.fail(f"the static ffmpeg of imageio-ffmpeg is required here: {exc}")
-        pytest.skip(f"imageio-ffmpeg's static ffmpeg is not available: {exc}")
 
 
 def _run(tmp_path: Path, ffmpeg: str, url: str, *extra: str) -> int:
