@@ -29,8 +29,6 @@ ROOT = Path(__file__).resolve().parents[2]
 NO_EXPORTERS = ["--cpu-metrics-url", "", "--gpu-metrics-url", "", "--progress-url", ""]
 
 
-
-
 def results_files(directory: Path) -> list[Path]:
     return sorted(directory.glob("test_results_*.json"))
 

@@ -28,8 +28,6 @@ from tests.servers import NginxRtmp, integration_required
 NO_EXPORTERS = ["--cpu-metrics-url", "", "--gpu-metrics-url", "", "--progress-url", ""]
 
 
-
-
 @pytest.fixture(scope="module")
 def nginx() -> str:
     """nginx with the RTMP module, for tests where the runner starts its own (skips, or fails under CI)."""

@@ -12,8 +12,6 @@ NO_EXPORTERS = ["--cpu-metrics-url", "", "--gpu-metrics-url", "", "--progress-ur
 SMALL = "defaults: {encoder: libx264, preset: ultrafast, resolution: 160x90, fps: 30, duration: 1, crf: 30}\nscenarios:\n"
 
 
-
-
 def run_cli(tmp_path: Path, text: str, ffmpeg: str, capsys) -> tuple[int, str]:
     scenario_file = tmp_path / "s.yml"
     scenario_file.write_text(text)

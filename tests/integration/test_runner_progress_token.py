@@ -13,8 +13,6 @@ ONE = "scenarios:\n  - {name: tok, encoder: libx264, preset: ultrafast, resoluti
       "bitrate: 100k}\n"
 
 
-
-
 def _run(tmp_path: Path, ffmpeg: str, url: str, *extra: str) -> int:
     tmp_path.mkdir(parents=True, exist_ok=True)
     scenario_file = tmp_path / "one.yml"
