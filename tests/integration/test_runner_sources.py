@@ -18,8 +18,20 @@ import pytest
 
 from cli.main import main
 from contract.loading import load_results_file
-from tests.integration.test_runner import NO_EXPORTERS, ffmpeg, results_files  # noqa: F401 (a fixture)
+from tests.integration.test_runner import NO_EXPORTERS, results_files
 from tests.servers import integration_required
+
+
+@pytest.fixture(scope="module")
+def ffmpeg() -> str:
+    try:
+        import imageio_ffmpeg
+
+        return imageio_ffmpeg.get_ffmpeg_exe()
+    except (ImportError, RuntimeError) as exc:
+        if integration_required():
+            pytest.fail(f"the static ffmpeg of imageio-ffmpeg is required here: {exc}")
+        pytest.skip(f"imageio-ffmpeg's static ffmpeg is not available: {exc}")
 
 
 @pytest.fixture(scope="module")
@@ -178,3 +190,26 @@ def test_each_ladder_rung_records_its_own_frames_and_bitrate(ffmpeg, ffprobe, tm
     assert s["measured_bitrate_bps"] == pytest.approx(rungs[0]["measured_bitrate_bps"]
                                                       + rungs[1]["measured_bitrate_bps"])
     assert rc == 0 and "incomplete" not in s
+
+
+def test_without_ffprobe_the_ffmpeg_header_gives_the_same_identity_to_0_01(clips, ffmpeg, ffprobe, monkeypatch):
+    from runner import media
+
+    probed = probe(ffprobe, clips / "fractal.mkv")
+    monkeypatch.setattr(media, "find_ffprobe", lambda _ffmpeg: None)  # the runner image has ffmpeg alone
+    info = media.probe_media(ffmpeg, clips / "fractal.mkv")
+    assert (info.width, info.height) == (256, 144)
+    assert info.fps == pytest.approx(float(Fraction(probed["streams"][0]["avg_frame_rate"])), abs=0.01)
+    assert info.duration_seconds == pytest.approx(float(probed["format"]["duration"]), abs=0.01)
+
+
+def test_a_source_without_a_video_stream_is_refused_before_any_encode(ffmpeg, tmp_path, capsys):
+    noise = tmp_path / "noise.wav"
+    subprocess.run([ffmpeg, "-nostdin", "-loglevel", "error", "-f", "lavfi", "-i", "anoisesrc=d=1", "-y", str(noise)],
+                   check=True, timeout=60)
+    (tmp_path / "clips.yml").write_text(f"scenarios: [{{name: audio, encoder: libx264, resolution: 160x90, fps: 25, "
+                                        f"duration: 1, bitrate: 100k, source: {{file: {noise}}}}}]")
+    rc = main(["run", str(tmp_path / "clips.yml"), "--results-dir", str(tmp_path / "results"), "--ffmpeg", ffmpeg,
+               "--no-quality", *NO_EXPORTERS])
+    err = capsys.readouterr().err
+    assert rc == 2 and "scenario 'audio'" in err and "no video stream" in err
