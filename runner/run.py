@@ -600,6 +600,8 @@ def _entry(s: Scenario, reps: list, quality: dict[str, Any] | None,
         fields["bitrate"] = str(sum(r.bitrate_bps for r in s.outputs))  # one stream's ladder, in bits/s
         fields["outputs"] = _rungs(s, first)
         fields.update(_ladder_totals(s, fields["outputs"]))
+        if isinstance(first, EncodeResult):
+            fields["avg_fps"] = _ladder_avg_fps(s, results)
     else:
         fields["bitrate"] = s.bitrate
     fields.update(_media_truth(s, fields, source))
@@ -657,6 +659,20 @@ def _ladder_totals(s: Scenario, rungs: list[OutputEntry]) -> dict[str, Any]:
     rates = [r.measured_bitrate_bps for r in rungs]
     return {"total_frames": at_scenario_fps[0] if at_scenario_fps else None,
             "measured_bitrate_bps": None if any(b is None for b in rates) else sum(rates)}
+
+
+def _ladder_avg_fps(s: Scenario, results: list[EncodeResult]) -> float | None:
+    """A ladder's encoding frame rate per stream: the frames of its first rung at the scenario's fps over
+    wall seconds (ffmpeg's progress counts the first rung, whatever its fps); None when no rung is at it."""
+    index = next((i for i, r in enumerate(s.outputs) if (r.fps or s.fps) == s.fps), None)
+    if index is None:
+        return None
+
+    def rate(st: Any) -> float | None:
+        frames = st.output_frames[index] if index < len(st.output_frames) else None
+        return frames / st.wall_seconds if frames is not None and st.wall_seconds > 0 else None
+
+    return _mean([_mean([rate(st) for st in r.streams]) for r in results])
 
 
 def _media_truth(s: Scenario, fields: dict[str, Any], source: SourceEntry | None) -> dict[str, Any]:

@@ -213,3 +213,25 @@ def test_a_source_without_a_video_stream_is_refused_before_any_encode(ffmpeg, tm
                "--no-quality", *NO_EXPORTERS])
     err = capsys.readouterr().err
     assert rc == 2 and "scenario 'audio'" in err and "no video stream" in err
+
+
+def test_a_source_without_a_duration_records_the_real_media_time_and_is_flagged(ffmpeg, ffprobe, tmp_path):
+    raw = tmp_path / "capture.h264"  # a raw H.264 stream says no duration, like a live capture
+    subprocess.run([ffmpeg, "-nostdin", "-loglevel", "error", "-f", "lavfi", "-i", "testsrc2=size=160x90:rate=25",
+                    "-t", "2", "-c:v", "libx264", "-preset", "ultrafast", "-f", "h264", "-y", str(raw)],
+                   check=True, timeout=60)
+    assert "duration" not in probe(ffprobe, raw)["format"]
+    rc, doc = run(tmp_path, f"scenarios: [{{name: capture, encoder: libx264, preset: ultrafast, resolution: 160x90, "
+                            f"fps: 25, duration: 4, bitrate: 100k, source: {{file: {raw}}}}}]", ffmpeg)
+    (s,) = doc["scenarios"]
+    assert "duration_seconds" not in s["source"] and s["source_duration_unknown"] is True  # not refused: flagged
+    assert s["media_seconds"] == pytest.approx(2.0, abs=0.05)  # 2 s of media, not the 4 asked
+    assert s["incomplete"] is True and s["expected_frames"] == 100 and abs(s["total_frames"] - 50) <= 1
+
+
+def test_a_ladder_s_encoding_rate_counts_the_rung_at_the_scenario_fps(ffmpeg, tmp_path):
+    rc, doc = run(tmp_path, LADDER, ffmpeg)
+    (s,) = doc["scenarios"]
+    wall = s["end_time"] - s["start_time"]
+    # 60 frames at 30 fps over the encode's wall time (the 18 fps first rung would give 36 / wall)
+    assert s["avg_fps"] >= 0.9 * 60 / wall
