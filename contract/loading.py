@@ -411,6 +411,9 @@ def _scenario_view(e: ScenarioEntry, i: int) -> Scenario:
             output_bytes=_int(e.output_bytes), measured_bitrate_bps=e.measured_bitrate_bps, speed=e.speed,
             repetitions=repetitions, mode=e.mode, duplicated_frames=_int(e.duplicated_frames),
             fell_behind_streams=behind, min_speed=e.min_speed, sweep=e.sweep,
+            source_name=e.source.name if e.source is not None else None, source=e.source,
+            incomplete=bool(e.incomplete), expected_frames=_int(e.expected_frames), media_seconds=e.media_seconds,
+            source_duration_unknown=bool(e.source_duration_unknown), output_details=tuple(e.outputs or ()),
         )
     except ValueError as exc:
         raise _PathError(p, f"derived values are out of range: {exc}") from None

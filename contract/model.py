@@ -13,7 +13,7 @@ from typing import Any
 
 from contract import formulas
 from contract.formulas import Rendition
-from contract.schema import MEASURED_ENERGY_SOURCES, NotRun, QualityStats, Sweep, is_baseline
+from contract.schema import MEASURED_ENERGY_SOURCES, NotRun, OutputEntry, QualityStats, SourceEntry, Sweep, is_baseline
 
 __all__ = ["Repetition", "ResultsRun", "Scenario"]
 
@@ -99,6 +99,15 @@ class Scenario:
     fell_behind_streams: int | None = None
     min_speed: float | None = None
     sweep: str | None = None
+    # issue 23: the clip (what a report groups curves by: None for files written before sources were
+    # recorded, one unnamed source), its details, and whether the media was all there
+    source_name: str | None = None
+    source: SourceEntry | None = None
+    incomplete: bool = False
+    expected_frames: int | None = None
+    media_seconds: float | None = None
+    source_duration_unknown: bool = False
+    output_details: tuple[OutputEntry, ...] = ()  # each rung as written: its own frames, fps and bitrate
     energy_joules: float | None = field(init=False, default=None)
     energy_source: str | None = field(init=False, default=None)
     mean_power_watts: float | None = field(init=False, default=None)

@@ -33,7 +33,8 @@ from contract import formulas
 
 __all__ = [
     "ENERGY_SOURCES", "FORMAT_VERSION", "MAX_INT", "MEASURED_ENERGY_SOURCES", "SCENARIO_FIELDS", "NotRun",
-    "OutputEntry", "QualityDetail", "RepetitionEntry", "ResultsDocument", "RuleError", "ScenarioEntry", "Sweep",
+    "OutputEntry", "QualityDetail", "RepetitionEntry", "ResultsDocument", "RuleError", "ScenarioEntry", "SourceEntry",
+    "Sweep",
     "SweepStep", "describe", "is_baseline",
 ]
 
@@ -188,7 +189,7 @@ class QualityDetail(msgspec.Struct, frozen=True, omit_defaults=True, **_STRUCT):
 QualityStats = QualityDetail
 
 
-class OutputEntry(msgspec.Struct, omit_defaults=True, **_STRUCT):
+class OutputEntry(msgspec.Struct, frozen=True, omit_defaults=True, **_STRUCT):
     """One rendition of an output ladder; without `fps` it keeps the scenario's frame rate."""
 
     expect: ClassVar[str] = "an object with resolution and fps"
@@ -196,12 +197,46 @@ class OutputEntry(msgspec.Struct, omit_defaults=True, **_STRUCT):
     resolution: Text
     fps: Positive | None = None
     bitrate: Any = None  # written for the reader's eyes; the loader does not read it
+    # issue 23: what this rung really wrote, summed over the scenario's streams (bitrate: per stream)
+    frames: Count | None = None
+    expected_frames: Count | None = None
+    output_bytes: Count | None = None
+    measured_bitrate_bps: NonNegative | None = None
 
     def check(self) -> None:
         try:
             formulas.parse_resolution(self.resolution)
         except ValueError as exc:
             raise RuleError(".resolution", str(exc)) from None
+        _integral(self, ("frames", "expected_frames", "output_bytes"))
+
+
+_SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
+
+
+class SourceEntry(msgspec.Struct, frozen=True, omit_defaults=True, **_STRUCT):
+    """issue 23: what a scenario encoded. A file: its `name` (the clip), `path` as the scenario
+    file wrote it, `size_bytes`, `sha256` and its native `width`/`height`/`fps`/`duration_seconds`
+    (None when the file does not say, e.g. a live capture's duration). A lavfi source: its
+    `name` and `lavfi` expression, generated at the scenario's size, rate and duration."""
+
+    expect: ClassVar[str] = 'an object like {"name": "bbb", "path": "clips/bbb.mkv", "sha256": "..."}'
+
+    name: Text | None = None
+    path: Text | None = None
+    lavfi: Text | None = None
+    size_bytes: Count | None = None
+    sha256: Text | None = None
+    width: PositiveCount | None = None
+    height: PositiveCount | None = None
+    fps: Positive | None = None
+    duration_seconds: NonNegative | None = None
+
+    def check(self) -> None:
+        _integral(self, ("size_bytes",))
+        _integral(self, ("width", "height"), 1)
+        if self.sha256 is not None and not _SHA256_RE.match(self.sha256):
+            raise RuleError(".sha256", f"must be 64 lowercase hex digits, got {describe(self.sha256)}")
 
 
 class RepetitionEntry(msgspec.Struct, omit_defaults=True, **_STRUCT):
@@ -216,7 +251,7 @@ class RepetitionEntry(msgspec.Struct, omit_defaults=True, **_STRUCT):
 
 _NO_VIDEO_RE = re.compile(r"^\s*0+\s*[xX]\s*0+\s*$")
 _COUNTS = ("viewers", "total_frames", "dropped_frames", "pixels_processed", "output_bytes", "duplicated_frames",
-           "fell_behind_streams")
+           "fell_behind_streams", "expected_frames")
 
 
 class ScenarioEntry(msgspec.Struct, omit_defaults=True, **_STRUCT):
@@ -273,6 +308,12 @@ class ScenarioEntry(msgspec.Struct, omit_defaults=True, **_STRUCT):
     min_speed: NonNegative | None = None
     streams_detail: Any = None
     sweep: Text | None = None
+    # issue 23: the source's identity, and whether the media was all there
+    source: SourceEntry | None = None
+    expected_frames: Count | None = None  # fps x duration x streams, comparable with total_frames
+    incomplete: Annotated[bool, msgspec.Meta(description="true or false")] | None = None
+    media_seconds: NonNegative | None = None  # media time one stream really encoded
+    source_duration_unknown: Annotated[bool, msgspec.Meta(description="true or false")] | None = None
 
     def check(self) -> None:
         """The rules msgspec's types cannot say; `RuleError` names the field."""
@@ -313,6 +354,11 @@ class ScenarioEntry(msgspec.Struct, omit_defaults=True, **_STRUCT):
             raise RuleError(".energy_source", f'is "none" but energy_joules is {describe(self.energy_joules)}')
         if self.energy_joules is not None and self.energy_source is None:
             raise RuleError(".energy_source", "required with energy_joules: say where the energy came from")
+        if self.source is not None:
+            try:
+                self.source.check()
+            except RuleError as exc:
+                raise RuleError(f".source{exc.path}", exc.reason) from None
         for name, maximum in (("vmaf", 100.0), ("psnr", None), ("ssim", 1.0)):
             detail = getattr(self, name)
             if detail is not None:

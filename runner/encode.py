@@ -38,6 +38,7 @@ from readers.ffmpeg_progress import Block, read_blocks
 from runner import cputime
 from runner.errors import RunnerError
 from runner.ffmpeg import encode_command, output_paths
+from runner.media import MediaError, count_frames
 from runner.progress import Forwarder
 from runner.scenarios import Scenario, source_file_problem
 from runner.streams import EncodeMeasure, StreamMeasure, measured_fields
@@ -59,9 +60,14 @@ class EncodeError(RunnerError):
 
 @dataclass(frozen=True)
 class StreamResult(StreamMeasure):
-    """One stream's encode: `output_bytes` written to `outputs` (one file, or one per rung of a ladder)."""
+    """One stream's encode: `output_bytes` written to `outputs` (one file, or one per rung of a ladder).
+
+    A ladder's rungs are counted one by one (`output_frames`, `output_sizes`, in rung order): ffmpeg's
+    progress counts the first output only, and a rung with its own fps has its own frame count."""
 
     outputs: tuple[str, ...]
+    output_frames: tuple[int | None, ...] = ()
+    output_sizes: tuple[int | None, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -161,8 +167,20 @@ def encode(
                                        timeout=timeout, progress_token=progress_token)
     return EncodeResult(start_time=start_wall, end_time=end_wall, streams=tuple(
         StreamResult(**measured_fields(s), output_bytes=sum(p.stat().st_size for p in s.outputs if p.exists()),
-                     outputs=tuple(str(p) for p in s.outputs))
+                     outputs=tuple(str(p) for p in s.outputs),
+                     output_frames=tuple(_frames(ffmpeg, p) for p in s.outputs) if scenario.outputs else (),
+                     output_sizes=tuple(p.stat().st_size if p.exists() else None for p in s.outputs)
+                     if scenario.outputs else ())
         for s in streams))
+
+
+def _frames(ffmpeg: str, path: Path) -> int | None:
+    """A rung's frames, counted in its file; None (logged) when they cannot be."""
+    try:
+        return count_frames(ffmpeg, path)
+    except MediaError as exc:
+        log.warning("%s", exc)
+        return None
 
 
 def run_streams(

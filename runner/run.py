@@ -47,7 +47,7 @@ from typing import Any, TextIO
 
 from contract import formulas
 from contract.results_writer import ResultsWriter, entry_object, find_resumable, results_file_name, scenario_entry
-from contract.schema import OutputEntry, QualityDetail, RepetitionEntry, ScenarioEntry
+from contract.schema import OutputEntry, QualityDetail, RepetitionEntry, ScenarioEntry, SourceEntry
 from runner import ffmpeg as ff
 from runner import quality as q
 from runner.encode import EncodeError, EncodeResult, encode
@@ -55,6 +55,7 @@ from runner.encoder_options import check_options
 from runner.errors import RunInterruptedError, RunnerError
 from runner.events import EventLog, RunRecorder
 from runner.live import LiveResult, encode_live, publish_url, sweep_step, sweep_summary
+from runner.media import MediaError, SourceCatalog
 from runner.progress import ProgressDisplay, probe_exporter, read_token
 from runner.scenarios import DEFAULT_MAX_SCENARIOS, Scenario, load_scenarios, matrix_sha256
 from servers.rtmp import RtmpServer, RtmpServerError
@@ -162,12 +163,14 @@ def run(opts: RunOptions, out: TextIO | None = None) -> int:
     info = ff.probe(ffmpeg_path)
     log.info("ffmpeg: %s (%s)", info.path, info.version)
     _check_encoder_options(scenarios, info, Path(opts.scenario_file).name)
+    sources = SourceCatalog(info.path)
+    _check_sources(scenarios, sources, Path(opts.scenario_file).name)
     if not info.has_libvmaf and opts.quality:
         log.warning("ffmpeg has no libvmaf filter: VMAF will be absent (PSNR and SSIM still measured)")
     events = EventLog(opts.events)
     try:
         with handle_signals():
-            return _Run(opts, scenarios, info, events, out).go()
+            return _Run(opts, scenarios, info, events, out, sources).go()
     finally:
         events.close()
 
@@ -184,9 +187,38 @@ def _check_encoder_options(scenarios: tuple[Scenario, ...], info: ff.FfmpegInfo,
         raise RunnerError(f"{len(problems)} problems in the scenario file:\n  " + "\n  ".join(problems))
 
 
+def _check_sources(scenarios: tuple[Scenario, ...], sources: SourceCatalog, file_name: str) -> None:
+    """Every file source probed and hashed (once each) before any encode; a scenario whose `duration` is
+    longer than its source is refused: one `RunnerError` with every problem.
+
+    Half a source frame (at least the 0.01 s the `ffmpeg -i` header rounds to) is tolerated; a source
+    whose duration is unknown (a live capture) is not refused: the run records its real media time."""
+    problems: list[str] = []
+    for s in scenarios:
+        src = s.source
+        if s.idle or src is None or src.kind != "file":
+            continue
+        try:
+            media = sources.identify(Path(src.path)).media
+        except MediaError as exc:
+            problems.append(f"{file_name}: scenario {s.name!r}: {exc}")
+            continue
+        if media.duration_seconds is None:
+            continue
+        slack = max(0.5 / media.fps, 0.005) if media.fps else 0.005
+        if s.duration > media.duration_seconds + slack:
+            problems.append(f"{file_name}: scenario {s.name!r}: duration {s.duration:g} s is longer than its source "
+                            f"{src.written or src.path} ({media.duration_seconds:g} s); shorten the duration or use a "
+                            "longer clip")
+    if len(problems) == 1:
+        raise RunnerError(problems[0])
+    if problems:
+        raise RunnerError(f"{len(problems)} problems in the scenario file:\n  " + "\n  ".join(problems))
+
+
 class _Run:
     def __init__(self, opts: RunOptions, scenarios: tuple[Scenario, ...], info: ff.FfmpegInfo, events: EventLog,
-                 out: TextIO) -> None:
+                 out: TextIO, sources: SourceCatalog | None = None) -> None:
         from runner.energy import EnergyMeter  # imported here: the dry run needs none of it
 
         self.opts, self.scenarios, self.info, self.events, self.out = opts, scenarios, info, events, out
@@ -199,6 +231,7 @@ class _Run:
         self.sha = matrix_sha256(scenarios)
         self.rtmp: RtmpServer | None = None  # our own, started at the first live scenario
         self.rtmp_error: str | None = None  # why it could not start (then every live scenario is skipped)
+        self.sources = sources or SourceCatalog(info.path)
 
     # ---- the run -----------------------------------------------------------
 
@@ -270,6 +303,14 @@ class _Run:
                     path.unlink(missing_ok=True)
         if sweep is not None:
             entry = scenario_entry(**entry, sweep=sweep)
+        if entry.get("incomplete"):
+            message = (f"incomplete: got {entry.get('total_frames')} of {entry.get('expected_frames')} expected frames"
+                       + "".join(f"; rung {o['resolution']}: {o.get('frames')} of {o.get('expected_frames')}"
+                                 for o in entry.get("outputs") or ()) + " (the source ended early?)")
+            self.rec.error(message, f"{scenario.name}: {message}", scenario=scenario.name, level=logging.WARNING)
+        if entry.get("source_duration_unknown"):
+            log.warning("%s: the source's duration is unknown: %s s of media were encoded", scenario.name,
+                        entry.get("media_seconds"))
         self.rec.scenario_done(scenario.name, entry, _summary(entry))
         return entry
 
@@ -403,7 +444,22 @@ class _Run:
                     quality = self._quality(s, [recording], work_dir, distorted="server_delivered")
             else:
                 quality = self._quality(s, [Path(p) for p in reps[-1][0].streams[0].outputs], work_dir)
-        return _entry(s, reps, quality)
+        return _entry(s, reps, quality, self._source_entry(s))
+
+    def _source_entry(self, s: Scenario) -> SourceEntry | None:
+        """The scenario's source as the results record it (issue 23); a file is probed and hashed once per run."""
+        src = s.source
+        if s.idle or src is None:
+            return None
+        if src.kind == "lavfi":
+            expression = ff.source_input_args(s)[-1]  # what `-i` generated: name=size=WxH:rate=F
+            return SourceEntry(name=src.clip, lavfi=expression, width=s.width, height=s.height, fps=s.fps,
+                               duration_seconds=s.duration)
+        ident = self.sources.identify(Path(src.path))
+        m = ident.media
+        return SourceEntry(name=src.clip, path=src.written or src.path, size_bytes=ident.size_bytes,
+                           sha256=ident.sha256, width=m.width, height=m.height, fps=m.fps,
+                           duration_seconds=m.duration_seconds)
 
     def _recording(self, s: Scenario, target: _LiveTarget | None) -> Path | None:
         """The server's recording of stream 1, once the server closed it; None (logged) when there is none."""
@@ -496,7 +552,8 @@ def _mean(values: list) -> float | None:
     return None if not values or any(v is None for v in values) else sum(values) / len(values)
 
 
-def _entry(s: Scenario, reps: list, quality: dict[str, Any] | None) -> dict[str, Any]:
+def _entry(s: Scenario, reps: list, quality: dict[str, Any] | None,
+           source: SourceEntry | None = None) -> dict[str, Any]:
     """The results-file object of a scenario (a `ScenarioEntry`, as written); with repetitions, the
     measurements are their means."""
     first, reading0, (start, end) = reps[0]
@@ -541,10 +598,13 @@ def _entry(s: Scenario, reps: list, quality: dict[str, Any] | None) -> dict[str,
         )
     if s.outputs:
         fields["bitrate"] = str(sum(r.bitrate_bps for r in s.outputs))  # one stream's ladder, in bits/s
-        fields["outputs"] = [OutputEntry(resolution=r.resolution, fps=r.fps or s.fps, bitrate=r.bitrate)
-                             for r in s.outputs]
+        fields["outputs"] = _rungs(s, first)
+        fields.update(_ladder_totals(s, fields["outputs"]))
+        if isinstance(first, EncodeResult):
+            fields["avg_fps"] = _ladder_avg_fps(s, results)
     else:
         fields["bitrate"] = s.bitrate
+    fields.update(_media_truth(s, fields, source))
     if quality is not None:
         vmaf, psnr, ssim = quality["vmaf"], quality["psnr"], quality["ssim"]
         fields.update(
@@ -561,6 +621,78 @@ def _entry(s: Scenario, reps: list, quality: dict[str, Any] | None) -> dict[str,
     return entry_object(ScenarioEntry(**common, **fields))
 
 
+
+
+def _expected_frames(fps: float, s: Scenario) -> int:
+    """Frames `duration` s at `fps` give, over all streams (lavfi `-t` and the fps filter round to the nearest)."""
+    return int(round(fps * s.duration)) * s.streams
+
+
+def _short(got: int | None, expected: int, streams: int) -> bool:
+    """Fewer frames than expected, beyond one frame per stream of rounding; unknown is not short."""
+    return got is not None and got < expected - streams
+
+
+def _rungs(s: Scenario, first: Any) -> list[OutputEntry]:
+    """Each rung with its own frames, bytes and bitrate, summed over streams (runner.encode counted them)."""
+    out = []
+    for i, rung in enumerate(s.outputs):
+        fps = rung.fps or s.fps
+        per_stream = [(st.output_frames[i] if i < len(st.output_frames) else None,
+                       st.output_sizes[i] if i < len(st.output_sizes) else None) for st in first.streams] \
+            if isinstance(first, EncodeResult) else [(None, None)]
+        frames = None if any(f is None for f, _ in per_stream) else sum(f for f, _ in per_stream)
+        size = None if any(b is None for _, b in per_stream) else sum(b for _, b in per_stream)
+        # bits / (frames / fps): per stream, as the scenario's measured_bitrate_bps
+        bitrate = size * 8 / (frames / fps) if frames and size is not None else None
+        out.append(OutputEntry(resolution=rung.resolution, fps=fps, bitrate=rung.bitrate, frames=frames,
+                               expected_frames=_expected_frames(fps, s), output_bytes=size,
+                               measured_bitrate_bps=bitrate))
+    return out
+
+
+def _ladder_totals(s: Scenario, rungs: list[OutputEntry]) -> dict[str, Any]:
+    """A ladder's scenario-level frames and bitrate from its rungs: `total_frames` is the frames of the first
+    rung at the scenario's frame rate (the source frames every rung was made from; None when every rung
+    sets its own), `measured_bitrate_bps` the rungs' bitrates together (one stream's ladder)."""
+    at_scenario_fps = [r.frames for r in rungs if r.fps == s.fps]
+    rates = [r.measured_bitrate_bps for r in rungs]
+    return {"total_frames": at_scenario_fps[0] if at_scenario_fps else None,
+            "measured_bitrate_bps": None if any(b is None for b in rates) else sum(rates)}
+
+
+def _ladder_avg_fps(s: Scenario, results: list[EncodeResult]) -> float | None:
+    """A ladder's encoding frame rate per stream: the frames of its first rung at the scenario's fps over
+    wall seconds (ffmpeg's progress counts the first rung, whatever its fps); None when no rung is at it."""
+    index = next((i for i, r in enumerate(s.outputs) if (r.fps or s.fps) == s.fps), None)
+    if index is None:
+        return None
+
+    def rate(st: Any) -> float | None:
+        frames = st.output_frames[index] if index < len(st.output_frames) else None
+        return frames / st.wall_seconds if frames is not None and st.wall_seconds > 0 else None
+
+    return _mean([_mean([rate(st) for st in r.streams]) for r in results])
+
+
+def _media_truth(s: Scenario, fields: dict[str, Any], source: SourceEntry | None) -> dict[str, Any]:
+    """issue 23: the source, the frames expected, the media time encoded, and whether the media was all
+    there (file mode: a live stream's frames are judged by its drops)."""
+    out: dict[str, Any] = {"source": source}
+    if s.live:
+        return out
+    frames, expected = fields.get("total_frames"), _expected_frames(s.fps, s)
+    out["expected_frames"] = expected
+    rungs = fields.get("outputs") or ()
+    if frames is not None:
+        out["media_seconds"] = frames / s.streams / s.fps
+    elif rungs and rungs[0].frames is not None:
+        out["media_seconds"] = rungs[0].frames / s.streams / rungs[0].fps
+    if _short(frames, expected, s.streams) or any(_short(r.frames, r.expected_frames, s.streams) for r in rungs):
+        out["incomplete"] = True
+    if source is not None and source.lavfi is None and source.duration_seconds is None:
+        out["source_duration_unknown"] = True
+    return out
 
 
 def _summary(entry: dict[str, Any]) -> dict[str, Any]:

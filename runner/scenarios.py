@@ -50,7 +50,7 @@ from runner.encoder_options import short, static_problems
 from runner.errors import RunnerError
 
 __all__ = ["Rung", "Source", "Scenario", "load_scenarios", "parse_scenarios", "matrix_sha256", "slug",
-           "sweep_step_name", "source_file_problem", "DEFAULT_MAX_SCENARIOS", "MAX_FILE_BYTES", "MAX_YAML_NODES"]
+           "sweep_step_name", "source_file_problem", "source_label", "DEFAULT_MAX_SCENARIOS", "MAX_FILE_BYTES", "MAX_YAML_NODES"]
 
 _SCENARIO_KEYS = frozenset({
     "name", "encoder", "preset", "bitrate", "crf", "qp", "resolution", "fps", "duration", "streams",
@@ -93,10 +93,19 @@ class Source:
 
     kind: str
     name: str | None = None
-    path: str | None = None
+    path: str | None = None  # a file's resolved path (relative paths are relative to the scenario file)
+    written: str | None = None  # issue 23: the path as the scenario file wrote it
+    label: str | None = None  # issue 23: `{file: path, name: NAME}`'s NAME, when given
 
     def describe(self) -> str:
         return self.name if self.kind == "lavfi" else f"file {self.path}"
+
+    @property
+    def clip(self) -> str:
+        """The short clip name a report groups by: the lavfi source name, a file's `name:`, else its stem."""
+        if self.kind == "lavfi":
+            return self.name or "lavfi"
+        return self.label or Path(self.written or self.path or "source").stem
 
 
 @dataclass(frozen=True)
@@ -139,6 +148,11 @@ class Scenario:
         out = asdict(self)
         if not self.sweep:
             del out["sweep"]  # keeps the fingerprint (`--resume`) of files written before sweeps existed
+        if out["source"] is not None:
+            # `written` follows from `path`; a `label` only when given: fingerprints of older files stay
+            del out["source"]["written"]
+            if out["source"]["label"] is None:
+                del out["source"]["label"]
         return out
 
     @property
@@ -172,6 +186,17 @@ def source_file_problem(file: Path) -> str | None:
     if not os.access(file, os.R_OK):
         return f"source file {shown} is not readable"
     return None
+
+
+def source_label(value: Any) -> str:
+    """A scenario file's `source` value as the short clip name a name template's `{source}` shows."""
+    if isinstance(value, Mapping):
+        label, file = value.get("name"), value.get("file")
+        if isinstance(label, str) and label:
+            return label
+        if isinstance(file, str) and file:
+            return Path(file).stem
+    return str(value)
 
 
 def sweep_step_name(name: str, streams: int) -> str:
@@ -337,6 +362,7 @@ class _Validator:
             return ()
         out: list[Scenario] = []
         seen: dict[str, str] = {}
+        clips: dict[str, tuple[Source, str]] = {}
         if len(entries) > self.max_scenarios:
             p.add("scenarios", f"{len(entries):,} scenarios, over the limit of {self.max_scenarios:,} "
                   "(--max-scenarios)")
@@ -358,8 +384,22 @@ class _Validator:
                     p.add(f"{where}.name", f"duplicate scenario name {_show(clash)} (also {seen[clash]})")
                     continue
                 seen.update(dict.fromkeys(names, where))
+                if not self._clip_unique(scenario, clips, where):
+                    continue
                 out.append(scenario)
         return tuple(out)
+
+    def _clip_unique(self, scenario: Scenario, clips: dict[str, tuple[Source, str]], where: str) -> bool:
+        """One clip name, one source: a report groups curves by it, so two files under one name would merge."""
+        src = scenario.source
+        if src is None:
+            return True
+        first = clips.setdefault(src.clip, (src, where))
+        if (first[0].kind, first[0].name, first[0].path) == (src.kind, src.name, src.path):
+            return True
+        self.problems.add(f"{where}.source", f"clip name {_show(src.clip)} is also {first[0].describe()} "
+                          f"({first[1]}); give the files distinct names: {{file: path, name: clip}}")
+        return False
 
     def _expand(self, entry: Mapping[str, Any], path: str,
                 defaults: Mapping[str, Any]) -> list[tuple[dict[str, Any], str]]:
@@ -397,7 +437,10 @@ class _Validator:
             where = f"{path} ({label})"
             if isinstance(template, str):
                 try:
-                    raw["name"] = template.format_map({k: v for k, v in {**defaults, **raw}.items() if k != "name"})
+                    values = {k: v for k, v in {**defaults, **raw}.items() if k != "name"}
+                    if "source" in values:
+                        values["source"] = source_label(values["source"])  # `{source}`: the short clip name
+                    raw["name"] = template.format_map(values)
                 except (KeyError, IndexError, ValueError) as exc:
                     self.problems.add(f"{path}.name", f"bad name template {_show(template)}: {short(exc)}; use keys of "
                                       "the scenario, like '{encoder} @ {bitrate}'")
@@ -592,15 +635,22 @@ class _Validator:
                                   f"{_show(value)}")
                 return None
             return Source(kind="lavfi", name=value)
-        if isinstance(value, Mapping) and set(value) == {"file"} and isinstance(value["file"], str) and value["file"]:
+        if (isinstance(value, Mapping) and "file" in value and set(value) <= {"file", "name"}
+                and isinstance(value["file"], str) and value["file"]):
+            label = value.get("name")
+            if label is not None and (not isinstance(label, str) or not _NAME_RE.match(label)):
+                self.problems.add(f"{path}.name", f"expected a clip name like \"bbb\" (letters, digits, _ . -), got "
+                                  f"{_show(label)}")
+                return None
             file = Path(os.path.expanduser(value["file"]))
             file = file if file.is_absolute() else self.base_dir / file
             why = source_file_problem(file)
             if why:
                 self.problems.add(f"{path}.file", why)
                 return None
-            return Source(kind="file", path=str(file))
-        self.problems.add(path, f"expected a lavfi source name like \"testsrc2\" or {{file: path}}, got {_show(value)}")
+            return Source(kind="file", path=str(file), written=value["file"], label=label)
+        self.problems.add(path, f"expected a lavfi source name like \"testsrc2\" or {{file: path, name?: clip}}, got "
+                          f"{_show(value)}")
         return None
 
     def _options(self, value, path) -> tuple[tuple[str, str], ...]:

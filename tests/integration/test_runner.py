@@ -132,8 +132,10 @@ def test_vmaf_equals_a_direct_libvmaf_run_within_0_1(main_run, ffmpeg, tmp_path)
 
 def test_ladder_is_scored_per_rung_and_counts_input_frames(main_run):
     ladder = by_name(main_run["doc"])["ladder"]
-    assert ladder["outputs"] == [{"resolution": "320x180", "fps": 30.0, "bitrate": "400k"},
-                                 {"resolution": "160x90", "fps": 15, "bitrate": "100k"}]
+    assert [{k: o[k] for k in ("resolution", "fps", "bitrate", "frames", "expected_frames")}
+            for o in ladder["outputs"]] == [
+        {"resolution": "320x180", "fps": 30.0, "bitrate": "400k", "frames": 60, "expected_frames": 60},
+        {"resolution": "160x90", "fps": 15, "bitrate": "100k", "frames": 30, "expected_frames": 30}]  # fps x 2 s
     assert ladder["bitrate"] == "500000"  # one stream's rungs together, bits/s
     assert abs(ladder["total_frames"] - 60) <= 1  # input frames: 30 fps x 2 s
     # The scenario's VMAF is the mean over rungs: below the full-size rung's own score (the 160x90@15 rung
