@@ -181,6 +181,12 @@ class BoundedServer(ThreadingHTTPServer):
                 self._idle[id(handler)] = handler
 
     @property
+    def idle_connections(self) -> int:
+        """How many connections wait for a request (the ones a newcomer at the cap may evict)."""
+        with self._slots:
+            return len(self._idle)
+
+    @property
     def scheme(self) -> str:
         return "https" if self.web.current.tls is not None else "http"
 

@@ -248,8 +248,9 @@ def test_over_the_connection_cap_a_scrape_gets_503_and_is_counted(results_dir):
             s.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\n")
         try:
             deadline = time.monotonic() + 5
-            while exp.runtime.server.stats.open < 4:
-                assert time.monotonic() < deadline, "the held connections were not accepted"
+            # accepted, and each handler has read its first bytes (until then it counts as idle, evictable)
+            while exp.runtime.server.stats.open < 4 or exp.runtime.server.idle_connections:
+                assert time.monotonic() < deadline, "the held connections were not accepted and read"
                 time.sleep(0.05)
             refused = requests.get(exp.url + "/metrics", timeout=10)
             assert refused.status_code == 503
