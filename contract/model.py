@@ -38,6 +38,10 @@ class Scenario:
     * ``energy_joules``: the file's measured ``energy_joules`` when given, else the
       trapezoid over ``power_watts`` at ``step_seconds``; ``None`` with neither
       (the cost exporter then asks the TSDB);
+    * ``machine_energy_joules``: the whole machine's energy over the scenario's window, as the
+      file gives it (``None`` when not recorded); ``energy_joules`` is the scenario's own
+      (attributed) share and what every downstream figure uses; ``energy_attribution``
+      names the rule that split it;
     * ``energy_source``: the file's ``energy_source`` when given, else ``samples``
       when the energy came from the samples, else ``None``;
     * ``mean_power_watts``: time-weighted mean of ``power_watts``, else measured
@@ -99,6 +103,9 @@ class Scenario:
     fell_behind_streams: int | None = None
     min_speed: float | None = None
     sweep: str | None = None
+    # issue 22: the machine's joules over the window beside the attributed `energy_joules`, and the rule.
+    machine_energy_joules: float | None = None
+    energy_attribution: str | None = None
     energy_joules: float | None = field(init=False, default=None)
     energy_source: str | None = field(init=False, default=None)
     mean_power_watts: float | None = field(init=False, default=None)

@@ -273,6 +273,10 @@ class ScenarioEntry(msgspec.Struct, omit_defaults=True, **_STRUCT):
     min_speed: NonNegative | None = None
     streams_detail: Any = None
     sweep: Text | None = None
+    # issue 22: the whole machine's joules over the scenario's window (energy_joules is the
+    # scenario's attributed share) and the rule that attributed it ("cpu-time-share", ...).
+    machine_energy_joules: Joules | None = None
+    energy_attribution: Text | None = None
 
     def check(self) -> None:
         """The rules msgspec's types cannot say; `RuleError` names the field."""
@@ -313,6 +317,10 @@ class ScenarioEntry(msgspec.Struct, omit_defaults=True, **_STRUCT):
             raise RuleError(".energy_source", f'is "none" but energy_joules is {describe(self.energy_joules)}')
         if self.energy_joules is not None and self.energy_source is None:
             raise RuleError(".energy_source", "required with energy_joules: say where the energy came from")
+        if self.machine_energy_joules is not None and self.energy_source in (None, "none"):  # issue 22
+            raise RuleError(".energy_source", "required with machine_energy_joules: say where the energy came from"
+                            if self.energy_source is None else
+                            f'is "none" but machine_energy_joules is {describe(self.machine_energy_joules)}')
         for name, maximum in (("vmaf", 100.0), ("psnr", None), ("ssim", 1.0)):
             detail = getattr(self, name)
             if detail is not None:
