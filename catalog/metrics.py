@@ -294,6 +294,11 @@ COST_TSDB_ERRORS = Metric(
     "count", exporter="cost")
 
 # --- cpu (9500): RAPL powercap ---------------------------------------------------------------
+CPU_SOURCE = Metric(
+    "ffwatt_cpu_rapl_source_info", "info",
+    "Where the RAPL counters are read (source): powercap (the kernel's sysfs tree), hwmon (amd_energy), or "
+    "simulated (a tree ffwatt's demo advances: its joules are not measured).",
+    "info", ("source",), exporter="cpu")
 CPU_ENERGY = Metric(
     "ffwatt_cpu_energy_joules_total", "counter",
     "Energy a RAPL zone consumed, wrap-around compensated.",
