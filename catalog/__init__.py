@@ -35,6 +35,15 @@ HEALTH_REASONS = (
 ENERGY_SOURCES = ("rapl", "nvml", "rapl+nvml", "samples", "tsdb", "model", "simulated", "unavailable")
 MEASURED_ENERGY_SOURCES = ("rapl", "nvml", "rapl+nvml", "samples", "tsdb")
 
+# Rules that split a machine's energy into a scenario's share (label `attribution` of
+# COST_ENERGY_ATTRIBUTION; several are joined by "+", e.g. "cpu-time-share+gpu-whole"): the
+# scenario's CPU time against the machine's (Kepler, Scaphandre), the machine's whole energy on
+# a machine nothing else ran on, NVML's per-process GPU utilisation or the whole GPU, the whole
+# machine's energy charged without a split (the TSDB's joules counters), or a rule ffwatt does
+# not know (`other`, so the label stays bounded).
+ENERGY_ATTRIBUTIONS = ("cpu-time-share", "exclusive", "gpu-process-utilisation", "gpu-whole", "whole-machine",
+                       "other")
+
 # Reasons an ffmpeg progress push or line is rejected / a stream ends.
 FFMPEG_REJECT_REASONS = (
     "bad_path", "bad_stream_name", "too_large", "bad_line", "bad_value", "timeout", "too_many_streams",
@@ -76,6 +85,7 @@ _check()
 
 __all__ = [
     "ALLOWED_LABELS",
+    "ENERGY_ATTRIBUTIONS",
     "ENERGY_SOURCES",
     "MEASURED_ENERGY_SOURCES",
     "EXPORTERS",

@@ -194,7 +194,8 @@ COST_TOTAL = Metric(
     "currency", MONEY, exporter="cost", replaces="cost_total")
 COST_ENERGY = Metric(
     "ffwatt_cost_scenario_energy_cost", "gauge",
-    "Cost of the energy the scenario drew: joules / 3.6e6 x price per kWh.",
+    "Cost of the energy the scenario drew: its attributed joules (ffwatt_cost_scenario_energy_joules, not the "
+    "machine's) / 3.6e6 x price per kWh.",
     "currency", MONEY, exporter="cost", replaces="cost_energy")
 COST_COMPUTE = Metric(
     "ffwatt_cost_scenario_compute_cost", "gauge",
@@ -210,8 +211,20 @@ COST_PER_VIEWER_HOUR = Metric(
     "currency", MONEY, exporter="cost", replaces="cost_per_viewer_hour")
 COST_ENERGY_JOULES = Metric(
     "ffwatt_cost_scenario_energy_joules", "gauge",
-    "Energy the scenario drew: trapezoid over its power samples, or the TSDB's joules counters.",
+    "The scenario's own energy, its attributed share of the machine's (rule: "
+    "ffwatt_cost_scenario_energy_attribution_info): the results file's figure, the trapezoid over its power "
+    "samples, or the TSDB's joules counters. Cost, emissions and efficiency use this figure.",
     "joules", SCENARIO, exporter="cost", replaces="benchmark_energy_joules")
+COST_MACHINE_ENERGY_JOULES = Metric(
+    "ffwatt_cost_scenario_machine_energy_joules", "gauge",
+    "The whole machine's energy over the scenario's window, every process on it included: shown beside the "
+    "scenario's attributed energy, never used for its cost or emissions. Absent when the run did not record it.",
+    "joules", SCENARIO, exporter="cost")
+COST_ENERGY_ATTRIBUTION = Metric(
+    "ffwatt_cost_scenario_energy_attribution_info", "info",
+    "The rule that gave the scenario its share of the machine's energy (attribution: cpu-time-share, exclusive, "
+    "gpu-process-utilisation, gpu-whole, whole-machine, several joined by +, or other). Absent when unknown.",
+    "info", SCENARIO + ("attribution",), exporter="cost")
 COST_NET_ENERGY_JOULES = Metric(
     "ffwatt_cost_scenario_net_energy_joules", "gauge",
     "Energy above the idle baseline: scenario energy minus baseline power x duration.",
@@ -240,7 +253,8 @@ COST_ENERGY_CI95 = Metric(
     "joules", SCENARIO, exporter="cost")
 COST_EMISSIONS = Metric(
     "ffwatt_cost_scenario_emissions_grams", "gauge",
-    "Emissions of the scenario's energy in grams of CO2e: joules / 3.6e6 x carbon intensity x PUE.",
+    "Emissions of the scenario's energy in grams of CO2e: its attributed joules (not the machine's) / 3.6e6 x "
+    "carbon intensity x PUE.",
     "grams", SCENARIO, exporter="cost")
 COST_EMISSIONS_PER_VIEWER_HOUR = Metric(
     "ffwatt_cost_scenario_emissions_grams_per_viewer_hour", "gauge",
@@ -280,6 +294,11 @@ COST_TSDB_ERRORS = Metric(
     "count", exporter="cost")
 
 # --- cpu (9500): RAPL powercap ---------------------------------------------------------------
+CPU_SOURCE = Metric(
+    "ffwatt_cpu_rapl_source_info", "info",
+    "Where the RAPL counters are read (source): powercap (the kernel's sysfs tree), hwmon (amd_energy), or "
+    "simulated (a tree ffwatt's demo advances: its joules are not measured).",
+    "info", ("source",), exporter="cpu")
 CPU_ENERGY = Metric(
     "ffwatt_cpu_energy_joules_total", "counter",
     "Energy a RAPL zone consumed, wrap-around compensated.",

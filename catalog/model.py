@@ -69,6 +69,7 @@ ALLOWED_LABELS = frozenset(
         "app",
         "codec",
         "sweep",
+        "attribution",
     }
 )
 

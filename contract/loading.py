@@ -414,6 +414,7 @@ def _scenario_view(e: ScenarioEntry, i: int) -> Scenario:
             source_name=e.source.name if e.source is not None else None, source=e.source,
             incomplete=bool(e.incomplete), expected_frames=_int(e.expected_frames), media_seconds=e.media_seconds,
             source_duration_unknown=bool(e.source_duration_unknown), output_details=tuple(e.outputs or ()),
+            machine_energy_joules=e.machine_energy_joules, energy_attribution=e.energy_attribution,
         )
     except ValueError as exc:
         raise _PathError(p, f"derived values are out of range: {exc}") from None

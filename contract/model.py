@@ -38,6 +38,10 @@ class Scenario:
     * ``energy_joules``: the file's measured ``energy_joules`` when given, else the
       trapezoid over ``power_watts`` at ``step_seconds``; ``None`` with neither
       (the cost exporter then asks the TSDB);
+    * ``machine_energy_joules``: the whole machine's energy over the scenario's window, as the
+      file gives it (``None`` when not recorded); ``energy_joules`` is the scenario's own
+      (attributed) share and what every downstream figure uses; ``energy_attribution``
+      names the rule that split it;
     * ``energy_source``: the file's ``energy_source`` when given, else ``samples``
       when the energy came from the samples, else ``None``;
     * ``mean_power_watts``: time-weighted mean of ``power_watts``, else measured
@@ -108,6 +112,9 @@ class Scenario:
     media_seconds: float | None = None
     source_duration_unknown: bool = False
     output_details: tuple[OutputEntry, ...] = ()  # each rung as written: its own frames, fps and bitrate
+    # issue 22: the machine's joules over the window beside the attributed `energy_joules`, and the rule.
+    machine_energy_joules: float | None = None
+    energy_attribution: str | None = None
     energy_joules: float | None = field(init=False, default=None)
     energy_source: str | None = field(init=False, default=None)
     mean_power_watts: float | None = field(init=False, default=None)

@@ -314,6 +314,10 @@ class ScenarioEntry(msgspec.Struct, omit_defaults=True, **_STRUCT):
     incomplete: Annotated[bool, msgspec.Meta(description="true or false")] | None = None
     media_seconds: NonNegative | None = None  # media time one stream really encoded
     source_duration_unknown: Annotated[bool, msgspec.Meta(description="true or false")] | None = None
+    # issue 22: the whole machine's joules over the scenario's window (energy_joules is the
+    # scenario's attributed share) and the rule that attributed it ("cpu-time-share", ...).
+    machine_energy_joules: Joules | None = None
+    energy_attribution: Text | None = None
 
     def check(self) -> None:
         """The rules msgspec's types cannot say; `RuleError` names the field."""
@@ -359,6 +363,10 @@ class ScenarioEntry(msgspec.Struct, omit_defaults=True, **_STRUCT):
                 self.source.check()
             except RuleError as exc:
                 raise RuleError(f".source{exc.path}", exc.reason) from None
+        if self.machine_energy_joules is not None and self.energy_source in (None, "none"):  # issue 22
+            raise RuleError(".energy_source", "required with machine_energy_joules: say where the energy came from"
+                            if self.energy_source is None else
+                            f'is "none" but machine_energy_joules is {describe(self.machine_energy_joules)}')
         for name, maximum in (("vmaf", 100.0), ("psnr", None), ("ssim", 1.0)):
             detail = getattr(self, name)
             if detail is not None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from catalog import metrics as m
 from dashboards_src.dashboard import DashboardSpec, Row, Var
 from dashboards_src.panels import T, bargauge, by, increase, selector, stat, table, timeseries
-from dashboards_src.scenario import SOURCE_COLUMN, drill_down, energy_source
+from dashboards_src.scenario import SOURCE_COLUMN, drill_down, energy_columns, energy_source
 
 UID = "cost-analysis"
 
@@ -57,8 +57,11 @@ def dashboard() -> DashboardSpec:
     ])
     energy = Row("Energy and power", [
         bargauge("Energy per scenario",
-                 "How many joules did each scenario draw, in total and above the idle baseline?",
-                 T(selector(m.COST_ENERGY_JOULES, **SC), "{scenario} total"),
+                 "How many joules did each scenario draw: its own share of the machine's energy (what its cost "
+                 "and emissions use), the whole machine's over its window, and its own above the idle baseline? "
+                 "The rule that split the machine's energy is in the energy source table.",
+                 T(selector(m.COST_ENERGY_JOULES, **SC), "{scenario} own share"),
+                 T(selector(m.COST_MACHINE_ENERGY_JOULES, **SC), "{scenario} machine"),
                  T(selector(m.COST_NET_ENERGY_JOULES, **SC), "{scenario} above idle"), w=12),
         bargauge("Mean and net power per scenario",
                  "What was each scenario's mean power draw, and how much of it was above the idle baseline?",
@@ -68,12 +71,16 @@ def dashboard() -> DashboardSpec:
                  "How much CPU time did each scenario use (the base of its compute cost)?",
                  T(selector(m.COST_CORE_SECONDS, **SC), "{scenario}"), w=12),
         table("Energy source per scenario",
-              "Where did each scenario's energy figure come from? Measured: the RAPL/NVML joules counters the "
-              "runner read (rapl, nvml, rapl+nvml), power samples in the results file, or the TSDB's joules "
-              "counters (load-aware). Not measured: the CPU power model (model, an estimate from CPU load and "
-              "TDP on machines without RAPL), a simulator (simulated: sample data), or nowhere (unavailable: its "
-              "energy cost and emissions are missing, not 0).",
-              energy_source(**SC), w=12, overrides=SCENARIO_TABLE),
+              "Where did each scenario's energy figure come from, and how was its share of the machine's energy "
+              "found? Measured: the RAPL/NVML joules counters the runner read (rapl, nvml, rapl+nvml), power "
+              "samples in the results file, or the TSDB's joules counters (load-aware). Not measured: the CPU "
+              "power model (model, an estimate from CPU load and TDP on machines without RAPL), a simulator "
+              "(simulated: sample data), or nowhere (unavailable: its energy cost and emissions are missing, not "
+              "0). Attribution: cpu-time-share (the machine's active energy x the scenario's share of all CPU "
+              "time, plus idle energy for the CPUs it held), exclusive (nothing else ran), "
+              "gpu-process-utilisation or gpu-whole (GPU energy), whole-machine (no split); empty where the run "
+              "did not record it, and so is its machine energy.",
+              *energy_columns(**SC), energy_source(**SC), w=12, overrides=SCENARIO_TABLE),
     ])
     emissions = Row("Emissions", [
         bargauge("Emissions per scenario",
@@ -87,15 +94,16 @@ def dashboard() -> DashboardSpec:
                  "How many grams of CO2e does one hour of one live stream cost, whatever its audience?",
                  T(selector(m.COST_EMISSIONS_PER_STREAM_HOUR, **SC), "{scenario}"), w=8),
         table("Energy, its spread and emissions",
-              "Per scenario its energy, the half-width of the 95 % confidence interval over its repetitions "
-              "(empty for a scenario run once), its emissions, and where the energy figure came from (a modelled "
-              "energy gives modelled emissions).",
-              T(selector(m.COST_ENERGY_JOULES, **SC), name="Energy"),
+              "Per scenario its own (attributed) energy, the half-width of the 95 % confidence interval over its "
+              "repetitions (empty for a scenario run once), the whole machine's energy over its window beside it "
+              "with the rule that split it, its emissions (from its own energy), and where the energy figure "
+              "came from (a modelled energy gives modelled emissions).",
+              *energy_columns(**SC),
               T(selector(m.COST_ENERGY_CI95, **SC), name="Energy ± (95 % CI)"),
               T(selector(m.COST_EMISSIONS, **SC), name="Emissions (g CO2e)"),
               T(selector(m.COST_EMISSIONS_PER_VIEWER_HOUR, **SC), name="g CO2e per viewer-hour"),
               energy_source(**SC),
-              sort="Energy", desc=True, overrides=SCENARIO_TABLE),
+              sort="Energy (own share)", desc=True, overrides=SCENARIO_TABLE),
     ])
     prices = Row("Prices and lookups", [
         stat("Energy price",

@@ -55,6 +55,11 @@ def dashboard() -> DashboardSpec:
              "no RAPL or no permission to read energy_uj.",
              T(selector(m.CPU_ZONES, instance=CPU_INSTANCE.ref), "{instance}"),
              thresholds=steps("red", (1, "green")), w=6),
+        stat("RAPL source",
+             "Where does the exporter read the RAPL counters? powercap (the kernel's sysfs tree), hwmon "
+             "(amd_energy), or simulated: a tree ffwatt's demo advances on a machine without RAPL, whose joules "
+             "are not measured (the runner then labels the scenarios' energy simulated too).",
+             T(selector(m.CPU_SOURCE, instance=CPU_INSTANCE.ref), "{source}"), textMode="name", w=6),
         stat("CPU power (sampled gauge)",
              "What do the packages and DRAM draw according to the exporter's own fixed-cadence sampling?",
              T(by("sum", selector(m.CPU_POWER, instance=CPU_INSTANCE.ref, zone=TOP_LEVEL_ZONES)), "CPU"), w=6),

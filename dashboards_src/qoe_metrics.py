@@ -5,7 +5,7 @@ from __future__ import annotations
 from catalog import metrics as m
 from dashboards_src.dashboard import DashboardSpec, Row, Var
 from dashboards_src.panels import Q, T, bargauge, by, selector, stat, steps, table, timeseries
-from dashboards_src.scenario import SOURCE_COLUMN, drill_down, energy_source
+from dashboards_src.scenario import SOURCE_COLUMN, drill_down, energy_attribution, energy_columns, energy_source
 from dashboards_src.xychart import xychart
 
 UID = "qoe-metrics"
@@ -49,11 +49,12 @@ def dashboard() -> DashboardSpec:
         table("Trade-off figures per scenario",
               "The figures behind the two charts, one row per scenario, with where its energy figure came from "
               "(source: rapl, nvml, rapl+nvml, samples and tsdb are measured; model is an estimate; simulated is "
-              "sample data; unavailable has none). A scenario links to the same scenario on the results, QoE "
-              "and cost dashboards.",
+              "sample data; unavailable has none). Energy is the scenario's own share, the one the chart uses; "
+              "the whole machine's over its window and the rule that split it stand beside it. A scenario links "
+              "to the same scenario on the results, QoE and cost dashboards.",
               T(vmaf, name="VMAF"),
               T(bitrate, name="Bitrate"),
-              T(energy, name="Energy"),
+              *energy_columns(**F),
               T(selector(m.COST_MEAN_POWER, **F), name="Mean power"),
               energy_source(**F),
               sort="VMAF", desc=True, h=9, overrides=[drill_down(), SOURCE_COLUMN]),
@@ -108,7 +109,8 @@ def dashboard() -> DashboardSpec:
     summary = Row("Summary", [
         table("Quality summary",
               "Every quality figure of every selected scenario side by side, one row per scenario, with the source of "
-              "the energy behind the per-watt and per-joule figures. A scenario links to the same scenario on the "
+              "the energy behind the per-watt and per-joule figures and the rule that gave the scenario its share of the "
+              "machine's energy. A scenario links to the same scenario on the "
               "results, QoE and cost dashboards.",
               T(vmaf, name="VMAF"),
               T(selector(m.QOE_VMAF_P1, **F), name="VMAF 1st percentile"),
@@ -117,7 +119,7 @@ def dashboard() -> DashboardSpec:
               T(selector(m.QOE_QUALITY_PER_WATT, **F), name="VMAF per watt"),
               T(selector(m.QOE_EFFICIENCY, **F), name="Pixels per joule (quality-weighted)"),
               T(selector(m.QOE_DROP_RATIO, **F), name="Drop ratio"),
-              energy_source(**F),
+              energy_source(**F), energy_attribution(**F),
               sort="VMAF", desc=True, h=9, overrides=[drill_down(), SOURCE_COLUMN]),
     ])
     return DashboardSpec(

@@ -11,6 +11,10 @@
   model, simulated, unavailable); the table's merge puts it on the scenario's row.
 - `SOURCE_COLUMN`: that column coloured, measured sources green/blue, the estimate
   orange, simulated purple, nothing red.
+- `energy_attribution(**matchers)`: the same for the rule that split the machine's energy
+  into the scenario's share (`attribution` column; empty where the file did not record it).
+- `energy_columns(**matchers)`: the scenario's attributed energy beside the machine's, with
+  the attribution rule: what every table of energy per scenario shows.
 """
 
 from __future__ import annotations
@@ -42,6 +46,18 @@ def drill_down() -> dict:
 def energy_source(**matchers) -> T:
     """A hidden-value target adding each scenario's energy source as a `source` column."""
     return T(is_one(selector(m.COST_ENERGY_SOURCE, **matchers)), hide=True)
+
+
+def energy_attribution(**matchers) -> T:
+    """A hidden-value target adding each scenario's attribution rule as an `attribution` column."""
+    return T(selector(m.COST_ENERGY_ATTRIBUTION, **matchers), hide=True)
+
+
+def energy_columns(**matchers) -> tuple[T, ...]:
+    """The scenario's own (attributed) energy, the whole machine's over its window, and the rule."""
+    return (T(selector(m.COST_ENERGY_JOULES, **matchers), name="Energy (own share)"),
+            T(selector(m.COST_MACHINE_ENERGY_JOULES, **matchers), name="Machine energy"),
+            energy_attribution(**matchers))
 
 
 def source_mappings() -> list[dict]:

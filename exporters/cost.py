@@ -4,13 +4,19 @@ Energy comes from the scenario's power samples; a scenario without samples asks 
 TSDB for the increase of the CPU and GPU joules counters over its window
 ("load-aware"), and says so in /health and ffwatt_cost_scenario_energy_source when it
 cannot.
+
+Every figure (cost, emissions, net energy) uses the scenario's own, attributed energy
+(`energy_joules`); the whole machine's energy over its window (`machine_energy_joules`) is
+served beside it with the rule that split it, and is absent, never 0, when the file does not
+record it. The TSDB's joules counters are the machine's: a scenario whose energy came from
+them is charged the whole machine (`whole-machine`).
 """
 
 from __future__ import annotations
 
 import time
 
-from catalog import ENERGY_SOURCES
+from catalog import ENERGY_ATTRIBUTIONS, ENERGY_SOURCES
 from catalog import metrics as m
 from contract import formulas
 from contract.model import ResultsRun, Scenario
@@ -95,6 +101,12 @@ class CostExporter(ResultsFileExporter):
             total = formulas.total_cost(energy_cost, compute_cost)
             money = dict(labels, currency=currency)
             out.add(m.COST_ENERGY_JOULES, energy, **labels)
+            machine, attribution = s.machine_energy_joules, s.energy_attribution
+            if source == "tsdb" and s.energy_joules is None:  # the TSDB's counters are the whole machine's
+                machine, attribution = energy, "whole-machine"
+            out.add(m.COST_MACHINE_ENERGY_JOULES, machine, **labels)
+            if attribution is not None:
+                out.add(m.COST_ENERGY_ATTRIBUTION, 1, attribution=attribution_label(attribution), **labels)
             out.add(m.COST_MEAN_POWER, mean_watts, **labels)
             out.add(m.COST_CORE_SECONDS, s.cpu_core_seconds, **labels)
             if s is not baseline:
@@ -164,3 +176,12 @@ class CostExporter(ResultsFileExporter):
             tsdb_problem=self._tsdb_problem,
         )
         return details
+
+
+def attribution_label(rule: str) -> str:
+    """A results file's `energy_attribution` as a bounded label value: each "+"-joined part one
+    of the catalog's rules (`other` for any part ffwatt does not know)."""
+    parts = [part.strip() for part in rule.split("+")]
+    if not all(part in ENERGY_ATTRIBUTIONS for part in parts) or len(set(parts)) != len(parts):
+        return "other"
+    return "+".join(parts)

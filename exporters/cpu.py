@@ -60,11 +60,18 @@ class CpuExporter(Exporter):
             out.warn("RAPL zone(s) unreadable: " + "; ".join(other.values()))
 
         out.add(m.CPU_ZONES, len(state.zones))
+        out.add(m.CPU_SOURCE, 1, source=self._source(state))
         for z in state.zones:
             labels = {"socket": z.socket, "zone": z.zone}
             out.add(m.CPU_ENERGY, z.joules, **labels)
             out.add(m.CPU_POWER, z.watts, **labels)
             out.add(m.CPU_WRAPS, z.wraps, **labels)
+
+    def _source(self, state) -> str:
+        """simulated (the demo's tree says so), hwmon (amd_energy counters) or powercap."""
+        if (Path(self.sampler.powercap_root) / SIMULATED_MARKER).exists():
+            return "simulated"
+        return "hwmon" if any(z.source.startswith("hwmon") for z in state.zones) else "powercap"
 
     def _why_no_zone(self, state) -> str:
         if state.missing:

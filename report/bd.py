@@ -27,8 +27,11 @@ A pair is *refused*, with the reason, rather than given a wild number when a cur
 fewer than `MIN_POINTS` points, its quality does not rise strictly with bitrate (not
 monotonic: rate as a function of quality is then not a function), two points share a
 quality, the quality ranges do not overlap, or (BD-energy) a point has no positive energy
-or the curves encode different lengths of video. The energy itself need not be
-monotonic in VMAF: PCHIP interpolates it without overshoot.
+or the curves encode different lengths of video, or their points' energy comes from different
+sources (`rapl` against `model`...) or attribution rules (`cpu-time-share` against
+`exclusive`...): such figures do not compare, so the difference would be the meters'. The
+energy itself need not be monotonic in VMAF: PCHIP interpolates it without overshoot.
+BD-energy uses each scenario's own, attributed energy (`energy_joules`), never the machine's.
 """
 
 from __future__ import annotations
@@ -66,6 +69,8 @@ class Point:
     duration_seconds: float | None = None
     core_seconds_per_video_second: float | None = None
     energy_kind: str = "measured"
+    energy_source: str | None = None
+    energy_attribution: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,7 +124,8 @@ def build_curves(rows: Sequence[Row]) -> list[Curve]:
             scenario=row.label, bitrate_bps=float(row.bitrate_bps), vmaf=s.vmaf, psnr=s.psnr,
             joules_per_video_second=row.joules_per_video_second,
             repetition_joules=row.repetition_joules_per_video_second, duration_seconds=s.duration_seconds,
-            core_seconds_per_video_second=_per_video_second(row.core_seconds, s), energy_kind=row.energy_kind))
+            core_seconds_per_video_second=_per_video_second(row.core_seconds, s), energy_kind=row.energy_kind,
+            energy_source=row.energy_source, energy_attribution=row.energy_attribution))
     several_resolutions = len({key[2] for key in groups}) > 1
     curves = []
     for (encoder, preset, resolution), points in groups.items():
@@ -266,6 +272,10 @@ def _bd_resource(anchor: Curve, test: Curve, method: str, kind: str, attr: str, 
         listed = ", ".join(f"{d:g} s" for d in sorted(d for d in durations if d is not None))
         return Delta(kind, anchor.label, test.label,
                      refused=f"the encodes cover different lengths of video ({listed}): their {what} does not compare")
+    if attr == "joules_per_video_second":
+        mixed = _mixed_energy(anchor, test)
+        if mixed:
+            return Delta(kind, anchor.label, test.label, refused=mixed)
     qa = [p.vmaf for p in anchor.points]
     qt = [p.vmaf for p in test.points]
 
@@ -297,6 +307,19 @@ def _bd_resource(anchor: Curve, test: Curve, method: str, kind: str, attr: str, 
     return Delta(kind, anchor.label, test.label, percent=percent, linear=linear, ci95_percent=ci_percent,
                  ci95_linear=ci_linear, repetitions=reps, overlap=share, quality_range=(low, high),
                  caution=caution)
+
+
+def _mixed_energy(anchor: Curve, test: Curve) -> str | None:
+    """Why the energy of two curves does not compare (different sources or attribution rules), or None."""
+    points = [p for c in (anchor, test) for p in c.points]
+    for attr, what in (("energy_source", "energy sources"), ("energy_attribution", "attribution rules")):
+        seen: dict[str, list[str]] = {}
+        for p in points:
+            seen.setdefault(getattr(p, attr) or "unrecorded", []).append(p.scenario)
+        if len(seen) > 1:
+            listed = "; ".join(f"{value}: {', '.join(names)}" for value, names in sorted(seen.items()))
+            return f"the energy comes from different {what} ({listed}): the difference would be the meters'"
+    return None
 
 
 def all_deltas(curves: Sequence[Curve], method: str = "pchip") -> list[Delta]:

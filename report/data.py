@@ -7,6 +7,10 @@ and the Markdown can be checked without the plotting stack. Every figure comes f
 Energy is labelled by what produced it (`energy_kind`): a meter reading
 (`rapl`, `nvml`, `rapl+nvml`, the file's power `samples`, the `tsdb`) is *measured*;
 the CPU power model is *estimated*; ffwatt's sample files are *simulated*.
+
+A scenario's energy is its own, attributed share of the machine's (`energy_joules`, the rule
+in `energy_attribution`): every figure uses it. The whole machine's energy over its window
+(`machine_energy_joules`) is shown beside it and used for nothing.
 """
 
 from __future__ import annotations
@@ -112,6 +116,8 @@ class Row:
     emissions_per_viewer_hour: float | None
     joules_per_video_second: float | None
     repetition_joules_per_video_second: tuple[float, ...]
+    machine_energy_joules: float | None = None
+    energy_attribution: str | None = None
 
     @property
     def name(self) -> str:
@@ -140,8 +146,11 @@ def scenario_rows(run_input: RunInput, prices: Prices, *, run_label: str = "",
     rows = []
     for s in run.scenarios:
         energy, source = s.energy_joules, s.energy_source
+        machine, attribution = s.machine_energy_joules, s.energy_attribution
         if energy is None and tsdb_energy and s.name in tsdb_energy:
+            # the TSDB's joules counters are the whole machine's: charged whole, as the cost exporter does
             energy, source = tsdb_energy[s.name], "tsdb"
+            machine, attribution = energy, "whole-machine"
         mean_watts = s.mean_power_watts
         if mean_watts is None:
             mean_watts = formulas.mean_power_over(energy, s.measured_seconds)
@@ -180,6 +189,8 @@ def scenario_rows(run_input: RunInput, prices: Prices, *, run_label: str = "",
             joules_per_video_second=None if s.is_baseline else _per_video_second(energy, s.duration_seconds,
                                                                                   s.streams),
             repetition_joules_per_video_second=() if s.is_baseline else reps,
+            machine_energy_joules=machine,
+            energy_attribution=attribution,
         ))
     return rows
 

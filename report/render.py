@@ -58,6 +58,8 @@ def _columns(currency: str) -> list[tuple[str, str, Any, Any]]:
          lambda r: _num(_kbps(r.bitrate_bps)) + ("" if r.bitrate_measured or r.bitrate_bps is None else " (target)")),
         ("energy", "J", lambda r: r.energy_joules, lambda r: _pm(r.energy_joules, r.energy_ci95)),
         ("energy CI95", "J", lambda r: r.energy_ci95, None),
+        ("machine energy", "J", lambda r: r.machine_energy_joules, lambda r: _num(r.machine_energy_joules)),
+        ("energy attribution", "", lambda r: r.energy_attribution, lambda r: r.energy_attribution or DASH),
         ("energy source", "", lambda r: r.energy_source, lambda r: _source(r)),
         ("net energy", "J", lambda r: r.net_energy_joules, lambda r: _num(r.net_energy_joules)),
         ("mean power", "W", lambda r: r.mean_power_watts, lambda r: _num(r.mean_power_watts)),
@@ -160,10 +162,11 @@ def render_markdown(report: Report) -> str:
     out = [f"# {report.options.title}", ""]
     out.append("Files: " + ", ".join(f"`{r.run.path.name}`" for r in report.runs))
     out.append("")
-    header = ["scenario", "bitrate (kb/s)", "VMAF", "PSNR (dB)", "energy (J)", "source", "J per stream-s of video",
-              "fps", f"total cost ({prices.currency})", "g CO2e"]
+    header = ["scenario", "bitrate (kb/s)", "VMAF", "PSNR (dB)", "energy (J)", "machine energy (J)", "attribution",
+              "source", "J per stream-s of video", "fps", f"total cost ({prices.currency})", "g CO2e"]
     body = [[row.label, _num(_kbps(row.bitrate_bps)), _num(row.scenario.vmaf), _num(row.scenario.psnr),
-             _pm(row.energy_joules, row.energy_ci95), _source(row), _num(row.joules_per_video_second),
+             _pm(row.energy_joules, row.energy_ci95), _num(row.machine_energy_joules),
+             row.energy_attribution or DASH, _source(row), _num(row.joules_per_video_second),
              _pm(row.scenario.avg_fps, row.scenario.fps_ci95), _num(row.total_cost), _num(row.emissions_grams)]
             for row in report.rows]
     out += ["## Scenarios", "", _md_table(header, body), ""]
@@ -390,8 +393,10 @@ def _figure(chart) -> str:
 _METHOD = """
 <h2>Method</h2>
 <ul class="note">
-<li><b>Energy</b> of a scenario is read over its wall-clock span (<code>end_time - start_time</code>); with
-repetitions it is their mean, ± the half-width of the 95 % confidence interval t(0.975, n-1) x s / sqrt(n).
+<li><b>Energy</b> of a scenario is its own, attributed share of the machine's energy over its wall-clock span
+(<code>end_time - start_time</code>), by the rule in the <i>energy attribution</i> column; the whole machine's
+energy over the span is shown beside it (<i>machine energy</i>) and used in no figure. With repetitions (rounds)
+it is their mean, ± the half-width of the 95 % confidence interval t(0.975, n-1) x s / sqrt(n).
 <b>Net</b> energy and power subtract the run's idle baseline (mean power x span).</li>
 <li><b>Energy per stream-second of video</b> = energy / (seconds of video encoded x streams): encodes of different
 lengths compare on it. The quality-energy chart and BD-energy use it.</li>
@@ -403,7 +408,8 @@ both integrated over the quality range the two curves share, the mean log differ
 J per stream-second on the linear scale. With repetitions at every point it is computed for each repetition
 (the k-th repetition's energies at every point of both curves) and shown as the mean ± 95 % CI over them.
 A pair is refused, with the reason, when a curve has fewer than four points, its quality does not rise strictly
-with bitrate, or the quality ranges do not overlap; a caution is shown when they share under 75 % of their
+with bitrate, or the quality ranges do not overlap, and a BD-energy when the points' energy comes from different
+sources or attribution rules; a caution is shown when they share under 75 % of their
 range.</li>
 <li><b>Against a baseline run</b>: Welch's unequal-variance t-test on the per-repetition values; the change is
 significant when its 95 % interval excludes 0.</li>

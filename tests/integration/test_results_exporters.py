@@ -219,6 +219,10 @@ def test_cost_asks_the_tsdb_for_scenarios_without_power_samples(victoriametrics,
             expected_joules / 3.6e6 * 0.25, rel=0.01)
         assert exp.value("ffwatt_cost_scenario_energy_source", source="tsdb", **sel) == 1
         assert exp.value("ffwatt_cost_tsdb_query_errors_total") == 0
+        # the TSDB's counters are the whole machine's: charged whole, and said so (issue 22)
+        assert exp.value("ffwatt_cost_scenario_machine_energy_joules", **sel) == pytest.approx(
+            expected_joules, rel=0.01)
+        assert exp.value("ffwatt_cost_scenario_energy_attribution_info", attribution="whole-machine", **sel) == 1
 
 
 def test_cost_says_when_the_tsdb_cannot_answer(results_dir):
@@ -232,6 +236,7 @@ def test_cost_says_when_the_tsdb_cannot_answer(results_dir):
         sel = {"scenario": "no samples"}
         assert exp.value("ffwatt_cost_scenario_energy_source", source="unavailable", **sel) == 1
         assert exp.value("ffwatt_cost_scenario_energy_joules", **sel) is None
+        assert exp.value("ffwatt_cost_scenario_machine_energy_joules", **sel) is None
         assert exp.value("ffwatt_cost_tsdb_query_errors_total") >= 1
         health = exp.health()
         assert health["status"] == "degraded" and "no samples" in health["reason"]

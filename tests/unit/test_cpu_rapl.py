@@ -473,3 +473,27 @@ def test_sampler_thread_keeps_its_cadence(tree):
     stopped_at = sampler.state.sequence
     time.sleep(0.15)
     assert sampler.state.sequence == stopped_at
+
+
+def test_the_rapl_source_says_simulated_for_the_demos_tree(tmp_path, tree):
+    from readers.powercap import SIMULATED_MARKER
+
+    tree.package(0, ("dram",))
+    exporter = make_exporter(tree.root, "--sample-interval", "3600")
+    try:
+        out = refresh(exporter)
+        assert out.value(m.CPU_SOURCE, source="powercap") == 1
+        assert out.value(m.CPU_SOURCE, source="simulated") is None
+        (tree.root / SIMULATED_MARKER).write_text("advanced by a test\n")
+        out = refresh(exporter)
+        assert out.value(m.CPU_SOURCE, source="simulated") == 1
+        assert out.value(m.CPU_SOURCE, source="powercap") is None
+    finally:
+        exporter.close()
+    hwmon = tmp_path / "hwmon"
+    amd_energy_hwmon(hwmon, sockets=1, cores_per_socket=2)
+    exporter = make_exporter(tmp_path / "no-powercap", "--sample-interval", "3600", hwmon=hwmon)
+    try:
+        assert refresh(exporter).value(m.CPU_SOURCE, source="hwmon") == 1
+    finally:
+        exporter.close()

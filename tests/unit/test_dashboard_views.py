@@ -109,3 +109,33 @@ def test_emissions_sit_beside_cost():
     assert {m.COST_TOTAL.name, m.COST_EMISSIONS.name} <= shown
     rows = [p["title"] for p in BOARDS["cost-analysis"]["panels"] if p["type"] == "row"]
     assert rows.index("Emissions") == rows.index("Cost") + 2  # after Energy and power, which feeds both
+
+
+# issue 22: wherever a scenario's energy is tabulated, the machine's stands beside it with the rule.
+ATTRIBUTED_OR_MACHINE = {m.COST_ENERGY_JOULES.name, m.COST_MACHINE_ENERGY_JOULES.name}
+
+
+@pytest.mark.parametrize("uid", sorted(BOARDS))
+def test_every_table_of_scenario_energy_shows_machine_energy_and_the_attribution_rule(uid):
+    for panel in iter_panels(BOARDS[uid]):
+        if panel["type"] not in ("table", "bargauge"):
+            continue
+        shown = selected_metrics({"panels": [panel]})
+        if not shown & ATTRIBUTED_OR_MACHINE:
+            continue
+        assert ATTRIBUTED_OR_MACHINE <= shown, panel["title"]
+        if panel["type"] == "table":  # the rule is a column of the same row
+            attribution = next(t for t in panel["targets"] if m.COST_ENERGY_ATTRIBUTION.name in t["expr"])
+            assert attribution["format"] == "table" and attribution["instant"], panel["title"]
+            organize = _transformation(panel, "organize")
+            assert "attribution" not in organize["excludeByName"], panel["title"]
+            renamed = organize["renameByName"].values()
+            assert {"Energy (own share)", "Machine energy"} <= set(renamed), panel["title"]
+        else:  # a bar chart cannot show a label: its description points at the table that does
+            assert "energy source table" in panel["description"], panel["title"]
+
+
+def test_the_attribution_rule_is_on_the_cost_and_qoe_dashboards():
+    for uid in ("cost-analysis", "qoe-metrics"):
+        assert m.COST_ENERGY_ATTRIBUTION.name in selected_metrics(BOARDS[uid])
+        assert m.COST_MACHINE_ENERGY_JOULES.name in selected_metrics(BOARDS[uid])

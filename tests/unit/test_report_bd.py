@@ -23,7 +23,8 @@ DURATION = 4.0  # seconds of video per encode, 1 stream: energy per stream-secon
 
 
 def _scenario(encoder: str, kbps: float, vmaf: float, joules: float | None, *, psnr: float | None = None,
-              reps: list[float] | None = None, source: str = "rapl", core_seconds: float | None = None) -> dict:
+              reps: list[float] | None = None, source: str = "rapl", core_seconds: float | None = None,
+              machine: float | None = None, attribution: str | None = None) -> dict:
     s = {"name": f"{encoder} @ {kbps:g}k", "encoder": encoder, "preset": "medium", "resolution": "640x360",
          "fps": 30, "duration": DURATION, "streams": 1, "bitrate": f"{kbps:g}k",
          "measured_bitrate_bps": kbps * 1000, "vmaf_score": vmaf, "psnr_score": psnr if psnr is not None else vmaf / 2,
@@ -35,6 +36,10 @@ def _scenario(encoder: str, kbps: float, vmaf: float, joules: float | None, *, p
         s["cpu_core_seconds"] = core_seconds
     if reps is not None:
         s["repetitions"] = [{"energy_joules": j} for j in reps]
+    if machine is not None:
+        s["machine_energy_joules"] = machine
+    if attribution is not None:
+        s["energy_attribution"] = attribution
     return s
 
 
@@ -202,3 +207,73 @@ def test_energy_kind_and_pareto_front(tmp_path):
     # (J/s, VMAF): (10, 60), (20, 80), (22.5, 70): the last has more energy and less VMAF than the second
     front = pareto_front([(r.joules_per_video_second, r.scenario.vmaf, r.name) for r in rows])
     assert [label for _, _, label in front] == ["a @ 100k", "a @ 200k"]
+
+
+def _same_energy(encoder: str, **kw) -> list[dict]:
+    """The anchor's VMAFs and energies at 0.8 x its bitrates: BD-energy 0 %, BD-rate -20 %."""
+    return [_scenario(encoder, 0.8 * r, q, j, **kw)
+            for r, q, j in zip(ANCHOR_KBPS, ANCHOR_VMAF, ANCHOR_JOULES, strict=True)]
+
+
+def test_bd_energy_uses_the_attributed_energy_not_the_machines(tmp_path):
+    # the same attributed energy on both curves, the test's machine 3 x busier: BD-energy 0 %
+    anchor = [_scenario("a", r, q, j, machine=1.2 * j, attribution="cpu-time-share")
+              for r, q, j in zip(ANCHOR_KBPS, ANCHOR_VMAF, ANCHOR_JOULES, strict=True)]
+    test = [_scenario("b", 0.8 * r, q, j, machine=3.6 * j, attribution="cpu-time-share")
+            for r, q, j in zip(ANCHOR_KBPS, ANCHOR_VMAF, ANCHOR_JOULES, strict=True)]
+    curves, rows = _curves(tmp_path, anchor + test)
+    d = bd_energy(curves["a"], curves["b"])
+    assert d.refused is None
+    assert d.percent == pytest.approx(0.0, abs=1e-9)
+    assert rows[4].machine_energy_joules == pytest.approx(3.6 * 80.0)
+    assert rows[4].energy_joules == 80.0 and rows[4].energy_attribution == "cpu-time-share"
+
+
+def test_bd_energy_across_energy_sources_is_refused_with_the_reason(tmp_path):
+    curves, _ = _curves(tmp_path, _anchor("a", source="rapl") + _same_energy("b", source="model"))
+    d = bd_energy(curves["a"], curves["b"])
+    assert d.percent is None and d.linear is None
+    assert "different energy sources" in d.refused
+    assert "model: b @ 120k" in d.refused and "rapl: a @ 150k" in d.refused
+    # the bitrate and CPU-time figures do not depend on the meter
+    assert bd_rate(curves["a"], curves["b"]).percent == pytest.approx(-20.0, abs=1e-9)
+
+
+def test_bd_energy_across_attribution_rules_is_refused_with_the_reason(tmp_path):
+    anchor = _anchor("a", attribution="exclusive")
+    test = _same_energy("b", attribution="cpu-time-share")
+    curves, _ = _curves(tmp_path, anchor + test)
+    d = bd_energy(curves["a"], curves["b"])
+    assert d.percent is None and "different attribution rules" in d.refused
+    assert "cpu-time-share: b @ 120k" in d.refused and "exclusive: a @ 150k" in d.refused
+    # a file that did not record the rule does not compare with one that did either
+    curves, _ = _curves(tmp_path, _anchor("a") + test, name="test_results_20260102_000000.json")
+    assert "unrecorded: a @ 150k" in bd_energy(curves["a"], curves["b"]).refused
+    # one rule on both sides: a figure
+    curves, _ = _curves(tmp_path, _anchor("a", attribution="cpu-time-share") + test,
+                        name="test_results_20260103_000000.json")
+    assert bd_energy(curves["a"], curves["b"]).percent == pytest.approx(0.0, abs=1e-9)
+
+
+def test_the_scenario_table_shows_machine_energy_beside_the_attributed(tmp_path):
+    from report.model import Report, ReportOptions
+    from report.render import render_csv, render_markdown
+
+    path = tmp_path / "test_results_20260101_000000.json"
+    scenarios = [_scenario("a", 150.0, 60.0, 80.0, machine=200.0, attribution="cpu-time-share",
+                           reps=[78.0, 80.0, 82.0]),
+                 _scenario("b", 150.0, 60.0, 80.0)]
+    path.write_text(json.dumps({"format_version": 2, "test_date": "2026-01-01T00:00:00+00:00",
+                                "scenarios": scenarios}))
+    run = load_run(path)
+    rows = scenario_rows(run, Prices())
+    report = Report(options=ReportOptions(results=(path,), out=tmp_path), runs=[run], rows=rows, curves=[],
+                    deltas=[])
+    summary = render_markdown(report)
+    # energy: mean of the rounds 80 ± t(0.975, 2) x 2 / sqrt(3) = 4.97 (two digits: 5.0), machine energy
+    # beside it; unknown machine energy and rule are dashes, never 0
+    assert "| a @ 150k | 150 | 60.0 | 30.0 | 80.0 ± 5.0 | 200 | cpu-time-share | rapl (measured) |" in summary
+    assert "| b @ 150k | 150 | 60.0 | 30.0 | 80.0 | – | – | rapl (measured) |" in summary
+    header = render_csv(report).splitlines()[0].split(",")
+    first = dict(zip(header, render_csv(report).splitlines()[1].split(","), strict=True))
+    assert first["machine_energy_(J)"] == "200.0" and first["energy_attribution"] == "cpu-time-share"
