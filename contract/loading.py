@@ -259,6 +259,7 @@ def _decode_outline(data: bytes, max_scenarios: int, file: str, path: Path, fast
                                                  for n in doc.not_run or ()),
         "planned_scenarios": int(doc.planned_scenarios) if doc.planned_scenarios is not None else None,
         "environment": environment, "sweeps": tuple(doc.sweeps or ()),
+        "hosts": dict(doc.hosts or {}),
     }
 
 
@@ -411,6 +412,7 @@ def _scenario_view(e: ScenarioEntry, i: int) -> Scenario:
             output_bytes=_int(e.output_bytes), measured_bitrate_bps=e.measured_bitrate_bps, speed=e.speed,
             repetitions=repetitions, mode=e.mode, duplicated_frames=_int(e.duplicated_frames),
             fell_behind_streams=behind, min_speed=e.min_speed, sweep=e.sweep,
+            host=e.host,
         )
     except ValueError as exc:
         raise _PathError(p, f"derived values are out of range: {exc}") from None

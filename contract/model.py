@@ -99,6 +99,8 @@ class Scenario:
     fell_behind_streams: int | None = None
     min_speed: float | None = None
     sweep: str | None = None
+    # issue 25
+    host: str | None = None  # the fleet worker that ran it (`ffwatt run --cluster`); None in a local run
     energy_joules: float | None = field(init=False, default=None)
     energy_source: str | None = field(init=False, default=None)
     mean_power_watts: float | None = field(init=False, default=None)
@@ -221,6 +223,8 @@ class ResultsRun:
     planned_scenarios: int | None = None
     environment: dict[str, Any] = field(default_factory=dict)
     sweeps: tuple[Sweep, ...] = ()
+    # issue 25
+    hosts: dict[str, dict[str, Any]] = field(default_factory=dict)  # fleet runs: host -> its environment
 
     @property
     def baseline(self) -> Scenario | None:

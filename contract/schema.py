@@ -212,6 +212,8 @@ class RepetitionEntry(msgspec.Struct, omit_defaults=True, **_STRUCT):
     energy_joules: NonNegative | None = None
     avg_fps: NonNegative | None = None
     duration: NonNegative | None = None
+    # issue 25
+    host: Text | None = None  # fleet runs without --pin-host: the host of this repetition when they differ
 
 
 _NO_VIDEO_RE = re.compile(r"^\s*0+\s*[xX]\s*0+\s*$")
@@ -273,6 +275,9 @@ class ScenarioEntry(msgspec.Struct, omit_defaults=True, **_STRUCT):
     min_speed: NonNegative | None = None
     streams_detail: Any = None
     sweep: Text | None = None
+    # issue 25: fleet runs (`ffwatt run --cluster`); absent in local runs
+    host: Text | None = None  # the worker (its --name) that ran the scenario; its environment is the header's hosts[host]
+    lost_attempt_hosts: Annotated[list[Text] | None, msgspec.Meta(description="an array of host names")] = None
 
     def check(self) -> None:
         """The rules msgspec's types cannot say; `RuleError` names the field."""
@@ -400,6 +405,8 @@ class ResultsDocument(msgspec.Struct, Generic[S], omit_defaults=True, **_STRUCT)
     not_run: Annotated[list[NotRun] | None,
                        msgspec.Meta(description="an array of {name, status, reason} objects")] = None
     sweeps: Annotated[list[Sweep] | None, msgspec.Meta(description="an array of sweep objects")] = None
+    # issue 25: fleet runs: each worker's environment (as `environment`), keyed by host name
+    hosts: Annotated[dict[str, dict[str, Any]] | None, msgspec.Meta(description="an object of host -> environment")] = None
 
     def check(self) -> None:
         _integral(self, ("format_version",), 1)

@@ -52,7 +52,7 @@ from runner import ffmpeg as ff
 from runner import quality as q
 from runner.encode import EncodeError, EncodeResult, encode
 from runner.encoder_options import check_options
-from runner.errors import RunInterruptedError, RunnerError
+from runner.errors import RunInterruptedError, RunnerError, ScenarioUnrunnableError
 from runner.events import EventLog, RunRecorder
 from runner.live import LiveResult, encode_live, publish_url, sweep_step, sweep_summary
 from runner.progress import ProgressDisplay, probe_exporter, read_token
@@ -61,7 +61,7 @@ from servers.rtmp import RtmpServer, RtmpServerError
 
 log = logging.getLogger("ffwatt.run")
 
-__all__ = ["RunOptions", "run", "dry_run_lines", "handle_signals"]
+__all__ = ["RunOptions", "run", "dry_run_lines", "handle_signals", "Measurer", "Outcome", "Job", "LiveTarget"]
 
 
 @dataclass(frozen=True)
@@ -87,10 +87,12 @@ class RunOptions:
     rtmp_record_dir: Path | None = None  # where that existing server records streams (for live quality)
     nginx: str = "nginx"
     max_scenarios: int = DEFAULT_MAX_SCENARIOS
+    cluster: str | None = None  # a Dask scheduler address: run the scenarios on its workers (runner/fleet)
+    pin_host: bool = False  # fleet: every repetition of a scenario on one host
 
 
 @dataclass(frozen=True)
-class _LiveTarget:
+class LiveTarget:
     """Where live streams go: the application URL, its /stat (or None), its recordings (or None)."""
 
     rtmp_url: str
@@ -199,6 +201,7 @@ class _Run:
         self.sha = matrix_sha256(scenarios)
         self.rtmp: RtmpServer | None = None  # our own, started at the first live scenario
         self.rtmp_error: str | None = None  # why it could not start (then every live scenario is skipped)
+        self.pending: list[Job] = []  # dispatched, not yet recorded
 
     # ---- the run -----------------------------------------------------------
 
@@ -218,13 +221,25 @@ class _Run:
             work_dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise RunnerError(f"cannot create the work dir {str(work_dir)!r}: {exc.strerror or exc}") from None
+        self.executor = self._executor()
         try:
+            # One loop for both executors: the local one has run a scenario by the time it is
+            # dispatched, a fleet's collects each as its worker finishes it.
             for scenario in self.scenarios:
                 if scenario.sweep:
                     self._sweep(scenario, work_dir)
                 else:
-                    self._one(scenario, work_dir)
+                    self._dispatch(scenario, work_dir)
+                self._collect(timeout=0)
+            while self.pending:
+                self._collect(timeout=1.0)
+        except RunInterruptedError as exc:
+            for job in self.pending:
+                self.rec.scenario_interrupted(job.scenario.name, exc.signal_name, str(exc))
+            self.executor.cancel(self.pending)
+            raise
         finally:
+            self.executor.close()
             if self.rtmp is not None:
                 self.rtmp.stop()
             if own_work_dir and not self.opts.keep_outputs:
@@ -240,40 +255,79 @@ class _Run:
                   f"{_fmt(sweep['marginal_joules_per_stream'])} J per extra stream", file=self.out)
         return 0 if not writer.not_run else 1  # every scenario that did not complete is in it
 
-    def _one(self, scenario: Scenario, work_dir: Path, sweep: str | None = None) -> dict[str, Any] | None:
-        """Run one scenario and record it; its entry, or None when it was skipped or failed."""
+    def _executor(self) -> Any:
+        measurer = Measurer(self.opts, self.info, self.meter, self.events.emit, self.rec.error, self.progress_url,
+                            self.progress_token)
+        if not self.opts.cluster:
+            return _LocalExecutor(self.info, measurer, self._media_files, keep_outputs=self.opts.keep_outputs)
+        from runner.fleet.cluster import ClusterExecutor  # needs the fleet extra (distributed)
+
+        self.rec.writer.header["runner"]["cluster"] = self.opts.cluster
+        return ClusterExecutor(self.opts, self.rec)
+
+    def _dispatch(self, scenario: Scenario, work_dir: Path, sweep: str | None = None) -> Job | None:
+        """Hand one scenario to the executor; None when it was resumed or skipped (recorded)."""
         if scenario.name in self.done:
             self.rec.scenario_resumed(scenario.name)
-            return next(e for e in self.rec.writer.scenarios if e.get("name") == scenario.name)
+            return None
         target = None
-        reason = None if scenario.idle else self.info.missing_encoder_reason(scenario.encoder)
+        reason = self.executor.cannot_run(scenario)
         if reason is None and scenario.live:
             target, reason = self._live_target(work_dir)
         if reason:
             self.rec.scenario_skipped(scenario.name, reason)
             return None
         self.rec.scenario_started(scenario.name, streams=scenario.streams, repeat=scenario.repeat, mode=scenario.mode)
+        job = Job(scenario, target, sweep)
+        self.pending.append(job)
+        self.executor.start(job, work_dir)
+        return job
+
+    def _collect(self, timeout: float, only: Job | None = None) -> None:
+        waiting = [only] if only is not None else self.pending
+        for job in self.executor.ready(waiting, timeout):
+            self._finish(job)
+
+    def _finish(self, job: Job) -> dict[str, Any] | None:
+        """Record a finished job: its entry, or None when it failed or could not run."""
+        self.pending.remove(job)
+        s = job.scenario
         try:
-            entry = self._scenario(scenario, work_dir, target)
-        except RunInterruptedError as exc:
-            self.rec.scenario_interrupted(scenario.name, exc.signal_name, str(exc))
-            raise
+            outcome = self.executor.outcome(job)
+        except ScenarioUnrunnableError as exc:
+            self.rec.scenario_skipped(s.name, str(exc))
+            return None
         except EncodeError as exc:
             message = str(exc)
-            if scenario.live and self.rtmp is not None and not self.rtmp.running:
+            if s.live and self.rtmp is not None and not self.rtmp.running:
                 message = f"{message}\n{self._server_gone()}"
-            self.rec.scenario_failed(scenario.name, message)
+            self.rec.scenario_failed(s.name, message)
             return None
-        finally:
-            if not self.opts.keep_outputs and not scenario.idle:
-                for path in self._media_files(scenario, work_dir, target):  # the encoded media; logs stay
-                    path.unlink(missing_ok=True)
-        if sweep is not None:
-            entry = scenario_entry(**entry, sweep=sweep)
-        self.rec.scenario_done(scenario.name, entry, _summary(entry))
+        entry = _entry(s, outcome.reps, outcome.quality)
+        extra: dict[str, Any] = {}
+        if job.sweep is not None:
+            extra["sweep"] = job.sweep
+        if outcome.hosts:
+            extra.update(_host_fields(entry, outcome))
+            hosts = self.rec.writer.header.setdefault("hosts", {})
+            hosts.update(outcome.host_environments)
+        if extra:
+            entry = scenario_entry(**{**entry, **extra})
+        self.rec.scenario_done(s.name, entry, _summary(entry))
         return entry
 
-    def _media_files(self, s: Scenario, work_dir: Path, target: _LiveTarget | None) -> list[Path]:
+    def _one(self, scenario: Scenario, work_dir: Path, sweep: str | None = None) -> dict[str, Any] | None:
+        """Run one scenario to its end and record it; its entry, or None when it was skipped or failed."""
+        if scenario.name in self.done:
+            self.rec.scenario_resumed(scenario.name)
+            return next(e for e in self.rec.writer.scenarios if e.get("name") == scenario.name)
+        job = self._dispatch(scenario, work_dir, sweep)
+        while job is not None and job in self.pending:
+            self._collect(timeout=1.0, only=job)
+        return next((e for e in reversed(self.rec.writer.scenarios) if e.get("name") == scenario.name), None) \
+            if job is not None else None
+
+    def _media_files(self, s: Scenario, work_dir: Path, target: LiveTarget | None) -> list[Path]:
         if not s.live:
             return [p for i in range(1, s.streams + 1) for p in ff.output_paths(s, work_dir, i)]
         if target is None or target.record_dir is None or self.opts.rtmp_url:
@@ -299,10 +353,10 @@ class _Run:
 
     # ---- the RTMP server ------------------------------------------------------
 
-    def _live_target(self, work_dir: Path) -> tuple[_LiveTarget | None, str | None]:
+    def _live_target(self, work_dir: Path) -> tuple[LiveTarget | None, str | None]:
         """Where live streams publish, or why they cannot (the scenario is then skipped)."""
         if self.opts.rtmp_url:
-            return _LiveTarget(self.opts.rtmp_url, self.opts.rtmp_stat_url, self.opts.rtmp_record_dir), None
+            return LiveTarget(self.opts.rtmp_url, self.opts.rtmp_stat_url, self.opts.rtmp_record_dir), None
         if self.rtmp_error is not None:
             return None, self.rtmp_error
         if self.rtmp is None:
@@ -311,7 +365,7 @@ class _Run:
         elif not self.rtmp.running:
             log.warning("%s; starting it again", self._server_gone())
         if self.rtmp.running:
-            return _LiveTarget(self.rtmp.rtmp_url, self.rtmp.stat_url, self.rtmp.record_dir), None
+            return LiveTarget(self.rtmp.rtmp_url, self.rtmp.stat_url, self.rtmp.record_dir), None
         try:
             self.rtmp.start()
         except RtmpServerError as exc:
@@ -319,7 +373,7 @@ class _Run:
             self.rec.error(self.rtmp_error)  # logged with each live scenario it skips
             return None, self.rtmp_error
         self.rec.rtmp_server(self.rtmp.rtmp_url, self.rtmp.stat_url, self.rtmp.pid, self.rtmp.record_dir)
-        return _LiveTarget(self.rtmp.rtmp_url, self.rtmp.stat_url, self.rtmp.record_dir), None
+        return LiveTarget(self.rtmp.rtmp_url, self.rtmp.stat_url, self.rtmp.record_dir), None
 
     def _server_gone(self) -> str:
         proc = self.rtmp.proc if self.rtmp is not None else None
@@ -363,15 +417,52 @@ class _Run:
             header["environment"] = env
         return ResultsWriter(self.opts.results_dir, file_name, header, scenarios, sweeps=sweeps), done
 
-    # ---- one scenario -----------------------------------------------------------
 
-    def _scenario(self, s: Scenario, work_dir: Path, target: _LiveTarget | None = None) -> dict[str, Any]:
+
+# ---- one scenario on this host --------------------------------------------------
+
+
+@dataclass
+class Job:
+    """One dispatched scenario; `handle` is the executor's own (the fleet's futures)."""
+
+    scenario: Scenario
+    target: LiveTarget | None
+    sweep: str | None
+    handle: Any = None
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What running a scenario gave: `reps` as `Measurer.measure` returns them, the quality pass
+    (or None) and, on a fleet, where: `hosts[i]` ran repetition i, `lost_hosts` were lost while
+    running it (the attempt then ran again elsewhere), `host_environments` {host: environment}."""
+
+    reps: list
+    quality: dict[str, Any] | None
+    hosts: tuple[str, ...] = ()
+    lost_hosts: tuple[str, ...] = ()
+    host_environments: dict[str, dict[str, Any]] | None = None
+
+
+class Measurer:
+    """Runs one scenario's repetitions and its quality pass on this host: the local run's
+    executor, and a fleet worker's for each task it is given (runner/fleet/task.py)."""
+
+    def __init__(self, opts: RunOptions, info: ff.FfmpegInfo, meter: Any, emit: Any, report_error: Any,
+                 progress_url: str | None, progress_token: str | None) -> None:
+        self.opts, self.info, self.meter, self.emit, self.report_error = opts, info, meter, emit, report_error
+        self.progress_url, self.progress_token = progress_url, progress_token
+
+    def measure(self, s: Scenario, work_dir: Path, target: LiveTarget | None = None, *,
+                quality: bool | None = None) -> tuple[list, dict[str, Any] | None]:
+        """`s.repeat` repetitions ((result, reading, span) each), then the quality pass of the last
+        (after the meter stopped, so its CPU is never the scenario's)."""
         reps = []
         for _ in range(s.repeat):
             display = None
             if not s.idle:
-                display = ProgressDisplay(s.name, int(round(s.fps * s.duration)) * s.streams, s.streams,
-                                          self.events.emit)
+                display = ProgressDisplay(s.name, int(round(s.fps * s.duration)) * s.streams, s.streams, self.emit)
             self.meter.start()
             try:
                 if s.idle:
@@ -395,17 +486,17 @@ class _Run:
                 if display is not None:
                     display.close()
             reps.append((result, reading, span))
-        quality = None
-        if not s.idle and self.opts.quality:
+        scores = None
+        if not s.idle and (self.opts.quality if quality is None else quality):
             if s.live:
                 recording = self._recording(s, target)
                 if recording is not None:
-                    quality = self._quality(s, [recording], work_dir, distorted="server_delivered")
+                    scores = self._quality(s, [recording], work_dir, distorted="server_delivered")
             else:
-                quality = self._quality(s, [Path(p) for p in reps[-1][0].streams[0].outputs], work_dir)
-        return _entry(s, reps, quality)
+                scores = self._quality(s, [Path(p) for p in reps[-1][0].streams[0].outputs], work_dir)
+        return reps, scores
 
-    def _recording(self, s: Scenario, target: _LiveTarget | None) -> Path | None:
+    def _recording(self, s: Scenario, target: LiveTarget | None) -> Path | None:
         """The server's recording of stream 1, once the server closed it; None (logged) when there is none."""
         name = ff.live_stream_name(s, 1)
         if target is None or target.record_dir is None:
@@ -416,7 +507,7 @@ class _Run:
         _wait_unpublished(target.stat_url, name, path)
         if not path.is_file() or path.stat().st_size == 0:
             message = f"the server's recording {path} is missing or empty: live quality not measured"
-            self.rec.error(message, f"{s.name}: {message}", scenario=s.name)
+            self.report_error(message, f"{s.name}: {message}", scenario=s.name)
             return None
         return path
 
@@ -436,7 +527,7 @@ class _Run:
                 r = q.measure(self.info.path, s, path, work_dir / f"{s.slug}-quality-{i}", vmaf=vmaf, psnr=psnr,
                               ssim=ssim, timeout=timeout)
             except EncodeError as exc:
-                self.rec.error(f"quality pass failed: {exc}", f"{s.name}: quality pass failed, scores unknown: {exc}",
+                self.report_error(f"quality pass failed: {exc}", f"{s.name}: quality pass failed, scores unknown: {exc}",
                                scenario=s.name)
                 return None
             scores.append(r)
@@ -445,6 +536,41 @@ class _Run:
                 "psnr": q.mean_quality([r.psnr for r in scores]) if psnr else None,
                 "ssim": q.mean_quality([r.ssim for r in scores]) if ssim else None,
                 "cpu_seconds": cpu, "distorted": distorted}
+
+
+class _LocalExecutor:
+    """Runs each scenario here, when it is dispatched (`start`); `ready` then has it at once."""
+
+    def __init__(self, info: ff.FfmpegInfo, measurer: Measurer, media_files: Any, keep_outputs: bool) -> None:
+        self.info, self.measurer, self.media_files, self.keep_outputs = info, measurer, media_files, keep_outputs
+
+    def cannot_run(self, s: Scenario) -> str | None:
+        return None if s.idle else self.info.missing_encoder_reason(s.encoder)
+
+    def start(self, job: Job, work_dir: Path) -> None:
+        s = job.scenario
+        try:
+            job.handle = Outcome(*self.measurer.measure(s, work_dir, job.target))
+        except EncodeError as exc:
+            job.handle = exc
+        finally:
+            if not self.keep_outputs and not s.idle:
+                for path in self.media_files(s, work_dir, job.target):  # the encoded media; logs stay
+                    path.unlink(missing_ok=True)
+
+    def ready(self, jobs: list[Job], timeout: float) -> list[Job]:
+        return list(jobs)
+
+    def outcome(self, job: Job) -> Outcome:
+        if isinstance(job.handle, Exception):
+            raise job.handle
+        return job.handle
+
+    def cancel(self, jobs: list[Job]) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
 
 
 RECORDING_WAIT_SECONDS = 5.0
@@ -567,3 +693,15 @@ def _summary(entry: dict[str, Any]) -> dict[str, Any]:
     keys = ("avg_fps", "total_frames", "speed", "energy_joules", "energy_source", "cpu_core_seconds", "vmaf_score",
             "psnr_score", "measured_bitrate_bps", "dropped_frames", "fell_behind_streams", "min_speed")
     return {k: (round(entry[k], 3) if isinstance(entry[k], float) else entry[k]) for k in keys if k in entry}
+
+
+def _host_fields(entry: dict[str, Any], outcome: Outcome) -> dict[str, Any]:
+    """A fleet scenario's `host` (its first repetition's), the hosts lost while running it and, when
+    its repetitions ran on several hosts, each repetition's."""
+    fields: dict[str, Any] = {"host": outcome.hosts[0]}
+    if outcome.lost_hosts:
+        fields["lost_attempt_hosts"] = list(outcome.lost_hosts)
+    if len(set(outcome.hosts)) > 1 and entry.get("repetitions"):
+        fields["repetitions"] = [{**rep, "host": host} for rep, host in zip(entry["repetitions"], outcome.hosts,
+                                                                            strict=True)]
+    return fields
