@@ -11,7 +11,8 @@ Invariants:
   after a failure, SIGINT or SIGTERM (`RunInterruptedError`); scenarios that did not complete are
   listed in `not_run` with the reason;
 * a scenario whose encoder ffmpeg lacks is skipped, one that fails is recorded, and the
-  run goes on; the exit status is 0 only when every scenario completed;
+  run goes on; the exit status is 0 only when every scenario completed, except that on a fleet
+  (`--cluster`, runner/fleet/cluster.py) a scenario no worker can open is skipped without failing it;
 * `--resume` continues the newest results file written for the same scenario file and
   expanded matrix (`runner.matrix_sha256`), skipping the scenarios already in it;
 * net-of-baseline figures are the exporters' job: an idle baseline runs like any other
@@ -253,7 +254,9 @@ class _Run:
         for sweep in writer.sweeps:
             print(f"  sweep {sweep['name']}: knee at {sweep['knee_streams']} stream(s), "
                   f"{_fmt(sweep['marginal_joules_per_stream'])} J per extra stream", file=self.out)
-        return 0 if not writer.not_run else 1  # every scenario that did not complete is in it
+        # every scenario that did not complete is in not_run; a fleet's capability skips do not fail the run
+        excused = getattr(self.executor, "capability_skips", set())
+        return 0 if all(item["name"] in excused for item in writer.not_run) else 1
 
     def _executor(self) -> Any:
         measurer = Measurer(self.opts, self.info, self.meter, self.events.emit, self.rec.error, self.progress_url,

@@ -75,6 +75,9 @@ class ClusterExecutor:
         self._resources: list[dict[str, float]] = []
         self._refreshed = 0.0
         self._unrunnable_since: dict[int, float] = {}
+        # skipped because no worker of this fleet offers what they need: a lab without a GPU
+        # host is a valid lab, so these do not fail the run (its exit status)
+        self.capability_skips: set[str] = set()
         self._refresh(force=True)
         log.info("fleet: %d worker(s) at %s", len(self._resources), opts.cluster)
 
@@ -95,7 +98,10 @@ class ClusterExecutor:
         if s.live:
             return "live scenarios run on the machine that starts the run, not on a fleet (run them without --cluster)"
         self._refresh()
-        return None if self._runnable(s) else _why_not(s)
+        if self._runnable(s):
+            return None
+        self.capability_skips.add(s.name)
+        return _why_not(s)
 
     # ---- dispatch and collect
 
@@ -118,10 +124,12 @@ class ClusterExecutor:
     def ready(self, jobs: list[Job], timeout: float) -> list[Job]:
         futures = [f for job in jobs for f in job.handle]
         deadline = time.monotonic() + timeout
-        # polled, in short sleeps: the main thread stays free for SIGINT/SIGTERM (Ctrl-C)
+        # polled, in short sleeps: the main thread stays free for SIGINT/SIGTERM (Ctrl-C), and
+        # a worker's "started" event is recorded within a poll
+        self._attempt_events()
         while futures and not any(f.done() for f in futures) and time.monotonic() < deadline:
             time.sleep(POLL_SECONDS)
-        self._attempt_events()
+            self._attempt_events()
         self._refresh()
         done = []
         now = time.monotonic()
