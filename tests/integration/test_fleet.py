@@ -134,7 +134,7 @@ def test_fleet_runs_every_scenario_once_per_host_at_a_time_and_survives_a_lost_w
     # one encode at a time per host: sorted by start, each ends before the next starts
     for host in {s["host"] for s in done.values()}:
         windows = sorted((s["start_time"], s["end_time"]) for s in done.values() if s["host"] == host)
-        assert all(a_end <= b_start for (_, a_end), (b_start, _) in zip(windows, windows[1:])), (host, windows)
+        assert all(a_end <= b_start for (_, a_end), (b_start, _) in zip(windows, windows[1:], strict=False)), (host, windows)
     # nobody can open NVENC here: skipped at once with the reason, and the run still exits 0
     assert doc["not_run"] == [{"name": "nvenc", "status": "skipped", "reason": "no worker can open h264_nvenc"}]
     assert procs[victim].poll() == -signal.SIGKILL
