@@ -27,7 +27,7 @@ from runner.encode import EncodeError
 from runner.errors import RunnerError, ScenarioUnrunnableError
 from runner.fleet.capabilities import SLOT, encoder_resource
 from runner.fleet.task import ATTEMPT_TOPIC, run_scenario, source_to_ship
-from runner.run import Job, Outcome, RunOptions
+from runner.measure import Job, Outcome
 from runner.scenarios import Scenario
 
 __all__ = ["ClusterExecutor", "needs", "CONNECT_TIMEOUT_SECONDS", "UNRUNNABLE_GRACE_SECONDS"]
@@ -53,7 +53,7 @@ def _why_not(s: Scenario) -> str:
 
 
 class ClusterExecutor:
-    def __init__(self, opts: RunOptions, rec: Any) -> None:
+    def __init__(self, opts: Any, rec: Any) -> None:
         try:
             from distributed import Client
         except ImportError:

@@ -89,8 +89,8 @@ def run_scenario(task_id: str, s: Scenario, opts: Any, quality: bool, shipped: b
 
     from runner.energy import EnergyMeter
     from runner.fleet.worker import host_state
+    from runner.measure import Measurer
     from runner.progress import read_token
-    from runner.run import Measurer
 
     state = host_state()
     started = time.time()
