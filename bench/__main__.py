@@ -30,7 +30,7 @@ from pathlib import Path
 
 from bench.procs import REPO
 
-SECTIONS = ("scrape", "health", "freshness", "docker", "scale", "runner", "agent", "tsdb", "websec")
+SECTIONS = ("scrape", "health", "freshness", "docker", "scale", "runner", "agent", "tsdb", "websec", "fleet")
 DEFAULT_OUT = Path(__file__).resolve().parent / "results"
 
 
@@ -57,7 +57,18 @@ def _commit() -> str:
 
 
 def run(sections: tuple[str, ...], quick: bool, out_dir: Path, command: str) -> dict:
-    from bench import agent_tsdb, docker_refresh, fleet, freshness, health_cycle, runner_cost, scale, scrape, websec
+    from bench import (
+        agent_tsdb,
+        docker_refresh,
+        fleet,
+        freshness,
+        health_cycle,
+        lab_fleet,
+        runner_cost,
+        scale,
+        scrape,
+        websec,
+    )
 
     results: dict = {"meta": {"command": command, "machine": _machine(), "commit": _commit(),
                               "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), "quick": quick},
@@ -114,6 +125,7 @@ def run(sections: tuple[str, ...], quick: bool, out_dir: Path, command: str) -> 
         section("websec", lambda: websec.websec_section(work, paced_count=20 if quick else websec.PACED_COUNT,
                                                         fresh_count=10 if quick else websec.FRESH_COUNT,
                                                         load_seconds=5 if quick else websec.LOAD_SECONDS, log=log))
+        section("fleet", lambda: lab_fleet.fleet_section(work, quick, log=log))
     results["meta"]["total_seconds"] = time.monotonic() - began
     return results
 

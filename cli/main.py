@@ -5,6 +5,7 @@
     ffwatt report RESULTS.json [...] --out DIR                               (report/, docs/report.md)
     ffwatt exporter NAME [flags]      (exporters/; alias: python -m exporters NAME)
     ffwatt agent [--exporters cpu,gpu] [--cpu.FLAG VALUE ...]   (the per-host exporters in one process)
+    ffwatt worker SCHEDULER [--name HOST]   (this lab host as a fleet worker; runner/fleet, docs/fleet.md)
 
 `python -m cli` and `python -m runner` are the same command. Every setting of `run` is also an
 environment variable `FFWATT_<FLAG>` (`runner.settings`). A subcommand imports its package when
@@ -57,8 +58,35 @@ def _cmd_run(args: argparse.Namespace) -> int:
         sample_interval=args.sample_interval, tdp_watts=args.tdp_watts, work_dir=args.work_dir,
         keep_outputs=args.keep_outputs, quality=not args.no_quality, rtmp_url=args.rtmp_url,
         rtmp_stat_url=args.rtmp_stat_url, rtmp_record_dir=args.rtmp_record_dir, nginx=args.nginx,
-        max_scenarios=args.max_scenarios,
+        max_scenarios=args.max_scenarios, cluster=args.cluster, pin_host=args.pin_host,
     ))
+
+
+def _add_worker(subparsers, environ: Mapping[str, str]) -> None:
+    p = subparsers.add_parser("worker", help="serve this lab host as a fleet worker (one scenario at a time)",
+                              description="Join a Dask scheduler as one worker for this host: one scenario at a "
+                              "time, capabilities (encoders ffmpeg can open, GPUs, RAPL) advertised as worker "
+                              "resources. `ffwatt run --cluster SCHEDULER` sends it scenarios. See docs/fleet.md.",
+                              formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("scheduler", help="the Dask scheduler's address, e.g. tcp://10.0.0.5:8786")
+    p.add_argument("--name", default=None, help="this host's name in results files (default: the hostname)")
+    p.add_argument("--listen-host", default="127.0.0.1",
+                   help="address the worker listens on; a scheduler on another host needs this host's address")
+    p.add_argument("--ffmpeg", default=None, help="ffmpeg binary (default: imageio-ffmpeg's static build, else PATH)")
+    p.add_argument("--work-dir", type=Path, default=None, help="where encodes are written (default: a temp dir)")
+    p.add_argument("--powercap-root", type=Path, default=Path("/sys/class/powercap"),
+                   help="powercap tree to check RAPL on")
+    p.add_argument("-v", "--verbose", action="store_true", help="log every command")
+    p.set_defaults(func=_cmd_worker)
+
+
+def _cmd_worker(args: argparse.Namespace) -> int:
+    try:
+        from runner.fleet.worker import WorkerOptions, serve
+    except ImportError as exc:
+        raise FfwattError(f"ffwatt worker is unavailable ({exc}); install it: pip install 'ffwatt[fleet]'") from None
+    return serve(WorkerOptions(scheduler=args.scheduler, name=args.name, listen_host=args.listen_host,
+                               ffmpeg=args.ffmpeg, work_dir=args.work_dir, powercap_root=args.powercap_root))
 
 
 def _add_report(subparsers, environ: Mapping[str, str]) -> None:
@@ -130,6 +158,7 @@ def _parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
     _add_report(subparsers, environ)
     _add_exporter(subparsers, environ)
     _add_agent(subparsers, environ)
+    _add_worker(subparsers, environ)
     return parser
 
 

@@ -259,6 +259,7 @@ def _decode_outline(data: bytes, max_scenarios: int, file: str, path: Path, fast
                                                  for n in doc.not_run or ()),
         "planned_scenarios": int(doc.planned_scenarios) if doc.planned_scenarios is not None else None,
         "environment": environment, "sweeps": tuple(doc.sweeps or ()),
+        "hosts": dict(doc.hosts or {}),
     }
 
 
@@ -415,6 +416,7 @@ def _scenario_view(e: ScenarioEntry, i: int) -> Scenario:
             incomplete=bool(e.incomplete), expected_frames=_int(e.expected_frames), media_seconds=e.media_seconds,
             source_duration_unknown=bool(e.source_duration_unknown), output_details=tuple(e.outputs or ()),
             machine_energy_joules=e.machine_energy_joules, energy_attribution=e.energy_attribution,
+            host=e.host,
         )
     except ValueError as exc:
         raise _PathError(p, f"derived values are out of range: {exc}") from None

@@ -115,6 +115,8 @@ class Scenario:
     # issue 22: the machine's joules over the window beside the attributed `energy_joules`, and the rule.
     machine_energy_joules: float | None = None
     energy_attribution: str | None = None
+    # issue 25
+    host: str | None = None  # the fleet worker that ran it (`ffwatt run --cluster`); None in a local run
     energy_joules: float | None = field(init=False, default=None)
     energy_source: str | None = field(init=False, default=None)
     mean_power_watts: float | None = field(init=False, default=None)
@@ -237,6 +239,8 @@ class ResultsRun:
     planned_scenarios: int | None = None
     environment: dict[str, Any] = field(default_factory=dict)
     sweeps: tuple[Sweep, ...] = ()
+    # issue 25
+    hosts: dict[str, dict[str, Any]] = field(default_factory=dict)  # fleet runs: host -> its environment
 
     @property
     def baseline(self) -> Scenario | None:

@@ -247,6 +247,8 @@ class RepetitionEntry(msgspec.Struct, omit_defaults=True, **_STRUCT):
     energy_joules: NonNegative | None = None
     avg_fps: NonNegative | None = None
     duration: NonNegative | None = None
+    # issue 25
+    host: Text | None = None  # fleet runs without --pin-host: the host of this repetition when they differ
 
 
 _NO_VIDEO_RE = re.compile(r"^\s*0+\s*[xX]\s*0+\s*$")
@@ -318,6 +320,9 @@ class ScenarioEntry(msgspec.Struct, omit_defaults=True, **_STRUCT):
     # scenario's attributed share) and the rule that attributed it ("cpu-time-share", ...).
     machine_energy_joules: Joules | None = None
     energy_attribution: Text | None = None
+    # issue 25: fleet runs (`ffwatt run --cluster`); absent in local runs
+    host: Text | None = None  # the worker (its --name) that ran the scenario; its environment is the header's hosts[host]
+    lost_attempt_hosts: Annotated[list[Text] | None, msgspec.Meta(description="an array of host names")] = None
 
     def check(self) -> None:
         """The rules msgspec's types cannot say; `RuleError` names the field."""
@@ -454,6 +459,8 @@ class ResultsDocument(msgspec.Struct, Generic[S], omit_defaults=True, **_STRUCT)
     not_run: Annotated[list[NotRun] | None,
                        msgspec.Meta(description="an array of {name, status, reason} objects")] = None
     sweeps: Annotated[list[Sweep] | None, msgspec.Meta(description="an array of sweep objects")] = None
+    # issue 25: fleet runs: each worker's environment (as `environment`), keyed by host name
+    hosts: Annotated[dict[str, dict[str, Any]] | None, msgspec.Meta(description="an object of host -> environment")] = None
 
     def check(self) -> None:
         _integral(self, ("format_version",), 1)

@@ -22,3 +22,8 @@ class RunInterruptedError(RunnerError):
     def __init__(self, signal_name: str) -> None:
         self.signal_name = signal_name
         super().__init__(f"interrupted by {signal_name}; completed scenarios are kept (continue with --resume)")
+
+
+class ScenarioUnrunnableError(RunnerError):
+    """No executor can run this scenario (a fleet without a worker that has its encoder, say): it
+    is skipped, with this message as the reason."""

@@ -22,6 +22,8 @@ then the log line:
 | `scenario_failed` | error (not fatal) | error | `not_run`: failed |
 | `scenario_interrupted` | error (fatal) | - | `not_run`: failed |
 | `scenario_done` | scenario-done | info | `scenarios` |
+| `scenario_host` | scenario-host | info | - (fleet: a worker started it; `host`, `attempt`) |
+| `attempt_lost` | attempt-lost | warning | - (fleet: that host was lost mid-scenario; it runs again elsewhere) |
 | `sweep_step` | - | - | `sweeps` |
 | `sweep_done` | sweep-done | - | - |
 | `rtmp_server` | rtmp-server | info | - |
@@ -147,6 +149,14 @@ class RunRecorder:
         """A signal stopped the run in this scenario (the run's error says so; no log line here)."""
         self._record("error", rewrite=lambda: self.writer.add_not_run(name, "failed", f"interrupted by {signal_name}"),
                      scenario=name, message=message, fatal=True)
+
+    def scenario_host(self, name: str, host: str, attempt: int) -> None:
+        again = f" (attempt {attempt})" if attempt > 1 else ""
+        self._record("scenario-host", f"{name}: running on {host}{again}", scenario=name, host=host, attempt=attempt)
+
+    def attempt_lost(self, name: str, host: str) -> None:
+        self._record("attempt-lost", f"{name}: host {host} was lost while running it; it ran again elsewhere",
+                     level=logging.WARNING, scenario=name, host=host)
 
     def scenario_done(self, name: str, entry: Any, summary: Mapping[str, Any]) -> None:
         """`entry` goes to the results file; `summary` (its headline figures) to the event and the log."""

@@ -11,7 +11,8 @@ Invariants:
   after a failure, SIGINT or SIGTERM (`RunInterruptedError`); scenarios that did not complete are
   listed in `not_run` with the reason;
 * a scenario whose encoder ffmpeg lacks is skipped, one that fails is recorded, and the
-  run goes on; the exit status is 0 only when every scenario completed;
+  run goes on; the exit status is 0 only when every scenario completed, except that on a fleet
+  (`--cluster`, runner/fleet/cluster.py) a scenario no worker can open is skipped without failing it;
 * `--resume` continues the newest results file written for the same scenario file and
   expanded matrix (`runner.matrix_sha256`), skipping the scenarios already in it;
 * net-of-baseline figures are the exporters' job: an idle baseline runs like any other
@@ -35,9 +36,6 @@ import signal
 import sys
 import tempfile
 import threading
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -50,13 +48,14 @@ from contract.results_writer import ResultsWriter, entry_object, find_resumable,
 from contract.schema import OutputEntry, QualityDetail, RepetitionEntry, ScenarioEntry, SourceEntry
 from runner import ffmpeg as ff
 from runner import quality as q
-from runner.encode import EncodeError, EncodeResult, encode
+from runner.encode import EncodeError, EncodeResult
 from runner.encoder_options import check_options
-from runner.errors import RunInterruptedError, RunnerError
+from runner.errors import RunInterruptedError, RunnerError, ScenarioUnrunnableError
 from runner.events import EventLog, RunRecorder
-from runner.live import LiveResult, encode_live, publish_url, sweep_step, sweep_summary
+from runner.live import LiveResult, publish_url, sweep_step, sweep_summary
+from runner.measure import Job, LiveTarget, Measurer, Outcome
 from runner.media import MediaError, SourceCatalog
-from runner.progress import ProgressDisplay, probe_exporter, read_token
+from runner.progress import probe_exporter, read_token
 from runner.scenarios import DEFAULT_MAX_SCENARIOS, Scenario, load_scenarios, matrix_sha256
 from servers.rtmp import RtmpServer, RtmpServerError
 
@@ -88,15 +87,8 @@ class RunOptions:
     rtmp_record_dir: Path | None = None  # where that existing server records streams (for live quality)
     nginx: str = "nginx"
     max_scenarios: int = DEFAULT_MAX_SCENARIOS
-
-
-@dataclass(frozen=True)
-class _LiveTarget:
-    """Where live streams go: the application URL, its /stat (or None), its recordings (or None)."""
-
-    rtmp_url: str
-    stat_url: str | None
-    record_dir: Path | None
+    cluster: str | None = None  # a Dask scheduler address: run the scenarios on its workers (runner/fleet)
+    pin_host: bool = False  # fleet: every repetition of a scenario on one host
 
 
 @contextmanager
@@ -232,6 +224,7 @@ class _Run:
         self.rtmp: RtmpServer | None = None  # our own, started at the first live scenario
         self.rtmp_error: str | None = None  # why it could not start (then every live scenario is skipped)
         self.sources = sources or SourceCatalog(info.path)
+        self.pending: list[Job] = []  # dispatched, not yet recorded
 
     # ---- the run -----------------------------------------------------------
 
@@ -251,13 +244,25 @@ class _Run:
             work_dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise RunnerError(f"cannot create the work dir {str(work_dir)!r}: {exc.strerror or exc}") from None
+        self.executor = self._executor()
         try:
+            # One loop for both executors: the local one has run a scenario by the time it is
+            # dispatched, a fleet's collects each as its worker finishes it.
             for scenario in self.scenarios:
                 if scenario.sweep:
                     self._sweep(scenario, work_dir)
                 else:
-                    self._one(scenario, work_dir)
+                    self._dispatch(scenario, work_dir)
+                self._collect(timeout=0)
+            while self.pending:
+                self._collect(timeout=1.0)
+        except RunInterruptedError as exc:
+            for job in self.pending:
+                self.rec.scenario_interrupted(job.scenario.name, exc.signal_name, str(exc))
+            self.executor.cancel(self.pending)
+            raise
         finally:
+            self.executor.close()
             if self.rtmp is not None:
                 self.rtmp.stop()
             if own_work_dir and not self.opts.keep_outputs:
@@ -271,50 +276,91 @@ class _Run:
         for sweep in writer.sweeps:
             print(f"  sweep {sweep['name']}: knee at {sweep['knee_streams']} stream(s), "
                   f"{_fmt(sweep['marginal_joules_per_stream'])} J per extra stream", file=self.out)
-        return 0 if not writer.not_run else 1  # every scenario that did not complete is in it
+        # every scenario that did not complete is in not_run; a fleet's capability skips do not fail the run
+        excused = getattr(self.executor, "capability_skips", set())
+        return 0 if all(item["name"] in excused for item in writer.not_run) else 1
 
-    def _one(self, scenario: Scenario, work_dir: Path, sweep: str | None = None) -> dict[str, Any] | None:
-        """Run one scenario and record it; its entry, or None when it was skipped or failed."""
+    def _executor(self) -> Any:
+        measurer = Measurer(self.opts, self.info, self.meter, self.events.emit, self.rec.error, self.progress_url,
+                            self.progress_token)
+        if not self.opts.cluster:
+            return _LocalExecutor(self.info, measurer, self._media_files, keep_outputs=self.opts.keep_outputs)
+        from runner.fleet.cluster import ClusterExecutor  # needs the fleet extra (distributed)
+
+        self.rec.writer.header["runner"]["cluster"] = self.opts.cluster
+        return ClusterExecutor(self.opts, self.rec)
+
+    def _dispatch(self, scenario: Scenario, work_dir: Path, sweep: str | None = None) -> Job | None:
+        """Hand one scenario to the executor; None when it was resumed or skipped (recorded)."""
         if scenario.name in self.done:
             self.rec.scenario_resumed(scenario.name)
-            return next(e for e in self.rec.writer.scenarios if e.get("name") == scenario.name)
+            return None
         target = None
-        reason = None if scenario.idle else self.info.missing_encoder_reason(scenario.encoder)
+        reason = self.executor.cannot_run(scenario)
         if reason is None and scenario.live:
             target, reason = self._live_target(work_dir)
         if reason:
             self.rec.scenario_skipped(scenario.name, reason)
             return None
         self.rec.scenario_started(scenario.name, streams=scenario.streams, repeat=scenario.repeat, mode=scenario.mode)
+        job = Job(scenario, target, sweep)
+        self.pending.append(job)
+        self.executor.start(job, work_dir)
+        return job
+
+    def _collect(self, timeout: float, only: Job | None = None) -> None:
+        waiting = [only] if only is not None else self.pending
+        for job in self.executor.ready(waiting, timeout):
+            self._finish(job)
+
+    def _finish(self, job: Job) -> dict[str, Any] | None:
+        """Record a finished job: its entry, or None when it failed or could not run."""
+        self.pending.remove(job)
+        s = job.scenario
         try:
-            entry = self._scenario(scenario, work_dir, target)
-        except RunInterruptedError as exc:
-            self.rec.scenario_interrupted(scenario.name, exc.signal_name, str(exc))
-            raise
+            outcome = self.executor.outcome(job)
+        except ScenarioUnrunnableError as exc:
+            self.rec.scenario_skipped(s.name, str(exc))
+            return None
         except EncodeError as exc:
             message = str(exc)
-            if scenario.live and self.rtmp is not None and not self.rtmp.running:
+            if s.live and self.rtmp is not None and not self.rtmp.running:
                 message = f"{message}\n{self._server_gone()}"
-            self.rec.scenario_failed(scenario.name, message)
+            self.rec.scenario_failed(s.name, message)
             return None
-        finally:
-            if not self.opts.keep_outputs and not scenario.idle:
-                for path in self._media_files(scenario, work_dir, target):  # the encoded media; logs stay
-                    path.unlink(missing_ok=True)
-        if sweep is not None:
-            entry = scenario_entry(**entry, sweep=sweep)
+        entry = _entry(s, outcome.reps, outcome.quality, self._source_entry(s))
+        extra: dict[str, Any] = {}
+        if job.sweep is not None:
+            extra["sweep"] = job.sweep
+        if outcome.hosts:
+            extra.update(_host_fields(entry, outcome))
+            hosts = self.rec.writer.header.setdefault("hosts", {})
+            hosts.update(outcome.host_environments)
+        if extra:
+            entry = scenario_entry(**{**entry, **extra})
         if entry.get("incomplete"):
             message = (f"incomplete: got {entry.get('total_frames')} of {entry.get('expected_frames')} expected frames"
                        + "".join(f"; rung {o['resolution']}: {o.get('frames')} of {o.get('expected_frames')}"
                                  for o in entry.get("outputs") or ()) + " (the source ended early?)")
-            self.rec.error(message, f"{scenario.name}: {message}", scenario=scenario.name, level=logging.WARNING)
+            self.rec.error(message, f"{s.name}: {message}", scenario=s.name, level=logging.WARNING)
         if entry.get("source_duration_unknown"):
-            log.warning("%s: the source's duration is unknown: %s s of media were encoded", scenario.name,
+            log.warning("%s: the source's duration is unknown: %s s of media were encoded", s.name,
                         entry.get("media_seconds"))
-        self.rec.scenario_done(scenario.name, entry, _summary(entry))
+        self.rec.scenario_done(s.name, entry, _summary(entry))
         return entry
 
-    def _media_files(self, s: Scenario, work_dir: Path, target: _LiveTarget | None) -> list[Path]:
+    def _one(self, scenario: Scenario, work_dir: Path, sweep: str | None = None) -> dict[str, Any] | None:
+        """Run one scenario to its end and record it; its entry, or None when it was skipped or failed."""
+        if scenario.name in self.done:
+            self.rec.scenario_resumed(scenario.name)
+            return next(e for e in self.rec.writer.scenarios if e.get("name") == scenario.name)
+        job = self._dispatch(scenario, work_dir, sweep)
+        while job is not None and job in self.pending:
+            self._collect(timeout=1.0, only=job)
+        return next((e for e in reversed(self.rec.writer.scenarios) if e.get("name") == scenario.name), None) \
+            if job is not None else None
+
+    def _media_files(self, s: Scenario, work_dir: Path, target: LiveTarget | None) -> list[Path]:
         if not s.live:
             return [p for i in range(1, s.streams + 1) for p in ff.output_paths(s, work_dir, i)]
         if target is None or target.record_dir is None or self.opts.rtmp_url:
@@ -340,10 +386,10 @@ class _Run:
 
     # ---- the RTMP server ------------------------------------------------------
 
-    def _live_target(self, work_dir: Path) -> tuple[_LiveTarget | None, str | None]:
+    def _live_target(self, work_dir: Path) -> tuple[LiveTarget | None, str | None]:
         """Where live streams publish, or why they cannot (the scenario is then skipped)."""
         if self.opts.rtmp_url:
-            return _LiveTarget(self.opts.rtmp_url, self.opts.rtmp_stat_url, self.opts.rtmp_record_dir), None
+            return LiveTarget(self.opts.rtmp_url, self.opts.rtmp_stat_url, self.opts.rtmp_record_dir), None
         if self.rtmp_error is not None:
             return None, self.rtmp_error
         if self.rtmp is None:
@@ -352,7 +398,7 @@ class _Run:
         elif not self.rtmp.running:
             log.warning("%s; starting it again", self._server_gone())
         if self.rtmp.running:
-            return _LiveTarget(self.rtmp.rtmp_url, self.rtmp.stat_url, self.rtmp.record_dir), None
+            return LiveTarget(self.rtmp.rtmp_url, self.rtmp.stat_url, self.rtmp.record_dir), None
         try:
             self.rtmp.start()
         except RtmpServerError as exc:
@@ -360,7 +406,7 @@ class _Run:
             self.rec.error(self.rtmp_error)  # logged with each live scenario it skips
             return None, self.rtmp_error
         self.rec.rtmp_server(self.rtmp.rtmp_url, self.rtmp.stat_url, self.rtmp.pid, self.rtmp.record_dir)
-        return _LiveTarget(self.rtmp.rtmp_url, self.rtmp.stat_url, self.rtmp.record_dir), None
+        return LiveTarget(self.rtmp.rtmp_url, self.rtmp.stat_url, self.rtmp.record_dir), None
 
     def _server_gone(self) -> str:
         proc = self.rtmp.proc if self.rtmp is not None else None
@@ -404,48 +450,6 @@ class _Run:
             header["environment"] = env
         return ResultsWriter(self.opts.results_dir, file_name, header, scenarios, sweeps=sweeps), done
 
-    # ---- one scenario -----------------------------------------------------------
-
-    def _scenario(self, s: Scenario, work_dir: Path, target: _LiveTarget | None = None) -> dict[str, Any]:
-        reps = []
-        for _ in range(s.repeat):
-            display = None
-            if not s.idle:
-                display = ProgressDisplay(s.name, int(round(s.fps * s.duration)) * s.streams, s.streams,
-                                          self.events.emit)
-            self.meter.start()
-            try:
-                if s.idle:
-                    start = time.time()
-                    time.sleep(s.duration)
-                    result: EncodeResult | LiveResult | None = None
-                    span = (start, time.time())
-                elif s.live:
-                    assert target is not None
-                    result = encode_live(s, ffmpeg=self.info.path, rtmp_url=target.rtmp_url, work_dir=work_dir,
-                                         progress_url=self.progress_url, on_progress=display.update,
-                                         timeout=_encode_timeout(s), progress_token=self.progress_token)
-                    span = (result.start_time, result.end_time)
-                else:
-                    result = encode(s, ffmpeg=self.info.path, work_dir=work_dir, progress_url=self.progress_url,
-                                    on_progress=display.update, timeout=_encode_timeout(s),
-                                    progress_token=self.progress_token)
-                    span = (result.start_time, result.end_time)
-            finally:
-                reading = self.meter.stop()
-                if display is not None:
-                    display.close()
-            reps.append((result, reading, span))
-        quality = None
-        if not s.idle and self.opts.quality:
-            if s.live:
-                recording = self._recording(s, target)
-                if recording is not None:
-                    quality = self._quality(s, [recording], work_dir, distorted="server_delivered")
-            else:
-                quality = self._quality(s, [Path(p) for p in reps[-1][0].streams[0].outputs], work_dir)
-        return _entry(s, reps, quality, self._source_entry(s))
-
     def _source_entry(self, s: Scenario) -> SourceEntry | None:
         """The scenario's source as the results record it (issue 23); a file is probed and hashed once per run."""
         src = s.source
@@ -461,72 +465,42 @@ class _Run:
                            sha256=ident.sha256, width=m.width, height=m.height, fps=m.fps,
                            duration_seconds=m.duration_seconds)
 
-    def _recording(self, s: Scenario, target: _LiveTarget | None) -> Path | None:
-        """The server's recording of stream 1, once the server closed it; None (logged) when there is none."""
-        name = ff.live_stream_name(s, 1)
-        if target is None or target.record_dir is None:
-            log.warning("%s: the RTMP server's recordings are unknown (pass --rtmp-record-dir with --rtmp-url): "
-                        "live quality not measured", s.name)
-            return None
-        path = target.record_dir / f"{name}.flv"
-        _wait_unpublished(target.stat_url, name, path)
-        if not path.is_file() or path.stat().st_size == 0:
-            message = f"the server's recording {path} is missing or empty: live quality not measured"
-            self.rec.error(message, f"{s.name}: {message}", scenario=s.name)
-            return None
-        return path
-
-    def _quality(self, s: Scenario, outputs: list[Path], work_dir: Path,
-                 distorted: str = "encoder_output") -> dict[str, Any] | None:
-        vmaf = self.info.has_libvmaf
-        psnr, ssim = "psnr" in self.info.filters, "ssim" in self.info.filters
-        if not (vmaf or psnr or ssim):
-            log.warning("%s: ffmpeg has none of libvmaf, psnr, ssim: quality unknown", s.name)
-            return None
-        # N streams of one scenario are the same encode of the same source: stream 1 stands for all.
-        # A ladder's rungs differ: each is scored. A live stream is scored as the server recorded it.
-        scores, cpu = [], 0.0
-        timeout = 120 + 30 * s.duration
-        for i, path in enumerate(outputs):
-            try:
-                r = q.measure(self.info.path, s, path, work_dir / f"{s.slug}-quality-{i}", vmaf=vmaf, psnr=psnr,
-                              ssim=ssim, timeout=timeout)
-            except EncodeError as exc:
-                self.rec.error(f"quality pass failed: {exc}", f"{s.name}: quality pass failed, scores unknown: {exc}",
-                               scenario=s.name)
-                return None
-            scores.append(r)
-            cpu += r.cpu_seconds
-        return {"vmaf": q.mean_quality([r.vmaf for r in scores]) if vmaf else None,
-                "psnr": q.mean_quality([r.psnr for r in scores]) if psnr else None,
-                "ssim": q.mean_quality([r.ssim for r in scores]) if ssim else None,
-                "cpu_seconds": cpu, "distorted": distorted}
 
 
-RECORDING_WAIT_SECONDS = 5.0
 
+class _LocalExecutor:
+    """Runs each scenario here, when it is dispatched (`start`); `ready` then has it at once."""
 
-def _wait_unpublished(stat_url: str | None, stream: str, recording: Path,
-                      timeout: float = RECORDING_WAIT_SECONDS) -> None:
-    """Wait (bounded) until the server has closed `stream`: gone from its /stat when there is one, and its
-    recording no longer growing (the server writes the last packets after the publisher left)."""
-    deadline = time.monotonic() + timeout
-    needle = f"<name>{stream}</name>".encode()
-    while stat_url and time.monotonic() < deadline:
+    def __init__(self, info: ff.FfmpegInfo, measurer: Measurer, media_files: Any, keep_outputs: bool) -> None:
+        self.info, self.measurer, self.media_files, self.keep_outputs = info, measurer, media_files, keep_outputs
+
+    def cannot_run(self, s: Scenario) -> str | None:
+        return None if s.idle else self.info.missing_encoder_reason(s.encoder)
+
+    def start(self, job: Job, work_dir: Path) -> None:
+        s = job.scenario
         try:
-            with urllib.request.urlopen(stat_url, timeout=2) as r:
-                if needle not in r.read(8 << 20):
-                    break
-        except (urllib.error.URLError, OSError):
-            break  # no /stat: the file check below still applies
-        time.sleep(0.1)
-    last = -1
-    while time.monotonic() < deadline:
-        size = recording.stat().st_size if recording.exists() else -1
-        if size == last and size > 0:
-            return
-        last = size
-        time.sleep(0.25)
+            job.handle = Outcome(*self.measurer.measure(s, work_dir, job.target))
+        except EncodeError as exc:
+            job.handle = exc
+        finally:
+            if not self.keep_outputs and not s.idle:
+                for path in self.media_files(s, work_dir, job.target):  # the encoded media; logs stay
+                    path.unlink(missing_ok=True)
+
+    def ready(self, jobs: list[Job], timeout: float) -> list[Job]:
+        return list(jobs)
+
+    def outcome(self, job: Job) -> Outcome:
+        if isinstance(job.handle, Exception):
+            raise job.handle
+        return job.handle
+
+    def cancel(self, jobs: list[Job]) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
 
 
 def _baseline_mean_watts(entries: list[dict[str, Any]]) -> float | None:
@@ -541,11 +515,6 @@ def _baseline_mean_watts(entries: list[dict[str, Any]]) -> float | None:
 
 def _fmt(value: float | None) -> str:
     return "unknown" if value is None else f"{value:.1f}"
-
-
-def _encode_timeout(s: Scenario) -> float:
-    """A generous bound on one encode: slow presets on a small machine run far below real time."""
-    return 120.0 + 60.0 * s.duration * max(1, len(s.outputs))
 
 
 def _mean(values: list) -> float | None:
@@ -699,3 +668,15 @@ def _summary(entry: dict[str, Any]) -> dict[str, Any]:
     keys = ("avg_fps", "total_frames", "speed", "energy_joules", "energy_source", "cpu_core_seconds", "vmaf_score",
             "psnr_score", "measured_bitrate_bps", "dropped_frames", "fell_behind_streams", "min_speed")
     return {k: (round(entry[k], 3) if isinstance(entry[k], float) else entry[k]) for k in keys if k in entry}
+
+
+def _host_fields(entry: dict[str, Any], outcome: Outcome) -> dict[str, Any]:
+    """A fleet scenario's `host` (its first repetition's), the hosts lost while running it and, when
+    its repetitions ran on several hosts, each repetition's."""
+    fields: dict[str, Any] = {"host": outcome.hosts[0]}
+    if outcome.lost_hosts:
+        fields["lost_attempt_hosts"] = list(outcome.lost_hosts)
+    if len(set(outcome.hosts)) > 1 and entry.get("repetitions"):
+        fields["repetitions"] = [{**rep, "host": host} for rep, host in zip(entry["repetitions"], outcome.hosts,
+                                                                            strict=True)]
+    return fields

@@ -50,6 +50,8 @@ RUN_SETTINGS = (
             "libnginx-mod-rtmp)."),
     Setting("max-scenarios", 10_000, "Refuse a scenario file that expands to more scenarios (matrix bombs).",
             positive_int),
+    Setting("cluster", None, "Run the scenarios on the workers of this Dask scheduler (tcp://host:8786; "
+            "start one `ffwatt worker SCHEDULER` per lab host, docs/fleet.md) instead of here.", _url),
 )
 # Flags without a value; their variables take true/false.
 RUN_SWITCHES = (
@@ -58,4 +60,6 @@ RUN_SWITCHES = (
     Setting("dry-run", False, "Print the expanded scenarios and the exact ffmpeg commands; run nothing.", boolean),
     Setting("keep-outputs", False, "Keep the encoded files in the work dir.", boolean),
     Setting("no-quality", False, "Skip the VMAF/PSNR/SSIM pass.", boolean),
+    Setting("pin-host", False, "With --cluster: run every repetition of a scenario on the same host "
+            "(energy compares within one host).", boolean),
 )

@@ -1,0 +1,119 @@
+"""The function a fleet worker runs for each task: one scenario (or one repetition of it) on
+this host, measured by the same `runner.run.Measurer` a local run uses.
+
+Sources: a lavfi source needs nothing; a file source is either shipped with the task (files up
+to `SHIP_MAX_BYTES`: the client reads it, the worker writes it to its work dir) or read from
+the same path on the worker (larger files: a path every host mounts). When the scenario's
+source records a SHA-256, the worker checks the file it will encode against it first and a
+mismatch fails the scenario (never retried: another host would read the same file).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import shutil
+import time
+import uuid
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from runner.encode import EncodeError
+from runner.scenarios import Scenario
+
+__all__ = ["TaskResult", "run_scenario", "ATTEMPT_TOPIC", "SHIP_MAX_BYTES", "source_to_ship", "sha256_file"]
+
+log = logging.getLogger("ffwatt.worker")
+
+ATTEMPT_TOPIC = "ffwatt-attempt"  # a worker's "started this task" event, so the client sees lost attempts
+SHIP_MAX_BYTES = 32 << 20
+
+
+@dataclass(frozen=True)
+class TaskResult:
+    task_id: str
+    host: str
+    environment: dict[str, Any]
+    started: float  # unix s, as the attempt event says (the client tells this attempt from lost ones)
+    reps: list
+    quality: dict[str, Any] | None
+    errors: list[tuple[str, str | None]]  # (message, log line) the run records as error events
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def source_to_ship(s: Scenario) -> bytes | None:
+    """The source file's bytes when it is small enough to go with the task; None otherwise."""
+    src = s.source
+    if src is None or src.kind != "file" or not src.path:
+        return None
+    path = Path(src.path)
+    try:
+        if path.stat().st_size > SHIP_MAX_BYTES:
+            return None
+        return path.read_bytes()
+    except OSError:
+        return None  # the worker reads the shared path, and says so when it cannot
+
+
+def _place_source(s: Scenario, shipped: bytes | None, work_dir: Path, host: str) -> Scenario:
+    src = s.source
+    if src is None or src.kind != "file" or not src.path:
+        return s
+    path = Path(src.path)
+    if shipped is not None:
+        path = work_dir / f"source-{Path(src.path).name}"
+        path.write_bytes(shipped)
+    elif not path.is_file():
+        raise EncodeError(f"{s.name}: source {src.path} is not on host {host} (files over {SHIP_MAX_BYTES >> 20} MiB "
+                          "are read from a path every host shares: mount it at the same path)")
+    expected = getattr(src, "sha256", None)  # recorded by the scenario loader when it knows it
+    if expected:
+        found = sha256_file(path)
+        if found != expected.lower():
+            raise EncodeError(f"{s.name}: source {src.path} on host {host} has SHA-256 {found}, "
+                              f"the scenario expects {expected}")
+    return replace(s, source=replace(src, path=str(path))) if path != Path(src.path) else s
+
+
+def run_scenario(task_id: str, s: Scenario, opts: Any, quality: bool, shipped: bytes | None) -> TaskResult:
+    """Runs on a worker: `s.repeat` repetitions of `s` here, then its quality pass when `quality`."""
+    from distributed import get_worker
+
+    from runner.energy import EnergyMeter
+    from runner.fleet.worker import host_state
+    from runner.measure import Measurer
+    from runner.progress import read_token
+
+    state = host_state()
+    started = time.time()
+    get_worker().log_event(ATTEMPT_TOPIC, {"task": task_id, "scenario": s.name, "host": state.name,
+                                          "started": started})
+    errors: list[tuple[str, str | None]] = []
+    with state.lock:
+        info = state.info
+        meter = EnergyMeter(cpu_metrics_url=opts.cpu_metrics_url or None, gpu_metrics_url=opts.gpu_metrics_url or None,
+                            tsdb_url=opts.tsdb_url or None, step_seconds=opts.sample_interval,
+                            tdp_watts=opts.tdp_watts)
+        token = read_token(opts.progress_token_file) if opts.progress_token_file else None
+        measurer = Measurer(opts, info, meter, lambda *a, **k: None,
+                            lambda message, line=None, **k: errors.append((message, line)),
+                            (opts.progress_url or "").rstrip("/") or None, token)
+        work_dir = state.work_dir / f"task-{uuid.uuid4().hex[:12]}"
+        work_dir.mkdir(parents=True)
+        try:
+            placed = _place_source(s, shipped, work_dir, state.name)
+            log.info("%s: running here (%d repetition(s))", s.name, s.repeat)
+            reps, scores = measurer.measure(placed, work_dir, quality=quality)
+        finally:
+            shutil.rmtree(work_dir, ignore_errors=True)
+    environment = {**state.capabilities.environment(), "energy_meter": meter.describe().split(" ", 1)[0]}
+    return TaskResult(task_id=task_id, host=state.name, environment=environment, started=started, reps=reps,
+                      quality=scores, errors=errors)

@@ -1,0 +1,181 @@
+"""One scenario measured on this host (`Measurer`: its repetitions under the energy meter, then
+its quality pass) and what a run's executors pass around (`Job`, `Outcome`). `runner.run` uses
+it for a local run; a fleet worker for each task it is given (runner/fleet/task.py)."""
+
+from __future__ import annotations
+
+import logging
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from runner import ffmpeg as ff
+from runner import quality as q
+from runner.encode import EncodeError, EncodeResult, encode
+from runner.live import LiveResult, encode_live
+from runner.progress import ProgressDisplay
+from runner.scenarios import Scenario
+
+__all__ = ["Job", "LiveTarget", "Measurer", "Outcome", "encode_timeout"]
+
+log = logging.getLogger("ffwatt.run")
+
+
+@dataclass(frozen=True)
+class LiveTarget:
+    """Where live streams go: the application URL, its /stat (or None), its recordings (or None)."""
+
+    rtmp_url: str
+    stat_url: str | None
+    record_dir: Path | None
+
+
+@dataclass
+class Job:
+    """One dispatched scenario; `handle` is the executor's own (the fleet's futures)."""
+
+    scenario: Scenario
+    target: LiveTarget | None
+    sweep: str | None
+    handle: Any = None
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What running a scenario gave: `reps` as `Measurer.measure` returns them, the quality pass
+    (or None) and, on a fleet, where: `hosts[i]` ran repetition i, `lost_hosts` were lost while
+    running it (the attempt then ran again elsewhere), `host_environments` {host: environment}."""
+
+    reps: list
+    quality: dict[str, Any] | None
+    hosts: tuple[str, ...] = ()
+    lost_hosts: tuple[str, ...] = ()
+    host_environments: dict[str, dict[str, Any]] | None = None
+
+
+class Measurer:
+    """Runs one scenario's repetitions and its quality pass on this host: the local run's
+    executor, and a fleet worker's for each task it is given (runner/fleet/task.py)."""
+
+    def __init__(self, opts: Any, info: ff.FfmpegInfo, meter: Any, emit: Any, report_error: Any,
+                 progress_url: str | None, progress_token: str | None) -> None:
+        self.opts, self.info, self.meter, self.emit, self.report_error = opts, info, meter, emit, report_error
+        self.progress_url, self.progress_token = progress_url, progress_token
+
+    def measure(self, s: Scenario, work_dir: Path, target: LiveTarget | None = None, *,
+                quality: bool | None = None) -> tuple[list, dict[str, Any] | None]:
+        """`s.repeat` repetitions ((result, reading, span) each), then the quality pass of the last
+        (after the meter stopped, so its CPU is never the scenario's)."""
+        reps = []
+        for _ in range(s.repeat):
+            display = None
+            if not s.idle:
+                display = ProgressDisplay(s.name, int(round(s.fps * s.duration)) * s.streams, s.streams, self.emit)
+            self.meter.start()
+            try:
+                if s.idle:
+                    start = time.time()
+                    time.sleep(s.duration)
+                    result: EncodeResult | LiveResult | None = None
+                    span = (start, time.time())
+                elif s.live:
+                    assert target is not None
+                    result = encode_live(s, ffmpeg=self.info.path, rtmp_url=target.rtmp_url, work_dir=work_dir,
+                                         progress_url=self.progress_url, on_progress=display.update,
+                                         timeout=encode_timeout(s), progress_token=self.progress_token)
+                    span = (result.start_time, result.end_time)
+                else:
+                    result = encode(s, ffmpeg=self.info.path, work_dir=work_dir, progress_url=self.progress_url,
+                                    on_progress=display.update, timeout=encode_timeout(s),
+                                    progress_token=self.progress_token)
+                    span = (result.start_time, result.end_time)
+            finally:
+                reading = self.meter.stop()
+                if display is not None:
+                    display.close()
+            reps.append((result, reading, span))
+        scores = None
+        if not s.idle and (self.opts.quality if quality is None else quality):
+            if s.live:
+                recording = self._recording(s, target)
+                if recording is not None:
+                    scores = self._quality(s, [recording], work_dir, distorted="server_delivered")
+            else:
+                scores = self._quality(s, [Path(p) for p in reps[-1][0].streams[0].outputs], work_dir)
+        return reps, scores
+
+    def _recording(self, s: Scenario, target: LiveTarget | None) -> Path | None:
+        """The server's recording of stream 1, once the server closed it; None (logged) when there is none."""
+        name = ff.live_stream_name(s, 1)
+        if target is None or target.record_dir is None:
+            log.warning("%s: the RTMP server's recordings are unknown (pass --rtmp-record-dir with --rtmp-url): "
+                        "live quality not measured", s.name)
+            return None
+        path = target.record_dir / f"{name}.flv"
+        _wait_unpublished(target.stat_url, name, path)
+        if not path.is_file() or path.stat().st_size == 0:
+            message = f"the server's recording {path} is missing or empty: live quality not measured"
+            self.report_error(message, f"{s.name}: {message}", scenario=s.name)
+            return None
+        return path
+
+    def _quality(self, s: Scenario, outputs: list[Path], work_dir: Path,
+                 distorted: str = "encoder_output") -> dict[str, Any] | None:
+        vmaf = self.info.has_libvmaf
+        psnr, ssim = "psnr" in self.info.filters, "ssim" in self.info.filters
+        if not (vmaf or psnr or ssim):
+            log.warning("%s: ffmpeg has none of libvmaf, psnr, ssim: quality unknown", s.name)
+            return None
+        # N streams of one scenario are the same encode of the same source: stream 1 stands for all.
+        # A ladder's rungs differ: each is scored. A live stream is scored as the server recorded it.
+        scores, cpu = [], 0.0
+        timeout = 120 + 30 * s.duration
+        for i, path in enumerate(outputs):
+            try:
+                r = q.measure(self.info.path, s, path, work_dir / f"{s.slug}-quality-{i}", vmaf=vmaf, psnr=psnr,
+                              ssim=ssim, timeout=timeout)
+            except EncodeError as exc:
+                self.report_error(f"quality pass failed: {exc}", f"{s.name}: quality pass failed, scores unknown: {exc}",
+                               scenario=s.name)
+                return None
+            scores.append(r)
+            cpu += r.cpu_seconds
+        return {"vmaf": q.mean_quality([r.vmaf for r in scores]) if vmaf else None,
+                "psnr": q.mean_quality([r.psnr for r in scores]) if psnr else None,
+                "ssim": q.mean_quality([r.ssim for r in scores]) if ssim else None,
+                "cpu_seconds": cpu, "distorted": distorted}
+
+
+
+RECORDING_WAIT_SECONDS = 5.0
+
+
+def _wait_unpublished(stat_url: str | None, stream: str, recording: Path,
+                      timeout: float = RECORDING_WAIT_SECONDS) -> None:
+    """Wait (bounded) until the server has closed `stream`: gone from its /stat when there is one, and its
+    recording no longer growing (the server writes the last packets after the publisher left)."""
+    deadline = time.monotonic() + timeout
+    needle = f"<name>{stream}</name>".encode()
+    while stat_url and time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(stat_url, timeout=2) as r:
+                if needle not in r.read(8 << 20):
+                    break
+        except (urllib.error.URLError, OSError):
+            break  # no /stat: the file check below still applies
+        time.sleep(0.1)
+    last = -1
+    while time.monotonic() < deadline:
+        size = recording.stat().st_size if recording.exists() else -1
+        if size == last and size > 0:
+            return
+        last = size
+        time.sleep(0.25)
+
+
+def encode_timeout(s: Scenario) -> float:
+    """A generous bound on one encode: slow presets on a small machine run far below real time."""
+    return 120.0 + 60.0 * s.duration * max(1, len(s.outputs))

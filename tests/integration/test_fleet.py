@@ -1,0 +1,140 @@
+"""The fleet end to end on loopback: a real `dask scheduler`, three `ffwatt worker` processes and
+`ffwatt run --cluster`, one worker SIGKILLed while it runs a scenario.
+
+Expected values come from the scenario file and the events, not from the runner's code: every
+encode scenario is in the results with the host that ran it, no host's encode windows overlap,
+the lost host's scenario ran again elsewhere and says so, the NVENC one is skipped with the
+reason (none of these workers has a GPU), and the run exits 0.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from common.process import free_port, kill, log_tail, spawn_logged, terminate
+from tests.servers import integration_required
+
+pytest.importorskip("distributed", reason="the fleet extra (distributed) is not installed")
+
+ROOT = Path(__file__).resolve().parents[2]
+WORKERS = ("w1", "w2", "w3")
+ENCODES = 8
+SCENARIOS = f"""
+defaults:
+  encoder: libx264
+  preset: medium
+  resolution: 640x360
+  fps: 30
+  duration: 3
+  source: testsrc2
+scenarios:
+  - name: "x264 @ {{bitrate}}"
+    matrix:
+      bitrate: [{", ".join(f"{200 + 100 * i}k" for i in range(ENCODES))}]
+  - name: nvenc
+    encoder: h264_nvenc
+    preset: p4
+    bitrate: 1000k
+"""
+
+
+def _dask() -> list[str]:
+    return [sys.executable, "-m", "distributed.cli.dask_scheduler"]
+
+
+def _env() -> dict[str, str]:
+    return {**os.environ, "PYTHONPATH": str(ROOT)}
+
+
+def _wait_for(predicate, timeout: float, what: str, log: Path):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = predicate()
+        if found:
+            return found
+        time.sleep(0.05)
+    pytest.fail(f"{what} within {timeout:g} s; log tail:\n{log_tail(log)}")
+
+
+def _events(path: Path) -> list[dict]:
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.endswith("}")]
+
+
+@pytest.fixture()
+def fleet(tmp_path):
+    try:
+        import imageio_ffmpeg
+
+        imageio_ffmpeg.get_ffmpeg_exe()
+    except (ImportError, RuntimeError) as exc:
+        if integration_required():
+            pytest.fail(f"the static ffmpeg of imageio-ffmpeg is required: {exc}")
+        pytest.skip(f"no static ffmpeg: {exc}")
+    port = free_port()
+    address = f"tcp://127.0.0.1:{port}"
+    procs = {}
+    procs["scheduler"] = spawn_logged(_dask() + ["--host", "127.0.0.1", "--port", str(port), "--no-dashboard"],
+                                      tmp_path / "scheduler.log", env=_env())
+    for name in WORKERS:
+        procs[name] = spawn_logged([sys.executable, "-m", "cli", "worker", address, "--name", name],
+                                   tmp_path / f"{name}.log", env=_env(), cwd=ROOT)
+    try:
+        for name in WORKERS:
+            _wait_for(lambda n=name: "joined" in (tmp_path / f"{n}.log").read_text(), 60, f"worker {name} joined",
+                      tmp_path / f"{name}.log")
+        yield address, procs
+    finally:
+        for proc in procs.values():
+            terminate(proc, 10, group=True)
+
+
+def test_fleet_runs_every_scenario_once_per_host_at_a_time_and_survives_a_lost_worker(fleet, tmp_path):
+    address, procs = fleet
+    scenario_file = tmp_path / "fleet.yml"
+    scenario_file.write_text(SCENARIOS)
+    events = tmp_path / "events.ndjson"
+    run_log = tmp_path / "run.log"
+    run = spawn_logged([sys.executable, "-m", "cli", "run", str(scenario_file), "--cluster", address, "--no-quality",
+                        "--results-dir", str(tmp_path / "results"), "--events", str(events),
+                        "--cpu-metrics-url", "", "--gpu-metrics-url", "", "--progress-url", ""],
+                       run_log, env=_env(), cwd=ROOT)
+    try:
+        # the first host to start a scenario is lost mid-scenario
+        first = _wait_for(lambda: next((e for e in _events(events) if e["event"] == "scenario-host"), None), 60,
+                          "no worker started a scenario", run_log)
+        victim, lost_scenario = first["host"], first["scenario"]
+        kill(procs[victim])
+        assert run.wait(timeout=90) == 0, log_tail(run_log)
+    finally:
+        if run.poll() is None:
+            kill(run)
+    doc = json.loads(next((tmp_path / "results").glob("test_results_*.json")).read_text())
+    done = {s["name"]: s for s in doc["scenarios"]}
+    # every encode ran, each on a worker of this fleet
+    assert sorted(done) == sorted(f"x264 @ {200 + 100 * i}k" for i in range(ENCODES))
+    assert {s["host"] for s in done.values()} <= set(WORKERS)
+    assert set(doc["hosts"]) == {s["host"] for s in done.values()}
+    for env in doc["hosts"].values():
+        assert env["cpu_cores"] >= 1 and "libx264" in env["encoders"]
+    # the lost one ran again on another host, which the entry and an event say
+    again = done[lost_scenario]
+    assert again["host"] != victim and again["lost_attempt_hosts"] == [victim]
+    assert {"scenario": lost_scenario, "host": victim} in [
+        {k: e[k] for k in ("scenario", "host")} for e in _events(events) if e["event"] == "attempt-lost"]
+    assert not any(s["host"] == victim and s["start_time"] > first["time"] for s in done.values())
+    # one encode at a time per host: sorted by start, each ends before the next starts
+    for host in {s["host"] for s in done.values()}:
+        windows = sorted((s["start_time"], s["end_time"]) for s in done.values() if s["host"] == host)
+        assert all(a_end <= b_start for (_, a_end), (b_start, _) in zip(windows, windows[1:], strict=False)), (host, windows)
+    # nobody can open NVENC here: skipped at once with the reason, and the run still exits 0
+    assert doc["not_run"] == [{"name": "nvenc", "status": "skipped", "reason": "no worker can open h264_nvenc"}]
+    assert procs[victim].poll() == -signal.SIGKILL
