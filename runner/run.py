@@ -56,7 +56,8 @@ from runner.errors import RunInterruptedError, RunnerError
 from runner.events import EventLog, RunRecorder
 from runner.live import LiveResult, encode_live, publish_url, sweep_step, sweep_summary
 from runner.progress import ProgressDisplay, probe_exporter, read_token
-from runner.scenarios import DEFAULT_MAX_SCENARIOS, Scenario, load_scenarios, matrix_sha256
+from runner.scenarios import DEFAULT_MAX_SCENARIOS, QualitySpec, Scenario, load_scenarios, matrix_sha256
+from runner.video_info import probe_video
 from servers.rtmp import RtmpServer, RtmpServerError
 
 log = logging.getLogger("ffwatt.run")
@@ -198,6 +199,7 @@ class _Run:
         self.scenario_file = str(Path(opts.scenario_file).resolve())
         self.sha = matrix_sha256(scenarios)
         self.rtmp: RtmpServer | None = None  # our own, started at the first live scenario
+        self._source_sizes: dict[str, tuple[int, int]] = {}  # a file source's own size, probed once
         self.rtmp_error: str | None = None  # why it could not start (then every live scenario is skipped)
 
     # ---- the run -----------------------------------------------------------
@@ -429,12 +431,20 @@ class _Run:
             return None
         # N streams of one scenario are the same encode of the same source: stream 1 stands for all.
         # A ladder's rungs differ: each is scored. A live stream is scored as the server recorded it.
+        try:
+            source_size = self._source_size(s)
+        except RunnerError as exc:
+            self.rec.error(f"quality pass failed: {exc}", f"{s.name}: quality pass failed, scores unknown: {exc}",
+                           scenario=s.name)
+            return None
+        encode_sizes = [(r.width, r.height) for r in s.outputs] if s.outputs and not live_recording(distorted) \
+            else [(s.width, s.height)]
         scores, cpu = [], 0.0
         timeout = 120 + 30 * s.duration
-        for i, path in enumerate(outputs):
+        for i, (path, encode_size) in enumerate(zip(outputs, encode_sizes, strict=True)):
             try:
-                r = q.measure(self.info.path, s, path, work_dir / f"{s.slug}-quality-{i}", vmaf=vmaf, psnr=psnr,
-                              ssim=ssim, timeout=timeout)
+                r = q.measure(self.info.path, s, path, work_dir / f"{s.slug}-quality-{i}", source_size=source_size,
+                              encode_size=encode_size, vmaf=vmaf, psnr=psnr, ssim=ssim, timeout=timeout)
             except EncodeError as exc:
                 self.rec.error(f"quality pass failed: {exc}", f"{s.name}: quality pass failed, scores unknown: {exc}",
                                scenario=s.name)
@@ -444,7 +454,22 @@ class _Run:
         return {"vmaf": q.mean_quality([r.vmaf for r in scores]) if vmaf else None,
                 "psnr": q.mean_quality([r.psnr for r in scores]) if psnr else None,
                 "ssim": q.mean_quality([r.ssim for r in scores]) if ssim else None,
-                "cpu_seconds": cpu, "distorted": distorted}
+                "cpu_seconds": cpu, "distorted": distorted,
+                "comparisons": [r.comparison for r in scores]}
+
+    def _source_size(self, s: Scenario) -> tuple[int, int]:
+        """The source's own size: a file's (probed once per file), a lavfi source's generated size."""
+        assert s.source is not None and s.width and s.height
+        if s.source.kind != "file":
+            return s.width, s.height
+        path = str(s.source.path)
+        if path not in self._source_sizes:
+            self._source_sizes[path] = probe_video(self.info.path, Path(path), what=f"{s.name}: source").size
+        return self._source_sizes[path]
+
+
+def live_recording(distorted: str) -> bool:
+    return distorted == "server_delivered"
 
 
 RECORDING_WAIT_SECONDS = 5.0
@@ -547,20 +572,40 @@ def _entry(s: Scenario, reps: list, quality: dict[str, Any] | None) -> dict[str,
         fields["bitrate"] = s.bitrate
     if quality is not None:
         vmaf, psnr, ssim = quality["vmaf"], quality["psnr"], quality["ssim"]
+        reference = _quality_reference(s, quality["distorted"], quality["comparisons"])
         fields.update(
             vmaf_score=vmaf.mean if vmaf else None, psnr_score=psnr.mean if psnr else None,
             ssim_score=ssim.mean if ssim else None,
-            vmaf=QualityDetail(**vmaf.as_dict(model=q.VMAF_MODEL, keys=("mean", "harmonic_mean", "min", "p1")))
-            if vmaf else None,
-            psnr=QualityDetail(**psnr.as_dict()) if psnr else None,
-            ssim=QualityDetail(**ssim.as_dict()) if ssim else None,
-            quality_reference={"reference": "source", "distorted": quality["distorted"], "resolution": s.resolution,
-                               "scaler": "bicubic"},
+            vmaf=_detail(vmaf, model=reference["model"]) if vmaf else None,
+            psnr=_detail(psnr) if psnr else None,
+            ssim=_detail(ssim) if ssim else None,
+            quality_reference=reference,
             quality_cpu_seconds=quality["cpu_seconds"],
         )
     return entry_object(ScenarioEntry(**common, **fields))
 
 
+
+
+def _quality_reference(s: Scenario, distorted: str, comparisons: list[q.Comparison]) -> dict[str, str]:
+    """What was compared: the reference, the distorted side, where they were scored (`scored_at`: source,
+    encode or WxH), the size(s) scored at, the scaler and the VMAF model(s); several rungs scored at
+    different sizes list theirs in rung order, comma-separated."""
+
+    def joined(values: list[str]) -> str:
+        return values[0] if len(set(values)) == 1 else ",".join(values)
+
+    spec = s.quality or QualitySpec()
+    return {"reference": "source", "distorted": distorted, "resolution": joined([c.size for c in comparisons]),
+            "scaler": joined([c.scaler for c in comparisons]),
+            # issue 23: where the pair was scored, and with which model
+            "scored_at": spec.resolution, "model": joined([c.model for c in comparisons])}
+
+
+def _detail(stats: q.QualityStats, *, model: str | None = None) -> QualityDetail:
+    """The written form of one metric's pooled scores."""
+    return QualityDetail(mean=stats.mean, harmonic_mean=stats.harmonic_mean, min=stats.min, p1=stats.p1, model=model,
+                         pooling=stats.pooling, frame_mean=stats.frame_mean, y=stats.y, u=stats.u, v=stats.v)
 
 
 def _summary(entry: dict[str, Any]) -> dict[str, Any]:
