@@ -437,8 +437,7 @@ class _Run:
             self.rec.error(f"quality pass failed: {exc}", f"{s.name}: quality pass failed, scores unknown: {exc}",
                            scenario=s.name)
             return None
-        encode_sizes = [(r.width, r.height) for r in s.outputs] if s.outputs and not live_recording(distorted) \
-            else [(s.width, s.height)]
+        encode_sizes = [(r.width, r.height) for r in s.outputs] or [(s.width, s.height)]  # live: no ladder
         scores, cpu = [], 0.0
         timeout = 120 + 30 * s.duration
         for i, (path, encode_size) in enumerate(zip(outputs, encode_sizes, strict=True)):
@@ -466,10 +465,6 @@ class _Run:
         if path not in self._source_sizes:
             self._source_sizes[path] = probe_video(self.info.path, Path(path), what=f"{s.name}: source").size
         return self._source_sizes[path]
-
-
-def live_recording(distorted: str) -> bool:
-    return distorted == "server_delivered"
 
 
 RECORDING_WAIT_SECONDS = 5.0
