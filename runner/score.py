@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import csv
 import io
+import logging
 import math
 import tempfile
 from collections.abc import Sequence
@@ -26,9 +27,12 @@ from typing import Any
 from contract import formulas
 from runner import quality as q
 from runner.errors import RunnerError
+from runner.ffmpeg import probe
 from runner.video_info import VideoInfo, probe_video
 
 __all__ = ["ScoreResult", "parse_resolution_choice", "score", "as_json", "as_text", "frames_csv", "write_frames_csv"]
+
+log = logging.getLogger("ffwatt.score")
 
 TIMEOUT_PER_FRAME = 2.0  # seconds: VMAF at 2160p runs at a few frames/s on one core
 
@@ -53,9 +57,15 @@ def parse_resolution_choice(text: str) -> str | tuple[int, int]:
 
 
 def score(ffmpeg: str, distorted: Path, reference: Path, *, resolution: str = "source", model: str | None = None,
-          vmaf: bool = True, work_dir: Path | None = None) -> ScoreResult:
+          work_dir: Path | None = None) -> ScoreResult:
     """Score `distorted` against `reference`; `RunnerError` for a bad input, `EncodeError` when ffmpeg fails."""
     where = parse_resolution_choice(resolution)
+    info = probe(ffmpeg)  # a missing binary is named here, and an ffmpeg without libvmaf still gives PSNR, SSIM
+    vmaf, psnr, ssim = info.has_libvmaf, "psnr" in info.filters, "ssim" in info.filters
+    if not (vmaf or psnr or ssim):
+        raise RunnerError(f"ffmpeg at {ffmpeg} has none of the libvmaf, psnr, ssim filters")
+    if not vmaf:
+        log.warning("ffmpeg at %s has no libvmaf filter: VMAF is not measured (PSNR and SSIM are)", ffmpeg)
     dist = probe_video(ffmpeg, distorted, what="distorted")
     ref = probe_video(ffmpeg, reference, what="reference")
     if dist.frames is not None and ref.frames is not None and dist.frames != ref.frames:
@@ -66,7 +76,7 @@ def score(ffmpeg: str, distorted: Path, reference: Path, *, resolution: str = "s
     frames = ref.frames or dist.frames or 1
     with tempfile.TemporaryDirectory(prefix="ffwatt-score-", dir=work_dir) as tmp:
         result = q.compare(ffmpeg, ["-i", str(distorted)], ["-i", str(reference)], comparison, Path(tmp), vmaf=vmaf,
-                           timeout=60 + TIMEOUT_PER_FRAME * frames, what=distorted.name)
+                           psnr=psnr, ssim=ssim, timeout=60 + TIMEOUT_PER_FRAME * frames, what=distorted.name)
     return ScoreResult(distorted=dist, reference=ref, scored_at=resolution, result=result)
 
 

@@ -192,3 +192,8 @@ def test_bad_inputs_exit_2_naming_what_is_wrong(ffmpeg, media, capsys, distorted
 def test_a_bad_resolution_exits_2(ffmpeg, media, capsys):
     rc = main(["score", str(media["enc"]), str(media["src"]), "--ffmpeg", ffmpeg, "--resolution", "huge"])
     assert rc == 2 and "error: --resolution: expected source, encode or WxH" in capsys.readouterr().err
+
+
+def test_a_missing_ffmpeg_exits_2_naming_it(media, tmp_path, capsys):
+    rc = main(["score", str(media["enc"]), str(media["src"]), "--ffmpeg", str(tmp_path / "no-ffmpeg")])
+    assert rc == 2 and capsys.readouterr().err.startswith(f"error: ffmpeg not found at '{tmp_path / 'no-ffmpeg'}'")

@@ -209,3 +209,25 @@ def test_probe_reads_the_first_input_video_stream_and_the_last_frame_count():
 
 def test_probe_of_a_file_without_video_is_none():
     assert parse_probe("a.wav", "  Stream #0:0: Audio: pcm_s16le, 44100 Hz, mono\n", "") is None
+
+
+# --------------------------------------------------------------------------
+# what the results record
+
+
+def test_the_results_record_size_scaler_model_and_what_was_asked():
+    from runner.run import _quality_reference
+
+    s = one("  - {name: a, outputs: [{resolution: 3840x2160, bitrate: 20M}, {resolution: 1280x720, bitrate: 3M}], "
+            "resolution: 3840x2160, quality: {resolution: encode}}\n")
+    comparisons = [q.scenario_comparison(s, source_size=(3840, 2160), encode_size=(r.width, r.height))
+                   for r in s.outputs]
+    assert _quality_reference(s, "encoder_output", comparisons) == {
+        "reference": "source", "distorted": "encoder_output", "resolution": "3840x2160,1280x720",
+        "scaler": "bicubic", "scored_at": "encode", "model": "vmaf_4k_v0.6.1,vmaf_v0.6.1"}
+    s = one("  - {name: a, outputs: [{resolution: 3840x2160, bitrate: 20M}, {resolution: 1280x720, bitrate: 3M}], "
+            "resolution: 3840x2160}\n")
+    comparisons = [q.scenario_comparison(s, source_size=(3840, 2160), encode_size=(r.width, r.height))
+                   for r in s.outputs]
+    ref = _quality_reference(s, "encoder_output", comparisons)
+    assert (ref["resolution"], ref["model"], ref["scored_at"]) == ("3840x2160", "vmaf_4k_v0.6.1", "source")
