@@ -3,6 +3,7 @@
 
     ffwatt run SCENARIOS.yml [--results-dir DIR] [--resume] [--dry-run] ...   (runner/)
     ffwatt report RESULTS.json [...] --out DIR                               (report/, docs/report.md)
+    ffwatt score DISTORTED REFERENCE [--resolution source|encode|WxH] [--json]  (runner/score.py)
     ffwatt exporter NAME [flags]      (exporters/; alias: python -m exporters NAME)
     ffwatt agent [--exporters cpu,gpu] [--cpu.FLAG VALUE ...]   (the per-host exporters in one process)
     ffwatt worker SCHEDULER [--name HOST]   (this lab host as a fleet worker; runner/fleet, docs/fleet.md)
@@ -89,6 +90,44 @@ def _cmd_worker(args: argparse.Namespace) -> int:
                                ffmpeg=args.ffmpeg, work_dir=args.work_dir, powercap_root=args.powercap_root))
 
 
+def _add_score(subparsers, environ: Mapping[str, str]) -> None:
+    try:
+        from runner.settings import RUN_SETTINGS
+    except ImportError as exc:
+        _unavailable(subparsers, "score", exc, "runner")
+        return
+    p = subparsers.add_parser("score", help="score a distorted video against its reference (VMAF, PSNR, SSIM)",
+                              description="Score DISTORTED against REFERENCE in one ffmpeg pass, the runner's own "
+                              "quality pass: VMAF (mean, harmonic mean, min, 1%% low), PSNR per plane, SSIM. "
+                              "See docs/quality.md.",
+                              formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("distorted", type=Path, help="the encoded file")
+    p.add_argument("reference", type=Path, help="the file it was encoded from")
+    add_settings(p, [s for s in RUN_SETTINGS if s.flag == "--ffmpeg"], environ)
+    p.add_argument("--resolution", default="source",
+                   help="where to score: source (the reference's size; the distorted upscaled with bicubic), "
+                   "encode (the distorted's size) or WxH")
+    p.add_argument("--model", default=None,
+                   help="VMAF model (default: vmaf_4k_v0.6.1 when scored at 2160p or above, else vmaf_v0.6.1)")
+    p.add_argument("--json", action="store_true", help="print the figures as JSON")
+    p.add_argument("--frames-csv", type=Path, default=None, metavar="FILE", help="write per-frame scores to FILE")
+    p.set_defaults(func=_cmd_score)
+
+
+def _cmd_score(args: argparse.Namespace) -> int:
+    import json
+
+    from runner.ffmpeg import default_ffmpeg
+    from runner.score import as_json, as_text, score, write_frames_csv
+
+    result = score(args.ffmpeg or default_ffmpeg() or "ffmpeg", args.distorted, args.reference,
+                   resolution=args.resolution, model=args.model)
+    if args.frames_csv is not None:
+        write_frames_csv(args.frames_csv, result.result)
+    sys.stdout.write(json.dumps(as_json(result), indent=2) + "\n" if args.json else as_text(result))
+    return 0
+
+
 def _add_report(subparsers, environ: Mapping[str, str]) -> None:
     try:
         from report.cli import add_arguments
@@ -156,6 +195,7 @@ def _parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     _add_run(subparsers, environ)
     _add_report(subparsers, environ)
+    _add_score(subparsers, environ)
     _add_exporter(subparsers, environ)
     _add_agent(subparsers, environ)
     _add_worker(subparsers, environ)

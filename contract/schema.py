@@ -176,11 +176,17 @@ class QualityDetail(msgspec.Struct, frozen=True, omit_defaults=True, **_STRUCT):
     min: NonNegative | None = None
     p1: NonNegative | None = None
     model: Text | None = None
+    # issue 23: how `mean` pools the frames, and the figures per plane
+    pooling: Text | None = None  # "frame_mean" (mean of per-frame scores) or "mse" (PSNR of the mean MSE)
+    frame_mean: NonNegative | None = None  # mean of per-frame scores, where `mean` pools otherwise (PSNR)
+    y: NonNegative | None = None  # per plane (PSNR dB, SSIM 0-1): mean of per-frame values
+    u: NonNegative | None = None
+    v: NonNegative | None = None
 
     def check(self, maximum: float | None) -> None:
         if maximum is None:
             return
-        for name in ("mean", "harmonic_mean", "min", "p1"):
+        for name in ("mean", "harmonic_mean", "min", "p1", "frame_mean", "y", "u", "v"):
             value = getattr(self, name)
             if value is not None and value > maximum:
                 raise RuleError(f".{name}", f"must be a number from 0 to {maximum:g}, got {describe(value)}")

@@ -15,9 +15,11 @@ from typing import Any
 from runner import ffmpeg as ff
 from runner import quality as q
 from runner.encode import EncodeError, EncodeResult, encode
+from runner.errors import RunnerError
 from runner.live import LiveResult, encode_live
 from runner.progress import ProgressDisplay
 from runner.scenarios import Scenario
+from runner.video_info import probe_video
 
 __all__ = ["Job", "LiveTarget", "Measurer", "Outcome", "encode_timeout"]
 
@@ -64,6 +66,7 @@ class Measurer:
                  progress_url: str | None, progress_token: str | None) -> None:
         self.opts, self.info, self.meter, self.emit, self.report_error = opts, info, meter, emit, report_error
         self.progress_url, self.progress_token = progress_url, progress_token
+        self._source_sizes: dict[str, tuple[int, int]] = {}  # a file source's own size, probed once
 
     def measure(self, s: Scenario, work_dir: Path, target: LiveTarget | None = None, *,
                 quality: bool | None = None) -> tuple[list, dict[str, Any] | None]:
@@ -131,12 +134,19 @@ class Measurer:
             return None
         # N streams of one scenario are the same encode of the same source: stream 1 stands for all.
         # A ladder's rungs differ: each is scored. A live stream is scored as the server recorded it.
+        try:
+            source_size = self._source_size(s)
+        except RunnerError as exc:
+            self.report_error(f"quality pass failed: {exc}", f"{s.name}: quality pass failed, scores unknown: {exc}",
+                           scenario=s.name)
+            return None
+        encode_sizes = [(r.width, r.height) for r in s.outputs] or [(s.width, s.height)]  # live: no ladder
         scores, cpu = [], 0.0
         timeout = 120 + 30 * s.duration
-        for i, path in enumerate(outputs):
+        for i, (path, encode_size) in enumerate(zip(outputs, encode_sizes, strict=True)):
             try:
-                r = q.measure(self.info.path, s, path, work_dir / f"{s.slug}-quality-{i}", vmaf=vmaf, psnr=psnr,
-                              ssim=ssim, timeout=timeout)
+                r = q.measure(self.info.path, s, path, work_dir / f"{s.slug}-quality-{i}", source_size=source_size,
+                              encode_size=encode_size, vmaf=vmaf, psnr=psnr, ssim=ssim, timeout=timeout)
             except EncodeError as exc:
                 self.report_error(f"quality pass failed: {exc}", f"{s.name}: quality pass failed, scores unknown: {exc}",
                                scenario=s.name)
@@ -146,8 +156,18 @@ class Measurer:
         return {"vmaf": q.mean_quality([r.vmaf for r in scores]) if vmaf else None,
                 "psnr": q.mean_quality([r.psnr for r in scores]) if psnr else None,
                 "ssim": q.mean_quality([r.ssim for r in scores]) if ssim else None,
-                "cpu_seconds": cpu, "distorted": distorted}
+                "cpu_seconds": cpu, "distorted": distorted,
+                "comparisons": [r.comparison for r in scores]}
 
+    def _source_size(self, s: Scenario) -> tuple[int, int]:
+        """The source's own size: a file's (probed once per file), a lavfi source's generated size."""
+        assert s.source is not None and s.width and s.height
+        if s.source.kind != "file":
+            return s.width, s.height
+        path = str(s.source.path)
+        if path not in self._source_sizes:
+            self._source_sizes[path] = probe_video(self.info.path, Path(path), what=f"{s.name}: source").size
+        return self._source_sizes[path]
 
 
 RECORDING_WAIT_SECONDS = 5.0

@@ -56,7 +56,7 @@ from runner.live import LiveResult, publish_url, sweep_step, sweep_summary
 from runner.measure import Job, LiveTarget, Measurer, Outcome
 from runner.media import MediaError, SourceCatalog
 from runner.progress import probe_exporter, read_token
-from runner.scenarios import DEFAULT_MAX_SCENARIOS, Scenario, load_scenarios, matrix_sha256
+from runner.scenarios import DEFAULT_MAX_SCENARIOS, QualitySpec, Scenario, load_scenarios, matrix_sha256
 from servers.rtmp import RtmpServer, RtmpServerError
 
 log = logging.getLogger("ffwatt.run")
@@ -576,15 +576,14 @@ def _entry(s: Scenario, reps: list, quality: dict[str, Any] | None,
     fields.update(_media_truth(s, fields, source))
     if quality is not None:
         vmaf, psnr, ssim = quality["vmaf"], quality["psnr"], quality["ssim"]
+        reference = _quality_reference(s, quality["distorted"], quality["comparisons"])
         fields.update(
             vmaf_score=vmaf.mean if vmaf else None, psnr_score=psnr.mean if psnr else None,
             ssim_score=ssim.mean if ssim else None,
-            vmaf=QualityDetail(**vmaf.as_dict(model=q.VMAF_MODEL, keys=("mean", "harmonic_mean", "min", "p1")))
-            if vmaf else None,
-            psnr=QualityDetail(**psnr.as_dict()) if psnr else None,
-            ssim=QualityDetail(**ssim.as_dict()) if ssim else None,
-            quality_reference={"reference": "source", "distorted": quality["distorted"], "resolution": s.resolution,
-                               "scaler": "bicubic"},
+            vmaf=_detail(vmaf, model=reference["model"]) if vmaf else None,
+            psnr=_detail(psnr) if psnr else None,
+            ssim=_detail(ssim) if ssim else None,
+            quality_reference=reference,
             quality_cpu_seconds=quality["cpu_seconds"],
         )
     return entry_object(ScenarioEntry(**common, **fields))
@@ -662,6 +661,27 @@ def _media_truth(s: Scenario, fields: dict[str, Any], source: SourceEntry | None
     if source is not None and source.lavfi is None and source.duration_seconds is None:
         out["source_duration_unknown"] = True
     return out
+
+
+def _quality_reference(s: Scenario, distorted: str, comparisons: list[q.Comparison]) -> dict[str, str]:
+    """What was compared: the reference, the distorted side, where they were scored (`scored_at`: source,
+    encode or WxH), the size(s) scored at, the scaler and the VMAF model(s); several rungs scored at
+    different sizes list theirs in rung order, comma-separated."""
+
+    def joined(values: list[str]) -> str:
+        return values[0] if len(set(values)) == 1 else ",".join(values)
+
+    spec = s.quality or QualitySpec()
+    return {"reference": "source", "distorted": distorted, "resolution": joined([c.size for c in comparisons]),
+            "scaler": joined([c.scaler for c in comparisons]),
+            # issue 23: where the pair was scored, and with which model
+            "scored_at": spec.resolution, "model": joined([c.model for c in comparisons])}
+
+
+def _detail(stats: q.QualityStats, *, model: str | None = None) -> QualityDetail:
+    """The written form of one metric's pooled scores."""
+    return QualityDetail(mean=stats.mean, harmonic_mean=stats.harmonic_mean, min=stats.min, p1=stats.p1, model=model,
+                         pooling=stats.pooling, frame_mean=stats.frame_mean, y=stats.y, u=stats.u, v=stats.v)
 
 
 def _summary(entry: dict[str, Any]) -> dict[str, Any]:

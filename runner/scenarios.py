@@ -49,17 +49,19 @@ from contract import formulas
 from runner.encoder_options import short, static_problems
 from runner.errors import RunnerError
 
-__all__ = ["Rung", "Source", "Scenario", "load_scenarios", "parse_scenarios", "matrix_sha256", "slug",
-           "sweep_step_name", "source_file_problem", "source_label", "DEFAULT_MAX_SCENARIOS", "MAX_FILE_BYTES", "MAX_YAML_NODES"]
+__all__ = ["Rung", "Source", "QualitySpec", "Scenario", "load_scenarios", "parse_scenarios", "matrix_sha256",
+           "slug", "sweep_step_name", "source_file_problem", "source_label", "DEFAULT_MAX_SCENARIOS", "MAX_FILE_BYTES",
+           "MAX_YAML_NODES"]
 
 _SCENARIO_KEYS = frozenset({
     "name", "encoder", "preset", "bitrate", "crf", "qp", "resolution", "fps", "duration", "streams",
-    "outputs", "source", "idle", "repeat", "mode", "viewers", "options", "matrix", "sweep",
+    "outputs", "source", "idle", "repeat", "mode", "viewers", "options", "matrix", "sweep", "quality",
 })
 _TOP_KEYS = frozenset({"defaults", "scenarios"})
 _RUNG_KEYS = frozenset({"resolution", "bitrate", "fps"})
 _ENCODE_KEYS = ("encoder", "preset", "bitrate", "crf", "qp", "resolution", "fps", "streams", "outputs", "source",
-                "options")
+                "options", "quality")
+_QUALITY_KEYS = frozenset({"resolution", "model"})
 _NAME_RE = re.compile(r"^[A-Za-z0-9_.-]+$")  # encoder, preset and lavfi source names
 _MAX_DURATION = 7 * 24 * 3600.0
 _MAX_STREAMS = 256  # parallel ffmpeg processes on one machine
@@ -109,6 +111,22 @@ class Source:
 
 
 @dataclass(frozen=True)
+class QualitySpec:
+    """Where an encode is scored (issue 23): `resolution` "source" (the source's own size: the display
+    resolution, the default), "encode" (each output's own size) or "WxH"; `model` a VMAF model name
+    (None: chosen by the scored size, runner/quality.py `vmaf_model_for`)."""
+
+    resolution: str = "source"
+    model: str | None = None
+
+    def scored_at(self) -> str | tuple[int, int]:
+        """"source", "encode" or (W, H), as runner/quality.py `scored_size` takes it."""
+        if self.resolution in ("source", "encode"):
+            return self.resolution
+        return formulas.parse_resolution(self.resolution)
+
+
+@dataclass(frozen=True)
 class Scenario:
     """One scenario as it will run. Units: seconds, frames/s, bits/s.
 
@@ -139,6 +157,7 @@ class Scenario:
     viewers: int | None = None
     options: tuple[tuple[str, str], ...] = ()
     sweep: tuple[int, ...] = ()
+    quality: QualitySpec | None = None  # issue 23; None: the default (scored at the source's size)
 
     @property
     def slug(self) -> str:
@@ -153,6 +172,8 @@ class Scenario:
             del out["source"]["written"]
             if out["source"]["label"] is None:
                 del out["source"]["label"]
+        if self.quality is None:
+            del out["quality"]  # likewise for files written before `quality:` existed
         return out
 
     @property
@@ -504,6 +525,7 @@ class _Validator:
         source = self._source(d.get("source", "testsrc2"), f"{path}.source")
         options = self._options(d.get("options"), f"{path}.options")
         sweep = self._sweep(d.get("sweep"), f"{path}.sweep") if "sweep" in d else ()
+        quality = self._quality(d["quality"], f"{path}.quality") if "quality" in d else None
         if mode == "live":
             if "outputs" in d:
                 self.problems.add(f"{path}.outputs", "live mode publishes one rendition per stream; a ladder "
@@ -521,7 +543,7 @@ class _Validator:
             name=name, duration=duration, encoder=encoder, preset=preset, bitrate=bitrate, bitrate_bps=bitrate_bps,
             crf=crf, qp=qp, resolution=resolution, width=width, height=height, fps=fps,
             streams=sweep[0] if sweep else streams, outputs=outputs, source=source, repeat=repeat, mode=mode,
-            viewers=viewers, options=options, sweep=sweep,
+            viewers=viewers, options=options, sweep=sweep, quality=quality,
         )
 
     # -- typed fields --------------------------------------------------------------
@@ -603,6 +625,27 @@ class _Validator:
                               f"the first count that falls behind), got {_show(counts)}")
             return ()
         return tuple(counts)
+
+    def _quality(self, value, path) -> QualitySpec | None:
+        if not isinstance(value, Mapping):
+            self.problems.add(path, f"expected a mapping like {{resolution: source, model: vmaf_v0.6.1}}, got "
+                              f"{_show(value)}")
+            return None
+        before = len(self.problems.items)
+        for key in value:
+            if key not in _QUALITY_KEYS:
+                self.problems.add(f"{path}.{_key(key)}", "unknown key; expected resolution, model")
+        resolution = value.get("resolution", "source")
+        if resolution not in ("source", "encode"):
+            resolution, _, _ = self._resolution(resolution, f"{path}.resolution", required=True)
+            if resolution is None:
+                self.problems.items[-1] += " (or source, encode)"
+        model = value.get("model")
+        if model is not None and (not isinstance(model, str) or not _NAME_RE.match(model)):
+            self.problems.add(f"{path}.model", f"expected a VMAF model name like 'vmaf_v0.6.1', got {_show(model)}")
+        if len(self.problems.items) > before:
+            return None
+        return QualitySpec(resolution=resolution, model=model)
 
     def _outputs(self, value, path) -> tuple[Rung, ...]:
         if not isinstance(value, list) or not value:

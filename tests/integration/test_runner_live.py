@@ -161,8 +161,9 @@ def test_a_recording_that_lost_frames_scores_lower(main_run, ffmpeg, tmp_path):
     run_measured([ffmpeg, "-nostdin", "-loglevel", "error", "-i", str(whole), "-vf",
                   "select='not(between(n\\,40\\,69))'", "-fps_mode", "passthrough", "-c:v", "libx264", "-preset",
                   "veryfast", "-b:v", "400k", "-f", "flv", str(lossy)], tmp_path / "b.log", 60, what="lossy")
-    a = q.measure(ffmpeg, s, whole, tmp_path / "qa", vmaf=True, timeout=120)
-    b = q.measure(ffmpeg, s, lossy, tmp_path / "qb", vmaf=True, timeout=120)
+    size = (s.width, s.height)
+    a = q.measure(ffmpeg, s, whole, tmp_path / "qa", source_size=size, encode_size=size, vmaf=True, timeout=120)
+    b = q.measure(ffmpeg, s, lossy, tmp_path / "qb", source_size=size, encode_size=size, vmaf=True, timeout=120)
     assert a.vmaf.mean - b.vmaf.mean > 2 and b.psnr.mean < a.psnr.mean
 
 

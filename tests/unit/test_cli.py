@@ -31,7 +31,7 @@ def test_help_lists_every_command(capsys):
     with pytest.raises(SystemExit) as exit_info:
         cli.main(["--help"], environ={})
     assert exit_info.value.code == 0
-    assert re.findall(r"^    (\S+) ", capsys.readouterr().out, re.M) == ["run", "report", "exporter", "agent", "worker"]
+    assert re.findall(r"^    (\S+) ", capsys.readouterr().out, re.M) == ["run", "report", "score", "exporter", "agent", "worker"]
 
 
 def test_version_is_read_from_the_installed_metadata(capsys):
@@ -102,7 +102,7 @@ def test_python_m_runner_is_ffwatt():
     alias, command = _python("-m", "runner", "--help"), _python("-m", "cli", "--help")
     assert alias.returncode == command.returncode == 0, alias.stderr + command.stderr
     assert alias.stdout == command.stdout
-    assert re.findall(r"^    (\S+) ", alias.stdout, re.M) == ["run", "report", "exporter", "agent", "worker"]
+    assert re.findall(r"^    (\S+) ", alias.stdout, re.M) == ["run", "report", "score", "exporter", "agent", "worker"]
 
 
 def test_pyproject_points_ffwatt_at_the_cli():

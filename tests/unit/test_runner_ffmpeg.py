@@ -139,14 +139,16 @@ def test_file_source_is_scaled_and_retimed(tmp_path: Path):
 # quality argv
 
 
-def test_quality_command_compares_distorted_first_with_reset_timestamps_and_bicubic(tmp_path: Path):
+def test_quality_pass_compares_distorted_first_at_the_source_size_with_reset_timestamps_and_bicubic(tmp_path: Path):
     s = one("  - {name: a, bitrate: 1M, resolution: 320x180}\n")
-    argv = q.quality_command("ffmpeg", s, tmp_path / "out.mkv", tmp_path, threads=2)
+    c = q.scenario_comparison(s, source_size=(320, 180), encode_size=(320, 180))
+    argv = q.compare_command("ffmpeg", ["-i", str(tmp_path / "out.mkv")], ff.source_input_args(s), c, tmp_path,
+                             threads=2)
     inputs = [argv[i + 1] for i, a in enumerate(argv) if a == "-i"]
     assert inputs == [str(tmp_path / "out.mkv"), "testsrc2=size=320x180:rate=30"]
     graph = after(argv, "-filter_complex").split(";")
     assert graph[0] == "[0:v]setpts=PTS-STARTPTS,fps=30,scale=320:180:flags=bicubic,format=yuv420p,split=3[d0][d1][d2]"
-    assert graph[1] == "[1:v]setpts=PTS-STARTPTS,fps=30,format=yuv420p,split=3[r0][r1][r2]"
+    assert graph[1] == "[1:v]setpts=PTS-STARTPTS,fps=30,scale=320:180:flags=bicubic,format=yuv420p,split=3[r0][r1][r2]"
     assert graph[2].startswith("[d0][r0]libvmaf=model=version=vmaf_v0.6.1:log_fmt=json:log_path=")
     assert "n_threads=2" in graph[2]
     assert graph[3].startswith("[d1][r1]psnr=stats_file=") and graph[4].startswith("[d2][r2]ssim=stats_file=")
@@ -154,9 +156,10 @@ def test_quality_command_compares_distorted_first_with_reset_timestamps_and_bicu
     assert argv[-3:] == ["-f", "null", "-"]
 
 
-def test_quality_command_without_libvmaf_has_no_vmaf(tmp_path: Path):
-    s = one("  - {name: a, bitrate: 1M}\n")
-    graph = after(q.quality_command("ffmpeg", s, tmp_path / "o.mkv", tmp_path, vmaf=False), "-filter_complex")
+def test_quality_pass_without_libvmaf_has_no_vmaf(tmp_path: Path):
+    c = q.Comparison(width=640, height=360, model=q.VMAF_MODEL, fps=30)
+    graph = after(q.compare_command("ffmpeg", ["-i", "o.mkv"], ["-i", "r.mkv"], c, tmp_path, vmaf=False),
+                  "-filter_complex")
     assert "libvmaf" not in graph and "split=2" in graph
 
 
