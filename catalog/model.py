@@ -69,6 +69,7 @@ ALLOWED_LABELS = frozenset(
         "app",
         "codec",
         "sweep",
+        "host",  # a lab host (issue 25): one per machine of the fleet
     }
 )
 

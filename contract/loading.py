@@ -411,6 +411,7 @@ def _scenario_view(e: ScenarioEntry, i: int) -> Scenario:
             output_bytes=_int(e.output_bytes), measured_bitrate_bps=e.measured_bitrate_bps, speed=e.speed,
             repetitions=repetitions, mode=e.mode, duplicated_frames=_int(e.duplicated_frames),
             fell_behind_streams=behind, min_speed=e.min_speed, sweep=e.sweep,
+            host=e.host,
         )
     except ValueError as exc:
         raise _PathError(p, f"derived values are out of range: {exc}") from None

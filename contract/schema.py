@@ -273,6 +273,8 @@ class ScenarioEntry(msgspec.Struct, omit_defaults=True, **_STRUCT):
     min_speed: NonNegative | None = None
     streams_detail: Any = None
     sweep: Text | None = None
+    # issue 25
+    host: Text | None = None
 
     def check(self) -> None:
         """The rules msgspec's types cannot say; `RuleError` names the field."""
