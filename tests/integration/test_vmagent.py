@@ -102,3 +102,24 @@ def test_two_hosts_through_vmagent_and_nothing_lost_while_the_store_is_down() ->
         finally:
             for agent in agents:
                 agent.close()
+
+
+def test_a_scenarios_tsdb_energy_is_its_own_hosts() -> None:
+    # The cost exporter's lookup for a scenario without power samples: on a fleet, the joules
+    # counters of the host it ran on only, not the fleet's sum over its window.
+    from readers.tsdb import host_selector, scenario_energy_joules
+
+    start = time.time() - 3600
+    lines = []
+    watts = {"lab1": 10, "lab.2": 100, "labx2": 1000}
+    for k in range(31):  # every 10 s for 300 s
+        ts = int((start + 10 * k) * 1000)
+        lines += [f'{m.CPU_ENERGY.name}{{socket="0",zone="package",host="{host}"}} {w * 10 * k} {ts}'
+                  for host, w in watts.items()]
+    with VictoriaMetrics() as vm:
+        vm.import_prometheus("\n".join(lines) + "\n")
+        window = (vm.url, start + 50, start + 250)
+        assert scenario_energy_joules(*window, selector=host_selector("lab1")) == 2_000
+        # "." in a host's name is itself, not any character: not labx2's 1000 W
+        assert scenario_energy_joules(*window, selector=host_selector("lab.2", 'socket="0"')) == 20_000
+        assert scenario_energy_joules(*window, selector=host_selector(None)) == 222_000  # no host: every series
