@@ -9,8 +9,9 @@ scenarios), runner (what measuring an encode costs, the quality pass per frame),
 (the per-host exporters in one process against separate ones), tsdb (VictoriaMetrics
 and Prometheus scraping everything every second for 5 minutes: jitter, dropped
 samples, bytes per sample, scrape duration), websec (one exporter with and without a web
-config, TLS + basic auth: scrape latency side by side, 200 concurrent scrapers). Every load loop is bounded in count and
-time.
+config, TLS + basic auth: scrape latency side by side, 200 concurrent scrapers), vmagent (what
+one lab host's vmagent sends; samples per second one VictoriaMetrics ingests from 4 vmagents).
+Every load loop is bounded in count and time.
 """
 
 from __future__ import annotations
@@ -30,7 +31,8 @@ from pathlib import Path
 
 from bench.procs import REPO
 
-SECTIONS = ("scrape", "health", "freshness", "docker", "scale", "runner", "agent", "tsdb", "websec", "fleet")
+SECTIONS = ("scrape", "health", "freshness", "docker", "scale", "runner", "agent", "tsdb", "websec", "fleet",
+            "vmagent")
 DEFAULT_OUT = Path(__file__).resolve().parent / "results"
 
 
@@ -67,6 +69,7 @@ def run(sections: tuple[str, ...], quick: bool, out_dir: Path, command: str) -> 
         runner_cost,
         scale,
         scrape,
+        vmagent_ingest,
         websec,
     )
 
@@ -126,6 +129,8 @@ def run(sections: tuple[str, ...], quick: bool, out_dir: Path, command: str) -> 
                                                         fresh_count=10 if quick else websec.FRESH_COUNT,
                                                         load_seconds=5 if quick else websec.LOAD_SECONDS, log=log))
         section("fleet", lambda: lab_fleet.fleet_section(work, quick, log=log))
+        section("vmagent", lambda: vmagent_ingest.vmagent_section(work, seconds=15 if quick else 60,
+                                                                  host_seconds=10 if quick else 30, log=log))
     results["meta"]["total_seconds"] = time.monotonic() - began
     return results
 

@@ -336,6 +336,23 @@ def render_markdown(results: dict, targets: list[Target]) -> str:
         for job, row in tsdb["scrape_duration_ms"].items():
             lines.append(f"| {job} | {_f(row['p50_ms'], 1)} | {_f(row['p99_ms'], 1)} |")
         lines.append("")
+    fleet_ingest = results.get("vmagent")
+    if fleet_ingest:
+        v, host = fleet_ingest, fleet_ingest["one_host"]
+        lines += ["## Metrics from many hosts: vmagent into one VictoriaMetrics", "",
+                  f"One lab host: the agent ({', '.join(host['exporters'])}: fake powercap tree, fake NVML with 2 "
+                  f"GPUs, 8 live streams) through its vmagent at the catalog intervals sends "
+                  f"{host['samples_per_second']:.0f} samples/s ({host['series']:.0f} series), counted in "
+                  f"VictoriaMetrics over {host['seconds']} s. The load: {v['agents']} vmagents, each its own host "
+                  f"label, scraping {v['jobs']} jobs of {v['series_per_job']:,} series every second and "
+                  f"remote-writing to one VictoriaMetrics for {v['seconds']} s, all on this machine.", "",
+                  "| offered samples/s | scraped samples/s | ingested samples/s | VictoriaMetrics CPU (cores) "
+                  "| CPU s per million samples | vmagents' backlog at the end | hosts at the ingested rate |",
+                  "|---:|---:|---:|---:|---:|---:|---:|",
+                  f"| {v['offered_samples_per_second']:,.0f} | {v['scraped_samples_per_second']:,.0f} "
+                  f"| {v['ingested_samples_per_second']:,.0f} | {v['vm_cpu_cores']:.2f} "
+                  f"| {_f(v['vm_cpu_seconds_per_million'], 2)} | {v['pending_bytes_at_end'] / MB:.1f} MB "
+                  f"| {_f(v['hosts_served'], 0)} |", ""]
     runner = results.get("runner")
     if runner:
         o = runner["overhead"]

@@ -9,7 +9,8 @@ from __future__ import annotations
 from catalog.model import Metric
 
 # Label sets shared by many metrics.
-SCENARIO = ("scenario", "encoder", "bitrate", "resolution")
+# `host`: the lab host the scenario ran on (issue 25; "unknown" in files without one).
+SCENARIO = ("scenario", "encoder", "bitrate", "resolution", "host")
 MONEY = SCENARIO + ("currency",)
 ZONE = ("socket", "zone")
 GPU_LABELS = ("gpu", "uuid")

@@ -70,6 +70,7 @@ ALLOWED_LABELS = frozenset(
         "codec",
         "sweep",
         "attribution",
+        "host",  # a lab host (issue 25): one per machine of the fleet
     }
 )
 

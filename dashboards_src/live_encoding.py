@@ -23,10 +23,13 @@ from dashboards_src.panels import (
 
 UID = "live-encoding"
 
+# Lab hosts: the `host` label each host's vmagent adds (absent when VictoriaMetrics scrapes
+# the exporter itself; "All" matches those too).
+LAB_HOST = Var("host", m.FFMPEG_STREAMS, "host", "Lab host")
 INSTANCE = Var("instance", m.FFMPEG_STREAMS, "instance", "ffmpeg exporter")
 STREAM = Var("stream", m.FFMPEG_FPS, "stream")
-HOST = {"instance": INSTANCE.ref}
-S = {"instance": INSTANCE.ref, "stream": STREAM.ref}
+HOST = {"host": LAB_HOST.ref, "instance": INSTANCE.ref}
+S = {"host": LAB_HOST.ref, "instance": INSTANCE.ref, "stream": STREAM.ref}
 
 # The RTMP server side: its own filters, the server need not run where the encoders do.
 RTMP_INSTANCE = Var("rtmp_instance", m.RTMP_UPTIME, "instance", "rtmp exporter")
@@ -43,7 +46,7 @@ def dashboard() -> DashboardSpec:
     streams = Row("Streams", [
         stat("Active streams",
              "How many ffmpeg processes are pushing progress right now?",
-             T(selector(m.FFMPEG_STREAMS, **HOST), "{instance}"), w=6),
+             T(selector(m.FFMPEG_STREAMS, **HOST), "{instance} {host}"), w=6),
         stat("Slowest stream speed",
              "Is every selected stream keeping up with real time? Red below 1x (100 %).",
              T(by("min", selector(m.FFMPEG_SPEED, **S)), "slowest"), thresholds=SPEED_STEPS,
@@ -56,40 +59,40 @@ def dashboard() -> DashboardSpec:
              T(by("sum", selector(m.FFMPEG_BITRATE, **S)), "bitrate"), w=6),
         state_timeline("Stream activity",
                        "When was each stream pushing progress? A gap is a stream that ended or went silent.",
-                       T(selector(m.FFMPEG_ACTIVE, **S), "{stream}"),
+                       T(selector(m.FFMPEG_ACTIVE, **S), "{stream} {host}"),
                        mappings=value_mappings({"1": ("pushing", "green"), "0": ("idle", "red")}),
                        thresholds=steps("red", (1, "green"))),
         timeseries("Encoding fps per stream",
                    "How many frames per second does each stream's ffmpeg encode?",
-                   T(selector(m.FFMPEG_FPS, **S), "{stream}"), legendCalcs=["mean", "min", "lastNotNull"]),
+                   T(selector(m.FFMPEG_FPS, **S), "{stream} {host}"), legendCalcs=["mean", "min", "lastNotNull"]),
         timeseries("Speed per stream",
                    "How fast does each stream encode relative to real time (100 % = 1x)? Below the red line it "
                    "falls behind.",
-                   T(selector(m.FFMPEG_SPEED, **S), "{stream}"), thresholds=SPEED_STEPS, min=0,
+                   T(selector(m.FFMPEG_SPEED, **S), "{stream} {host}"), thresholds=SPEED_STEPS, min=0,
                    legendCalcs=["mean", "min"]),
         timeseries("Output bitrate per stream",
                    "What bitrate does each stream write?",
-                   T(selector(m.FFMPEG_BITRATE, **S), "{stream}"), legendCalcs=["mean", "max"]),
+                   T(selector(m.FFMPEG_BITRATE, **S), "{stream} {host}"), legendCalcs=["mean", "max"]),
         timeseries("Encoded frames per second (from the counter)",
                    "How many frames per second does each stream encode, averaged over each step? Derived from the "
                    "frame counter: a cross-check of the reported fps.",
-                   T(rate(m.FFMPEG_FRAMES, **S), "{stream}")),
+                   T(rate(m.FFMPEG_FRAMES, **S), "{stream} {host}")),
         timeseries("Dropped and duplicated frames per second",
                    "Is a stream dropping or duplicating frames, and how fast?",
-                   T(rate(m.FFMPEG_DROPPED, **S), "{stream} dropped"),
-                   T(rate(m.FFMPEG_DUPLICATED, **S), "{stream} duplicated")),
+                   T(rate(m.FFMPEG_DROPPED, **S), "{stream} dropped {host}"),
+                   T(rate(m.FFMPEG_DUPLICATED, **S), "{stream} duplicated {host}")),
         bargauge("Dropped and duplicated frames over the range",
                  "How many frames did each stream drop and duplicate over the selected time range?",
-                 T(increase(m.FFMPEG_DROPPED, **S), "{stream} dropped"),
-                 T(increase(m.FFMPEG_DUPLICATED, **S), "{stream} duplicated"),
+                 T(increase(m.FFMPEG_DROPPED, **S), "{stream} dropped {host}"),
+                 T(increase(m.FFMPEG_DUPLICATED, **S), "{stream} duplicated {host}"),
                  thresholds=steps("green", (1, "red"))),
         timeseries("Output time per stream",
                    "How much media time has each stream written so far?",
-                   T(selector(m.FFMPEG_OUTPUT_TIME, **S), "{stream}")),
+                   T(selector(m.FFMPEG_OUTPUT_TIME, **S), "{stream} {host}")),
         timeseries("Bytes written per second",
                    "How many bytes per second does each stream's ffmpeg write to its output? Derived from the "
                    "output size counter: a cross-check of the reported bitrate (x 8).",
-                   T(rate(m.FFMPEG_OUTPUT_BYTES, **S), "{stream}")),
+                   T(rate(m.FFMPEG_OUTPUT_BYTES, **S), "{stream} {host}")),
     ])
     receiver = Row("Progress receiver", [
         timeseries("Rejected progress pushes",
@@ -107,7 +110,7 @@ def dashboard() -> DashboardSpec:
         description="Live ffmpeg streams from -progress pushes: fps, speed, bitrate, frames, drops and duplicates "
                     "per stream, and how streams end (ffmpeg exporter); the RTMP server they publish to: ingest "
                     "and egress per stream, clients, A/V sync, dropped messages, video meta (rtmp exporter).",
-        rows=[streams, receiver, _rtmp_server()], variables=[INSTANCE, STREAM, RTMP_INSTANCE, APP, RTMP_STREAM],
+        rows=[streams, receiver, _rtmp_server()], variables=[LAB_HOST, INSTANCE, STREAM, RTMP_INSTANCE, APP, RTMP_STREAM],
         tags=("live", "ffmpeg", "rtmp"),
         time_from="now-1h", refresh="10s",
     )

@@ -32,8 +32,11 @@ from grafanalib import core as g
 
 from catalog import Metric
 
-# Labels the scraper adds to every series (not in the catalog's label sets).
-TARGET_LABELS = ("job", "instance")
+# Labels the scraper adds to every series (not in the catalog's label sets). `host`: the lab
+# host's vmagent adds it to everything it remote-writes (-remoteWrite.label, issue 25); series
+# the central VictoriaMetrics scrapes itself lack it, and a filter's "All" (=~".*") still
+# matches them.
+TARGET_LABELS = ("job", "instance", "host")
 
 # The datasource every panel and target uses: the dashboard's `datasource` variable.
 DATASOURCE = {"type": "prometheus", "uid": "${datasource}"}

@@ -23,7 +23,7 @@ from contract.model import ResultsRun, Scenario
 from exporters.config import Setting, non_negative_float, positive_float
 from exporters.results_source import RESULTS_SETTINGS, ResultsFileExporter, scenario_labels
 from exporters.samples import Samples
-from readers.tsdb import TsdbError, scenario_energy_joules
+from readers.tsdb import TsdbError, host_selector, scenario_energy_joules
 
 
 def _pue(text: str) -> float:
@@ -152,7 +152,9 @@ class CostExporter(ResultsFileExporter):
         if failed_at is not None and now - failed_at < self.config.tsdb_retry_interval:
             return None, "unavailable", f"{s.name!r}: TSDB energy query failed; retrying"
         try:
-            joules = scenario_energy_joules(url, s.start_time, s.end_time, selector=self.config.tsdb_selector,
+            # on a fleet, only the host the scenario ran on (its vmagent's `host` label)
+            selector = host_selector(s.host, self.config.tsdb_selector)
+            joules = scenario_energy_joules(url, s.start_time, s.end_time, selector=selector,
                                             timeout=self.config.tsdb_timeout)
         except TsdbError as exc:
             self.tsdb_errors += 1

@@ -34,6 +34,8 @@ def scenario_labels(s: Scenario) -> dict[str, str]:
         "encoder": s.encoder or "unknown",
         "bitrate": s.bitrate or "unknown",
         "resolution": s.resolution or "unknown",
+        # files from before the fleet (or a local run) name no host: "unknown", as the other labels
+        "host": s.host or "unknown",
     }
 
 

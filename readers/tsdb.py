@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -23,7 +24,7 @@ import urllib.request
 from catalog import metrics as m
 from readers.powercap import ENERGY_ZONE_PROMQL
 
-__all__ = ["TsdbError", "energy_query", "scenario_energy_joules", "power_query", "power_trace"]
+__all__ = ["TsdbError", "energy_query", "host_selector", "scenario_energy_joules", "power_query", "power_trace"]
 
 
 class TsdbError(Exception):
@@ -65,6 +66,17 @@ def energy_query(duration_seconds: float, selector: str = "") -> str:
            f" or increase({m.GPU_POWER_INTEGRATED.name}{{{selector}}}[{window}]))")
     # `or vector(0)` on each side: a host with no GPU (or no RAPL) adds 0, not nothing.
     return f"({cpu} or vector(0)) + ({gpu} or vector(0))"
+
+
+def host_selector(host: str | None, selector: str = "") -> str:
+    """`selector` narrowed to one lab host's series (issue 25): those its vmagent labelled
+    host=<host>, or series with no host label at all (a host the central store scrapes itself).
+    No host: `selector` unchanged."""
+    if not host:
+        return selector
+    pattern = re.escape(host).replace("\\", "\\\\").replace('"', '\\"')
+    matcher = f'host=~"{pattern}|"'
+    return f"{selector},{matcher}" if selector else matcher
 
 
 def scenario_energy_joules(url: str, start: float, end: float, *, selector: str = "",

@@ -13,7 +13,10 @@ staleness test compares them with the committed copies.
     provisioning/datasources/datasources.yml
     provisioning/dashboards/provider.yml
     docker-compose.yml                    the stack, one service per catalog exporter
-    docker-compose.agent.yml              a lab machine: the per-host exporters in one agent
+    docker-compose.agent.yml              a lab machine: the per-host exporters in one agent, and
+                                          (profile fleet) its vmagent
+    victoriametrics/vmagent/scrape.yml    that vmagent's scrape config: the agent's exporters
+    victoriametrics/vmagent/scrape-nvidia.yml   the same and the gpu exporter (profile nvidia)
 
 Inputs: `catalog` (exporters, ports, scrape intervals, metrics), the jinja2 templates in
 `victoriametrics/templates/`, and `victoriametrics/hosts.yml`, the one hand-edited list
@@ -52,6 +55,10 @@ Stable API (tests and `make demo` use it)
     alert_rules(thresholds=None) -> list[AlertRule]      the rules as data
     load_hosts(path=HOSTS_FILE) -> Lab; parse_hosts(doc) -> Lab
     render_targets(lab) -> {relative path: text}         file_sd lists + health targets
+    render_vmagent_config(targets=None, scrape_interval_override=None, *, gpu=False) -> str
+        a lab host's vmagent scrape config; targets None: the agent compose's services
+        (ffwatt-agent, and ffwatt-gpu with gpu=True); targets given: static targets as
+        for render_scrape_config (loopback tests, bench)
     render_compose() -> str; render_datasources() -> str; render_dashboard_provider() -> str
     render() -> {relative path: text}
 
@@ -102,7 +109,16 @@ IMAGES = {
     "node-exporter": "prom/node-exporter:v1.8.2",
     "cadvisor": "gcr.io/cadvisor/cadvisor:v0.49.1",
     "nginx-rtmp": "ffwatt/nginx-rtmp:local",
+    "vmagent": "victoriametrics/vmagent:v1.102.1",
 }
+
+# A lab host's vmagent (docker-compose.agent.yml, profile fleet): its scrape configs, where the
+# compose file mounts them, the agent compose's services it scrapes, and where it buffers.
+VMAGENT_DIR = f"{VM_DIR}/vmagent"
+VMAGENT_MOUNT = "/etc/vmagent"
+VMAGENT_BUFFER = "/buffer"
+AGENT_SERVICE = "ffwatt-agent"
+GPU_SERVICE = "ffwatt-gpu"
 
 # Third-party exporters the compose stack runs beside ffwatt's (compose service = job
 # name = health target name, at the port exporters.health.THIRD_PARTY knows), scraped
@@ -205,6 +221,24 @@ def third_party_ports() -> dict[str, int]:
     return {name: THIRD_PARTY[name].port for name in THIRD_PARTY_SERVICES}
 
 
+def _static_jobs(targets: Mapping[str, Sequence[str]],
+                 scrape_interval_override: float | int | str | None) -> list[ScrapeJob]:
+    """One job per exporter named in `targets`, in catalog order, at its static targets."""
+    unknown = sorted(set(targets) - set(EXPORTERS))
+    if unknown:
+        raise KeyError(f"unknown exporter(s) {', '.join(unknown)}; known: {', '.join(EXPORTERS)}")
+    jobs = []
+    for e in EXPORTERS.values():  # catalog order, whatever the dict's order
+        if e.name not in targets:
+            continue
+        listed = targets[e.name]
+        if isinstance(listed, str):
+            raise TypeError(f"targets[{e.name!r}] must be a list of host:port strings, not a string")
+        interval = scrape_interval_override if scrape_interval_override is not None else e.scrape_interval_seconds
+        jobs.append(_job(e.name, interval, targets=tuple(listed)))
+    return jobs
+
+
 def render_scrape_config(
     targets: Mapping[str, Sequence[str]] | None = None,
     scrape_interval_override: float | int | str | None = None,
@@ -218,7 +252,7 @@ def render_scrape_config(
     `<targets_dir>/<exporter>.yml` (relative to the config file). targets given:
     static_configs for exactly those exporters, e.g. {"results": ["127.0.0.1:41234"]}.
     """
-    if flavor not in ("victoriametrics", "prometheus"):
+    if flavor not in ("victoriametrics", "prometheus"):  # vmagent: render_vmagent_config
         raise ValueError(f"flavor must be victoriametrics or prometheus, got {flavor!r}")
     jobs = []
     if targets is None:
@@ -226,17 +260,7 @@ def render_scrape_config(
             interval = scrape_interval_override if scrape_interval_override is not None else e.scrape_interval_seconds
             jobs.append(_job(e.name, interval, files=(f"{targets_dir}/{e.name}.yml",)))
     else:
-        unknown = sorted(set(targets) - set(EXPORTERS))
-        if unknown:
-            raise KeyError(f"unknown exporter(s) {', '.join(unknown)}; known: {', '.join(EXPORTERS)}")
-        for e in EXPORTERS.values():  # catalog order, whatever the dict's order
-            if e.name not in targets:
-                continue
-            listed = targets[e.name]
-            if isinstance(listed, str):
-                raise TypeError(f"targets[{e.name!r}] must be a list of host:port strings, not a string")
-            interval = scrape_interval_override if scrape_interval_override is not None else e.scrape_interval_seconds
-            jobs.append(_job(e.name, interval, targets=tuple(listed)))
+        jobs = _static_jobs(targets, scrape_interval_override)
     if targets is None:  # the compose stack's own third-party exporters
         interval = scrape_interval_override if scrape_interval_override is not None else THIRD_PARTY_INTERVAL_SECONDS
         interval_text = duration(interval)
@@ -250,6 +274,37 @@ def render_scrape_config(
         flavor=flavor,
         generated=GENERATED.format(source=source) if targets is None else None,
         # the catalog's longest interval: jobs all set their own
+        global_interval=duration(max(e.scrape_interval_seconds for e in EXPORTERS.values())),
+    )
+
+
+def agent_exporters() -> list:
+    """The per-host exporters the `ffwatt agent` container runs (the gpu exporter runs apart)."""
+    return [e for e in EXPORTERS.values() if e.per_host and e.name != "gpu"]
+
+
+def render_vmagent_config(
+    targets: Mapping[str, Sequence[str]] | None = None,
+    scrape_interval_override: float | int | str | None = None,
+    *,
+    gpu: bool = False,
+) -> str:
+    """A lab host's vmagent scrape config (YAML text): the host's own exporters, in the same jobs
+    as the central scrape config, so dashboards and alerts read them alike; vmagent adds the
+    `host` label when it remote-writes (docker-compose.agent.yml).
+
+    targets None: the agent compose's services (ffwatt-agent's exporters, and ffwatt-gpu's with
+    gpu=True); targets given: static targets as for render_scrape_config (loopback tests)."""
+    generated = targets is None
+    if targets is None:
+        targets = {e.name: [f"{AGENT_SERVICE}:{e.port}"] for e in agent_exporters()}
+        if gpu:
+            targets["gpu"] = [f"{GPU_SERVICE}:{EXPORTERS['gpu'].port}"]
+    return _template(
+        "scrape.yml.j2",
+        jobs=_static_jobs(targets, scrape_interval_override),
+        flavor="vmagent",
+        generated=GENERATED.format(source="catalog/exporters.py") if generated else None,
         global_interval=duration(max(e.scrape_interval_seconds for e in EXPORTERS.values())),
     )
 
@@ -437,7 +492,8 @@ def alert_rules(thresholds: Mapping[str, float] | None = None) -> list[AlertRule
         AlertRule(
             "ffwatt-exporters", "FfwattExporterRefreshStalled",
             f"time() - {m.EXPORTER_LAST_SUCCESS.name} > {stale} "
-            f"and on(instance, job, exporter) {m.EXPORTER_UP.name} == 1",
+            # host: every lab host's vmagent sends the same instance (ffwatt-agent:9500)
+            f"and on(instance, job, exporter, host) {m.EXPORTER_UP.name} == 1",
             "5m", "warning",
             "{{ $labels.exporter }} exporter on {{ $labels.instance }} has not refreshed for "
             "{{ $value | humanizeDuration }}",
@@ -559,7 +615,7 @@ def render_compose() -> str:
 def render_agent_compose() -> str:
     """A lab machine's compose file: the per-host exporters in one `ffwatt agent` (the gpu
     exporter apart, behind the nvidia profile: only it may get the GPU reservation)."""
-    agent = [e for e in EXPORTERS.values() if e.per_host and e.name != "gpu"]
+    agent = agent_exporters()
     return _template(
         "docker-compose.agent.yml.j2",
         per_host=PER_HOST,
@@ -567,6 +623,9 @@ def render_agent_compose() -> str:
         agent_exporters=agent,
         gpu=EXPORTERS["gpu"],
         images=IMAGES,
+        vmagent_dir=VMAGENT_DIR,
+        vmagent_mount=VMAGENT_MOUNT,
+        vmagent_buffer=VMAGENT_BUFFER,
         generated=GENERATED.format(source="catalog/exporters.py"),
     )
 
@@ -580,6 +639,8 @@ def render(hosts_file: str | Path = HOSTS_FILE) -> dict[str, str]:
         "provisioning/dashboards/provider.yml": render_dashboard_provider(),
         "docker-compose.yml": render_compose(),
         "docker-compose.agent.yml": render_agent_compose(),
+        f"{VMAGENT_DIR}/scrape.yml": render_vmagent_config(),
+        f"{VMAGENT_DIR}/scrape-nvidia.yml": render_vmagent_config(gpu=True),
     }
     files.update(render_targets(load_hosts(hosts_file)))
     return files

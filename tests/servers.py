@@ -17,7 +17,7 @@ from collections.abc import Iterator
 import pytest
 
 from common.process import free_port, wait_http
-from servers import docker, rtmp, tsdb, vmalert
+from servers import docker, rtmp, tsdb, vmagent, vmalert
 from servers.base import ServerStartError, ServerUnavailableError, find_binary
 from servers.docker import BUSYBOX_IMAGE
 from servers.tsdb import QueryError
@@ -39,6 +39,8 @@ __all__ = [
     "promtool_check_metrics",
     "VMAlert",
     "vmalert_dry_run",
+    "VmAgent",
+    "vmagent_dry_run",
     "AlertSink",
     "DockerEngine",
     "BUSYBOX_IMAGE",
@@ -119,6 +121,14 @@ class VMAlert(vmalert.VMAlert):
             super().__init__(*args, **kwargs)
 
 
+class VmAgent(vmagent.VmAgent):
+    __doc__ = vmagent.VmAgent.__doc__
+
+    def __init__(self, *args, **kwargs) -> None:
+        with _or_skip():
+            super().__init__(*args, **kwargs)
+
+
 class DockerEngine(docker.DockerEngine):
     __doc__ = docker.DockerEngine.__doc__
 
@@ -160,3 +170,4 @@ dry_run_scrape_config = _checker(tsdb.dry_run_scrape_config)
 promtool = _checker(tsdb.promtool)
 promtool_check_metrics = _checker(tsdb.promtool_check_metrics)
 vmalert_dry_run = _checker(vmalert.vmalert_dry_run)
+vmagent_dry_run = _checker(vmagent.vmagent_dry_run)

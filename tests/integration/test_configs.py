@@ -23,6 +23,7 @@ from tests.servers import (
     dry_run_scrape_config,
     promtool,
     require_binary,
+    vmagent_dry_run,
     vmalert_dry_run,
 )
 
@@ -45,6 +46,20 @@ def test_victoriametrics_accepts_a_static_loopback_config(tmp_path) -> None:
                                             scrape_interval_override="1s"))
     cp = dry_run_scrape_config(path)
     assert cp.returncode == 0, cp.stderr
+
+
+@pytest.mark.parametrize("name", ["scrape.yml", "scrape-nvidia.yml"])
+def test_vmagent_accepts_the_lab_host_scrape_configs(name: str) -> None:
+    cp = vmagent_dry_run(VM_DIR / "vmagent" / name)
+    assert cp.returncode == 0, cp.stderr
+
+
+def test_vmagent_dry_run_rejects_a_broken_config(tmp_path) -> None:
+    # the check above can fail: an unknown field is an error under strict parsing
+    path = tmp_path / "scrape.yml"
+    path.write_text(rc.render_vmagent_config({"cpu": ["127.0.0.1:9500"]}).replace("metrics_path:", "metric_path:"))
+    cp = vmagent_dry_run(path)
+    assert cp.returncode != 0 and "metric_path" in cp.stderr
 
 
 @pytest.mark.parametrize("name", ["prometheus.yml", "scrape.yml"])

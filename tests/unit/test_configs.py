@@ -471,3 +471,65 @@ def test_every_pulled_base_image_is_pinned_by_digest() -> None:
             assert image.endswith(":local") or re.search(r"@sha256:[0-9a-f]{64}$", image), (name, arg, image)
         for base in re.findall(r"^FROM (\S+)", text, re.M):
             assert base.startswith("${") and base.split()[0].endswith("}"), (name, base)  # every FROM is an ARG
+
+
+# --- a lab host's vmagent (issue 25) -----------------------------------------------------------
+
+
+def _flags(command: list[str]) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for arg in command:
+        name, _, value = arg.lstrip("-").partition("=")
+        out.setdefault(name, []).append(value)
+    return out
+
+
+def test_agent_vmagent_remote_writes_with_a_host_label_through_a_disk_buffer() -> None:
+    agent_file = _load("docker-compose.agent.yml")
+    vmagent = agent_file["services"]["vmagent"]
+    assert vmagent["profiles"] == ["fleet"]  # a single host scraped centrally needs none
+    flags = _flags(vmagent["command"])
+    assert flags["remoteWrite.url"] == ["${FFWATT_REMOTE_WRITE_URL:-http://ffwatt-central:8428/api/v1/write}"]
+    assert flags["remoteWrite.label"] == ["host=${FFWATT_HOST:-unnamed}"]
+    assert flags["remoteWrite.maxDiskUsagePerURL"] == ["${FFWATT_VMAGENT_BUFFER:-1GB}"]
+    buffer = flags["remoteWrite.tmpDataPath"][0]
+    volumes = {v.split(":")[1]: v.split(":")[0] for v in vmagent["volumes"]}
+    assert volumes[buffer] in agent_file["volumes"], "the buffer is on a named volume: it outlives the container"
+    config = flags["promscrape.config"][0]
+    mount, _, name = config.rpartition("/")
+    assert name == "${FFWATT_VMAGENT_CONFIG:-scrape.yml}"
+    assert volumes[mount] == f"./{rc.VMAGENT_DIR}"
+    assert (ROOT / rc.VMAGENT_DIR / "scrape.yml").is_file() and (ROOT / rc.VMAGENT_DIR / "scrape-nvidia.yml").is_file()
+    assert vmagent["read_only"] is True and vmagent["cap_drop"] == ["ALL"] and "ports" not in vmagent
+
+
+@pytest.mark.parametrize(("name", "gpu"), [("scrape.yml", False), ("scrape-nvidia.yml", True)])
+def test_vmagent_scrapes_the_agent_services_in_the_central_jobs(name: str, gpu: bool) -> None:
+    config = _load(f"{rc.VMAGENT_DIR}/{name}")
+    central = {job["job_name"]: job for job in _load("victoriametrics/scrape.yml")["scrape_configs"]}
+    services = _load("docker-compose.agent.yml")["services"]
+    expected = {e.job: e for e in EXPORTERS.values() if e.per_host and (gpu or e.name != "gpu")}
+    jobs = {job["job_name"]: job for job in config["scrape_configs"]}
+    assert set(jobs) == set(expected)
+    for job_name, job in jobs.items():
+        e = expected[job_name]
+        assert job["scrape_interval"] == central[job_name]["scrape_interval"]  # same rate() windows as the central
+        (target,) = job["static_configs"][0]["targets"]
+        service, port = target.rsplit(":", 1)
+        assert service in services and int(port) == e.port, target
+
+
+def test_vmagent_config_for_loopback_targets() -> None:
+    text = rc.render_vmagent_config({"results": ["127.0.0.1:41234"]}, scrape_interval_override="1s")
+    doc = yaml.safe_load(text)
+    assert [j["job_name"] for j in doc["scrape_configs"]] == [EXPORTERS["results"].job]
+    assert doc["scrape_configs"][0]["scrape_interval"] == "1s"
+    assert doc["scrape_configs"][0]["static_configs"] == [{"targets": ["127.0.0.1:41234"]}]
+    assert "do not edit" not in text  # only the committed renders say they are generated
+    with pytest.raises(KeyError, match="nosuch"):
+        rc.render_vmagent_config({"nosuch": ["127.0.0.1:1"]})
+
+
+def test_central_compose_says_where_remote_writes_go() -> None:
+    text = (ROOT / "docker-compose.yml").read_text(encoding="utf-8")
+    assert "/api/v1/write" in text and "vmauth" in text

@@ -30,6 +30,9 @@ from scripts.generate import GENERATORS, ROOT
 
 BOARDS = {board["uid"]: board for board in dashboards()}
 TARGETS = list(iter_targets())
+# Labels every series may carry beyond its catalog labels: the scraper's, and the lab host's
+# vmagent's `host` (issue 25).
+SCRAPE_LABELS = ("job", "instance", "host")
 DATASOURCE = {"type": "prometheus", "uid": "${datasource}"}
 
 
@@ -169,12 +172,12 @@ def test_target_parses_and_matches_the_catalog(target):
     for s in analysis.selectors:
         metric = METRICS[s.metric]  # (3) in the catalog
         for label, _, _ in s.matchers:
-            assert label in metric.labels + ("job", "instance")
+            assert label in metric.labels + SCRAPE_LABELS
         if metric.kind == "counter":  # (5) only inside rate/increase over a range
             assert s.in_range and s.function in {"rate", "increase", "irate", "resets"}
     for grouping in analysis.groupings:
         for name in grouping.metrics:
-            assert set(grouping.labels) <= set(METRICS[name].labels + ("job", "instance"))
+            assert set(grouping.labels) <= set(METRICS[name].labels + SCRAPE_LABELS)
 
 
 def test_every_rate_and_increase_uses_a_grafana_window():
@@ -206,7 +209,7 @@ def test_iter_variables_api():
     assert {v.dashboard for v in variables} == set(BOARDS)
     for v in variables:
         dashboard, name, metric, label = v  # a 4-tuple
-        assert label in METRICS[metric].labels + ("job", "instance")
+        assert label in METRICS[metric].labels + SCRAPE_LABELS
         used = [t for t in TARGETS if t.dashboard == dashboard and f"${name}" in t.expr]
         assert used, f"{dashboard}: ${name} filters no panel"
 
@@ -394,3 +397,42 @@ def test_health_status_is_mapped_to_up_and_down():
     options = status["fieldConfig"]["defaults"]["mappings"][0]["options"]
     assert options["1"]["text"] == "UP" and options["1"]["color"] == "green"
     assert options["0"]["text"] == "DOWN" and options["0"]["color"] == "red"
+
+
+# --- lab hosts (issue 25) ------------------------------------------------------------------------
+
+
+def _per_host_metric(name: str) -> bool:
+    from catalog import EXPORTERS
+
+    metric = METRICS[name]
+    return metric.exporter is not None and EXPORTERS[metric.exporter].per_host
+
+
+@pytest.mark.parametrize("uid", ["host-power", "containers", "live-encoding"])
+def test_per_host_dashboards_filter_every_per_host_series_by_the_host_variable(uid):
+    board = BOARDS[uid]
+    host = [v for v in board["templating"]["list"] if v["name"] == "host"]
+    assert host and host[0]["query"].endswith(", host)"), "a $host filter fed by label_values(..., host)"
+    checked = 0
+    for t in (t for t in TARGETS if t.dashboard == uid):
+        for s in analyse(expand(t.expr, values={"host": "__HOST__"})).selectors:
+            if _per_host_metric(s.metric):
+                assert ("host", "=~", "__HOST__") in s.matchers, f"{t.panel}: {s.metric} ignores $host"
+                checked += 1
+    assert checked > 5
+
+
+def test_per_host_sums_stay_per_host():
+    # "the host's CPU power" over a fleet: one figure per host, never the fleet's sum
+    for t in TARGETS:
+        if t.dashboard != "host-power" or not t.expr.startswith("sum("):
+            continue
+        raise AssertionError(f"{t.panel}: {t.expr} sums over every host")
+
+
+def test_results_qoe_and_cost_series_carry_the_scenario_host():
+    for name, metric in METRICS.items():
+        if metric.exporter in ("results", "qoe", "cost") and "scenario" in metric.labels \
+                and "sweep" not in metric.labels:
+            assert "host" in metric.labels, name

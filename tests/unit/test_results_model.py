@@ -1021,3 +1021,19 @@ def test_a_name_a_few_hours_ahead_still_ranks_by_name(tmp_path):
     set_mtime(ahead, now - 7200)
     set_mtime(older, now)
     assert ResultsDirectory(tmp_path).newest() == ahead
+
+
+def test_a_scenarios_host_loads_and_labels_its_series_unknown_without_one(tmp_path):
+    # issue 25: the lab host a scenario ran on; files from before the fleet have none
+    from exporters.results_source import scenario_labels
+
+    doc = {"test_date": "2026-01-15T12:00:00", "scenarios": [
+        {"name": "a", "duration": 10, "encoder": "libx264", "host": "enc1"},
+        {"name": "b", "duration": 10, "encoder": "libx264"}]}
+    run = load_results_file(write(tmp_path, doc))
+    assert [s.host for s in run.scenarios] == ["enc1", None]
+    assert [scenario_labels(s)["host"] for s in run.scenarios] == ["enc1", "unknown"]
+    doc["scenarios"][0]["host"] = 3  # a bad host skips its scenario, naming the field
+    run = load_results_file(write(tmp_path, doc))
+    assert [s.name for s in run.scenarios] == ["b"]
+    assert "$.scenarios[0].host: must be a string" in str(run.skipped[0])
