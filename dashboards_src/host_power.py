@@ -63,7 +63,8 @@ def dashboard() -> DashboardSpec:
              "Where does the exporter read the RAPL counters? powercap (the kernel's sysfs tree), hwmon "
              "(amd_energy), or simulated: a tree ffwatt's demo advances on a machine without RAPL, whose joules "
              "are not measured (the runner then labels the scenarios' energy simulated too).",
-             T(selector(m.CPU_SOURCE, instance=CPU_INSTANCE.ref), "{source}"), textMode="name", w=6),
+             T(selector(m.CPU_SOURCE, host=HOST.ref, instance=CPU_INSTANCE.ref), "{source} {host}"), textMode="name",
+             w=6),
         stat("CPU power (sampled gauge)",
              "What do the packages and DRAM draw according to the exporter's own fixed-cadence sampling?",
              T(by("sum", selector(m.CPU_POWER, **CPU_TOP), "host"), "CPU {host}"), w=6),
