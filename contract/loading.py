@@ -411,9 +411,15 @@ def _scenario_view(e: ScenarioEntry, i: int) -> Scenario:
             output_bytes=_int(e.output_bytes), measured_bitrate_bps=e.measured_bitrate_bps, speed=e.speed,
             repetitions=repetitions, mode=e.mode, duplicated_frames=_int(e.duplicated_frames),
             fell_behind_streams=behind, min_speed=e.min_speed, sweep=e.sweep,
+            source_name=_source_name(e.source),
         )
     except ValueError as exc:
         raise _PathError(p, f"derived values are out of range: {exc}") from None
+
+
+def _source_name(source: dict[str, Any] | None) -> str | None:
+    name = (source or {}).get("name")
+    return name if isinstance(name, str) and name.strip() else None
 
 
 def _int(value: int | float | None) -> int | None:

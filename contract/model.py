@@ -99,6 +99,8 @@ class Scenario:
     fell_behind_streams: int | None = None
     min_speed: float | None = None
     sweep: str | None = None
+    # issue 23: the clip; None for files without source identity (one unnamed source)
+    source_name: str | None = None
     energy_joules: float | None = field(init=False, default=None)
     energy_source: str | None = field(init=False, default=None)
     mean_power_watts: float | None = field(init=False, default=None)

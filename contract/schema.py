@@ -273,6 +273,8 @@ class ScenarioEntry(msgspec.Struct, omit_defaults=True, **_STRUCT):
     min_speed: NonNegative | None = None
     streams_detail: Any = None
     sweep: Text | None = None
+    # issue 23: the source's identity (only `name` is read here)
+    source: Annotated[dict[str, Any] | None, msgspec.Meta(description="an object with the source's name")] = None
 
     def check(self) -> None:
         """The rules msgspec's types cannot say; `RuleError` names the field."""
