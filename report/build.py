@@ -21,8 +21,8 @@ from pathlib import Path
 from report.bd import METHODS, all_deltas, build_curves, choose_anchor
 from report.compare import compare_rows
 from report.data import ReportError, RunInput, all_rows, load_run, scenario_rows
-from report.model import Report, ReportOptions
 from report.hull import ladders
+from report.model import Report, ReportOptions
 from report.render import render_bd_csv, render_csv, render_html, render_markdown
 
 __all__ = ["ReportOptions", "Report", "make_report"]

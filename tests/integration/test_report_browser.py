@@ -28,7 +28,7 @@ from cli import main as cli  # noqa: E402
 from tests.report_samples import write_results  # noqa: E402
 from tests.servers import require_binary  # noqa: E402
 
-CHARTS = ["rd_vmaf", "rd_psnr", "quality_energy", "energy_vmaf", "scenario_energy", "power", "capacity",
+CHARTS = ["hull", "rd_vmaf", "rd_psnr", "quality_energy", "energy_vmaf", "scenario_energy", "power", "capacity",
           "compare_energy"]
 
 

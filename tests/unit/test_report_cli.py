@@ -50,10 +50,13 @@ def test_report_writes_every_file(tmp_path):
     assert cli.main(["report", str(new), "--out", str(out), "--baseline-run", str(old),
                      "--energy-price", "0.5", "--currency", "USD"], environ={}) == 0
     names = {p.name for p in out.iterdir()}
-    charts = ["rd_vmaf", "rd_psnr", "quality_energy", "energy_vmaf", "scenario_energy", "power", "capacity",
+    charts = ["hull", "rd_vmaf", "rd_psnr", "quality_energy", "energy_vmaf", "scenario_energy", "power", "capacity",
               "compare_energy"]
     assert {f"{c}.{ext}" for c in charts for ext in ("png", "svg")} <= names
-    assert {"report.html", "scenarios.csv", "summary.md"} <= names
+    assert {"report.html", "scenarios.csv", "summary.md", "bd.csv"} <= names
+    bd = list(csv.DictReader((out / "bd.csv").open()))
+    assert [r["figure"] for r in bd] == ["BD-rate (VMAF)", "BD-rate (PSNR)", "BD-PSNR", "BD-VMAF", "BD-energy (VMAF)",
+                                         "BD-CPU-time (VMAF)"]
     page = (out / "report.html").read_text()
     assert "<script" not in page and "http://" not in page and "https://" not in page
     assert page.count('<img src="data:image/png;base64,') == len(charts)
@@ -63,9 +66,9 @@ def test_report_writes_every_file(tmp_path):
     energy = float(rows[1]["energy_(J)"])
     assert float(rows[1]["energy_cost_(USD)"]) == pytest.approx(energy / 3.6e6 * 0.5)
     summary = (out / "summary.md").read_text()
-    assert "| BD-rate (VMAF) | x264/fast | x265/fast |" in summary
+    assert "| (unnamed) | BD-rate (VMAF) | x264/fast | x265/fast |" in summary
     # every scenario 20 % less energy with a spread of +-2 J over 3 repetitions: significant
-    assert "| x264 @ 200k |" in summary and "-20.0 % | yes |" in summary
+    assert "| x264 @ 200k |" in summary and "-20.00 % | yes |" in summary
 
 
 def test_report_refuses_a_bad_file(tmp_path, capsys):
