@@ -403,8 +403,11 @@ def _bd_resource(anchor: Curve, test: Curve, method: str, min_overlap: float, ki
         return _refused(kind, anchor, test, problem)
     for curve in (anchor, test):
         bad = [p.scenario for p in curve.points if getattr(p, attr) is None or getattr(p, attr) <= 0]
+        if len(bad) == len(curve.points):
+            return _refused(kind, anchor, test, f"{curve.label}: no {what} recorded")
         if bad:
-            return _refused(kind, anchor, test, f"{curve.label}: no positive {what} for {', '.join(bad)}")
+            listed = ", ".join(bad[:2]) + (f" and {len(bad) - 2} more" if len(bad) > 2 else "")
+            return _refused(kind, anchor, test, f"{curve.label}: no positive {what} for {listed}")
     if attr == "joules_per_video_second":
         problem = _energy_problem(anchor, test)
         if problem:

@@ -261,9 +261,10 @@ table{border-collapse:collapse;font-size:.82rem;margin:.5rem 0}
 th,td{border:1px solid #ddd;padding:.2rem .45rem;text-align:right;vertical-align:top}
 td{white-space:nowrap}
 th{background:#f4f4f4}td.l,th.l{text-align:left}
-td.wrap,th.wrap{white-space:normal;min-width:14rem;text-align:left;overflow-wrap:anywhere}
+td.wrap,th.wrap{white-space:normal;min-width:5rem;text-align:left;overflow-wrap:break-word}
 .wide{overflow-x:auto;max-width:100%}
 table.headline td{font-variant-numeric:tabular-nums}
+table.headline th,table.headline td:nth-child(-n+2){white-space:normal;overflow-wrap:break-word}
 tr.average td{font-weight:600;background:#fafafa}
 ol.reasons{font-size:.85rem;color:#444;overflow-wrap:anywhere}
 .anchor{font-size:.95rem}
@@ -415,7 +416,7 @@ def _headline(report: Report) -> str:
     for test, clip in order:
         figures = rows[(test, clip)]
         first = next(iter(figures.values()))
-        cells = [_e(test), _e(_clip(first))]
+        cells = [_e(test).replace("/", "/<wbr>"), _e(_clip(first))]
         for kind in KINDS:
             d = figures.get(kind)
             if d is None:
@@ -446,7 +447,7 @@ def _hull_table(report: Report) -> str:
     """Per clip and encoder: the rungs on the rate hull (keep for quality) and on the energy hull (keep for joules)."""
     def rung(r) -> str:
         energy = "" if r.joules_per_video_second is None else f", {_num(r.joules_per_video_second)} J/s"
-        return f"{r.resolution or '?'} @ {_num(r.bitrate_bps / 1000)} kb/s (VMAF {r.vmaf:.2f}{energy})"
+        return f"{r.resolution or '?'} {_num(r.bitrate_bps / 1000)} kb/s: VMAF {r.vmaf:.2f}{energy}"
 
     body = []
     for lad in report.ladders:
@@ -456,13 +457,13 @@ def _hull_table(report: Report) -> str:
         joules = [rung(r) for r in sorted((r for r in lad.rungs if r.on_energy_hull),
                                           key=lambda r: r.joules_per_video_second or 0.0)]
         both = sum(1 for r in lad.rungs if r.on_rate_hull and r.on_energy_hull)
-        body.append([_e(lad.clip or "(unnamed)"), _e(lad.label), _e(", ".join(lad.resolutions) or DASH),
-                     str(len(lad.rungs)), "<br>".join(_e(q) for q in quality), "<br>".join(_e(j) for j in joules)
-                     or DASH, f"{both} of {len(quality)}"])
+        body.append([_e(lad.clip or "(unnamed)"), _e(lad.label).replace("/", "/<wbr>"),
+                     f"{len(lad.rungs)} at {len(lad.resolutions)} sizes", "<br>".join(_e(q) for q in quality),
+                     "<br>".join(_e(j) for j in joules) or DASH, f"{both} of {len(quality)}"])
     if not body:
         return ""
-    return _table_wrapped(["clip", "encoder", "resolutions", "encodes", "keep for quality (rate hull)",
-                           "keep for joules (energy hull)", "on both hulls"], body, left=3, wrap=(4, 5))
+    return _table_wrapped(["clip", "encoder", "encodes", "keep for quality (rate hull)",
+                           "keep for joules (energy hull)", "on both hulls"], body, left=2, wrap=(1, 2, 3, 4))
 
 
 def _deltas(report: Report) -> str:

@@ -180,8 +180,12 @@ def test_too_few_points_and_missing_energy_are_refused(tmp_path):
     curves, _ = _curves(tmp_path, _anchor("a") + three + no_energy)
     assert bd_rate(curves["a"], curves["b"]).refused == "b/medium has 3 rate point(s); BD needs at least 4"
     assert bd_rate(curves["a"], curves["c"]).percent == pytest.approx(0.0, abs=1e-9)  # rate needs no energy
-    assert bd_energy(curves["a"], curves["c"]).refused == (
-        "c/medium: no positive energy for c @ 150k, c @ 250k, c @ 400k, c @ 700k")
+    assert bd_energy(curves["a"], curves["c"]).refused == "c/medium: no energy recorded"
+    some = [_scenario("d", r, q, j) for r, q, j in zip(ANCHOR_KBPS, ANCHOR_VMAF, [None, None, None, 140.0],
+                                                        strict=True)]
+    curves, _ = _curves(tmp_path, _anchor("a") + some)
+    assert bd_energy(curves["a"], curves["d"]).refused == (
+        "d/medium: no positive energy for d @ 150k, d @ 250k and 1 more")
 
 
 def test_a_narrow_overlap_is_refused_unless_the_minimum_is_lowered(tmp_path):
