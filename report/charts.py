@@ -92,10 +92,10 @@ _LEGEND_INCHES = 2.4
 
 
 def _facets(title: str, clips: Sequence[str | None], columns: int = 1, width: float = _SIZE[0],
-            height: float = 3.0) -> tuple[Figure, dict[str | None, list[Any]]]:
+            height: float = 3.0, left: float = 0.75) -> tuple[Figure, dict[str | None, list[Any]]]:
     """One row of `columns` axes per clip, margins fixed in inches with room for a legend on
     the right (a fixed layout: constrained or tight layout cost seconds at 200 scenarios)."""
-    top, bottom, left, gap, column_gap = 0.6, 0.55, 0.75, 0.85, 0.75
+    top, bottom, gap, column_gap = 0.6, 0.55, 0.85, 0.75
     rows = len(clips)
     axes_h = height - gap
     fig_h = top + bottom + rows * axes_h + (rows - 1) * gap
@@ -187,6 +187,16 @@ def hull_chart(ladders: Sequence[Any]) -> Figure | None:
     return fig
 
 
+def _curve_styles(curves: Sequence[Curve]) -> dict[str, dict[str, Any]]:
+    """Colour by encoder/preset, marker and dash by resolution: 20 curves stay apart with 10 colours."""
+    encoders = list(dict.fromkeys((c.encoder, c.preset) for c in curves))
+    resolutions = list(dict.fromkeys(c.resolution for c in curves))
+    dashes = ("-", "--", "-.", ":")
+    return {c.label: {"color": f"C{encoders.index((c.encoder, c.preset)) % 10}",
+                      "marker": _MARKERS[resolutions.index(c.resolution) % len(_MARKERS)],
+                      "linestyle": dashes[resolutions.index(c.resolution) % len(dashes)]} for c in curves}
+
+
 def rd_chart(curves: Sequence[Curve], quality: str) -> Figure | None:
     """Quality (VMAF or PSNR) against bitrate, one facet per clip, one line per curve, log rate axis."""
     drawable = [c for c in curves if sum(1 for p in c.points if getattr(p, quality) is not None) >= 1]
@@ -196,10 +206,12 @@ def rd_chart(curves: Sequence[Curve], quality: str) -> Figure | None:
     measured = all(p.bitrate_measured for c in drawable for p in c.points)
     rate = "measured bitrate" if measured else "bitrate (some are targets, not measured)"
     fig, facets = _facets(f"Rate-distortion: {name.split(' ')[0]} against {rate}", _clips(drawable))
+    styles = _curve_styles(drawable)
     for curve in drawable:
         ax = facets[curve.clip][0]
         pts = [(p.bitrate_bps / 1000, getattr(p, quality)) for p in curve.points if getattr(p, quality) is not None]
-        ax.plot([x for x, _ in pts], [y for _, y in pts], marker="o", markersize=3, linewidth=1, label=curve.label)
+        ax.plot([x for x, _ in pts], [y for _, y in pts], markersize=3, linewidth=1, label=curve.label,
+                **styles[curve.label])
     for clip, (ax,) in facets.items():
         _log_rate_axis(ax)
         ax.set_title(clip_name(clip), fontsize=9)
@@ -262,18 +274,21 @@ def energy_vmaf_chart(curves: Sequence[Curve], deltas: Sequence[Delta], method: 
     from scipy.interpolate import Akima1DInterpolator, PchipInterpolator
 
     fig, facets = _facets(f"Energy against VMAF (the BD-energy curves, {method} interpolation)", _clips(drawable))
-    colours = {label: f"C{k % 10}" for k, label in enumerate(dict.fromkeys(c.label for c in drawable))}
+    styles = _curve_styles(drawable)
     for curve in drawable:
         ax = facets[curve.clip][0]
+        style = styles[curve.label]
         pts = sorted((p.vmaf, p.joules_per_video_second) for p in curve.points
                      if p.vmaf is not None and p.joules_per_video_second)
         xs, ys = [x for x, _ in pts], [y for _, y in pts]
-        ax.plot(xs, ys, "o", markersize=3, color=colours[curve.label], label=curve.label)
+        ax.plot(xs, ys, linestyle="none", marker=style["marker"], markersize=3, color=style["color"],
+                label=curve.label)
         if len(set(xs)) == len(xs) and len(xs) >= 3:
             interp = PchipInterpolator if method == "pchip" else Akima1DInterpolator
             grid = np.linspace(xs[0], xs[-1], 60)
             # the interpolant BD-energy integrates: log10(energy) as a function of VMAF
-            ax.plot(grid, 10 ** interp(xs, np.log10(ys))(grid), color=colours[curve.label], linewidth=1)
+            ax.plot(grid, 10 ** interp(xs, np.log10(ys))(grid), color=style["color"], linestyle=style["linestyle"],
+                    linewidth=1)
     for clip, (ax,) in facets.items():
         shown = [d for d in deltas if d.kind.startswith("BD-energy") and d.quality_range and d.clip == clip]
         if shown:
@@ -311,28 +326,31 @@ def scenario_energy_chart(rows: Sequence[Row]) -> Figure | None:
         ax.set_xlabel("energy (J)")
         fig.legend(handles=handles, loc="upper right", fontsize=8, frameon=False)
         return fig
-    clips = list(dict.fromkeys(r.scenario.source_name for r in pts))
-    fig, facets = _facets(f"Energy of the {len(pts)} scenarios, per encoder (bars: 95 % CI over the repetitions)",
-                          clips, height=2.6)
+    encodes = [r for r in pts if not r.scenario.is_baseline]
+    baselines = [r for r in pts if r.scenario.is_baseline]
+    clips = list(dict.fromkeys(r.scenario.source_name for r in encodes))
+    fig, facets = _facets(f"Energy of the {len(encodes)} encodes, per encoder (bars: 95 % CI over the repetitions)",
+                          clips, height=2.6, left=1.7)
     for clip, (ax,) in facets.items():
-        members = [(k, r) for k, r in enumerate(pts) if r.scenario.source_name == clip]
-        groups = list(dict.fromkeys(_group(r) if not r.scenario.is_baseline else "idle baseline" for _, r in members))
+        members = [r for r in encodes if r.scenario.source_name == clip]
+        groups = list(dict.fromkeys(_group(r) for r in members))
         for kind in _KIND_COLOURS:  # one artist per kind: 200 separate errorbars cost a second
-            these = [r for _, r in members if r.energy_kind == kind]
+            these = [r for r in members if r.energy_kind == kind]
             if not these:
                 continue
-            ys = [groups.index(_group(r) if not r.scenario.is_baseline else "idle baseline")
-                  + ((zlib.crc32(r.name.encode()) % 1000) / 1000 - 0.5) * 0.5  # spread a group's points, same each run
+            ys = [groups.index(_group(r)) + ((zlib.crc32(r.name.encode()) % 1000) / 1000 - 0.5) * 0.5  # same each run
                   for r in these]
             xs = [r.energy_joules for r in these]
             ax.errorbar(xs, ys, xerr=_clipped_err(xs, [r.energy_ci95 for r in these]), fmt="o", markersize=3,
                         color=_KIND_COLOURS[kind], elinewidth=0.8, linestyle="none")
+        for base in baselines:
+            ax.axvline(base.energy_joules, color="k", linestyle=":", linewidth=1, label=f"idle: {base.label}")
         ax.set_yticks(range(len(groups)), groups)
         ax.invert_yaxis()
         ax.set_xlim(left=0)
         ax.set_title(clip_name(clip), fontsize=9)
         ax.set_xlabel("energy (J)")
-    _legend_outside(fig, [], "energy", handles)
+    _legend_outside(fig, fig.axes, "energy", handles)
     return fig
 
 
