@@ -78,8 +78,9 @@ def upper_hull(points: Sequence[tuple[float, float]]) -> list[int]:
     for i in front:
         while len(chain) >= 2:
             (x0, y0), (x1, y1), (x2, y2) = points[chain[-2]], points[chain[-1]], points[i]
-            # the middle point lies on or below the chord from chain[-2] to i: not on the hull
-            if (x1 - x0) * (y2 - y0) - (y1 - y0) * (x2 - x0) >= 0:
+            # the middle point lies below the chord from chain[-2] to i: not on the hull (on it: kept, a rung on
+            # the hull's edge is as good as a mix of its neighbours)
+            if (x1 - x0) * (y2 - y0) - (y1 - y0) * (x2 - x0) > 0:
                 chain.pop()
             else:
                 break

@@ -168,7 +168,7 @@ def _two_clip_results(path):
         for e, encoder in enumerate(("libx264", "libsvtav1")):
             for r, resolution in enumerate(("640x360", "1280x720")):
                 for b, kbps in enumerate((300, 600, 1200, 2400)):
-                    vmaf = 48 + 12 * b - 6 * c + 4 * e + (8 * r if b >= 2 else -5 * r)
+                    vmaf = 48 + 12 * b - 6 * c + (4 + 3 * c) * e + (8 * r if b >= 2 else -5 * r)
                     joules = 60.0 + 25 * r + 6 * b + 30 * e
                     scenarios.append({
                         "name": f"{clip} {encoder} {resolution} @ {kbps}k", "encoder": encoder, "preset": "medium",
@@ -176,7 +176,8 @@ def _two_clip_results(path):
                         "measured_bitrate_bps": kbps * 1000 * (1 - 0.02 * e), "vmaf_score": vmaf,
                         "psnr_score": 26 + vmaf / 6, "energy_joules": joules, "energy_source": "rapl",
                         "start_time": 1000.0, "end_time": 1004.0, "source": {"name": clip},
-                        "repetitions": [{"energy_joules": joules * f} for f in (0.97, 1.0, 1.03)]})
+                        "cpu_core_seconds": joules / 15 * (1 + 0.5 * e),
+                        "repetitions": [{"energy_joules": joules + d * (1 + b)} for d in (-2, 0, 2)]})
     path.write_text(json.dumps({"format_version": 2, "test_date": "2026-01-01T00:00:00+00:00",
                                 "scenarios": scenarios}))
     return path

@@ -248,6 +248,7 @@ def test_upper_hull_keeps_the_concave_frontier():
     points = [(1, 50), (2, 60), (3, 62), (4, 75), (3, 40), (5, 74)]
     assert upper_hull(points) == [0, 1, 3]
     assert upper_hull([]) == []
+    assert upper_hull([(1, 10), (2, 20), (3, 30)]) == [0, 1, 2]  # on the chord: on the hull's edge, kept
 
 
 def test_the_ladder_hull_picks_rungs_for_quality_and_for_joules(tmp_path):
