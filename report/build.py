@@ -102,6 +102,7 @@ def make_report(options: ReportOptions) -> Report:
     notes += anchor_notes
     report = Report(options=options, runs=runs, rows=rows, curves=curves, deltas=deltas, notes=notes,
                     anchor=anchor, ladders=ladders(rows))
+    report.notes += [lad.scoring_problem for lad in report.ladders if lad.scoring_problem]
     if options.tsdb_url:
         report.power_source = f"the TSDB at {options.tsdb_url} (CPU package + dram + GPU power)"
     if options.baseline_run is not None:

@@ -39,6 +39,7 @@ class Rung:
     joules_ci95: float | None
     on_rate_hull: bool
     on_energy_hull: bool
+    scored_at: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +54,17 @@ class Ladder:
     @property
     def label(self) -> str:
         return self.encoder + (f"/{self.preset}" if self.preset else "")
+
+    @property
+    def scoring_problem(self) -> str | None:
+        """Why VMAF does not compare across this ladder's resolutions, or None: the results
+        say (`quality_reference.resolution`) the rungs were scored at different sizes."""
+        sizes = {r.scored_at for r in self.rungs if r.scored_at}
+        if len(self.resolutions) > 1 and len(sizes) > 1:
+            return (f"clip {self.clip or '(unnamed)'}, {self.label}: VMAF was scored at {', '.join(sorted(sizes))} "
+                    "(each encode at its own size, not the display size): the hull across resolutions compares "
+                    "unlike scores")
+        return None
 
     @property
     def resolutions(self) -> list[str]:
@@ -105,7 +117,8 @@ def ladders(rows: Sequence[Row]) -> list[Ladder]:
         rungs = [Rung(scenario=r.label, resolution=r.scenario.resolution, height=r.scenario.height,
                       bitrate_bps=float(r.bitrate_bps), vmaf=r.scenario.vmaf,
                       joules_per_video_second=r.joules_per_video_second, joules_ci95=_ci_per_second(r),
-                      on_rate_hull=k in rate, on_energy_hull=k in energy) for k, r in enumerate(members)]
+                      on_rate_hull=k in rate, on_energy_hull=k in energy,
+                      scored_at=dict(r.scenario.quality_reference).get("resolution")) for k, r in enumerate(members)]
         rungs.sort(key=lambda r: (r.bitrate_bps, _pixels(r.resolution or "")))
         out.append(Ladder(clip, encoder, preset, tuple(rungs)))
     return out

@@ -126,3 +126,29 @@ def test_tsdb_power_traces_and_missing_energy(tmp_path):
     assert row.energy_source == "tsdb" and row.energy_kind == "measured"
     assert row.energy_joules == pytest.approx(60.0)
     assert "power" in {c.name for c in report.charts}
+
+
+def test_anchor_and_min_overlap_flags(tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    pytest.importorskip("bjontegaard")
+    results = write_results(tmp_path / "test_results_20260101_000000.json")
+    figures = {}
+    for anchor in ("x264", "x265/fast"):
+        out = tmp_path / anchor.replace("/", "-")
+        assert cli.main(["report", str(results), "--out", str(out), "--anchor", anchor], environ={}) == 0
+        row = next(r for r in csv.DictReader((out / "bd.csv").open()) if r["figure"] == "BD-rate (VMAF)")
+        figures[anchor] = (row["anchor"], float(row["value"]))
+    assert "anchor: x265/fast (--anchor x265/fast)" in capsys.readouterr().out
+    (a1, v1), (a2, v2) = figures["x264"], figures["x265/fast"]
+    assert (a1, a2) == ("x264/fast", "x265/fast")
+    assert v1 < 0 < v2 and (1 + v1 / 100) * (1 + v2 / 100) == pytest.approx(1.0, abs=1e-12)
+    # x264 VMAF 70-94, x265 68-93: they share 70-93 = 23 of 24 (96 %); above that minimum every figure is refused
+    out = tmp_path / "strict"
+    assert cli.main(["report", str(results), "--out", str(out), "--min-overlap", "0.97"], environ={}) == 0
+    rows = list(csv.DictReader((out / "bd.csv").open()))
+    assert rows[0]["value"] == "" and rows[0]["refused"].startswith("the VMAF ranges overlap on 96% of the shorter")
+    with pytest.raises(SystemExit):
+        cli.main(["report", str(results), "--out", str(out), "--min-overlap", "1.5"], environ={})
+    assert cli.main(["report", str(results), "--out", str(out), "--anchor", "vp9"], environ={}) == 2
+    assert "error: --anchor vp9: no curve has that encoder; the curves are x264/fast, x265/fast" in (
+        capsys.readouterr().err)

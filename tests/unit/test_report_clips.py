@@ -265,3 +265,16 @@ def test_the_ladder_hull_picks_rungs_for_quality_and_for_joules(tmp_path):
     # energy per stream-second J/4: 10 (78), 15 (86), 20 (70), 30 (93); hull 10 -> 15 -> 30: slopes 1.6, 0.47
     assert kept_joules == [("640x360", 400_000.0), ("640x360", 1_600_000.0), ("1280x720", 1_600_000.0)]
     assert ladder.rungs[0].joules_per_video_second == pytest.approx(10.0)
+
+
+def test_a_ladder_scored_at_each_encode_s_own_size_is_flagged(tmp_path):
+    scenarios = [_scenario("easy", "x264", 400, 78.0, 32.0, 40.0, resolution="640x360"),
+                 _scenario("easy", "x264", 1600, 93.0, 38.0, 120.0, resolution="1280x720")]
+    (ladder,) = ladders(scenario_rows(load_run(_write(tmp_path, scenarios)), Prices()))
+    assert ladder.scoring_problem is None  # nothing recorded: taken as scored at the display size
+    scenarios[0]["quality_reference"] = {"reference": "source", "resolution": "640x360"}
+    scenarios[1]["quality_reference"] = {"reference": "source", "resolution": "1280x720"}
+    (ladder,) = ladders(scenario_rows(load_run(_write(tmp_path, scenarios)), Prices()))
+    assert ladder.scoring_problem == (
+        "clip easy, x264/p: VMAF was scored at 1280x720, 640x360 (each encode at its own size, not the display "
+        "size): the hull across resolutions compares unlike scores")
