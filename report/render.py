@@ -266,6 +266,7 @@ td.wrap,th.wrap{white-space:normal;min-width:5rem;text-align:left;overflow-wrap:
 table.headline td{font-variant-numeric:tabular-nums}
 table.headline th,table.headline td:nth-child(-n+2){white-space:normal;overflow-wrap:break-word}
 tr.average td{font-weight:600;background:#fafafa}
+table.figures th{white-space:normal}table.figures td.wrap{min-width:4rem}
 ol.reasons{font-size:.85rem;color:#444;overflow-wrap:anywhere}
 .anchor{font-size:.95rem}
 figure{margin:1rem 0}figure img{max-width:100%;height:auto;border:1px solid #eee}
@@ -410,7 +411,8 @@ def _headline(report: Report) -> str:
     rows: dict[tuple[str, str | None], dict[str, Delta]] = {}
     for d in report.deltas:
         rows.setdefault((d.test, d.clip), {})[d.kind] = d
-    order = sorted(rows, key=lambda k: (k[0], k[1] == AVERAGE))  # a test's clips, then its average
+    tests = list(dict.fromkeys(test for test, _ in rows))  # file order: 640x360 before 1280x720
+    order = sorted(rows, key=lambda k: (tests.index(k[0]), k[1] == AVERAGE))  # a test's clips, then its average
     reasons: list[str] = []
     body, classes = [], []
     for test, clip in order:
@@ -471,10 +473,13 @@ def _deltas(report: Report) -> str:
         return f"<p>{_e(_no_delta_reason(report))}</p>"
     body = []
     for d in report.deltas:
-        cells = [_e(c) for c in _delta_cells(d)]
+        clip, kind, anchor, test, value, linear, overlap, note = (_e(c) for c in _delta_cells(d))
         if d.refused:
-            cells[4] = f'<span class="refused">{cells[4]}</span>'
-        body.append(cells)
+            value = f'<span class="refused">{value}</span>'
+        elif linear != DASH:
+            value += f"<br>{linear}"
+        pair = test.replace("/", "/<wbr>") + " <i>vs</i> " + anchor.replace("/", "/<wbr>")
+        body.append([clip, kind, pair, value, overlap, note])
     curves = _table_wrapped(["clip", "curve", "points", "bitrates (kb/s)", "VMAF"],
                             [[_e(c.clip or "(unnamed)"), _e(c.label), str(len(c.points)),
                               _e(", ".join(_num(p.bitrate_bps / 1000) for p in c.points)
@@ -484,17 +489,26 @@ def _deltas(report: Report) -> str:
     return ("<p>Every figure, per clip and averaged over clips (PyPI <code>bjontegaard</code>). The energy "
             "counterpart is computed on (VMAF, joules per stream per second of video) curves the same way; with "
             "repetitions at every point it is recomputed per repetition and shown as mean ± 95 % CI.</p>"
-            + _table_wrapped(_DELTA_HEADER, body, left=4, wrap=(7,)) + "<h3>Curves</h3>" + curves)
+            + _table_wrapped(["clip", "figure", "test vs anchor", "difference (per stream-second of video)",
+                              "overlap (share of the shorter curve)", "note or reason"], body, left=3, wrap=(1, 2, 4, 5),
+                             cls="figures")
+            + "<h3>Curves</h3>" + curves)
 
 
 def _pareto(report: Report) -> str:
-    pts = [(r.joules_per_video_second, r.scenario.vmaf, r.label) for r in report.rows
-           if r.joules_per_video_second is not None and r.scenario.vmaf is not None]
-    if not pts:
+    """The Pareto front of each clip (scenarios of different clips do not compete)."""
+    clips: dict[str | None, list[tuple[float, float, str]]] = {}
+    for r in report.rows:
+        if r.joules_per_video_second is not None and r.scenario.vmaf is not None:
+            clips.setdefault(r.scenario.source_name, []).append((r.joules_per_video_second, r.scenario.vmaf, r.label))
+    if not clips:
         return ""
-    front = pareto_front(pts)
-    return ("<p>Pareto front (least energy for the quality; no other scenario has both less energy and higher "
-            "VMAF): " + _e(", ".join(f"{label} ({q:.1f} VMAF, {e:.3g} J/s)" for e, q, label in front)) + "</p>")
+    items = []
+    for clip, pts in clips.items():
+        front = ", ".join(f"{label} ({q:.1f} VMAF, {e:.3g} J/s)" for e, q, label in pareto_front(pts))
+        items.append(f"<li>{_e(clip or '(unnamed clip)') + ': ' if len(clips) > 1 else ''}{_e(front)}</li>")
+    return ("<p>Pareto front (least energy for the quality; no other scenario of the clip has both less energy and "
+            'higher VMAF):</p><ul class="note">' + "".join(items) + "</ul>")
 
 
 def _sweeps(report: Report) -> str:

@@ -203,6 +203,7 @@ def test_headline_first_and_its_notes_fit_the_window(tmp_path, browser, width):
               headline: top('table.headline'), hull: box(h2('Convex hull')).top + window.scrollY,
               environment: box(h2('Environment')).top + window.scrollY,
               headlineRight: box(document.querySelector('table.headline')).right,
+              figuresRight: box(document.querySelector('table.figures')).right,
               reasonsRight: Math.max(0, ...Array.from(document.querySelectorAll('ol.reasons li, p.anchor'))
                                                  .map(e => box(e).right)),
             };})()""")["result"]["value"]
@@ -215,5 +216,6 @@ def test_headline_first_and_its_notes_fit_the_window(tmp_path, browser, width):
     assert layout["page"] <= layout["window"], layout
     # the headline table and its notes are whole inside the window, not clipped
     assert layout["headlineRight"] <= layout["window"] and layout["reasonsRight"] <= layout["window"], layout
+    assert layout["figuresRight"] <= layout["window"], layout  # every BD figure with its note, no column cut off
     assert layout["headline"] < layout["hull"] < layout["environment"], layout
     assert layout["headline"] < 900  # above the fold

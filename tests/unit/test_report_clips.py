@@ -237,6 +237,7 @@ def test_the_headline_comes_first_with_two_decimals(tmp_path):
     assert order == sorted(order)
     value = by[("easy", "BD-rate (VMAF)", "av1/p")].percent
     assert f"{value:+.2f}" in page and f"{value:+.1f}<" not in page
+    assert "av1/<wbr>p <i>vs</i> x264/<wbr>p" in page  # the detail table's pair, breakable at the slash
 
 
 # ---------------------------------------------------------------- the hull
