@@ -10,8 +10,8 @@ scenarios), runner (what measuring an encode costs, the quality pass per frame),
 and Prometheus scraping everything every second for 5 minutes: jitter, dropped
 samples, bytes per sample, scrape duration), websec (one exporter with and without a web
 config, TLS + basic auth: scrape latency side by side, 200 concurrent scrapers), vmagent (what
-one lab host's vmagent sends; samples per second one VictoriaMetrics ingests from 4 vmagents).
-Every load loop is bounded in count and time.
+one lab host's vmagent sends; samples per second one VictoriaMetrics ingests from 4 vmagents),
+report (`ffwatt report` on 200 scenarios). Every load loop is bounded in count and time.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from pathlib import Path
 from bench.procs import REPO
 
 SECTIONS = ("scrape", "health", "freshness", "docker", "scale", "runner", "agent", "tsdb", "websec", "fleet",
-            "vmagent")
+            "vmagent", "report")
 DEFAULT_OUT = Path(__file__).resolve().parent / "results"
 
 
@@ -66,6 +66,7 @@ def run(sections: tuple[str, ...], quick: bool, out_dir: Path, command: str) -> 
         freshness,
         health_cycle,
         lab_fleet,
+        report_timing,
         runner_cost,
         scale,
         scrape,
@@ -131,6 +132,7 @@ def run(sections: tuple[str, ...], quick: bool, out_dir: Path, command: str) -> 
         section("fleet", lambda: lab_fleet.fleet_section(work, quick, log=log))
         section("vmagent", lambda: vmagent_ingest.vmagent_section(work, seconds=15 if quick else 60,
                                                                   host_seconds=10 if quick else 30, log=log))
+        section("report", lambda: report_timing.report_section(work, repeats=3 if quick else 5, log=log))
     results["meta"]["total_seconds"] = time.monotonic() - began
     return results
 

@@ -4,6 +4,8 @@
                          script, no network (opens from disk)
     OUT/<chart>.png/.svg every chart, also as files
     OUT/scenarios.csv    one row per scenario, full precision, units in the column names
+    OUT/bd.csv           every BD figure (clip, anchor, test, metric, value at full precision,
+                         CI, overlap, refusal)
     OUT/summary.md       the scenario table and the BD table in Markdown
 
 Every file is written to a temporary name and renamed into place. Charts without data
@@ -16,11 +18,12 @@ import logging
 from collections.abc import Sequence
 from pathlib import Path
 
-from report.bd import METHODS, all_deltas, build_curves
+from report.bd import METHODS, all_deltas, build_curves, choose_anchor
 from report.compare import compare_rows
 from report.data import ReportError, RunInput, all_rows, load_run, scenario_rows
+from report.hull import ladders
 from report.model import Report, ReportOptions
-from report.render import render_csv, render_html, render_markdown
+from report.render import render_bd_csv, render_csv, render_html, render_markdown
 
 __all__ = ["ReportOptions", "Report", "make_report"]
 
@@ -82,6 +85,8 @@ def make_report(options: ReportOptions) -> Report:
     """Load the files, compute every figure, draw the charts and write the report files."""
     if options.method not in METHODS:
         raise ReportError(f"--bd-method must be one of {', '.join(METHODS)}, got {options.method!r}")
+    if not 0 <= options.min_overlap <= 1:
+        raise ReportError(f"--min-overlap must be between 0 and 1, got {options.min_overlap!r}")
     if not options.results:
         raise ReportError("no results file given")
     runs = [load_run(p) for p in options.results]
@@ -92,8 +97,12 @@ def make_report(options: ReportOptions) -> Report:
     tsdb_energy = _tsdb_energy(runs, options.tsdb_url, notes) if options.tsdb_url else None
     rows = all_rows(runs, options.prices, tsdb_energy)
     curves = build_curves(rows)
-    deltas = all_deltas(curves, options.method)
-    report = Report(options=options, runs=runs, rows=rows, curves=curves, deltas=deltas, notes=notes)
+    anchor = choose_anchor(curves, options.anchor)
+    deltas, anchor_notes = all_deltas(curves, anchor, options.method, options.min_overlap)
+    notes += anchor_notes
+    report = Report(options=options, runs=runs, rows=rows, curves=curves, deltas=deltas, notes=notes,
+                    anchor=anchor, ladders=ladders(rows))
+    report.notes += [lad.scoring_problem for lad in report.ladders if lad.scoring_problem]
     if options.tsdb_url:
         report.power_source = f"the TSDB at {options.tsdb_url} (CPU package + dram + GPU power)"
     if options.baseline_run is not None:
@@ -107,6 +116,7 @@ def make_report(options: ReportOptions) -> Report:
     options.out.mkdir(parents=True, exist_ok=True)
     _draw(report)
     _write(options.out / "scenarios.csv", render_csv(report))
+    _write(options.out / "bd.csv", render_bd_csv(report))
     _write(options.out / "summary.md", render_markdown(report))
     _write(options.out / "report.html", render_html(report))
     return report
@@ -124,9 +134,16 @@ def _draw(report: Report) -> None:
             report.charts.append(c.save(fig, out, name, title, caption))
 
     method = report.options.method
+    add("hull", "Convex hull over resolutions, with energy", c.hull_chart(report.ladders),
+        "no clip has two or more encodes with a bitrate and a VMAF score",
+        "Per clip and encoder: left, VMAF (as scored: at the display size when the run scored it so) against "
+        "bitrate, the line the rate-quality convex hull over resolutions (filled markers: the rungs to keep for "
+        "quality); right, the same encodes against energy per stream-second of video, the line the energy hull "
+        "(filled: the rungs to keep for joules). Marker shape: resolution.")
     add("rd_vmaf", "Rate-distortion (VMAF)", c.rd_chart(report.curves, "vmaf"),
         "no encode with both a bitrate and a VMAF score",
-        "VMAF (pooled mean over frames) against the measured bitrate of one stream, one curve per encoder/preset.")
+        "VMAF (pooled mean over frames) against the bitrate of one stream, one facet per clip, one curve per "
+        "encoder/preset.")
     add("rd_psnr", "Rate-distortion (PSNR)", c.rd_chart(report.curves, "psnr"),
         "no encode with both a bitrate and a PSNR score",
         "PSNR (luma-weighted Y/U/V) against the measured bitrate of one stream.")
@@ -143,7 +160,8 @@ def _draw(report: Report) -> None:
         "no scenario has an energy figure",
         "Energy of each scenario over its wall-clock span, coloured by what produced it "
         "(measured by a meter, estimated by the CPU power model, simulated).")
-    add("power", "Power over time", c.power_chart(_traces(report), report.power_source),
+    add("power", "Power over time", c.power_chart(_traces(report), report.power_source,
+                                                  {r.label: r.scenario.encoder or "none" for r in report.rows}),
         "no scenario has two or more power samples (encodes shorter than the sample interval have none)",
         f"Power per scenario from {report.power_source}.")
     for i, run in enumerate(report.runs):

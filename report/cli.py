@@ -30,6 +30,13 @@ def _positive(text: str) -> float:
     return value
 
 
+def _share(text: str) -> float:
+    value = float(text)
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"expected a share between 0 and 1, got {text!r}")
+    return value
+
+
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("results", nargs="+", type=Path, metavar="RESULTS.json",
                    help="results file(s) written by `ffwatt run`; several are combined (curves across files)")
@@ -38,6 +45,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="an earlier results file: per-scenario deltas against it, with significance")
     p.add_argument("--tsdb-url", default=None,
                    help="VictoriaMetrics/Prometheus base URL: power traces (and missing energy) from it")
+    p.add_argument("--anchor", default=None, metavar="ENCODER[/PRESET]",
+                   help="the curves every BD figure is against (default: the first encoder in the scenario file)")
+    p.add_argument("--min-overlap", type=_share, default=0.5, metavar="SHARE",
+                   help="refuse a BD figure when the curves overlap on less than this share (0..1) of the shorter "
+                        "curve's range (default: 0.5)")
     p.add_argument("--bd-method", choices=("pchip", "akima"), default="pchip",
                    help="interpolation of the Bjøntegaard deltas")
     p.add_argument("--energy-price", type=_non_negative, default=0.30, help="energy price per kWh, in --currency")
@@ -66,7 +78,8 @@ def run(args: argparse.Namespace) -> int:
                     carbon_intensity=args.carbon_intensity, pue=args.pue, currency=args.currency)
     options = ReportOptions(results=tuple(args.results), out=args.out, prices=prices,
                             baseline_run=args.baseline_run, tsdb_url=(args.tsdb_url or "").strip() or None,
-                            method=args.bd_method, title=args.title)
+                            method=args.bd_method, title=args.title, anchor=args.anchor,
+                            min_overlap=args.min_overlap)
     try:
         report = make_report(options)
     except ReportError as exc:
@@ -75,10 +88,13 @@ def run(args: argparse.Namespace) -> int:
     refused = sum(1 for d in report.deltas if d.refused)
     print(f"report: {options.out / 'report.html'} ({len(report.rows)} scenario(s), {len(report.charts)} chart(s), "
           f"{len(report.deltas) - refused} BD figure(s), {refused} refused)")
+    if report.anchor is not None:
+        print(f"anchor: {report.anchor.label} ({report.anchor.chosen}); every figure in {options.out / 'bd.csv'}")
     for d in report.deltas:
+        clip = f"[{d.clip}] " if d.clip else ""
         if d.refused:
-            print(f"  {d.kind} {d.test} vs {d.anchor}: refused: {d.refused}")
+            print(f"  {clip}{d.kind} {d.test} vs {d.anchor}: refused: {d.refused}")
         else:
-            ci = f" ± {d.ci95_percent:.1f}" if d.ci95_percent is not None else ""
-            print(f"  {d.kind} {d.test} vs {d.anchor}: {d.percent:+.1f} %{ci}")
+            ci = f" ± {d.ci95:.2f}" if d.ci95 is not None else ""
+            print(f"  {clip}{d.kind} {d.test} vs {d.anchor}: {d.value:+.2f} {d.unit}{ci}")
     return 0

@@ -7,9 +7,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from report.bd import Curve, Delta
+from report.bd import DEFAULT_MIN_OVERLAP, Anchor, Curve, Delta
 from report.compare import Comparison
 from report.data import Prices, Row, RunInput
+from report.hull import Ladder
 
 __all__ = ["ReportOptions", "Report"]
 
@@ -23,6 +24,8 @@ class ReportOptions:
     tsdb_url: str | None = None
     method: str = "pchip"
     title: str = "ffwatt benchmark report"
+    anchor: str | None = None
+    min_overlap: float = DEFAULT_MIN_OVERLAP
 
 
 @dataclass
@@ -40,3 +43,5 @@ class Report:
     comparisons: list[Comparison] = field(default_factory=list)
     power_source: str = "power samples in the results file"
     notes: list[str] = field(default_factory=list)
+    anchor: Anchor | None = None
+    ladders: list[Ladder] = field(default_factory=list)

@@ -15,11 +15,11 @@ import math
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from report.bd import MIN_POINTS, Delta
+from report.bd import AVERAGE, KINDS, MIN_POINTS, Delta
 from report.data import Row, pareto_front
 from report.model import Report
 
-__all__ = ["render_html", "render_csv", "render_markdown", "SCENARIO_COLUMNS"]
+__all__ = ["render_html", "render_csv", "render_bd_csv", "render_markdown", "SCENARIO_COLUMNS", "BD_COLUMNS"]
 
 DASH = "–"
 
@@ -134,26 +134,75 @@ def _md_table(header: Sequence[str], body: Iterable[Sequence[str]]) -> str:
     return "\n".join(lines)
 
 
+def _two(value: float | None, sign: bool = True) -> str:
+    """Two decimals, as the tables show every BD figure (full precision is in bd.csv)."""
+    if value is None or not math.isfinite(value):
+        return DASH
+    return f"{value:+.2f}" if sign else f"{value:.2f}"
+
+
+def _clip(d: Delta) -> str:
+    if d.clip == AVERAGE:
+        return f"average of {d.clips} clips"
+    return d.clip or "(unnamed)"
+
+
+def _value_text(d: Delta) -> str:
+    if d.refused:
+        return "refused"
+    text = f"{_two(d.value)} {d.unit}"
+    if d.ci95 is not None:
+        text += f" ± {_two(d.ci95, sign=False)}"
+    return text
+
+
 def _delta_cells(d: Delta) -> list[str]:
     if d.refused:
-        return [d.kind, d.anchor, d.test, "refused", DASH, DASH, d.refused]
-    value = f"{d.percent:+.1f} %"
-    if d.ci95_percent is not None:
-        value += f" ± {d.ci95_percent:.1f}"
+        return [_clip(d), d.kind, d.anchor, d.test, "refused", DASH, DASH, d.refused]
     linear = DASH
-    if d.linear is not None:
+    if d.kind.startswith(("BD-energy", "BD-CPU")) and d.linear is not None:
         unit = "core-s/s" if d.kind.startswith("BD-CPU") else "J/s"
-        sign = "+" if d.linear > 0 else ""
-        linear = f"{sign}{_num(d.linear)} {unit}" + (f" ± {_num(d.ci95_linear, 2)}" if d.ci95_linear is not None
-                                                     else "")
-    low, high = d.quality_range or (math.nan, math.nan)
+        linear = f"{_two(d.linear)} {unit}" + (f" ± {_two(d.ci95_linear, sign=False)}" if d.ci95_linear is not None
+                                                else "")
+    overlap = DASH
+    if d.quality_range and d.overlap is not None:
+        low, high = d.quality_range
+        axis = "kb/s" if d.kind in ("BD-PSNR", "BD-VMAF") else ""
+        scale = 1000 if axis else 1
+        overlap = f"{low / scale:.4g}–{high / scale:.4g}{' ' + axis if axis else ''} ({d.overlap:.0%})"
+    elif d.overlap is not None:
+        overlap = f"{d.overlap:.0%} (smallest)"
     notes = [f"mean of {d.repetitions} per-repetition values" if d.repetitions else "", d.caution or ""]
-    note = "; ".join(n for n in notes if n)
-    return [d.kind, d.anchor, d.test, value, linear, f"{low:.4g}–{high:.4g} ({d.overlap:.0%})", note]
+    return [_clip(d), d.kind, d.anchor, d.test, _value_text(d), linear, overlap, "; ".join(n for n in notes if n)]
 
 
-_DELTA_HEADER = ["figure", "anchor", "test", "difference (test vs anchor)", "per stream-second of video",
-                 "overlapping quality (share)", "note"]
+_DELTA_HEADER = ["clip", "figure", "anchor", "test", "difference (test vs anchor)", "per stream-second of video",
+                 "overlap (share of the shorter curve)", "note or reason"]
+
+BD_COLUMNS = ["clip", "resolution", "anchor", "test", "figure", "metric", "unit", "value", "ci95", "linear",
+              "linear_unit", "ci95_linear", "repetitions", "overlap", "range_low", "range_high", "clips", "refused",
+              "caution"]
+
+
+def render_bd_csv(report: Report) -> str:
+    """Every BD figure: the value in its unit at full precision (`repr`), the CI, the overlap
+    (share of the shorter curve's range) and any refusal; empty cells for unknown values."""
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(BD_COLUMNS)
+
+    def cell(v: Any) -> Any:
+        return "" if v is None else (repr(v) if isinstance(v, float) else v)
+
+    for d in report.deltas:
+        metric = "PSNR" if "PSNR" in d.kind else "VMAF"
+        linear_unit = {"BD-energy (VMAF)": "J/s", "BD-CPU-time (VMAF)": "core-s/s"}.get(d.kind, d.unit)
+        low, high = d.quality_range or (None, None)
+        writer.writerow([cell(v) for v in (
+            "" if d.clip is None else d.clip, d.resolution or "", d.anchor, d.test, d.kind, metric, d.unit, d.value,
+            d.ci95, d.linear, linear_unit, d.ci95_linear, d.repetitions, d.overlap, low, high, d.clips,
+            d.refused or "", d.caution or "")])
+    return buf.getvalue()
 
 
 def render_markdown(report: Report) -> str:
@@ -172,8 +221,10 @@ def render_markdown(report: Report) -> str:
     out += ["## Scenarios", "", _md_table(header, body), ""]
     out += ["## Bjøntegaard deltas", ""]
     if report.deltas:
-        out += [f"Interpolation: {report.options.method}. Negative: the test curve needs less bitrate "
-                "(BD-rate) or less energy (BD-energy) than the anchor at equal quality.", "",
+        out += [f"Anchor: {report.anchor.label} ({report.anchor.chosen}). Interpolation: {report.options.method}. "
+                "Negative: the test curve needs less bitrate (BD-rate) or less energy (BD-energy) than the anchor at "
+                "equal quality; positive BD-PSNR/BD-VMAF: the test is better at equal bitrate. Full precision: "
+                "bd.csv.", "",
                 _md_table(_DELTA_HEADER, [_delta_cells(d) for d in report.deltas]), ""]
     else:
         out += [_no_delta_reason(report), ""]
@@ -186,7 +237,7 @@ def render_markdown(report: Report) -> str:
 
 
 def _pct(value: float | None) -> str:
-    return DASH if value is None else f"{value:+.1f} %"
+    return DASH if value is None else f"{value:+.2f} %"
 
 
 def _yes_no(value: bool | None) -> str:
@@ -194,6 +245,8 @@ def _yes_no(value: bool | None) -> str:
 
 
 def _no_delta_reason(report: Report) -> str:
+    if report.anchor is not None and len(report.curves) >= 2:
+        return (f"No BD figures: no curve shares a clip and a resolution with the anchor's ({report.anchor.label}).")
     if len(report.curves) < 2:
         return (f"No BD figures: they compare two rate-distortion curves (an encoder/preset at {MIN_POINTS} or more "
                 f"bitrates each on the same source); this input has {len(report.curves)} curve(s).")
@@ -211,7 +264,14 @@ table{border-collapse:collapse;font-size:.82rem;margin:.5rem 0}
 th,td{border:1px solid #ddd;padding:.2rem .45rem;text-align:right;vertical-align:top}
 td{white-space:nowrap}
 th{background:#f4f4f4}td.l,th.l{text-align:left}
-.wide{overflow-x:auto}
+td.wrap,th.wrap{white-space:normal;min-width:5rem;text-align:left;overflow-wrap:break-word}
+.wide{overflow-x:auto;max-width:100%}
+table.headline td{font-variant-numeric:tabular-nums}
+table.headline th,table.headline td:nth-child(-n+2){white-space:normal;overflow-wrap:break-word}
+tr.average td{font-weight:600;background:#fafafa}
+table.figures th{white-space:normal}table.figures td.wrap{min-width:4rem}
+ol.reasons{font-size:.85rem;color:#444;overflow-wrap:anywhere}
+.anchor{font-size:.95rem}
 figure{margin:1rem 0}figure img{max-width:100%;height:auto;border:1px solid #eee}
 figcaption{font-size:.85rem;color:#444}
 .estimated{color:#b35900}.simulated{color:#6a3d9a}.none{color:#777}.refused{color:#a00}
@@ -267,6 +327,8 @@ def _settings(report: Report) -> str:
             ["carbon intensity", f"{p.carbon_intensity:g} g CO2e/kWh"],
             ["PUE", f"{p.pue:g}"],
             ["BD interpolation", report.options.method],
+            ["BD anchor", DASH if report.anchor is None else f"{report.anchor.label} ({report.anchor.chosen})"],
+            ["BD minimum overlap", f"{report.options.min_overlap:.0%} of the shorter curve's range"],
             ["power traces", report.power_source]]
     if report.baseline is not None:
         body.append(["baseline run", str(report.baseline.run.path)])
@@ -312,34 +374,144 @@ def _scenario_table(report: Report) -> str:
     return _table(header, body, left=3, raw=True)
 
 
+def _table_wrapped(header: Sequence[str], body: Iterable[Sequence[str]], left: int, wrap: Sequence[int],
+                   cls: str = "", row_classes: Sequence[str] | None = None) -> str:
+    """An HTML table of already-escaped cells whose `wrap` columns wrap (never clipped by the layout)."""
+    def cell(tag: str, i: int, content: str) -> str:
+        klass = "wrap" if i in wrap else ("l" if i < left else "")
+        return f'<{tag} class="{klass}">{content}</{tag}>' if klass else f"<{tag}>{content}</{tag}>"
+
+    head = "".join(cell("th", i, _e(h)) for i, h in enumerate(header))
+    rows = []
+    for k, cells in enumerate(body):
+        klass = f' class="{row_classes[k]}"' if row_classes and row_classes[k] else ""
+        rows.append(f"<tr{klass}>" + "".join(cell("td", i, c) for i, c in enumerate(cells)) + "</tr>")
+    table_class = f' class="{cls}"' if cls else ""
+    return (f'<div class="wide"><table{table_class}><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}'
+            "</tbody></table></div>")
+
+
+def _anchor_sentence(report: Report) -> str:
+    a = report.anchor
+    if a is None:
+        return ""
+    how = (f"{_e(a.chosen)}; choose another with <code>--anchor ENCODER[/PRESET]</code>"
+           if a.chosen.startswith("the first") else f"<code>{_e(a.chosen)}</code>")
+    clips = sorted({d.clip or "(unnamed)" for d in report.deltas if d.clip != AVERAGE})
+    return (f'<p class="anchor">Anchor: <b>{_e(a.label)}</b> ({how}). Clips: {_e(", ".join(clips) or DASH)}. '
+            f"Interpolation: {_e(report.options.method)}; curves compared when they overlap on at least "
+            f"{report.options.min_overlap:.0%} of the shorter curve's range. Negative BD-rate, BD-energy, "
+            "BD-CPU-time: the test needs less than the anchor at equal quality; positive BD-PSNR, BD-VMAF: the test "
+            'is better at equal bitrate. Two decimals here; every figure at full precision in <a href="bd.csv">'
+            "bd.csv</a>.</p>")
+
+
+def _headline(report: Report) -> str:
+    """One row per (test, clip) and the average over clips; one column per figure; a refusal
+    shows a numbered reason under the table in place of the number."""
+    if not report.deltas:
+        return f"<p>{_e(_no_delta_reason(report))}</p>"
+    rows: dict[tuple[str, str | None], dict[str, Delta]] = {}
+    for d in report.deltas:
+        rows.setdefault((d.test, d.clip), {})[d.kind] = d
+    tests = list(dict.fromkeys(test for test, _ in rows))  # file order: 640x360 before 1280x720
+    order = sorted(rows, key=lambda k: (tests.index(k[0]), k[1] == AVERAGE))  # a test's clips, then its average
+    reasons: list[str] = []
+    body, classes = [], []
+    for test, clip in order:
+        figures = rows[(test, clip)]
+        first = next(iter(figures.values()))
+        cells = [_e(test).replace("/", "/<wbr>"), _e(_clip(first))]
+        for kind in KINDS:
+            d = figures.get(kind)
+            if d is None:
+                cells.append(DASH)
+            elif d.refused:
+                if d.refused not in reasons:
+                    reasons.append(d.refused)
+                cells.append(f'<span class="refused">refused [{reasons.index(d.refused) + 1}]</span>')
+            else:
+                text = _two(d.value) + (f" ± {_two(d.ci95, sign=False)}" if d.ci95 is not None else "")
+                cells.append(_e(text) + ("*" if d.caution else ""))
+        body.append(cells)
+        classes.append("average" if clip == AVERAGE else "")
+    header = ["test", "clip", "BD-rate VMAF (%)", "BD-rate PSNR (%)", "BD-PSNR (dB)", "BD-VMAF (points)",
+              "BD-energy (%)", "BD-CPU-time (%)"]
+    cautions = sorted({d.caution for d in report.deltas if d.caution and not d.refused})
+    foot = ""
+    if reasons:
+        foot += '<p class="note">Refused:</p><ol class="reasons">' + "".join(f"<li>{_e(r)}</li>" for r in reasons) \
+            + "</ol>"
+    if cautions:
+        foot += '<p class="note">* ' + _e("; ".join(cautions)) + ".</p>"
+    return (_anchor_sentence(report) + _table_wrapped(header, body, left=2, wrap=(), cls="headline",
+                                                      row_classes=classes) + foot)
+
+
+def _hull_table(report: Report) -> str:
+    """Per clip and encoder: the rungs on the rate hull (keep for quality) and on the energy hull (keep for joules)."""
+    def rung(r) -> str:
+        energy = "" if r.joules_per_video_second is None else f", {_num(r.joules_per_video_second)} J/s"
+        return f"{r.resolution or '?'} {_num(r.bitrate_bps / 1000)} kb/s: VMAF {r.vmaf:.2f}{energy}"
+
+    body = []
+    for lad in report.ladders:
+        if len(lad.rungs) < 2:
+            continue
+        quality = [rung(r) for r in lad.rungs if r.on_rate_hull]
+        joules = [rung(r) for r in sorted((r for r in lad.rungs if r.on_energy_hull),
+                                          key=lambda r: r.joules_per_video_second or 0.0)]
+        both = sum(1 for r in lad.rungs if r.on_rate_hull and r.on_energy_hull)
+        body.append([_e(lad.clip or "(unnamed)"), _e(lad.label).replace("/", "/<wbr>"),
+                     f"{len(lad.rungs)} at {len(lad.resolutions)} sizes", "<br>".join(_e(q) for q in quality),
+                     "<br>".join(_e(j) for j in joules) or DASH, f"{both} of {len(quality)}"])
+    if not body:
+        return ""
+    return _table_wrapped(["clip", "encoder", "encodes", "keep for quality (rate hull)",
+                           "keep for joules (energy hull)", "on both hulls"], body, left=2, wrap=(1, 2, 3, 4))
+
+
 def _deltas(report: Report) -> str:
     if not report.deltas:
         return f"<p>{_e(_no_delta_reason(report))}</p>"
     body = []
     for d in report.deltas:
-        cells = [_e(c) for c in _delta_cells(d)]
+        clip, kind, anchor, test, value, linear, overlap, note = (_e(c) for c in _delta_cells(d))
         if d.refused:
-            cells[3] = f'<span class="refused">{cells[3]}</span>'
-        body.append(cells)
-    curves = _table(["curve", "points", "bitrates (kb/s)", "VMAF"],
-                    [[c.label, str(len(c.points)), ", ".join(_num(p.bitrate_bps / 1000) for p in c.points),
-                      ", ".join(_num(p.vmaf) for p in c.points)] for c in report.curves], left=1)
-    return (f"<p>Interpolation: <b>{_e(report.options.method)}</b> (PyPI <code>bjontegaard</code>). "
-            "Negative values: the test curve needs less bitrate (BD-rate) or less energy (BD-energy) than the "
-            "anchor at equal quality. The energy counterpart is computed on (VMAF, joules per stream per second of "
-            "video) curves the same way; with repetitions at every point it is recomputed per repetition and "
-            "shown as mean ± 95 % CI.</p>"
-            + _table(_DELTA_HEADER, body, left=3, raw=True) + "<h3>Curves</h3>" + curves)
+            value = f'<span class="refused">{value}</span>'
+        elif linear != DASH:
+            value += f"<br>{linear}"
+        pair = test.replace("/", "/<wbr>") + " <i>vs</i> " + anchor.replace("/", "/<wbr>")
+        body.append([clip, kind, pair, value, overlap, note])
+    curves = _table_wrapped(["clip", "curve", "points", "bitrates (kb/s)", "VMAF"],
+                            [[_e(c.clip or "(unnamed)"), _e(c.label), str(len(c.points)),
+                              _e(", ".join(_num(p.bitrate_bps / 1000) for p in c.points)
+                                 + ("" if all(p.bitrate_measured for p in c.points) else " (targets)")),
+                              _e(", ".join(_num(p.vmaf) for p in c.points))] for c in report.curves],
+                            left=2, wrap=(3, 4))
+    return ("<p>Every figure, per clip and averaged over clips (PyPI <code>bjontegaard</code>). The energy "
+            "counterpart is computed on (VMAF, joules per stream per second of video) curves the same way; with "
+            "repetitions at every point it is recomputed per repetition and shown as mean ± 95 % CI.</p>"
+            + _table_wrapped(["clip", "figure", "test vs anchor", "difference (per stream-second of video)",
+                              "overlap (share of the shorter curve)", "note or reason"], body, left=3, wrap=(1, 2, 4, 5),
+                             cls="figures")
+            + "<h3>Curves</h3>" + curves)
 
 
 def _pareto(report: Report) -> str:
-    pts = [(r.joules_per_video_second, r.scenario.vmaf, r.label) for r in report.rows
-           if r.joules_per_video_second is not None and r.scenario.vmaf is not None]
-    if not pts:
+    """The Pareto front of each clip (scenarios of different clips do not compete)."""
+    clips: dict[str | None, list[tuple[float, float, str]]] = {}
+    for r in report.rows:
+        if r.joules_per_video_second is not None and r.scenario.vmaf is not None:
+            clips.setdefault(r.scenario.source_name, []).append((r.joules_per_video_second, r.scenario.vmaf, r.label))
+    if not clips:
         return ""
-    front = pareto_front(pts)
-    return ("<p>Pareto front (least energy for the quality; no other scenario has both less energy and higher "
-            "VMAF): " + _e(", ".join(f"{label} ({q:.1f} VMAF, {e:.3g} J/s)" for e, q, label in front)) + "</p>")
+    items = []
+    for clip, pts in clips.items():
+        front = ", ".join(f"{label} ({q:.1f} VMAF, {e:.3g} J/s)" for e, q, label in pareto_front(pts))
+        items.append(f"<li>{_e(clip or '(unnamed clip)') + ': ' if len(clips) > 1 else ''}{_e(front)}</li>")
+    return ("<p>Pareto front (least energy for the quality; no other scenario of the clip has both less energy and "
+            'higher VMAF):</p><ul class="note">' + "".join(items) + "</ul>")
 
 
 def _sweeps(report: Report) -> str:
@@ -407,10 +579,15 @@ both integrated over the quality range the two curves share, the mean log differ
 (10^d - 1) x 100 %. <b>BD-energy</b>: the same on (VMAF, energy per stream-second) curves, in percent, and in
 J per stream-second on the linear scale. With repetitions at every point it is computed for each repetition
 (the k-th repetition's energies at every point of both curves) and shown as the mean ± 95 % CI over them.
-A pair is refused, with the reason, when a curve has fewer than four points, its quality does not rise strictly
-with bitrate, or the quality ranges do not overlap, and a BD-energy when the points' energy comes from different
-sources or attribution rules; a caution is shown when they share under 75 % of their
-range.</li>
+<b>BD-PSNR</b> (dB) and <b>BD-VMAF</b> (points): the quality difference at equal bitrate, quality interpolated
+against log10(bitrate). Every test curve is compared with the anchor's curve of the same clip and resolution; the
+<b>average</b> is the arithmetic mean over clips, as the CTC sheets give it.
+A figure is refused, with the reason, when a curve has fewer than four points, its quality does not rise strictly
+with bitrate, the curves overlap on less than the minimum share of the shorter curve's range, target and measured
+bitrates are mixed, or the energy comes from different sources (measured, modelled, simulated) or
+attribution rules. BD-energy uses each scenario's own, attributed energy, never the machine's.</li>
+<li><b>Convex hull</b>: per clip and encoder, the upper-left convex hull of (bitrate, VMAF) over every resolution
+(the rungs to keep for quality) and of (energy per stream-second, VMAF) (the rungs to keep for joules).</li>
 <li><b>Against a baseline run</b>: Welch's unequal-variance t-test on the per-repetition values; the change is
 significant when its 95 % interval excludes 0.</li>
 </ul>
@@ -435,18 +612,21 @@ def render_html(report: Report) -> str:
     sections = [
         f"<h1>{_e(report.options.title)}</h1>",
         "<p class=\"note\">Made by <code>ffwatt report</code> from "
-        + _e(", ".join(r.run.path.name for r in report.runs)) + ". Self-contained: opens from disk.</p>",
-        "<h2>Environment and settings</h2>", _environment(report), "<h3>Report settings</h3>", _settings(report),
-        "<h2>What was measured and what was modelled</h2>", _provenance(report),
-        "<h2>Scenarios</h2>", _scenario_table(report), figs("scenario_energy"),
+        + _e(", ".join(r.run.path.name for r in report.runs)) + ". Self-contained: opens from disk. Environment and "
+        "settings are at the end.</p>",
+        "<h2>Bjøntegaard deltas against the anchor, per clip and averaged</h2>", _headline(report),
+        "<h2>Convex hull over resolutions, with energy</h2>", figs("hull"), _hull_table(report),
         "<h2>Rate-distortion</h2>", figs("rd_vmaf", "rd_psnr"),
         "<h2>Quality against energy</h2>", _pareto(report), figs("quality_energy", "energy_vmaf"),
-        "<h2>Bjøntegaard deltas: bitrate and energy at equal quality</h2>", _deltas(report),
+        "<h2>All BD figures</h2>", _deltas(report),
+        "<h2>What was measured and what was modelled</h2>", _provenance(report),
+        "<h2>Scenarios</h2>", _scenario_table(report), figs("scenario_energy"),
     ]
     if capacity or any(r.sweeps for r in report.runs):
         sections += ["<h2>Capacity sweep</h2>", _sweeps(report), "".join(_figure(c) for c in capacity)]
     sections += ["<h2>Power over time</h2>", figs("power"), _comparison(report), figs("compare_energy"),
-                 missing, notes, _METHOD]
+                 "<h2>Environment and settings</h2>", _environment(report), "<h3>Report settings</h3>",
+                 _settings(report), missing, notes, _METHOD]
     body = "\n".join(s for s in sections if s)
     return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
             f'<meta name="viewport" content="width=device-width, initial-scale=1"><link rel="icon" href="data:,">'

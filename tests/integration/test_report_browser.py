@@ -28,7 +28,7 @@ from cli import main as cli  # noqa: E402
 from tests.report_samples import write_results  # noqa: E402
 from tests.servers import require_binary  # noqa: E402
 
-CHARTS = ["rd_vmaf", "rd_psnr", "quality_energy", "energy_vmaf", "scenario_energy", "power", "capacity",
+CHARTS = ["hull", "rd_vmaf", "rd_psnr", "quality_energy", "energy_vmaf", "scenario_energy", "power", "capacity",
           "compare_energy"]
 
 
@@ -159,3 +159,63 @@ def test_report_opens_in_chromium_without_errors_and_every_chart_shows(tmp_path,
         assert _not_one_colour((out / f"{chart['name']}.png").read_bytes()), f"{chart['name']}.png is one colour"
         svg = (out / f"{chart['name']}.svg").read_text()
         assert svg.lstrip().startswith("<?xml") and "<path" in svg
+
+
+def _two_clip_results(path):
+    """Two clips x two encoders x two resolutions x four bitrates, measured energy with repetitions."""
+    scenarios = []
+    for c, clip in enumerate(("bikes", "bbb")):
+        for e, encoder in enumerate(("libx264", "libsvtav1")):
+            for r, resolution in enumerate(("640x360", "1280x720")):
+                for b, kbps in enumerate((300, 600, 1200, 2400)):
+                    vmaf = 48 + 12 * b - 6 * c + (4 + 3 * c) * e + (8 * r if b >= 2 else -5 * r)
+                    joules = 60.0 + 25 * r + 6 * b + 30 * e
+                    scenarios.append({
+                        "name": f"{clip} {encoder} {resolution} @ {kbps}k", "encoder": encoder, "preset": "medium",
+                        "resolution": resolution, "fps": 30, "duration": 4, "bitrate": f"{kbps}k",
+                        "measured_bitrate_bps": kbps * 1000 * (1 - 0.02 * e), "vmaf_score": vmaf,
+                        "psnr_score": 26 + vmaf / 6, "energy_joules": joules, "energy_source": "rapl",
+                        "start_time": 1000.0, "end_time": 1004.0, "source": {"name": clip},
+                        "cpu_core_seconds": joules / 15 * (1 + 0.5 * e),
+                        "repetitions": [{"energy_joules": joules + d * (1 + b)} for d in (-2, 0, 2)]})
+    path.write_text(json.dumps({"format_version": 2, "test_date": "2026-01-01T00:00:00+00:00",
+                                "scenarios": scenarios}))
+    return path
+
+
+@pytest.mark.parametrize("width", [1280, 720])
+def test_headline_first_and_its_notes_fit_the_window(tmp_path, browser, width):
+    results = _two_clip_results(tmp_path / "test_results_20260101_000000.json")
+    out = tmp_path / "report"
+    assert cli.main(["report", str(results), "--out", str(out)], environ={}) == 0
+    page = _page(browser)
+    try:
+        page.call("Page.enable")
+        page.call("Emulation.setDeviceMetricsOverride", width=width, height=900, deviceScaleFactor=1, mobile=False)
+        page.call("Page.navigate", url=(out / "report.html").resolve().as_uri())
+        page.wait_event("Page.loadEventFired")
+        layout = page.call("Runtime.evaluate", returnByValue=True, expression="""(() => {
+            const top = s => document.querySelector(s).getBoundingClientRect().top + window.scrollY;
+            const h2 = t => Array.from(document.querySelectorAll('h2')).find(h => h.textContent.startsWith(t));
+            const box = e => e.getBoundingClientRect();
+            return {
+              page: document.documentElement.scrollWidth, window: window.innerWidth,
+              headline: top('table.headline'), hull: box(h2('Convex hull')).top + window.scrollY,
+              environment: box(h2('Environment')).top + window.scrollY,
+              headlineRight: box(document.querySelector('table.headline')).right,
+              figuresRight: box(document.querySelector('table.figures')).right,
+              reasonsRight: Math.max(0, ...Array.from(document.querySelectorAll('ol.reasons li, p.anchor'))
+                                                 .map(e => box(e).right)),
+            };})()""")["result"]["value"]
+        shot = page.call("Page.captureScreenshot", format="png", captureBeyondViewport=True,
+                         clip={"x": 0, "y": 0, "width": width, "height": 2400, "scale": 1})
+        (tmp_path / f"report-{width}.png").write_bytes(base64.b64decode(shot["data"]))
+    finally:
+        page.ws.close()
+    # nothing wider than the window: wide tables scroll inside their own box, the page never does
+    assert layout["page"] <= layout["window"], layout
+    # the headline table and its notes are whole inside the window, not clipped
+    assert layout["headlineRight"] <= layout["window"] and layout["reasonsRight"] <= layout["window"], layout
+    assert layout["figuresRight"] <= layout["window"], layout  # every BD figure with its note, no column cut off
+    assert layout["headline"] < layout["hull"] < layout["environment"], layout
+    assert layout["headline"] < 900  # above the fold

@@ -185,18 +185,23 @@ def test_too_few_points_and_missing_energy_are_refused(tmp_path):
     curves, _ = _curves(tmp_path, _anchor("a") + three + no_energy)
     assert bd_rate(curves["a"], curves["b"]).refused == "b/medium has 3 rate point(s); BD needs at least 4"
     assert bd_rate(curves["a"], curves["c"]).percent == pytest.approx(0.0, abs=1e-9)  # rate needs no energy
-    assert bd_energy(curves["a"], curves["c"]).refused == (
-        "c/medium: no positive energy for c @ 150k, c @ 250k, c @ 400k, c @ 700k")
+    assert bd_energy(curves["a"], curves["c"]).refused == "c/medium: no energy recorded"
+    some = [_scenario("d", r, q, j) for r, q, j in zip(ANCHOR_KBPS, ANCHOR_VMAF, [None, None, None, 140.0],
+                                                        strict=True)]
+    curves, _ = _curves(tmp_path, _anchor("a") + some)
+    assert bd_energy(curves["a"], curves["d"]).refused == (
+        "d/medium: no positive energy for d @ 150k, d @ 250k and 1 more")
 
 
-def test_a_narrow_overlap_carries_a_caution(tmp_path):
-    # anchor 60-90, test 80-110 is impossible for VMAF: use 80-99 -> overlap 80-90 = 10 of 39 (26 %)
+def test_a_narrow_overlap_is_refused_unless_the_minimum_is_lowered(tmp_path):
+    # anchor VMAF 60-90 (range 30), test 80-99 (range 19, the shorter): they share 80-90 = 10 of 19 (52.6 %)
     test = [_scenario("b", r, q, j) for r, q, j in zip(ANCHOR_KBPS, [80.0, 88.0, 95.0, 99.0], ANCHOR_JOULES,
                                                         strict=True)]
     curves, _ = _curves(tmp_path, _anchor("a") + test)
     d = bd_rate(curves["a"], curves["b"])
-    assert d.percent is not None and d.overlap == pytest.approx(10 / 39)
-    assert d.caution.startswith("the curves overlap on 26% of their quality range")
+    assert d.percent is not None and d.overlap == pytest.approx(10 / 19)
+    assert bd_rate(curves["a"], curves["b"], min_overlap=0.6).refused == (
+        "the VMAF ranges overlap on 53% of the shorter curve's range (under 60%): a/medium 60-90, b/medium 80-99")
 
 
 def test_energy_kind_and_pareto_front(tmp_path):

@@ -50,10 +50,13 @@ def test_report_writes_every_file(tmp_path):
     assert cli.main(["report", str(new), "--out", str(out), "--baseline-run", str(old),
                      "--energy-price", "0.5", "--currency", "USD"], environ={}) == 0
     names = {p.name for p in out.iterdir()}
-    charts = ["rd_vmaf", "rd_psnr", "quality_energy", "energy_vmaf", "scenario_energy", "power", "capacity",
+    charts = ["hull", "rd_vmaf", "rd_psnr", "quality_energy", "energy_vmaf", "scenario_energy", "power", "capacity",
               "compare_energy"]
     assert {f"{c}.{ext}" for c in charts for ext in ("png", "svg")} <= names
-    assert {"report.html", "scenarios.csv", "summary.md"} <= names
+    assert {"report.html", "scenarios.csv", "summary.md", "bd.csv"} <= names
+    bd = list(csv.DictReader((out / "bd.csv").open()))
+    assert [r["figure"] for r in bd] == ["BD-rate (VMAF)", "BD-rate (PSNR)", "BD-PSNR", "BD-VMAF", "BD-energy (VMAF)",
+                                         "BD-CPU-time (VMAF)"]
     page = (out / "report.html").read_text()
     assert "<script" not in page and "http://" not in page and "https://" not in page
     assert page.count('<img src="data:image/png;base64,') == len(charts)
@@ -63,9 +66,9 @@ def test_report_writes_every_file(tmp_path):
     energy = float(rows[1]["energy_(J)"])
     assert float(rows[1]["energy_cost_(USD)"]) == pytest.approx(energy / 3.6e6 * 0.5)
     summary = (out / "summary.md").read_text()
-    assert "| BD-rate (VMAF) | x264/fast | x265/fast |" in summary
+    assert "| (unnamed) | BD-rate (VMAF) | x264/fast | x265/fast |" in summary
     # every scenario 20 % less energy with a spread of +-2 J over 3 repetitions: significant
-    assert "| x264 @ 200k |" in summary and "-20.0 % | yes |" in summary
+    assert "| x264 @ 200k |" in summary and "-20.00 % | yes |" in summary
 
 
 def test_report_refuses_a_bad_file(tmp_path, capsys):
@@ -123,3 +126,29 @@ def test_tsdb_power_traces_and_missing_energy(tmp_path):
     assert row.energy_source == "tsdb" and row.energy_kind == "measured"
     assert row.energy_joules == pytest.approx(60.0)
     assert "power" in {c.name for c in report.charts}
+
+
+def test_anchor_and_min_overlap_flags(tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    pytest.importorskip("bjontegaard")
+    results = write_results(tmp_path / "test_results_20260101_000000.json")
+    figures = {}
+    for anchor in ("x264", "x265/fast"):
+        out = tmp_path / anchor.replace("/", "-")
+        assert cli.main(["report", str(results), "--out", str(out), "--anchor", anchor], environ={}) == 0
+        row = next(r for r in csv.DictReader((out / "bd.csv").open()) if r["figure"] == "BD-rate (VMAF)")
+        figures[anchor] = (row["anchor"], float(row["value"]))
+    assert "anchor: x265/fast (--anchor x265/fast)" in capsys.readouterr().out
+    (a1, v1), (a2, v2) = figures["x264"], figures["x265/fast"]
+    assert (a1, a2) == ("x264/fast", "x265/fast")
+    assert v1 < 0 < v2 and (1 + v1 / 100) * (1 + v2 / 100) == pytest.approx(1.0, abs=1e-12)
+    # x264 VMAF 70-94, x265 68-93: they share 70-93 = 23 of 24 (96 %); above that minimum every figure is refused
+    out = tmp_path / "strict"
+    assert cli.main(["report", str(results), "--out", str(out), "--min-overlap", "0.97"], environ={}) == 0
+    rows = list(csv.DictReader((out / "bd.csv").open()))
+    assert rows[0]["value"] == "" and rows[0]["refused"].startswith("the VMAF ranges overlap on 96% of the shorter")
+    with pytest.raises(SystemExit):
+        cli.main(["report", str(results), "--out", str(out), "--min-overlap", "1.5"], environ={})
+    assert cli.main(["report", str(results), "--out", str(out), "--anchor", "vp9"], environ={}) == 2
+    assert "error: --anchor vp9: no curve has that encoder; the curves are x264/fast, x265/fast" in (
+        capsys.readouterr().err)
