@@ -235,11 +235,17 @@ def test_bd_energy_uses_the_attributed_energy_not_the_machines(tmp_path):
 
 
 def test_bd_energy_across_energy_sources_is_refused_with_the_reason(tmp_path):
-    curves, _ = _curves(tmp_path, _anchor("a", source="rapl") + _same_energy("b", source="model"))
+    # two meters (the CPU's RAPL against a GPU's NVML): both measured, still not the same figure
+    curves, _ = _curves(tmp_path, _anchor("a", source="rapl") + _same_energy("b", source="nvml"))
     d = bd_energy(curves["a"], curves["b"])
     assert d.percent is None and d.linear is None
     assert "different energy sources" in d.refused
-    assert "model: b @ 120k" in d.refused and "rapl: a @ 150k" in d.refused
+    assert "nvml: b @ 120k" in d.refused and "rapl: a @ 150k" in d.refused
+    # measured against modelled: refused, naming the kinds
+    curves, _ = _curves(tmp_path, _anchor("a", source="rapl") + _same_energy("b", source="model"),
+                        name="test_results_20260104_000000.json")
+    d = bd_energy(curves["a"], curves["b"])
+    assert d.percent is None and "measured by a meter" in d.refused and "modelled" in d.refused
     # the bitrate and CPU-time figures do not depend on the meter
     assert bd_rate(curves["a"], curves["b"]).percent == pytest.approx(-20.0, abs=1e-9)
 
