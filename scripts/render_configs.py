@@ -205,6 +205,18 @@ class ScrapeJob:
     targets: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True)
+class ScrapeWeb:
+    """How the scrapers reach exporters behind a web config (docs/security.md): https with a CA,
+    basic auth with a password file. Applied to every ffwatt exporter job, not the third-party ones."""
+
+    scheme: str = "http"
+    ca_file: str | None = None
+    username: str | None = None
+    password_file: str | None = None
+
+
+
 def _job(exporter: str, interval: float | int | str, **where: tuple[str, ...]) -> ScrapeJob:
     e = EXPORTERS[exporter]
     interval_text = duration(interval)
@@ -245,6 +257,7 @@ def render_scrape_config(
     *,
     flavor: str = "victoriametrics",
     targets_dir: str = TARGETS_DIR,
+    web: ScrapeWeb = ScrapeWeb(),
 ) -> str:
     """The scrape config (YAML text) for VictoriaMetrics or Prometheus.
 
@@ -272,6 +285,8 @@ def render_scrape_config(
         "scrape.yml.j2",
         jobs=jobs,
         flavor=flavor,
+        web=web,
+        exporter_jobs={e.job for e in EXPORTERS.values()},
         generated=GENERATED.format(source=source) if targets is None else None,
         # the catalog's longest interval: jobs all set their own
         global_interval=duration(max(e.scrape_interval_seconds for e in EXPORTERS.values())),
@@ -323,6 +338,7 @@ class Host:
 class Lab:
     central: str  # address of the central exporters ({name} replaced)
     hosts: tuple[Host, ...]
+    web: ScrapeWeb = ScrapeWeb()
 
 
 class HostsError(ValueError):
@@ -343,9 +359,9 @@ def parse_hosts(doc: object) -> Lab:
     """Validate the hosts.yml document (already YAML-parsed)."""
     if not isinstance(doc, Mapping):
         raise HostsError("hosts.yml: expected a mapping with `central` and `hosts`")
-    unknown = sorted(set(doc) - {"central", "hosts"})
+    unknown = sorted(set(doc) - {"central", "hosts", "web"})
     if unknown:
-        raise HostsError(f"hosts.yml: unknown key(s) {', '.join(map(str, unknown))}; allowed: central, hosts")
+        raise HostsError(f"hosts.yml: unknown key(s) {', '.join(map(str, unknown))}; allowed: central, hosts, web")
     central = _address(doc.get("central", "localhost"), "hosts.yml: central")
     entries = doc.get("hosts") or []
     if not isinstance(entries, list):
@@ -382,7 +398,40 @@ def parse_hosts(doc: object) -> Lab:
         dupes = sorted({v for v in values if values.count(v) > 1})
         if dupes:
             raise HostsError(f"hosts.yml: {kind} {', '.join(dupes)} appears twice")
-    return Lab(central, tuple(hosts))
+    return Lab(central, tuple(hosts), _scrape_web(doc.get("web")))
+
+
+def _scrape_web(doc: object) -> ScrapeWeb:
+    """hosts.yml `web:` {scheme, ca_file, basic_auth: {username, password_file}}; absent: plain http."""
+    if doc is None:
+        return ScrapeWeb()
+    if not isinstance(doc, Mapping):
+        raise HostsError("hosts.yml: web: expected a mapping with scheme, ca_file, basic_auth")
+    bad = sorted(set(doc) - {"scheme", "ca_file", "basic_auth"})
+    if bad:
+        raise HostsError(f"hosts.yml: web: unknown key(s) {', '.join(map(str, bad))}; allowed: scheme, ca_file, "
+                         "basic_auth")
+    scheme = doc.get("scheme", "http")
+    if scheme not in ("http", "https"):
+        raise HostsError(f"hosts.yml: web.scheme: expected http or https, got {str(scheme)[:40]!r}")
+    ca_file = doc.get("ca_file")
+    if ca_file is not None and (not isinstance(ca_file, str) or not ca_file.strip()):
+        raise HostsError("hosts.yml: web.ca_file: expected a file path")
+    if ca_file is not None and scheme != "https":
+        raise HostsError("hosts.yml: web.ca_file: only with scheme: https")
+    auth = doc.get("basic_auth")
+    username = password_file = None
+    if auth is not None:
+        if not isinstance(auth, Mapping) or set(auth) != {"username", "password_file"}:
+            raise HostsError("hosts.yml: web.basic_auth: expected {username, password_file} (a password is never "
+                             "written into the generated configs)")
+        username, password_file = auth["username"], auth["password_file"]
+        if not isinstance(username, str) or not username or not isinstance(password_file, str) or not password_file:
+            raise HostsError("hosts.yml: web.basic_auth: username and password_file must be non-empty strings")
+        if scheme != "https":
+            raise HostsError("hosts.yml: web.basic_auth: only with scheme: https (a password over plain http is "
+                             "readable on the network)")
+    return ScrapeWeb(scheme, ca_file, username, password_file)
 
 
 def load_hosts(path: str | Path = HOSTS_FILE) -> Lab:
@@ -631,9 +680,10 @@ def render_agent_compose() -> str:
 
 
 def render(hosts_file: str | Path = HOSTS_FILE) -> dict[str, str]:
+    lab = load_hosts(hosts_file)
     files = {
-        f"{VM_DIR}/scrape.yml": render_scrape_config(),
-        f"{VM_DIR}/prometheus.yml": render_scrape_config(flavor="prometheus"),
+        f"{VM_DIR}/scrape.yml": render_scrape_config(web=lab.web),
+        f"{VM_DIR}/prometheus.yml": render_scrape_config(flavor="prometheus", web=lab.web),
         f"{VM_DIR}/alerts.yml": render_alert_rules(),
         "provisioning/datasources/datasources.yml": render_datasources(),
         "provisioning/dashboards/provider.yml": render_dashboard_provider(),
@@ -642,7 +692,7 @@ def render(hosts_file: str | Path = HOSTS_FILE) -> dict[str, str]:
         f"{VMAGENT_DIR}/scrape.yml": render_vmagent_config(),
         f"{VMAGENT_DIR}/scrape-nvidia.yml": render_vmagent_config(gpu=True),
     }
-    files.update(render_targets(load_hosts(hosts_file)))
+    files.update(render_targets(lab))
     return files
 
 
