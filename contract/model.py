@@ -13,7 +13,7 @@ from typing import Any
 
 from contract import formulas
 from contract.formulas import Rendition
-from contract.schema import MEASURED_ENERGY_SOURCES, NotRun, QualityStats, Sweep, is_baseline
+from contract.schema import MEASURED_ENERGY_SOURCES, MeterRecord, NotRun, QualityStats, Sweep, is_baseline
 
 __all__ = ["Repetition", "ResultsRun", "Scenario"]
 
@@ -25,6 +25,11 @@ class Repetition:
     energy_joules: float | None = None
     avg_fps: float | None = None
     duration_seconds: float | None = None
+    # issue 22
+    start_time: float | None = None
+    end_time: float | None = None
+    machine_energy_joules: float | None = None
+    cpu_core_seconds: float | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -99,6 +104,10 @@ class Scenario:
     fell_behind_streams: int | None = None
     min_speed: float | None = None
     sweep: str | None = None
+    # issue 22: the machine's energy over the window; `energy_joules` is the scenario's own share
+    machine_energy_joules: float | None = None
+    energy_attribution: str | None = None
+    encodes_per_measurement: int | None = None
     energy_joules: float | None = field(init=False, default=None)
     energy_source: str | None = field(init=False, default=None)
     mean_power_watts: float | None = field(init=False, default=None)
@@ -221,6 +230,7 @@ class ResultsRun:
     planned_scenarios: int | None = None
     environment: dict[str, Any] = field(default_factory=dict)
     sweeps: tuple[Sweep, ...] = ()
+    meter: MeterRecord | None = None  # issue 22
 
     @property
     def baseline(self) -> Scenario | None:

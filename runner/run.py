@@ -1,9 +1,20 @@
 """`ffwatt run`: the orchestrator.
 
-    expand the scenario file -> probe ffmpeg -> for each scenario:
-        event scenario-start; EnergyMeter.start(); encode (or sleep, for an idle baseline);
-        EnergyMeter.stop(); quality pass (after the meter stopped, so its CPU is never the
-        scenario's); append to the results file (atomic rewrite); event scenario-done
+    expand the scenario file -> probe ffmpeg -> the schedule (rounds, below) -> for each
+    repetition: EnergyMeter.start(); encode, again back to back until `min_window` seconds
+    passed (or sleep, for an idle baseline); EnergyMeter.stop(); attribute the machine's
+    energy to the scenario (runner.attribution); after a scenario's last repetition: quality
+    pass (after the meter stopped, so its CPU is never the scenario's); append to the results
+    file (atomic rewrite); event scenario-done
+
+The schedule (issue 22): `repeat: N` is N rounds over the whole matrix. With `order`
+"shuffled" (the default) each round is the matrix in a random order drawn from `seed`
+(recorded in the results header's `meter`, so a run can be replayed), the idle baselines
+first in each round (the scenarios after them use the idle power they measured); "sequential"
+is the order of the file with each scenario's repetitions back to back, as before. Capacity
+sweeps run after the rounds, their steps in order, each step's repetitions back to back (the
+sweep's stop rule needs each step's result). Every figure of a repetition is per single
+encode (`encodes_per_measurement` of them in its window).
 
 Invariants:
 
@@ -13,7 +24,9 @@ Invariants:
 * a scenario whose encoder ffmpeg lacks is skipped, one that fails is recorded, and the
   run goes on; the exit status is 0 only when every scenario completed;
 * `--resume` continues the newest results file written for the same scenario file and
-  expanded matrix (`runner.matrix_sha256`), skipping the scenarios already in it;
+  expanded matrix (`runner.matrix_sha256`), skipping the scenarios already in it (a scenario
+  whose rounds were not all done runs all of them again); it refuses a file whose meter
+  settings differ (`MeterRecord.RESUME_KEYS`), naming which, and reuses the file's seed;
 * net-of-baseline figures are the exporters' job: an idle baseline runs like any other
   (a capacity sweep's summary is the exception: its steps carry their net power);
 * live scenarios publish to the runner's own nginx-rtmp (`servers.rtmp`, started at
@@ -29,6 +42,8 @@ Invariants:
 from __future__ import annotations
 
 import logging
+import os
+import random
 import shlex
 import shutil
 import signal
@@ -45,13 +60,18 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
+import msgspec
+
 from contract import formulas
 from contract.results_writer import ResultsWriter, entry_object, find_resumable, results_file_name, scenario_entry
-from contract.schema import OutputEntry, QualityDetail, RepetitionEntry, ScenarioEntry
+from contract.schema import MeterRecord, OutputEntry, QualityDetail, RepetitionEntry, ScenarioEntry
 from runner import ffmpeg as ff
 from runner import quality as q
+from runner.attribution import attribute, model_idle_watts
+from runner.cpu_model import ModelFigure, model_figure
 from runner.encode import EncodeError, EncodeResult, encode
 from runner.encoder_options import check_options
+from runner.energy import EnergyReading
 from runner.errors import RunInterruptedError, RunnerError
 from runner.events import EventLog, RunRecorder
 from runner.live import LiveResult, encode_live, publish_url, sweep_step, sweep_summary
@@ -74,11 +94,17 @@ class RunOptions:
     events: Path | None = None
     progress_url: str | None = "http://127.0.0.1:9506"
     progress_token_file: Path | None = None  # the ffmpeg exporter's --push-token-file token
-    cpu_metrics_url: str | None = "http://127.0.0.1:9500/metrics"
-    gpu_metrics_url: str | None = "http://127.0.0.1:9505/metrics"
+    cpu_metrics_url: str | None = None  # none of the three: the in-process meter
+    gpu_metrics_url: str | None = None
     tsdb_url: str | None = None
     sample_interval: float = 1.0
-    tdp_watts: float = formulas.DEFAULT_TDP_WATTS
+    tdp_watts: float | None = None  # None: the CPU model's TDP from runner/data/cpu_power.csv
+    powercap_root: str = "/sys/class/powercap"
+    exclusive: bool = False
+    seed: int | None = None  # None: drawn at random and recorded
+    order: str = "shuffled"  # or "sequential"
+    min_window: float = 2.0
+    cool_down: float = 0.0
     work_dir: Path | None = None
     keep_outputs: bool = False
     quality: bool = True
@@ -187,12 +213,21 @@ def _check_encoder_options(scenarios: tuple[Scenario, ...], info: ff.FfmpegInfo,
 class _Run:
     def __init__(self, opts: RunOptions, scenarios: tuple[Scenario, ...], info: ff.FfmpegInfo, events: EventLog,
                  out: TextIO) -> None:
-        from runner.energy import EnergyMeter  # imported here: the dry run needs none of it
+        from runner.energy import EnergyMeter
 
         self.opts, self.scenarios, self.info, self.events, self.out = opts, scenarios, info, events, out
+        if opts.order not in ("shuffled", "sequential"):
+            raise RunnerError(f"--order must be 'shuffled' or 'sequential', got {opts.order!r}")
+        self.model: ModelFigure = model_figure(_read_text("/proc/cpuinfo"), os.cpu_count() or 1, opts.tdp_watts)
+        log.info("CPU model: %s W per thread: %s", f"{self.model.watts_per_thread:.3g}", self.model.why)
         self.meter = EnergyMeter(cpu_metrics_url=opts.cpu_metrics_url or None,
                                  gpu_metrics_url=opts.gpu_metrics_url or None, tsdb_url=opts.tsdb_url or None,
-                                 step_seconds=opts.sample_interval, tdp_watts=opts.tdp_watts)
+                                 step_seconds=opts.sample_interval, watts_per_thread=self.model.watts_per_thread,
+                                 powercap_root=opts.powercap_root)
+        self.seed = opts.seed if opts.seed is not None else random.SystemRandom().randrange(2**32)
+        self.idle_watts: float | None = None  # the run's idle baseline's CPU power, once measured with counters
+        self.pending: dict[str, list[_Rep]] = {}  # repetitions of scenarios not yet complete
+        self.given_up: set[str] = set()  # skipped or failed: their later rounds do not run
         self.progress_url = (opts.progress_url or "").rstrip("/") or None
         self.progress_token = read_token(opts.progress_token_file) if opts.progress_token_file else None
         self.scenario_file = str(Path(opts.scenario_file).resolve())
@@ -219,11 +254,11 @@ class _Run:
         except OSError as exc:
             raise RunnerError(f"cannot create the work dir {str(work_dir)!r}: {exc.strerror or exc}") from None
         try:
+            for scenario in self._schedule():
+                self._one(scenario, work_dir)
             for scenario in self.scenarios:
                 if scenario.sweep:
                     self._sweep(scenario, work_dir)
-                else:
-                    self._one(scenario, work_dir)
         finally:
             if self.rtmp is not None:
                 self.rtmp.stop()
@@ -240,21 +275,48 @@ class _Run:
                   f"{_fmt(sweep['marginal_joules_per_stream'])} J per extra stream", file=self.out)
         return 0 if not writer.not_run else 1  # every scenario that did not complete is in it
 
+    def _schedule(self) -> list[Scenario]:
+        """Every repetition of every scenario but the sweeps, in the order they run (module docstring)."""
+        plain = [s for s in self.scenarios if not s.sweep]
+        if self.opts.order == "sequential":
+            return [s for s in plain for _ in range(s.repeat)]
+        rng = random.Random(self.seed)
+        schedule: list[Scenario] = []
+        for r in range(max((s.repeat for s in plain), default=0)):
+            members = [s for s in plain if s.repeat > r]
+            encodes = [s for s in members if not s.idle]
+            rng.shuffle(encodes)
+            schedule.extend([s for s in members if s.idle] + encodes)
+        return schedule
+
     def _one(self, scenario: Scenario, work_dir: Path, sweep: str | None = None) -> dict[str, Any] | None:
-        """Run one scenario and record it; its entry, or None when it was skipped or failed."""
+        """Run one repetition of a scenario; after its last, record it. Its entry once complete, else None
+        (skipped, failed, or repetitions still to come)."""
         if scenario.name in self.done:
-            self.rec.scenario_resumed(scenario.name)
+            if scenario.name not in self.given_up:
+                self.given_up.add(scenario.name)  # said once
+                self.rec.scenario_resumed(scenario.name)
             return next(e for e in self.rec.writer.scenarios if e.get("name") == scenario.name)
+        if scenario.name in self.given_up:
+            return None
         target = None
         reason = None if scenario.idle else self.info.missing_encoder_reason(scenario.encoder)
         if reason is None and scenario.live:
             target, reason = self._live_target(work_dir)
         if reason:
+            self.given_up.add(scenario.name)
             self.rec.scenario_skipped(scenario.name, reason)
             return None
-        self.rec.scenario_started(scenario.name, streams=scenario.streams, repeat=scenario.repeat, mode=scenario.mode)
+        reps = self.pending.setdefault(scenario.name, [])
+        if not reps:
+            self.rec.scenario_started(scenario.name, streams=scenario.streams, repeat=scenario.repeat,
+                                      mode=scenario.mode)
+        last = len(reps) + 1 >= scenario.repeat
+        entry = None
         try:
-            entry = self._scenario(scenario, work_dir, target)
+            reps.append(self._repetition(scenario, work_dir, target))
+            if last:
+                entry = self._finish(scenario, reps, work_dir, target)
         except RunInterruptedError as exc:
             self.rec.scenario_interrupted(scenario.name, exc.signal_name, str(exc))
             raise
@@ -262,12 +324,18 @@ class _Run:
             message = str(exc)
             if scenario.live and self.rtmp is not None and not self.rtmp.running:
                 message = f"{message}\n{self._server_gone()}"
+            self.given_up.add(scenario.name)
             self.rec.scenario_failed(scenario.name, message)
             return None
         finally:
-            if not self.opts.keep_outputs and not scenario.idle:
+            if (last or scenario.name in self.given_up) and not self.opts.keep_outputs and not scenario.idle:
                 for path in self._media_files(scenario, work_dir, target):  # the encoded media; logs stay
                     path.unlink(missing_ok=True)
+            if self.opts.cool_down > 0:
+                time.sleep(self.opts.cool_down)  # let the machine settle before the next measurement
+        if entry is None:
+            return None
+        del self.pending[scenario.name]
         if sweep is not None:
             entry = scenario_entry(**entry, sweep=sweep)
         self.rec.scenario_done(scenario.name, entry, _summary(entry))
@@ -284,7 +352,11 @@ class _Run:
         """The steps of a capacity sweep, in increasing stream counts, until one falls behind (module docstring)."""
         steps: list[dict[str, Any]] = []
         for step in scenario.sweep_steps():
-            entry = self._one(step, work_dir, sweep=scenario.name)
+            entry = None
+            for _ in range(step.repeat):
+                entry = self._one(step, work_dir, sweep=scenario.name)
+                if step.name in self.given_up:
+                    break
             if entry is None:
                 log.warning("%s: sweep stopped: %s did not complete", scenario.name, step.name)
                 break
@@ -345,6 +417,7 @@ class _Run:
                             self.opts.results_dir, self.scenario_file)
             else:
                 path, doc = found
+                self._check_meter(path, doc.get("meter"))
                 file_name = path.name
                 header.update({k: v for k, v in doc.items()
                                if k not in ("scenarios", "not_run", "format_version", "sweeps")})
@@ -357,44 +430,98 @@ class _Run:
             env = collect_environment(self.info.path, encoders)
             description = self.meter.describe()
             env["energy_meter"] = description.split(" ", 1)[0]
-            if env["energy_meter"] == "model":
-                env["tdp_watts"] = self.opts.tdp_watts
+            if env["energy_meter"] == "model" and self.model.tdp_watts is not None:
+                env["tdp_watts"] = self.model.tdp_watts
             log.info("energy: %s", description)
             header["environment"] = env
+            header["meter"] = self._meter_record(description)
         return ResultsWriter(self.opts.results_dir, file_name, header, scenarios, sweeps=sweeps), done
+
+    def _meter_settings(self) -> MeterRecord:
+        """The settings `--resume` compares (MeterRecord.RESUME_KEYS), and the rest of the record."""
+        opts, meter = self.opts, self.meter
+        return MeterRecord(
+            mode="in-process" if meter.in_process else "exporters",
+            powercap_root=str(opts.powercap_root) if meter.in_process else None,
+            cpu_metrics_url=opts.cpu_metrics_url or None, gpu_metrics_url=opts.gpu_metrics_url or None,
+            tsdb_url=opts.tsdb_url or None, sample_interval_seconds=float(opts.sample_interval),
+            cpu_model=self.model.cpu_model, model_watts_per_thread=self.model.watts_per_thread,
+            model_tdp_watts=self.model.tdp_watts, model_package_threads=self.model.package_threads,
+            model_idle_fraction=formulas.CPU_MODEL_IDLE_FRACTION, model_why=self.model.why,
+            attribution="exclusive" if opts.exclusive else "cpu-time-share",
+            idle_power_from=("the run's idle baseline (its mean CPU power) when the run has one and energy is "
+                             "counted, else the model's idle term W_thread x f_idle x threads"),
+            order=opts.order, seed=self.seed if opts.order == "shuffled" else None,
+            min_window_seconds=float(opts.min_window), cool_down_seconds=float(opts.cool_down))
+
+    def _meter_record(self, description: str) -> dict[str, Any]:
+        record = msgspec.structs.replace(self._meter_settings(), source=description.split(" ", 1)[0],
+                                         description=description)
+        return msgspec.to_builtins(record)
+
+    def _check_meter(self, path: Path, recorded: Any) -> None:
+        """Refuse to resume a file measured with other meter settings (`RunnerError` naming each)."""
+        if not isinstance(recorded, dict):
+            raise RunnerError(f"--resume: {path} records no meter (written before issue 22): its energy was "
+                              "measured another way; start a new run")
+        mine = msgspec.to_builtins(self._meter_settings())
+        differ = [f"{key}: the file has {recorded.get(key)!r}, this run {mine.get(key)!r}"
+                  for key in MeterRecord.RESUME_KEYS if recorded.get(key) != mine.get(key)]
+        if differ:
+            raise RunnerError(f"--resume: {path} was measured with other meter settings ({'; '.join(differ)}): "
+                              "give the same settings, or start a new run")
+        if self.opts.order == "shuffled" and recorded.get("seed") is not None:
+            if self.opts.seed is not None and self.opts.seed != recorded["seed"]:
+                raise RunnerError(f"--resume: {path} was shuffled with --seed {recorded['seed']}, this run "
+                                  f"asks for --seed {self.opts.seed}")
+            self.seed = int(recorded["seed"])
 
     # ---- one scenario -----------------------------------------------------------
 
-    def _scenario(self, s: Scenario, work_dir: Path, target: _LiveTarget | None = None) -> dict[str, Any]:
-        reps = []
-        for _ in range(s.repeat):
-            display = None
-            if not s.idle:
-                display = ProgressDisplay(s.name, int(round(s.fps * s.duration)) * s.streams, s.streams,
-                                          self.events.emit)
-            self.meter.start()
-            try:
-                if s.idle:
-                    start = time.time()
-                    time.sleep(s.duration)
-                    result: EncodeResult | LiveResult | None = None
-                    span = (start, time.time())
-                elif s.live:
-                    assert target is not None
-                    result = encode_live(s, ffmpeg=self.info.path, rtmp_url=target.rtmp_url, work_dir=work_dir,
-                                         progress_url=self.progress_url, on_progress=display.update,
-                                         timeout=_encode_timeout(s), progress_token=self.progress_token)
-                    span = (result.start_time, result.end_time)
-                else:
-                    result = encode(s, ffmpeg=self.info.path, work_dir=work_dir, progress_url=self.progress_url,
-                                    on_progress=display.update, timeout=_encode_timeout(s),
-                                    progress_token=self.progress_token)
-                    span = (result.start_time, result.end_time)
-            finally:
-                reading = self.meter.stop()
-                if display is not None:
-                    display.close()
-            reps.append((result, reading, span))
+    def _repetition(self, s: Scenario, work_dir: Path, target: _LiveTarget | None = None) -> _Rep:
+        """One measured repetition: a file encode again and again until `min_window` seconds passed."""
+        display = None
+        if not s.idle:
+            display = ProgressDisplay(s.name, int(round(s.fps * s.duration)) * s.streams, s.streams,
+                                      self.events.emit)
+        results: list[EncodeResult | LiveResult] = []
+        self.meter.start()
+        try:
+            if s.idle:
+                start = time.time()
+                time.sleep(s.duration)
+                span = (start, time.time())
+            elif s.live:
+                assert target is not None
+                results.append(encode_live(s, ffmpeg=self.info.path, rtmp_url=target.rtmp_url, work_dir=work_dir,
+                                           progress_url=self.progress_url, on_progress=display.update,
+                                           timeout=_encode_timeout(s), progress_token=self.progress_token))
+                span = (results[0].start_time, results[0].end_time)
+            else:
+                began = time.monotonic()
+                while not results or time.monotonic() - began < self.opts.min_window:
+                    results.append(encode(s, ffmpeg=self.info.path, work_dir=work_dir,
+                                          progress_url=self.progress_url, on_progress=display.update,
+                                          timeout=_encode_timeout(s), progress_token=self.progress_token))
+                span = (results[0].start_time, results[-1].end_time)
+        finally:
+            reading = self.meter.stop()
+            if display is not None:
+                display.close()
+        cpu = sum(r.cpu_seconds for r in results) if results else 0.0
+        if s.idle and reading.cpu_joules is not None and reading.source != "model" and reading.window_seconds:
+            self.idle_watts = reading.cpu_joules / reading.window_seconds  # the idle power of what follows
+        own = attribute(reading, scenario_cpu_seconds=cpu, idle_watts=self._idle_watts(reading),
+                        exclusive=self.opts.exclusive or s.idle)
+        return _Rep(results, reading, span, max(1, len(results)), own, cpu)
+
+    def _idle_watts(self, reading: EnergyReading) -> float | None:
+        """The idle power the attribution takes out first (runner.attribution's docstring)."""
+        if reading.source != "model" and self.idle_watts is not None:
+            return self.idle_watts
+        return model_idle_watts(self.model.watts_per_thread, reading.cpus) if reading.cpus else None
+
+    def _finish(self, s: Scenario, reps: list[_Rep], work_dir: Path, target: _LiveTarget | None) -> dict[str, Any]:
         quality = None
         if not s.idle and self.opts.quality:
             if s.live:
@@ -402,7 +529,7 @@ class _Run:
                 if recording is not None:
                     quality = self._quality(s, [recording], work_dir, distorted="server_delivered")
             else:
-                quality = self._quality(s, [Path(p) for p in reps[-1][0].streams[0].outputs], work_dir)
+                quality = self._quality(s, [Path(p) for p in reps[-1].results[-1].streams[0].outputs], work_dir)
         return _entry(s, reps, quality)
 
     def _recording(self, s: Scenario, target: _LiveTarget | None) -> Path | None:
@@ -496,41 +623,82 @@ def _mean(values: list) -> float | None:
     return None if not values or any(v is None for v in values) else sum(values) / len(values)
 
 
-def _entry(s: Scenario, reps: list, quality: dict[str, Any] | None) -> dict[str, Any]:
+@dataclass(frozen=True)
+class _Rep:
+    """One measured repetition: its encodes (none for an idle baseline), the machine's reading over
+    the window, the window's wall span, how many encodes it held, the scenario's own energy, and
+    the CPU seconds of all its encodes."""
+
+    results: list
+    reading: EnergyReading
+    span: tuple[float, float]
+    encodes: int
+    own: Any  # runner.attribution.Attributed
+    cpu_seconds: float
+
+    def per_encode(self, value: float | None) -> float | None:
+        return formulas.per_encode(value, self.encodes)
+
+
+def _read_text(path: str) -> str:
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            return f.read()
+    except OSError:
+        return ""
+
+
+def _entry(s: Scenario, reps: list[_Rep], quality: dict[str, Any] | None) -> dict[str, Any]:
     """The results-file object of a scenario (a `ScenarioEntry`, as written); with repetitions, the
-    measurements are their means."""
-    first, reading0, (start, end) = reps[0]
-    results = [r for r, _, _ in reps]
-    readings = [rd for _, rd, _ in reps]
+    measurements are their means; every figure is per single encode."""
+    first, reading0 = reps[0], reps[0].reading
+    start, end = first.span
+    results = [r.results[0] for r in reps if r.results]
+    readings = [r.reading for r in reps]
     # Energies are averaged only when every repetition measured one, the same way:
     # a mean of RAPL and modelled joules would be neither measured nor modelled.
-    joules = [rd.joules for rd in readings]
+    own = [r.per_encode(r.own.joules) for r in reps]
+    machine = [r.per_encode(r.reading.joules) for r in reps]
     sources = sorted({rd.source for rd in readings})
-    consistent = len(sources) == 1 and all(j is not None for j in joules)
+    methods = sorted({r.own.method for r in reps if r.own.method})
+    consistent = len(sources) == 1 and len(methods) <= 1 and all(j is not None for j in own)
     errors = list(dict.fromkeys(rd.error for rd in readings if rd.error))
-    if not consistent and len(sources) > 1:
-        errors.append(f"repetitions measured energy differently ({', '.join(sources)}): not averaged")
+    errors += list(dict.fromkeys(r.own.note for r in reps if r.own.note))
+    if not consistent and (len(sources) > 1 or len(methods) > 1):
+        errors.append(f"repetitions measured energy differently ({', '.join(sources + methods)}): not averaged")
+    cpu = [r.per_encode(r.cpu_seconds) for r in reps]
     repetitions = None
     if len(reps) > 1:
-        repetitions = [RepetitionEntry(energy_joules=rd.joules if consistent else None,
-                                       avg_fps=r.avg_fps if r else None, duration=e - b) for r, rd, (b, e) in reps]
+        repetitions = [RepetitionEntry(energy_joules=o if consistent else None,
+                                       avg_fps=_mean([x.avg_fps for x in r.results]) if r.results else None,
+                                       duration=(r.span[1] - r.span[0]) / r.encodes,
+                                       start_time=r.span[0], end_time=r.span[1],
+                                       machine_energy_joules=m if consistent else None,
+                                       cpu_core_seconds=c if not s.idle else None)
+                       for r, o, m, c in zip(reps, own, machine, cpu, strict=True)]
     common: dict[str, Any] = dict(
         name=s.name, duration=s.duration, start_time=start, end_time=end, viewers=s.viewers,
-        energy_joules=_mean(joules) if consistent else None,
+        energy_joules=_mean(own) if consistent else None,
         energy_source=sources[0] if consistent else "none",
         energy_error="; ".join(errors) or None,
         power_watts=list(reading0.power_watts), cpu_usage_cores=list(reading0.cpu_usage_cores),
         step_seconds=reading0.step_seconds, repetitions=repetitions,
+        machine_energy_joules=_mean(machine) if consistent else None,
+        energy_attribution=methods[0] if consistent and methods else None,
+        encodes_per_measurement=first.encodes if first.encodes > 1 else None,
     )
     if s.idle:
         return entry_object(ScenarioEntry(encoder="none", **common))
     fields = dict(
         encoder=s.encoder, preset=s.preset, resolution=s.resolution, fps=s.fps, streams=s.streams, mode=s.mode,
-        avg_fps=_mean([r.avg_fps for r in results]), total_frames=first.total_frames, dropped_frames=0,
-        output_bytes=first.output_bytes, measured_bitrate_bps=first.measured_bitrate_bps(s.fps),
-        speed=_mean([r.speed for r in results]), cpu_core_seconds=_mean([r.cpu_seconds for r in results]),
+        avg_fps=_mean([x.avg_fps for r in reps for x in r.results]), total_frames=results[0].total_frames,
+        dropped_frames=0, output_bytes=results[0].output_bytes,
+        measured_bitrate_bps=results[0].measured_bitrate_bps(s.fps),
+        speed=_mean([x.speed for r in reps for x in r.results]), cpu_core_seconds=_mean(cpu),
     )
-    if isinstance(first, LiveResult):
+    live = [r for r in results if isinstance(r, LiveResult)]
+    if live:
+        first = live[0]
         # Drops and details are the first repetition's (like the frame count); a stream that fell
         # behind in any repetition counts, and the lowest sustained speed of all is kept.
         lows = [r.min_speed for r in results if r.min_speed is not None]
