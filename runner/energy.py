@@ -73,7 +73,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-import os
 import threading
 import time
 import urllib.error
@@ -108,7 +107,6 @@ __all__ = [
 
 log = logging.getLogger("ffwatt.runner.energy")
 
-_CLK_TCK = os.sysconf("SC_CLK_TCK")  # /proc/stat's unit
 
 DEFAULT_POWERCAP_ROOT = "/sys/class/powercap"
 
@@ -549,8 +547,11 @@ class EnergyMeter:
         try:
             now_cpu = read_cpu_stat(self.proc_stat)
             cpus = now_cpu.cpus
-            if self._start_cpu is not None and now_cpu.busy >= self._start_cpu.busy:
-                machine_cpu = (now_cpu.busy - self._start_cpu.busy) / _CLK_TCK
+            measured = busy_cores(self._start_cpu, now_cpu) if self._start_cpu is not None else None
+            if measured is not None:
+                # utilisation (busy / all ticks) x CPUs x window: counted in ticks, /proc/stat's own busy
+                # seconds can run past CPUs x window over a short window; its ratio cannot
+                machine_cpu = measured[1] * window
         except (OSError, ValueError) as exc:
             caveats.append(f"{self.proc_stat}: {exc}")
         window_facts = dict(window_seconds=window, machine_cpu_seconds=machine_cpu, cpus=cpus)
