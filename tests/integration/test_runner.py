@@ -310,7 +310,7 @@ def test_sigint_keeps_completed_scenarios_and_resume_finishes(ffmpeg, tmp_path):
     scenario_file.write_text(INTERRUPTED)
     events = tmp_path / "events.ndjson"
     args = ["run", str(scenario_file), "--results-dir", str(tmp_path / "results"), "--ffmpeg", ffmpeg,
-            "--work-dir", str(tmp_path / "work"), "--no-quality", *NO_EXPORTERS]
+            "--work-dir", str(tmp_path / "work"), "--no-quality", "--order", "sequential", *NO_EXPORTERS]
     proc = subprocess.Popen([sys.executable, "-m", "cli", *args, "--events", str(events)], cwd=ROOT,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
     try:
