@@ -22,7 +22,7 @@ import pytest
 from cli.main import main
 from contract.loading import load_results_file
 from tests.integration.test_runner import ffmpeg, results_files  # noqa: F401  (the fixture)
-from tests.integration.test_runner_energy import PACKAGE_W, DRAM_W, AdvancingTree
+from tests.integration.test_runner_energy import DRAM_W, PACKAGE_W, AdvancingTree
 
 BASE = ["--progress-url", "", "--no-quality", "--order", "sequential"]
 
