@@ -494,6 +494,8 @@ class EnergyMeter:
         if active:
             kinds = {e.kind for e in active}
             source = "+".join(k for k in ("rapl", "nvml") if k in kinds)
+            if any(e.simulated() for e in active):
+                source = SIMULATED_SOURCE  # as stop() records it
             where = ", ".join(f"{e.what} at {e.metrics_url}" for e in active)
             return f"{source} ({where})"
         if self.tsdb_url:

@@ -691,10 +691,11 @@ def _entry(s: Scenario, reps: list[_Rep], quality: dict[str, Any] | None) -> dic
         return entry_object(ScenarioEntry(encoder="none", **common))
     fields = dict(
         encoder=s.encoder, preset=s.preset, resolution=s.resolution, fps=s.fps, streams=s.streams, mode=s.mode,
-        avg_fps=_mean([x.avg_fps for r in reps for x in r.results]), total_frames=results[0].total_frames,
+        # means over the repetitions of each one's mean over its encodes (what `repetitions` shows)
+        avg_fps=_mean([_mean([x.avg_fps for x in r.results]) for r in reps]), total_frames=results[0].total_frames,
         dropped_frames=0, output_bytes=results[0].output_bytes,
         measured_bitrate_bps=results[0].measured_bitrate_bps(s.fps),
-        speed=_mean([x.speed for r in reps for x in r.results]), cpu_core_seconds=_mean(cpu),
+        speed=_mean([_mean([x.speed for x in r.results]) for r in reps]), cpu_core_seconds=_mean(cpu),
     )
     live = [r for r in results if isinstance(r, LiveResult)]
     if live:
