@@ -21,7 +21,7 @@ import pytest
 
 from cli.main import main
 from contract.loading import load_results_file
-from tests.integration.test_runner import ffmpeg, results_files  # noqa: F401  (the fixture)
+from tests.integration.test_runner import results_files
 from tests.integration.test_runner_energy import DRAM_W, PACKAGE_W, AdvancingTree
 
 BASE = ["--progress-url", "", "--no-quality", "--order", "sequential"]
