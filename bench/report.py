@@ -141,6 +141,14 @@ def evaluate(results: dict) -> list[Target]:
                           o["ratio"] < RUNNER_OVERHEAD,
                           f"{(RUNNER_OVERHEAD - o['ratio']) * 100:.2f} points under" if o["ratio"] < RUNNER_OVERHEAD
                           else f"{(o['ratio'] - RUNNER_OVERHEAD) * 100:.2f} points over"))
+    if runner and runner.get("in_process_meter"):  # issue 22
+        o = runner["in_process_meter"]
+        out.append(Target("the in-process meter costs < 1 % of an encode's CPU (the runner, no exporter)",
+                          f"{o['ratio']:.2%}: {o['runner_cpu_seconds']:.2f} CPU s against the encode's "
+                          f"{o['encode_cpu_seconds']:.1f} s over {o['window_seconds']:.1f} s",
+                          o["ratio"] < RUNNER_OVERHEAD,
+                          f"{(RUNNER_OVERHEAD - o['ratio']) * 100:.2f} points under" if o["ratio"] < RUNNER_OVERHEAD
+                          else f"{(o['ratio'] - RUNNER_OVERHEAD) * 100:.2f} points over"))
     agent = results.get("agent")
     if agent:
         rss, cpu = agent["agent_rss_bytes"] / MB, agent["agent_cpu_percent"]

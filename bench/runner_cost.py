@@ -6,6 +6,11 @@
   between the scenario-start and scenario-done events it takes the CPU seconds of the
   two exporters and of the runner process itself (its own utime + stime, not its
   children), against the encode's CPU seconds from the results file. Target: < 1 %.
+* in-process meter (issue 22): `ffwatt run` of the same encode with no exporter at all: the
+  runner reads RAPL itself (a simulated powercap tree, so the reader does its real sysfs
+  work; NVML is tried too) and /proc/stat every `--sample-interval`. The runner process's
+  own CPU seconds over the scenario window (meter thread, progress reader, wait4 polling)
+  against the encode's. Target: < 1 %.
 * quality: the real runner on short 1280x720 and 1920x1080 encodes with the quality pass
   on (VMAF with libvmaf threads, PSNR and SSIM in one ffmpeg run); the results file's
   `quality_cpu_seconds` divided by the frames scored.
@@ -108,6 +113,33 @@ def overhead(work: Path, *, seconds: int = 20, resolution: str = "1280x720", log
             "resolution": resolution, "content_seconds": seconds}
 
 
+def in_process_meter(work: Path, *, seconds: int = 60, resolution: str = "1280x720", log=print) -> dict:
+    tree = fake_powercap(work / "powercap-inprocess")
+    results_dir = work / "meter-results"
+    events = work / "meter-events.ndjson"
+    scenarios = _write_scenarios(work / "meter.yml", [{
+        "name": f"libx264 {resolution}", "encoder": "libx264", "preset": "veryfast", "bitrate": "3000k",
+        "resolution": resolution, "fps": 30, "duration": seconds, "source": "testsrc2"}])
+    command = [sys.executable, "-m", "runner", "run", str(scenarios), "--results-dir", str(results_dir),
+               "--powercap-root", str(tree.root), "--progress-url", "", "--events", str(events), "--no-quality"]
+    log(f"  in-process meter: {seconds} s of {resolution} libx264, no exporter")
+    runner = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    with _Poller({"runner": runner.pid}) as poller:
+        _, stderr = runner.communicate(timeout=1800)
+    if runner.returncode != 0:
+        raise RuntimeError(f"ffwatt run exited {runner.returncode}: {stderr.decode()[-2000:]}")
+    times = {e["event"]: e["time"] for e in map(json.loads, events.read_text().splitlines())
+             if e["event"] in ("scenario-start", "scenario-done")}
+    begin, end = poller.at(times["scenario-start"]), poller.at(times["scenario-done"])
+    runner_cpu = end["runner"] - begin["runner"]
+    doc = _results(results_dir)
+    scenario = doc["scenarios"][0]
+    encode = scenario["cpu_core_seconds"] * scenario.get("encodes_per_measurement", 1)
+    return {"window_seconds": times["scenario-done"] - times["scenario-start"], "encode_cpu_seconds": encode,
+            "runner_cpu_seconds": runner_cpu, "ratio": runner_cpu / encode, "meter": doc["meter"]["source"],
+            "energy_source": scenario.get("energy_source"), "resolution": resolution, "content_seconds": seconds}
+
+
 def quality(work: Path, *, seconds: int = 3, resolutions=("1280x720", "1920x1080"), log=print) -> list[dict]:
     rows = []
     for resolution in resolutions:
@@ -131,6 +163,7 @@ def runner_section(work: Path, *, quick: bool = False, log=print) -> dict:
     work = Path(work) / "runner"
     work.mkdir(parents=True, exist_ok=True)
     return {"overhead": overhead(work, seconds=8 if quick else 60, log=log),
+            "in_process_meter": in_process_meter(work, seconds=8 if quick else 60, log=log),
             "quality": quality(work, seconds=2 if quick else 3, log=log)}
 
 

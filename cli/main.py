@@ -60,6 +60,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
         keep_outputs=args.keep_outputs, quality=not args.no_quality, rtmp_url=args.rtmp_url,
         rtmp_stat_url=args.rtmp_stat_url, rtmp_record_dir=args.rtmp_record_dir, nginx=args.nginx,
         max_scenarios=args.max_scenarios, cluster=args.cluster, pin_host=args.pin_host,
+        powercap_root=args.powercap_root or "", exclusive=args.exclusive, seed=args.seed, order=args.order,
+        min_window=args.min_window, cool_down=args.cool_down,
     ))
 
 

@@ -62,6 +62,16 @@ __all__ = [
     "names_stream_count",
     "MAX_STREAMS",
     "welch_difference_ci95",
+    # issue 22
+    "CPU_MODEL_IDLE_FRACTION",
+    "DEFAULT_WATTS_PER_THREAD",
+    "watts_per_thread",
+    "cpu_thread_model_power_watts",
+    "cpu_thread_model_energy_joules",
+    "idle_energy_joules",
+    "attributed_cpu_energy_joules",
+    "attributed_gpu_energy_joules",
+    "per_encode",
 ]
 
 JOULES_PER_KWH = 3.6e6
@@ -472,6 +482,126 @@ def cpu_model_power_watts(tdp_watts: float, utilisation: float) -> float:
     if not isinstance(utilisation, (int, float)) or not 0.0 <= utilisation <= 1.0:
         raise ValueError(f"utilisation must be from 0 to 1, got {utilisation!r}")
     return tdp_watts * (0.1 + 0.9 * utilisation**3)
+
+
+# --------------------------------------------------------------------------
+# the machine's share: a per-thread CPU model and attribution (issue 22)
+#
+# A scenario's own energy, the Kepler/Scaphandre rule: over the scenario's window the
+# machine's energy E (measured or modelled) is an idle part (what the machine draws doing
+# nothing) and an active part (the rest); the scenario gets the active part in proportion
+# to its CPU time against all CPU time on the machine, and the idle part in proportion to
+# the CPUs it held. docs/energy.md is the prose.
+
+CPU_MODEL_IDLE_FRACTION = 0.1
+"""The model's idle draw as a fraction of its full-load power: CodeCarbon's 10 % floor."""
+
+DEFAULT_WATTS_PER_THREAD = 5.0
+"""Watts per hardware thread at full load for a CPU whose TDP or thread count is not known:
+a round figure for current parts (65 W / 16 threads = 4.1 W, 205 W / 40 = 5.1 W,
+280 W / 64 = 4.4 W), charged per thread visible here, never a whole socket."""
+
+
+def watts_per_thread(tdp_watts: float, threads: int) -> float:
+    """W_thread = TDP_W / threads of the package: a thread's share of its CPU's TDP."""
+    _check_price("tdp_watts", tdp_watts)
+    if not isinstance(threads, int) or threads < 1:
+        raise ValueError(f"threads must be a positive integer, got {threads!r}")
+    return tdp_watts / threads
+
+
+def cpu_thread_model_power_watts(watts_per_thread_value: float, threads_visible: int, utilisation: float,
+                                 idle_fraction: float = CPU_MODEL_IDLE_FRACTION) -> float:
+    """The machine's modelled CPU power at a utilisation (0..1 of the threads visible):
+
+    P_W = W_thread x threads_visible x (f_idle + (1 - f_idle) x u)
+
+    Linear in the load, so the energy of a window splits exactly into an idle part and a
+    part proportional to CPU time (see `cpu_thread_model_energy_joules`).
+    """
+    _check_price("watts_per_thread", watts_per_thread_value)
+    if not isinstance(utilisation, (int, float)) or not 0.0 <= utilisation <= 1.0:
+        raise ValueError(f"utilisation must be from 0 to 1, got {utilisation!r}")
+    return watts_per_thread_value * threads_visible * (idle_fraction + (1 - idle_fraction) * utilisation)
+
+
+def cpu_thread_model_energy_joules(watts_per_thread_value: float, threads_visible: int, window_seconds: float,
+                                   busy_cpu_seconds: float | None,
+                                   idle_fraction: float = CPU_MODEL_IDLE_FRACTION) -> float | None:
+    """The machine's modelled CPU energy over a window: the integral of
+    `cpu_thread_model_power_watts`, with integral(u dt) = busy_cpu_seconds / threads_visible:
+
+    E_J = W_thread x (f_idle x threads_visible x window_s + (1 - f_idle) x busy_cpu_s)
+
+    `busy_cpu_seconds` is all CPU time on the machine over the window (/proc/stat).
+    None when it is unknown.
+    """
+    if busy_cpu_seconds is None:
+        return None
+    _check_price("watts_per_thread", watts_per_thread_value)
+    return watts_per_thread_value * (idle_fraction * threads_visible * window_seconds
+                                     + (1 - idle_fraction) * busy_cpu_seconds)
+
+
+def idle_energy_joules(idle_watts: float | None, window_seconds: float | None) -> float | None:
+    """E_idle_J = P_idle_W x window_s (None when either is unknown)."""
+    if idle_watts is None or window_seconds is None:
+        return None
+    return idle_watts * window_seconds
+
+
+def attributed_cpu_energy_joules(machine_joules: float | None, idle_watts: float | None,
+                                 window_seconds: float | None, scenario_cpu_seconds: float | None,
+                                 machine_cpu_seconds: float | None, cpus_visible: int) -> float | None:
+    """The scenario's own share of the machine's energy over its window (Kepler/Scaphandre):
+
+    E_idle   = min(P_idle x window_s, E)                  the idle part (never more than E)
+    E_active = E - E_idle
+    share    = min(1, cpu_s / machine_cpu_s)              its CPU time against all CPU time
+    held     = min(cpus_visible, cpu_s / window_s)        the CPUs it held, on average
+    E_own_J  = E_active x share + E_idle x held / cpus_visible
+
+    `cpu_s` is the scenario's process trees' CPU time (exact, wait4), `machine_cpu_s` all
+    CPU time on the machine over the window (/proc/stat, in clock ticks: over a short
+    window it can read below the exact figure, hence the share's bound of 1; the idle part's
+    bound says a measured E below the idle estimate is all idle). With the linear model
+    (`cpu_thread_model_energy_joules`) this is exactly W_thread x cpu_s, whatever else ran.
+    None when an input is unknown or the machine used no CPU time (nothing to share).
+    """
+    if None in (machine_joules, idle_watts, window_seconds, scenario_cpu_seconds, machine_cpu_seconds):
+        return None
+    if window_seconds <= 0 or machine_cpu_seconds <= 0 or cpus_visible < 1:  # type: ignore[operator]
+        return None
+    idle = min(idle_watts * window_seconds, machine_joules)  # type: ignore[operator]
+    active = machine_joules - idle  # type: ignore[operator]
+    share = min(1.0, scenario_cpu_seconds / machine_cpu_seconds)  # type: ignore[operator]
+    held = min(float(cpus_visible), scenario_cpu_seconds / window_seconds)  # type: ignore[operator]
+    return active * share + idle * held / cpus_visible
+
+
+def attributed_gpu_energy_joules(gpu_joules: float | None, process_utilisation: float | None,
+                                 device_utilisation: float | None) -> float | None:
+    """A GPU's energy charged to the scenario: by NVML's per-process utilisation when known,
+
+    E_own_J = E_gpu x (its processes' utilisation / the device's utilisation)
+
+    else (`process_utilisation` None) the whole of it (`E_gpu`, "gpu-whole"). A device
+    that was idle (utilisation 0) is charged whole too: nobody else used it either.
+    """
+    if gpu_joules is None:
+        return None
+    if process_utilisation is None or not device_utilisation:
+        return gpu_joules
+    return gpu_joules * min(1.0, process_utilisation / device_utilisation)
+
+
+def per_encode(value: float | None, encodes: int) -> float | None:
+    """A figure measured over `encodes` back-to-back encodes, per single encode: value / encodes."""
+    if value is None:
+        return None
+    if not isinstance(encodes, int) or encodes < 1:
+        raise ValueError(f"encodes must be a positive integer, got {encodes!r}")
+    return value / encodes
 
 
 # --------------------------------------------------------------------------

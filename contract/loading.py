@@ -258,7 +258,7 @@ def _decode_outline(data: bytes, max_scenarios: int, file: str, path: Path, fast
         "skipped": tuple(skipped), "not_run": tuple(n if n.reason is not None else msgspec.structs.replace(n, reason="")
                                                  for n in doc.not_run or ()),
         "planned_scenarios": int(doc.planned_scenarios) if doc.planned_scenarios is not None else None,
-        "environment": environment, "sweeps": tuple(doc.sweeps or ()),
+        "environment": environment, "sweeps": tuple(doc.sweeps or ()), "meter": doc.meter,
         "hosts": dict(doc.hosts or {}),
     }
 
@@ -396,7 +396,8 @@ def _scenario_view(e: ScenarioEntry, i: int) -> Scenario:
         if fps == 0:
             fps = None
     reference = tuple(sorted((k, v) for k, v in (e.quality_reference or {}).items() if v is not None))
-    repetitions = tuple(Repetition(r.energy_joules, r.avg_fps, r.duration) for r in e.repetitions or ())
+    repetitions = tuple(Repetition(r.energy_joules, r.avg_fps, r.duration, r.start_time, r.end_time,
+                                   r.machine_energy_joules, r.cpu_core_seconds) for r in e.repetitions or ())
     try:
         return Scenario(
             name=name, index=i, encoder=encoder, bitrate=bitrate, bitrate_bps=bitrate_bps,
@@ -416,7 +417,7 @@ def _scenario_view(e: ScenarioEntry, i: int) -> Scenario:
             incomplete=bool(e.incomplete), expected_frames=_int(e.expected_frames), media_seconds=e.media_seconds,
             source_duration_unknown=bool(e.source_duration_unknown), output_details=tuple(e.outputs or ()),
             machine_energy_joules=e.machine_energy_joules, energy_attribution=e.energy_attribution,
-            host=e.host,
+            host=e.host, encodes_per_measurement=_int(e.encodes_per_measurement),
         )
     except ValueError as exc:
         raise _PathError(p, f"derived values are out of range: {exc}") from None

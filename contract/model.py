@@ -13,7 +13,16 @@ from typing import Any
 
 from contract import formulas
 from contract.formulas import Rendition
-from contract.schema import MEASURED_ENERGY_SOURCES, NotRun, OutputEntry, QualityStats, SourceEntry, Sweep, is_baseline
+from contract.schema import (
+    MEASURED_ENERGY_SOURCES,
+    MeterRecord,
+    NotRun,
+    OutputEntry,
+    QualityStats,
+    SourceEntry,
+    Sweep,
+    is_baseline,
+)
 
 __all__ = ["Repetition", "ResultsRun", "Scenario"]
 
@@ -25,6 +34,11 @@ class Repetition:
     energy_joules: float | None = None
     avg_fps: float | None = None
     duration_seconds: float | None = None
+    # issue 22
+    start_time: float | None = None
+    end_time: float | None = None
+    machine_energy_joules: float | None = None
+    cpu_core_seconds: float | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -112,9 +126,11 @@ class Scenario:
     media_seconds: float | None = None
     source_duration_unknown: bool = False
     output_details: tuple[OutputEntry, ...] = ()  # each rung as written: its own frames, fps and bitrate
-    # issue 22: the machine's joules over the window beside the attributed `energy_joules`, and the rule.
+    # issue 22: the machine's joules over the window beside the attributed `energy_joules`, the rule,
+    # and how many encodes one measurement held
     machine_energy_joules: float | None = None
     energy_attribution: str | None = None
+    encodes_per_measurement: int | None = None
     # issue 25
     host: str | None = None  # the fleet worker that ran it (`ffwatt run --cluster`); None in a local run
     energy_joules: float | None = field(init=False, default=None)
@@ -241,6 +257,7 @@ class ResultsRun:
     sweeps: tuple[Sweep, ...] = ()
     # issue 25
     hosts: dict[str, dict[str, Any]] = field(default_factory=dict)  # fleet runs: host -> its environment
+    meter: MeterRecord | None = None  # issue 22
 
     @property
     def baseline(self) -> Scenario | None:

@@ -32,9 +32,9 @@ import msgspec
 from contract import formulas
 
 __all__ = [
-    "ENERGY_SOURCES", "FORMAT_VERSION", "MAX_INT", "MEASURED_ENERGY_SOURCES", "SCENARIO_FIELDS", "NotRun",
-    "OutputEntry", "QualityDetail", "RepetitionEntry", "ResultsDocument", "RuleError", "ScenarioEntry", "SourceEntry",
-    "Sweep",
+    "ENERGY_ATTRIBUTIONS", "ENERGY_SOURCES", "FORMAT_VERSION", "MAX_INT", "MEASURED_ENERGY_SOURCES", "SCENARIO_FIELDS",
+    "MeterRecord", "NotRun", "OutputEntry", "QualityDetail", "RepetitionEntry", "ResultsDocument", "RuleError",
+    "ScenarioEntry", "SourceEntry", "Sweep",
     "SweepStep", "describe", "is_baseline",
 ]
 
@@ -50,6 +50,13 @@ ENERGY_SOURCES = ("rapl", "nvml", "rapl+nvml", "model", "samples", "tsdb", "simu
 `rapl+nvml`), the CPU power model (`model`, an estimate), power samples in the file
 (`samples`), the TSDB's counters (`tsdb`), a simulator (`simulated`: ffwatt's sample files),
 or nothing (`none`)."""
+
+ENERGY_ATTRIBUTIONS = ("exclusive", "cpu-time-share", "gpu-whole", "gpu-process-utilisation",
+                       "cpu-time-share+gpu-whole", "cpu-time-share+gpu-process-utilisation")
+"""Values of a scenario's `energy_attribution` (issue 22, docs/energy.md): `exclusive` (the
+machine's energy is the scenario's: `--exclusive`, and idle baselines), `cpu-time-share` (the
+Kepler/Scaphandre rule, `formulas.attributed_cpu_energy_joules`), the GPU part whole or by
+NVML's per-process utilisation (`formulas.attributed_gpu_energy_joules`), or both parts."""
 
 MEASURED_ENERGY_SOURCES = frozenset({"rapl", "nvml", "rapl+nvml", "samples", "tsdb"})
 """Sources whose figures are measurements; `model` and `simulated` are not."""
@@ -255,6 +262,11 @@ class RepetitionEntry(msgspec.Struct, omit_defaults=True, **_STRUCT):
     duration: NonNegative | None = None
     # issue 25
     host: Text | None = None  # fleet runs without --pin-host: the host of this repetition when they differ
+    # issue 22: each repetition's own window and figures (per single encode, like the scenario's)
+    start_time: UnixSeconds | None = None
+    end_time: UnixSeconds | None = None
+    machine_energy_joules: NonNegative | None = None
+    cpu_core_seconds: NonNegative | None = None
 
 
 _NO_VIDEO_RE = re.compile(r"^\s*0+\s*[xX]\s*0+\s*$")
@@ -322,10 +334,12 @@ class ScenarioEntry(msgspec.Struct, omit_defaults=True, **_STRUCT):
     incomplete: Annotated[bool, msgspec.Meta(description="true or false")] | None = None
     media_seconds: NonNegative | None = None  # media time one stream really encoded
     source_duration_unknown: Annotated[bool, msgspec.Meta(description="true or false")] | None = None
-    # issue 22: the whole machine's joules over the scenario's window (energy_joules is the
-    # scenario's attributed share) and the rule that attributed it ("cpu-time-share", ...).
+    # issue 22: the machine's energy over the window beside the scenario's own share
+    # (`energy_joules`), the rule that split it, and how many encodes one measurement held
     machine_energy_joules: Joules | None = None
-    energy_attribution: Text | None = None
+    energy_attribution: Annotated[Literal[ENERGY_ATTRIBUTIONS] | None,
+                                  msgspec.Meta(description=f"one of {', '.join(ENERGY_ATTRIBUTIONS)}")] = None
+    encodes_per_measurement: PositiveCount | None = None
     # issue 25: fleet runs (`ffwatt run --cluster`); absent in local runs
     host: Text | None = None  # the worker (its --name) that ran the scenario; its environment is the header's hosts[host]
     lost_attempt_hosts: Annotated[list[Text] | None, msgspec.Meta(description="an array of host names")] = None
@@ -336,6 +350,7 @@ class ScenarioEntry(msgspec.Struct, omit_defaults=True, **_STRUCT):
             raise RuleError(".name", f"must be a non-empty string, got {describe(self.name)}")
         _integral(self, _COUNTS)
         _integral(self, ("streams",), 1)
+        _integral(self, ("encodes_per_measurement",), 1)
         if self.encoder is not None and self.encoder_type is not None and self.encoder != self.encoder_type:
             raise RuleError(".encoder_type",
                             f"conflicts with encoder ({describe(self.encoder_type)} vs {describe(self.encoder)})")
@@ -439,6 +454,37 @@ class Sweep(msgspec.Struct, frozen=True, **_STRUCT):
                 raise RuleError(f".steps[{j}]{exc.path}", exc.reason) from None
 
 
+class MeterRecord(msgspec.Struct, frozen=True, omit_defaults=True, **_STRUCT):
+    """How a run measured energy, once for the whole run (issue 22, docs/energy.md); `--resume`
+    refuses to add to a file whose meter settings (`RESUME_KEYS`) differ."""
+
+    expect: ClassVar[str] = "an object"
+    RESUME_KEYS: ClassVar[tuple[str, ...]] = (
+        "mode", "powercap_root", "cpu_metrics_url", "gpu_metrics_url", "tsdb_url", "model_watts_per_thread",
+        "attribution", "min_window_seconds", "sample_interval_seconds")
+
+    mode: Annotated[Literal["in-process", "exporters"], msgspec.Meta(description='"in-process" or "exporters"')]
+    source: Text | None = None  # what the meter found at the start: rapl, nvml, rapl+nvml, model, simulated, tsdb, none
+    description: Text | None = None
+    powercap_root: Text | None = None
+    cpu_metrics_url: Text | None = None
+    gpu_metrics_url: Text | None = None
+    tsdb_url: Text | None = None
+    sample_interval_seconds: Positive | None = None
+    cpu_model: Text | None = None
+    model_watts_per_thread: Positive | None = None
+    model_tdp_watts: Positive | None = None
+    model_package_threads: PositiveCount | None = None
+    model_idle_fraction: NonNegative | None = None
+    model_why: Text | None = None
+    attribution: Text | None = None  # "cpu-time-share" or "exclusive"
+    idle_power_from: Text | None = None
+    order: Text | None = None  # "shuffled" or "sequential"
+    seed: Annotated[int, msgspec.Meta(ge=0, le=MAX_INT)] | None = None
+    min_window_seconds: NonNegative | None = None
+    cool_down_seconds: NonNegative | None = None
+
+
 S = TypeVar("S")
 
 
@@ -467,6 +513,8 @@ class ResultsDocument(msgspec.Struct, Generic[S], omit_defaults=True, **_STRUCT)
     sweeps: Annotated[list[Sweep] | None, msgspec.Meta(description="an array of sweep objects")] = None
     # issue 25: fleet runs: each worker's environment (as `environment`), keyed by host name
     hosts: Annotated[dict[str, dict[str, Any]] | None, msgspec.Meta(description="an object of host -> environment")] = None
+    # issue 22: how the run measured energy (the meter, the model figure, the attribution, the seed)
+    meter: MeterRecord | None = None
 
     def check(self) -> None:
         _integral(self, ("format_version",), 1)

@@ -1,12 +1,24 @@
-"""A scenario's energy: the joules counters over exactly [start, end], or the CPU power model.
+"""The machine's energy over exactly [start, end]: joules counters read in process, from
+exporters, or the per-thread CPU model; and the machine's CPU time over the same window.
 
-    meter = EnergyMeter(cpu_metrics_url="http://127.0.0.1:9500/metrics", gpu_metrics_url=None, tsdb_url=None)
+    meter = EnergyMeter(cpu_metrics_url=None, gpu_metrics_url=None, tsdb_url=None)  # in process
     meter.start()
     ...encode...
-    reading = meter.stop()   # EnergyReading(joules, source, error, power_watts, step_seconds, cpu_usage_cores)
+    reading = meter.stop()   # EnergyReading(joules, source, error, power_watts, step_seconds, cpu_usage_cores,
+                             #               window_seconds, machine_cpu_seconds, cpus, cpu_joules, gpu_joules)
+
+`joules` is the *machine's* energy; the scenario's own share is `runner.attribution`'s job
+(docs/energy.md).
 
 Where the figures come from
 ---------------------------
+* **In process** (the default: no exporter or TSDB URL given): the runner reads the
+  counters itself, with the exporters' own reader code: RAPL through
+  `readers.powercap.RaplSampler.energy_joules()` under `powercap_root` (package + dram,
+  wrap-compensated; a root holding `readers.powercap.SIMULATED_MARKER` is the demo's
+  simulated tree: source `SIMULATED_SOURCE`) and NVML through
+  `readers.nvml.Nvml.energy_by_uuid()`. A host whose `energy_uj` is root-only is said so,
+  with the fix (`readers.powercap.PERMISSION_FIX`), and falls back to the model.
 * **Counters** (`source` "rapl", "nvml" or "rapl+nvml"): the cpu exporter's
   `m.CPU_ENERGY` over the top-level zones only (`package`, `dram` and their multi-die
   `package_die_N`/`dram_die_N`: `readers.powercap.is_energy_zone`; `core`,
@@ -22,13 +34,12 @@ Where the figures come from
   `energy_query` rounds the window up to whole seconds); the direct reads are exact
   over the window and come first whenever the exporters answer. No power samples
   then. When the TSDB cannot say either, the model below.
-* **Model** (`source` "model", an estimate): when no exporter URL is given, or the
-  exporters answer but serve no counter (a VM without RAPL or NVML), and the TSDB,
-  if given, has none over the window.
-  P_W = TDP x (0.1 + 0.9 x load^3) (`formulas.cpu_model_power_watts`) over the whole
-  machine's CPU utilisation from /proc/stat, integrated with the trapezoid rule
-  (`formulas.trapezoid_energy_joules`, see `model_energy_joules`). `error` says why
-  no counter was used.
+* **Model** (`source` "model", an estimate): when no counter can be read (a VM without
+  RAPL or NVML, energy_uj root-only), or the exporters answer but serve no counter, and
+  the TSDB, if given, has none over the window. Per hardware thread, the machine's share:
+  E_J = W_thread x (f_idle x threads x window_s + (1 - f_idle) x busy_cpu_s)
+  (`formulas.cpu_thread_model_energy_joules`; `busy_cpu_s` from /proc/stat over the
+  window; W_thread from `runner.cpu_model`). `error` says why no counter was used.
 * **None** (`source` "none", joules `None`): an exporter given by URL did not answer
   at `start()` (the energy the user asked to measure is unknown, not replaced by an
   estimate; `error` says to start it or to give its URL as '' for the model), or
@@ -68,15 +79,17 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 from catalog import metrics as m
 from contract import formulas
 from readers.exposition import Labels
 from readers.exposition import samples as counter_series
-from readers.powercap import is_energy_zone
+from readers.powercap import PERMISSION_FIX, SIMULATED_MARKER, RaplSampler, is_energy_zone
 from readers.tsdb import TsdbError, scenario_energy_joules
 
 __all__ = [
+    "DEFAULT_POWERCAP_ROOT",
     "EnergyReading",
     "EnergyMeter",
     "ExporterError",
@@ -89,11 +102,13 @@ __all__ = [
     "read_cpu_stat",
     "parse_cpu_stat",
     "busy_cores",
-    "model_energy_joules",
     "next_tick",
 ]
 
 log = logging.getLogger("ffwatt.runner.energy")
+
+
+DEFAULT_POWERCAP_ROOT = "/sys/class/powercap"
 
 SIMULATED_SOURCE = "simulated"
 """The `source` recorded when an exporter says its counters are simulated (the demo's
@@ -116,6 +131,11 @@ class EnergyReading:
     power_watts: tuple[float, ...]  # mean power over each step from start (may be empty)
     step_seconds: float | None
     cpu_usage_cores: tuple[float, ...]  # whole-machine CPU use in cores, same clock (may be empty)
+    window_seconds: float | None = None  # monotonic stop - start
+    machine_cpu_seconds: float | None = None  # all CPU time on the machine over the window (/proc/stat)
+    cpus: int | None = None  # CPUs /proc/stat lists (the threads visible here)
+    cpu_joules: float | None = None  # the RAPL (or model) part of `joules`
+    gpu_joules: float | None = None  # the NVML part of `joules`
 
 
 # --------------------------------------------------------------------------
@@ -236,34 +256,6 @@ def busy_cores(before: CpuStat, after: CpuStat) -> tuple[float, float] | None:
 
 
 # --------------------------------------------------------------------------
-# the model
-
-
-def model_energy_joules(tdp_watts: float, utilisation: list[float], step_seconds: float,
-                        tail: tuple[float, float] | None = None) -> float | None:
-    """Energy the CPU power model gives for per-step utilisations, over [t0, end].
-
-    P_k = cpu_model_power_watts(TDP, u_k) for the utilisation u_k over step k (k = 1..n)
-    joules = trapezoid([P_1, P_1, P_2, ..., P_n], step)       covers [t0, t0 + n x step]
-           + trapezoid([P_n, P_tail], tail_seconds)            the partial step before stop()
-
-    P_1 stands for t0 too, where no earlier reading exists. `tail` is (utilisation,
-    seconds) of the partial step, or None. With no full step, the tail alone counts
-    (P_tail x tail_seconds). None when there is nothing to integrate.
-    """
-    watts = [formulas.cpu_model_power_watts(tdp_watts, u) for u in utilisation]
-    if not watts and (tail is None or tail[1] <= 0):
-        return None
-    joules = 0.0
-    if watts:
-        joules += formulas.trapezoid_energy_joules([watts[0], *watts], step_seconds) or 0.0
-    if tail is not None and tail[1] > 0:
-        tail_watts = formulas.cpu_model_power_watts(tdp_watts, tail[0])
-        joules += formulas.trapezoid_energy_joules([watts[-1] if watts else tail_watts, tail_watts], tail[1]) or 0.0
-    return joules
-
-
-# --------------------------------------------------------------------------
 # the cadence
 
 
@@ -327,11 +319,89 @@ class _Exporter:
             return None
         return body if isinstance(body, dict) else None
 
+    local = False
+
     def why_no_counters(self) -> str:
         health = self.health() or {}
         reason = health.get("reason") or health.get("last_error")
         said = f" (its /health says: {reason})" if reason else ""
         return f"{self.what} at {self.metrics_url} serves no {self.kind} joules counters{said}"
+
+    def simulated(self) -> bool:
+        details = (self.health() or {}).get("details")
+        return isinstance(details, dict) and details.get("simulated") is True
+
+
+class _LocalRapl:
+    """RAPL read in process with the cpu exporter's reader (`RaplSampler`): package + dram,
+    wrap-compensated, joules from 0 at the first reading (so a zone that appears counts from 0)."""
+
+    kind = "rapl"
+    local = True
+
+    def __init__(self, powercap_root: str):
+        self.root = Path(powercap_root)
+        self.what = "RAPL"
+        self.metrics_url = str(self.root)  # where, for messages
+        self.sampler = RaplSampler(self.root)
+
+    def read(self) -> dict[Labels, float]:
+        return {(("socket", socket), ("zone", zone)): joules
+                for (socket, zone), joules in self.sampler.energy_joules().items()}
+
+    def why_no_counters(self) -> str:
+        state = self.sampler.state
+        if state.permission_denied:
+            return f"RAPL under {self.root}: energy_uj is readable by root only (permission denied). {PERMISSION_FIX}"
+        if state.missing:
+            return f"no RAPL: {state.missing}"
+        if state.unreadable:
+            return "RAPL unreadable: " + "; ".join(state.unreadable.values())
+        return f"no RAPL package or dram zone under {self.root}"
+
+    def simulated(self) -> bool:
+        return (self.root / SIMULATED_MARKER).exists()
+
+
+class _LocalNvml:
+    """NVML read in process with the gpu exporter's reader (`readers.nvml.Nvml.energy_by_uuid`),
+    keyed like the gpu exporter's counters. NVML is opened at the first read; no driver is no counter."""
+
+    kind = "nvml"
+    local = True
+    what = "NVML"
+    metrics_url = "the NVIDIA driver"
+
+    def __init__(self) -> None:
+        self._nvml = None
+        self._error: str | None = None
+
+    def read(self) -> dict[Labels, float]:
+        from readers import nvml  # imported here: a host without a GPU never loads pynvml's library
+
+        if self._nvml is None:
+            session = nvml.Nvml(log)
+            try:
+                session.init()
+            except nvml.NvmlUnavailableError as exc:
+                self._error = str(exc)
+                return {}
+            self._nvml = session
+        try:
+            by_uuid = self._nvml.energy_by_uuid()
+        except (nvml.LifecycleError, nvml.NvmlCallError) as exc:
+            raise ExporterError(f"NVML: {exc}") from None
+        if not by_uuid:
+            self._error = "no GPU with an energy counter"
+        return {(("kind", "nvml"), ("uuid", uuid)): joules for uuid, joules in by_uuid.items()}
+
+    def why_no_counters(self) -> str:
+        return f"no NVML energy counter ({self._error or 'none read'})"
+
+    def simulated(self) -> bool:
+        from readers import nvml
+
+        return nvml.simulated()
 
 
 # --------------------------------------------------------------------------
@@ -342,21 +412,30 @@ class EnergyMeter:
     """Energy over [start(), stop()]: see the module docstring."""
 
     def __init__(self, *, cpu_metrics_url: str | None, gpu_metrics_url: str | None, tsdb_url: str | None,
-                 step_seconds: float = 1.0, tdp_watts: float = formulas.DEFAULT_TDP_WATTS, timeout: float = 2.0,
-                 proc_stat: str = "/proc/stat"):
+                 step_seconds: float = 1.0, watts_per_thread: float = formulas.DEFAULT_WATTS_PER_THREAD,
+                 timeout: float = 2.0, proc_stat: str = "/proc/stat", powercap_root: str | None = DEFAULT_POWERCAP_ROOT,
+                 nvml: bool = True):
+        """No URL at all: the in-process meter (RAPL under `powercap_root`, NVML when `nvml`).
+        Any URL: the exporters and TSDB given, as before issue 22."""
         if not (isinstance(step_seconds, (int, float)) and math.isfinite(step_seconds) and step_seconds > 0):
             raise ValueError(f"step_seconds must be a positive number, got {step_seconds!r}")
-        formulas.cpu_model_power_watts(tdp_watts, 0.0)  # ValueError for a bad TDP, now rather than at stop()
+        formulas.cpu_thread_model_power_watts(watts_per_thread, 1, 0.0)  # ValueError now rather than at stop()
         self.step_seconds = float(step_seconds)
-        self.tdp_watts = float(tdp_watts)
+        self.watts_per_thread = float(watts_per_thread)
         self.timeout = float(timeout)
         self.tsdb_url = tsdb_url or None
         self.proc_stat = proc_stat
-        self._exporters = []
+        self.in_process = not (cpu_metrics_url or gpu_metrics_url or tsdb_url)
+        self._exporters: list = []
         if cpu_metrics_url:
             self._exporters.append(_Exporter("rapl", cpu_metrics_url, cpu_energy_series, "cpu exporter", timeout))
         if gpu_metrics_url:
             self._exporters.append(_Exporter("nvml", gpu_metrics_url, gpu_energy_series, "gpu exporter", timeout))
+        if self.in_process:
+            if powercap_root:
+                self._exporters.append(_LocalRapl(powercap_root))
+            if nvml:
+                self._exporters.append(_LocalNvml())
         self._lock = threading.Lock()
         self._reset()
 
@@ -377,6 +456,7 @@ class EnergyMeter:
         self._last_counters: dict[str, dict[Labels, float]] = {}
         self._last_time = 0.0
         self._last_cpu: CpuStat | None = None
+        self._start_cpu: CpuStat | None = None
         self._last_tick = 0
 
     # ---- probing --------------------------------------------------------
@@ -391,7 +471,8 @@ class EnergyMeter:
                 series = exporter.read()
             except ExporterError as exc:
                 why.append(f"{exporter.what} unreachable: {exc}")
-                self._unreachable.append(exporter)
+                if not exporter.local:  # a local reader that fails is no counter, not an unknown energy
+                    self._unreachable.append(exporter)
                 continue
             if not series:
                 why.append(exporter.why_no_counters())
@@ -413,12 +494,14 @@ class EnergyMeter:
         if active:
             kinds = {e.kind for e in active}
             source = "+".join(k for k in ("rapl", "nvml") if k in kinds)
+            if any(e.simulated() for e in active):
+                source = SIMULATED_SOURCE  # as stop() records it
             where = ", ".join(f"{e.what} at {e.metrics_url}" for e in active)
             return f"{source} ({where})"
         if self.tsdb_url:
             return (f"tsdb (joules counters from {self.tsdb_url}; no exporter read directly: {'; '.join(why)}; "
-                    f"else model, TDP {self.tdp_watts:g} W)")
-        return f"model (no RAPL/NVML: {'; '.join(why)}; TDP {self.tdp_watts:g} W)"
+                    f"else model, {self.watts_per_thread:g} W per thread)")
+        return f"model (no RAPL/NVML: {'; '.join(why)}; {self.watts_per_thread:g} W per thread)"
 
     # ---- start / stop ---------------------------------------------------
 
@@ -430,15 +513,14 @@ class EnergyMeter:
         active, readings, why = self._probe()
         self._active, self._start_counters, self._why_model = active, readings, why
         for exporter in active:
-            details = (exporter.health() or {}).get("details")
-            if isinstance(details, dict) and details.get("simulated") is True:
+            if exporter.simulated():
                 self._simulated.append(f"{exporter.what} at {exporter.metrics_url} reads simulated counters")
         self._t0 = time.monotonic()
         self._wall0 = time.time()
         self._last_time = self._t0
         self._last_counters = dict(readings)
         try:
-            self._last_cpu = read_cpu_stat(self.proc_stat)
+            self._last_cpu = self._start_cpu = read_cpu_stat(self.proc_stat)
         except (OSError, ValueError) as exc:
             self._last_cpu = None
             self._note("cpu", f"{self.proc_stat}: {exc}")
@@ -455,24 +537,26 @@ class EnergyMeter:
         end = time.monotonic()
         wall_end = time.time()
         with self._lock:
-            power, cores, utilisation = list(self._power), list(self._cores), list(self._utilisation)
-            last_cpu, last_time = self._last_cpu, self._last_time
+            power, cores = list(self._power), list(self._cores)
             sample_errors = dict(self._sample_errors)
         caveats = [f"{count} sample(s) failed, filled with the mean over the gap: {what}"
                    for what, count in sample_errors.items()]
         if thread.is_alive():
             caveats.append("the sampling thread did not stop in time")
         step = self.step_seconds
-
-        tail = None  # (utilisation, seconds) of the partial step before stop()
+        window = end - self._t0
+        machine_cpu, cpus = None, None
         try:
             now_cpu = read_cpu_stat(self.proc_stat)
-            if last_cpu is not None:
-                measured = busy_cores(last_cpu, now_cpu)
-                if measured is not None:
-                    tail = (measured[0], end - last_time)
+            cpus = now_cpu.cpus
+            measured = busy_cores(self._start_cpu, now_cpu) if self._start_cpu is not None else None
+            if measured is not None:
+                # utilisation (busy / all ticks) x CPUs x window: counted in ticks, /proc/stat's own busy
+                # seconds can run past CPUs x window over a short window; its ratio cannot
+                machine_cpu = measured[1] * window
         except (OSError, ValueError) as exc:
             caveats.append(f"{self.proc_stat}: {exc}")
+        window_facts = dict(window_seconds=window, machine_cpu_seconds=machine_cpu, cpus=cpus)
 
         if not self._active:
             if self.tsdb_url:
@@ -484,47 +568,57 @@ class EnergyMeter:
                     note = (f"joules from the TSDB at {self.tsdb_url} (no exporter read directly: "
                             f"{'; '.join(self._why_model)}); within about one scrape interval, the window rounded up "
                             "to whole seconds")
-                    return EnergyReading(joules, "tsdb", _join([note] + caveats), (), None, tuple(cores))
+                    return EnergyReading(joules, "tsdb", _join([note] + caveats), (), None, tuple(cores),
+                                         cpu_joules=joules, **window_facts)
             if self._unreachable:
                 # The user asked for measured energy and did not get it: unknown, not an estimate.
                 flags = " / ".join(f"--{'cpu' if e.kind == 'rapl' else 'gpu'}-metrics-url ''" for e in self._unreachable)
                 return EnergyReading(None, "none", _join([f"{'; '.join(self._why_model)}: start the exporter, or "
-                                                          f"give {flags} to estimate energy with the CPU power "
-                                                          "model"] + caveats), (), None, tuple(cores))
-            return self._model_reading(utilisation, cores, tail, caveats)
+                                                          f"leave out {flags} to measure in process (or "
+                                                          "estimate with the CPU model)"] + caveats),
+                                     (), None, tuple(cores), **window_facts)
+            return self._model_reading(cores, caveats, window, machine_cpu, cpus)
 
         # An exporter given but not used (a gpu exporter down on a host with RAPL): its energy is not counted.
         caveats = [f"{why} (not counted)" for why in self._why_model] + caveats
-        joules = 0.0
+        parts: dict[str, float] = {}
         for exporter in self._active:
             try:
                 series = exporter.read()
             except ExporterError as exc:
                 return EnergyReading(None, "none", _join([f"{exporter.what} could not be read at the end of the "
                                                           f"scenario: {exc}"] + caveats),
-                                     (), None, tuple(cores))
+                                     (), None, tuple(cores), **window_facts)
             increase, notes = counters_increase(self._start_counters[exporter.kind], series)
-            joules += increase
+            parts[exporter.kind] = parts.get(exporter.kind, 0.0) + increase
             caveats.extend(notes)
+        joules = sum(parts.values())
         source = self._source()
         if self._simulated:
             caveats = self._simulated + caveats
             source = SIMULATED_SOURCE
             if source == "none":
-                return EnergyReading(None, "none", _join(caveats), (), None, tuple(cores))
-        return EnergyReading(joules, source, _join(caveats), tuple(power), step if power else None, tuple(cores))
+                return EnergyReading(None, "none", _join(caveats), (), None, tuple(cores), **window_facts)
+        return EnergyReading(joules, source, _join(caveats), tuple(power), step if power else None, tuple(cores),
+                             cpu_joules=parts.get("rapl"), gpu_joules=parts.get("nvml"), **window_facts)
 
-    def _model_reading(self, utilisation: list[float], cores: list[float], tail: tuple[float, float] | None,
-                       caveats: list[str]) -> EnergyReading:
+    def _model_reading(self, cores: list[float], caveats: list[str], window: float, machine_cpu: float | None,
+                       cpus: int | None) -> EnergyReading:
         why = "; ".join(self._why_model)
-        joules = model_energy_joules(self.tdp_watts, utilisation, self.step_seconds, tail)
+        joules = None if cpus is None else formulas.cpu_thread_model_energy_joules(
+            self.watts_per_thread, cpus, window, machine_cpu)
         if joules is None:
-            return EnergyReading(None, "none", _join([f"{why}; and no CPU utilisation could be read"] + caveats),
-                                 (), None, tuple(cores))
-        watts = tuple(formulas.cpu_model_power_watts(self.tdp_watts, u) for u in utilisation)
-        model = f"CPU power model TDP {self.tdp_watts:g} W x (0.1 + 0.9 x load^3) (an estimate, not a measurement)"
+            return EnergyReading(None, "none", _join([f"{why}; and no CPU time could be read"] + caveats),
+                                 (), None, tuple(cores), window_seconds=window, machine_cpu_seconds=machine_cpu,
+                                 cpus=cpus)
+        watts = tuple(formulas.cpu_thread_model_power_watts(self.watts_per_thread, cpus, min(1.0, c / cpus))
+                      for c in cores) if cpus else ()
+        model = (f"CPU model {self.watts_per_thread:g} W per thread x {cpus} thread(s) x "
+                 f"({formulas.CPU_MODEL_IDLE_FRACTION:g} + {1 - formulas.CPU_MODEL_IDLE_FRACTION:g} x load) "
+                 "(an estimate, not a measurement)")
         return EnergyReading(joules, "model", _join([f"{why}: {model}"] + caveats), watts,
-                             self.step_seconds if watts else None, tuple(cores))
+                             self.step_seconds if watts else None, tuple(cores), window_seconds=window,
+                             machine_cpu_seconds=machine_cpu, cpus=cpus, cpu_joules=joules)
 
     # ---- the sampling thread --------------------------------------------
 

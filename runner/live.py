@@ -223,12 +223,15 @@ def encode_live(
 def sweep_step(entry: Mapping[str, Any], baseline_mean_watts: float | None) -> dict[str, Any]:
     """One step of `sweeps[].steps` from the step's scenario entry in the results file.
 
-    net_power_W = energy_J / (end_time - start_time) - baseline mean power_W (`None` without
-    a baseline or without energy).
+    net_power_W = machine_energy_J / (end_time - start_time) - baseline mean power_W (`None` without
+    a baseline or without energy): the machine's power against the machine's idle power (the
+    baseline is the machine's; a step's own attributed `energy_joules` already leaves others out).
+    Files before issue 22 have no `machine_energy_joules`: their `energy_joules` was the machine's.
     """
     start, end = entry.get("start_time"), entry.get("end_time")
     span = end - start if start is not None and end is not None else None
-    mean_watts = formulas.mean_power_over(entry.get("energy_joules"), span)
+    machine = entry.get("machine_energy_joules")
+    mean_watts = formulas.mean_power_over(machine if machine is not None else entry.get("energy_joules"), span)
     fell = entry.get("fell_behind_streams")
     return {
         "streams": entry.get("streams"),

@@ -1,6 +1,15 @@
-"""One scenario measured on this host (`Measurer`: its repetitions under the energy meter, then
-its quality pass) and what a run's executors pass around (`Job`, `Outcome`). `runner.run` uses
-it for a local run; a fleet worker for each task it is given (runner/fleet/task.py)."""
+"""A scenario measured on this host (`Measurer`: one or more repetitions under the energy meter,
+then, when asked, its quality pass) and what a run's executors pass around (`Job`, `Outcome`,
+`Rep`). `runner.run` uses it for a local run; a fleet worker for each task it is given
+(runner/fleet/task.py).
+
+A repetition (issue 22) is one measurement window: a file encode runs again, back to back,
+until `opts.min_window` seconds passed (`Rep.encodes` of them; every figure per single encode),
+a live encode or an idle baseline once. The meter's reading is the machine's; the scenario's
+own share is `runner.attribution`'s (by CPU time, with the idle power of the idle baseline this
+Measurer measured last with counters, else the model's idle term; `opts.exclusive` and idle
+baselines take the machine's whole).
+"""
 
 from __future__ import annotations
 
@@ -12,16 +21,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from contract import formulas
 from runner import ffmpeg as ff
 from runner import quality as q
+from runner.attribution import Attributed, attribute, model_idle_watts
 from runner.encode import EncodeError, EncodeResult, encode
+from runner.energy import EnergyReading
 from runner.errors import RunnerError
 from runner.live import LiveResult, encode_live
 from runner.progress import ProgressDisplay
 from runner.scenarios import Scenario
 from runner.video_info import probe_video
 
-__all__ = ["Job", "LiveTarget", "Measurer", "Outcome", "encode_timeout"]
+__all__ = ["Job", "LiveTarget", "Measurer", "Outcome", "Rep", "encode_timeout"]
 
 log = logging.getLogger("ffwatt.run")
 
@@ -37,21 +49,43 @@ class LiveTarget:
 
 @dataclass
 class Job:
-    """One dispatched scenario; `handle` is the executor's own (the fleet's futures)."""
+    """One dispatch: `repetitions` repetitions of a scenario from its `repetition`-th (0-based; one
+    repetition, except a fleet's `--pin-host` job, which runs them all), then its quality pass when
+    `quality`. `handle` is the executor's own (the fleet's future)."""
 
     scenario: Scenario
     target: LiveTarget | None
     sweep: str | None
     handle: Any = None
+    repetition: int = 0
+    repetitions: int = 1
+    quality: bool = False
+
+
+@dataclass(frozen=True)
+class Rep:
+    """One measured repetition: its encodes (none for an idle baseline), the machine's reading over
+    the window, the window's wall span, how many encodes it held, the scenario's own energy, and
+    the CPU seconds of all its encodes."""
+
+    results: list
+    reading: EnergyReading
+    span: tuple[float, float]
+    encodes: int
+    own: Attributed
+    cpu_seconds: float
+
+    def per_encode(self, value: float | None) -> float | None:
+        return formulas.per_encode(value, self.encodes)
 
 
 @dataclass(frozen=True)
 class Outcome:
-    """What running a scenario gave: `reps` as `Measurer.measure` returns them, the quality pass
-    (or None) and, on a fleet, where: `hosts[i]` ran repetition i, `lost_hosts` were lost while
-    running it (the attempt then ran again elsewhere), `host_environments` {host: environment}."""
+    """What running a job gave: its `Rep`s, the quality pass (or None) and, on a fleet, where:
+    `hosts[i]` ran repetition i, `lost_hosts` were lost while running it (the attempt then ran
+    again elsewhere), `host_environments` {host: environment}."""
 
-    reps: list
+    reps: list[Rep]
     quality: dict[str, Any] | None
     hosts: tuple[str, ...] = ()
     lost_hosts: tuple[str, ...] = ()
@@ -59,56 +93,82 @@ class Outcome:
 
 
 class Measurer:
-    """Runs one scenario's repetitions and its quality pass on this host: the local run's
-    executor, and a fleet worker's for each task it is given (runner/fleet/task.py)."""
+    """Runs a scenario's repetitions and its quality pass on this host: the local run's
+    executor, and a fleet worker's for each task it is given (runner/fleet/task.py).
+
+    `watts_per_thread` is the CPU model's figure here (runner.cpu_model), for the model's idle
+    term; `idle_watts` the idle power an idle baseline measured here with counters (None until
+    one did), kept for the repetitions that follow it."""
 
     def __init__(self, opts: Any, info: ff.FfmpegInfo, meter: Any, emit: Any, report_error: Any,
-                 progress_url: str | None, progress_token: str | None) -> None:
+                 progress_url: str | None, progress_token: str | None, *, watts_per_thread: float,
+                 idle_watts: float | None = None) -> None:
         self.opts, self.info, self.meter, self.emit, self.report_error = opts, info, meter, emit, report_error
         self.progress_url, self.progress_token = progress_url, progress_token
+        self.watts_per_thread, self.idle_watts = watts_per_thread, idle_watts
         self._source_sizes: dict[str, tuple[int, int]] = {}  # a file source's own size, probed once
 
     def measure(self, s: Scenario, work_dir: Path, target: LiveTarget | None = None, *,
-                quality: bool | None = None) -> tuple[list, dict[str, Any] | None]:
-        """`s.repeat` repetitions ((result, reading, span) each), then the quality pass of the last
-        (after the meter stopped, so its CPU is never the scenario's)."""
-        reps = []
-        for _ in range(s.repeat):
-            display = None
-            if not s.idle:
-                display = ProgressDisplay(s.name, int(round(s.fps * s.duration)) * s.streams, s.streams, self.emit)
-            self.meter.start()
-            try:
-                if s.idle:
-                    start = time.time()
-                    time.sleep(s.duration)
-                    result: EncodeResult | LiveResult | None = None
-                    span = (start, time.time())
-                elif s.live:
-                    assert target is not None
-                    result = encode_live(s, ffmpeg=self.info.path, rtmp_url=target.rtmp_url, work_dir=work_dir,
-                                         progress_url=self.progress_url, on_progress=display.update,
-                                         timeout=encode_timeout(s), progress_token=self.progress_token)
-                    span = (result.start_time, result.end_time)
-                else:
-                    result = encode(s, ffmpeg=self.info.path, work_dir=work_dir, progress_url=self.progress_url,
-                                    on_progress=display.update, timeout=encode_timeout(s),
-                                    progress_token=self.progress_token)
-                    span = (result.start_time, result.end_time)
-            finally:
-                reading = self.meter.stop()
-                if display is not None:
-                    display.close()
-            reps.append((result, reading, span))
+                repetitions: int | None = None, quality: bool | None = None) -> tuple[list[Rep], dict[str, Any] | None]:
+        """`repetitions` (default `s.repeat`) repetitions back to back, then the quality pass of the
+        last one's outputs when `quality` (default `opts.quality`), after the meter stopped, so its
+        CPU is never the scenario's."""
+        reps = [self.repetition(s, work_dir, target) for _ in range(s.repeat if repetitions is None else repetitions)]
         scores = None
-        if not s.idle and (self.opts.quality if quality is None else quality):
-            if s.live:
-                recording = self._recording(s, target)
-                if recording is not None:
-                    scores = self._quality(s, [recording], work_dir, distorted="server_delivered")
-            else:
-                scores = self._quality(s, [Path(p) for p in reps[-1][0].streams[0].outputs], work_dir)
+        if reps and (self.opts.quality if quality is None else quality):
+            scores = self.quality_pass(s, reps[-1], work_dir, target)
         return reps, scores
+
+    def repetition(self, s: Scenario, work_dir: Path, target: LiveTarget | None = None) -> Rep:
+        """One measured repetition: a file encode again and again until `opts.min_window` seconds passed."""
+        display = None
+        if not s.idle:
+            display = ProgressDisplay(s.name, int(round(s.fps * s.duration)) * s.streams, s.streams, self.emit)
+        results: list[EncodeResult | LiveResult] = []
+        self.meter.start()
+        try:
+            if s.idle:
+                start = time.time()
+                time.sleep(s.duration)
+                span = (start, time.time())
+            elif s.live:
+                assert target is not None
+                results.append(encode_live(s, ffmpeg=self.info.path, rtmp_url=target.rtmp_url, work_dir=work_dir,
+                                           progress_url=self.progress_url, on_progress=display.update,
+                                           timeout=encode_timeout(s), progress_token=self.progress_token))
+                span = (results[0].start_time, results[0].end_time)
+            else:
+                began = time.monotonic()
+                while not results or time.monotonic() - began < self.opts.min_window:
+                    results.append(encode(s, ffmpeg=self.info.path, work_dir=work_dir,
+                                          progress_url=self.progress_url, on_progress=display.update,
+                                          timeout=encode_timeout(s), progress_token=self.progress_token))
+                span = (results[0].start_time, results[-1].end_time)
+        finally:
+            reading = self.meter.stop()
+            if display is not None:
+                display.close()
+        cpu = sum(r.cpu_seconds for r in results) if results else 0.0
+        if s.idle and reading.cpu_joules is not None and reading.source != "model" and reading.window_seconds:
+            self.idle_watts = reading.cpu_joules / reading.window_seconds  # the idle power of what follows
+        own = attribute(reading, scenario_cpu_seconds=cpu, idle_watts=self._idle_watts(reading),
+                        exclusive=self.opts.exclusive or s.idle)
+        return Rep(results, reading, span, max(1, len(results)), own, cpu)
+
+    def _idle_watts(self, reading: EnergyReading) -> float | None:
+        """The idle power the attribution takes out first (runner.attribution's docstring)."""
+        if reading.source != "model" and self.idle_watts is not None:
+            return self.idle_watts
+        return model_idle_watts(self.watts_per_thread, reading.cpus) if reading.cpus else None
+
+    def quality_pass(self, s: Scenario, rep: Rep, work_dir: Path, target: LiveTarget | None) -> dict[str, Any] | None:
+        """The scores of a repetition's outputs (its last encode's; a live one's server recording)."""
+        if s.idle:
+            return None
+        if s.live:
+            recording = self._recording(s, target)
+            return self._quality(s, [recording], work_dir, distorted="server_delivered") if recording else None
+        return self._quality(s, [Path(p) for p in rep.results[-1].streams[0].outputs], work_dir)
 
     def _recording(self, s: Scenario, target: LiveTarget | None) -> Path | None:
         """The server's recording of stream 1, once the server closed it; None (logged) when there is none."""

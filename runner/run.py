@@ -1,9 +1,25 @@
 """`ffwatt run`: the orchestrator.
 
-    expand the scenario file -> probe ffmpeg -> for each scenario:
-        event scenario-start; EnergyMeter.start(); encode (or sleep, for an idle baseline);
-        EnergyMeter.stop(); quality pass (after the meter stopped, so its CPU is never the
-        scenario's); append to the results file (atomic rewrite); event scenario-done
+    expand the scenario file -> probe ffmpeg -> the schedule (rounds, below) -> for each
+    repetition: dispatch it to the executor (here, or a fleet worker: runner/fleet/cluster.py),
+    which measures it (`runner.measure.Measurer`: EnergyMeter.start(); encode, again back to
+    back until `min_window` seconds passed (or sleep, for an idle baseline); EnergyMeter.stop();
+    attribute the machine's energy to the scenario (runner.attribution); after a scenario's
+    last repetition in the schedule: quality pass, after the meter stopped, so its CPU is never
+    the scenario's) -> once every repetition of a scenario arrived: append it to the results
+    file (atomic rewrite); event scenario-done
+
+The schedule (issue 22): `repeat: N` is N rounds over the whole matrix. With `order`
+"shuffled" (the default) each round is the matrix in a random order drawn from `seed`
+(recorded in the results header's `meter`, so a run can be replayed), the idle baselines
+first in each round (the scenarios after them use the idle power they measured); "sequential"
+is the order of the file with each scenario's repetitions back to back, as before. Capacity
+sweeps run after the rounds, their steps in order, each step's repetitions back to back (the
+sweep's stop rule needs each step's result). Every figure of a repetition is per single
+encode (`encodes_per_measurement` of them in its window). The unit of dispatch is one
+repetition; on a fleet with `--pin-host` it is a scenario's repetitions together (one host
+measures them all, back to back). A fleet may finish a scenario's repetitions out of order: the
+scenario is recorded when all have arrived, in their schedule order.
 
 Invariants:
 
@@ -13,8 +29,12 @@ Invariants:
 * a scenario whose encoder ffmpeg lacks is skipped, one that fails is recorded, and the
   run goes on; the exit status is 0 only when every scenario completed, except that on a fleet
   (`--cluster`, runner/fleet/cluster.py) a scenario no worker can open is skipped without failing it;
+* a scenario one of whose repetitions is skipped or fails is given up: its later rounds do not
+  run (nor do those still queued on a fleet) and it is recorded once;
 * `--resume` continues the newest results file written for the same scenario file and
-  expanded matrix (`runner.matrix_sha256`), skipping the scenarios already in it;
+  expanded matrix (`runner.matrix_sha256`), skipping the scenarios already in it (a scenario
+  whose rounds were not all done runs all of them again); it refuses a file whose meter
+  settings differ (`MeterRecord.RESUME_KEYS`), naming which, and reuses the file's seed;
 * net-of-baseline figures are the exporters' job: an idle baseline runs like any other
   (a capacity sweep's summary is the exception: its steps carry their net power);
 * live scenarios publish to the runner's own nginx-rtmp (`servers.rtmp`, started at
@@ -30,12 +50,14 @@ Invariants:
 from __future__ import annotations
 
 import logging
+import random
 import shlex
 import shutil
 import signal
 import sys
 import tempfile
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -43,17 +65,20 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
+import msgspec
+
 from contract import formulas
 from contract.results_writer import ResultsWriter, entry_object, find_resumable, results_file_name, scenario_entry
-from contract.schema import OutputEntry, QualityDetail, RepetitionEntry, ScenarioEntry, SourceEntry
+from contract.schema import MeterRecord, OutputEntry, QualityDetail, RepetitionEntry, ScenarioEntry, SourceEntry
 from runner import ffmpeg as ff
 from runner import quality as q
+from runner.cpu_model import ModelFigure, this_machine
 from runner.encode import EncodeError, EncodeResult
 from runner.encoder_options import check_options
 from runner.errors import RunInterruptedError, RunnerError, ScenarioUnrunnableError
 from runner.events import EventLog, RunRecorder
 from runner.live import LiveResult, publish_url, sweep_step, sweep_summary
-from runner.measure import Job, LiveTarget, Measurer, Outcome
+from runner.measure import Job, LiveTarget, Measurer, Outcome, Rep
 from runner.media import MediaError, SourceCatalog
 from runner.progress import probe_exporter, read_token
 from runner.scenarios import DEFAULT_MAX_SCENARIOS, QualitySpec, Scenario, load_scenarios, matrix_sha256
@@ -74,11 +99,17 @@ class RunOptions:
     events: Path | None = None
     progress_url: str | None = "http://127.0.0.1:9506"
     progress_token_file: Path | None = None  # the ffmpeg exporter's --push-token-file token
-    cpu_metrics_url: str | None = "http://127.0.0.1:9500/metrics"
-    gpu_metrics_url: str | None = "http://127.0.0.1:9505/metrics"
+    cpu_metrics_url: str | None = None  # none of the three: the in-process meter
+    gpu_metrics_url: str | None = None
     tsdb_url: str | None = None
     sample_interval: float = 1.0
-    tdp_watts: float = formulas.DEFAULT_TDP_WATTS
+    tdp_watts: float | None = None  # None: the CPU model's TDP from runner/data/cpu_power.csv
+    powercap_root: str = "/sys/class/powercap"
+    exclusive: bool = False
+    seed: int | None = None  # None: drawn at random and recorded
+    order: str = "shuffled"  # or "sequential"
+    min_window: float = 2.0
+    cool_down: float = 0.0
     work_dir: Path | None = None
     keep_outputs: bool = False
     quality: bool = True
@@ -208,15 +239,63 @@ def _check_sources(scenarios: tuple[Scenario, ...], sources: SourceCatalog, file
         raise RunnerError(f"{len(problems)} problems in the scenario file:\n  " + "\n  ".join(problems))
 
 
+class _Scenario:
+    """A scenario in flight: the repetitions that arrived (by index in the schedule), where they ran
+    (a fleet's hosts by index, the hosts lost on the way, each host's environment) and its quality."""
+
+    def __init__(self) -> None:
+        self.reps: dict[int, Rep] = {}
+        self.hosts: dict[int, str] = {}
+        self.lost_hosts: list[str] = []
+        self.host_environments: dict[str, dict[str, Any]] = {}
+        self.quality: dict[str, Any] | None = None
+
+    def add(self, job: Job, outcome: Outcome) -> None:
+        for i, rep in enumerate(outcome.reps):
+            self.reps[job.repetition + i] = rep
+            if i < len(outcome.hosts):
+                self.hosts[job.repetition + i] = outcome.hosts[i]
+        self.lost_hosts += [h for h in outcome.lost_hosts if h not in self.lost_hosts]
+        self.host_environments.update(outcome.host_environments or {})
+        if outcome.quality is not None:
+            self.quality = outcome.quality
+
+    def outcome(self) -> Outcome:
+        """Every repetition in schedule order, as one `Outcome`."""
+        order = sorted(self.reps)
+        return Outcome([self.reps[i] for i in order], self.quality,
+                       hosts=tuple(self.hosts[i] for i in order) if len(self.hosts) == len(order) else (),
+                       lost_hosts=tuple(self.lost_hosts), host_environments=self.host_environments or None)
+
+
+@dataclass(frozen=True)
+class _Item:
+    """One dispatch of the schedule: `count` repetitions of `scenario` from its `repetition`-th."""
+
+    scenario: Scenario
+    repetition: int
+    count: int = 1
+
+    @property
+    def last(self) -> bool:
+        return self.repetition + self.count >= self.scenario.repeat
+
+
 class _Run:
     def __init__(self, opts: RunOptions, scenarios: tuple[Scenario, ...], info: ff.FfmpegInfo, events: EventLog,
                  out: TextIO, sources: SourceCatalog | None = None) -> None:
         from runner.energy import EnergyMeter  # imported here: the dry run needs none of it
 
         self.opts, self.scenarios, self.info, self.events, self.out = opts, scenarios, info, events, out
+        if opts.order not in ("shuffled", "sequential"):
+            raise RunnerError(f"--order must be 'shuffled' or 'sequential', got {opts.order!r}")
+        self.model: ModelFigure = this_machine(opts.tdp_watts)
+        log.info("CPU model: %s W per thread: %s", f"{self.model.watts_per_thread:.3g}", self.model.why)
         self.meter = EnergyMeter(cpu_metrics_url=opts.cpu_metrics_url or None,
                                  gpu_metrics_url=opts.gpu_metrics_url or None, tsdb_url=opts.tsdb_url or None,
-                                 step_seconds=opts.sample_interval, tdp_watts=opts.tdp_watts)
+                                 step_seconds=opts.sample_interval, watts_per_thread=self.model.watts_per_thread,
+                                 powercap_root=opts.powercap_root)
+        self.seed = opts.seed if opts.seed is not None else random.SystemRandom().randrange(2**32)
         self.progress_url = (opts.progress_url or "").rstrip("/") or None
         self.progress_token = read_token(opts.progress_token_file) if opts.progress_token_file else None
         self.scenario_file = str(Path(opts.scenario_file).resolve())
@@ -224,7 +303,9 @@ class _Run:
         self.rtmp: RtmpServer | None = None  # our own, started at the first live scenario
         self.rtmp_error: str | None = None  # why it could not start (then every live scenario is skipped)
         self.sources = sources or SourceCatalog(info.path)
-        self.pending: list[Job] = []  # dispatched, not yet recorded
+        self.pending: list[Job] = []  # dispatched, not yet collected
+        self.partial: dict[str, _Scenario] = {}  # started scenarios not yet recorded
+        self.given_up: set[str] = set()  # skipped, failed or resumed: their later rounds do not run
 
     # ---- the run -----------------------------------------------------------
 
@@ -246,19 +327,19 @@ class _Run:
             raise RunnerError(f"cannot create the work dir {str(work_dir)!r}: {exc.strerror or exc}") from None
         self.executor = self._executor()
         try:
-            # One loop for both executors: the local one has run a scenario by the time it is
-            # dispatched, a fleet's collects each as its worker finishes it.
-            for scenario in self.scenarios:
-                if scenario.sweep:
-                    self._sweep(scenario, work_dir)
-                else:
-                    self._dispatch(scenario, work_dir)
+            # One loop for both executors: the local one has measured a repetition by the time it
+            # is dispatched, a fleet's collects each as its worker finishes it.
+            for item in self._schedule():
+                self._dispatch(item, work_dir)
                 self._collect(timeout=0)
             while self.pending:
                 self._collect(timeout=1.0)
+            for scenario in self.scenarios:
+                if scenario.sweep:
+                    self._sweep(scenario, work_dir)
         except RunInterruptedError as exc:
-            for job in self.pending:
-                self.rec.scenario_interrupted(job.scenario.name, exc.signal_name, str(exc))
+            for name in dict.fromkeys([job.scenario.name for job in self.pending] + list(self.partial)):
+                self.rec.scenario_interrupted(name, exc.signal_name, str(exc))
             self.executor.cancel(self.pending)
             raise
         finally:
@@ -282,17 +363,43 @@ class _Run:
 
     def _executor(self) -> Any:
         measurer = Measurer(self.opts, self.info, self.meter, self.events.emit, self.rec.error, self.progress_url,
-                            self.progress_token)
+                            self.progress_token, watts_per_thread=self.model.watts_per_thread)
         if not self.opts.cluster:
-            return _LocalExecutor(self.info, measurer, self._media_files, keep_outputs=self.opts.keep_outputs)
+            return _LocalExecutor(self.info, measurer, self._media_files, keep_outputs=self.opts.keep_outputs,
+                                  cool_down=self.opts.cool_down)
         from runner.fleet.cluster import ClusterExecutor  # needs the fleet extra (distributed)
 
         self.rec.writer.header["runner"]["cluster"] = self.opts.cluster
         return ClusterExecutor(self.opts, self.rec)
 
-    def _dispatch(self, scenario: Scenario, work_dir: Path, sweep: str | None = None) -> Job | None:
-        """Hand one scenario to the executor; None when it was resumed or skipped (recorded)."""
+    def _together(self) -> bool:
+        """Whether one dispatch runs all repetitions of a scenario (a fleet's `--pin-host`: one host)."""
+        return bool(self.opts.cluster and self.opts.pin_host)
+
+    def _schedule(self) -> list[_Item]:
+        """Every repetition of every scenario but the sweeps, in the order they run (module docstring)."""
+        plain = [s for s in self.scenarios if not s.sweep]
+        if self._together():
+            return [_Item(s, 0, s.repeat) for s in plain]
+        if self.opts.order == "sequential":
+            return [_Item(s, r) for s in plain for r in range(s.repeat)]
+        rng = random.Random(self.seed)
+        schedule: list[_Item] = []
+        for r in range(max((s.repeat for s in plain), default=0)):
+            members = [s for s in plain if s.repeat > r]
+            encodes = [s for s in members if not s.idle]
+            rng.shuffle(encodes)
+            schedule.extend(_Item(s, r) for s in [s for s in members if s.idle] + encodes)
+        return schedule
+
+    def _dispatch(self, item: _Item, work_dir: Path, sweep: str | None = None) -> Job | None:
+        """Hand one item of the schedule to the executor; None when its scenario was resumed or given up
+        (recorded once)."""
+        scenario = item.scenario
+        if scenario.name in self.given_up:
+            return None
         if scenario.name in self.done:
+            self.given_up.add(scenario.name)  # said once
             self.rec.scenario_resumed(scenario.name)
             return None
         target = None
@@ -300,42 +407,67 @@ class _Run:
         if reason is None and scenario.live:
             target, reason = self._live_target(work_dir)
         if reason:
+            self._give_up(scenario)
             self.rec.scenario_skipped(scenario.name, reason)
             return None
-        self.rec.scenario_started(scenario.name, streams=scenario.streams, repeat=scenario.repeat, mode=scenario.mode)
-        job = Job(scenario, target, sweep)
+        if scenario.name not in self.partial:
+            self.partial[scenario.name] = _Scenario()
+            self.rec.scenario_started(scenario.name, streams=scenario.streams, repeat=scenario.repeat,
+                                      mode=scenario.mode)
+        job = Job(scenario, target, sweep, repetition=item.repetition, repetitions=item.count,
+                  quality=self.opts.quality and item.last)
         self.pending.append(job)
         self.executor.start(job, work_dir)
         return job
 
-    def _collect(self, timeout: float, only: Job | None = None) -> None:
-        waiting = [only] if only is not None else self.pending
-        for job in self.executor.ready(waiting, timeout):
-            self._finish(job)
+    def _give_up(self, scenario: Scenario) -> None:
+        """No more repetitions of `scenario`: its later rounds are not dispatched, those dispatched are cancelled."""
+        self.given_up.add(scenario.name)
+        self.partial.pop(scenario.name, None)
+        queued = [job for job in self.pending if job.scenario.name == scenario.name]
+        for job in queued:
+            self.pending.remove(job)
+        if queued:
+            self.executor.cancel(queued)
+
+    def _collect(self, timeout: float, only: list[Job] | None = None) -> None:
+        waiting = only if only is not None else self.pending
+        for job in self.executor.ready(list(waiting), timeout):
+            if job in self.pending:  # not cancelled meanwhile (its scenario given up)
+                self._finish(job)
 
     def _finish(self, job: Job) -> dict[str, Any] | None:
-        """Record a finished job: its entry, or None when it failed or could not run."""
+        """Collect a finished job; once its scenario has every repetition, record it: its entry, or None
+        when it failed, could not run, or has repetitions still to come."""
         self.pending.remove(job)
         s = job.scenario
         try:
             outcome = self.executor.outcome(job)
         except ScenarioUnrunnableError as exc:
+            self._give_up(s)
             self.rec.scenario_skipped(s.name, str(exc))
             return None
         except EncodeError as exc:
             message = str(exc)
             if s.live and self.rtmp is not None and not self.rtmp.running:
                 message = f"{message}\n{self._server_gone()}"
+            self._give_up(s)
             self.rec.scenario_failed(s.name, message)
             return None
-        entry = _entry(s, outcome.reps, outcome.quality, self._source_entry(s))
+        progress = self.partial[s.name]
+        progress.add(job, outcome)
+        if len(progress.reps) < s.repeat:
+            return None
+        del self.partial[s.name]
+        whole = progress.outcome()
+        entry = _entry(s, whole.reps, whole.quality, self._source_entry(s))
         extra: dict[str, Any] = {}
         if job.sweep is not None:
             extra["sweep"] = job.sweep
-        if outcome.hosts:
-            extra.update(_host_fields(entry, outcome))
+        if whole.hosts:
+            extra.update(_host_fields(entry, whole))
             hosts = self.rec.writer.header.setdefault("hosts", {})
-            hosts.update(outcome.host_environments)
+            hosts.update(whole.host_environments or {})
         if extra:
             entry = scenario_entry(**{**entry, **extra})
         if entry.get("incomplete"):
@@ -350,15 +482,25 @@ class _Run:
         return entry
 
     def _one(self, scenario: Scenario, work_dir: Path, sweep: str | None = None) -> dict[str, Any] | None:
-        """Run one scenario to its end and record it; its entry, or None when it was skipped or failed."""
+        """Run every repetition of one scenario (a sweep's step) and record it; its entry, or None when it was
+        skipped or failed."""
         if scenario.name in self.done:
             self.rec.scenario_resumed(scenario.name)
             return next(e for e in self.rec.writer.scenarios if e.get("name") == scenario.name)
-        job = self._dispatch(scenario, work_dir, sweep)
-        while job is not None and job in self.pending:
-            self._collect(timeout=1.0, only=job)
-        return next((e for e in reversed(self.rec.writer.scenarios) if e.get("name") == scenario.name), None) \
-            if job is not None else None
+        items = [_Item(scenario, 0, scenario.repeat)] if self._together() else \
+            [_Item(scenario, r) for r in range(scenario.repeat)]
+        jobs = []
+        for item in items:
+            job = self._dispatch(item, work_dir, sweep)
+            if job is None:
+                break
+            jobs.append(job)
+            self._collect(timeout=0, only=[job])  # the local executor's has run: a failure stops the rest
+        while any(job in self.pending for job in jobs):
+            self._collect(timeout=1.0, only=[job for job in jobs if job in self.pending])
+        if not jobs or scenario.name in self.given_up or scenario.name in self.partial:
+            return None
+        return next((e for e in reversed(self.rec.writer.scenarios) if e.get("name") == scenario.name), None)
 
     def _media_files(self, s: Scenario, work_dir: Path, target: LiveTarget | None) -> list[Path]:
         if not s.live:
@@ -432,6 +574,7 @@ class _Run:
                             self.opts.results_dir, self.scenario_file)
             else:
                 path, doc = found
+                self._check_meter(path, doc.get("meter"))
                 file_name = path.name
                 header.update({k: v for k, v in doc.items()
                                if k not in ("scenarios", "not_run", "format_version", "sweeps")})
@@ -444,11 +587,51 @@ class _Run:
             env = collect_environment(self.info.path, encoders)
             description = self.meter.describe()
             env["energy_meter"] = description.split(" ", 1)[0]
-            if env["energy_meter"] == "model":
-                env["tdp_watts"] = self.opts.tdp_watts
+            if env["energy_meter"] == "model" and self.model.tdp_watts is not None:
+                env["tdp_watts"] = self.model.tdp_watts
             log.info("energy: %s", description)
             header["environment"] = env
+            header["meter"] = self._meter_record(description)
         return ResultsWriter(self.opts.results_dir, file_name, header, scenarios, sweeps=sweeps), done
+
+    def _meter_settings(self) -> MeterRecord:
+        """The settings `--resume` compares (MeterRecord.RESUME_KEYS), and the rest of the record."""
+        opts, meter = self.opts, self.meter
+        return MeterRecord(
+            mode="in-process" if meter.in_process else "exporters",
+            powercap_root=str(opts.powercap_root) if meter.in_process else None,
+            cpu_metrics_url=opts.cpu_metrics_url or None, gpu_metrics_url=opts.gpu_metrics_url or None,
+            tsdb_url=opts.tsdb_url or None, sample_interval_seconds=float(opts.sample_interval),
+            cpu_model=self.model.cpu_model, model_watts_per_thread=self.model.watts_per_thread,
+            model_tdp_watts=self.model.tdp_watts, model_package_threads=self.model.package_threads,
+            model_idle_fraction=formulas.CPU_MODEL_IDLE_FRACTION, model_why=self.model.why,
+            attribution="exclusive" if opts.exclusive else "cpu-time-share",
+            idle_power_from=("the run's idle baseline (its mean CPU power) when the run has one and energy is "
+                             "counted, else the model's idle term W_thread x f_idle x threads"),
+            order=opts.order, seed=self.seed if opts.order == "shuffled" else None,
+            min_window_seconds=float(opts.min_window), cool_down_seconds=float(opts.cool_down))
+
+    def _meter_record(self, description: str) -> dict[str, Any]:
+        record = msgspec.structs.replace(self._meter_settings(), source=description.split(" ", 1)[0],
+                                         description=description)
+        return msgspec.to_builtins(record)
+
+    def _check_meter(self, path: Path, recorded: Any) -> None:
+        """Refuse to resume a file measured with other meter settings (`RunnerError` naming each)."""
+        if not isinstance(recorded, dict):
+            raise RunnerError(f"--resume: {path} records no meter (written before issue 22): its energy was "
+                              "measured another way; start a new run")
+        mine = msgspec.to_builtins(self._meter_settings())
+        differ = [f"{key}: the file has {recorded.get(key)!r}, this run {mine.get(key)!r}"
+                  for key in MeterRecord.RESUME_KEYS if recorded.get(key) != mine.get(key)]
+        if differ:
+            raise RunnerError(f"--resume: {path} was measured with other meter settings ({'; '.join(differ)}): "
+                              "give the same settings, or start a new run")
+        if self.opts.order == "shuffled" and recorded.get("seed") is not None:
+            if self.opts.seed is not None and self.opts.seed != recorded["seed"]:
+                raise RunnerError(f"--resume: {path} was shuffled with --seed {recorded['seed']}, this run "
+                                  f"asks for --seed {self.opts.seed}")
+            self.seed = int(recorded["seed"])
 
     def _source_entry(self, s: Scenario) -> SourceEntry | None:
         """The scenario's source as the results record it (issue 23); a file is probed and hashed once per run."""
@@ -469,10 +652,13 @@ class _Run:
 
 
 class _LocalExecutor:
-    """Runs each scenario here, when it is dispatched (`start`); `ready` then has it at once."""
+    """Runs each job here, when it is dispatched (`start`); `ready` then has it at once. `cool_down`
+    seconds pass after each, so the machine settles before the next measurement."""
 
-    def __init__(self, info: ff.FfmpegInfo, measurer: Measurer, media_files: Any, keep_outputs: bool) -> None:
+    def __init__(self, info: ff.FfmpegInfo, measurer: Measurer, media_files: Any, keep_outputs: bool,
+                 cool_down: float = 0.0) -> None:
         self.info, self.measurer, self.media_files, self.keep_outputs = info, measurer, media_files, keep_outputs
+        self.cool_down = cool_down
 
     def cannot_run(self, s: Scenario) -> str | None:
         return None if s.idle else self.info.missing_encoder_reason(s.encoder)
@@ -480,13 +666,16 @@ class _LocalExecutor:
     def start(self, job: Job, work_dir: Path) -> None:
         s = job.scenario
         try:
-            job.handle = Outcome(*self.measurer.measure(s, work_dir, job.target))
+            job.handle = Outcome(*self.measurer.measure(s, work_dir, job.target, repetitions=job.repetitions,
+                                                        quality=job.quality))
         except EncodeError as exc:
             job.handle = exc
         finally:
             if not self.keep_outputs and not s.idle:
                 for path in self.media_files(s, work_dir, job.target):  # the encoded media; logs stay
                     path.unlink(missing_ok=True)
+            if self.cool_down > 0:
+                time.sleep(self.cool_down)
 
     def ready(self, jobs: list[Job], timeout: float) -> list[Job]:
         return list(jobs)
@@ -521,56 +710,74 @@ def _mean(values: list) -> float | None:
     return None if not values or any(v is None for v in values) else sum(values) / len(values)
 
 
-def _entry(s: Scenario, reps: list, quality: dict[str, Any] | None,
+def _entry(s: Scenario, reps: list[Rep], quality: dict[str, Any] | None,
            source: SourceEntry | None = None) -> dict[str, Any]:
     """The results-file object of a scenario (a `ScenarioEntry`, as written); with repetitions, the
-    measurements are their means."""
-    first, reading0, (start, end) = reps[0]
-    results = [r for r, _, _ in reps]
-    readings = [rd for _, rd, _ in reps]
+    measurements are their means; every figure is per single encode."""
+    first, reading0 = reps[0], reps[0].reading
+    start, end = first.span
+    results = [r.results[0] for r in reps if r.results]
+    readings = [r.reading for r in reps]
     # Energies are averaged only when every repetition measured one, the same way:
     # a mean of RAPL and modelled joules would be neither measured nor modelled.
-    joules = [rd.joules for rd in readings]
+    own = [r.per_encode(r.own.joules) for r in reps]
+    machine = [r.per_encode(r.reading.joules) for r in reps]
     sources = sorted({rd.source for rd in readings})
-    consistent = len(sources) == 1 and all(j is not None for j in joules)
+    methods = sorted({r.own.method for r in reps if r.own.method})
+    consistent = len(sources) == 1 and len(methods) <= 1 and all(j is not None for j in own)
     errors = list(dict.fromkeys(rd.error for rd in readings if rd.error))
-    if not consistent and len(sources) > 1:
-        errors.append(f"repetitions measured energy differently ({', '.join(sources)}): not averaged")
+    errors += list(dict.fromkeys(r.own.note for r in reps if r.own.note))
+    if not consistent and (len(sources) > 1 or len(methods) > 1):
+        errors.append(f"repetitions measured energy differently ({', '.join(sources + methods)}): not averaged")
+    cpu = [r.per_encode(r.cpu_seconds) for r in reps]
     repetitions = None
     if len(reps) > 1:
-        repetitions = [RepetitionEntry(energy_joules=rd.joules if consistent else None,
-                                       avg_fps=r.avg_fps if r else None, duration=e - b) for r, rd, (b, e) in reps]
+        repetitions = [RepetitionEntry(energy_joules=o if consistent else None,
+                                       avg_fps=_mean([x.avg_fps for x in r.results]) if r.results else None,
+                                       duration=(r.span[1] - r.span[0]) / r.encodes,
+                                       start_time=r.span[0], end_time=r.span[1],
+                                       machine_energy_joules=m if consistent else None,
+                                       cpu_core_seconds=c if not s.idle else None)
+                       for r, o, m, c in zip(reps, own, machine, cpu, strict=True)]
     common: dict[str, Any] = dict(
         name=s.name, duration=s.duration, start_time=start, end_time=end, viewers=s.viewers,
-        energy_joules=_mean(joules) if consistent else None,
+        energy_joules=_mean(own) if consistent else None,
         energy_source=sources[0] if consistent else "none",
         energy_error="; ".join(errors) or None,
         power_watts=list(reading0.power_watts), cpu_usage_cores=list(reading0.cpu_usage_cores),
         step_seconds=reading0.step_seconds, repetitions=repetitions,
+        machine_energy_joules=_mean(machine) if consistent else None,
+        energy_attribution=methods[0] if consistent and methods else None,
+        encodes_per_measurement=first.encodes if first.encodes > 1 else None,
     )
     if s.idle:
         return entry_object(ScenarioEntry(encoder="none", **common))
     fields = dict(
         encoder=s.encoder, preset=s.preset, resolution=s.resolution, fps=s.fps, streams=s.streams, mode=s.mode,
-        avg_fps=_mean([r.avg_fps for r in results]), total_frames=first.total_frames, dropped_frames=0,
-        output_bytes=first.output_bytes, measured_bitrate_bps=first.measured_bitrate_bps(s.fps),
-        speed=_mean([r.speed for r in results]), cpu_core_seconds=_mean([r.cpu_seconds for r in results]),
+        # means over the repetitions of each one's mean over its encodes (what `repetitions` shows)
+        avg_fps=_mean([_mean([x.avg_fps for x in r.results]) for r in reps]), total_frames=results[0].total_frames,
+        dropped_frames=0, output_bytes=results[0].output_bytes,
+        measured_bitrate_bps=results[0].measured_bitrate_bps(s.fps),
+        speed=_mean([_mean([x.speed for x in r.results]) for r in reps]), cpu_core_seconds=_mean(cpu),
     )
-    if isinstance(first, LiveResult):
+    live = [r for r in results if isinstance(r, LiveResult)]
+    if live:
+        lead = live[0]
         # Drops and details are the first repetition's (like the frame count); a stream that fell
         # behind in any repetition counts, and the lowest sustained speed of all is kept.
         lows = [r.min_speed for r in results if r.min_speed is not None]
         fields.update(
-            dropped_frames=first.dropped_frames, duplicated_frames=first.duplicated_frames,
+            dropped_frames=lead.dropped_frames, duplicated_frames=lead.duplicated_frames,
             fell_behind_streams=max(r.fell_behind_streams for r in results), min_speed=min(lows) if lows else None,
-            streams_detail=[st.detail() for st in first.streams],
+            streams_detail=[st.detail() for st in lead.streams],
         )
     if s.outputs:
         fields["bitrate"] = str(sum(r.bitrate_bps for r in s.outputs))  # one stream's ladder, in bits/s
-        fields["outputs"] = _rungs(s, first)
+        fields["outputs"] = _rungs(s, results[0])
         fields.update(_ladder_totals(s, fields["outputs"]))
-        if isinstance(first, EncodeResult):
-            fields["avg_fps"] = _ladder_avg_fps(s, results)
+        if isinstance(results[0], EncodeResult):
+            # as avg_fps above: the mean over the repetitions of each one's mean over its encodes
+            fields["avg_fps"] = _mean([_ladder_avg_fps(s, r.results) for r in reps])
     else:
         fields["bitrate"] = s.bitrate
     fields.update(_media_truth(s, fields, source))
@@ -587,8 +794,6 @@ def _entry(s: Scenario, reps: list, quality: dict[str, Any] | None,
             quality_cpu_seconds=quality["cpu_seconds"],
         )
     return entry_object(ScenarioEntry(**common, **fields))
-
-
 
 
 def _expected_frames(fps: float, s: Scenario) -> int:

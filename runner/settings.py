@@ -5,8 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from common.settings import Setting, boolean, positive_float, positive_int
-from contract import formulas
+from common.settings import Setting, boolean, non_negative_float, non_negative_int, positive_float, positive_int
 
 __all__ = ["RUN_SETTINGS", "RUN_SWITCHES"]
 
@@ -24,6 +23,13 @@ def _rtmp_url(text: str) -> str | None:
     return value
 
 
+def _order(text: str) -> str:
+    value = text.strip()
+    if value not in ("shuffled", "sequential"):
+        raise ValueError(f"expected 'shuffled' or 'sequential', got {text!r}")
+    return value
+
+
 RUN_SETTINGS = (
     Setting("results-dir", "test_results", "Directory the results file is written to.", Path),
     Setting("ffmpeg", None, "ffmpeg binary (default: the static ffmpeg of imageio-ffmpeg, which has libvmaf)."),
@@ -32,14 +38,26 @@ RUN_SETTINGS = (
             "Base URL of the ffmpeg exporter that receives live progress ('' disables).", _url),
     Setting("progress-token-file", None, "File with the token the ffmpeg exporter wants (its --push-token-file); "
             "sent as 'Authorization: Bearer <token>' with every progress push.", Path),
-    Setting("cpu-metrics-url", "http://127.0.0.1:9500/metrics",
-            "The cpu (RAPL) exporter's /metrics, for the joules counters ('' disables).", _url),
-    Setting("gpu-metrics-url", "http://127.0.0.1:9505/metrics",
-            "The gpu (NVML) exporter's /metrics, for the joules counters ('' disables).", _url),
+    # Energy (issue 22, docs/energy.md): with none of the three URLs the runner measures in process.
+    Setting("cpu-metrics-url", None,
+            "Read the joules counters from this cpu (RAPL) exporter's /metrics instead of in process (another "
+            "host, a running stack); unreachable: the energy is unknown.", _url),
+    Setting("gpu-metrics-url", None,
+            "Read the joules counters from this gpu (NVML) exporter's /metrics instead of in process.", _url),
     Setting("tsdb-url", None, "VictoriaMetrics base URL: read the joules increase from it instead.", _url),
+    Setting("powercap-root", "/sys/class/powercap", "The in-process meter's RAPL powercap root (a tree marked "
+            "simulated, as the demo's, is recorded as 'simulated').", _url),
     Setting("sample-interval", 1.0, "Seconds between power and CPU samples.", positive_float),
-    Setting("tdp-watts", formulas.DEFAULT_TDP_WATTS,
-            "CPU TDP in watts for the power model used without RAPL/NVML.", positive_float),
+    Setting("tdp-watts", None,
+            "CPU package TDP in watts for the model used without RAPL/NVML (default: the CPU model's from "
+            "runner/data/cpu_power.csv, per hardware thread).", positive_float),
+    Setting("seed", None, "Seed of the shuffled order of each round (default: drawn at random, recorded).",
+            non_negative_int),
+    Setting("order", "shuffled", "'shuffled': repeat N is N rounds over the whole matrix, each in a shuffled "
+            "order; 'sequential': the file's order, repetitions back to back.", _order),
+    Setting("min-window", 2.0, "Encode a short scenario again, back to back, until its measurement window is "
+            "this many seconds (every figure per single encode).", non_negative_float),
+    Setting("cool-down", 0.0, "Seconds to wait after each measurement.", non_negative_float),
     Setting("work-dir", None, "Where encoded outputs go (default: a temp dir, removed at the end).", Path),
     Setting("rtmp-url", None, "Live mode: publish to this existing RTMP application (rtmp://host:1935/live) "
             "instead of starting the runner's own nginx-rtmp ('' starts our own).", _rtmp_url),
@@ -62,4 +80,6 @@ RUN_SWITCHES = (
     Setting("no-quality", False, "Skip the VMAF/PSNR/SSIM pass.", boolean),
     Setting("pin-host", False, "With --cluster: run every repetition of a scenario on the same host "
             "(energy compares within one host).", boolean),
+    Setting("exclusive", False, "Nothing else runs on this machine: a scenario's energy is the machine's "
+            "(no attribution by CPU time).", boolean),
 )

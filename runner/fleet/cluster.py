@@ -4,8 +4,9 @@ results file, resume, events and Ctrl-C as a local run; only where a scenario ru
 * A scenario asks for the resources `slot` and `encoder:<its encoder>`; one no worker offers is
   skipped at dispatch ("no worker can open h264_nvenc"), and one whose last capable worker left
   is skipped after `UNRUNNABLE_GRACE_SECONDS` instead of waiting forever.
-* `--pin-host`, or a scenario that runs once, is one task (all repetitions back to back on one
-  host); otherwise each repetition is a task of its own, the first one also scoring quality.
+* A job is one task: the run loop dispatches one repetition per job (issue 22's schedule), or,
+  with `--pin-host`, all repetitions of a scenario in one job (back to back on one host); the
+  job says whether its task also scores quality (the scenario's last repetition in the schedule).
 * A worker lost mid-scenario: the scheduler runs the task again on another worker, up to its
   `distributed.scheduler.allowed-failures` (3 by default) and then fails it (`KilledWorker`,
   recorded as failed). Each attempt's start reaches the client as an event
@@ -19,7 +20,6 @@ from __future__ import annotations
 import logging
 import queue
 import time
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -107,19 +107,11 @@ class ClusterExecutor:
 
     def start(self, job: Job, work_dir: Path) -> None:
         s = job.scenario
-        shipped = source_to_ship(s)
-        if self.opts.pin_host or s.repeat == 1:
-            tasks = [(s, self.opts.quality)]
-        else:
-            once = replace(s, repeat=1)
-            tasks = [(once, self.opts.quality and i == 0) for i in range(s.repeat)]
+        key = f"ffwatt-{s.slug}-{job.repetition}-{time.time_ns()}"
         # pure=False: repetitions are the same call and must still run each; retries=0: an
         # encode that fails would fail again (lost workers are the scheduler's to retry)
-        job.handle = []
-        for i, (task, quality) in enumerate(tasks):
-            key = f"ffwatt-{s.slug}-{i}-{time.time_ns()}"
-            job.handle.append(self.client.submit(run_scenario, key, task, self.opts, quality, shipped, key=key,
-                                                 resources=needs(s), pure=False, retries=0))
+        job.handle = [self.client.submit(run_scenario, key, s, self.opts, job.quality, source_to_ship(s),
+                                         job.repetitions, key=key, resources=needs(s), pure=False, retries=0)]
 
     def ready(self, jobs: list[Job], timeout: float) -> list[Job]:
         futures = [f for job in jobs for f in job.handle]

@@ -83,10 +83,14 @@ def _place_source(s: Scenario, shipped: bytes | None, work_dir: Path, host: str)
     return replace(s, source=replace(src, path=str(path))) if path != Path(src.path) else s
 
 
-def run_scenario(task_id: str, s: Scenario, opts: Any, quality: bool, shipped: bytes | None) -> TaskResult:
-    """Runs on a worker: `s.repeat` repetitions of `s` here, then its quality pass when `quality`."""
+def run_scenario(task_id: str, s: Scenario, opts: Any, quality: bool, shipped: bytes | None,
+                 repetitions: int = 1) -> TaskResult:
+    """Runs on a worker: `repetitions` repetitions of `s` here, then its quality pass when `quality`.
+    The CPU model's figure is this host's; the idle power an idle baseline measured here stays with the
+    host for the repetitions that follow it (`HostState.idle_watts`)."""
     from distributed import get_worker
 
+    from runner.cpu_model import this_machine
     from runner.energy import EnergyMeter
     from runner.fleet.worker import host_state
     from runner.measure import Measurer
@@ -99,19 +103,22 @@ def run_scenario(task_id: str, s: Scenario, opts: Any, quality: bool, shipped: b
     errors: list[tuple[str, str | None]] = []
     with state.lock:
         info = state.info
+        model = this_machine(opts.tdp_watts)
         meter = EnergyMeter(cpu_metrics_url=opts.cpu_metrics_url or None, gpu_metrics_url=opts.gpu_metrics_url or None,
                             tsdb_url=opts.tsdb_url or None, step_seconds=opts.sample_interval,
-                            tdp_watts=opts.tdp_watts)
+                            watts_per_thread=model.watts_per_thread, powercap_root=str(state.powercap_root))
         token = read_token(opts.progress_token_file) if opts.progress_token_file else None
         measurer = Measurer(opts, info, meter, lambda *a, **k: None,
                             lambda message, line=None, **k: errors.append((message, line)),
-                            (opts.progress_url or "").rstrip("/") or None, token)
+                            (opts.progress_url or "").rstrip("/") or None, token,
+                            watts_per_thread=model.watts_per_thread, idle_watts=state.idle_watts)
         work_dir = state.work_dir / f"task-{uuid.uuid4().hex[:12]}"
         work_dir.mkdir(parents=True)
         try:
             placed = _place_source(s, shipped, work_dir, state.name)
-            log.info("%s: running here (%d repetition(s))", s.name, s.repeat)
-            reps, scores = measurer.measure(placed, work_dir, quality=quality)
+            log.info("%s: running here (%d repetition(s))", s.name, repetitions)
+            reps, scores = measurer.measure(placed, work_dir, repetitions=repetitions, quality=quality)
+            state.idle_watts = measurer.idle_watts
         finally:
             shutil.rmtree(work_dir, ignore_errors=True)
     environment = {**state.capabilities.environment(), "energy_meter": meter.describe().split(" ", 1)[0]}

@@ -49,6 +49,8 @@ class HostState:
     info: Any  # runner.ffmpeg.FfmpegInfo, probed once
     work_dir: Path
     lock: threading.Lock
+    powercap_root: Path = DEFAULT_POWERCAP_ROOT  # where the in-process meter reads RAPL (issue 22)
+    idle_watts: float | None = None  # the idle power an idle baseline measured here with counters
 
 
 _HOST: HostState | None = None
@@ -71,7 +73,7 @@ def serve(opts: WorkerOptions) -> int:
     own_dir = opts.work_dir is None
     work_dir = Path(tempfile.mkdtemp(prefix=f"ffwatt-worker-{name}-")) if own_dir else Path(opts.work_dir)
     work_dir.mkdir(parents=True, exist_ok=True)
-    _HOST = HostState(name, caps, ff.probe(caps.ffmpeg_path), work_dir, threading.Lock())
+    _HOST = HostState(name, caps, ff.probe(caps.ffmpeg_path), work_dir, threading.Lock(), Path(opts.powercap_root))
     resources = caps.resources()
     log.info("worker %s: %d encoder(s) open here, RAPL %s, %d GPU(s); resources: %s", name, len(caps.encoders),
              "readable" if caps.rapl_readable else f"not readable ({caps.rapl_problem})", caps.gpu_count,

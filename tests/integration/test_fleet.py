@@ -138,3 +138,42 @@ def test_fleet_runs_every_scenario_once_per_host_at_a_time_and_survives_a_lost_w
     # nobody can open NVENC here: skipped at once with the reason, and the run still exits 0
     assert doc["not_run"] == [{"name": "nvenc", "status": "skipped", "reason": "no worker can open h264_nvenc"}]
     assert procs[victim].poll() == -signal.SIGKILL
+
+
+REPEATED = """
+defaults: {encoder: libx264, preset: ultrafast, resolution: 160x90, fps: 30, duration: 1, source: testsrc2, repeat: 3}
+scenarios:
+  - name: "rep @ {bitrate}"
+    matrix:
+      bitrate: [100k, 300k]
+"""
+
+
+@pytest.mark.parametrize("pin", [False, True], ids=["per-repetition", "pin-host"])
+def test_fleet_repetitions_are_gathered_into_one_entry_with_quality(fleet, tmp_path, pin):
+    address, _ = fleet
+    scenario_file = tmp_path / "rep.yml"
+    scenario_file.write_text(REPEATED)
+    run_log = tmp_path / "run.log"
+    run = spawn_logged([sys.executable, "-m", "cli", "run", str(scenario_file), "--cluster", address,
+                        "--results-dir", str(tmp_path / "results"), "--min-window", "0", "--seed", "3",
+                        "--cpu-metrics-url", "", "--gpu-metrics-url", "", "--progress-url", "",
+                        *(["--pin-host"] if pin else [])], run_log, env=_env(), cwd=ROOT)
+    try:
+        assert run.wait(timeout=120) == 0, log_tail(run_log)
+    finally:
+        if run.poll() is None:
+            kill(run)
+    doc = json.loads(next((tmp_path / "results").glob("test_results_*.json")).read_text())
+    assert sorted(s["name"] for s in doc["scenarios"]) == ["rep @ 100k", "rep @ 300k"]  # each recorded once
+    for s in doc["scenarios"]:
+        reps = s["repetitions"]
+        assert len(reps) == 3  # the scenario's repeat, whichever hosts ran them
+        assert {r.get("host", s["host"]) for r in reps} <= set(WORKERS)
+        assert s["vmaf_score"] > 0 or s.get("psnr_score", 0) > 0  # the last repetition's quality pass
+        assert s["host"] in WORKERS and s["energy_joules"] > 0
+        if pin:
+            assert all("host" not in r for r in reps)  # one host ran them all, back to back
+            starts = [r["start_time"] for r in reps]
+            assert starts == sorted(starts)
+    assert doc["meter"]["seed"] == 3

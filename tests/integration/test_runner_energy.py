@@ -96,7 +96,7 @@ def test_exporter_down_leaves_the_energy_unknown_with_the_reason(tmp_path):
         url = exp.url + "/metrics"
     # the exporter stopped: nothing listens on its port
     meter = EnergyMeter(cpu_metrics_url=url, gpu_metrics_url=None, tsdb_url=None, step_seconds=0.25,
-                        tdp_watts=85.0, timeout=1.0)
+                        timeout=1.0)
     meter.start()
     time.sleep(1.0)
     reading = meter.stop()

@@ -87,7 +87,8 @@ def main_run(ffmpeg, server, tmp_path_factory):
     try:
         rc = main(["run", str(tmp / "main.yml"), "--results-dir", str(tmp / "results"), "--ffmpeg", ffmpeg,
                    "--work-dir", str(tmp / "work"), "--rtmp-url", server.rtmp_url, "--rtmp-stat-url",
-                   server.stat_url, "--rtmp-record-dir", str(server.record_dir), *NO_EXPORTERS])
+                   server.stat_url, "--rtmp-record-dir", str(server.record_dir), "--order", "sequential",
+                   *NO_EXPORTERS])  # the file's order: the checks below read the scenarios in it
     finally:
         stop.set()
         watcher.join(5)
@@ -203,7 +204,8 @@ def test_server_killed_mid_run_fails_that_scenario_and_the_run_goes_on(ffmpeg, n
     thread = threading.Thread(target=killer, daemon=True)
     thread.start()
     rc = main(["run", str(tmp_path / "faults.yml"), "--results-dir", str(tmp_path / "results"), "--ffmpeg", ffmpeg,
-               "--nginx", nginx, "--work-dir", str(tmp_path / "work"), "--events", str(events), *NO_EXPORTERS])
+               "--nginx", nginx, "--work-dir", str(tmp_path / "work"), "--events", str(events),
+               "--order", "sequential", *NO_EXPORTERS])  # the victim first, as the file says
     thread.join(5)
     assert killed, "the runner's nginx-rtmp was never seen publishing"
     assert rc == 1

@@ -484,3 +484,76 @@ def test_welch_difference_ci95_unknown_spread():
     assert formulas.welch_difference_ci95([], [1.0]) == (None, None, None)
     assert formulas.welch_difference_ci95([1.0], [2.0, 3.0]) == (1.5, None, None)  # one value: spread unknown
     assert formulas.welch_difference_ci95([2.0, 2.0], [3.0, 3.0]) == (1.0, 0.0, None)
+
+
+# ---- the machine's share (issue 22)
+
+
+def test_watts_per_thread_is_the_tdp_over_the_package_threads():
+    assert formulas.watts_per_thread(280.0, 128) == pytest.approx(2.1875)  # EPYC 7763: 280 W / (64 x 2)
+    with pytest.raises(ValueError):
+        formulas.watts_per_thread(280.0, 0)
+
+
+def test_thread_model_power_by_hand():
+    # 5 W/thread x 2 threads x (0.1 + 0.9 x 0.5) = 10 x 0.55 = 5.5 W
+    assert formulas.cpu_thread_model_power_watts(5.0, 2, 0.5) == pytest.approx(5.5)
+    assert formulas.cpu_thread_model_power_watts(5.0, 2, 0.0) == pytest.approx(1.0)  # the idle term
+    with pytest.raises(ValueError):
+        formulas.cpu_thread_model_power_watts(5.0, 2, 1.5)
+
+
+def test_thread_model_energy_by_hand():
+    # 5 W/thread, 2 threads, 10 s, 6 busy CPU-seconds: 5 x (0.1 x 2 x 10 + 0.9 x 6) = 5 x (2 + 5.4) = 37 J
+    assert formulas.cpu_thread_model_energy_joules(5.0, 2, 10.0, 6.0) == pytest.approx(37.0)
+    assert formulas.cpu_thread_model_energy_joules(5.0, 2, 10.0, None) is None
+
+
+def test_thread_model_energy_is_the_integral_of_its_power():
+    # constant utilisation u over the window: busy = u x threads x window
+    u, threads, window = 0.3, 4, 7.0
+    power = formulas.cpu_thread_model_power_watts(3.0, threads, u)
+    assert formulas.cpu_thread_model_energy_joules(3.0, threads, window, u * threads * window) == pytest.approx(
+        power * window)
+
+
+def test_attributed_cpu_energy_by_hand():
+    # E = 100 J over 10 s, idle 4 W -> idle 40 J, active 60 J
+    # scenario 3 CPU-s of 12 CPU-s on the machine: share 0.25 -> 15 J active
+    # held 3 / 10 = 0.3 of 2 CPUs -> 40 x 0.15 = 6 J idle; own 21 J
+    assert formulas.attributed_cpu_energy_joules(100.0, 4.0, 10.0, 3.0, 12.0, 2) == pytest.approx(21.0)
+
+
+def test_attributed_cpu_energy_of_the_only_process_is_the_active_part_and_its_idle_share():
+    # alone on 2 CPUs, both busy for 10 s (20 CPU-s): share 1 -> active 60 J; held 2 of 2 -> idle 40 J
+    assert formulas.attributed_cpu_energy_joules(100.0, 4.0, 10.0, 20.0, 20.0, 2) == pytest.approx(100.0)
+
+
+def test_attributed_cpu_energy_bounds_the_idle_part_and_the_share():
+    # measured 30 J below the idle estimate 40 J: all of it idle; held 0.5 of 2 CPUs -> 30 x 0.25 = 7.5 J
+    assert formulas.attributed_cpu_energy_joules(30.0, 4.0, 10.0, 5.0, 4.0, 2) == pytest.approx(7.5)
+    # unknowns and an empty window are unknown, never 0
+    assert formulas.attributed_cpu_energy_joules(None, 4.0, 10.0, 3.0, 12.0, 2) is None
+    assert formulas.attributed_cpu_energy_joules(100.0, 4.0, 10.0, 3.0, 0.0, 2) is None
+
+
+def test_attribution_under_the_thread_model_is_watts_per_thread_times_cpu_seconds():
+    # whatever else ran: 5 W/thread, 2 threads, 10 s; scenario 3 CPU-s, machine 3, 12 or 19.5 CPU-s
+    for machine_cpu in (3.0, 12.0, 19.5):
+        energy = formulas.cpu_thread_model_energy_joules(5.0, 2, 10.0, machine_cpu)
+        idle = formulas.cpu_thread_model_power_watts(5.0, 2, 0.0)
+        own = formulas.attributed_cpu_energy_joules(energy, idle, 10.0, 3.0, machine_cpu, 2)
+        assert own == pytest.approx(15.0)  # 5 W x 3 CPU-s
+
+
+def test_attributed_gpu_energy_by_hand():
+    assert formulas.attributed_gpu_energy_joules(200.0, 30.0, 60.0) == pytest.approx(100.0)  # half the use
+    assert formulas.attributed_gpu_energy_joules(200.0, None, 60.0) == 200.0  # no per-process figure: whole
+    assert formulas.attributed_gpu_energy_joules(None, 30.0, 60.0) is None
+
+
+def test_per_encode_divides_by_the_count():
+    assert formulas.per_encode(12.0, 4) == 3.0
+    assert formulas.per_encode(None, 4) is None
+    with pytest.raises(ValueError):
+        formulas.per_encode(1.0, 0)

@@ -27,7 +27,9 @@ def test_defaults(captured, tmp_path: Path):
     assert cli.main(["run", "s.yml"], environ={}) == 0
     opts = captured["opts"]
     assert opts.results_dir == Path("test_results") and opts.progress_url == "http://127.0.0.1:9506"
-    assert opts.cpu_metrics_url == "http://127.0.0.1:9500/metrics" and opts.tsdb_url is None
+    assert opts.cpu_metrics_url is None and opts.gpu_metrics_url is None and opts.tsdb_url is None  # in process
+    assert opts.powercap_root == "/sys/class/powercap" and opts.order == "shuffled" and opts.seed is None
+    assert opts.min_window == 2.0 and opts.cool_down == 0.0 and not opts.exclusive and opts.tdp_watts is None
     assert opts.sample_interval == 1.0 and not opts.resume and not opts.dry_run and opts.quality
 
 

@@ -23,7 +23,6 @@ from runner.energy import (
     counters_increase,
     cpu_energy_series,
     gpu_energy_series,
-    model_energy_joules,
     next_tick,
     parse_cpu_stat,
 )
@@ -108,21 +107,6 @@ def test_cpu_stat_busy_and_cores():
     assert utilisation == pytest.approx(100 / 160)  # 0.625
     assert cores == pytest.approx(1.25)  # 0.625 x 2 CPUs
     assert busy_cores(after, after) is None  # no tick passed: unknown, not 0
-
-
-def test_model_energy_hand_computed():
-    # TDP 100 W; P(u) = 100 x (0.1 + 0.9 u^3): P(0.5) = 100 x 0.2125 = 21.25, P(1) = 100, P(0) = 10
-    # steps of 1 s at u = 0.5 then 1.0: trapezoid([21.25, 21.25, 100], 1) = 10.625 + 21.25 + 50 = 81.875
-    # tail 0.5 s at u = 0: trapezoid([100, 10], 0.5) = 0.5 x (100 + 10) / 2 = 27.5
-    assert model_energy_joules(100.0, [0.5, 1.0], 1.0, (0.0, 0.5)) == pytest.approx(109.375)
-    # only a tail: 0.3 s at u = 1 -> 100 W x 0.3 s = 30 J
-    assert model_energy_joules(100.0, [], 1.0, (1.0, 0.3)) == pytest.approx(30.0)
-    assert model_energy_joules(100.0, [], 1.0, None) is None
-
-
-def test_model_at_constant_load_is_power_times_time():
-    # 3 steps of 2 s at u = 0.2 plus 0.5 s: P = 85 x (0.1 + 0.9 x 0.008) = 9.112 W over 6.5 s = 59.228 J
-    assert model_energy_joules(85.0, [0.2] * 3, 2.0, (0.2, 0.5)) == pytest.approx(59.228)
 
 
 def test_next_tick_keeps_the_cadence_and_skips_overrun_ticks():
@@ -240,28 +224,33 @@ def test_gpu_only_is_nvml(stand_in):
 def test_exporter_unreachable_at_start_leaves_the_energy_unknown_and_says_how_to_fix(stand_in):
     url = _dead_url()
     meter = EnergyMeter(cpu_metrics_url=url, gpu_metrics_url=None, tsdb_url=None, step_seconds=0.05,
-                        tdp_watts=50.0, timeout=0.5)
+                        watts_per_thread=5.0, timeout=0.5)
     meter.start()
     time.sleep(0.3)
     reading = meter.stop()
     # asked to measure and could not: unknown, never silently replaced by the model's estimate
     assert (reading.source, reading.joules, reading.power_watts) == ("none", None, ())
     assert url in reading.error and "unreachable" in reading.error
-    assert "--cpu-metrics-url ''" in reading.error  # how to get the model instead
+    assert "leave out --cpu-metrics-url ''" in reading.error  # how to measure in process instead
     assert reading.cpu_usage_cores  # the machine's CPU use is still measured
 
 
-def test_no_exporter_given_gives_the_model(stand_in):
+def test_no_counter_in_process_gives_the_model(tmp_path):
+    # in process, a powercap root with no tree and no NVML: the per-thread model
     meter = EnergyMeter(cpu_metrics_url=None, gpu_metrics_url=None, tsdb_url=None, step_seconds=0.05,
-                        tdp_watts=50.0, timeout=0.5)
-    assert meter.describe().startswith("model (no RAPL/NVML")
+                        watts_per_thread=5.0, timeout=0.5, powercap_root=str(tmp_path / "none"), nvml=False)
+    assert meter.describe().startswith("model (no RAPL/NVML: no RAPL")
     meter.start()
     time.sleep(0.3)
     reading = meter.stop()
-    assert reading.source == "model" and "TDP 50 W" in reading.error
-    # P between 5 W (idle) and 50 W (full load), over about 0.3 s
-    assert 5.0 * 0.25 <= reading.joules <= 50.0 * 0.5
-    assert all(5.0 <= w <= 50.0 for w in reading.power_watts) and reading.power_watts
+    assert reading.source == "model" and "5 W per thread" in reading.error
+    n = reading.cpus
+    # P between the idle term 5 W x 0.1 x n and full load 5 W x n, over the window
+    assert 0.5 * n * reading.window_seconds <= reading.joules <= 5.0 * n * reading.window_seconds + 1e-9
+    # the model's energy is exactly its formula over the window's /proc/stat CPU time
+    assert reading.joules == pytest.approx(5.0 * (0.1 * n * reading.window_seconds
+                                                  + 0.9 * reading.machine_cpu_seconds))
+    assert all(0.5 * n <= w <= 5.0 * n for w in reading.power_watts) and reading.power_watts
     assert len(reading.cpu_usage_cores) == len(reading.power_watts)
 
 
@@ -273,7 +262,7 @@ def test_exporter_without_counters_gives_the_model_with_its_health_reason(stand_
     reading = meter.stop()
     assert reading.source == "model"
     assert "serves no rapl joules counters" in reading.error and "no RAPL powercap tree at /x" in reading.error
-    assert reading.joules is not None and reading.joules > 0  # the tail alone: P x (end - start)
+    assert reading.joules is not None and reading.joules > 0  # at least the idle term x (end - start)
 
 
 def test_exporter_gone_at_the_end_gives_none_naming_the_url(stand_in):
@@ -371,8 +360,9 @@ def test_a_tsdb_without_the_counters_falls_back_to_the_model(stand_in):
     assert reading.source == "model" and "holds no joules counters" in reading.error
 
 
-def test_stop_before_start_and_double_start():
-    meter = EnergyMeter(cpu_metrics_url=None, gpu_metrics_url=None, tsdb_url=None)
+def test_stop_before_start_and_double_start(tmp_path):
+    meter = EnergyMeter(cpu_metrics_url=None, gpu_metrics_url=None, tsdb_url=None,
+                        powercap_root=str(tmp_path), nvml=False)
     with pytest.raises(RuntimeError):
         meter.stop()
     meter.start()
@@ -380,14 +370,14 @@ def test_stop_before_start_and_double_start():
         meter.start()
     time.sleep(0.05)
     reading = meter.stop()
-    assert reading.source == "model" and "no cpu or gpu exporter URL given" in reading.error
+    assert reading.source == "model" and "no RAPL" in reading.error
 
 
 def test_bad_settings_fail_at_construction():
     with pytest.raises(ValueError):
         EnergyMeter(cpu_metrics_url=None, gpu_metrics_url=None, tsdb_url=None, step_seconds=0)
     with pytest.raises(ValueError):
-        EnergyMeter(cpu_metrics_url=None, gpu_metrics_url=None, tsdb_url=None, tdp_watts=-1)
+        EnergyMeter(cpu_metrics_url=None, gpu_metrics_url=None, tsdb_url=None, watts_per_thread=-1)
 
 
 def test_gpu_counters_are_matched_by_uuid_across_a_re_enumeration():
@@ -414,3 +404,77 @@ def test_a_new_nvml_counter_is_not_counted_but_a_new_integrated_one_is():
     assert total == 30.0 + 7.0  # GPU-a's 30 J, the integrated counter from 0; never the 987654321 J
     assert any("GPU-new" in c and "not counted" in c for c in caveats)
     assert any("GPU-p4 has no NVML energy counter" in c for c in caveats)
+
+
+# ---- the in-process meter (issue 22)
+
+
+def _rapl_tree(root):
+    from simulated.powercap import FakePowercap
+
+    tree = FakePowercap(root)
+    tree.package(0, subzones=("core", "dram"))  # intel-rapl:0 (package-0), :0:0 core, :0:1 dram
+    return tree
+
+
+def test_in_process_meter_reads_package_plus_dram_from_the_powercap_tree(tmp_path):
+    tree = _rapl_tree(tmp_path / "powercap")
+    meter = EnergyMeter(cpu_metrics_url=None, gpu_metrics_url=None, tsdb_url=None, step_seconds=10,
+                        powercap_root=str(tree.root), nvml=False)
+    assert meter.in_process and meter.describe().startswith("rapl (RAPL at ")
+    meter.start()
+    tree.add_energy("intel-rapl:0", 3_000_000)    # package +3 J
+    tree.add_energy("intel-rapl:0:0", 2_000_000)  # core +2 J: inside package, never added
+    tree.add_energy("intel-rapl:0:1", 500_000)    # dram +0.5 J
+    time.sleep(0.05)  # a few /proc/stat ticks, or the machine's CPU time over the window is unknown
+    reading = meter.stop()
+    assert (reading.source, reading.joules, reading.cpu_joules) == ("rapl", pytest.approx(3.5), pytest.approx(3.5))
+    assert reading.machine_cpu_seconds is not None and reading.cpus >= 1
+
+
+def test_in_process_meter_compensates_a_counter_wrap(tmp_path):
+    from simulated.powercap import PACKAGE_RANGE_UJ
+
+    tree = _rapl_tree(tmp_path / "powercap")
+    tree.set_energy("intel-rapl:0", PACKAGE_RANGE_UJ - 1_000_000)  # 1 J below the wrap
+    meter = EnergyMeter(cpu_metrics_url=None, gpu_metrics_url=None, tsdb_url=None, step_seconds=10,
+                        powercap_root=str(tree.root), nvml=False)
+    meter.start()
+    tree.set_energy("intel-rapl:0", 2_000_000)  # wrapped: 1 J to the top + 2 J after it
+    reading = meter.stop()
+    assert reading.joules == pytest.approx(3.0)
+
+
+def test_a_simulated_powercap_tree_is_recorded_simulated(tmp_path):
+    from readers.powercap import SIMULATED_MARKER
+
+    tree = _rapl_tree(tmp_path / "powercap")
+    (tree.root / SIMULATED_MARKER).write_text("test\n")
+    meter = EnergyMeter(cpu_metrics_url=None, gpu_metrics_url=None, tsdb_url=None, step_seconds=10,
+                        powercap_root=str(tree.root), nvml=False)
+    meter.start()
+    tree.add_energy("intel-rapl:0", 1_000_000)
+    reading = meter.stop()
+    assert reading.source == energy.SIMULATED_SOURCE and reading.joules == pytest.approx(1.0)
+    assert "simulated" in reading.error
+
+
+def test_root_only_energy_uj_falls_back_to_the_model_and_says_how_to_fix(tmp_path, monkeypatch):
+    from readers import powercap
+
+    tree = _rapl_tree(tmp_path / "powercap")
+    real = powercap.read_sysfs
+
+    def denied(path):
+        if str(path).endswith("energy_uj"):
+            raise PermissionError(13, "Permission denied", str(path))
+        return real(path)
+
+    monkeypatch.setattr(powercap, "read_sysfs", denied)
+    meter = EnergyMeter(cpu_metrics_url=None, gpu_metrics_url=None, tsdb_url=None, step_seconds=10,
+                        powercap_root=str(tree.root), nvml=False)
+    meter.start()
+    time.sleep(0.05)
+    reading = meter.stop()
+    assert reading.source == "model" and reading.joules > 0
+    assert "readable by root only" in reading.error and "udev rule" in reading.error
