@@ -56,6 +56,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         dry_run=args.dry_run, events=args.events, progress_url=args.progress_url,
         progress_token_file=args.progress_token_file,
         cpu_metrics_url=args.cpu_metrics_url, gpu_metrics_url=args.gpu_metrics_url, tsdb_url=args.tsdb_url,
+        exporter_ca_file=args.exporter_ca_file,
         sample_interval=args.sample_interval, tdp_watts=args.tdp_watts, work_dir=args.work_dir,
         keep_outputs=args.keep_outputs, quality=not args.no_quality, rtmp_url=args.rtmp_url,
         rtmp_stat_url=args.rtmp_stat_url, rtmp_record_dir=args.rtmp_record_dir, nginx=args.nginx,

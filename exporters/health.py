@@ -49,6 +49,7 @@ from prometheus_client.parser import text_string_to_metric_families as parse_tex
 
 from catalog import EXPORTERS, HEALTH_REASONS, metrics_of
 from catalog import metrics as m
+from common.urls import redact
 from exporters.config import Setting, positive_float
 from exporters.runtime import Exporter
 from exporters.samples import Samples
@@ -86,15 +87,6 @@ _TARGET_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 _METRIC_NAME = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
 _YAML_KEYS = ("name", "url", "kind", "expect", "exporter")
 _SHOWN_MISSING = 5
-# `scheme://user:password@` -> `scheme://user:xxxxx@`: what goes in logs, /health and errors.
-_USERINFO = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<user>[^/@\s:'\"]*)(?::[^/@\s'\"]*)?@")
-
-
-def redact(text: str) -> str:
-    """Every URL's password in `text` replaced by xxxxx (the user name kept, as Prometheus shows it)."""
-    return _USERINFO.sub(lambda mt: f"{mt['scheme']}{mt['user']}:xxxxx@", text)
-
-
 class TargetConfigError(ValueError):
     """A target list that cannot be used; the message names the setting, file or entry."""
 

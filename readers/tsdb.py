@@ -19,9 +19,9 @@ import math
 import re
 import urllib.error
 import urllib.parse
-import urllib.request
 
 from catalog import metrics as m
+from common.urls import open_url, redact
 from readers.powercap import ENERGY_ZONE_PROMQL
 
 __all__ = ["TsdbError", "energy_query", "host_selector", "scenario_energy_joules", "power_query", "power_trace"]
@@ -31,18 +31,21 @@ class TsdbError(Exception):
     """The TSDB could not say: unreachable, refused the query, or holds nothing for the window."""
 
 
-def _query(url: str, api: str, params: dict[str, str], where: str, what: str, timeout: float) -> list:
-    """The `data.result` list of one query API call; `TsdbError` when there is none."""
+def _query(url: str, api: str, params: dict[str, str], where: str, what: str, timeout: float,
+           ca_file: str | None = None) -> list:
+    """The `data.result` list of one query API call; `TsdbError` when there is none. A TSDB behind
+    TLS and basic auth: https verified against `ca_file`, credentials from the URL's user info."""
     address = f"{url.rstrip('/')}/api/v1/{api}?" + urllib.parse.urlencode(params)
+    where = redact(where)
     try:
-        with urllib.request.urlopen(address, timeout=timeout) as response:
+        with open_url(address, timeout, ca_file=ca_file) as response:
             body = json.loads(response.read())
     except urllib.error.HTTPError as exc:
         raise TsdbError(f"{where}: HTTP {exc.code} {exc.reason}") from exc
     except (OSError, ValueError) as exc:
-        raise TsdbError(f"{where}: {exc}") from exc
+        raise TsdbError(redact(f"{where}: {exc}")) from exc
     if body.get("status") != "success":
-        raise TsdbError(f"{url} refused the {what} query: {body.get('error', body)}")
+        raise TsdbError(f"{redact(url)} refused the {what} query: {body.get('error', body)}")
     return body.get("data", {}).get("result", [])
 
 
@@ -80,17 +83,18 @@ def host_selector(host: str | None, selector: str = "") -> str:
 
 
 def scenario_energy_joules(url: str, start: float, end: float, *, selector: str = "",
-                           timeout: float = 5.0) -> float:
+                           timeout: float = 5.0, ca_file: str | None = None) -> float:
     """Joules recorded over [start, end]; TsdbError when the TSDB cannot say."""
     params = {"query": energy_query(end - start, selector), "time": f"{end:.3f}"}
-    where = f"querying {url} for energy over [{start:.0f}, {end:.0f}]"
-    result = _query(url, "query", params, where, "energy", timeout)
+    shown = redact(url)
+    where = f"querying {shown} for energy over [{start:.0f}, {end:.0f}]"
+    result = _query(url, "query", params, where, "energy", timeout, ca_file)
     if not result:
-        raise TsdbError(f"{url} holds no joules counters over [{start:.0f}, {end:.0f}]")
+        raise TsdbError(f"{shown} holds no joules counters over [{start:.0f}, {end:.0f}]")
     value = float(result[0]["value"][1])
     if not math.isfinite(value) or value <= 0:
         # 0 means the counters exist but recorded nothing: no exporter was running then.
-        raise TsdbError(f"{url} recorded no energy over [{start:.0f}, {end:.0f}] (got {value})")
+        raise TsdbError(f"{shown} recorded no energy over [{start:.0f}, {end:.0f}] (got {value})")
     return value
 
 

@@ -82,6 +82,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from catalog import metrics as m
+from common.urls import open_url, redact
 from contract import formulas
 from readers.exposition import Labels
 from readers.exposition import samples as counter_series
@@ -283,38 +284,40 @@ def _health_url(url: str) -> str:
     return base + "/health"
 
 
-def _get(url: str, timeout: float) -> bytes:
-    # urllib, not requests: as readers/tsdb.py, no extra weight in the sampling thread.
-    request = urllib.request.Request(url, headers={"Accept": "text/plain"})
+def _get(url: str, timeout: float, ca_file: str | None = None) -> bytes:
+    # urllib, not requests: as readers/tsdb.py, no extra weight in the sampling thread. An exporter
+    # behind a web config: https (verified against ca_file), basic auth from the URL's user info.
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
+        with open_url(url, timeout, headers={"Accept": "text/plain"}, ca_file=ca_file) as response:
             return response.read()
     except urllib.error.HTTPError as exc:
         if url.endswith("/health"):
             return exc.read()  # /health answers 503 with its JSON when failing
-        raise ExporterError(f"{url}: HTTP {exc.code} {exc.reason}") from exc
+        raise ExporterError(f"{redact(url)}: HTTP {exc.code} {exc.reason}") from exc
     except (OSError, ValueError) as exc:
-        raise ExporterError(f"{url}: {getattr(exc, 'reason', None) or exc}") from exc
+        raise ExporterError(redact(f"{url}: {getattr(exc, 'reason', None) or exc}")) from exc
 
 
 class _Exporter:
     """One exporter the meter reads: its URL, which series to keep, what it is called."""
 
     def __init__(self, kind: str, url: str, select: Callable[[str], dict[Labels, float]], what: str,
-                 timeout: float):
+                 timeout: float, ca_file: str | None = None):
         self.kind = kind  # "rapl" or "nvml"
-        self.metrics_url = _metrics_url(url)
+        self.url = _metrics_url(url)  # as given: its user info authenticates
+        self.metrics_url = redact(self.url)  # what messages and the results say
+        self.ca_file = ca_file
         self.select = select
         self.what = what
         self.timeout = timeout
 
     def read(self) -> dict[Labels, float]:
-        body = _get(self.metrics_url, self.timeout)
+        body = _get(self.url, self.timeout, self.ca_file)
         return self.select(body.decode("utf-8", errors="replace"))
 
     def health(self) -> dict | None:
         try:
-            body = json.loads(_get(_health_url(self.metrics_url), self.timeout))
+            body = json.loads(_get(_health_url(self.url), self.timeout, self.ca_file))
         except (ExporterError, ValueError):
             return None
         return body if isinstance(body, dict) else None
@@ -414,23 +417,28 @@ class EnergyMeter:
     def __init__(self, *, cpu_metrics_url: str | None, gpu_metrics_url: str | None, tsdb_url: str | None,
                  step_seconds: float = 1.0, watts_per_thread: float = formulas.DEFAULT_WATTS_PER_THREAD,
                  timeout: float = 2.0, proc_stat: str = "/proc/stat", powercap_root: str | None = DEFAULT_POWERCAP_ROOT,
-                 nvml: bool = True):
+                 nvml: bool = True, ca_file: str | None = None):
         """No URL at all: the in-process meter (RAPL under `powercap_root`, NVML when `nvml`).
-        Any URL: the exporters and TSDB given, as before issue 22."""
+        Any URL: the exporters and TSDB given, as before issue 22 (https verified against
+        `ca_file`, else the system's CAs; a URL's user info is sent as basic auth, never shown)."""
         if not (isinstance(step_seconds, (int, float)) and math.isfinite(step_seconds) and step_seconds > 0):
             raise ValueError(f"step_seconds must be a positive number, got {step_seconds!r}")
         formulas.cpu_thread_model_power_watts(watts_per_thread, 1, 0.0)  # ValueError now rather than at stop()
         self.step_seconds = float(step_seconds)
         self.watts_per_thread = float(watts_per_thread)
         self.timeout = float(timeout)
-        self.tsdb_url = tsdb_url or None
+        self.ca_file = ca_file
+        self._tsdb = tsdb_url or None  # as given: its user info authenticates
+        self.tsdb_url = redact(tsdb_url) if tsdb_url else None  # what messages say
         self.proc_stat = proc_stat
         self.in_process = not (cpu_metrics_url or gpu_metrics_url or tsdb_url)
         self._exporters: list = []
         if cpu_metrics_url:
-            self._exporters.append(_Exporter("rapl", cpu_metrics_url, cpu_energy_series, "cpu exporter", timeout))
+            self._exporters.append(_Exporter("rapl", cpu_metrics_url, cpu_energy_series, "cpu exporter", timeout,
+                                             ca_file))
         if gpu_metrics_url:
-            self._exporters.append(_Exporter("nvml", gpu_metrics_url, gpu_energy_series, "gpu exporter", timeout))
+            self._exporters.append(_Exporter("nvml", gpu_metrics_url, gpu_energy_series, "gpu exporter", timeout,
+                                             ca_file))
         if self.in_process:
             if powercap_root:
                 self._exporters.append(_LocalRapl(powercap_root))
@@ -561,7 +569,8 @@ class EnergyMeter:
         if not self._active:
             if self.tsdb_url:
                 try:
-                    joules = scenario_energy_joules(self.tsdb_url, self._wall0, wall_end, timeout=self.timeout)
+                    joules = scenario_energy_joules(self._tsdb, self._wall0, wall_end, timeout=self.timeout,
+                                                    ca_file=self.ca_file)
                 except TsdbError as exc:
                     self._why_model.append(str(exc))
                 else:

@@ -67,6 +67,7 @@ from typing import Any, TextIO
 
 import msgspec
 
+from common.urls import redact
 from contract import formulas
 from contract.results_writer import ResultsWriter, entry_object, find_resumable, results_file_name, scenario_entry
 from contract.schema import MeterRecord, OutputEntry, QualityDetail, RepetitionEntry, ScenarioEntry, SourceEntry
@@ -102,6 +103,7 @@ class RunOptions:
     cpu_metrics_url: str | None = None  # none of the three: the in-process meter
     gpu_metrics_url: str | None = None
     tsdb_url: str | None = None
+    exporter_ca_file: Path | None = None  # verifies https exporter and TSDB URLs
     sample_interval: float = 1.0
     tdp_watts: float | None = None  # None: the CPU model's TDP from runner/data/cpu_power.csv
     powercap_root: str = "/sys/class/powercap"
@@ -294,7 +296,8 @@ class _Run:
         self.meter = EnergyMeter(cpu_metrics_url=opts.cpu_metrics_url or None,
                                  gpu_metrics_url=opts.gpu_metrics_url or None, tsdb_url=opts.tsdb_url or None,
                                  step_seconds=opts.sample_interval, watts_per_thread=self.model.watts_per_thread,
-                                 powercap_root=opts.powercap_root)
+                                 powercap_root=opts.powercap_root,
+                                 ca_file=str(opts.exporter_ca_file) if opts.exporter_ca_file else None)
         self.seed = opts.seed if opts.seed is not None else random.SystemRandom().randrange(2**32)
         self.progress_url = (opts.progress_url or "").rstrip("/") or None
         self.progress_token = read_token(opts.progress_token_file) if opts.progress_token_file else None
@@ -600,8 +603,9 @@ class _Run:
         return MeterRecord(
             mode="in-process" if meter.in_process else "exporters",
             powercap_root=str(opts.powercap_root) if meter.in_process else None,
-            cpu_metrics_url=opts.cpu_metrics_url or None, gpu_metrics_url=opts.gpu_metrics_url or None,
-            tsdb_url=opts.tsdb_url or None, sample_interval_seconds=float(opts.sample_interval),
+            # the results file keeps where energy came from, never a URL's password
+            cpu_metrics_url=_shown(opts.cpu_metrics_url), gpu_metrics_url=_shown(opts.gpu_metrics_url),
+            tsdb_url=_shown(opts.tsdb_url), sample_interval_seconds=float(opts.sample_interval),
             cpu_model=self.model.cpu_model, model_watts_per_thread=self.model.watts_per_thread,
             model_tdp_watts=self.model.tdp_watts, model_package_threads=self.model.package_threads,
             model_idle_fraction=formulas.CPU_MODEL_IDLE_FRACTION, model_why=self.model.why,
@@ -700,6 +704,10 @@ def _baseline_mean_watts(entries: list[dict[str, Any]]) -> float | None:
             span = end - start if start is not None and end is not None else None
             return formulas.mean_power_over(e.get("energy_joules"), span)
     return None
+
+
+def _shown(url: str | None) -> str | None:
+    return redact(url) if url else None
 
 
 def _fmt(value: float | None) -> str:

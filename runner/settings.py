@@ -45,6 +45,9 @@ RUN_SETTINGS = (
     Setting("gpu-metrics-url", None,
             "Read the joules counters from this gpu (NVML) exporter's /metrics instead of in process.", _url),
     Setting("tsdb-url", None, "VictoriaMetrics base URL: read the joules increase from it instead.", _url),
+    Setting("exporter-ca-file", None, "CA file to verify https exporter and TSDB URLs against (exporters behind a web "
+            "config, docs/security.md); credentials go in the URL (https://user:password@host:9500/metrics) and are "
+            "never logged.", Path),
     Setting("powercap-root", "/sys/class/powercap", "The in-process meter's RAPL powercap root (a tree marked "
             "simulated, as the demo's, is recorded as 'simulated').", _url),
     Setting("sample-interval", 1.0, "Seconds between power and CPU samples.", positive_float),

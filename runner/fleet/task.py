@@ -106,7 +106,8 @@ def run_scenario(task_id: str, s: Scenario, opts: Any, quality: bool, shipped: b
         model = this_machine(opts.tdp_watts)
         meter = EnergyMeter(cpu_metrics_url=opts.cpu_metrics_url or None, gpu_metrics_url=opts.gpu_metrics_url or None,
                             tsdb_url=opts.tsdb_url or None, step_seconds=opts.sample_interval,
-                            watts_per_thread=model.watts_per_thread, powercap_root=str(state.powercap_root))
+                            watts_per_thread=model.watts_per_thread, powercap_root=str(state.powercap_root),
+                            ca_file=str(opts.exporter_ca_file) if getattr(opts, "exporter_ca_file", None) else None)
         token = read_token(opts.progress_token_file) if opts.progress_token_file else None
         measurer = Measurer(opts, info, meter, lambda *a, **k: None,
                             lambda message, line=None, **k: errors.append((message, line)),

@@ -168,3 +168,38 @@ def test_tsdb_when_the_runner_cannot_reach_the_exporter(tmp_path):
     # at most 2 s x 23 W = 46 J off.
     assert reading.joules == pytest.approx(true, abs=2 * (PACKAGE_W + DRAM_W))
     assert reading.power_watts == ()
+
+
+def test_the_meter_reads_an_exporter_behind_tls_and_basic_auth(tmp_path):
+    """An exporter behind a web config (docs/security.md): https verified against the CA file,
+    the URL's user info sent as basic auth; the password never in a message or the reading."""
+    import bcrypt
+
+    from bench.websec import make_pki
+
+    pki = make_pki(tmp_path / "pki")
+    hashed = bcrypt.hashpw(b"s3cret-pw", bcrypt.gensalt(rounds=4)).decode()
+    web = tmp_path / "web.yml"
+    web.write_text(f"tls_server_config:\n  cert_file: {pki / 'server.crt'}\n  key_file: {pki / 'server.key'}\n"
+                   f"basic_auth_users:\n  meter: '{hashed}'\n")
+    with AdvancingTree(tmp_path / "sys") as tree, running_exporter(
+            "cpu", "--powercap-root", str(tree.tree.root), "--hwmon-root", "", "--sample-interval", "0.05",
+            "--refresh-interval", "0.05", "--web-config-file", str(web)) as exp:
+        time.sleep(0.3)
+        url = f"https://meter:s3cret-pw@127.0.0.1:{exp.runtime.port}/metrics"
+        meter = EnergyMeter(cpu_metrics_url=url, gpu_metrics_url=None, tsdb_url=None, step_seconds=STEP,
+                            ca_file=str(pki / "ca.crt"))
+        meter.start()
+        time.sleep(2.0)
+        reading = meter.stop()
+        assert reading.source == "rapl", reading.error
+        assert reading.joules == pytest.approx(23.0 * 2.0, abs=(PACKAGE_W + DRAM_W) * STEP)
+        assert "s3cret-pw" not in meter.describe() and "meter:xxxxx@" in meter.describe()
+        # a wrong password: the energy stays unknown, the reason says 401, the password is not repeated
+        wrong = EnergyMeter(cpu_metrics_url=url.replace("s3cret-pw", "nope-pw"), gpu_metrics_url=None,
+                            tsdb_url=None, step_seconds=STEP, ca_file=str(pki / "ca.crt"))
+        wrong.start()
+        time.sleep(0.6)
+        failed = wrong.stop()
+        assert failed.joules is None and "401" in (failed.error or ""), failed.error
+        assert "nope-pw" not in (failed.error or "")
