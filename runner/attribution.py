@@ -28,7 +28,7 @@ __all__ = ["Attributed", "attribute", "model_idle_watts"]
 @dataclass(frozen=True)
 class Attributed:
     joules: float | None  # the scenario's own; None when unknown
-    method: str | None  # a contract.schema.ENERGY_ATTRIBUTIONS value
+    method: str | None  # "+"-joined catalog.ENERGY_ATTRIBUTIONS parts (docs/energy.md)
     note: str | None  # why unknown, when it is
 
 

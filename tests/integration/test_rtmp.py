@@ -93,9 +93,11 @@ def test_two_live_streams_reach_stat_the_exporter_and_victoriametrics(nginx, tmp
                     assert s.findtext("meta/video/width") == "320" and s.findtext("meta/video/height") == "180"
 
                 # the exporter: both streams, promtool clean, exactly the catalog's metrics
+                # (a snapshot taken before nginx had the meta would lack the width: wait for a later one)
                 exp.wait_for(lambda e: set(series(e, m.RTMP_STREAM_RECEIVED.name)) == set(names)
-                             and set(series(e, m.RTMP_STREAM_AVSYNC.name)) == set(names), timeout=10,
-                             what="both streams with a publisher in the exporter")
+                             and set(series(e, m.RTMP_STREAM_AVSYNC.name)) == set(names)
+                             and set(series(e, m.RTMP_STREAM_WIDTH.name)) == set(names), timeout=10,
+                             what="both streams with a publisher and their meta in the exporter")
                 text = exp.scrape()
                 assert_exposition_valid("rtmp", text)
                 samples = exp.samples()
