@@ -346,7 +346,9 @@ class _LocalRapl:
         self.root = Path(powercap_root)
         self.what = "RAPL"
         self.metrics_url = str(self.root)  # where, for messages
-        self.sampler = RaplSampler(self.root)
+        # no tree (a VM) is the normal case the model exists for: the run says so once, at INFO, in the
+        # meter's description ("energy: model (no RAPL/NVML: ...; 5 W per thread)"), never as an error
+        self.sampler = RaplSampler(self.root, missing_level=logging.DEBUG)
 
     def read(self) -> dict[Labels, float]:
         return {(("socket", socket), ("zone", zone)): joules

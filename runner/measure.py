@@ -29,9 +29,9 @@ from runner.encode import EncodeError, EncodeResult, encode
 from runner.energy import EnergyReading
 from runner.errors import RunnerError
 from runner.live import LiveResult, encode_live
+from runner.media import probe_video
 from runner.progress import ProgressDisplay
 from runner.scenarios import Scenario
-from runner.video_info import probe_video
 
 __all__ = ["Job", "LiveTarget", "Measurer", "Outcome", "Rep", "encode_timeout"]
 

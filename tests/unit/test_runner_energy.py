@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import http.server
 import json
+import logging
 import threading
 import time
 import urllib.parse
@@ -233,6 +234,21 @@ def test_exporter_unreachable_at_start_leaves_the_energy_unknown_and_says_how_to
     assert url in reading.error and "unreachable" in reading.error
     assert "leave out --cpu-metrics-url ''" in reading.error  # how to measure in process instead
     assert reading.cpu_usage_cores  # the machine's CPU use is still measured
+
+
+def test_no_rapl_in_process_is_said_once_at_info_never_as_an_error(tmp_path, caplog):
+    # a VM without RAPL is the case the model is for: the meter's description says it (the run logs it
+    # once at INFO, "energy: ..."), and nothing logs a warning or an error over a measurement
+    meter = EnergyMeter(cpu_metrics_url=None, gpu_metrics_url=None, tsdb_url=None, step_seconds=0.05,
+                        watts_per_thread=5.0, timeout=0.5, powercap_root=str(tmp_path / "none"), nvml=False)
+    with caplog.at_level(logging.DEBUG):
+        description = meter.describe()
+        meter.start()
+        time.sleep(0.1)
+        meter.stop()
+    assert description.startswith("model (no RAPL/NVML: no RAPL: no RAPL powercap tree at")
+    assert description.endswith("; 5 W per thread)")  # the model's figure
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
 
 
 def test_no_counter_in_process_gives_the_model(tmp_path):
