@@ -145,7 +145,8 @@ class Measurer:
                                           timeout=encode_timeout(s), progress_token=self.progress_token))
                 span = (results[0].start_time, results[-1].end_time)
         finally:
-            reading = self.meter.stop()
+            # the scenario's processes, for each GPU's per-process share; an idle baseline has none
+            reading = self.meter.stop(pids=[pid for r in results for pid in r.pids])
             if display is not None:
                 display.close()
         cpu = sum(r.cpu_seconds for r in results) if results else 0.0
