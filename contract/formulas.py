@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 
 __all__ = [
@@ -71,6 +71,8 @@ __all__ = [
     "idle_energy_joules",
     "attributed_cpu_energy_joules",
     "attributed_gpu_energy_joules",
+    "gpu_process_utilisation",
+    "gpu_utilisation_share",
     "per_encode",
 ]
 
@@ -579,14 +581,51 @@ def attributed_cpu_energy_joules(machine_joules: float | None, idle_watts: float
     return active * share + idle * held / cpus_visible
 
 
+def gpu_process_utilisation(sm: float, encoder: float, decoder: float) -> float:
+    """How much of a GPU one process used in one NVML per-process sample, in engine-percent:
+
+    u = smUtil + encUtil + decUtil
+
+    The engines an encode can keep busy: NVENC (`encUtil`, the whole of a plain `*_nvenc`
+    encode), NVDEC (`decUtil`, with `-hwaccel cuda`) and the SMs (`smUtil`: CUDA filters such
+    as scale_cuda, and what the driver runs on the SMs for NVENC). Each is busy time over the
+    same sample period, so their sum weighs an encoder-second like an SM-second: NVML gives no
+    per-engine power to weigh them otherwise, and any one process's share is then its share
+    of all the engine time the GPU was kept busy. `memUtil` is left out: memory-controller
+    activity comes with the work of those engines, counting it would count that work twice.
+    """
+    return sm + encoder + decoder
+
+
+def gpu_utilisation_share(samples: Iterable[tuple[int, float]], pids: Collection[int]) -> tuple[float, float]:
+    """The scenario's and every process's utilisation over a window's NVML samples:
+
+    mine = sum over samples whose pid is in `pids` of u
+    all  = sum over every sample of u
+
+    `samples` are (pid, u) pairs, u from `gpu_process_utilisation`; `pids` the scenario's
+    ffmpeg process trees. `attributed_gpu_energy_joules(E, mine, all)` turns the pair into joules.
+    """
+    mine = everyone = 0.0
+    for pid, used in samples:
+        if used < 0:
+            raise ValueError(f"a process's GPU utilisation cannot be negative (pid {pid}: {used!r})")
+        everyone += used
+        if pid in pids:
+            mine += used
+    return mine, everyone
+
+
 def attributed_gpu_energy_joules(gpu_joules: float | None, process_utilisation: float | None,
                                  device_utilisation: float | None) -> float | None:
     """A GPU's energy charged to the scenario: by NVML's per-process utilisation when known,
 
-    E_own_J = E_gpu x (its processes' utilisation / the device's utilisation)
+    E_own_J = E_gpu x min(1, mine / all)                     ("gpu-process-utilisation")
 
-    else (`process_utilisation` None) the whole of it (`E_gpu`, "gpu-whole"). A device
-    that was idle (utilisation 0) is charged whole too: nobody else used it either.
+    with `mine` and `all` from `gpu_utilisation_share` (its processes' utilisation, and every
+    process's, summed over the same samples). Else (`process_utilisation` None: the driver
+    gives no per-process samples) the whole of it (`E_gpu`, "gpu-whole"); so too when no
+    process used the GPU over the window (`all` 0 or None): nobody else used it either.
     """
     if gpu_joules is None:
         return None

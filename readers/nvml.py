@@ -18,6 +18,12 @@ What it owns, and what it leaves to its user:
 * **Energy.** `energy_joules(gpu, handle)`: NVML's counter (joules since the driver loaded), or
   None; `energy_by_uuid()` reads every GPU's, keyed by UUID (nvml.h does not keep the index
   order, so a counter is only ever compared with its own GPU's).
+* **Per-process utilisation.** `process_utilisation(gpu, handle, since_us)`: the driver's
+  per-process samples (`nvmlDeviceGetProcessUtilization`: pid, timestamp in microseconds, and
+  the SM, memory, encoder and decoder utilisation in percent of one sample period) taken after
+  `since_us`; `[]` when the driver has none since then (NOT_FOUND), None when it does not say
+  (NOT_SUPPORTED: vGPU guests, MIG, older GPUs; or a binding without the call).
+  `process_utilisation_by_uuid(since)` reads every GPU's.
 
 The fake NVML of the tests and the demo replaces pynvml's functions, so every call here goes
 through `pynvml.<function>` at call time, never a reference taken earlier.
@@ -49,6 +55,7 @@ DRIVER_NOT_LOADED = _code("NVML_ERROR_DRIVER_NOT_LOADED", 9)
 GPU_IS_LOST = _code("NVML_ERROR_GPU_IS_LOST", 15)
 RESET_REQUIRED = _code("NVML_ERROR_RESET_REQUIRED", 16)
 ARGUMENT_VERSION_MISMATCH = _code("NVML_ERROR_ARGUMENT_VERSION_MISMATCH", 25)
+NOT_FOUND = _code("NVML_ERROR_NOT_FOUND", 6)
 GPU_NOT_FOUND = _code("NVML_ERROR_GPU_NOT_FOUND", 28)  # not defined by every pynvml release
 INIT_FLAG_NO_GPUS = _code("NVML_INIT_FLAG_NO_GPUS", 1)  # likewise
 TEMPERATURE_GPU = _code("NVML_TEMPERATURE_GPU", 0)
@@ -144,6 +151,19 @@ def nvml_code(exc: BaseException) -> int | None:
 def simulated() -> bool:
     """True when pynvml's functions were replaced (the tests' and the demo's fake NVML)."""
     return pynvml is not None and getattr(pynvml.nvmlInit, "__module__", "pynvml") != "pynvml"
+
+
+@dataclass(frozen=True)
+class ProcessSample:
+    """One per-process utilisation sample: percentages of one sample period (nvml.h's
+    nvmlProcessUtilizationSample_t); `timestamp_us` is the CPU time in microseconds since the epoch."""
+
+    pid: int
+    timestamp_us: int
+    sm: int
+    memory: int
+    encoder: int
+    decoder: int
 
 
 class Nvml:
@@ -255,6 +275,50 @@ class Nvml:
             joules = self.energy_joules(gpu, handle)
             if uuid and joules is not None:
                 out[uuid] = joules
+        return out
+
+    def process_utilisation(self, gpu: str, handle: Any, since_us: int) -> list[ProcessSample] | None:
+        """The per-process samples the driver took after `since_us` (microseconds since the epoch):
+        `[]` when it has none (NOT_FOUND: no process used the GPU since then), None when it does not
+        say (NOT_SUPPORTED, FUNCTION_NOT_FOUND, or a pynvml without the call: `supports(gpu,
+        "process_utilisation")` is False then), or when the call failed otherwise (logged once).
+        `LifecycleError` / `GpuLostError` as for any call."""
+        fn = getattr(pynvml, "nvmlDeviceGetProcessUtilization", None)
+        if fn is None:
+            self.unsupported.setdefault(gpu, set()).add("process_utilisation")
+            return None
+        try:
+            raw = fn(handle, int(since_us))
+        except pynvml.NVMLError as exc:
+            code = getattr(exc, "value", None)
+            # pynvml raises NVMLError(SUCCESS) when the size query found 0 samples and said so
+            if code in (NOT_FOUND, getattr(pynvml, "NVML_SUCCESS", 0)):
+                return []
+            if code in UNSUPPORTED_CODES:
+                self.unsupported.setdefault(gpu, set()).add("process_utilisation")
+                return None
+            if code in NEEDS_RESET_CODES:
+                raise GpuLostError("nvmlDeviceGetProcessUtilization", exc) from None
+            if code in LIFECYCLE_CODES:
+                raise LifecycleError("nvmlDeviceGetProcessUtilization", exc) from None
+            self.field_error(gpu, "process_utilisation", str(exc))
+            return None
+        return [ProcessSample(int(s.pid), int(s.timeStamp), int(s.smUtil), int(s.memUtil), int(s.encUtil),
+                              int(s.decUtil)) for s in raw]
+
+    def process_utilisation_by_uuid(self, since_us: dict[str, int], default_since_us: int) -> dict[str, list[ProcessSample] | None]:
+        """Every GPU's per-process samples after `since_us[uuid]` (else `default_since_us`), keyed by
+        UUID; None for a GPU whose driver does not say. `LifecycleError` when NVML must be initialised again."""
+        out: dict[str, list[ProcessSample] | None] = {}
+        for index in range(self.device_count()):
+            gpu = str(index)
+            try:
+                handle = self.handle(index)
+            except NoHandleError:
+                continue
+            uuid = self.uuid(gpu, handle)
+            if uuid:
+                out[uuid] = self.process_utilisation(gpu, handle, since_us.get(uuid, default_since_us))
         return out
 
     def supports(self, gpu: str, field: str) -> bool:

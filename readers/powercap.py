@@ -344,8 +344,12 @@ class RaplSampler:
     same interval's watts.
     """
 
-    def __init__(self, powercap_root: Path | str, interval: float = 1.0, hwmon_root: Path | str | None = None):
+    def __init__(self, powercap_root: Path | str, interval: float = 1.0, hwmon_root: Path | str | None = None,
+                 missing_level: int = logging.ERROR):
+        """`missing_level`: how loud "no powercap tree here" is logged. An exporter asked to read RAPL
+        fails without it (ERROR); a caller that falls back to a model and says so itself passes DEBUG."""
         self.powercap_root = Path(powercap_root)
+        self.missing_level = missing_level
         self.hwmon_root = None if hwmon_root is None else Path(hwmon_root)
         self.interval = interval
         self.state = SamplerState(sequence=0, sampled_at=None)
@@ -379,7 +383,7 @@ class RaplSampler:
         for note in found.dropped:
             self._log_once(logging.INFO, note)
         if found.missing and not found.zones:
-            self._log_once(logging.ERROR, found.missing)
+            self._log_once(self.missing_level, found.missing)
 
         readings: list[ZoneReading] = []
         unreadable: dict[tuple[str, str], str] = {}

@@ -7,8 +7,11 @@
   energy is the scenario's;
 * the CPU part (RAPL, the model, or a TSDB's figure) by the Kepler/Scaphandre rule,
   `formulas.attributed_cpu_energy_joules`: "cpu-time-share";
-* the GPU part (NVML) whole: "gpu-whole" (NVML's per-process utilisation is not read yet, so a
-  GPU is charged whole to the scenario that ran beside it, and the method says so).
+* the GPU part (NVML) per GPU, by NVML's per-process utilisation over the window
+  (`formulas.attributed_gpu_energy_joules` with the reading's `GpuWindow`s):
+  "gpu-process-utilisation" when every GPU was split so; when the driver gives no per-process
+  samples for a GPU, no process used it over the window, or the scenario's pids are unknown,
+  that GPU is charged whole and the method says "gpu-whole" (the reading's caveats say which).
 
 Idle power (`idle_watts`): the run's idle baseline's mean CPU power when the run measured one
 with counters, else the model's idle term W_thread x f_idle x threads (`model_idle_watts`).
@@ -60,6 +63,20 @@ def attribute(reading: EnergyReading, *, scenario_cpu_seconds: float | None, idl
         own += share
         methods.append("cpu-time-share")
     if reading.gpu_joules is not None:
-        own += formulas.attributed_gpu_energy_joules(reading.gpu_joules, None, None) or 0.0
-        methods.append("gpu-whole")
+        gpu_own, method = _gpu_share(reading)
+        own += gpu_own
+        methods.append(method)
     return Attributed(own, "+".join(methods) or None, None)
+
+
+def _gpu_share(reading: EnergyReading) -> tuple[float, str]:
+    """The GPU part charged to the scenario, and the rule: split by utilisation only when every GPU was."""
+    if not reading.gpus:  # no per-GPU figures (a TSDB's or an older reading): the whole NVML part
+        return formulas.attributed_gpu_energy_joules(reading.gpu_joules, None, None) or 0.0, "gpu-whole"
+    own = 0.0
+    split = True
+    for gpu in reading.gpus:
+        own += formulas.attributed_gpu_energy_joules(gpu.joules, gpu.scenario_utilisation,
+                                                     gpu.all_utilisation) or 0.0
+        split = split and gpu.scenario_utilisation is not None and bool(gpu.all_utilisation)
+    return own, "gpu-process-utilisation" if split else "gpu-whole"

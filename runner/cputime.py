@@ -10,6 +10,8 @@ Two readings, both standard library only:
   far, from `/proc/<pid>/stat` (`utime + stime + cutime + cstime`) plus its live
   descendants, for progress samples while an encode runs. `proc_root` is injected
   so tests point it at a fixture tree.
+* `process_tree_pids(pid)`: the pids of a live process tree (the process and its live
+  descendants), for the meter's per-process GPU share (runner.energy).
 
 Invariants: a process that cannot be read is unknown (`None`), never 0 s of CPU; a
 reaped child's rusage is never lost silently (a child that someone else reaped
@@ -23,7 +25,7 @@ import subprocess
 import time
 from pathlib import Path
 
-__all__ = ["wait_with_rusage", "process_tree_cpu_seconds", "parse_stat", "ProcStat"]
+__all__ = ["wait_with_rusage", "process_tree_cpu_seconds", "process_tree_pids", "parse_stat", "ProcStat"]
 
 _POLL_FIRST = 0.001
 _POLL_MAX = 0.25  # a 4 Hz wake-up while an encode runs: the runner stays far below 1 % of it
@@ -189,3 +191,26 @@ def process_tree_cpu_seconds(pid: int, proc_root: str = "/proc") -> float | None
             if child_stat is not None:
                 stack.append(child_stat)
     return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def process_tree_pids(pid: int, proc_root: str = "/proc") -> set[int]:
+    """`pid` and its live descendants (the same listing as `process_tree_cpu_seconds`); empty
+    when `pid` is gone."""
+    root = Path(proc_root)
+    if _read_stat(root, pid) is None:
+        return set()
+    scanned: dict[int, list[int]] | None = None
+    found: set[int] = set()
+    stack = [pid]
+    while stack:
+        current = stack.pop()
+        if current in found:
+            continue
+        found.add(current)
+        children = None if scanned is not None else _children_from_task_files(root, current)
+        if children is None:
+            if scanned is None:
+                scanned = _children_by_scan(root, pid)
+            children = scanned.get(current, [])
+        stack.extend(children)
+    return found

@@ -144,6 +144,7 @@ class StreamProcess:
         self.final = Block()  # the last progress block (all unknown before the first)
         self.points: list[tuple[float, float]] = []  # (wall s since launch, media s) of each `continue` block
         self.cpu_seconds = 0.0
+        self.pids: set[int] = set()  # ffmpeg's and every child's seen while it ran (runner.energy's GPU share)
 
 
 def encode(
@@ -165,13 +166,18 @@ def encode(
                                f"{scenario.slug}-{i + 1}"))
     start_wall, end_wall = run_streams(scenario, streams, progress_url=progress_url, on_progress=on_progress,
                                        timeout=timeout, progress_token=progress_token)
-    return EncodeResult(start_time=start_wall, end_time=end_wall, streams=tuple(
+    return EncodeResult(start_time=start_wall, end_time=end_wall, pids=stream_pids(streams), streams=tuple(
         StreamResult(**measured_fields(s), output_bytes=sum(p.stat().st_size for p in s.outputs if p.exists()),
                      outputs=tuple(str(p) for p in s.outputs),
                      output_frames=tuple(_frames(ffmpeg, p) for p in s.outputs) if scenario.outputs else (),
                      output_sizes=tuple(p.stat().st_size if p.exists() else None for p in s.outputs)
                      if scenario.outputs else ())
         for s in streams))
+
+
+def stream_pids(streams: list[StreamProcess]) -> tuple[int, ...]:
+    """Every pid the streams' ffmpeg processes and their children had, sorted."""
+    return tuple(sorted(set().union(*(s.pids for s in streams))))
 
 
 def _frames(ffmpeg: str, path: Path) -> int | None:
@@ -210,6 +216,7 @@ def run_streams(
             log.debug("stream %d: %s", s.index + 1, shlex.join(s.argv))
             s.started = time.monotonic()
             s.proc = _spawn(s.argv, s.log_path, stdout=subprocess.PIPE)
+            s.pids.add(s.proc.pid)
             forwarder = Forwarder(progress_url, s.name, token=progress_token) if progress_url else None
             s.reader = threading.Thread(target=_read, args=(s, forwarder, on_progress),
                                         name=f"progress-{s.name}", daemon=True)
@@ -247,6 +254,8 @@ def _read(stream: StreamProcess, forwarder: Forwarder | None, on_progress) -> No
 
     def on_block(block: Block, raw: bytes) -> None:
         stream.final = block
+        if not block.end:  # a child ffmpeg started (a filter's helper) is the scenario's too
+            stream.pids.update(cputime.process_tree_pids(stream.proc.pid))
         media = block.out_time_seconds
         if not block.end and media is not None and media >= 0:
             stream.points.append((time.monotonic() - stream.started, media))

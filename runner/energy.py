@@ -4,8 +4,9 @@ exporters, or the per-thread CPU model; and the machine's CPU time over the same
     meter = EnergyMeter(cpu_metrics_url=None, gpu_metrics_url=None, tsdb_url=None)  # in process
     meter.start()
     ...encode...
-    reading = meter.stop()   # EnergyReading(joules, source, error, power_watts, step_seconds, cpu_usage_cores,
-                             #               window_seconds, machine_cpu_seconds, cpus, cpu_joules, gpu_joules)
+    reading = meter.stop(pids=scenario_pids)   # EnergyReading(joules, source, error, power_watts, step_seconds, cpu_usage_cores,
+                             #               window_seconds, machine_cpu_seconds, cpus, cpu_joules, gpu_joules,
+                             #               gpus)
 
 `joules` is the *machine's* energy; the scenario's own share is `runner.attribution`'s job
 (docs/energy.md).
@@ -51,6 +52,18 @@ A *simulated* powercap tree or NVML (the demo's) is never recorded as measured: 
 an exporter's `/health` says `details.simulated: true`, the source becomes
 `SIMULATED_SOURCE` (one constant decides what that is).
 
+GPU use per process
+-------------------
+In process, with NVML, the meter also reads each GPU's per-process utilisation samples
+(`readers.nvml.Nvml.process_utilisation_by_uuid`: the driver's samples after the last one
+seen, from the window's start) at every sampling tick and at `stop()`, so samples of a
+process that ended within the window are read while the driver still holds them. At
+`stop(pids=...)` each GPU's window (`GpuWindow`: its joules, the scenario's utilisation and
+every process's, summed over the samples in the window; `formulas.gpu_utilisation_share`)
+goes into the reading; `runner.attribution` charges the scenario its share. `pids` None (not
+given) or a driver that keeps no samples (NOT_SUPPORTED) leaves the utilisation unknown: the
+GPU is charged whole. Through a gpu exporter (a URL) there are no per-process samples.
+
 Samples
 -------
 A background thread reads the counters (or only /proc/stat, for the model) every
@@ -77,7 +90,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -92,6 +105,7 @@ from readers.tsdb import TsdbError, scenario_energy_joules
 __all__ = [
     "DEFAULT_POWERCAP_ROOT",
     "EnergyReading",
+    "GpuWindow",
     "EnergyMeter",
     "ExporterError",
     "SIMULATED_SOURCE",
@@ -123,6 +137,20 @@ class ExporterError(Exception):
 
 
 @dataclass(frozen=True)
+class GpuWindow:
+    """One GPU over the window: its energy, and NVML's per-process utilisation summed over the
+    window's samples (engine-percent, `formulas.gpu_process_utilisation`): the scenario's
+    processes' (`scenario_utilisation`) and every process's (`all_utilisation`). Both None when
+    the driver does not say or the scenario's pids were not given; `all_utilisation` 0 when no
+    process used the GPU."""
+
+    uuid: str
+    joules: float
+    scenario_utilisation: float | None = None
+    all_utilisation: float | None = None
+
+
+@dataclass(frozen=True)
 class EnergyReading:
     """What `EnergyMeter.stop()` measured over [start, end]."""
 
@@ -137,6 +165,7 @@ class EnergyReading:
     cpus: int | None = None  # CPUs /proc/stat lists (the threads visible here)
     cpu_joules: float | None = None  # the RAPL (or model) part of `joules`
     gpu_joules: float | None = None  # the NVML part of `joules`
+    gpus: tuple[GpuWindow, ...] = ()  # the NVML part per GPU, with its per-process utilisation when known
 
 
 # --------------------------------------------------------------------------
@@ -346,7 +375,9 @@ class _LocalRapl:
         self.root = Path(powercap_root)
         self.what = "RAPL"
         self.metrics_url = str(self.root)  # where, for messages
-        self.sampler = RaplSampler(self.root)
+        # no tree (a VM) is the normal case the model exists for: the run says so once, at INFO, in the
+        # meter's description ("energy: model (no RAPL/NVML: ...; 5 W per thread)"), never as an error
+        self.sampler = RaplSampler(self.root, missing_level=logging.DEBUG)
 
     def read(self) -> dict[Labels, float]:
         return {(("socket", socket), ("zone", zone)): joules
@@ -397,6 +428,18 @@ class _LocalNvml:
         if not by_uuid:
             self._error = "no GPU with an energy counter"
         return {(("kind", "nvml"), ("uuid", uuid)): joules for uuid, joules in by_uuid.items()}
+
+    def process_samples(self, since_us: dict[str, int], default_since_us: int) -> dict[str, list | None]:
+        """Every GPU's per-process samples after `since_us[uuid]` (`readers.nvml.ProcessSample`s;
+        None where the driver does not say); {} before NVML was opened."""
+        from readers import nvml
+
+        if self._nvml is None:
+            return {}
+        try:
+            return self._nvml.process_utilisation_by_uuid(since_us, default_since_us)
+        except (nvml.LifecycleError, nvml.NvmlCallError) as exc:
+            raise ExporterError(f"NVML per-process utilisation: {exc}") from None
 
     def why_no_counters(self) -> str:
         return f"no NVML energy counter ({self._error or 'none read'})"
@@ -466,6 +509,12 @@ class EnergyMeter:
         self._last_cpu: CpuStat | None = None
         self._start_cpu: CpuStat | None = None
         self._last_tick = 0
+        # per GPU UUID: the newest sample's timestamp read, the window's samples {(pid, µs): utilisation},
+        # and whether the driver said anything (a list, even empty) at least once
+        self._gpu_start_us = 0
+        self._gpu_seen_us: dict[str, int] = {}
+        self._gpu_samples: dict[str, dict[tuple[int, int], float]] = {}
+        self._gpu_says: dict[str, bool] = {}
 
     # ---- probing --------------------------------------------------------
 
@@ -525,6 +574,7 @@ class EnergyMeter:
                 self._simulated.append(f"{exporter.what} at {exporter.metrics_url} reads simulated counters")
         self._t0 = time.monotonic()
         self._wall0 = time.time()
+        self._gpu_start_us = int(self._wall0 * 1e6)
         self._last_time = self._t0
         self._last_counters = dict(readings)
         try:
@@ -535,8 +585,9 @@ class EnergyMeter:
         self._thread = threading.Thread(target=self._run, name="ffwatt-energy-sampler", daemon=True)
         self._thread.start()
 
-    def stop(self) -> EnergyReading:
-        """Stop the thread, read the counters at the end, and say what was measured."""
+    def stop(self, pids: Collection[int] | None = None) -> EnergyReading:
+        """Stop the thread, read the counters at the end, and say what was measured. `pids`: the
+        scenario's processes (its ffmpeg trees), for each GPU's per-process share; None: unknown."""
         if self._thread is None:
             raise RuntimeError("EnergyMeter.stop() called before start()")
         thread, self._thread = self._thread, None
@@ -591,6 +642,7 @@ class EnergyMeter:
         # An exporter given but not used (a gpu exporter down on a host with RAPL): its energy is not counted.
         caveats = [f"{why} (not counted)" for why in self._why_model] + caveats
         parts: dict[str, float] = {}
+        gpu_joules: dict[str, float] = {}
         for exporter in self._active:
             try:
                 series = exporter.read()
@@ -598,9 +650,16 @@ class EnergyMeter:
                 return EnergyReading(None, "none", _join([f"{exporter.what} could not be read at the end of the "
                                                           f"scenario: {exc}"] + caveats),
                                      (), None, tuple(cores), **window_facts)
-            increase, notes = counters_increase(self._start_counters[exporter.kind], series)
+            start_series = self._start_counters[exporter.kind]
+            increase, notes = counters_increase(start_series, series)
             parts[exporter.kind] = parts.get(exporter.kind, 0.0) + increase
             caveats.extend(notes)
+            if exporter.kind == "nvml":
+                for labels, value in series.items():  # the same rule, one GPU at a time
+                    one = {labels: start_series[labels]} if labels in start_series else {}
+                    uuid = dict(labels).get("uuid", "?")
+                    gpu_joules[uuid] = gpu_joules.get(uuid, 0.0) + counters_increase(one, {labels: value})[0]
+        gpus = self._gpu_windows(gpu_joules, pids, caveats)
         joules = sum(parts.values())
         source = self._source()
         if self._simulated:
@@ -609,7 +668,54 @@ class EnergyMeter:
             if source == "none":
                 return EnergyReading(None, "none", _join(caveats), (), None, tuple(cores), **window_facts)
         return EnergyReading(joules, source, _join(caveats), tuple(power), step if power else None, tuple(cores),
-                             cpu_joules=parts.get("rapl"), gpu_joules=parts.get("nvml"), **window_facts)
+                             cpu_joules=parts.get("rapl"), gpu_joules=parts.get("nvml"), gpus=gpus, **window_facts)
+
+    def _gpu_windows(self, gpu_joules: dict[str, float], pids: Collection[int] | None,
+                     caveats: list[str]) -> tuple[GpuWindow, ...]:
+        """Each GPU's energy with the window's per-process utilisation (the module docstring)."""
+        if not gpu_joules:
+            return ()
+        try:
+            self._collect_gpu_samples()  # the samples since the last tick
+        except ExporterError as exc:
+            caveats.append(f"{exc}: GPU energy charged whole")
+        out = []
+        for uuid, joules in sorted(gpu_joules.items()):
+            if pids is None:
+                out.append(GpuWindow(uuid, joules))
+                continue
+            if not self._gpu_says.get(uuid):
+                caveats.append(f"GPU {uuid}: the driver gives no per-process utilisation, so its energy is "
+                               "charged whole")
+                out.append(GpuWindow(uuid, joules))
+                continue
+            samples = self._gpu_samples.get(uuid, {})
+            mine, everyone = formulas.gpu_utilisation_share(((pid, used) for (pid, _), used in samples.items()),
+                                                            frozenset(pids))
+            if not everyone:
+                caveats.append(f"GPU {uuid}: no process used it over the window, so its energy is charged whole")
+            out.append(GpuWindow(uuid, joules, mine, everyone))
+        return tuple(out)
+
+    def _collect_gpu_samples(self) -> None:
+        """Read each GPU's per-process samples since the newest one seen; keep those in the window."""
+        nvml = next((e for e in self._active if isinstance(e, _LocalNvml)), None)
+        if nvml is None:
+            return
+        with self._lock:
+            seen = dict(self._gpu_seen_us)
+        found = nvml.process_samples(seen, self._gpu_start_us)
+        with self._lock:
+            for uuid, samples in found.items():
+                if samples is None:
+                    continue
+                self._gpu_says[uuid] = True
+                window = self._gpu_samples.setdefault(uuid, {})
+                for sample in samples:
+                    if sample.timestamp_us > self._gpu_start_us:
+                        window[(sample.pid, sample.timestamp_us)] = formulas.gpu_process_utilisation(
+                            sample.sm, sample.encoder, sample.decoder)
+                    self._gpu_seen_us[uuid] = max(self._gpu_seen_us.get(uuid, 0), sample.timestamp_us)
 
     def _model_reading(self, cores: list[float], caveats: list[str], window: float, machine_cpu: float | None,
                        cpus: int | None) -> EnergyReading:
@@ -659,6 +765,10 @@ class EnergyMeter:
             except ExporterError as exc:
                 self._note(exporter.what, str(exc))
                 return  # the gap is filled at the next good pass
+        try:
+            self._collect_gpu_samples()  # before the driver's buffer drops them
+        except ExporterError as exc:
+            self._note("NVML", str(exc))
         try:
             cpu = read_cpu_stat(self.proc_stat)
         except (OSError, ValueError) as exc:

@@ -45,7 +45,7 @@ from typing import Any
 
 from contract import formulas
 from readers.ffmpeg_progress import Block
-from runner.encode import EncodeError, StreamProcess, run_streams
+from runner.encode import EncodeError, StreamProcess, run_streams, stream_pids
 from runner.ffmpeg import live_command, live_stream_name
 from runner.scenarios import Scenario
 from runner.streams import EncodeMeasure, StreamMeasure, measured_fields, total
@@ -213,7 +213,7 @@ def encode_live(
     if slow:
         log.warning("%s: %d of %d stream(s) fell behind real time: %s", scenario.name, len(slow), len(results),
                     ", ".join(slow))
-    return LiveResult(start_time=start, end_time=end, streams=tuple(results))
+    return LiveResult(start_time=start, end_time=end, streams=tuple(results), pids=stream_pids(streams))
 
 
 # --------------------------------------------------------------------------

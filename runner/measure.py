@@ -29,9 +29,9 @@ from runner.encode import EncodeError, EncodeResult, encode
 from runner.energy import EnergyReading
 from runner.errors import RunnerError
 from runner.live import LiveResult, encode_live
+from runner.media import probe_video
 from runner.progress import ProgressDisplay
 from runner.scenarios import Scenario
-from runner.video_info import probe_video
 
 __all__ = ["Job", "LiveTarget", "Measurer", "Outcome", "Rep", "encode_timeout"]
 
@@ -145,7 +145,8 @@ class Measurer:
                                           timeout=encode_timeout(s), progress_token=self.progress_token))
                 span = (results[0].start_time, results[-1].end_time)
         finally:
-            reading = self.meter.stop()
+            # the scenario's processes, for each GPU's per-process share; an idle baseline has none
+            reading = self.meter.stop(pids=[pid for r in results for pid in r.pids])
             if display is not None:
                 display.close()
         cpu = sum(r.cpu_seconds for r in results) if results else 0.0

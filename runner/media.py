@@ -1,14 +1,18 @@
-"""What a media file is: a source's identity (size, SHA-256, native size, frame rate, duration)
-and the frames an encode really wrote.
+"""What a media file is: a source's identity (size, SHA-256, native size, frame rate, duration),
+a file's size, rate and frames (`ffwatt score`, a source's native size) and the frames an encode
+really wrote. The one module that probes media: one header parser, one file check.
 
 Contract:
 
+* every probe first checks the file with the loader's `source_file_problem` (a missing file, a
+  directory, a fifo or a device is refused before ffmpeg reads it);
 * `probe_media` asks `ffprobe -of json` when an ffprobe is found (beside the ffmpeg binary,
   else on PATH); without one (the static ffmpeg of imageio-ffmpeg ships none) it reads the
   header `ffmpeg -i` prints, whose duration and frame rate are rounded to 0.01. A value the
   file does not say (a live capture has no duration) is `None`, never 0;
-* `count_frames` copies the video stream to the null muxer (no decode) and reads the frame
-  count from ffmpeg's final `-progress` block: exact, and ffmpeg alone is enough;
+* `count_frames` and `probe_video` copy the first video stream to the null muxer (no decode) in
+  one run: ffmpeg prints the stream (size, frame rate) on stderr, read by `parse_ffmpeg_header`,
+  and the frame count in its final `-progress` block on stdout: exact, and ffmpeg alone is enough;
 * `SourceCatalog` probes and hashes each file once per run: its cache is keyed by the
   resolved path, size and modification time, so a file replaced during a run is read again;
 * every subprocess is bounded by a timeout, its stderr kept for the error message.
@@ -28,11 +32,14 @@ from pathlib import Path
 
 from readers.ffmpeg_progress import Block, ProgressParser
 from runner.errors import RunnerError
+from runner.scenarios import source_file_problem
 
-__all__ = ["MediaError", "MediaInfo", "SourceIdentity", "SourceCatalog", "probe_media", "count_frames", "count_frames_command",
-           "ffprobe_command", "parse_ffprobe", "parse_ffmpeg_header", "find_ffprobe", "sha256_file"]
+__all__ = ["MediaError", "MediaInfo", "SourceIdentity", "SourceCatalog", "VideoInfo", "probe_media", "probe_video",
+           "count_frames", "stream_copy_command", "ffprobe_command", "parse_ffprobe", "parse_ffmpeg_header",
+           "parse_stream_copy", "find_ffprobe", "check_file", "sha256_file"]
 
-PROBE_TIMEOUT = 60.0
+PROBE_TIMEOUT = 60.0  # a header probe reads the first packets only
+COPY_TIMEOUT = 120.0  # a stream copy reads the whole file: seconds for a long clip on a slow disk
 _HASH_CHUNK = 1 << 20
 
 
@@ -48,6 +55,26 @@ class MediaInfo:
     height: int | None
     fps: float | None
     duration_seconds: float | None
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    """A file's first video stream as one stream copy saw it: size, frame rate (None when ffmpeg prints
+    none) and frames (None when ffmpeg counted none)."""
+
+    path: str
+    width: int
+    height: int
+    fps: float | None
+    frames: int | None
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return self.width, self.height
+
+    @property
+    def resolution(self) -> str:
+        return f"{self.width}x{self.height}"
 
 
 @dataclass(frozen=True)
@@ -77,12 +104,13 @@ def ffprobe_command(ffprobe: str, path: Path) -> list[str]:
             str(path)]
 
 
-def count_frames_command(ffmpeg: str, path: Path) -> list[str]:
-    return [ffmpeg, "-nostdin", "-hide_banner", "-loglevel", "error",
+def stream_copy_command(ffmpeg: str, path: Path) -> list[str]:
+    return [ffmpeg, "-nostdin", "-hide_banner",  # at the default log level the input's streams are described on stderr
             "-i", str(path),
-            "-map", "0:v:0",  # the video stream only
+            "-map", "0:v:0",  # the first video stream only: fails when there is none
             "-c", "copy",  # packets are counted, not decoded: fast on any length
             "-f", "null",  # written nowhere
+            "-nostats",  # no status lines between the header and the errors
             "-progress", "pipe:1",  # the final block's frame= is the count
             "-"]
 
@@ -119,8 +147,11 @@ def parse_ffprobe(text: str) -> MediaInfo:
 
 
 _DURATION = re.compile(r"^\s*Duration: (\d+):(\d\d):(\d\d(?:\.\d+)?)", re.MULTILINE)
+# `  Stream #0:0(und): Video: h264 (High), yuv420p(tv, progressive), 320x180 [SAR 1:1 DAR 16:9], 25 fps, 25 tbr`;
+# the first match is the input's: the output's streams are described after it
 _VIDEO = re.compile(r"^\s*Stream #\d+:\d+.*?: Video: (.*)$", re.MULTILINE)
-_SIZE = re.compile(r"\b(\d{1,6})x(\d{1,6})\b")
+# a size stands alone between commas and spaces (a codec tag like "0x0000)" is none)
+_SIZE = re.compile(r"(?:^|[ ,])(\d{1,6})x(\d{1,6})(?=[ ,\[]|$)")
 _FPS = re.compile(r"\b(\d+(?:\.\d+)?)(k?) (fps|tbr)\b")
 
 
@@ -149,8 +180,16 @@ def _run(argv: list[str], what: str, timeout: float) -> subprocess.CompletedProc
     return done
 
 
+def check_file(path: Path, what: str = "source file") -> None:
+    """`MediaError` when `path` cannot be read as media: the loader's `source_file_problem`, named `what`."""
+    why = source_file_problem(path)
+    if why is not None:
+        raise MediaError(why if what == "source file" else f"{what}: {why.replace('source file', 'file', 1)}")
+
+
 def probe_media(ffmpeg: str, path: Path, *, timeout: float = PROBE_TIMEOUT) -> MediaInfo:
     """The first video stream of `path` (module docstring); `MediaError` when it has none or cannot be read."""
+    check_file(path)
     what = f"source file {str(path)[:200]}"
     ffprobe = find_ffprobe(ffmpeg)
     if ffprobe is not None:
@@ -167,9 +206,40 @@ def probe_media(ffmpeg: str, path: Path, *, timeout: float = PROBE_TIMEOUT) -> M
     return info
 
 
-def count_frames(ffmpeg: str, path: Path, *, timeout: float = PROBE_TIMEOUT) -> int | None:
+def parse_stream_copy(path: str, stderr: str, stdout: bytes) -> VideoInfo | None:
+    """The first video stream from a `stream_copy_command` run; None when the file has no video stream."""
+    info = parse_ffmpeg_header(stderr)
+    if info.width is None or info.height is None:
+        return None
+    blocks: list[Block] = ProgressParser().feed(stdout)
+    frames = blocks[-1].frame if blocks else None  # the last block holds the total
+    return VideoInfo(path=path, width=info.width, height=info.height, fps=info.fps, frames=frames)
+
+
+def _last_line(stderr: str) -> str:
+    lines = [line.strip() for line in stderr.splitlines() if line.strip()]
+    return lines[-1][:500] if lines else "no reason given"
+
+
+def probe_video(ffmpeg: str, path: Path, *, what: str = "file", timeout: float = COPY_TIMEOUT) -> VideoInfo:
+    """Size, frame rate and frames of `path`'s first video stream in one stream copy; `MediaError`
+    naming `what` when the file is missing, unreadable or has no video stream."""
+    check_file(path, what)
+    done = _run(stream_copy_command(ffmpeg, path), f"{what}: reading {path}", timeout)
+    stderr = done.stderr.decode(errors="replace")
+    info = parse_stream_copy(str(path), stderr, done.stdout)
+    if info is None:
+        if "Error opening input" in stderr or "Invalid data found" in stderr:
+            raise MediaError(f"{what}: ffmpeg cannot read {path}: {_last_line(stderr)}")
+        raise MediaError(f"{what}: {path} has no video stream")
+    if done.returncode != 0:
+        raise MediaError(f"{what}: ffmpeg failed reading {path} (exit {done.returncode}): {_last_line(stderr)}")
+    return info
+
+
+def count_frames(ffmpeg: str, path: Path, *, timeout: float = COPY_TIMEOUT) -> int | None:
     """Video frames (packets) in `path`; None when ffmpeg could not say."""
-    done = _run(count_frames_command(ffmpeg, path), f"output {path.name}", timeout)
+    done = _run(stream_copy_command(ffmpeg, path), f"output {path.name}", timeout)
     if done.returncode != 0:
         raise MediaError(f"output {path}: ffmpeg cannot count its frames: "
                          f"{done.stderr.decode(errors='replace')[-500:].strip()}")
@@ -193,6 +263,7 @@ class SourceCatalog:
         self._cache: dict[tuple[str, int, int], SourceIdentity] = {}
 
     def identify(self, path: Path) -> SourceIdentity:
+        check_file(path)  # it may have been swapped for a fifo or a device since the loader checked it
         try:
             st = path.stat()
         except OSError as exc:

@@ -373,7 +373,7 @@ class _Run:
         from runner.fleet.cluster import ClusterExecutor  # needs the fleet extra (distributed)
 
         self.rec.writer.header["runner"]["cluster"] = self.opts.cluster
-        return ClusterExecutor(self.opts, self.rec)
+        return ClusterExecutor(self.opts, self.rec, self.sources)
 
     def _together(self) -> bool:
         """Whether one dispatch runs all repetitions of a scenario (a fleet's `--pin-host`: one host)."""

@@ -2,7 +2,7 @@
 
 The same graph, parsers and pooling as a scenario's quality (runner/quality.py `compare`): VMAF
 (mean, harmonic mean, min, 1 % low), PSNR (MSE-pooled, per-frame mean, per plane) and SSIM in
-one ffmpeg pass. Before that pass both files are probed (runner/video_info.py): a missing file,
+one ffmpeg pass. Before that pass both files are probed (runner/media.py `probe_video`): a missing file,
 a file without a video stream, or frame counts that differ is a `RunnerError` (the CLI prints
 `error: ...` and exits 2), since frames are paired by index and a count mismatch means the
 pairs would not be the same pictures.
@@ -28,7 +28,7 @@ from contract import formulas
 from runner import quality as q
 from runner.errors import RunnerError
 from runner.ffmpeg import probe
-from runner.video_info import VideoInfo, probe_video
+from runner.media import VideoInfo, probe_video
 
 __all__ = ["ScoreResult", "parse_resolution_choice", "score", "as_json", "as_text", "frames_csv", "write_frames_csv"]
 

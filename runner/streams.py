@@ -75,6 +75,8 @@ class EncodeMeasure:
     start_time: float
     end_time: float
     streams: tuple[StreamMeasure, ...]
+    # issue 22: the pids of its ffmpeg processes and their children, for the GPU's per-process share
+    pids: tuple[int, ...] = ()
 
     @property
     def cpu_seconds(self) -> float:

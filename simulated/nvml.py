@@ -11,6 +11,9 @@ In-process (pytest):
     fake.advance(10)                          # 10 s pass: energy counters rise by power x 10 s
     fake.reenumerate([1, 0])                  # other --gpus / a reboot: the GPUs swap indices
     fake.reload_driver()                      # energy counters restart from 0
+    fake.add_process_sample(0, pid, enc=60)   # the driver's per-process sample, stamped now
+    fake.process_sampler = fn                 # fn(fake) called at each nvmlDeviceGetProcessUtilization,
+                                              # e.g. to sample processes while they run
 
 Behaves like the real library where an audit against nvidia-ml-py 12.535/13.x found
 differences: `nvmlInit()` with no usable GPU fails with NVML_ERROR_GPU_NOT_FOUND (28)
@@ -18,7 +21,11 @@ while `nvmlInitWithFlags(NVML_INIT_FLAG_NO_GPUS)` succeeds with 0 devices;
 `PciInfo.busId` is bytes; memory info v1 counts reserved memory as used, v2
 (`version=nvmlMemory_v2`) gives it apart; energy counters advance (`advance`, or by
 the wall clock with `realtime=True`), restart on a driver reload and move with their
-GPU when indices change. `missing` names pynvml functions to delete (an older or
+GPU when indices change. `nvmlDeviceGetProcessUtilization(handle, lastSeenTimeStamp)`
+returns the samples (pid, timeStamp in microseconds since the epoch, smUtil, memUtil,
+encUtil, decUtil) taken after the timestamp, and raises NVML_ERROR_NOT_FOUND when there
+are none, as nvml.h documents; a GPU whose driver does not keep them gets
+`errors["nvmlDeviceGetProcessUtilization"] = NVML_ERROR_NOT_SUPPORTED`. `missing` names pynvml functions to delete (an older or
 newer nvidia-ml-py); a GPU's `errors` may name C symbols pynvml calls
 ("nvmlDeviceGetMemoryInfo_v2", "nvmlDeviceGetTemperatureV") to say the driver lacks them.
 
@@ -38,6 +45,7 @@ import dataclasses
 import json
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
@@ -68,6 +76,7 @@ FUNCTIONS = (
     "nvmlDeviceGetEncoderUtilization",
     "nvmlDeviceGetDecoderUtilization",
     "nvmlDeviceGetEncoderStats",
+    "nvmlDeviceGetProcessUtilization",
     "nvmlDeviceGetMemoryInfo",
     "nvmlDeviceGetClockInfo",
     "nvmlDeviceGetCurrentClocksEventReasons",
@@ -106,6 +115,9 @@ class FakeGpu:
     # nvmlClocksEventReason* bit masks: active now, and supported by this GPU.
     clock_event_reasons: int = 0x4  # sw_power_cap
     supported_clock_event_reasons: int = 0x1FF
+    # The driver's per-process utilisation samples: {pid, timeStamp (us since the epoch), smUtil,
+    # memUtil, encUtil, decUtil}, percent of one sample period each.
+    process_samples: list[dict] = field(default_factory=list)
     # pynvml function name -> NVML error code it raises (e.g. NVML_ERROR_NOT_SUPPORTED).
     errors: dict[str, int] = field(default_factory=dict)
     lost: bool = False
@@ -133,6 +145,8 @@ class FakeNvml:
         self.init_error = init_error
         self.missing = tuple(missing)  # pynvml functions this nvidia-ml-py release lacks
         self.realtime = realtime  # energy counters advance with the wall clock
+        # Called (with this fake) at each nvmlDeviceGetProcessUtilization before it answers: in-process only.
+        self.process_sampler: Callable[[FakeNvml], None] | None = None
         self._last_tick = time.monotonic()
         self.initialised = False
         self.no_gpus_session = False
@@ -159,6 +173,14 @@ class FakeNvml:
         for gpu in self.gpus:
             if not gpu.lost:
                 gpu.energy_mj += round(gpu.power_mw * seconds)
+
+    def add_process_sample(self, index: int, pid: int, *, sm: int = 0, mem: int = 0, enc: int = 0, dec: int = 0,
+                           timestamp_us: int | None = None) -> None:
+        """The driver samples process `pid` on GPU `index` (percent of one sample period; stamped now
+        unless `timestamp_us` is given, microseconds since the epoch, as NVML's CPU timestamps)."""
+        stamp = int(time.time() * 1e6) if timestamp_us is None else int(timestamp_us)
+        self.gpus[index].process_samples.append({"pid": pid, "timeStamp": stamp, "smUtil": sm, "memUtil": mem,
+                                                 "encUtil": enc, "decUtil": dec})
 
     def reenumerate(self, order: list[int]) -> None:
         """The same GPUs at other indices (`order[i]` is the old index of the new GPU i): a
@@ -338,6 +360,16 @@ class FakeNvml:
     def nvmlDeviceGetEncoderStats(self, handle) -> tuple[int, int, int]:  # noqa: N802
         gpu = self._gpu("nvmlDeviceGetEncoderStats", handle)
         return (gpu.encoder_sessions, gpu.encoder_fps, gpu.encoder_latency_us)
+
+    def nvmlDeviceGetProcessUtilization(self, handle, timeStamp: int):  # noqa: N802, N803 (pynvml's names)
+        """Samples after `timeStamp` as c_nvmlProcessUtilizationSample_t-like objects; NOT_FOUND when none."""
+        gpu = self._gpu("nvmlDeviceGetProcessUtilization", handle)
+        if self.process_sampler is not None:
+            self.process_sampler(self)
+        samples = [SimpleNamespace(**s) for s in gpu.process_samples if s["timeStamp"] > timeStamp]
+        if not samples:
+            raise pynvml.NVMLError(pynvml.NVML_ERROR_NOT_FOUND)
+        return samples
 
     def nvmlDeviceGetMemoryInfo(self, handle, version=None):  # noqa: N802
         """v1 (c_nvmlMemory_t): used includes reserved. v2 (c_nvmlMemory_v2_t, pynvml calls the

@@ -13,6 +13,8 @@ results file, resume, events and Ctrl-C as a local run; only where a scenario ru
   (`runner.fleet.task.ATTEMPT_TOPIC`), so the hosts lost while running a scenario are recorded
   (`lost_attempt_hosts`, the `attempt-lost` event).
 * Task exceptions are not retried: an encode that fails on one host is recorded as failed.
+* A file source goes with its SHA-256 from the run's `SourceCatalog` (hashed before dispatch, the
+  digest the results record); the worker refuses bytes that differ (runner/fleet/task.py).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from runner.errors import RunnerError, ScenarioUnrunnableError
 from runner.fleet.capabilities import SLOT, encoder_resource
 from runner.fleet.task import ATTEMPT_TOPIC, run_scenario, source_to_ship
 from runner.measure import Job, Outcome
+from runner.media import MediaError, SourceCatalog
 from runner.scenarios import Scenario
 
 __all__ = ["ClusterExecutor", "needs", "CONNECT_TIMEOUT_SECONDS", "UNRUNNABLE_GRACE_SECONDS"]
@@ -53,12 +56,12 @@ def _why_not(s: Scenario) -> str:
 
 
 class ClusterExecutor:
-    def __init__(self, opts: Any, rec: Any) -> None:
+    def __init__(self, opts: Any, rec: Any, sources: SourceCatalog) -> None:
         try:
             from distributed import Client
         except ImportError:
             raise RunnerError("--cluster needs Dask distributed: pip install 'ffwatt[fleet]'") from None
-        self.opts, self.rec = opts, rec
+        self.opts, self.rec, self.sources = opts, rec, sources
         try:
             self.client = Client(opts.cluster, timeout=CONNECT_TIMEOUT_SECONDS, set_as_default=False)
         except (OSError, TimeoutError) as exc:
@@ -75,6 +78,7 @@ class ClusterExecutor:
         self._resources: list[dict[str, float]] = []
         self._refreshed = 0.0
         self._unrunnable_since: dict[int, float] = {}
+        self._refused: dict[int, EncodeError] = {}  # jobs never submitted: their source cannot be read here
         # skipped because no worker of this fleet offers what they need: a lab without a GPU
         # host is a valid lab, so these do not fail the run (its exit status)
         self.capability_skips: set[str] = set()
@@ -108,10 +112,21 @@ class ClusterExecutor:
     def start(self, job: Job, work_dir: Path) -> None:
         s = job.scenario
         key = f"ffwatt-{s.slug}-{job.repetition}-{time.time_ns()}"
+        src = s.source
+        sha256 = None
+        if src is not None and src.kind == "file":
+            try:
+                # cached since the sources were checked, unless the file changed since (then hashed again)
+                sha256 = self.sources.identify(Path(src.path)).sha256
+            except MediaError as exc:  # gone, or swapped for a fifo, since: this scenario fails, the run goes on
+                job.handle = []
+                self._refused[id(job)] = EncodeError(f"{s.name}: {exc}")
+                return
         # pure=False: repetitions are the same call and must still run each; retries=0: an
         # encode that fails would fail again (lost workers are the scheduler's to retry)
         job.handle = [self.client.submit(run_scenario, key, s, self.opts, job.quality, source_to_ship(s),
-                                         job.repetitions, key=key, resources=needs(s), pure=False, retries=0)]
+                                         job.repetitions, sha256, key=key, resources=needs(s), pure=False,
+                                         retries=0)]
 
     def ready(self, jobs: list[Job], timeout: float) -> list[Job]:
         futures = [f for job in jobs for f in job.handle]
@@ -147,6 +162,8 @@ class ClusterExecutor:
     def outcome(self, job: Job) -> Outcome:
         s = job.scenario
         self._unrunnable_since.pop(id(job), None)
+        if id(job) in self._refused:
+            raise self._refused.pop(id(job))
         if not all(f.done() for f in job.handle):
             self.cancel([job])
             raise ScenarioUnrunnableError(f"{_why_not(s)} any more (the workers that could left the fleet)")

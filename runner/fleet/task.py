@@ -3,14 +3,15 @@ this host, measured by the same `runner.run.Measurer` a local run uses.
 
 Sources: a lavfi source needs nothing; a file source is either shipped with the task (files up
 to `SHIP_MAX_BYTES`: the client reads it, the worker writes it to its work dir) or read from
-the same path on the worker (larger files: a path every host mounts). When the scenario's
-source records a SHA-256, the worker checks the file it will encode against it first and a
-mismatch fails the scenario (never retried: another host would read the same file).
+the same path on the worker (larger files: a path every host mounts). Either way the task
+carries the SHA-256 the controller hashed the file to before dispatch (its `SourceCatalog`, the
+digest the results record, #21), and the worker checks the bytes it will encode against it
+first: a mismatch (the shared file changed since, or this host mounts another copy) fails the
+scenario, naming the file and both digests (never retried: another host would read the same file).
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import shutil
 import time
@@ -20,9 +21,10 @@ from pathlib import Path
 from typing import Any
 
 from runner.encode import EncodeError
+from runner.media import sha256_file
 from runner.scenarios import Scenario
 
-__all__ = ["TaskResult", "run_scenario", "ATTEMPT_TOPIC", "SHIP_MAX_BYTES", "source_to_ship", "sha256_file"]
+__all__ = ["TaskResult", "run_scenario", "ATTEMPT_TOPIC", "SHIP_MAX_BYTES", "source_to_ship", "check_source_sha256"]
 
 log = logging.getLogger("ffwatt.worker")
 
@@ -41,14 +43,6 @@ class TaskResult:
     errors: list[tuple[str, str | None]]  # (message, log line) the run records as error events
 
 
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def source_to_ship(s: Scenario) -> bytes | None:
     """The source file's bytes when it is small enough to go with the task; None otherwise."""
     src = s.source
@@ -63,7 +57,20 @@ def source_to_ship(s: Scenario) -> bytes | None:
         return None  # the worker reads the shared path, and says so when it cannot
 
 
-def _place_source(s: Scenario, shipped: bytes | None, work_dir: Path, host: str) -> Scenario:
+def check_source_sha256(s: Scenario, path: Path, expected: str, host: str) -> None:
+    """`EncodeError` naming the source, the expected and the found digest when `path`'s bytes do not hash to
+    `expected` (the controller's SHA-256 of the file)."""
+    assert s.source is not None
+    found = sha256_file(path)
+    if found != expected.lower():
+        raise EncodeError(f"{s.name}: source {s.source.path} on host {host} has SHA-256 {found}, expected {expected} "
+                          "(the controller's hash before dispatch): the file changed since, or this host reads "
+                          "another copy")
+
+
+def _place_source(s: Scenario, shipped: bytes | None, work_dir: Path, host: str, sha256: str | None) -> Scenario:
+    """`s` with its source where this host reads it (a shipped file written to `work_dir`), checked against
+    `sha256`; `EncodeError` when the file is not here or its bytes differ."""
     src = s.source
     if src is None or src.kind != "file" or not src.path:
         return s
@@ -74,18 +81,15 @@ def _place_source(s: Scenario, shipped: bytes | None, work_dir: Path, host: str)
     elif not path.is_file():
         raise EncodeError(f"{s.name}: source {src.path} is not on host {host} (files over {SHIP_MAX_BYTES >> 20} MiB "
                           "are read from a path every host shares: mount it at the same path)")
-    expected = getattr(src, "sha256", None)  # recorded by the scenario loader when it knows it
-    if expected:
-        found = sha256_file(path)
-        if found != expected.lower():
-            raise EncodeError(f"{s.name}: source {src.path} on host {host} has SHA-256 {found}, "
-                              f"the scenario expects {expected}")
+    if sha256:
+        check_source_sha256(s, path, sha256, host)
     return replace(s, source=replace(src, path=str(path))) if path != Path(src.path) else s
 
 
 def run_scenario(task_id: str, s: Scenario, opts: Any, quality: bool, shipped: bytes | None,
-                 repetitions: int = 1) -> TaskResult:
-    """Runs on a worker: `repetitions` repetitions of `s` here, then its quality pass when `quality`.
+                 repetitions: int = 1, source_sha256: str | None = None) -> TaskResult:
+    """Runs on a worker: `repetitions` repetitions of `s` here, then its quality pass when `quality`; a file
+    source is checked against `source_sha256` first (module docstring).
     The CPU model's figure is this host's; the idle power an idle baseline measured here stays with the
     host for the repetitions that follow it (`HostState.idle_watts`)."""
     from distributed import get_worker
@@ -116,7 +120,7 @@ def run_scenario(task_id: str, s: Scenario, opts: Any, quality: bool, shipped: b
         work_dir = state.work_dir / f"task-{uuid.uuid4().hex[:12]}"
         work_dir.mkdir(parents=True)
         try:
-            placed = _place_source(s, shipped, work_dir, state.name)
+            placed = _place_source(s, shipped, work_dir, state.name, source_sha256)
             log.info("%s: running here (%d repetition(s))", s.name, repetitions)
             reps, scores = measurer.measure(placed, work_dir, repetitions=repetitions, quality=quality)
             state.idle_watts = measurer.idle_watts

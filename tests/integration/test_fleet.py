@@ -9,9 +9,11 @@ reason (none of these workers has a GPU), and the run exits 0.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import signal
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -19,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from common.process import free_port, kill, log_tail, spawn_logged, terminate
+from runner.fleet.task import SHIP_MAX_BYTES
 from tests.servers import integration_required
 
 pytest.importorskip("distributed", reason="the fleet extra (distributed) is not installed")
@@ -177,3 +180,52 @@ def test_fleet_repetitions_are_gathered_into_one_entry_with_quality(fleet, tmp_p
             starts = [r["start_time"] for r in reps]
             assert starts == sorted(starts)
     assert doc["meter"]["seed"] == 3
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_a_shared_source_changed_after_dispatch_is_refused_by_the_worker_naming_both_digests(fleet, tmp_path):
+    """A source too big to ship is read from the path every host shares; changed on disk after the
+    controller hashed it and before a worker reads it, the worker refuses it: the scenario fails with
+    the file, the controller's digest and the one found, and nothing is encoded from other bytes."""
+    import imageio_ffmpeg
+
+    address, _ = fleet
+    clip = tmp_path / "shared" / "clip.nut"
+    clip.parent.mkdir()
+    # raw 160x90 yuv420p: 21,600 B a frame x 1,600 frames = 34.6 MB, over the 32 MiB a task ships
+    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-nostdin", "-loglevel", "error", "-f", "lavfi", "-i",
+                    "testsrc2=size=160x90:rate=25", "-frames:v", "1600", "-c:v", "rawvideo", "-f", "nut", "-y",
+                    str(clip)], check=True, timeout=60)
+    assert clip.stat().st_size > SHIP_MAX_BYTES
+    expected = _sha256(clip)
+    scenario_file = tmp_path / "shared.yml"
+    idles = [f"idle {n}" for n in range(1, len(WORKERS) + 1)]
+    scenario_file.write_text("scenarios:\n" + "".join(f"  - {{name: {name}, idle: true, duration: 4}}\n" for name in idles)
+                             + f"  - {{name: from shared, encoder: libx264, preset: ultrafast, resolution: 160x90, "
+                               f"fps: 25, duration: 1, bitrate: 100k, source: {{file: {clip}}}}}\n")
+    events = tmp_path / "events.ndjson"
+    run_log = tmp_path / "run.log"
+    run = spawn_logged([sys.executable, "-m", "cli", "run", str(scenario_file), "--cluster", address, "--no-quality",
+                        "--results-dir", str(tmp_path / "results"), "--events", str(events),
+                        "--cpu-metrics-url", "", "--gpu-metrics-url", "", "--progress-url", ""],
+                       run_log, env=_env(), cwd=ROOT)
+    try:
+        # every worker holds an idle baseline, so the encode (dispatched with the digest) waits in the scheduler
+        started = _wait_for(lambda: (lambda names: names if len(names) == len(WORKERS) else None)(
+            {e["scenario"] for e in _events(events) if e["event"] == "scenario-host"}), 60, "idles started", run_log)
+        assert started == set(idles)
+        with clip.open("ab") as f:
+            f.write(b"changed on the shared disk")
+        found = _sha256(clip)
+        assert run.wait(timeout=120) == 1, log_tail(run_log)  # a failed scenario fails the run
+    finally:
+        if run.poll() is None:
+            kill(run)
+    doc = json.loads(next((tmp_path / "results").glob("test_results_*.json")).read_text())
+    assert sorted(s["name"] for s in doc["scenarios"]) == idles
+    (refused,) = doc["not_run"]
+    assert (refused["name"], refused["status"]) == ("from shared", "failed")
+    assert str(clip) in refused["reason"] and f"has SHA-256 {found}, expected {expected}" in refused["reason"]

@@ -186,3 +186,45 @@ def test_resume_refuses_other_meter_settings_naming_them(ffmpeg, tmp_path, capsy
     assert rc == 0
     (path,) = results_files(tmp_path / "results")
     assert json.loads(path.read_text())["meter"]["seed"] == 3
+
+
+def test_gpu_energy_is_split_by_nvml_per_process_utilisation(ffmpeg, tmp_path, monkeypatch):  # noqa: F811
+    """Real ffmpeg processes, a fake NVML (no GPU here): whenever the driver samples, each running
+    ffmpeg of the run used 60 % of the encoder and another process 20 %; the GPU's energy is the only
+    energy counted (no RAPL), so the scenario's share of the machine's is 60 / 80, exactly."""
+    from runner.cputime import process_tree_pids
+    from simulated.nvml import FakeGpu, FakeNvml
+
+    fake = FakeNvml([FakeGpu()], realtime=True)
+    fake.install(monkeypatch.setattr)
+
+    def sampler(nvml: FakeNvml) -> None:
+        for pid in process_tree_pids(os.getpid()) - {os.getpid()}:
+            try:
+                comm = Path(f"/proc/{pid}/comm").read_text().strip()
+            except OSError:
+                continue
+            if comm.startswith("ffmpeg"):
+                nvml.add_process_sample(0, pid, enc=60)
+                nvml.add_process_sample(0, 1, enc=20)  # a neighbour's encode on the same GPU
+
+    fake.process_sampler = sampler
+    _, doc = _run(tmp_path, ONE, "--ffmpeg", ffmpeg, "--powercap-root", str(tmp_path / "no-rapl"),
+                  "--sample-interval", "0.2", *BASE)
+    (s,) = doc["scenarios"]
+    assert s["energy_attribution"] == "gpu-process-utilisation", s.get("energy_error")
+    assert s["machine_energy_joules"] > 0
+    assert s["energy_joules"] == pytest.approx(0.75 * s["machine_energy_joules"])
+
+
+def test_a_driver_without_per_process_utilisation_charges_the_gpu_whole(ffmpeg, tmp_path, monkeypatch):  # noqa: F811
+    import pynvml
+
+    from simulated.nvml import FakeGpu, FakeNvml
+
+    gpu = FakeGpu(errors={"nvmlDeviceGetProcessUtilization": pynvml.NVML_ERROR_NOT_SUPPORTED})
+    FakeNvml([gpu], realtime=True).install(monkeypatch.setattr)
+    _, doc = _run(tmp_path, ONE, "--ffmpeg", ffmpeg, "--powercap-root", str(tmp_path / "no-rapl"), *BASE)
+    (s,) = doc["scenarios"]
+    assert s["energy_attribution"] == "gpu-whole"
+    assert s["energy_joules"] == pytest.approx(s["machine_energy_joules"]) and s["energy_joules"] > 0

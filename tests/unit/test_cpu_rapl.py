@@ -218,6 +218,20 @@ def test_missing_root(tmp_path):
     assert "no RAPL powercap tree at" in found.missing and "is this a VM" in found.missing
 
 
+def test_a_sampler_without_a_tree_logs_an_error_once_unless_its_caller_models_instead(tmp_path, caplog):
+    # the cpu exporter's sampler: asked to read RAPL, it has none, so ERROR, once over many passes
+    with caplog.at_level(logging.DEBUG, logger="ffwatt.cpu.rapl"):
+        exporters_own = RaplSampler(tmp_path / "nope")
+        for t in range(3):
+            exporters_own.sample(float(t))
+        # the runner's in-process meter falls back to the model and says so itself: DEBUG only
+        modelled = RaplSampler(tmp_path / "nope", missing_level=logging.DEBUG)
+        for t in range(3):
+            modelled.sample(float(t))
+    levels = [r.levelno for r in caplog.records if "no RAPL powercap tree at" in r.getMessage()]
+    assert levels == [logging.ERROR, logging.DEBUG]
+
+
 # --- sampling ----------------------------------------------------------------------------
 
 

@@ -557,3 +557,31 @@ def test_per_encode_divides_by_the_count():
     assert formulas.per_encode(None, 4) is None
     with pytest.raises(ValueError):
         formulas.per_encode(1.0, 0)
+
+
+def test_gpu_process_utilisation_adds_the_engines_an_encode_uses_but_not_memory():
+    assert formulas.gpu_process_utilisation(sm=15, encoder=60, decoder=10) == 85
+    assert formulas.gpu_process_utilisation(0, 60, 0) == 60
+
+
+def test_gpu_utilisation_share_by_hand():
+    # the scenario's pid at 60 % encoder, another at 20 %: 60 of 80, 75 % of the GPU's energy
+    mine, everyone = formulas.gpu_utilisation_share([(4242, 60.0), (5151, 20.0)], {4242})
+    assert (mine, everyone) == (60.0, 80.0)
+    assert formulas.attributed_gpu_energy_joules(312.5, mine, everyone) == pytest.approx(234.375)
+    # two samples of the scenario (ffmpeg and a child), two of another: (30 + 10 + 20) / (60 + 40) = 0.6
+    samples = [(1, 30.0), (2, 10.0), (9, 25.0), (1, 20.0), (9, 15.0)]
+    mine, everyone = formulas.gpu_utilisation_share(samples, {1, 2})
+    assert (mine, everyone) == (60.0, 100.0)
+    assert formulas.attributed_gpu_energy_joules(50.0, mine, everyone) == pytest.approx(30.0)
+
+
+def test_gpu_utilisation_share_with_no_samples_charges_whole():
+    mine, everyone = formulas.gpu_utilisation_share([], {1})
+    assert (mine, everyone) == (0.0, 0.0)
+    assert formulas.attributed_gpu_energy_joules(50.0, mine, everyone) == 50.0  # nobody used it: whole
+
+
+def test_gpu_utilisation_share_rejects_a_negative_utilisation():
+    with pytest.raises(ValueError, match="pid 7"):
+        formulas.gpu_utilisation_share([(7, -1.0)], {7})

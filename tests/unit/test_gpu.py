@@ -602,3 +602,33 @@ def test_reader_init_without_a_library_says_it_is_a_host_without_a_gpu(monkeypat
     with pytest.raises(NvmlUnavailableError, match=r"\(libnvidia-ml\.so\.1\) is not installed") as caught:
         Nvml(logging.getLogger("test")).init()
     assert caught.value.no_gpu and caught.value.code == pynvml.NVML_ERROR_LIBRARY_NOT_FOUND
+
+
+def test_reader_process_utilisation_gives_the_samples_after_a_timestamp(nvml):
+    from readers.nvml import Nvml, ProcessSample
+
+    reader = Nvml(logging.getLogger("test"))
+    reader.init()
+    nvml.add_process_sample(0, 4242, sm=5, mem=3, enc=60, dec=10, timestamp_us=1_000)
+    nvml.add_process_sample(0, 5151, enc=20, timestamp_us=2_000)
+    handle = pynvml.nvmlDeviceGetHandleByIndex(0)
+    assert reader.process_utilisation("0", handle, 0) == [ProcessSample(4242, 1_000, 5, 3, 60, 10),
+                                                          ProcessSample(5151, 2_000, 0, 0, 20, 0)]
+    assert reader.process_utilisation("0", handle, 1_000) == [ProcessSample(5151, 2_000, 0, 0, 20, 0)]
+    # none since then: NOT_FOUND, which says "no process used it", not "the driver cannot say"
+    assert reader.process_utilisation("0", handle, 2_000) == []
+    assert reader.supports("0", "process_utilisation")
+    by_uuid = reader.process_utilisation_by_uuid({nvml.gpus[0].uuid: 1_500}, 0)
+    assert by_uuid == {nvml.gpus[0].uuid: [ProcessSample(5151, 2_000, 0, 0, 20, 0)], nvml.gpus[1].uuid: []}
+
+
+def test_reader_process_utilisation_not_supported_is_none_not_empty(nvml, monkeypatch):
+    from readers.nvml import Nvml
+
+    reader = Nvml(logging.getLogger("test"))
+    reader.init()
+    nvml.gpus[1].errors["nvmlDeviceGetProcessUtilization"] = pynvml.NVML_ERROR_NOT_SUPPORTED
+    assert reader.process_utilisation("1", pynvml.nvmlDeviceGetHandleByIndex(1), 0) is None
+    assert not reader.supports("1", "process_utilisation")
+    monkeypatch.delattr(pynvml, "nvmlDeviceGetProcessUtilization")  # a binding without the call
+    assert reader.process_utilisation("0", pynvml.nvmlDeviceGetHandleByIndex(0), 0) is None

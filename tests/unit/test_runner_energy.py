@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import http.server
 import json
+import logging
 import threading
 import time
 import urllib.parse
 
+import pynvml
 import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily
@@ -233,6 +235,21 @@ def test_exporter_unreachable_at_start_leaves_the_energy_unknown_and_says_how_to
     assert url in reading.error and "unreachable" in reading.error
     assert "leave out --cpu-metrics-url ''" in reading.error  # how to measure in process instead
     assert reading.cpu_usage_cores  # the machine's CPU use is still measured
+
+
+def test_no_rapl_in_process_is_said_once_at_info_never_as_an_error(tmp_path, caplog):
+    # a VM without RAPL is the case the model is for: the meter's description says it (the run logs it
+    # once at INFO, "energy: ..."), and nothing logs a warning or an error over a measurement
+    meter = EnergyMeter(cpu_metrics_url=None, gpu_metrics_url=None, tsdb_url=None, step_seconds=0.05,
+                        watts_per_thread=5.0, timeout=0.5, powercap_root=str(tmp_path / "none"), nvml=False)
+    with caplog.at_level(logging.DEBUG):
+        description = meter.describe()
+        meter.start()
+        time.sleep(0.1)
+        meter.stop()
+    assert description.startswith("model (no RAPL/NVML: no RAPL: no RAPL powercap tree at")
+    assert description.endswith("; 5 W per thread)")  # the model's figure
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
 
 
 def test_no_counter_in_process_gives_the_model(tmp_path):
@@ -478,3 +495,105 @@ def test_root_only_energy_uj_falls_back_to_the_model_and_says_how_to_fix(tmp_pat
     reading = meter.stop()
     assert reading.source == "model" and reading.joules > 0
     assert "readable by root only" in reading.error and "udev rule" in reading.error
+
+
+# --------------------------------------------------------------------------
+# GPU energy by NVML's per-process utilisation (issue 22), through the fake NVML
+
+
+SCENARIO_PID, OTHER_PID = 4242, 5151
+
+
+@pytest.fixture
+def gpu_meter(tmp_path, monkeypatch):
+    """An in-process meter on one fake GPU (31.25 W) and no RAPL; the sampling thread never ticks."""
+    from simulated.nvml import FakeGpu, FakeNvml
+
+    fake = FakeNvml([FakeGpu()])
+    fake.install(monkeypatch.setattr)
+    meter = EnergyMeter(cpu_metrics_url=None, gpu_metrics_url=None, tsdb_url=None, step_seconds=600,
+                        powercap_root=str(tmp_path / "no-powercap"))
+    return fake, meter
+
+
+def _in_window() -> int:
+    return int(time.time() * 1e6) + 1000  # a sample stamped after the meter's start
+
+
+def test_gpu_energy_is_split_by_the_processes_utilisation(gpu_meter):
+    from runner.attribution import attribute
+
+    fake, meter = gpu_meter
+    meter.start()
+    fake.advance(10)  # 31.25 W x 10 s = 312.5 J
+    fake.add_process_sample(0, SCENARIO_PID, enc=60, timestamp_us=_in_window())
+    fake.add_process_sample(0, OTHER_PID, enc=20, timestamp_us=_in_window())
+    reading = meter.stop(pids=[SCENARIO_PID])
+    assert reading.gpu_joules == pytest.approx(312.5)
+    (gpu,) = reading.gpus
+    assert (gpu.scenario_utilisation, gpu.all_utilisation) == (60, 80)
+    own = attribute(reading, scenario_cpu_seconds=1.0, idle_watts=0.0, exclusive=False)
+    # hand computed: 312.5 J x 60 / (60 + 20) = 234.375 J, 75 % of the GPU's
+    assert own.joules == pytest.approx(234.375) and own.method == "gpu-process-utilisation"
+
+
+def test_a_driver_without_per_process_samples_charges_the_gpu_whole_and_says_so(gpu_meter):
+    from runner.attribution import attribute
+
+    fake, meter = gpu_meter
+    fake.gpus[0].errors["nvmlDeviceGetProcessUtilization"] = pynvml.NVML_ERROR_NOT_SUPPORTED
+    meter.start()
+    fake.advance(10)
+    reading = meter.stop(pids=[SCENARIO_PID])
+    own = attribute(reading, scenario_cpu_seconds=1.0, idle_watts=0.0, exclusive=False)
+    assert own.joules == pytest.approx(312.5) and own.method == "gpu-whole"
+    assert "no per-process utilisation" in reading.error
+
+
+def test_a_gpu_no_process_used_is_charged_whole(gpu_meter):
+    from runner.attribution import attribute
+
+    fake, meter = gpu_meter
+    fake.add_process_sample(0, OTHER_PID, sm=90, timestamp_us=int(time.time() * 1e6) - 5_000_000)  # before the window
+    meter.start()
+    fake.advance(10)
+    reading = meter.stop(pids=[SCENARIO_PID])
+    assert reading.gpus[0].all_utilisation == 0
+    own = attribute(reading, scenario_cpu_seconds=1.0, idle_watts=0.0, exclusive=False)
+    assert own.joules == pytest.approx(312.5) and own.method == "gpu-whole"
+    assert "no process used it" in reading.error
+
+
+def test_unknown_pids_charge_the_gpu_whole(gpu_meter):
+    from runner.attribution import attribute
+
+    fake, meter = gpu_meter
+    meter.start()
+    fake.advance(10)
+    fake.add_process_sample(0, OTHER_PID, enc=20, timestamp_us=_in_window())
+    own = attribute(meter.stop(), scenario_cpu_seconds=1.0, idle_watts=0.0, exclusive=False)
+    assert own.joules == pytest.approx(312.5) and own.method == "gpu-whole"
+
+
+def test_samples_read_at_a_tick_count_after_the_driver_dropped_them(tmp_path, monkeypatch):
+    """The driver keeps a short buffer: the sampling thread reads the samples while the scenario runs."""
+    from runner.attribution import attribute
+    from simulated.nvml import FakeGpu, FakeNvml
+
+    fake = FakeNvml([FakeGpu()])
+    fake.install(monkeypatch.setattr)
+    meter = EnergyMeter(cpu_metrics_url=None, gpu_metrics_url=None, tsdb_url=None, step_seconds=0.05,
+                        powercap_root=str(tmp_path / "no-powercap"))
+    meter.start()
+    fake.add_process_sample(0, SCENARIO_PID, enc=30, dec=15, sm=15, timestamp_us=_in_window())
+    fake.add_process_sample(0, OTHER_PID, sm=20, timestamp_us=_in_window())
+    deadline = time.monotonic() + 5
+    while fake.calls.get("nvmlDeviceGetProcessUtilization", 0) < 2 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    fake.gpus[0].process_samples.clear()  # gone from the driver's buffer before the end
+    fake.advance(10)
+    reading = meter.stop(pids=[SCENARIO_PID])
+    # 30 + 15 + 15 = 60 of 80 engine-percent: 75 % of the energy counted over the window
+    assert (reading.gpus[0].scenario_utilisation, reading.gpus[0].all_utilisation) == (60, 80)
+    own = attribute(reading, scenario_cpu_seconds=1.0, idle_watts=0.0, exclusive=False)
+    assert own.joules == pytest.approx(0.75 * reading.gpu_joules)

@@ -11,9 +11,9 @@ import pytest
 from runner import ffmpeg as ff
 from runner import quality as q
 from runner.errors import RunnerError
+from runner.media import parse_stream_copy
 from runner.scenarios import QualitySpec, matrix_sha256, parse_scenarios
 from runner.score import frames_csv, parse_resolution_choice
-from runner.video_info import parse_probe
 
 BASE = """
 defaults: {encoder: libx264, preset: veryfast, resolution: 320x180, fps: 30, duration: 2}
@@ -203,12 +203,19 @@ Output #0, null, to 'pipe:':
 
 
 def test_probe_reads_the_first_input_video_stream_and_the_last_frame_count():
-    info = parse_probe("a.mkv", PROBE_STDERR, "frame=10\nprogress=continue\nframe=60\nprogress=end\n")
+    info = parse_stream_copy("a.mkv", PROBE_STDERR, b"frame=10\nprogress=continue\nframe=60\nprogress=end\n")
     assert (info.width, info.height, info.fps, info.frames) == (1920, 1080, 29.97, 60)
 
 
 def test_probe_of_a_file_without_video_is_none():
-    assert parse_probe("a.wav", "  Stream #0:0: Audio: pcm_s16le, 44100 Hz, mono\n", "") is None
+    assert parse_stream_copy("a.wav", "  Stream #0:0: Audio: pcm_s16le, 44100 Hz, mono\n", b"") is None
+
+
+def test_a_codec_tag_is_not_taken_for_the_size():
+    # `0x0000)` looks like WxH to a bare word-boundary pattern; the size stands between commas and spaces
+    stderr = "  Stream #0:0: Video: mpeg2video (Main) ([2][0][0][0] / 0x0000), yuv420p, 720x576 [SAR 16:15], 25 fps\n"
+    info = parse_stream_copy("a.ts", stderr, b"")
+    assert (info.width, info.height, info.fps, info.frames) == (720, 576, 25.0, None)
 
 
 # --------------------------------------------------------------------------
