@@ -17,22 +17,9 @@ import numpy as np
 import pytest
 
 from cli.main import main
-from tests.servers import integration_required
 
 NO_EXPORTERS = ["--cpu-metrics-url", "", "--gpu-metrics-url", "", "--progress-url", ""]
 SRC_W, SRC_H, ENC_W, ENC_H, FPS, FRAMES = 1280, 720, 320, 180, 25, 50
-
-
-@pytest.fixture(scope="module")
-def ffmpeg() -> str:
-    try:
-        import imageio_ffmpeg
-
-        return imageio_ffmpeg.get_ffmpeg_exe()
-    except (ImportError, RuntimeError) as exc:
-        if integration_required():
-            pytest.fail(f"the static ffmpeg of imageio-ffmpeg is required here: {exc}")
-        pytest.skip(f"imageio-ffmpeg's static ffmpeg is not available: {exc}")
 
 
 def _ffmpeg(ffmpeg: str, *args: str) -> None:

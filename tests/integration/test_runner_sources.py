@@ -23,18 +23,6 @@ from tests.servers import integration_required
 
 
 @pytest.fixture(scope="module")
-def ffmpeg() -> str:
-    try:
-        import imageio_ffmpeg
-
-        return imageio_ffmpeg.get_ffmpeg_exe()
-    except (ImportError, RuntimeError) as exc:
-        if integration_required():
-            pytest.fail(f"the static ffmpeg of imageio-ffmpeg is required here: {exc}")
-        pytest.skip(f"imageio-ffmpeg's static ffmpeg is not available: {exc}")
-
-
-@pytest.fixture(scope="module")
 def ffprobe() -> str:
     path = shutil.which("ffprobe")
     if path is None:
