@@ -9,9 +9,10 @@ dashboard panel checked for data; then keeps running until interrupted.
     python -m scripts.demo --results-dir DIR   # serve existing results files, run no benchmark
 
 On a machine without RAPL or NVML (most VMs, and the development machine) the host
-exporters read simulated sources, so the runner is not pointed at them: each
-scenario's energy is the CPU power model's estimate from the real CPU load, labelled
-`model` in the results file and on the cost dashboard, never shown as measured.
+exporters read simulated sources, and the runner's in-process meter reads the same
+simulated powercap tree (`--powercap-root`): each scenario's energy is then labelled
+`simulated` in the results file, on the cost dashboard and in the report, never shown as
+measured; the attribution by CPU time still runs on the real CPU load.
 """
 
 from __future__ import annotations
@@ -64,18 +65,14 @@ def report(results: list[TargetResult], tsdb_name: str) -> str:
 
 
 def benchmark_command(stack: LocalStack, scenarios: Path, results_dir: Path, workdir: Path) -> list[str]:
-    """`ffwatt run` against the stack's exporters. A host exporter whose source is simulated
-    is not given to the runner: its joules would say nothing about the encodes (the runner
-    would label them `simulated`); the CPU power model's estimate from the real load does."""
-    def metrics_url(name: str) -> str:
-        rt = stack.exporters[name]
-        simulated = rt.exporter.health_details().get("simulated") is True
-        return "" if simulated else f"http://127.0.0.1:{rt.port}/metrics"
-
-    command = [sys.executable, "-m", "runner", "run", str(scenarios), "--results-dir", str(results_dir),
+    """`ffwatt run` with its in-process meter (the default): on a machine without RAPL it reads
+    the stack's simulated powercap tree, the one the cpu exporter serves, and labels the energy
+    `simulated`; progress goes to the stack's ffmpeg exporter."""
+    command = [sys.executable, "-m", "cli", "run", str(scenarios), "--results-dir", str(results_dir),
                "--progress-url", f"http://127.0.0.1:{stack.exporters['ffmpeg'].port}",
-               "--cpu-metrics-url", metrics_url("cpu"), "--gpu-metrics-url", metrics_url("gpu"),
                "--events", str(workdir / "events.ndjson")]
+    if getattr(stack, "powercap_root", None) is not None:  # the stack simulates RAPL: read its tree
+        command += ["--powercap-root", str(stack.powercap_root)]
     if stack.rtmp_server is not None:  # live scenarios publish to the stack's nginx-rtmp, which the rtmp exporter reads
         command += ["--rtmp-url", stack.rtmp_server.rtmp_url, "--rtmp-stat-url", stack.rtmp_server.stat_url,
                     "--rtmp-record-dir", str(stack.rtmp_record_dir)]
@@ -85,8 +82,9 @@ def benchmark_command(stack: LocalStack, scenarios: Path, results_dir: Path, wor
 def run_benchmark(stack: LocalStack, scenarios: Path, results_dir: Path, workdir: Path) -> int:
     command = benchmark_command(stack, scenarios, results_dir, workdir)
     print(f"\nRunning the benchmark {_rel(scenarios)} (real ffmpeg encodes, then VMAF/PSNR/SSIM):", flush=True)
-    if "--cpu-metrics-url" in command and command[command.index("--cpu-metrics-url") + 1] == "":
-        print("  energy: CPU power model (this machine's RAPL is simulated), labelled `model`", flush=True)
+    if "--powercap-root" in command:
+        print("  energy: the in-process meter on the simulated powercap tree (this machine has no RAPL), "
+              "labelled `simulated`", flush=True)
     # exit 1 means some scenario was skipped or failed (listed in the results file): the demo goes on
     code = subprocess.run(command, cwd=ROOT, timeout=600).returncode
     if code not in (0, 1):
