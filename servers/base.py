@@ -19,7 +19,7 @@ import time
 import weakref
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, Self
 
 from common import process
 
@@ -80,7 +80,29 @@ def _kill_all_live() -> None:
             server.kill()
 
 
-class Server:
+class StartedContext:
+    """`with X() as x:` starts x and closes it at the end, also when the start fails halfway
+    (a half-started server leaves no process or temp dir behind). Subclasses give `start`/`close`."""
+
+    def start(self):
+        raise NotImplementedError
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        try:
+            self.start()
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+class Server(StartedContext):
     """One long-running binary in its own temp dir, on 127.0.0.1:port; subclasses give
     `name` (the binary), `ready_path` and `_command()`."""
 
@@ -183,17 +205,6 @@ class Server:
         finally:
             if self._own_workdir:
                 remove_dir(self.workdir)
-
-    def __enter__(self):
-        try:
-            self.start()
-        except BaseException:
-            self.close()
-            raise
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.url} running={self.running}>"

@@ -27,6 +27,7 @@ from servers.base import (
     STOP_TIMEOUT,
     ServerStartError,
     ServerUnavailableError,
+    StartedContext,
     find_binary,
     remove_dir,
     require_root,
@@ -92,7 +93,7 @@ def mounts_under(root: Path) -> list[str]:
 
 
 
-class DockerEngine:
+class DockerEngine(StartedContext):
     """A private dockerd (root only) with its own data/exec roots and socket.
 
     No networking set-up (`--bridge=none`, no iptables), so containers must
@@ -306,17 +307,6 @@ class DockerEngine:
                             subprocess.run([umount, "-l", mnt], capture_output=True)
                 finally:
                     remove_dir(self.root)
-
-    def __enter__(self) -> DockerEngine:
-        try:
-            self.start()
-        except BaseException:
-            self.close()
-            raise
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
 
     def busybox_image(self, tag: str = BUSYBOX_IMAGE) -> str:
         """Import a scratch image holding static busybox (once); returns tag.

@@ -45,7 +45,7 @@ import time
 from pathlib import Path
 
 from common import process
-from servers.base import LIVE, SBIN, ServerStartError, ServerUnavailableError, remove_dir
+from servers.base import LIVE, SBIN, ServerStartError, ServerUnavailableError, StartedContext, remove_dir
 
 log = logging.getLogger("ffwatt.rtmp_server")
 
@@ -187,7 +187,7 @@ def command(nginx_path: str, work_dir: Path) -> list[str]:
     return [nginx_path, "-p", f"{w}/", "-e", str(w / "error.log"), "-c", str(w / "nginx.conf")]
 
 
-class RtmpServer:
+class RtmpServer(StartedContext):
     """A private nginx-rtmp on loopback; see the module docstring.
 
     `rtmp_port`/`http_port` fix the ports (default: free ones); `module` overrides where
@@ -375,16 +375,6 @@ class RtmpServer:
         finally:
             if self._own_work_dir:
                 remove_dir(self.work_dir)
-
-    def __enter__(self) -> RtmpServer:
-        try:
-            return self.start()
-        except BaseException:
-            self.close()
-            raise
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         return f"<RtmpServer {self.rtmp_url} stat={self.stat_url} running={self.running}>"
