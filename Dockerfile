@@ -22,12 +22,13 @@ ARG PIP_NO_INDEX=0
 # Only what the exporters need (see .dockerignore): the lower floors, the exporters and the
 # `ffwatt` command (whose run and report say they are not in this image).
 COPY pyproject.toml README.md /src/
-COPY catalog /src/catalog
-COPY contract /src/contract
-COPY common /src/common
-COPY readers /src/readers
-COPY exporters /src/exporters
-COPY cli /src/cli
+COPY ffwatt/__init__.py ffwatt/__main__.py /src/ffwatt/
+COPY ffwatt/catalog /src/ffwatt/catalog
+COPY ffwatt/contract /src/ffwatt/contract
+COPY ffwatt/common /src/ffwatt/common
+COPY ffwatt/readers /src/ffwatt/readers
+COPY ffwatt/exporters /src/ffwatt/exporters
+COPY ffwatt/cli /src/ffwatt/cli
 COPY wheelhouse /wheelhouse
 RUN PIP_FIND_LINKS=/wheelhouse pip install --root /install /src
 
@@ -44,7 +45,7 @@ EXPOSE 9500 9501 9502 9503 9504 9505 9506 9600
 # /health answers 503 when the exporter is failing. The port is FFWATT_PORT (compose
 # sets it), else the catalog default of the exporter named on PID 1's command line.
 HEALTHCHECK --interval=15s --timeout=5s --start-period=20s --retries=3 \
-    CMD python -c "import os, urllib.request; from catalog import EXPORTERS; \
+    CMD python -c "import os, urllib.request; from ffwatt.catalog import EXPORTERS; \
 args = open('/proc/1/cmdline', 'rb').read().decode().split(chr(0)); \
 port = os.environ.get('FFWATT_PORT') or next(EXPORTERS[a].port for a in args if a in EXPORTERS); \
 urllib.request.urlopen(f'http://127.0.0.1:{port}/health', timeout=4)"

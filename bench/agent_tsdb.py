@@ -43,7 +43,7 @@ import requests
 from bench.procs import ExporterProcess, NodeExporter, Process, free_port
 from bench.scrape import paced_all, percentile
 from bench.sources import fake_nvml_state, fake_powercap, push_streams, scenarios_for_series, write_results
-from common.process import HttpAnswer
+from ffwatt.common.process import HttpAnswer
 
 AGENT_EXPORTERS = ("cpu", "docker", "gpu", "ffmpeg")
 NO_ENGINE = "unix:///nonexistent/ffwatt-bench-docker.sock"
@@ -180,7 +180,7 @@ def _prometheus_ups(prom, targets, start_ms: int, end_ms: int) -> dict[str, list
 
 
 def tsdb_section(work: Path, *, seconds: int = 300, log: Callable[[str], None] = print) -> dict:
-    from servers.tsdb import Prometheus, VictoriaMetrics
+    from ffwatt.testing.servers.tsdb import Prometheus, VictoriaMetrics
 
     work = Path(work) / "tsdb"
     logs = work / "logs"

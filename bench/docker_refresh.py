@@ -17,8 +17,8 @@ REFRESHES = 5
 
 
 def docker_section(engine, counts=COUNTS, refreshes: int = REFRESHES, log: Callable[[str], None] = print) -> dict:
-    from exporters.registry import load
-    from exporters.runtime import build
+    from ffwatt.exporters.registry import load
+    from ffwatt.exporters.runtime import build
 
     # only the bench's own containers: none from the fleet
     for c in engine.client.containers.list(all=True):

@@ -41,7 +41,7 @@ def docker_available() -> str | None:
 
 def start_docker_engine():
     """A private dockerd (servers.docker.DockerEngine), started; the caller closes it."""
-    from servers.docker import DockerEngine
+    from ffwatt.testing.servers.docker import DockerEngine
 
     engine = DockerEngine()
     try:

@@ -19,7 +19,7 @@ import requests
 
 from bench.procs import ExporterProcess
 from bench.sources import write_results
-from catalog import metrics as m
+from ffwatt.catalog import metrics as m
 
 TRIALS = 5
 POLL = 0.05
@@ -40,8 +40,8 @@ def _vm_value(vm, query: str) -> float | None:
 
 
 def freshness_section(workdir: Path, trials: int = TRIALS, log: Callable[[str], None] = print) -> dict:
+    from ffwatt.testing.servers.tsdb import VictoriaMetrics
     from scripts.render_configs import render_scrape_config
-    from servers.tsdb import VictoriaMetrics
 
     results_dir = Path(workdir) / "fresh-results"
     write_results(results_dir, 3, 10, seq=0)

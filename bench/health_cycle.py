@@ -32,8 +32,8 @@ def _target(name: str, proc: Process) -> dict:
 
 
 def _cycle_times(targets_file: Path, timeout: float, cycles: int) -> tuple[list[float], dict]:
-    from exporters.registry import load
-    from exporters.runtime import build
+    from ffwatt.exporters.registry import load
+    from ffwatt.exporters.runtime import build
 
     runtime = build(load("health"), ["--listen-address", "127.0.0.1", "--port", "0", "--targets-file",
                                      str(targets_file), "--timeout", str(timeout), "--refresh-interval", "3600",
@@ -54,7 +54,7 @@ def _cycle_times(targets_file: Path, timeout: float, cycles: int) -> tuple[list[
 def health_section(fleet_targets: dict[str, Process], workdir: Path, timeout: float = TIMEOUT,
                    cycles: int = CYCLES, log: Callable[[str], None] = print) -> dict:
     from bench.fleet import GPU_WITHOUT_NVML
-    from servers.targets import SilentServer
+    from ffwatt.testing.servers.targets import SilentServer
 
     fleet_targets = {n: p for n, p in fleet_targets.items() if n != GPU_WITHOUT_NVML}
     healthy = [_target(n, p) for n, p in fleet_targets.items()]

@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 from bench.procs import REPO
-from common.process import free_port, spawn_logged, terminate
+from ffwatt.common.process import free_port, spawn_logged, terminate
 
 SCENARIOS = """
 defaults: {{encoder: libx264, preset: ultrafast, resolution: 320x180, fps: 30, duration: 2, source: testsrc2}}
@@ -47,7 +47,7 @@ def _per_scenario_seconds(events: Path, count: int) -> float:
 
 def _run(work: Path, tag: str, scenario_file: Path, extra: list[str]) -> Path:
     events = work / f"{tag}.ndjson"
-    subprocess.run([sys.executable, "-m", "cli", "run", str(scenario_file), "--results-dir", str(work / tag),
+    subprocess.run([sys.executable, "-m", "ffwatt", "run", str(scenario_file), "--results-dir", str(work / tag),
                     "--events", str(events), *NO_EXPORTERS, *extra], cwd=REPO, env=_env(), check=True,
                    capture_output=True, timeout=600)
     return events
@@ -61,7 +61,7 @@ def overhead(work: Path, count: int, log) -> dict:
     address = f"tcp://127.0.0.1:{port}"
     sched = spawn_logged([sys.executable, "-m", "distributed.cli.dask_scheduler", "--host", "127.0.0.1", "--port",
                           str(port), "--no-dashboard"], work / "scheduler.log", env=_env())
-    worker = spawn_logged([sys.executable, "-m", "cli", "worker", address, "--name", "bench"], work / "worker.log",
+    worker = spawn_logged([sys.executable, "-m", "ffwatt", "worker", address, "--name", "bench"], work / "worker.log",
                           env=_env(), cwd=REPO)
     try:
         deadline = time.monotonic() + 60

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import requests
 
-from common import process
-from common.process import free_port
+from ffwatt.common import process
+from ffwatt.common.process import free_port
 
 REPO = Path(__file__).resolve().parents[1]
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")

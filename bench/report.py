@@ -224,7 +224,7 @@ def evaluate(results: dict) -> list[Target]:
                           _margin(v, REPORT_S, "s"), "report"))
     health = results.get("health")
     if health:
-        from exporters.health import GRACE_SECONDS
+        from ffwatt.exporters.health import GRACE_SECONDS
 
         t = health["timeout_seconds"]
         v = health["with_hanging"]["max_seconds"]
@@ -404,7 +404,7 @@ def render_markdown(results: dict, targets: list[Target]) -> str:
         cases = list(scale["cases"])
         if scale.get("power_only"):
             cases.append(scale["power_only"])
-        from contract.loading import DEFAULT_MAX_BYTES
+        from ffwatt.contract.loading import DEFAULT_MAX_BYTES
 
         too_big = [c for c in cases if c.get("file_bytes", 0) > DEFAULT_MAX_BYTES]
         for c in cases:

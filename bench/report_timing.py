@@ -55,7 +55,7 @@ def write_run(path: Path) -> Path:
 _CHILD = """
 import sys, time
 from pathlib import Path
-from report.build import ReportOptions, make_report
+from ffwatt.report.build import ReportOptions, make_report
 make_report(ReportOptions(results=(Path(sys.argv[1]),), out=Path(sys.argv[2])))
 print(time.process_time())
 """

@@ -91,7 +91,7 @@ def overhead(work: Path, *, seconds: int = 20, resolution: str = "1280x720", log
         "resolution": resolution, "fps": 30, "duration": seconds, "source": "testsrc2"}])
     with ExporterProcess("cpu", "--powercap-root", str(tree.root), "--hwmon-root", "", workdir=logs) as cpu, \
             ExporterProcess("ffmpeg", workdir=logs) as ffmpeg:
-        command = [sys.executable, "-m", "runner", "run", str(scenarios), "--results-dir", str(results_dir),
+        command = [sys.executable, "-m", "ffwatt", "run", str(scenarios), "--results-dir", str(results_dir),
                    "--cpu-metrics-url", f"{cpu.url}/metrics", "--gpu-metrics-url", "",
                    "--progress-url", ffmpeg.url, "--events", str(events), "--no-quality"]
         log(f"  runner overhead: {seconds} s of {resolution} libx264 with the cpu and ffmpeg exporters")
@@ -120,7 +120,7 @@ def in_process_meter(work: Path, *, seconds: int = 60, resolution: str = "1280x7
     scenarios = _write_scenarios(work / "meter.yml", [{
         "name": f"libx264 {resolution}", "encoder": "libx264", "preset": "veryfast", "bitrate": "3000k",
         "resolution": resolution, "fps": 30, "duration": seconds, "source": "testsrc2"}])
-    command = [sys.executable, "-m", "runner", "run", str(scenarios), "--results-dir", str(results_dir),
+    command = [sys.executable, "-m", "ffwatt", "run", str(scenarios), "--results-dir", str(results_dir),
                "--powercap-root", str(tree.root), "--progress-url", "", "--events", str(events), "--no-quality"]
     log(f"  in-process meter: {seconds} s of {resolution} libx264, no exporter")
     runner = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -148,7 +148,7 @@ def quality(work: Path, *, seconds: int = 3, resolutions=("1280x720", "1920x1080
         scenarios = _write_scenarios(work / f"quality-{resolution}.yml", [{
             "name": f"libx264 {resolution}", "encoder": "libx264", "preset": "ultrafast", "bitrate": "4000k",
             "resolution": resolution, "fps": 30, "duration": seconds, "source": "testsrc2"}])
-        subprocess.run([sys.executable, "-m", "runner", "run", str(scenarios), "--results-dir", str(results_dir),
+        subprocess.run([sys.executable, "-m", "ffwatt", "run", str(scenarios), "--results-dir", str(results_dir),
                         "--cpu-metrics-url", "", "--gpu-metrics-url", "", "--progress-url", ""],
                        cwd=REPO, check=True, capture_output=True, timeout=600)
         s = _results(results_dir)["scenarios"][0]

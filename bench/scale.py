@@ -29,8 +29,8 @@ SAMPLES = 3_600
 
 
 def _config(exporter_cls, results_dir: Path, max_bytes: int):
-    from catalog import EXPORTERS
-    from exporters.config import common_settings, parse
+    from ffwatt.catalog import EXPORTERS
+    from ffwatt.exporters.config import common_settings, parse
 
     spec = EXPORTERS[exporter_cls.name]
     settings = common_settings(spec.port, 1.0) + tuple(exporter_cls.settings)
@@ -44,12 +44,12 @@ def measure(path: Path) -> dict:
     """Runs in the worker process."""
     from prometheus_client.exposition import generate_latest
 
-    from contract.loading import load_results_file
-    from exporters.cost import CostExporter
-    from exporters.qoe import QoeExporter
-    from exporters.results import ResultsExporter
-    from exporters.runtime import _Encoded
-    from exporters.samples import Samples
+    from ffwatt.contract.loading import load_results_file
+    from ffwatt.exporters.cost import CostExporter
+    from ffwatt.exporters.qoe import QoeExporter
+    from ffwatt.exporters.results import ResultsExporter
+    from ffwatt.exporters.runtime import _Encoded
+    from ffwatt.exporters.samples import Samples
 
     size = path.stat().st_size
     max_bytes = size + 1
@@ -85,7 +85,7 @@ def measure(path: Path) -> dict:
 def _json_path_seconds(path: Path, max_bytes: int, run) -> float:
     """The same file through json.loads and msgspec.convert alone (the loader's path for bad
     files), side by side in the same process."""
-    from contract import loading
+    from ffwatt.contract import loading
 
     fast = loading._decode_document
     loading._decode_document = lambda data, limit, file, where: loading._decode_outline(data, limit, file, where,

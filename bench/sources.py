@@ -92,8 +92,8 @@ def scenarios_for_series(series: int) -> int:
 
 def fake_powercap(root: Path, sockets: int = 2):
     """A RAPL tree of `sockets` packages with core, uncore and dram sub-zones."""
-    from readers.powercap import SIMULATED_MARKER
-    from simulated.powercap import FakePowercap
+    from ffwatt.readers.powercap import SIMULATED_MARKER
+    from ffwatt.testing.simulated.powercap import FakePowercap
 
     tree = FakePowercap(Path(root))
     for socket in range(sockets):
@@ -104,7 +104,7 @@ def fake_powercap(root: Path, sockets: int = 2):
 
 def fake_nvml_state(path: Path, gpus: int = 2) -> Path:
     """A fake NVML state file for `python -m scripts.simulated_gpu STATE ...` (no GPU here)."""
-    from simulated.nvml import FakeGpu, FakeNvml
+    from ffwatt.testing.simulated.nvml import FakeGpu, FakeNvml
 
     FakeNvml([FakeGpu(index=i) for i in range(gpus)]).write(Path(path))
     return Path(path)

@@ -71,8 +71,8 @@ def _load_config(address: str, jobs: int) -> str:
 
 
 def _one_host(work: Path, vm, seconds: int, log: Callable[[str], None]) -> dict:
+    from ffwatt.testing.servers.vmagent import VmAgent
     from scripts.render_configs import EXPORTERS, render_vmagent_config
-    from servers.vmagent import VmAgent
 
     tree = fake_powercap(work / "powercap")
     state = fake_nvml_state(work / "nvml.json", gpus=2)
@@ -96,8 +96,8 @@ def _one_host(work: Path, vm, seconds: int, log: Callable[[str], None]) -> dict:
 
 def vmagent_section(work: Path, *, seconds: int = 60, host_seconds: int = 30, series: int = SERIES,
                     jobs: int = JOBS, log: Callable[[str], None] = print) -> dict:
-    from servers.tsdb import VictoriaMetrics
-    from servers.vmagent import VmAgent
+    from ffwatt.testing.servers.tsdb import VictoriaMetrics
+    from ffwatt.testing.servers.vmagent import VmAgent
 
     work = Path(work) / "vmagent"
     results_dir = work / "results"

@@ -27,7 +27,7 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
-from catalog import EXPORTERS
+from ffwatt.catalog import EXPORTERS
 from scripts.stack import ROOT, LocalStack, TargetResult
 
 
@@ -68,7 +68,7 @@ def benchmark_command(stack: LocalStack, scenarios: Path, results_dir: Path, wor
     """`ffwatt run` with its in-process meter (the default): on a machine without RAPL it reads
     the stack's simulated powercap tree, the one the cpu exporter serves, and labels the energy
     `simulated`; progress goes to the stack's ffmpeg exporter."""
-    command = [sys.executable, "-m", "cli", "run", str(scenarios), "--results-dir", str(results_dir),
+    command = [sys.executable, "-m", "ffwatt", "run", str(scenarios), "--results-dir", str(results_dir),
                "--progress-url", f"http://127.0.0.1:{stack.exporters['ffmpeg'].port}",
                "--events", str(workdir / "events.ndjson")]
     if getattr(stack, "powercap_root", None) is not None:  # the stack simulates RAPL: read its tree

@@ -14,8 +14,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 # Modules with a render() function; added here as they are written.
 GENERATORS = (
-    "catalog.docs",
-    "dashboards_src.build",
+    "ffwatt.catalog.docs",
+    "ffwatt.dashboards_src.build",
     "scripts.render_configs",
 )
 

@@ -78,8 +78,8 @@ from pathlib import Path
 import jinja2
 import yaml
 
-from catalog import ENERGY_SOURCES, EXPORTERS
-from catalog import metrics as m
+from ffwatt.catalog import ENERGY_SOURCES, EXPORTERS
+from ffwatt.catalog import metrics as m
 
 ROOT = Path(__file__).resolve().parent.parent
 VM_DIR = "victoriametrics"
@@ -228,7 +228,7 @@ def _job(exporter: str, interval: float | int | str, **where: tuple[str, ...]) -
 
 def third_party_ports() -> dict[str, int]:
     """Compose service -> port of the third-party exporters the stack runs."""
-    from exporters.health import THIRD_PARTY
+    from ffwatt.exporters.health import THIRD_PARTY
 
     return {name: THIRD_PARTY[name].port for name in THIRD_PARTY_SERVICES}
 
@@ -280,7 +280,7 @@ def render_scrape_config(
         timeout = duration(min(_seconds(interval_text), 10.0))
         for name, port in third_party_ports().items():
             jobs.append(ScrapeJob(name, name, interval_text, timeout, targets=(f"{name}:{port}",)))
-    source = "catalog/exporters.py" + (" and victoriametrics/hosts.yml" if targets is None else "")
+    source = "ffwatt/catalog/exporters.py" + (" and victoriametrics/hosts.yml" if targets is None else "")
     return _template(
         "scrape.yml.j2",
         jobs=jobs,
@@ -319,7 +319,7 @@ def render_vmagent_config(
         "scrape.yml.j2",
         jobs=_static_jobs(targets, scrape_interval_override),
         flavor="vmagent",
-        generated=GENERATED.format(source="catalog/exporters.py") if generated else None,
+        generated=GENERATED.format(source="ffwatt/catalog/exporters.py") if generated else None,
         global_interval=duration(max(e.scrape_interval_seconds for e in EXPORTERS.values())),
     )
 
@@ -609,7 +609,7 @@ def render_alert_rules(for_override: str | None = None, thresholds: Mapping[str,
         "alerts.yml.j2",
         groups=groups,
         for_override=for_override,
-        generated=GENERATED.format(source="catalog/metrics.py")
+        generated=GENERATED.format(source="ffwatt/catalog/metrics.py")
         if for_override is None and thresholds is None else None,
     )
 
@@ -633,7 +633,7 @@ def render_datasources() -> str:
         vm_prometheus_version="2.24.0",
         # docker-compose.yml pins prom/prometheus v2.54.x: Grafana's "> 2.50.x".
         prometheus_version="2.50.0",
-        generated=GENERATED.format(source="catalog/exporters.py"),
+        generated=GENERATED.format(source="ffwatt/catalog/exporters.py"),
     )
 
 
@@ -657,7 +657,7 @@ def render_compose() -> str:
         results_mount=RESULTS_MOUNT,
         vm_url=VM_URL,
         health_targets=f"{CONFIG_MOUNT}/{Path(HEALTH_TARGETS).name}",
-        generated=GENERATED.format(source="catalog/exporters.py"),
+        generated=GENERATED.format(source="ffwatt/catalog/exporters.py"),
     )
 
 
@@ -675,7 +675,7 @@ def render_agent_compose() -> str:
         vmagent_dir=VMAGENT_DIR,
         vmagent_mount=VMAGENT_MOUNT,
         vmagent_buffer=VMAGENT_BUFFER,
-        generated=GENERATED.format(source="catalog/exporters.py"),
+        generated=GENERATED.format(source="ffwatt/catalog/exporters.py"),
     )
 
 

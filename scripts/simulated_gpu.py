@@ -11,8 +11,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from exporters.command import main as exporters_main
-from simulated.nvml import FakeNvml
+from ffwatt.exporters.command import main as exporters_main
+from ffwatt.testing.simulated.nvml import FakeNvml
 
 
 def main(argv: list[str] | None = None) -> int:

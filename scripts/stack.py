@@ -27,17 +27,17 @@ from pathlib import Path
 
 import requests
 
-from catalog import EXPORTERS
-from exporters.registry import load
-from exporters.runtime import Runtime, build
-from servers.base import ServerUnavailableError
-from servers.docker import DockerEngine
-from servers.feeders import FfmpegFeeder, RtmpFeeder
-from servers.rtmp import RtmpServer, RtmpServerError, find_nginx, find_rtmp_module
-from servers.tsdb import Prometheus, VictoriaMetrics
-from simulated.nvml import FUNCTIONS as NVML_FUNCTIONS
-from simulated.nvml import FakeGpu, FakeNvml
-from simulated.powercap import FakePowercap
+from ffwatt.catalog import EXPORTERS
+from ffwatt.common.server import ServerUnavailableError
+from ffwatt.exporters.registry import load
+from ffwatt.exporters.runtime import Runtime, build
+from ffwatt.runner.rtmp_server import RtmpServer, RtmpServerError, find_nginx, find_rtmp_module
+from ffwatt.testing.servers.docker import DockerEngine
+from ffwatt.testing.servers.feeders import FfmpegFeeder, RtmpFeeder
+from ffwatt.testing.servers.tsdb import Prometheus, VictoriaMetrics
+from ffwatt.testing.simulated.nvml import FUNCTIONS as NVML_FUNCTIONS
+from ffwatt.testing.simulated.nvml import FakeGpu, FakeNvml
+from ffwatt.testing.simulated.powercap import FakePowercap
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_RESULTS = ROOT / "test_results"
@@ -77,7 +77,7 @@ class RaplSimulator:
     }
 
     def __init__(self, base: Path):
-        from readers.powercap import SIMULATED_MARKER
+        from ffwatt.readers.powercap import SIMULATED_MARKER
 
         self.tree = FakePowercap(base)
         for entry, (name, _) in self.ZONES.items():
@@ -308,7 +308,7 @@ class LocalStack:
 
     # --- the panel check ------------------------------------------------------------------
     def check_panels(self, tsdb) -> list[TargetResult]:
-        from dashboards_src.queries import iter_targets
+        from ffwatt.dashboards_src.queries import iter_targets
 
         results = []
         for t in iter_targets():

@@ -1,4 +1,4 @@
-"""Refresh runner/data/cpu_power.csv (a generated file) from CodeCarbon's wheel.
+"""Refresh ffwatt/runner/data/cpu_power.csv (a generated file) from CodeCarbon's wheel.
 
     python -m scripts.update_cpu_power [--version X.Y.Z]
 
@@ -18,7 +18,7 @@ import zipfile
 from pathlib import Path
 
 TABLE = "codecarbon/data/hardware/cpu_power.csv"
-DATA = Path(__file__).resolve().parent.parent / "runner" / "data"
+DATA = Path(__file__).resolve().parent.parent / "ffwatt" / "runner" / "data"
 
 
 def refresh(version: str | None = None, data_dir: Path = DATA) -> str:
@@ -47,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--version", help="a codecarbon version (default: the newest)")
     args = parser.parse_args(argv)
-    print(f"runner/data/cpu_power.csv refreshed from {refresh(args.version)}")
+    print(f"ffwatt/runner/data/cpu_power.csv refreshed from {refresh(args.version)}")
     return 0
 
 

@@ -8,7 +8,7 @@ import json
 from prometheus_client.exposition import generate_latest
 from prometheus_client.openmetrics.exposition import generate_latest as generate_openmetrics
 
-from exporters.samples import Samples
+from ffwatt.exporters.samples import Samples
 
 
 class _Families:

@@ -17,9 +17,9 @@ from dataclasses import dataclass
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
-from catalog import metrics_of
-from exporters.registry import load
-from exporters.runtime import Runtime, build
+from ffwatt.catalog import metrics_of
+from ffwatt.exporters.registry import load
+from ffwatt.exporters.runtime import Runtime, build
 
 
 @dataclass

@@ -16,12 +16,13 @@ from collections.abc import Iterator
 
 import pytest
 
-from common.process import free_port, wait_http
-from servers import docker, rtmp, tsdb, vmagent, vmalert
-from servers.base import ServerStartError, ServerUnavailableError, find_binary
-from servers.docker import BUSYBOX_IMAGE
-from servers.tsdb import QueryError
-from servers.vmalert import AlertSink
+from ffwatt.common.process import free_port, wait_http
+from ffwatt.common.server import ServerStartError, ServerUnavailableError, find_binary
+from ffwatt.runner import rtmp_server as rtmp
+from ffwatt.testing.servers import docker, tsdb, vmagent, vmalert
+from ffwatt.testing.servers.docker import BUSYBOX_IMAGE
+from ffwatt.testing.servers.tsdb import QueryError
+from ffwatt.testing.servers.vmalert import AlertSink
 
 __all__ = [
     "ServerStartError",

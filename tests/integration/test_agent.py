@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 import requests
 
-from exporters import agent
-from exporters.runtime import Runtime
-from simulated.powercap import FakePowercap
+from ffwatt.exporters import agent
+from ffwatt.exporters.runtime import Runtime
+from ffwatt.testing.simulated.powercap import FakePowercap
 from tests.harness import assert_exposition_valid
 
 REPO = Path(__file__).resolve().parents[2]
@@ -143,7 +143,7 @@ def test_sigterm_stops_every_exporter_cleanly(powercap):
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             ports.append(s.getsockname()[1])
-    proc = subprocess.Popen([sys.executable, "-m", "exporters", "agent", "--exporters", "cpu,ffmpeg",
+    proc = subprocess.Popen([sys.executable, "-m", "ffwatt.exporters", "agent", "--exporters", "cpu,ffmpeg",
                              "--listen-address", "127.0.0.1", "--cpu.port", str(ports[0]),
                              "--ffmpeg.port", str(ports[1]), "--cpu.powercap-root", str(powercap.root),
                              "--cpu.hwmon-root", ""], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from catalog import EXPORTERS
-from catalog import metrics as m
+from ffwatt.catalog import EXPORTERS
+from ffwatt.catalog import metrics as m
 from scripts import render_configs as rc
 from tests.harness import running_exporter
 from tests.servers import (

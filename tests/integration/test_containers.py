@@ -36,11 +36,11 @@ import pytest
 import requests
 import yaml
 
-from catalog import EXPORTERS
-from catalog import metrics as m
+from ffwatt.catalog import EXPORTERS
+from ffwatt.catalog import metrics as m
+from ffwatt.testing.servers.docker import mounts_under
+from ffwatt.testing.simulated.powercap import FakePowercap
 from scripts import images
-from servers.docker import mounts_under
-from simulated.powercap import FakePowercap
 from tests.harness import catalog_mismatch, parse_samples, promtool_findings
 from tests.servers import DockerEngine, require_binary, wait_http
 

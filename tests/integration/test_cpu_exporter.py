@@ -6,8 +6,8 @@ import errno
 
 import pytest
 
-from readers import powercap as rapl
-from simulated.powercap import FakePowercap
+from ffwatt.readers import powercap as rapl
+from ffwatt.testing.simulated.powercap import FakePowercap
 from tests.harness import assert_exposition_valid, running_exporter
 
 
@@ -88,8 +88,8 @@ def test_missing_tree_is_reported(tmp_path):
 
 
 def test_a_simulated_tree_says_so_in_health(tmp_path):
-    from readers.powercap import SIMULATED_MARKER
-    from simulated.powercap import FakePowercap
+    from ffwatt.readers.powercap import SIMULATED_MARKER
+    from ffwatt.testing.simulated.powercap import FakePowercap
 
     tree = FakePowercap(tmp_path / "powercap")
     tree.package(0, energy_uj=1_000_000)

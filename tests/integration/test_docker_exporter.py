@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from catalog import metrics as m
+from ffwatt.catalog import metrics as m
 from tests.harness import assert_exposition_valid, running_exporter
 from tests.servers import DockerEngine
 

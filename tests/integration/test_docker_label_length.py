@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from catalog import metrics as m
+from ffwatt.catalog import metrics as m
 from tests.harness import running_exporter
 
 

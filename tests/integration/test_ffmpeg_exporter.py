@@ -11,8 +11,8 @@ import time
 import pytest
 import requests
 
-from catalog import FFMPEG_END_REASONS, FFMPEG_REJECT_REASONS
-from catalog import metrics as m
+from ffwatt.catalog import FFMPEG_END_REASONS, FFMPEG_REJECT_REASONS
+from ffwatt.catalog import metrics as m
 from tests.harness import assert_exposition_valid, running_exporter
 from tests.servers import require_binary
 

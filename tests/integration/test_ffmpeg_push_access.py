@@ -11,9 +11,9 @@ import time
 import pytest
 import requests
 
-from catalog import metrics as m
-from readers.ffmpeg_progress import read_blocks
-from runner.progress import Forwarder
+from ffwatt.catalog import metrics as m
+from ffwatt.readers.ffmpeg_progress import read_blocks
+from ffwatt.runner.progress import Forwarder
 from tests.harness import running_exporter
 from tests.servers import require_binary
 
@@ -83,7 +83,7 @@ def test_without_the_token_pushes_are_refused_with_it_accepted(tmp_path):
 
 
 def test_a_missing_token_file_stops_the_exporter_at_start(tmp_path):
-    from exporters.push_access import TokenError
+    from ffwatt.exporters.push_access import TokenError
 
     with pytest.raises(TokenError, match="cannot read the push token file .*nowhere"):
         with running_exporter("ffmpeg", "--push-token-file", str(tmp_path / "nowhere")):

@@ -20,8 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from common.process import free_port, kill, log_tail, spawn_logged, terminate
-from runner.fleet.task import SHIP_MAX_BYTES
+from ffwatt.common.process import free_port, kill, log_tail, spawn_logged, terminate
+from ffwatt.runner.fleet.task import SHIP_MAX_BYTES
 from tests.servers import integration_required
 
 pytest.importorskip("distributed", reason="the fleet extra (distributed) is not installed")
@@ -88,7 +88,7 @@ def fleet(tmp_path):
     procs["scheduler"] = spawn_logged(_dask() + ["--host", "127.0.0.1", "--port", str(port), "--no-dashboard"],
                                       tmp_path / "scheduler.log", env=_env())
     for name in WORKERS:
-        procs[name] = spawn_logged([sys.executable, "-m", "cli", "worker", address, "--name", name],
+        procs[name] = spawn_logged([sys.executable, "-m", "ffwatt", "worker", address, "--name", name],
                                    tmp_path / f"{name}.log", env=_env(), cwd=ROOT)
     try:
         for name in WORKERS:
@@ -106,7 +106,7 @@ def test_fleet_runs_every_scenario_once_per_host_at_a_time_and_survives_a_lost_w
     scenario_file.write_text(SCENARIOS)
     events = tmp_path / "events.ndjson"
     run_log = tmp_path / "run.log"
-    run = spawn_logged([sys.executable, "-m", "cli", "run", str(scenario_file), "--cluster", address, "--no-quality",
+    run = spawn_logged([sys.executable, "-m", "ffwatt", "run", str(scenario_file), "--cluster", address, "--no-quality",
                         "--results-dir", str(tmp_path / "results"), "--events", str(events),
                         "--cpu-metrics-url", "", "--gpu-metrics-url", "", "--progress-url", ""],
                        run_log, env=_env(), cwd=ROOT)
@@ -158,7 +158,7 @@ def test_fleet_repetitions_are_gathered_into_one_entry_with_quality(fleet, tmp_p
     scenario_file = tmp_path / "rep.yml"
     scenario_file.write_text(REPEATED)
     run_log = tmp_path / "run.log"
-    run = spawn_logged([sys.executable, "-m", "cli", "run", str(scenario_file), "--cluster", address,
+    run = spawn_logged([sys.executable, "-m", "ffwatt", "run", str(scenario_file), "--cluster", address,
                         "--results-dir", str(tmp_path / "results"), "--min-window", "0", "--seed", "3",
                         "--cpu-metrics-url", "", "--gpu-metrics-url", "", "--progress-url", "",
                         *(["--pin-host"] if pin else [])], run_log, env=_env(), cwd=ROOT)
@@ -208,7 +208,7 @@ def test_a_shared_source_changed_after_dispatch_is_refused_by_the_worker_naming_
                                f"fps: 25, duration: 1, bitrate: 100k, source: {{file: {clip}}}}}\n")
     events = tmp_path / "events.ndjson"
     run_log = tmp_path / "run.log"
-    run = spawn_logged([sys.executable, "-m", "cli", "run", str(scenario_file), "--cluster", address, "--no-quality",
+    run = spawn_logged([sys.executable, "-m", "ffwatt", "run", str(scenario_file), "--cluster", address, "--no-quality",
                         "--results-dir", str(tmp_path / "results"), "--events", str(events),
                         "--cpu-metrics-url", "", "--gpu-metrics-url", "", "--progress-url", ""],
                        run_log, env=_env(), cwd=ROOT)

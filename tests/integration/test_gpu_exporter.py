@@ -11,7 +11,7 @@ import pynvml
 import pytest
 import requests
 
-from simulated.nvml import FakeGpu, FakeNvml
+from ffwatt.testing.simulated.nvml import FakeGpu, FakeNvml
 from tests.harness import assert_exposition_valid, parse_samples, running_exporter
 from tests.servers import free_port, wait_http
 
@@ -138,8 +138,8 @@ def test_tsdb_energy_of_gpus_that_swapped_indices_and_one_without_a_counter(vict
     # whose counters count since the driver loaded (10^9 and 10^8 J) swap NVML indices half-way
     # (an exporter restarted with other --gpus), and a Pascal GPU without an energy counter is
     # counted through the integrated power gauge. Every 10 s for 300 s.
-    from catalog import metrics as m
-    from readers.tsdb import scenario_energy_joules
+    from ffwatt.catalog import metrics as m
+    from ffwatt.readers.tsdb import scenario_energy_joules
 
     start = time.time() - 3600
     a, b, c = "GPU-aaaaaaaa", "GPU-bbbbbbbb", "GPU-cccccccc"

@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from catalog import HEALTH_REASONS, metrics_of
-from catalog import metrics as m
-from exporters.health import classify_exposition, make_target, probe
-from servers.targets import OPENMETRICS, FakeHttp, Route, SilentServer
+from ffwatt.catalog import HEALTH_REASONS, metrics_of
+from ffwatt.catalog import metrics as m
+from ffwatt.exporters.health import classify_exposition, make_target, probe
+from ffwatt.testing.servers.targets import OPENMETRICS, FakeHttp, Route, SilentServer
 from tests.fake_targets import catalog_exposition, health_json
 from tests.harness import assert_exposition_valid, running_exporter
 from tests.servers import free_port

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cli.main import main
+from ffwatt.cli.main import main
 
 NO_EXPORTERS = ["--cpu-metrics-url", "", "--gpu-metrics-url", "", "--progress-url", ""]
 SRC_W, SRC_H, ENC_W, ENC_H, FPS, FRAMES = 1280, 720, 320, 180, 25, 50

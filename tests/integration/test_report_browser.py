@@ -24,7 +24,7 @@ pytest.importorskip("bjontegaard", reason="the report extra (pip install 'ffwatt
 websocket = pytest.importorskip("websocket", reason="websocket-client (the test extra) is not installed")
 Image = pytest.importorskip("PIL.Image", reason="Pillow (installed with matplotlib) is missing")
 
-from cli import main as cli  # noqa: E402
+from ffwatt.cli import main as cli  # noqa: E402
 from tests.report_samples import write_results  # noqa: E402
 from tests.servers import require_binary  # noqa: E402
 

@@ -10,7 +10,7 @@ import subprocess
 import sys
 import time
 
-from catalog import metrics_of
+from ffwatt.catalog import metrics_of
 from scripts.render_configs import render_scrape_config
 from scripts.stack import SAMPLE_RESULTS
 from tests.harness import parse_samples, running_exporter
@@ -58,7 +58,7 @@ def _key(labels: dict, names: tuple[str, ...]) -> tuple:
 def test_sigterm_shuts_an_exporter_process_down_cleanly(tmp_path):
     port = free_port()
     env = dict(os.environ, FFWATT_RESULTS_DIR=str(SAMPLE_RESULTS), PYTHONUNBUFFERED="1")
-    proc = subprocess.Popen([sys.executable, "-m", "exporters", "results", "--listen-address", "127.0.0.1",
+    proc = subprocess.Popen([sys.executable, "-m", "ffwatt.exporters", "results", "--listen-address", "127.0.0.1",
                              "--port", str(port)], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
         wait_http(f"http://127.0.0.1:{port}/health", proc=proc)

@@ -20,9 +20,9 @@ from pathlib import Path
 import pytest
 import requests
 
-from catalog import metrics as m
+from ffwatt.catalog import metrics as m
+from ffwatt.runner.rtmp_server import RtmpServer, RtmpServerError
 from scripts.render_configs import render_scrape_config
-from servers.rtmp import RtmpServer, RtmpServerError
 from tests.harness import assert_exposition_valid, running_exporter
 from tests.servers import NginxRtmp, VictoriaMetrics, require_binary
 

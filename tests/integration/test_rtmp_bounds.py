@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from catalog import metrics as m
-from exporters.rtmp_stat import DEFAULT_MAX_BYTES, DEFAULT_MAX_STREAMS
+from ffwatt.catalog import metrics as m
+from ffwatt.exporters.rtmp_stat import DEFAULT_MAX_BYTES, DEFAULT_MAX_STREAMS
 from tests.harness import running_exporter
 
 FIXTURE = (Path(__file__).resolve().parents[1] / "fixtures" / "rtmp" / "stat_two_streams.xml").read_bytes()

@@ -16,12 +16,12 @@ from pathlib import Path
 
 import pytest
 
-from catalog import metrics as m
-from cli.main import main
-from common.process import processes_mentioning
-from contract.loading import load_results_file
-from runner.errors import RunInterruptedError
-from runner.run import handle_signals
+from ffwatt.catalog import metrics as m
+from ffwatt.cli.main import main
+from ffwatt.common.process import processes_mentioning
+from ffwatt.contract.loading import load_results_file
+from ffwatt.runner.errors import RunInterruptedError
+from ffwatt.runner.run import handle_signals
 from tests.harness import running_exporter
 from tests.servers import free_port
 
@@ -303,7 +303,7 @@ def test_sigint_keeps_completed_scenarios_and_resume_finishes(ffmpeg, tmp_path):
     events = tmp_path / "events.ndjson"
     args = ["run", str(scenario_file), "--results-dir", str(tmp_path / "results"), "--ffmpeg", ffmpeg,
             "--work-dir", str(tmp_path / "work"), "--no-quality", "--order", "sequential", *NO_EXPORTERS]
-    proc = subprocess.Popen([sys.executable, "-m", "cli", *args, "--events", str(events)], cwd=ROOT,
+    proc = subprocess.Popen([sys.executable, "-m", "ffwatt", *args, "--events", str(events)], cwd=ROOT,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
     try:
         deadline = time.monotonic() + 60
@@ -350,7 +350,7 @@ def test_sigint_keeps_completed_scenarios_and_resume_finishes(ffmpeg, tmp_path):
 def test_an_nvenc_scenario_without_a_usable_device_is_skipped_with_the_reason(ffmpeg, tmp_path):
     # The static ffmpeg lists h264_nvenc everywhere; here (no NVIDIA GPU, or one without NVENC)
     # a one-frame test encode fails, and the scenario is skipped, never a failed encode.
-    from runner.ffmpeg import hardware_encoder_reason
+    from ffwatt.runner.ffmpeg import hardware_encoder_reason
 
     if hardware_encoder_reason(ffmpeg, "h264_nvenc") is None:
         pytest.skip("this machine has a working NVENC: nothing to skip")

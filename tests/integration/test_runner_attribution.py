@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from cli.main import main
-from contract.loading import load_results_file
+from ffwatt.cli.main import main
+from ffwatt.contract.loading import load_results_file
 from tests.integration.test_runner import results_files
 from tests.integration.test_runner_energy import DRAM_W, PACKAGE_W, AdvancingTree
 
@@ -192,8 +192,8 @@ def test_gpu_energy_is_split_by_nvml_per_process_utilisation(ffmpeg, tmp_path, m
     """Real ffmpeg processes, a fake NVML (no GPU here): whenever the driver samples, each running
     ffmpeg of the run used 60 % of the encoder and another process 20 %; the GPU's energy is the only
     energy counted (no RAPL), so the scenario's share of the machine's is 60 / 80, exactly."""
-    from runner.cputime import process_tree_pids
-    from simulated.nvml import FakeGpu, FakeNvml
+    from ffwatt.runner.cputime import process_tree_pids
+    from ffwatt.testing.simulated.nvml import FakeGpu, FakeNvml
 
     fake = FakeNvml([FakeGpu()], realtime=True)
     fake.install(monkeypatch.setattr)
@@ -220,7 +220,7 @@ def test_gpu_energy_is_split_by_nvml_per_process_utilisation(ffmpeg, tmp_path, m
 def test_a_driver_without_per_process_utilisation_charges_the_gpu_whole(ffmpeg, tmp_path, monkeypatch):  # noqa: F811
     import pynvml
 
-    from simulated.nvml import FakeGpu, FakeNvml
+    from ffwatt.testing.simulated.nvml import FakeGpu, FakeNvml
 
     gpu = FakeGpu(errors={"nvmlDeviceGetProcessUtilization": pynvml.NVML_ERROR_NOT_SUPPORTED})
     FakeNvml([gpu], realtime=True).install(monkeypatch.setattr)

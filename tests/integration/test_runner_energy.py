@@ -13,8 +13,8 @@ import time
 
 import pytest
 
-from runner.energy import EnergyMeter
-from simulated.powercap import FakePowercap
+from ffwatt.runner.energy import EnergyMeter
+from ffwatt.testing.simulated.powercap import FakePowercap
 from tests.harness import running_exporter
 
 PACKAGE_W, DRAM_W, CORE_W = 20.0, 3.0, 15.0
@@ -123,7 +123,7 @@ def test_exporter_dying_mid_measurement_gives_none_naming_it(tmp_path):
 
 
 def test_cpu_and_gpu_exporters_together_add_up_and_a_fake_nvml_is_labelled_simulated(tmp_path, monkeypatch):
-    from simulated.nvml import FakeGpu, FakeNvml
+    from ffwatt.testing.simulated.nvml import FakeGpu, FakeNvml
 
     fake = FakeNvml([FakeGpu(index=0, energy_mj=5_000_000), FakeGpu(index=1, energy_mj=7_000_000)])
     fake.install(monkeypatch.setattr)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from cli.main import main
+from ffwatt.cli.main import main
 
 NO_EXPORTERS = ["--cpu-metrics-url", "", "--gpu-metrics-url", "", "--progress-url", ""]
 SMALL = "defaults: {encoder: libx264, preset: ultrafast, resolution: 160x90, fps: 30, duration: 1, crf: 30}\nscenarios:\n"

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from catalog import metrics as m
-from cli.main import main
+from ffwatt.catalog import metrics as m
+from ffwatt.cli.main import main
 from tests.harness import running_exporter
 
 ONE = "scenarios:\n  - {name: tok, encoder: libx264, preset: ultrafast, resolution: 160x90, fps: 30, duration: 1, " \

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from cli.main import main
+from ffwatt.cli.main import main
 from tests.integration.test_runner import NO_EXPORTERS, results_files
 
 pytest.importorskip("matplotlib", reason="the report extra (pip install 'ffwatt[report]') is not installed")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from catalog import metrics as m
+from ffwatt.catalog import metrics as m
 from scripts import render_configs as rc
 from tests.harness import running_exporter
 from tests.servers import VictoriaMetrics, VmAgent
@@ -107,7 +107,7 @@ def test_two_hosts_through_vmagent_and_nothing_lost_while_the_store_is_down() ->
 def test_a_scenarios_tsdb_energy_is_its_own_hosts() -> None:
     # The cost exporter's lookup for a scenario without power samples: on a fleet, the joules
     # counters of the host it ran on only, not the fleet's sum over its window.
-    from readers.tsdb import host_selector, scenario_energy_joules
+    from ffwatt.readers.tsdb import host_selector, scenario_energy_joules
 
     start = time.time() - 3600
     lines = []

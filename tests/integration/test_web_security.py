@@ -21,10 +21,10 @@ import pytest
 import requests
 
 from bench.websec import make_pki
-from catalog import metrics as m
-from exporters.agent import build_agent
-from exporters.registry import load
-from exporters.runtime import build
+from ffwatt.catalog import metrics as m
+from ffwatt.exporters.agent import build_agent
+from ffwatt.exporters.registry import load
+from ffwatt.exporters.runtime import build
 from tests.harness import have, parse_samples, running_exporter
 
 RESULTS_DIR = Path(__file__).resolve().parents[2] / "test_results"
@@ -345,7 +345,7 @@ def test_health_checker_reaches_tls_targets_and_shows_no_password(pki, tmp_path,
 
 
 def test_health_checker_never_repeats_a_body_it_read():
-    from exporters.health import classify_exposition
+    from ffwatt.exporters.health import classify_exposition
 
     reason, detail = classify_exposition(200, "text/plain", b"secret-token-abc123 is not a metric line\n", ())
     assert reason == "invalid_exposition"

@@ -6,7 +6,7 @@ import time
 
 import requests
 
-from catalog import metrics as m
+from ffwatt.catalog import metrics as m
 from tests.harness import parse_samples
 
 UP = m.EXPORTER_UP.name.encode()

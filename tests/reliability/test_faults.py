@@ -20,7 +20,7 @@ import requests
 
 from bench.procs import ExporterProcess
 from bench.sources import enriched_text, fake_nvml_state, results_name, write_atomically, write_results
-from catalog import metrics as m
+from ffwatt.catalog import metrics as m
 from tests.harness import parse_samples, running_exporter
 from tests.reliability.helpers import check_scrape, health, value, wait_until
 
@@ -145,7 +145,7 @@ def test_docker_daemon_sigkill_and_restart_without_restarting_the_exporter(tmp_p
 
 
 def test_rapl_counter_keeps_rising_across_many_wraps(tmp_path):
-    from simulated.powercap import FakePowercap
+    from ffwatt.testing.simulated.powercap import FakePowercap
 
     range_uj = 10_000_000  # a 10 J counter: wraps every few steps
     step_uj = 2_300_000
@@ -178,7 +178,7 @@ def test_rapl_counter_keeps_rising_across_many_wraps(tmp_path):
 
 
 def test_nvml_losing_a_gpu_keeps_the_other_and_recovers_in_a_separate_process(tmp_path):
-    from simulated.nvml import FakeNvml
+    from ffwatt.testing.simulated.nvml import FakeNvml
 
     state = fake_nvml_state(tmp_path / "nvml.json", gpus=2)
     fake = FakeNvml.from_file(state)  # our handle on the same state file

@@ -30,14 +30,14 @@ from prometheus_client.exposition import generate_latest
 from prometheus_client.openmetrics.exposition import generate_latest as generate_openmetrics
 from prometheus_client.parser import text_string_to_metric_families
 
-from catalog import EXPORTERS
-from contract.loading import ResultsError, load_results_file
-from exporters.config import common_settings, parse
-from exporters.cost import CostExporter
-from exporters.qoe import QoeExporter
-from exporters.results import ResultsExporter
-from exporters.samples import Samples
-from readers.ffmpeg_progress import ProgressError, ProgressParser
+from ffwatt.catalog import EXPORTERS
+from ffwatt.contract.loading import ResultsError, load_results_file
+from ffwatt.exporters.config import common_settings, parse
+from ffwatt.exporters.cost import CostExporter
+from ffwatt.exporters.qoe import QoeExporter
+from ffwatt.exporters.results import ResultsExporter
+from ffwatt.exporters.samples import Samples
+from ffwatt.readers.ffmpeg_progress import ProgressError, ProgressParser
 from tests.harness import running_exporter
 
 pytestmark = pytest.mark.reliability
@@ -73,7 +73,7 @@ class _Families:
 
 class ArithmeticOnAcceptedRunError(Exception):
     """KNOWN, reported: a run the loader accepts makes an exporter's publish raise
-    (exporters/results.py _frames rounds an infinite product; formulas.cost_per_viewer_hour
+    (ffwatt/exporters/results.py _frames rounds an infinite product; formulas.cost_per_viewer_hour
     divides by a product that underflows to 0). The refresh fails and the run is never
     served. Fix proposed to the owners; see the bench report."""
 

@@ -2,7 +2,7 @@
 sending a byte a second, a 1 MB request line or header, a thousand idle connections held
 open. While each happens, a well-behaved scraper keeps getting complete answers.
 
-The runtime's server (exporters/http_server.py) gives each connection a thread, up to a cap
+The runtime's server (ffwatt/exporters/http_server.py) gives each connection a thread, up to a cap
 (--max-connections, 256); at the cap a newcomer takes the place of the connection idle
 longest, so idle floods neither grow the threads nor lock scrapers out.
 """

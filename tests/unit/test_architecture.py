@@ -11,14 +11,17 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 
-# Higher floors may import lower ones and their own; never the other way.
+# Higher floors may import lower ones and their own; never the other way. Product packages sit
+# under `ffwatt.`; scripts/ and bench/ are the repository's own tools (not in the wheel).
 FLOORS: dict[str, int] = {
     "catalog": 0, "contract": 0, "common": 0,
-    "readers": 1, "servers": 1, "simulated": 1,
-    "exporters": 2, "dashboards_src": 2,
+    "readers": 1,
+    "exporters": 2, "dashboards_src": 2, "testing": 2,
     "runner": 3, "report": 3,
     "cli": 4, "scripts": 4, "bench": 4,
 }
+# where each floor's package lives
+PACKAGE_DIRS = {name: ("ffwatt/" + name if name not in ("scripts", "bench") else name) for name in FLOORS}
 
 
 def _module_name(path: Path) -> str:
@@ -31,7 +34,7 @@ def _module_name(path: Path) -> str:
 def _product_modules() -> dict[str, Path]:
     modules = {}
     for package in FLOORS:
-        for path in sorted((ROOT / package).rglob("*.py")):
+        for path in sorted((ROOT / PACKAGE_DIRS[package]).rglob("*.py")):
             modules[_module_name(path)] = path
     return modules
 
@@ -79,7 +82,9 @@ IMPORTS = _imports()
 
 
 def _top(name: str) -> str:
-    return name.split(".")[0]
+    """The floor package of a dotted name: `ffwatt.runner.run` -> runner, `scripts.demo` -> scripts."""
+    parts = name.split(".")
+    return parts[1] if parts[0] == "ffwatt" and len(parts) > 1 else parts[0]
 
 
 def _floor(module: str) -> int:
@@ -93,17 +98,34 @@ def _where(module: str, line: int) -> str:
 
 
 def test_every_package_stands_on_a_floor():
-    packages = {p.parent.name for p in ROOT.glob("*/__init__.py")} - {"tests"}
+    packages = {p.parent.name for p in ROOT.glob("ffwatt/*/__init__.py")}
+    packages |= {p.parent.name for p in ROOT.glob("*/__init__.py")} - {"tests", "ffwatt"}
     assert packages == set(FLOORS), "place a new package on a floor in FLOORS"
+
+
+def test_the_wheel_adds_one_name_to_site_packages():
+    # Every importable product module sits under ffwatt/: no generic top-level package
+    # (`common`, `report`, `runner`...) that would clash with another distribution's.
+    top_level = {p.parent.name for p in ROOT.glob("*/__init__.py")} - {"tests", "scripts", "bench"}
+    assert top_level == {"ffwatt"}
+
+
+def test_no_product_module_imports_the_testing_package():
+    # ffwatt.testing (launchers of test servers, simulated hardware) serves the demo, the
+    # benchmarks and the tests; the product never depends on it.
+    found = [f"{_where(module, line)}: {name}" for module, edges in IMPORTS.items()
+             if _top(module) not in ("testing", "scripts", "bench")
+             for name, target, line in edges if target and _top(target) == "testing"]
+    assert found == []
 
 
 def test_the_scan_sees_the_tree():
     # The checks below are only as good as the scan: it must find the packages and their imports.
-    assert {"cli.main", "runner.run", "report.build", "dashboards_src.queries", "exporters.runtime"} <= set(MODULES)
-    assert "report.data" in {target for _, target, _ in IMPORTS["report.build"]}
+    assert {"ffwatt.cli.main", "ffwatt.runner.run", "ffwatt.report.build", "ffwatt.dashboards_src.queries", "ffwatt.exporters.runtime"} <= set(MODULES)
+    assert "ffwatt.report.data" in {target for _, target, _ in IMPORTS["ffwatt.report.build"]}
     # a name imported from a module resolves to that module; a module imported from a package to the module
-    assert {target for _, target, _ in IMPORTS["dashboards_src.build"]} >= {"dashboards_src.dashboard",
-                                                                             "dashboards_src.qoe_metrics"}
+    assert {target for _, target, _ in IMPORTS["ffwatt.dashboards_src.build"]} >= {"ffwatt.dashboards_src.dashboard",
+                                                                             "ffwatt.dashboards_src.qoe_metrics"}
 
 
 def test_no_import_runs_up_a_floor():

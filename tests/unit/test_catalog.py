@@ -2,9 +2,9 @@
 
 import pytest
 
-import catalog
-from catalog import EXPORTERS, METRICS, Metric, metrics_of
-from catalog import metrics as m
+from ffwatt import catalog
+from ffwatt.catalog import EXPORTERS, METRICS, Metric, metrics_of
+from ffwatt.catalog import metrics as m
 from scripts.generate import ROOT, render_all
 
 

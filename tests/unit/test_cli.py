@@ -12,15 +12,14 @@ from pathlib import Path
 
 import pytest
 
-from cli import main as cli
-from common.version import ffwatt_version
-from exporters.registry import load
-from exporters.runtime import build
-from runner.errors import RunInterruptedError, RunnerError
+from ffwatt.cli import main as cli
+from ffwatt.common.version import ffwatt_version
+from ffwatt.exporters.registry import load
+from ffwatt.exporters.runtime import build
+from ffwatt.runner.errors import RunInterruptedError, RunnerError
 
 ROOT = Path(__file__).resolve().parents[2]
-PRODUCT = ("catalog", "contract", "common", "readers", "servers", "simulated", "exporters", "dashboards_src",
-           "runner", "report", "cli", "scripts", "bench")
+PRODUCT = ("ffwatt", "scripts", "bench")
 
 
 def _python(*args: str) -> subprocess.CompletedProcess:
@@ -72,15 +71,15 @@ def test_a_user_error_prints_error_and_returns_its_exit_code(monkeypatch, capsys
     def fail(opts, out=None):
         raise error
 
-    monkeypatch.setattr("runner.run.run", fail)
+    monkeypatch.setattr("ffwatt.runner.run.run", fail)
     assert cli.main(["run", "s.yml"], environ={}) == code
     assert capsys.readouterr().err.startswith(message)
 
 
 def test_a_subcommand_whose_package_is_missing_is_listed_and_says_so(monkeypatch, capsys):
     # The exporter image ships neither runner/ nor report/: `ffwatt` still builds and names them.
-    monkeypatch.setitem(sys.modules, "runner.settings", None)
-    monkeypatch.setitem(sys.modules, "report.cli", None)
+    monkeypatch.setitem(sys.modules, "ffwatt.runner.settings", None)
+    monkeypatch.setitem(sys.modules, "ffwatt.report.cli", None)
     with pytest.raises(SystemExit):
         cli.main(["--help"], environ={})
     assert "(unavailable: " in capsys.readouterr().out
@@ -91,20 +90,19 @@ def test_a_subcommand_whose_package_is_missing_is_listed_and_says_so(monkeypatch
 
 
 def test_python_m_exporters_is_ffwatt_exporter():
-    alias, command = _python("-m", "exporters", "--help"), _python("-m", "cli", "exporter", "--help")
+    alias, command = _python("-m", "ffwatt.exporters", "--help"), _python("-m", "ffwatt", "exporter", "--help")
     assert alias.returncode == command.returncode == 0, alias.stderr + command.stderr
     assert alias.stdout == command.stdout and "ffwatt exporter agent" in alias.stdout
-    unknown = _python("-m", "exporters", "nonesuch")
+    unknown = _python("-m", "ffwatt.exporters", "nonesuch")
     assert unknown.returncode != 0 and "nonesuch" in unknown.stderr
 
 
-def test_python_m_runner_is_ffwatt():
-    alias, command = _python("-m", "runner", "--help"), _python("-m", "cli", "--help")
-    assert alias.returncode == command.returncode == 0, alias.stderr + command.stderr
-    assert alias.stdout == command.stdout
+def test_python_m_ffwatt_is_the_ffwatt_command():
+    alias = _python("-m", "ffwatt", "--help")
+    assert alias.returncode == 0, alias.stderr
     assert re.findall(r"^    (\S+) ", alias.stdout, re.M) == ["run", "report", "score", "exporter", "agent", "worker"]
 
 
 def test_pyproject_points_ffwatt_at_the_cli():
     text = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
-    assert '\n[project.scripts]\nffwatt = "cli.main:main"\n' in text
+    assert '\n[project.scripts]\nffwatt = "ffwatt.cli.main:main"\n' in text

@@ -13,8 +13,8 @@ import promql_parser
 import pytest
 import yaml
 
-from catalog import EXPORTERS, METRICS
-from exporters.health import load_targets_file
+from ffwatt.catalog import EXPORTERS, METRICS
+from ffwatt.exporters.health import load_targets_file
 from scripts import render_configs as rc
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -425,11 +425,11 @@ def test_dockerfile() -> None:
     assert '\nENTRYPOINT ["ffwatt", "exporter"]\n' in text
     assert re.search(r"^HEALTHCHECK .*\n(.*\n)*.*/health", text, re.M)
     ignore = (ROOT / ".dockerignore").read_text(encoding="utf-8").split()
-    assert ignore[ignore.index("*") + 1:][:5] == ["!pyproject.toml", "!README.md", "!catalog/", "!contract/",
-                                                  "!exporters/"]
-    assert {"!common/", "!cli/"} <= set(ignore)
-    for package in ("catalog", "contract", "common", "exporters", "cli"):  # what `pip install /src` needs
-        assert f"COPY {package} /src/{package}" in text, package
+    assert ignore[ignore.index("*") + 1:][:3] == ["!pyproject.toml", "!README.md", "!ffwatt/"]
+    for package in ("catalog", "contract", "common", "readers", "exporters", "cli"):  # what `pip install /src` needs
+        assert f"COPY ffwatt/{package} /src/ffwatt/{package}" in text, package
+    for package in ("runner", "report", "testing", "dashboards_src"):  # not in the exporter image
+        assert f"COPY ffwatt/{package} " not in text, package
 
 
 def test_agent_compose_publishes_on_loopback_unless_an_address_is_set() -> None:
@@ -446,7 +446,7 @@ def test_agent_compose_for_lab_hosts() -> None:
     import shutil
     import subprocess
 
-    from catalog import EXPORTERS
+    from ffwatt.catalog import EXPORTERS
 
     agent_file = _load("docker-compose.agent.yml")
     agent = agent_file["services"]["ffwatt-agent"]

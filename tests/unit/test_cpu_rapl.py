@@ -10,14 +10,14 @@ import time
 
 import pytest
 
-from catalog import metrics as m
-from exporters.config import common_settings, parse
-from exporters.cpu import CpuExporter
-from exporters.runtime import SourceError
-from exporters.samples import Samples
-from readers import powercap as rapl
-from readers.powercap import RaplSampler, discover, discover_powercap, sanitise
-from simulated.powercap import DRAM_RANGE_UJ, PACKAGE_RANGE_UJ, FakePowercap, amd_energy_hwmon
+from ffwatt.catalog import metrics as m
+from ffwatt.exporters.config import common_settings, parse
+from ffwatt.exporters.cpu import CpuExporter
+from ffwatt.exporters.runtime import SourceError
+from ffwatt.exporters.samples import Samples
+from ffwatt.readers import powercap as rapl
+from ffwatt.readers.powercap import RaplSampler, discover, discover_powercap, sanitise
+from ffwatt.testing.simulated.powercap import DRAM_RANGE_UJ, PACKAGE_RANGE_UJ, FakePowercap, amd_energy_hwmon
 
 
 @pytest.fixture(params=["flat", "kernel"])
@@ -490,7 +490,7 @@ def test_sampler_thread_keeps_its_cadence(tree):
 
 
 def test_the_rapl_source_says_simulated_for_the_demos_tree(tmp_path, tree):
-    from readers.powercap import SIMULATED_MARKER
+    from ffwatt.readers.powercap import SIMULATED_MARKER
 
     tree.package(0, ("dram",))
     exporter = make_exporter(tree.root, "--sample-interval", "3600")

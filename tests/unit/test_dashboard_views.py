@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import pytest
 
-from catalog import metrics as m
-from dashboards_src import build
-from dashboards_src.lint import selected_metrics
-from dashboards_src.panels import T, selector
-from dashboards_src.queries import dashboards, iter_panels
-from dashboards_src.scenario import DRILL_DOWN, drill_down
-from dashboards_src.xychart import xychart
+from ffwatt.catalog import metrics as m
+from ffwatt.dashboards_src import build
+from ffwatt.dashboards_src.lint import selected_metrics
+from ffwatt.dashboards_src.panels import T, selector
+from ffwatt.dashboards_src.queries import dashboards, iter_panels
+from ffwatt.dashboards_src.scenario import DRILL_DOWN, drill_down
+from ffwatt.dashboards_src.xychart import xychart
 
 BOARDS = {board["uid"]: board for board in dashboards()}
 SCENARIO_DASHBOARDS = ("results-overview", "qoe-metrics", "cost-analysis")

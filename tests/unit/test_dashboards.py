@@ -8,11 +8,11 @@ import json
 
 import pytest
 
-from catalog import METRICS, UNITS
-from catalog import metrics as m
-from dashboards_src import build, panels
-from dashboards_src.lint import analyse, dashboard_problems, expr_problems, lint, selected_metrics
-from dashboards_src.panels import (
+from ffwatt.catalog import METRICS, UNITS
+from ffwatt.catalog import metrics as m
+from ffwatt.dashboards_src import build, panels
+from ffwatt.dashboards_src.lint import analyse, dashboard_problems, expr_problems, lint, selected_metrics
+from ffwatt.dashboards_src.panels import (
     RATE_UNITS,
     KindError,
     LabelError,
@@ -25,7 +25,7 @@ from dashboards_src.panels import (
     ratio,
     selector,
 )
-from dashboards_src.queries import dashboards, expand, iter_panels, iter_targets, iter_variables
+from ffwatt.dashboards_src.queries import dashboards, expand, iter_panels, iter_targets, iter_variables
 from scripts.generate import GENERATORS, ROOT
 
 BOARDS = {board["uid"]: board for board in dashboards()}
@@ -122,7 +122,7 @@ def test_every_rate_window_spans_four_scrapes_of_its_counters(uid):
     # $__rate_interval >= 4 x the panel's min interval (its own, else the datasource's
     # timeInterval, the fastest scrape interval): at least the scrape interval of every
     # counter it rates, so the window spans 4 scrapes.
-    from catalog import EXPORTERS
+    from ffwatt.catalog import EXPORTERS
 
     fastest = min(e.scrape_interval_seconds for e in EXPORTERS.values())
     slowest = max(e.scrape_interval_seconds for e in EXPORTERS.values())
@@ -139,7 +139,7 @@ def test_every_rate_window_spans_four_scrapes_of_its_counters(uid):
 
 
 def test_fill_line_stretches_short_lines_in_proportion():
-    from dashboards_src.dashboard import fill_line
+    from ffwatt.dashboards_src.dashboard import fill_line
 
     assert fill_line([12]) == [24]
     assert fill_line([8, 8]) == [12, 12]
@@ -224,7 +224,7 @@ def test_expand_replaces_grafana_variables():
 
 
 def test_generator_is_registered():
-    assert "dashboards_src.build" in GENERATORS
+    assert "ffwatt.dashboards_src.build" in GENERATORS
 
 
 def test_committed_json_and_docs_are_current():
@@ -403,7 +403,7 @@ def test_health_status_is_mapped_to_up_and_down():
 
 
 def _per_host_metric(name: str) -> bool:
-    from catalog import EXPORTERS
+    from ffwatt.catalog import EXPORTERS
 
     metric = METRICS[name]
     return metric.exporter is not None and EXPORTERS[metric.exporter].per_host

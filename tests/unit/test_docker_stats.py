@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from exporters.docker_stats import ContainerReading, container_name, is_running_stats, read_container
+from ffwatt.exporters.docker_stats import ContainerReading, container_name, is_running_stats, read_container
 
 # Shape from Docker 20.10 on cgroup v1 (trimmed from a real answer).
 V1 = {

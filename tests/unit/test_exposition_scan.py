@@ -10,9 +10,9 @@ from hypothesis import strategies as st
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info, Summary, generate_latest
 from prometheus_client.parser import text_string_to_metric_families as parse_text
 
-from catalog import EXPORTERS
-from exporters.health import exposed_names
-from readers.exposition import scan
+from ffwatt.catalog import EXPORTERS
+from ffwatt.exporters.health import exposed_names
+from ffwatt.readers.exposition import scan
 from tests.fake_targets import catalog_exposition
 
 

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from readers.ffmpeg_progress import (
+from ffwatt.readers.ffmpeg_progress import (
     Block,
     ProgressError,
     ProgressParser,

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from contract import formulas
-from contract.formulas import (
+from ffwatt.contract import formulas
+from ffwatt.contract.formulas import (
     Rendition,
     compute_cost,
     core_seconds,

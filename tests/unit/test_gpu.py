@@ -1,4 +1,4 @@
-"""The gpu exporter against a fake NVML at the pynvml function boundary (simulated/nvml.py)."""
+"""The gpu exporter against a fake NVML at the pynvml function boundary (ffwatt/testing/simulated/nvml.py)."""
 
 from __future__ import annotations
 
@@ -10,13 +10,13 @@ import promql_parser
 import pynvml
 import pytest
 
-from catalog import metrics as m
-from exporters.config import common_settings, parse
-from exporters.gpu import GpuExporter
-from exporters.runtime import SourceError
-from exporters.samples import Samples
-from readers.tsdb import energy_query
-from simulated.nvml import GPU_NOT_FOUND, MIB, FakeGpu, FakeNvml
+from ffwatt.catalog import metrics as m
+from ffwatt.exporters.config import common_settings, parse
+from ffwatt.exporters.gpu import GpuExporter
+from ffwatt.exporters.runtime import SourceError
+from ffwatt.exporters.samples import Samples
+from ffwatt.readers.tsdb import energy_query
+from ffwatt.testing.simulated.nvml import GPU_NOT_FOUND, MIB, FakeGpu, FakeNvml
 
 ROOT = Path(__file__).resolve().parents[2]
 PER_GPU = (m.GPU_POWER, m.GPU_POWER_LIMIT, m.GPU_ENERGY, m.GPU_TEMPERATURE, m.GPU_UTILIZATION,
@@ -578,7 +578,7 @@ def test_health_says_real_nvml_is_not_simulated():
 
 
 def test_reader_energy_by_uuid_is_joules_per_gpu_and_leaves_out_a_gpu_without_a_counter(nvml):
-    from readers.nvml import Nvml
+    from ffwatt.readers.nvml import Nvml
 
     reader = Nvml(logging.getLogger("test"))
     reader.init()
@@ -596,7 +596,7 @@ def test_reader_energy_by_uuid_is_joules_per_gpu_and_leaves_out_a_gpu_without_a_
 
 
 def test_reader_init_without_a_library_says_it_is_a_host_without_a_gpu(monkeypatch):
-    from readers.nvml import Nvml, NvmlUnavailableError
+    from ffwatt.readers.nvml import Nvml, NvmlUnavailableError
 
     FakeNvml(init_error=pynvml.NVML_ERROR_LIBRARY_NOT_FOUND).install(monkeypatch.setattr)
     with pytest.raises(NvmlUnavailableError, match=r"\(libnvidia-ml\.so\.1\) is not installed") as caught:
@@ -605,7 +605,7 @@ def test_reader_init_without_a_library_says_it_is_a_host_without_a_gpu(monkeypat
 
 
 def test_reader_process_utilisation_gives_the_samples_after_a_timestamp(nvml):
-    from readers.nvml import Nvml, ProcessSample
+    from ffwatt.readers.nvml import Nvml, ProcessSample
 
     reader = Nvml(logging.getLogger("test"))
     reader.init()
@@ -623,7 +623,7 @@ def test_reader_process_utilisation_gives_the_samples_after_a_timestamp(nvml):
 
 
 def test_reader_process_utilisation_not_supported_is_none_not_empty(nvml, monkeypatch):
-    from readers.nvml import Nvml
+    from ffwatt.readers.nvml import Nvml
 
     reader = Nvml(logging.getLogger("test"))
     reader.init()

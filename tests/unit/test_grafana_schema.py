@@ -21,9 +21,9 @@ from pathlib import Path
 
 import pytest
 
-from dashboards_src import build
-from dashboards_src.dashboard import EDITABLE
-from dashboards_src.normalise import (
+from ffwatt.dashboards_src import build
+from ffwatt.dashboards_src.dashboard import EDITABLE
+from ffwatt.dashboards_src.normalise import (
     GRAFANA_VERSION,
     LEGACY_DASHBOARD_KEYS,
     LEGACY_PANEL_KEYS,
@@ -31,7 +31,7 @@ from dashboards_src.normalise import (
     LEGACY_VARIABLE_KEYS,
     ROW_KEYS,
 )
-from dashboards_src.queries import dashboards
+from ffwatt.dashboards_src.queries import dashboards
 
 try:
     import grafana_foundation_sdk  # noqa: F401

@@ -9,9 +9,9 @@ import pytest
 import requests
 import urllib3
 
-from catalog import EXPORTERS, HEALTH_REASONS, metrics_of
-from catalog import metrics as m
-from exporters.health import (
+from ffwatt.catalog import EXPORTERS, HEALTH_REASONS, metrics_of
+from ffwatt.catalog import metrics as m
+from ffwatt.exporters.health import (
     THIRD_PARTY,
     HealthExporter,
     Target,
@@ -27,8 +27,8 @@ from exporters.health import (
     parse_targets_setting,
     third_party_targets,
 )
-from exporters.runtime import build
-from exporters.samples import Samples
+from ffwatt.exporters.runtime import build
+from ffwatt.exporters.samples import Samples
 from tests.fake_targets import catalog_exposition, health_json
 from tests.servers import free_port
 

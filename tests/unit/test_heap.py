@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from exporters import heap
+from ffwatt.exporters import heap
 
 
 def resident_bytes() -> int:

@@ -10,8 +10,8 @@ import uuid
 
 import pytest
 
-from common import process
-from servers.targets import FakeHttp, Route
+from ffwatt.common import process
+from ffwatt.testing.servers.targets import FakeHttp, Route
 
 
 def _marker() -> str:

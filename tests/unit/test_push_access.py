@@ -6,12 +6,12 @@ import os
 
 import pytest
 
-from exporters.labels import LongLabels, too_long
-from exporters.push_access import TokenError, TokenFile, networks, peer_allowed
-from exporters.rate_limit import TokenBucket
-from exporters.rtmp_stat import StatError, parse_stat
-from runner.errors import RunnerError
-from runner.progress import read_token
+from ffwatt.exporters.labels import LongLabels, too_long
+from ffwatt.exporters.push_access import TokenError, TokenFile, networks, peer_allowed
+from ffwatt.exporters.rate_limit import TokenBucket
+from ffwatt.exporters.rtmp_stat import StatError, parse_stat
+from ffwatt.runner.errors import RunnerError
+from ffwatt.runner.progress import read_token
 
 
 @pytest.mark.parametrize("peer", ["127.0.0.1", "127.8.9.10", "::1", "::ffff:127.0.0.1"])

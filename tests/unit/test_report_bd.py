@@ -16,8 +16,8 @@ import pytest
 
 pytest.importorskip("bjontegaard", reason="the report extra (pip install 'ffwatt[report]') is not installed")
 
-from report.bd import bd_cpu_time, bd_energy, bd_rate, build_curves  # noqa: E402
-from report.data import Prices, load_run, pareto_front, scenario_rows  # noqa: E402
+from ffwatt.report.bd import bd_cpu_time, bd_energy, bd_rate, build_curves  # noqa: E402
+from ffwatt.report.data import Prices, load_run, pareto_front, scenario_rows  # noqa: E402
 
 DURATION = 4.0  # seconds of video per encode, 1 stream: energy per stream-second = J / 4
 
@@ -267,8 +267,8 @@ def test_bd_energy_across_attribution_rules_is_refused_with_the_reason(tmp_path)
 
 
 def test_the_scenario_table_shows_machine_energy_beside_the_attributed(tmp_path):
-    from report.model import Report, ReportOptions
-    from report.render import render_csv, render_markdown
+    from ffwatt.report.model import Report, ReportOptions
+    from ffwatt.report.render import render_csv, render_markdown
 
     path = tmp_path / "test_results_20260101_000000.json"
     scenarios = [_scenario("a", 150.0, 60.0, 80.0, machine=200.0, attribution="cpu-time-share",

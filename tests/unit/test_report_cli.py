@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-import exporters
-from cli import main as cli
+from ffwatt import exporters
+from ffwatt.cli import main as cli
 from tests.report_samples import write_results
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -86,7 +86,7 @@ def test_tsdb_power_traces_and_missing_energy(tmp_path):
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
     from urllib.parse import parse_qs, urlparse
 
-    from report.build import ReportOptions, make_report
+    from ffwatt.report.build import ReportOptions, make_report
 
     seen = []
 

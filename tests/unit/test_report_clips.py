@@ -21,11 +21,11 @@ pytest.importorskip("bjontegaard", reason="the report extra (pip install 'ffwatt
 
 from scipy.interpolate import PchipInterpolator  # noqa: E402
 
-from report.bd import AVERAGE, all_deltas, build_curves, choose_anchor  # noqa: E402
-from report.data import Prices, ReportError, load_run, scenario_rows  # noqa: E402
-from report.hull import ladders, upper_hull  # noqa: E402
-from report.model import Report, ReportOptions  # noqa: E402
-from report.render import render_bd_csv, render_html  # noqa: E402
+from ffwatt.report.bd import AVERAGE, all_deltas, build_curves, choose_anchor  # noqa: E402
+from ffwatt.report.data import Prices, ReportError, load_run, scenario_rows  # noqa: E402
+from ffwatt.report.hull import ladders, upper_hull  # noqa: E402
+from ffwatt.report.model import Report, ReportOptions  # noqa: E402
+from ffwatt.report.render import render_bd_csv, render_html  # noqa: E402
 
 DURATION = 4.0
 

@@ -15,11 +15,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from contract import formulas, results_dir
-from contract.formulas import Rendition
-from contract.loading import DEFAULT_MAX_BYTES, ResultsError, load_results_file
-from contract.model import Scenario
-from contract.results_dir import ResultsDirectory, results_file_timestamp
+from ffwatt.contract import formulas, results_dir
+from ffwatt.contract.formulas import Rendition
+from ffwatt.contract.loading import DEFAULT_MAX_BYTES, ResultsError, load_results_file
+from ffwatt.contract.model import Scenario
+from ffwatt.contract.results_dir import ResultsDirectory, results_file_timestamp
 
 REPO = Path(__file__).resolve().parents[2]
 SAMPLES = REPO / "test_results"
@@ -1025,7 +1025,7 @@ def test_a_name_a_few_hours_ahead_still_ranks_by_name(tmp_path):
 
 def test_a_scenarios_host_loads_and_labels_its_series_unknown_without_one(tmp_path):
     # issue 25: the lab host a scenario ran on; files from before the fleet have none
-    from exporters.results_source import scenario_labels
+    from ffwatt.exporters.results_source import scenario_labels
 
     doc = {"test_date": "2026-01-15T12:00:00", "scenarios": [
         {"name": "a", "duration": 10, "encoder": "libx264", "host": "enc1"},

@@ -11,10 +11,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from contract import loading, schema
-from contract.loading import ResultsError, load_results_file
-from contract.model import ResultsRun
-from contract.schema import FORMAT_VERSION
+from ffwatt.contract import loading, schema
+from ffwatt.contract.loading import ResultsError, load_results_file
+from ffwatt.contract.model import ResultsRun
+from ffwatt.contract.schema import FORMAT_VERSION
 
 NAME = "test_results_20260101_000000.json"
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from contract.loading import load_results_file
-from contract.results_writer import (
+from ffwatt.contract.loading import load_results_file
+from ffwatt.contract.results_writer import (
     SCENARIO_FIELDS,
     ResultsWriteError,
     ResultsWriter,

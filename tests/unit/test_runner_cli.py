@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from cli import main as cli
+from ffwatt.cli import main as cli
 
 SCENARIOS = "defaults: {encoder: libx264, resolution: 64x64, fps: 10, duration: 1}\nscenarios:\n  - {name: a, crf: 30}\n"
 
@@ -19,7 +19,7 @@ def captured(monkeypatch):
         seen["opts"] = opts
         return 0
 
-    monkeypatch.setattr("runner.run.run", fake_run)
+    monkeypatch.setattr("ffwatt.runner.run.run", fake_run)
     return seen
 
 
@@ -63,13 +63,13 @@ def test_dry_run_needs_no_ffmpeg(tmp_path: Path, capsys):
 
 def test_exporter_subcommand_forwards_to_python_m_exporters(monkeypatch):
     seen = []
-    monkeypatch.setattr("exporters.command.main", lambda argv: seen.append(argv) or 0)
+    monkeypatch.setattr("ffwatt.exporters.command.main", lambda argv: seen.append(argv) or 0)
     assert cli.main(["exporter", "cpu", "--port", "0"], environ={}) == 0
     assert seen == [["cpu", "--port", "0"]]
 
 
 def test_agent_and_exporter_hand_their_own_help_on(capsys):
-    from cli.main import main
+    from ffwatt.cli.main import main
 
     with pytest.raises(SystemExit) as exit_info:
         main(["agent", "--help"], environ={})

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from contract import formulas
-from runner.cpu_model import load_table, match_tdp, model_figure
+from ffwatt.contract import formulas
+from ffwatt.runner.cpu_model import load_table, match_tdp, model_figure
 
 
 def _cpuinfo(name: str, flags: str = "fpu ht", siblings: int = 16) -> str:

@@ -1,4 +1,4 @@
-"""runner/cputime.py: wait4's rusage of a child and its reaped descendants, timeouts, /proc parsing."""
+"""ffwatt/runner/cputime.py: wait4's rusage of a child and its reaped descendants, timeouts, /proc parsing."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from runner.cputime import parse_stat, process_tree_cpu_seconds, wait_with_rusage
+from ffwatt.runner.cputime import parse_stat, process_tree_cpu_seconds, wait_with_rusage
 
 BURN = "import time\nt = time.process_time()\nwhile time.process_time() - t < {seconds}: pass\n"
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from runner.attribution import Attributed
-from runner.energy import EnergyReading
-from runner.measure import Job, Outcome, Rep
-from runner.run import RunOptions, _Item, _Run, _Scenario
-from runner.scenarios import parse_scenarios
+from ffwatt.runner.attribution import Attributed
+from ffwatt.runner.energy import EnergyReading
+from ffwatt.runner.measure import Job, Outcome, Rep
+from ffwatt.runner.run import RunOptions, _Item, _Run, _Scenario
+from ffwatt.runner.scenarios import parse_scenarios
 
 SCENARIOS = """
 defaults: {encoder: libx264, resolution: 160x90, fps: 30, duration: 1, repeat: 3}

@@ -1,14 +1,14 @@
 """Scenario `options:` take encoder options only: the loader's encoder-independent rules and the
-run's per-encoder allow-list (runner/encoder_options.py)."""
+run's per-encoder allow-list (ffwatt/runner/encoder_options.py)."""
 
 from __future__ import annotations
 
 import pytest
 
-from runner import ffmpeg as ff
-from runner.encoder_options import GENERIC_OPTIONS, check_options, encoder_option_problems, static_problems
-from runner.errors import RunnerError
-from runner.scenarios import Scenario, parse_scenarios
+from ffwatt.runner import ffmpeg as ff
+from ffwatt.runner.encoder_options import GENERIC_OPTIONS, check_options, encoder_option_problems, static_problems
+from ffwatt.runner.errors import RunnerError
+from ffwatt.runner.scenarios import Scenario, parse_scenarios
 
 BASE = """
 defaults: {encoder: libx264, preset: veryfast, resolution: 640x360, fps: 30, duration: 4, crf: 23}

@@ -1,4 +1,4 @@
-"""runner/energy.py: counter parsing, the zone filter, resets, the model's numbers, the cadence,
+"""ffwatt/runner/energy.py: counter parsing, the zone filter, resets, the model's numbers, the cadence,
 and the meter against a tiny in-process HTTP stand-in for an exporter."""
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily
 
-from catalog import metrics as m
-from runner import energy
-from runner.energy import (
+from ffwatt.catalog import metrics as m
+from ffwatt.runner import energy
+from ffwatt.runner.energy import (
     CpuStat,
     EnergyMeter,
     busy_cores,
@@ -398,7 +398,7 @@ def test_bad_settings_fail_at_construction():
 
 
 def test_gpu_counters_are_matched_by_uuid_across_a_re_enumeration():
-    from runner.energy import counters_increase, gpu_energy_series
+    from ffwatt.runner.energy import counters_increase, gpu_energy_series
 
     def body(pairs):
         return "".join(f'ffwatt_gpu_energy_joules_total{{gpu="{i}",uuid="{u}"}} {v}\n' for i, u, v in pairs)
@@ -411,7 +411,7 @@ def test_gpu_counters_are_matched_by_uuid_across_a_re_enumeration():
 
 
 def test_a_new_nvml_counter_is_not_counted_but_a_new_integrated_one_is():
-    from runner.energy import counters_increase, gpu_energy_series
+    from ffwatt.runner.energy import counters_increase, gpu_energy_series
 
     start = gpu_energy_series('ffwatt_gpu_energy_joules_total{gpu="0",uuid="GPU-a"} 100\n')
     end = gpu_energy_series('ffwatt_gpu_energy_joules_total{gpu="0",uuid="GPU-a"} 130\n'
@@ -427,7 +427,7 @@ def test_a_new_nvml_counter_is_not_counted_but_a_new_integrated_one_is():
 
 
 def _rapl_tree(root):
-    from simulated.powercap import FakePowercap
+    from ffwatt.testing.simulated.powercap import FakePowercap
 
     tree = FakePowercap(root)
     tree.package(0, subzones=("core", "dram"))  # intel-rapl:0 (package-0), :0:0 core, :0:1 dram
@@ -450,7 +450,7 @@ def test_in_process_meter_reads_package_plus_dram_from_the_powercap_tree(tmp_pat
 
 
 def test_in_process_meter_compensates_a_counter_wrap(tmp_path):
-    from simulated.powercap import PACKAGE_RANGE_UJ
+    from ffwatt.testing.simulated.powercap import PACKAGE_RANGE_UJ
 
     tree = _rapl_tree(tmp_path / "powercap")
     tree.set_energy("intel-rapl:0", PACKAGE_RANGE_UJ - 1_000_000)  # 1 J below the wrap
@@ -463,7 +463,7 @@ def test_in_process_meter_compensates_a_counter_wrap(tmp_path):
 
 
 def test_a_simulated_powercap_tree_is_recorded_simulated(tmp_path):
-    from readers.powercap import SIMULATED_MARKER
+    from ffwatt.readers.powercap import SIMULATED_MARKER
 
     tree = _rapl_tree(tmp_path / "powercap")
     (tree.root / SIMULATED_MARKER).write_text("test\n")
@@ -477,7 +477,7 @@ def test_a_simulated_powercap_tree_is_recorded_simulated(tmp_path):
 
 
 def test_root_only_energy_uj_falls_back_to_the_model_and_says_how_to_fix(tmp_path, monkeypatch):
-    from readers import powercap
+    from ffwatt.readers import powercap
 
     tree = _rapl_tree(tmp_path / "powercap")
     real = powercap.read_sysfs
@@ -507,7 +507,7 @@ SCENARIO_PID, OTHER_PID = 4242, 5151
 @pytest.fixture
 def gpu_meter(tmp_path, monkeypatch):
     """An in-process meter on one fake GPU (31.25 W) and no RAPL; the sampling thread never ticks."""
-    from simulated.nvml import FakeGpu, FakeNvml
+    from ffwatt.testing.simulated.nvml import FakeGpu, FakeNvml
 
     fake = FakeNvml([FakeGpu()])
     fake.install(monkeypatch.setattr)
@@ -521,7 +521,7 @@ def _in_window() -> int:
 
 
 def test_gpu_energy_is_split_by_the_processes_utilisation(gpu_meter):
-    from runner.attribution import attribute
+    from ffwatt.runner.attribution import attribute
 
     fake, meter = gpu_meter
     meter.start()
@@ -538,7 +538,7 @@ def test_gpu_energy_is_split_by_the_processes_utilisation(gpu_meter):
 
 
 def test_a_driver_without_per_process_samples_charges_the_gpu_whole_and_says_so(gpu_meter):
-    from runner.attribution import attribute
+    from ffwatt.runner.attribution import attribute
 
     fake, meter = gpu_meter
     fake.gpus[0].errors["nvmlDeviceGetProcessUtilization"] = pynvml.NVML_ERROR_NOT_SUPPORTED
@@ -551,7 +551,7 @@ def test_a_driver_without_per_process_samples_charges_the_gpu_whole_and_says_so(
 
 
 def test_a_gpu_no_process_used_is_charged_whole(gpu_meter):
-    from runner.attribution import attribute
+    from ffwatt.runner.attribution import attribute
 
     fake, meter = gpu_meter
     fake.add_process_sample(0, OTHER_PID, sm=90, timestamp_us=int(time.time() * 1e6) - 5_000_000)  # before the window
@@ -565,7 +565,7 @@ def test_a_gpu_no_process_used_is_charged_whole(gpu_meter):
 
 
 def test_unknown_pids_charge_the_gpu_whole(gpu_meter):
-    from runner.attribution import attribute
+    from ffwatt.runner.attribution import attribute
 
     fake, meter = gpu_meter
     meter.start()
@@ -577,8 +577,8 @@ def test_unknown_pids_charge_the_gpu_whole(gpu_meter):
 
 def test_samples_read_at_a_tick_count_after_the_driver_dropped_them(tmp_path, monkeypatch):
     """The driver keeps a short buffer: the sampling thread reads the samples while the scenario runs."""
-    from runner.attribution import attribute
-    from simulated.nvml import FakeGpu, FakeNvml
+    from ffwatt.runner.attribution import attribute
+    from ffwatt.testing.simulated.nvml import FakeGpu, FakeNvml
 
     fake = FakeNvml([FakeGpu()])
     fake.install(monkeypatch.setattr)

@@ -7,9 +7,9 @@ import logging
 
 import pytest
 
-from contract.results_writer import ResultsWriter
-from runner.errors import RunnerError
-from runner.events import EventLog, RunRecorder
+from ffwatt.contract.results_writer import ResultsWriter
+from ffwatt.runner.errors import RunnerError
+from ffwatt.runner.events import EventLog, RunRecorder
 
 
 def _events(path):

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from runner import ffmpeg as ff
-from runner import quality as q
-from runner.errors import RunnerError
-from runner.scenarios import parse_scenarios
+from ffwatt.runner import ffmpeg as ff
+from ffwatt.runner import quality as q
+from ffwatt.runner.errors import RunnerError
+from ffwatt.runner.scenarios import parse_scenarios
 
 BASE = """
 defaults: {encoder: libx264, preset: veryfast, resolution: 640x360, fps: 30, duration: 4}

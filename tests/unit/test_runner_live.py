@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from runner import ffmpeg as ff
-from runner import live
-from runner.errors import RunnerError
-from runner.run import _baseline_mean_watts, dry_run_lines
-from runner.scenarios import matrix_sha256, parse_scenarios
-from runner.settings import RUN_SETTINGS, _rtmp_url
+from ffwatt.runner import ffmpeg as ff
+from ffwatt.runner import live
+from ffwatt.runner.errors import RunnerError
+from ffwatt.runner.run import _baseline_mean_watts, dry_run_lines
+from ffwatt.runner.scenarios import matrix_sha256, parse_scenarios
+from ffwatt.runner.settings import RUN_SETTINGS, _rtmp_url
 
 BASE = """
 defaults: {encoder: libx264, preset: veryfast, resolution: 320x180, fps: 30, duration: 6}
@@ -269,8 +269,8 @@ def test_a_sweep_step_name_may_not_clash_with_another_scenario():
 def test_writer_keeps_one_summary_per_sweep_with_nulls_and_the_file_loads(tmp_path: Path):
     import json
 
-    from contract.loading import load_results_file
-    from contract.results_writer import ResultsWriter, scenario_entry
+    from ffwatt.contract.loading import load_results_file
+    from ffwatt.contract.results_writer import ResultsWriter, scenario_entry
 
     writer = ResultsWriter(tmp_path, "test_results_20261126_100000.json", {"test_date": "2026-11-26T10:00:00+00:00"})
     writer.add_scenario(scenario_entry(name="cap @ 1 streams", encoder="libx264", resolution="320x180", fps=30.0,

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from runner import ffmpeg as ff
-from runner import quality as q
-from runner.errors import RunnerError
-from runner.media import parse_stream_copy
-from runner.scenarios import QualitySpec, matrix_sha256, parse_scenarios
-from runner.score import frames_csv, parse_resolution_choice
+from ffwatt.runner import ffmpeg as ff
+from ffwatt.runner import quality as q
+from ffwatt.runner.errors import RunnerError
+from ffwatt.runner.media import parse_stream_copy
+from ffwatt.runner.scenarios import QualitySpec, matrix_sha256, parse_scenarios
+from ffwatt.runner.score import frames_csv, parse_resolution_choice
 
 BASE = """
 defaults: {encoder: libx264, preset: veryfast, resolution: 320x180, fps: 30, duration: 2}
@@ -223,7 +223,7 @@ def test_a_codec_tag_is_not_taken_for_the_size():
 
 
 def test_the_results_record_size_scaler_model_and_what_was_asked():
-    from runner.run import _quality_reference
+    from ffwatt.runner.run import _quality_reference
 
     s = one("  - {name: a, outputs: [{resolution: 3840x2160, bitrate: 20M}, {resolution: 1280x720, bitrate: 3M}], "
             "resolution: 3840x2160, quality: {resolution: encode}}\n")

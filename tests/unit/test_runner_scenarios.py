@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from runner.errors import RunnerError
-from runner.scenarios import load_scenarios, matrix_sha256, parse_scenarios, slug
+from ffwatt.runner.errors import RunnerError
+from ffwatt.runner.scenarios import load_scenarios, matrix_sha256, parse_scenarios, slug
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from contract.loading import ResultsError, load_results_file
-from contract.schema import SourceEntry
-from runner.errors import RunnerError
-from runner.media import parse_ffmpeg_header, parse_ffprobe
-from runner.scenarios import parse_scenarios
+from ffwatt.contract.loading import ResultsError, load_results_file
+from ffwatt.contract.schema import SourceEntry
+from ffwatt.runner.errors import RunnerError
+from ffwatt.runner.media import parse_ffmpeg_header, parse_ffprobe
+from ffwatt.runner.scenarios import parse_scenarios
 
 
 @pytest.fixture()

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from runner.encode import EncodeResult, StreamResult
-from runner.live import LiveResult, LiveStream
+from ffwatt.runner.encode import EncodeResult, StreamResult
+from ffwatt.runner.live import LiveResult, LiveStream
 
 
 def _file(frames, size):

@@ -5,10 +5,10 @@ import threading
 import pytest
 import requests
 
-from catalog import metrics as m
-from exporters.config import Setting, parse
-from exporters.runtime import Exporter, Runtime
-from exporters.samples import Samples
+from ffwatt.catalog import metrics as m
+from ffwatt.exporters.config import Setting, parse
+from ffwatt.exporters.runtime import Exporter, Runtime
+from ffwatt.exporters.samples import Samples
 from tests.harness import catalog_mismatch, parse_samples
 
 

@@ -8,8 +8,8 @@ import base64
 import bcrypt
 import pytest
 
-from exporters import webconfig
-from exporters.webconfig import WebConfigError, parse
+from ffwatt.exporters import webconfig
+from ffwatt.exporters.webconfig import WebConfigError, parse
 
 HASH = bcrypt.hashpw(b"pw", bcrypt.gensalt(rounds=4)).decode()
 

@@ -1,0 +1,7 @@
+"""python -m cli ...: the same as the `ffwatt` command."""
+
+import sys
+
+from ffwatt.cli.main import main
+
+sys.exit(main())

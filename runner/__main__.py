@@ -1,7 +1,0 @@
-"""python -m runner ...: the same as the `ffwatt` command (cli/main.py)."""
-
-import sys
-
-from cli.main import main
-
-sys.exit(main())
