@@ -64,6 +64,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from ffwatt.common.errors import FfwattError
+
 ROOT = Path(__file__).resolve().parent.parent
 WHEELHOUSE = ROOT / "wheelhouse"
 EXPORTER_IMAGE = "ffwatt/exporters:local"
@@ -110,7 +112,7 @@ MACHINES = {"amd64": "x86_64", "arm64": "aarch64"}
 PYTHON_VERSION = "3.11"  # bookworm's python3
 
 
-class ImageError(RuntimeError):
+class ImageError(FfwattError, RuntimeError):
     """A build step failed; the message names the command and carries its output tail."""
 
 

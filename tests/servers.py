@@ -18,15 +18,15 @@ import pytest
 
 from ffwatt.common.process import free_port, wait_http
 from ffwatt.common.server import ServerStartError, ServerUnavailableError, find_binary
+from ffwatt.readers.tsdb import TsdbError
 from ffwatt.runner import rtmp_server as rtmp
 from ffwatt.testing.servers import docker, tsdb, vmagent, vmalert
 from ffwatt.testing.servers.docker import BUSYBOX_IMAGE
-from ffwatt.testing.servers.tsdb import QueryError
 from ffwatt.testing.servers.vmalert import AlertSink
 
 __all__ = [
     "ServerStartError",
-    "QueryError",
+    "TsdbError",
     "integration_required",
     "require_binary",
     "require_root",

@@ -10,7 +10,6 @@ Standard library only.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import shlex
 import signal
@@ -18,18 +17,17 @@ import socket
 import ssl
 import subprocess
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Collection, Mapping
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+
+from ffwatt.common.errors import FfwattError
+from ffwatt.common.urls import Answer, fetch
 
 LOG_TAIL_BYTES = 4000
 KILL_WAIT_SECONDS = 10.0
 
 
-class ProcessStartError(RuntimeError):
+class ProcessStartError(FfwattError, RuntimeError):
     """A process did not become ready in time, or exited first; the message says which and,
     where there is one, carries the tail of its log."""
 
@@ -116,33 +114,9 @@ def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
         return True
 
 
-@dataclass(frozen=True)
-class HttpAnswer:
-    """What `wait_http` got: the status and the body."""
-
-    url: str
-    status_code: int
-    content: bytes
-
-    @property
-    def text(self) -> str:
-        return self.content.decode("utf-8", "replace")
-
-    def json(self) -> Any:
-        return json.loads(self.content)
-
-
-def http_get(url: str, timeout: float = 2.0, *, headers: Mapping[str, str] | None = None,
-             context: ssl.SSLContext | None = None) -> HttpAnswer:
-    """One GET; an HTTP error status is an answer, not an exception (`OSError` when none came).
-    `headers` (e.g. basic auth) and `context` (an https server's CA) reach a server behind a web config."""
-    request = urllib.request.Request(url, headers=dict(headers or {}))
-    try:
-        with urllib.request.urlopen(request, timeout=timeout, context=context) as r:
-            return HttpAnswer(url, r.status, r.read())
-    except urllib.error.HTTPError as exc:
-        with exc:
-            return HttpAnswer(url, exc.code, exc.read())
+# What `wait_http` gets: the one HTTP client's answer (common/urls.py); the names stay for callers.
+HttpAnswer = Answer
+http_get = fetch
 
 
 def wait_http(

@@ -19,9 +19,10 @@ import time
 import weakref
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Protocol, Self
+from typing import Protocol, Self, TypedDict
 
 from ffwatt.common import process
+from ffwatt.common.errors import FfwattError
 
 START_TIMEOUT = 30.0
 STOP_TIMEOUT = 30.0
@@ -34,7 +35,7 @@ class ServerStartError(process.ProcessStartError):
     """A server did not become ready; the message carries its log tail."""
 
 
-class ServerUnavailableError(RuntimeError):
+class ServerUnavailableError(FfwattError, RuntimeError):
     """This machine lacks what a server needs (a binary, root, a module); nothing was started."""
 
 
@@ -102,7 +103,30 @@ class StartedContext:
         self.close()
 
 
-class Server(StartedContext):
+class LoggedProcess(StartedContext):
+    """One process (`proc`) whose output goes to `log_path`: whether it runs, and its log's tail."""
+
+    proc: subprocess.Popen | None = None
+    log_path: Path
+
+    @property
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def log_tail(self, nbytes: int = LOG_TAIL_BYTES) -> str:
+        return process.log_tail(self.log_path, nbytes)
+
+
+class ServerArgs(TypedDict, total=False):
+    """What every `Server` subclass takes besides its own arguments (`**server: Unpack[ServerArgs]`)."""
+
+    port: int | None  # None: a free port (another is picked when it is taken before the bind)
+    workdir: str | os.PathLike | None  # None: a temp dir, removed at close
+    extra_args: Sequence[str]
+    start_timeout: float
+
+
+class Server(LoggedProcess):
     """One long-running binary in its own temp dir, on 127.0.0.1:port; subclasses give
     `name` (the binary), `ready_path` and `_command()`."""
 
@@ -132,16 +156,18 @@ class Server(StartedContext):
     def _command(self) -> list[str]:  # pragma: no cover - abstract
         raise NotImplementedError
 
+    def given_file(self, path: str | os.PathLike | None, text: str | None, name: str) -> Path | None:
+        """A config given as a `path` or as `text` (written to <workdir>/<name>), not both; None: neither."""
+        if path is not None and text is not None:
+            raise ValueError(f"{self.name}: give a {name} path or its text, not both")
+        if text is not None:
+            path = self.workdir / name
+            path.write_text(text, encoding="utf-8")
+        return Path(path).resolve() if path is not None else None
+
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def running(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
-
-    def log_tail(self, nbytes: int = LOG_TAIL_BYTES) -> str:
-        return process.log_tail(self.log_path, nbytes)
 
     def _launch(self) -> None:
         self.proc = process.spawn_logged(self._command(), self.log_path, cwd=self.workdir)

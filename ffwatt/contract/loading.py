@@ -45,6 +45,7 @@ from typing import Any
 import msgspec
 from msgspec import inspect as mi
 
+from ffwatt.common.errors import FfwattError
 from ffwatt.contract import formulas
 from ffwatt.contract.formulas import Rendition
 from ffwatt.contract.model import Repetition, ResultsRun, Scenario
@@ -70,7 +71,7 @@ DEFAULT_MAX_SCENARIOS = 100_000
 PathLike = str | os.PathLike[str]
 
 
-class ResultsError(Exception):
+class ResultsError(FfwattError):
     """A results file that cannot be used.
 
     `file` is the file's name, `json_path` the JSON path of the offending value (`$` for the

@@ -32,6 +32,7 @@ from typing import Any
 
 import msgspec
 
+from ffwatt.common.errors import FfwattError
 from ffwatt.contract.schema import FORMAT_VERSION, SCENARIO_FIELDS, NotRun, ScenarioEntry, Sweep, SweepStep
 
 __all__ = ["FORMAT_VERSION", "SCENARIO_FIELDS", "ResultsWriteError", "ResultsWriter", "entry_object",
@@ -40,7 +41,7 @@ __all__ = ["FORMAT_VERSION", "SCENARIO_FIELDS", "ResultsWriteError", "ResultsWri
 FILE_PREFIX = "test_results_"
 
 
-class ResultsWriteError(Exception):
+class ResultsWriteError(FfwattError):
     """The results file could not be written; the message names the directory and why."""
 
 

@@ -29,6 +29,7 @@ from typing import Annotated, Any, ClassVar, Generic, Literal, TypeVar
 
 import msgspec
 
+from ffwatt.common.errors import FfwattError
 from ffwatt.contract import formulas
 
 __all__ = [
@@ -57,7 +58,7 @@ MEASURED_ENERGY_SOURCES = frozenset({"rapl", "nvml", "rapl+nvml", "samples", "ts
 _MAX_FLOAT = sys.float_info.max  # an upper bound refuses infinity (a literal like 1e400)
 
 
-class RuleError(ValueError):
+class RuleError(FfwattError, ValueError):
     """A rule of a struct failed: `path` is relative to the struct (`.end_time`, `` for the whole)."""
 
     def __init__(self, path: str, reason: str) -> None:

@@ -31,6 +31,7 @@ import attr
 from grafanalib import core as g
 
 from ffwatt.catalog import Metric
+from ffwatt.common.errors import FfwattError
 
 # Labels the scraper adds to every series (not in the catalog's label sets). `host`: the lab
 # host's vmagent adds it to everything it remote-writes (-remoteWrite.label, issue 25); series
@@ -98,11 +99,11 @@ _MATCH_OPS = ("=", "!=", "=~", "!~")
 _AGGREGATIONS = ("sum", "max", "min", "avg", "count")
 
 
-class LabelError(ValueError):
+class LabelError(FfwattError, ValueError):
     """A label the metric (or the expression) does not have."""
 
 
-class KindError(ValueError):
+class KindError(FfwattError, ValueError):
     """A metric used in a way its kind forbids (a counter outside rate(), a gauge in rate())."""
 
 

@@ -1,7 +1,8 @@
-"""python -m exporters NAME [flags]: the same as `ffwatt exporter NAME [flags]` (ffwatt/exporters/command.py)."""
+"""python -m ffwatt.exporters NAME [flags]: the same as `ffwatt exporter NAME [flags]` (ffwatt/exporters/command.py),
+errors included (`error: ...`, exit 2)."""
 
 import sys
 
-from ffwatt.exporters.command import main
+from ffwatt.cli.main import main
 
-sys.exit(main(sys.argv[1:]))
+sys.exit(main(["exporter", *sys.argv[1:]]))

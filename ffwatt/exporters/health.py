@@ -49,7 +49,9 @@ from prometheus_client.parser import text_string_to_metric_families as parse_tex
 
 from ffwatt.catalog import EXPORTERS, HEALTH_REASONS, metrics_of
 from ffwatt.catalog import metrics as m
+from ffwatt.common.errors import FfwattError
 from ffwatt.common.urls import redact
+from ffwatt.common.yaml_file import load_yaml
 from ffwatt.exporters.config import Setting, positive_float
 from ffwatt.exporters.runtime import Exporter
 from ffwatt.exporters.samples import Samples
@@ -87,7 +89,7 @@ _TARGET_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 _METRIC_NAME = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
 _YAML_KEYS = ("name", "url", "kind", "expect", "exporter")
 _SHOWN_MISSING = 5
-class TargetConfigError(ValueError):
+class TargetConfigError(FfwattError, ValueError):
     """A target list that cannot be used; the message names the setting, file or entry."""
 
 
@@ -224,15 +226,7 @@ def parse_targets_setting(text: str) -> list[Target]:
 
 def load_targets_file(path: str | os.PathLike) -> list[Target]:
     """Read a YAML targets file: a list of entries, or a mapping with a `targets:` list."""
-    import yaml  # only with a targets file: the parser costs ~4 MB resident
-
-    try:
-        with open(path, encoding="utf-8") as f:
-            doc = yaml.safe_load(f)
-    except OSError as exc:
-        raise TargetConfigError(f"targets file {path}: cannot read: {exc.strerror or exc}") from None
-    except yaml.YAMLError as exc:
-        raise TargetConfigError(f"targets file {path}: not valid YAML: {exc}") from None
+    doc = load_yaml(path, TargetConfigError, "targets file")
     if isinstance(doc, Mapping) and set(doc) == {"targets"}:
         doc = doc["targets"]
     if not isinstance(doc, list):
@@ -649,7 +643,7 @@ class HealthExporter(Exporter):
                                                            config.third_party or "", config.target_host,
                                                            self._scheme)
         except TargetConfigError as exc:
-            raise SystemExit(f"ffwatt health: {redact(str(exc))}") from None
+            raise TargetConfigError(f"ffwatt health: {redact(str(exc))}") from None
         self._file_stamp = self._stamp()
         self._file_error: str | None = None
         self._state: dict[str, _TargetState] = {}

@@ -20,6 +20,8 @@ import os
 import threading
 from pathlib import Path
 
+from ffwatt.common.errors import FfwattError
+
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 LOOPBACK: tuple[Network, ...] = (ipaddress.ip_network("127.0.0.0/8"), ipaddress.ip_network("::1/128"))
 MAX_TOKEN_BYTES = 4096
@@ -49,7 +51,7 @@ def peer_allowed(address: str, allowed: tuple[Network, ...]) -> bool:
     return any(ip.version == net.version and ip in net for net in LOOPBACK + allowed)
 
 
-class TokenError(ValueError):
+class TokenError(FfwattError, ValueError):
     """The token file cannot be used; the message names the file and why."""
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib
 
+from ffwatt.common.errors import FfwattError
 from ffwatt.exporters.runtime import Exporter
 
 EXPORTER_CLASSES = {
@@ -24,6 +25,6 @@ def load(name: str) -> type[Exporter]:
     try:
         target = EXPORTER_CLASSES[name]
     except KeyError:
-        raise SystemExit(f"unknown exporter {name!r}; choose one of: {', '.join(EXPORTER_CLASSES)}") from None
+        raise FfwattError(f"unknown exporter {name!r}; choose one of: {', '.join(EXPORTER_CLASSES)}") from None
     module, _, cls = target.partition(":")
     return getattr(importlib.import_module(module), cls)

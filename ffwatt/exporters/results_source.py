@@ -66,7 +66,11 @@ class ResultsFileExporter(Exporter):
             raise SourceError(f"bad results file, keeping the last good run: {self.directory.last_error}",
                               counted=False)
         if run is None:
-            raise SourceError(f"no {self.directory.pattern} in {self.directory.path}")
+            if not self.directory.path.is_dir():
+                raise SourceError(f"results directory {self.directory.path} does not exist (or is not a directory)")
+            # An empty directory is a run not yet written (`make demo` starts the exporters before
+            # the benchmark): nothing to serve, and nothing wrong.
+            return
         # Every refresh, so /health stays degraded while the file has bad scenarios;
         # the runtime logs each distinct warning once.
         for err in run.skipped[:_MAX_SKIPPED_WARNINGS]:
@@ -90,7 +94,7 @@ class ResultsFileExporter(Exporter):
         run = self.directory.current
         return {
             "results_dir": str(self.directory.path),
-            "file": run.path.name if run else None,
+            "file": run.path.name if run else None,  # None: no results file yet
             "shape": run.shape if run else None,
             "scenarios": len(run.scenarios) if run else 0,
             "bad_file_error": str(self.directory.last_error) if self.directory.last_error else None,

@@ -32,13 +32,15 @@ import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 
+from ffwatt.common.errors import FfwattError
+
 DEFAULT_MAX_BYTES = 8 * 1024 * 1024
 # About 14 series per stream: 1000 streams are ~14k series, a busy ingest server's worth.
 DEFAULT_MAX_STREAMS = 1000
 _DECLARATION = re.compile(rb"<!\s*(DOCTYPE|ENTITY)", re.IGNORECASE)
 
 
-class StatError(ValueError):
+class StatError(FfwattError, ValueError):
     """The /stat body is not nginx-rtmp statistics; the message says what was found."""
 
 

@@ -26,6 +26,7 @@ from prometheus_client.metrics_core import Metric as Family
 
 from ffwatt.catalog import EXPORTERS
 from ffwatt.catalog import metrics as m
+from ffwatt.common.errors import FfwattError
 from ffwatt.common.version import ffwatt_version
 from ffwatt.exporters import heap
 from ffwatt.exporters.config import Setting, common_settings, parse, server_settings
@@ -36,7 +37,7 @@ from ffwatt.exporters.webconfig import WebConfigError, WebConfigFile
 log = logging.getLogger("ffwatt")
 
 
-class SourceError(Exception):
+class SourceError(FfwattError):
     """A refresh failure. counted=False: the same failure as last cycle, already counted
     (e.g. the newest results file is still the bad one): up stays 0, errors do not rise."""
 
@@ -391,7 +392,7 @@ def build(exporter_cls: type[Exporter], argv=None, environ=None) -> Runtime:
     try:
         web = WebConfigFile(config.web_config_file or None)
     except WebConfigError as exc:
-        raise SystemExit(f"ffwatt {spec.name}: --web-config-file: {exc}") from None
+        raise WebConfigError(f"ffwatt {spec.name}: --web-config-file: {exc}") from None
     exporter = exporter_cls(config)
     return Runtime(exporter, listen_address=config.listen_address, port=config.port,
                    refresh_interval=config.refresh_interval, limits=limits_from(config), web=web)

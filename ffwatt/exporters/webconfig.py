@@ -39,6 +39,9 @@ import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from ffwatt.common.errors import FfwattError
+from ffwatt.common.yaml_file import load_yaml
+
 log = logging.getLogger("ffwatt.web")
 
 _TLS_VERSIONS = {
@@ -66,7 +69,7 @@ _HEADER_VALUES = {"X-Frame-Options": ("deny", "sameorigin"), "X-Content-Type-Opt
 _DUMMY_HASH = b"$2b$10$QOauhQNbBCuQDKes6eFzPeZ0hqpF.bwZNC7pnBoMXBtqD.rc0dfWW"
 
 
-class WebConfigError(ValueError):
+class WebConfigError(FfwattError, ValueError):
     """A web config that cannot be used; the message names the file and the key."""
 
 
@@ -124,15 +127,7 @@ def _basic_credentials(header: str | None) -> tuple[str | None, str]:
 
 def load(path: str | os.PathLike) -> WebConfig:
     """Read and check a web config file; raises WebConfigError naming the key at fault."""
-    import yaml  # only with a web config: the parser costs ~4 MB resident
-
-    try:
-        with open(path, encoding="utf-8") as f:
-            doc = yaml.safe_load(f)
-    except OSError as exc:
-        raise WebConfigError(f"web config {path}: cannot read: {exc.strerror or exc}") from None
-    except yaml.YAMLError as exc:
-        raise WebConfigError(f"web config {path}: not valid YAML: {exc}") from None
+    doc = load_yaml(path, WebConfigError, "web config")
     try:
         return parse(doc, base_dir=os.path.dirname(os.path.abspath(path)))
     except WebConfigError as exc:

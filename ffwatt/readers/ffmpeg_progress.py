@@ -36,6 +36,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import IO
 
+from ffwatt.common.errors import FfwattError
+
 DEFAULT_MAX_LINE = 4096
 
 # Keys ffmpeg writes that carry nothing we export (per-output-stream quantizer,
@@ -47,7 +49,7 @@ _SCALE = {"": 1.0, "k": 1e3, "M": 1e6, "G": 1e9}
 _INT64 = 2**63  # ffmpeg's counters are int64; anything longer is not ffmpeg's
 
 
-class ProgressError(ValueError):
+class ProgressError(FfwattError, ValueError):
     """The body cannot be ffmpeg progress output (a fatal, per-connection error)."""
 
 

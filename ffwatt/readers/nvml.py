@@ -37,6 +37,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from ffwatt.common.errors import FfwattError
+
 try:
     import pynvml
 except ImportError:  # nvidia-ml-py is a dependency; without it NVML is simply unavailable
@@ -85,7 +87,7 @@ NO_GPU_HINT = {
 }
 
 
-class NvmlUnavailableError(Exception):
+class NvmlUnavailableError(FfwattError):
     """nvmlInit failed (or pynvml is missing). `no_gpu`: a normal host without a GPU, not a fault.
     `code` is NVML's return code (None without pynvml); `driver_version` is known with GPU_NOT_FOUND."""
 
@@ -96,11 +98,11 @@ class NvmlUnavailableError(Exception):
         self.driver_version = driver_version
 
 
-class NvmlCallError(Exception):
+class NvmlCallError(FfwattError):
     """A call without a GPU or field to leave out (the device count) failed otherwise."""
 
 
-class LifecycleError(Exception):
+class LifecycleError(FfwattError):
     """An NVML error after which NVML has to be initialised again."""
 
     def __init__(self, call: str, error: Exception):
@@ -111,7 +113,7 @@ class GpuLostError(LifecycleError):
     """GPU_IS_LOST / RESET_REQUIRED: this GPU is gone until a reset or reboot."""
 
 
-class NoHandleError(Exception):
+class NoHandleError(FfwattError):
     """nvmlDeviceGetHandleByIndex failed for another reason (no permission...): the GPU is skipped."""
 
 

@@ -1,5 +1,8 @@
 """The one client of VictoriaMetrics' (or Prometheus') query API, with one error type.
 
+* `api_get`, `query`, `query_range`: any Prometheus HTTP API call; the `data` (or `data.result`)
+  of a `status: success` answer, else `TsdbError`. The test servers' `PromAPI`
+  (ffwatt/testing/servers/tsdb.py) and every product reader use these.
 * `scenario_energy_joules`: how much energy the joules counters recorded over a scenario's
   window (`/api/v1/query`): the cost exporter's "load-aware" path for scenarios that carry no
   power samples, and the runner's meter when no exporter can be read directly.
@@ -7,9 +10,9 @@
   (`/api/v1/query_range`), for `ffwatt report --tsdb-url`.
 
 The CPU side is the energy zones only (`readers.powercap.ENERGY_ZONES`: package and dram,
-never their sub-zones). Standard library only (urllib): prometheus_client loads it already,
-requests costs ~6 MB RSS. Every failure is a `TsdbError` whose message names the URL and
-the window.
+never their sub-zones). HTTP goes through `common.urls` (basic auth from the URL's user info,
+https against a CA file, no redirects). Every failure is a `TsdbError` whose message names the
+URL (its password redacted) and what was asked.
 """
 
 from __future__ import annotations
@@ -17,36 +20,54 @@ from __future__ import annotations
 import json
 import math
 import re
-import urllib.error
-import urllib.parse
+from collections.abc import Mapping
+from typing import Any
 
 from ffwatt.catalog import metrics as m
-from ffwatt.common.urls import open_url, redact
+from ffwatt.common.errors import FfwattError
+from ffwatt.common.urls import HttpError, fetch, redact
 from ffwatt.readers.powercap import ENERGY_ZONE_PROMQL
 
-__all__ = ["TsdbError", "energy_query", "host_selector", "scenario_energy_joules", "power_query", "power_trace"]
+__all__ = ["TsdbError", "api_get", "energy_query", "host_selector", "power_query", "power_trace", "query",
+           "query_range", "scenario_energy_joules"]
 
 
-class TsdbError(Exception):
+class TsdbError(FfwattError):
     """The TSDB could not say: unreachable, refused the query, or holds nothing for the window."""
 
 
-def _query(url: str, api: str, params: dict[str, str], where: str, what: str, timeout: float,
-           ca_file: str | None = None) -> list:
-    """The `data.result` list of one query API call; `TsdbError` when there is none. A TSDB behind
-    TLS and basic auth: https verified against `ca_file`, credentials from the URL's user info."""
-    address = f"{url.rstrip('/')}/api/v1/{api}?" + urllib.parse.urlencode(params)
-    where = redact(where)
+def api_get(url: str, path: str, params: Mapping[str, Any] | list[tuple[str, Any]] | None = None, *,
+            timeout: float = 30.0, ca_file: str | None = None, what: str = "") -> Any:
+    """The `data` of one Prometheus API call (`path`: "/api/v1/query", ...); `TsdbError` naming the
+    URL and `what` was asked when there is none."""
+    asked = f" for {what}" if what else ""
+    base = url.rstrip("/")
     try:
-        with open_url(address, timeout, ca_file=ca_file) as response:
-            body = json.loads(response.read())
-    except urllib.error.HTTPError as exc:
-        raise TsdbError(f"{where}: HTTP {exc.code} {exc.reason}") from exc
-    except (OSError, ValueError) as exc:
-        raise TsdbError(redact(f"{where}: {exc}")) from exc
-    if body.get("status") != "success":
-        raise TsdbError(f"{redact(url)} refused the {what} query: {body.get('error', body)}")
-    return body.get("data", {}).get("result", [])
+        answer = fetch(base + path, timeout, params=params, ca_file=ca_file)
+    except HttpError as exc:
+        raise TsdbError(f"querying {redact(base)}{asked}: {exc}") from exc
+    try:
+        body = json.loads(answer.content)
+    except ValueError:
+        raise TsdbError(f"{redact(base)}{path}{asked}: HTTP {answer.status_code}, not JSON: "
+                        f"{answer.text[:200]!r}") from None
+    if answer.status_code != 200 or not isinstance(body, dict) or body.get("status") != "success":
+        error = body.get("error", body) if isinstance(body, dict) else body
+        raise TsdbError(f"{redact(base)}{path}{asked}: HTTP {answer.status_code}: {str(error)[:500]}")
+    return body.get("data")
+
+
+def query(url: str, expr: str, time: float | None = None, **kwargs: Any) -> list:
+    """An instant query's `data.result`."""
+    params = {"query": expr} if time is None else {"query": expr, "time": f"{time:.3f}"}
+    return (api_get(url, "/api/v1/query", params, **kwargs) or {}).get("result", [])
+
+
+def query_range(url: str, expr: str, start: float, end: float, step: float | str, **kwargs: Any) -> list:
+    """A range query's `data.result` (matrix series)."""
+    step_text = step if isinstance(step, str) else f"{step:g}s"
+    params = {"query": expr, "start": f"{start:.3f}", "end": f"{end:.3f}", "step": step_text}
+    return (api_get(url, "/api/v1/query_range", params, **kwargs) or {}).get("result", [])
 
 
 # --------------------------------------------------------------------------
@@ -85,10 +106,9 @@ def host_selector(host: str | None, selector: str = "") -> str:
 def scenario_energy_joules(url: str, start: float, end: float, *, selector: str = "",
                            timeout: float = 5.0, ca_file: str | None = None) -> float:
     """Joules recorded over [start, end]; TsdbError when the TSDB cannot say."""
-    params = {"query": energy_query(end - start, selector), "time": f"{end:.3f}"}
     shown = redact(url)
-    where = f"querying {shown} for energy over [{start:.0f}, {end:.0f}]"
-    result = _query(url, "query", params, where, "energy", timeout, ca_file)
+    result = query(url, energy_query(end - start, selector), end, timeout=timeout, ca_file=ca_file,
+                   what=f"energy over [{start:.0f}, {end:.0f}]")
     if not result:
         raise TsdbError(f"{shown} holds no joules counters over [{start:.0f}, {end:.0f}]")
     value = float(result[0]["value"][1])
@@ -112,11 +132,11 @@ def power_query() -> str:
 def power_trace(url: str, start: float, end: float, step: float = 1.0,
                 timeout: float = 10.0) -> tuple[list[float], list[float]]:
     """(seconds since `start`, watts) over [start, end]; `TsdbError` when the TSDB cannot say."""
-    params = {"query": power_query(), "start": f"{start:.3f}", "end": f"{end:.3f}", "step": f"{step:g}s"}
-    where = f"querying {url} for power over [{start:.0f}, {end:.0f}]"
-    result = _query(url, "query_range", params, where, "power", timeout)
+    result = query_range(url, power_query(), start, end, step, timeout=timeout,
+                         what=f"power over [{start:.0f}, {end:.0f}]")
+    shown = redact(url)
     if not result:
-        raise TsdbError(f"{url} holds no power series over [{start:.0f}, {end:.0f}]")
+        raise TsdbError(f"{shown} holds no power series over [{start:.0f}, {end:.0f}]")
     times, watts = [], []
     for t, v in result[0].get("values", []):
         value = float(v)
@@ -125,5 +145,5 @@ def power_trace(url: str, start: float, end: float, step: float = 1.0,
             watts.append(value)
     if not any(watts):
         # `or vector(0)` makes an all-zero trace when no exporter was scraped then
-        raise TsdbError(f"{url} recorded no power over [{start:.0f}, {end:.0f}]")
+        raise TsdbError(f"{shown} recorded no power over [{start:.0f}, {end:.0f}]")
     return times, watts

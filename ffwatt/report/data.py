@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ffwatt.common.errors import FfwattError
 from ffwatt.contract import formulas
 from ffwatt.contract.loading import load_results_file
 from ffwatt.contract.model import ResultsRun, Scenario
@@ -31,7 +32,7 @@ __all__ = ["Prices", "RunInput", "Row", "ReportError", "all_rows", "energy_kind"
            "scenario_rows"]
 
 
-class ReportError(Exception):
+class ReportError(FfwattError):
     """A report cannot be made: the message says which input and why."""
 
 

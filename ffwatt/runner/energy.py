@@ -95,6 +95,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ffwatt.catalog import metrics as m
+from ffwatt.common.errors import FfwattError
 from ffwatt.common.urls import open_url, redact
 from ffwatt.contract import formulas
 from ffwatt.readers.exposition import Labels
@@ -132,7 +133,7 @@ measured (`contract.schema.MEASURED_ENERGY_SOURCES` leaves it out); set it to
 `"none"` to drop them instead."""
 
 
-class ExporterError(Exception):
+class ExporterError(FfwattError):
     """An exporter's /metrics could not be read or parsed; the message names the URL."""
 
 

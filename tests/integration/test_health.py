@@ -56,11 +56,11 @@ def zoo(tmp_path_factory):
     """Every kind of target, running; yields the targets file listing them."""
     if not any(RESULTS_DIR.glob("test_results_*.json")):
         pytest.skip(f"no sample results in {RESULTS_DIR}")
-    empty_dir = tmp_path_factory.mktemp("no-results")
+    missing_dir = tmp_path_factory.mktemp("no-results") / "missing"  # empty would be ok: waiting for a run
     with contextlib.ExitStack() as stack:
         results = stack.enter_context(running_exporter("results", "--results-dir", str(RESULTS_DIR)))
         qoe = stack.enter_context(running_exporter("qoe", "--results-dir", str(RESULTS_DIR)))
-        no_data = stack.enter_context(running_exporter("results", "--results-dir", str(empty_dir)))
+        no_data = stack.enter_context(running_exporter("results", "--results-dir", str(missing_dir)))
         degraded = stack.enter_context(FakeHttp({
             "/metrics": Route(200, catalog_exposition("cost", openmetrics=True), OPENMETRICS),
             "/health": Route(200, health_json("degraded", "price unset, using the default")),

@@ -25,6 +25,7 @@ from ffwatt.catalog import metrics as m
 from ffwatt.exporters.agent import build_agent
 from ffwatt.exporters.registry import load
 from ffwatt.exporters.runtime import build
+from ffwatt.exporters.webconfig import WebConfigError
 from tests.harness import have, parse_samples, running_exporter
 
 RESULTS_DIR = Path(__file__).resolve().parents[2] / "test_results"
@@ -168,7 +169,7 @@ def test_mutual_tls_needs_a_client_certificate_signed_by_the_ca(pki, tmp_path, r
 def test_a_bad_web_config_stops_the_exporter_at_startup_naming_the_key(tmp_path, doc, key):
     config = tmp_path / "web.yml"
     config.write_text(doc)
-    with pytest.raises(SystemExit) as stopped:
+    with pytest.raises(WebConfigError) as stopped:  # `ffwatt exporter` prints it as `error: ...`, exit 2
         build(load("results"), ["--port", "0", "--listen-address", "127.0.0.1", "--results-dir", str(tmp_path),
                                 "--web-config-file", str(config)], environ={})
     assert key in str(stopped.value) and str(config) in str(stopped.value)
@@ -379,20 +380,20 @@ def test_ssl_context_refuses_tls_below_the_minimum(pki, tmp_path, results_dir):
 
 
 def test_rendered_scrape_configs_reach_an_exporter_behind_tls_and_basic_auth(pki, results_dir, tmp_path):
-    from scripts import render_configs as rc
+    from ffwatt.deploy import hosts, scrape
     from tests.servers import Prometheus, VictoriaMetrics
 
     password_file = tmp_path / "scrape.password"
     password_file.write_text(PASSWORD + "\n")
-    web = rc.parse_hosts({"central": "localhost", "hosts": [], "web": {
+    web = hosts.parse_hosts({"central": "localhost", "hosts": [], "web": {
         "scheme": "https", "ca_file": str(pki / "ca.crt"),
         "basic_auth": {"username": "scraper", "password_file": str(password_file)}}}).web
     config = _web_config(tmp_path / "web.yml", pki, users={"scraper": PASSWORD})
     with running_exporter("results", "--results-dir", str(results_dir), "--web-config-file", str(config)) as exp:
         targets = {"results": [f"127.0.0.1:{exp.runtime.port}"]}
-        vm_config = rc.render_scrape_config(targets, scrape_interval_override="1s", web=web)
+        vm_config = scrape.render_scrape_config(targets, scrape_interval_override="1s", web=web)
         assert "scheme: https" in vm_config and "password_file:" in vm_config and PASSWORD not in vm_config
-        prom_config = rc.render_scrape_config(targets, scrape_interval_override="1s", flavor="prometheus", web=web)
+        prom_config = scrape.render_scrape_config(targets, scrape_interval_override="1s", flavor="prometheus", web=web)
         with VictoriaMetrics(scrape_config_text=vm_config) as vm, Prometheus(config_text=prom_config) as prom:
             for tsdb in (vm, prom):
                 up = tsdb.wait_query('up{job="ffwatt-results"} == 1')
@@ -404,14 +405,14 @@ def test_rendered_scrape_configs_reach_an_exporter_behind_tls_and_basic_auth(pki
 
 
 def test_hosts_web_settings_are_checked():
-    from scripts import render_configs as rc
+    from ffwatt.deploy import hosts
 
     base = {"central": "localhost", "hosts": []}
-    assert rc.parse_hosts(base).web == rc.ScrapeWeb()  # absent: plain http, the same generated files
+    assert hosts.parse_hosts(base).web == hosts.ScrapeWeb()  # absent: plain http, the same generated files
     for web, words in (({"scheme": "ftp"}, "http or https"),
                        ({"scheme": "http", "ca_file": "/ca.crt"}, "only with scheme: https"),
                        ({"scheme": "http", "basic_auth": {"username": "u", "password_file": "/p"}}, "plain http"),
                        ({"scheme": "https", "basic_auth": {"username": "u", "password": "x"}}, "never written"),
                        ({"scheme": "https", "tls": {}}, "unknown key")):
-        with pytest.raises(rc.HostsError, match=words):
-            rc.parse_hosts({**base, "web": web})
+        with pytest.raises(hosts.HostsError, match=words):
+            hosts.parse_hosts({**base, "web": web})

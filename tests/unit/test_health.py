@@ -107,7 +107,7 @@ def test_nginx_rtmp_is_the_catalog_rtmp_exporter_not_a_third_party():
 def test_unknown_third_party_is_an_error_naming_it():
     with pytest.raises(TargetConfigError, match=r"--third-party: unknown exporter 'node'.*node-exporter"):
         third_party_targets("node")
-    with pytest.raises(SystemExit, match="unknown exporter 'nope'"):
+    with pytest.raises(TargetConfigError, match="unknown exporter 'nope'"):
         make("--third-party", "nope")
 
 
@@ -146,9 +146,9 @@ def test_bad_targets_setting_names_the_item(text, message):
 
 
 def test_bad_settings_exit_with_a_message():
-    with pytest.raises(SystemExit, match="--targets: 'x' is not name=url"):
+    with pytest.raises(TargetConfigError, match="--targets: 'x' is not name=url"):
         make("--targets", "x")
-    with pytest.raises(SystemExit, match="not both"):
+    with pytest.raises(TargetConfigError, match="not both"):
         make("--targets", "a=http://x", "--targets-file", "t.yaml")
     with pytest.raises(SystemExit):
         make("--timeout", "0")
@@ -243,7 +243,7 @@ def test_yaml_errors_name_the_file_and_the_entry(tmp_path, body, message):
 
 
 def test_missing_yaml_file(tmp_path):
-    with pytest.raises(SystemExit, match=r"targets file .*nope.yaml: cannot read"):
+    with pytest.raises(TargetConfigError, match=r"targets file .*nope.yaml: cannot read"):
         make("--targets-file", str(tmp_path / "nope.yaml"))
 
 

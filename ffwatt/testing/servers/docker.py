@@ -21,13 +21,12 @@ from typing import Any
 from ffwatt.common import process
 from ffwatt.common.server import (
     LIVE,
-    LOG_TAIL_BYTES,
     SBIN,
     START_TIMEOUT,
     STOP_TIMEOUT,
+    LoggedProcess,
     ServerStartError,
     ServerUnavailableError,
-    StartedContext,
     find_binary,
     remove_dir,
     require_root,
@@ -93,7 +92,7 @@ def mounts_under(root: Path) -> list[str]:
 
 
 
-class DockerEngine(StartedContext):
+class DockerEngine(LoggedProcess):
     """A private dockerd (root only) with its own data/exec roots and socket.
 
     No networking set-up (`--bridge=none`, no iptables), so containers must
@@ -139,9 +138,6 @@ class DockerEngine(StartedContext):
     def base_url(self) -> str:
         return f"unix://{self.socket}"
 
-    @property
-    def running(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
 
     @property
     def client(self):
@@ -151,9 +147,6 @@ class DockerEngine(StartedContext):
 
             self._client = docker.DockerClient(base_url=self.base_url, timeout=60)
         return self._client
-
-    def log_tail(self, nbytes: int = LOG_TAIL_BYTES) -> str:
-        return process.log_tail(self.log_path, nbytes)
 
     def _command(self) -> list[str]:
         # unique namespace keeps us apart should a shared containerd be used;

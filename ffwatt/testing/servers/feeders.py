@@ -19,12 +19,15 @@ STOP_TIMEOUT = 5.0
 
 
 class _Feeder:
-    """A thread that keeps one process per command alive; subclasses give `_commands()`."""
+    """A thread that keeps one process per command alive; subclasses give `_commands()` for their
+    `streams`, (stream name, WxH) pairs, and `ffmpeg`."""
 
     name = "feeder"
 
-    def __init__(self, log_dir: Path):
+    def __init__(self, log_dir: Path, ffmpeg: str, streams: Sequence[tuple[str, str]]):
         self.log_dir = Path(log_dir)
+        self.ffmpeg = ffmpeg
+        self.streams = tuple(streams)
         self._procs: dict[str, Popen] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
@@ -64,10 +67,8 @@ class FfmpegFeeder(_Feeder):
 
     def __init__(self, progress_url: str, log_dir: Path, *, ffmpeg: str = "ffmpeg",
                  streams: Sequence[tuple[str, str]] = (("demo-720p", "1280x720"), ("demo-360p", "640x360"))):
-        super().__init__(log_dir)
+        super().__init__(log_dir, ffmpeg, streams)
         self.progress_url = progress_url
-        self.ffmpeg = ffmpeg
-        self.streams = tuple(streams)
 
     def command(self, name: str, size: str) -> list[str]:
         return [self.ffmpeg, "-nostdin", "-hide_banner", "-loglevel", "error",
@@ -91,10 +92,8 @@ class RtmpFeeder(_Feeder):
 
     def __init__(self, ffmpeg: str, rtmp_url: str, log_dir: Path,
                  streams: Sequence[tuple[str, str]] = (("demo-cam1", "320x180"), ("demo-cam2", "320x180"))):
-        super().__init__(log_dir)
-        self.ffmpeg = ffmpeg
+        super().__init__(log_dir, ffmpeg, streams)
         self.rtmp_url = rtmp_url
-        self.streams = tuple(streams)
 
     def publish_command(self, name: str, size: str) -> list[str]:
         return [self.ffmpeg, "-nostdin", "-hide_banner", "-loglevel", "error",

@@ -25,6 +25,7 @@ class Route:
     body: bytes = b""
     content_type: str = TEXT
     delay: float = 0.0  # seconds before answering
+    headers: tuple[tuple[str, str], ...] = ()  # more response headers, e.g. (("Location", url),)
 
 
 class FakeHttp:
@@ -33,18 +34,22 @@ class FakeHttp:
     def __init__(self, routes: dict[str, Route], port: int = 0):
         self.routes = dict(routes)
         self.requests: list[str] = []
+        self.request_headers: list[dict[str, str]] = []  # of each request, in order
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:  # noqa: N802
                 path = self.path.split("?", 1)[0]
                 outer.requests.append(path)
+                outer.request_headers.append(dict(self.headers))
                 route = outer.routes.get(path, Route(404, b"not found\n"))
                 if route.delay:
                     time.sleep(route.delay)
                 self.send_response(route.status)
                 self.send_header("Content-Type", route.content_type)
                 self.send_header("Content-Length", str(len(route.body)))
+                for name, value in route.headers:
+                    self.send_header(name, value)
                 self.end_headers()
                 self.wfile.write(route.body)
 

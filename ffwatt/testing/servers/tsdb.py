@@ -17,49 +17,35 @@ import os
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, Unpack
 
-import requests
+from ffwatt.common.server import Server, ServerArgs, find_binary
+from ffwatt.common.urls import fetch
+from ffwatt.readers import tsdb
+from ffwatt.readers.tsdb import TsdbError
 
-from ffwatt.common.server import START_TIMEOUT, Server, find_binary
-
-
-class QueryError(RuntimeError):
-    """A Prometheus-API query did not return status=success."""
+__all__ = ["PromAPI", "Prometheus", "TsdbError", "VictoriaMetrics", "dry_run_scrape_config", "promtool",
+           "promtool_check_metrics"]
 
 
 class PromAPI:
-    """Prometheus HTTP API queries, shared by VictoriaMetrics and Prometheus."""
+    """Prometheus HTTP API queries, shared by VictoriaMetrics and Prometheus: the product's one
+    query client (`readers.tsdb`), its one error type (`TsdbError`)."""
 
     url: str
 
     def _get(self, path: str, params: Any = None, timeout: float = 30) -> Any:
-        r = requests.get(self.url + path, params=params, timeout=timeout)
-        return self._data(r)
-
-    @staticmethod
-    def _data(r: requests.Response) -> Any:
-        try:
-            body = r.json()
-        except ValueError:
-            raise QueryError(f"HTTP {r.status_code} from {r.url}: {r.text[:500]}") from None
-        if r.status_code != 200 or body.get("status") != "success":
-            raise QueryError(f"HTTP {r.status_code} from {r.url}: {body}")
-        return body["data"]
+        return tsdb.api_get(self.url, path, params, timeout=timeout)
 
     def query(self, expr: str, time: float | None = None) -> list:
         """Instant query; returns `data.result` (a list for vectors)."""
-        params: dict[str, Any] = {"query": expr}
-        if time is not None:
-            params["time"] = time
-        return self._get("/api/v1/query", params)["result"]
+        return tsdb.query(self.url, expr, time)
 
     def query_range(self, expr: str, start: float, end: float, step: float | str = 15) -> list:
         """Range query; returns `data.result` (list of matrix series)."""
-        params = {"query": expr, "start": start, "end": end, "step": step}
-        return self._get("/api/v1/query_range", params)["result"]
+        return tsdb.query_range(self.url, expr, start, end, step)
 
     def series(
         self,
@@ -86,7 +72,7 @@ class PromAPI:
             return None
         if isinstance(result[0], dict):
             if len(result) != 1:
-                raise QueryError(f"{expr!r} returned {len(result)} series: {result}")
+                raise TsdbError(f"{expr!r} on {self.url} returned {len(result)} series: {result}")
             return float(result[0]["value"][1])
         return float(result[1])  # scalar: [ts, "v"]
 
@@ -136,18 +122,10 @@ class VictoriaMetrics(PromAPI, Server):
         scrape_config_text: str | None = None,
         config_check_interval: str | None = None,
         retention: str = "100y",
-        extra_args: Sequence[str] = (),
-        port: int | None = None,
-        workdir: str | os.PathLike | None = None,
-        start_timeout: float = START_TIMEOUT,
+        **server: Unpack[ServerArgs],
     ) -> None:
-        super().__init__(port=port, workdir=workdir, extra_args=extra_args, start_timeout=start_timeout)
-        if scrape_config_text is not None:
-            if scrape_config is not None:
-                raise ValueError("give scrape_config or scrape_config_text, not both")
-            scrape_config = self.workdir / "scrape.yml"
-            Path(scrape_config).write_text(scrape_config_text)
-        self.scrape_config = Path(scrape_config) if scrape_config is not None else None
+        super().__init__(**server)
+        self.scrape_config = self.given_file(scrape_config, scrape_config_text, "scrape.yml")
         self.config_check_interval = config_check_interval
         self.retention = retention
         self.data_dir = self.workdir / "data"
@@ -172,8 +150,7 @@ class VictoriaMetrics(PromAPI, Server):
 
     def flush(self) -> None:
         """Make recently ingested samples searchable (/internal/force_flush)."""
-        r = requests.get(self.url + "/internal/force_flush", timeout=30)
-        r.raise_for_status()
+        fetch(self.url + "/internal/force_flush", 30).ok()
 
     def persist(self) -> None:
         """Make every ingested sample durable on disk, so it survives a SIGKILL.
@@ -183,10 +160,8 @@ class VictoriaMetrics(PromAPI, Server):
         (seen: 9 of 9 flushed samples). Creating a snapshot writes the in-memory parts
         to disk; the snapshot itself is deleted again."""
         self.flush()
-        r = requests.get(self.url + "/snapshot/create", timeout=60)
-        r.raise_for_status()
-        name = r.json()["snapshot"]
-        requests.get(self.url + "/snapshot/delete", params={"snapshot": name}, timeout=60).raise_for_status()
+        name = fetch(self.url + "/snapshot/create", 60).ok().json()["snapshot"]
+        fetch(self.url + "/snapshot/delete", 60, params={"snapshot": name}).ok()
 
     def _before_poll(self) -> None:
         self.flush()
@@ -209,32 +184,18 @@ class VictoriaMetrics(PromAPI, Server):
             params.append(("timestamp", str(int(round(timestamp * 1000)))))
         for k, v in (extra_labels or {}).items():
             params.append(("extra_label", f"{k}={v}"))
-        r = requests.post(
-            self.url + "/api/v1/import/prometheus",
-            params=params,
-            data=text.encode(),
-            timeout=30,
-        )
-        if r.status_code not in (200, 204):
-            raise QueryError(f"import failed: HTTP {r.status_code}: {r.text[:500]}")
+        fetch(self.url + "/api/v1/import/prometheus", 30, method="POST", params=params, data=text.encode()).ok()
         if flush:
             self.flush()
 
     def export(self, match: str) -> list[dict]:
         """Raw samples via /api/v1/export: [{metric, values, timestamps}]."""
         self.flush()
-        r = requests.get(self.url + "/api/v1/export", params={"match[]": match}, timeout=30)
-        r.raise_for_status()
-        return [json.loads(line) for line in r.text.splitlines() if line.strip()]
+        answer = fetch(self.url + "/api/v1/export", 30, params={"match[]": match}).ok()
+        return [json.loads(line) for line in answer.text.splitlines() if line.strip()]
 
     def delete_series(self, match: str) -> None:
-        r = requests.post(
-            self.url + "/api/v1/admin/tsdb/delete_series",
-            params={"match[]": match},
-            timeout=30,
-        )
-        if r.status_code not in (200, 204):
-            raise QueryError(f"delete_series failed: HTTP {r.status_code}: {r.text}")
+        fetch(self.url + "/api/v1/admin/tsdb/delete_series", 30, method="POST", params={"match[]": match}).ok()
 
     def targets(self) -> list[dict]:
         """Active scrape targets (/api/v1/targets)."""
@@ -283,18 +244,12 @@ class Prometheus(PromAPI, Server):
         config_file: str | os.PathLike | None = None,
         *,
         config_text: str | None = None,
-        extra_args: Sequence[str] = (),
-        port: int | None = None,
-        workdir: str | os.PathLike | None = None,
-        start_timeout: float = START_TIMEOUT,
+        **server: Unpack[ServerArgs],
     ) -> None:
-        super().__init__(port=port, workdir=workdir, extra_args=extra_args, start_timeout=start_timeout)
-        if config_file is not None and config_text is not None:
-            raise ValueError("give config_file or config_text, not both")
-        if config_file is None:
-            config_file = self.workdir / "prometheus.yml"
-            Path(config_file).write_text(config_text or _DEFAULT_PROMETHEUS_CONFIG)
-        self.config_file = Path(config_file).resolve()
+        super().__init__(**server)
+        if config_file is None and config_text is None:
+            config_text = _DEFAULT_PROMETHEUS_CONFIG
+        self.config_file = self.given_file(config_file, config_text, "prometheus.yml")
         self.data_dir = self.workdir / "tsdb"
 
     def _command(self) -> list[str]:
@@ -308,7 +263,7 @@ class Prometheus(PromAPI, Server):
         ]
 
     def reload(self) -> None:
-        requests.post(self.url + "/-/reload", timeout=30).raise_for_status()
+        fetch(self.url + "/-/reload", 30, method="POST").ok()
 
     def targets(self) -> list[dict]:
         return self._get("/api/v1/targets")["activeTargets"]

@@ -18,12 +18,12 @@ import os
 import re
 import subprocess
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Unpack
 
-import requests
-
-from ffwatt.common.server import START_TIMEOUT, Server, find_binary
+from ffwatt.common.server import Server, ServerArgs, find_binary
+from ffwatt.common.urls import fetch
 
 _LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 
@@ -44,10 +44,7 @@ class VmAgent(Server):
         buffer_dir: str | os.PathLike | None = None,
         max_disk_usage: str = "500MB",
         flush_interval: str = "1s",
-        extra_args: Sequence[str] = (),
-        port: int | None = None,
-        workdir: str | os.PathLike | None = None,
-        start_timeout: float = START_TIMEOUT,
+        **server: Unpack[ServerArgs],
     ) -> None:
         if not remote_write_url:
             raise ValueError("remote_write_url is required (e.g. VictoriaMetrics.url + '/api/v1/write')")
@@ -57,11 +54,8 @@ class VmAgent(Server):
             if not _LABEL_NAME.match(name) or not isinstance(value, str) or "," in value:
                 # the flag is comma-separated: a comma in a value would split it into two labels
                 raise ValueError(f"label {name}={value!r}: a Prometheus label name and a value without ','")
-        super().__init__(port=port, workdir=workdir, extra_args=extra_args, start_timeout=start_timeout)
-        if scrape_config_text is not None:
-            scrape_config = self.workdir / "scrape.yml"
-            Path(scrape_config).write_text(scrape_config_text, encoding="utf-8")
-        self.scrape_config = Path(scrape_config).resolve()  # type: ignore[arg-type]
+        super().__init__(**server)
+        self.scrape_config = self.given_file(scrape_config, scrape_config_text, "scrape.yml")
         self.remote_write_url = remote_write_url
         self.labels = dict(labels or {})
         self.buffer_dir = Path(buffer_dir) if buffer_dir is not None else self.workdir / "buffer"
@@ -83,9 +77,7 @@ class VmAgent(Server):
 
     def self_metrics(self) -> str:
         """vmagent's own /metrics (exposition text)."""
-        r = requests.get(self.url + "/metrics", timeout=30)
-        r.raise_for_status()
-        return r.text
+        return fetch(self.url + "/metrics", 30).ok().text
 
     def self_metric(self, name: str) -> float:
         """The sum of one of vmagent's own metrics over its series (0 when it has none)."""

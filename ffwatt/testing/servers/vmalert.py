@@ -13,11 +13,10 @@ import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Unpack
 
-import requests
-
-from ffwatt.common.server import START_TIMEOUT, Server, find_binary
+from ffwatt.common.server import Server, ServerArgs, find_binary
+from ffwatt.readers import tsdb
 
 
 class AlertSink:
@@ -84,21 +83,16 @@ class VMAlert(Server):
         remote_read_url: str | None = None,
         notifier_url: str | None = None,
         evaluation_interval: str = "1s",
-        extra_args: Sequence[str] = (),
-        port: int | None = None,
-        workdir: str | os.PathLike | None = None,
-        start_timeout: float = START_TIMEOUT,
+        **server: Unpack[ServerArgs],
     ) -> None:
         if not datasource_url:
             raise ValueError("datasource_url is required (e.g. VictoriaMetrics.url)")
-        super().__init__(port=port, workdir=workdir, extra_args=extra_args, start_timeout=start_timeout)
+        super().__init__(**server)
         if isinstance(rules, (str, os.PathLike)):
             rules = [rules]
         self.rules = [Path(r).resolve() for r in rules]
         if rules_text is not None:
-            p = self.workdir / "rules.yml"
-            p.write_text(rules_text)
-            self.rules.append(p)
+            self.rules.append(self.given_file(None, rules_text, "rules.yml"))
         if not self.rules:
             raise ValueError("no rule files given")
         self.datasource_url = datasource_url
@@ -140,9 +134,7 @@ class VMAlert(Server):
                 self.sink.close()
 
     def _get(self, path: str) -> Any:
-        r = requests.get(self.url + path, timeout=30)
-        r.raise_for_status()
-        return r.json()["data"]
+        return tsdb.api_get(self.url, path)
 
     def alerts(self) -> list[dict]:
         """Active alerts (/api/v1/alerts): dicts with name, state, labels..."""
