@@ -31,17 +31,25 @@ import threading
 from collections.abc import Mapping, Sequence
 
 from ffwatt.catalog import EXPORTERS
-from ffwatt.exporters.config import common_settings
+from ffwatt.common.errors import FfwattError
+from ffwatt.exporters.config import Setting, add_settings, common_settings, server_settings
 from ffwatt.exporters.registry import load
 from ffwatt.exporters.runtime import Runtime, build
 
 log = logging.getLogger("ffwatt")
 
 PER_HOST = tuple(name for name, spec in EXPORTERS.items() if spec.per_host)
-_SHARED = {s.name for s in common_settings(0, 1.0)} - {"listen-address"}  # port, refresh-interval, log-level
+_EVERY_EXPORTER = common_settings(0, 1.0) + server_settings()
+# port, refresh-interval, log-level: read per exporter (module docstring)
+_SHARED = tuple(s for s in common_settings(0, 1.0) if s.name != "listen-address")
+# The agent's own settings; the two it shares with every exporter are those exporters' declarations.
+AGENT_SETTINGS = (
+    Setting("exporters", ",".join(PER_HOST), "Comma-separated exporters to run (default: the per-host ones)."),
+    *(s for s in _EVERY_EXPORTER if s.name in ("listen-address", "web-config-file")),
+)
 
 
-class AgentError(ValueError):
+class AgentError(FfwattError, ValueError):
     """A bad agent command line: which exporter or flag, and why."""
 
 
@@ -67,28 +75,20 @@ def split_flags(names: Sequence[str], rest: Sequence[str]) -> dict[str, list[str
 def environment_for(name: str, environ: Mapping[str, str]) -> dict[str, str]:
     """The environment one exporter of the agent sees: the shared settings only from
     `FFWATT_<NAME>_...`, everything else as it is."""
-    shared_env = {"FFWATT_" + s.upper().replace("-", "_") for s in _SHARED}
-    env = {k: v for k, v in environ.items() if k not in shared_env}
-    prefix = f"FFWATT_{name.upper()}_"
+    env = {k: v for k, v in environ.items() if k not in {s.env for s in _SHARED}}
     for setting in _SHARED:
-        key = prefix + setting.upper().replace("-", "_")
+        key = setting.env.replace("FFWATT_", f"FFWATT_{name.upper()}_", 1)
         if key in environ:
-            env["FFWATT_" + setting.upper().replace("-", "_")] = environ[key]
+            env[setting.env] = environ[key]
     return env
 
 
 def build_agent(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> list[Runtime]:
     """Parse the agent's command line and construct one runtime per exporter (not started)."""
     environ = os.environ if environ is None else environ
-    parser = argparse.ArgumentParser(prog="ffwatt agent", description=__doc__.split("\n\n")[1])
-    parser.add_argument("--exporters", default=environ.get("FFWATT_EXPORTERS", ",".join(PER_HOST)),
-                        help=f"comma-separated exporters to run (default: the per-host ones, {','.join(PER_HOST)}) "
-                             "[env FFWATT_EXPORTERS]")
-    parser.add_argument("--listen-address", default=environ.get("FFWATT_LISTEN_ADDRESS", "0.0.0.0"),
-                        help="address every exporter serves on [env FFWATT_LISTEN_ADDRESS]")
-    parser.add_argument("--web-config-file", default=environ.get("FFWATT_WEB_CONFIG_FILE", ""),
-                        help="exporter-toolkit web config (TLS, basic auth, headers) every exporter serves with "
-                             "[env FFWATT_WEB_CONFIG_FILE]")
+    parser = argparse.ArgumentParser(prog="ffwatt agent", description=__doc__.split("\n\n")[1],
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    add_settings(parser, AGENT_SETTINGS, environ)
     args, rest = parser.parse_known_args(argv)
     names = [n.strip() for n in args.exporters.split(",") if n.strip()]
     unknown = [n for n in names if n not in EXPORTERS or n == "health"]
@@ -134,10 +134,6 @@ def serve(runtimes: Sequence[Runtime], stop: threading.Event | None = None) -> N
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    try:
-        runtimes = build_agent(argv)
-    except AgentError as exc:
-        print(f"error: {exc}")
-        return 2
-    serve(runtimes)
+    """Serve until stopped; a bad command line raises `AgentError` (`ffwatt` prints it)."""
+    serve(build_agent(argv))
     return 0

@@ -21,8 +21,8 @@ from ffwatt.common.settings import (
 )
 
 # The exporter modules declare their settings with these, through this module.
-__all__ = ["Setting", "common_settings", "non_negative_float", "non_negative_int", "parse", "port_number",
-           "positive_float", "positive_int"]
+__all__ = ["Setting", "add_settings", "common_settings", "non_negative_float", "non_negative_int", "parse", "port_number",
+           "positive_float", "positive_int", "server_settings"]
 
 
 def common_settings(default_port: int, default_refresh: float) -> tuple[Setting, ...]:

@@ -89,45 +89,12 @@ from ffwatt.runner.measure import Job, LiveTarget, Measurer, Outcome, Rep
 from ffwatt.runner.media import MediaError, SourceCatalog
 from ffwatt.runner.progress import probe_exporter, read_token
 from ffwatt.runner.rtmp_server import RtmpServer, RtmpServerError
-from ffwatt.runner.scenarios import DEFAULT_MAX_SCENARIOS, QualitySpec, Scenario, load_scenarios, matrix_sha256
+from ffwatt.runner.scenarios import QualitySpec, Scenario, load_scenarios, matrix_sha256
+from ffwatt.runner.settings import RunOptions
 
 log = logging.getLogger("ffwatt.run")
 
 __all__ = ["RunOptions", "run", "dry_run_lines", "handle_signals"]
-
-
-@dataclass(frozen=True)
-class RunOptions:
-    scenario_file: Path
-    results_dir: Path = Path("test_results")
-    ffmpeg: str | None = None
-    resume: bool = False
-    dry_run: bool = False
-    events: Path | None = None
-    progress_url: str | None = "http://127.0.0.1:9506"
-    progress_token_file: Path | None = None  # the ffmpeg exporter's --push-token-file token
-    cpu_metrics_url: str | None = None  # none of the three: the in-process meter
-    gpu_metrics_url: str | None = None
-    tsdb_url: str | None = None
-    exporter_ca_file: Path | None = None  # verifies https exporter and TSDB URLs
-    sample_interval: float = 1.0
-    tdp_watts: float | None = None  # None: the CPU model's TDP from ffwatt/runner/data/cpu_power.csv
-    powercap_root: str = "/sys/class/powercap"
-    exclusive: bool = False
-    seed: int | None = None  # None: drawn at random and recorded
-    order: str = "shuffled"  # or "sequential"
-    min_window: float = 2.0
-    cool_down: float = 0.0
-    work_dir: Path | None = None
-    keep_outputs: bool = False
-    quality: bool = True
-    rtmp_url: str | None = None  # an existing server's application URL; None: start our own nginx-rtmp
-    rtmp_stat_url: str | None = None
-    rtmp_record_dir: Path | None = None  # where that existing server records streams (for live quality)
-    nginx: str = "nginx"
-    max_scenarios: int = DEFAULT_MAX_SCENARIOS
-    cluster: str | None = None  # a Dask scheduler address: run the scenarios on its workers (runner/fleet)
-    pin_host: bool = False  # fleet: every repetition of a scenario on one host
 
 
 @contextmanager

@@ -1,13 +1,32 @@
-"""The settings of `ffwatt run`: each a flag, an environment variable `FFWATT_<FLAG>` and a
-default (`common.settings.Setting`; the flag wins, then the variable, then the default)."""
+"""The options of `ffwatt run`, `ffwatt worker` and `ffwatt score`, each declared once.
+
+Each struct IS the declaration: every field is an `option(...)` (`common.settings`) carrying its
+help, parser and environment variable `FFWATT_<FLAG>`; the CLI builds its parser from the struct
+(`add_options`) and the struct from the parsed args (`options_from`). The flag wins, then the
+variable, then the default. Code that runs without the CLI (tests, the fleet) builds the struct
+directly and gets the same defaults.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from ffwatt.common.settings import Setting, boolean, non_negative_float, non_negative_int, positive_float, positive_int
+from ffwatt.common.settings import (
+    boolean,
+    non_negative_float,
+    non_negative_int,
+    option,
+    positive_float,
+    positive_int,
+    settings_of,
+)
+from ffwatt.runner.scenarios import DEFAULT_MAX_SCENARIOS
+from ffwatt.scenarios import bundled, resolve
 
-__all__ = ["RUN_SETTINGS", "RUN_SWITCHES"]
+__all__ = ["DEFAULT_POWERCAP_ROOT", "RUN_SETTINGS", "RunOptions", "ScoreOptions", "WorkerOptions"]
+
+DEFAULT_POWERCAP_ROOT = Path("/sys/class/powercap")
 
 
 def _url(text: str) -> str | None:
@@ -30,59 +49,111 @@ def _order(text: str) -> str:
     return value
 
 
-RUN_SETTINGS = (
-    Setting("results-dir", "test_results", "Directory the results file is written to.", Path),
-    Setting("ffmpeg", None, "ffmpeg binary (default: the static ffmpeg of imageio-ffmpeg, which has libvmaf)."),
-    Setting("events", None, "Append NDJSON events (scenario-start, progress, scenario-done, ...) to this file.", Path),
-    Setting("progress-url", "http://127.0.0.1:9506",
-            "Base URL of the ffmpeg exporter that receives live progress ('' disables).", _url),
-    Setting("progress-token-file", None, "File with the token the ffmpeg exporter wants (its --push-token-file); "
-            "sent as 'Authorization: Bearer <token>' with every progress push.", Path),
-    # Energy (issue 22, docs/energy.md): with none of the three URLs the runner measures in process.
-    Setting("cpu-metrics-url", None,
-            "Read the joules counters from this cpu (RAPL) exporter's /metrics instead of in process (another "
-            "host, a running stack); unreachable: the energy is unknown.", _url),
-    Setting("gpu-metrics-url", None,
-            "Read the joules counters from this gpu (NVML) exporter's /metrics instead of in process.", _url),
-    Setting("tsdb-url", None, "VictoriaMetrics base URL: read the joules increase from it instead.", _url),
-    Setting("exporter-ca-file", None, "CA file to verify https exporter and TSDB URLs against (exporters behind a web "
-            "config, docs/security.md); credentials go in the URL (https://user:password@host:9500/metrics) and are "
-            "never logged.", Path),
-    Setting("powercap-root", "/sys/class/powercap", "The in-process meter's RAPL powercap root (a tree marked "
-            "simulated, as the demo's, is recorded as 'simulated').", _url),
-    Setting("sample-interval", 1.0, "Seconds between power and CPU samples.", positive_float),
-    Setting("tdp-watts", None,
-            "CPU package TDP in watts for the model used without RAPL/NVML (default: the CPU model's from "
-            "ffwatt/runner/data/cpu_power.csv, per hardware thread).", positive_float),
-    Setting("seed", None, "Seed of the shuffled order of each round (default: drawn at random, recorded).",
-            non_negative_int),
-    Setting("order", "shuffled", "'shuffled': repeat N is N rounds over the whole matrix, each in a shuffled "
-            "order; 'sequential': the file's order, repetitions back to back.", _order),
-    Setting("min-window", 2.0, "Encode a short scenario again, back to back, until its measurement window is "
-            "this many seconds (every figure per single encode).", non_negative_float),
-    Setting("cool-down", 0.0, "Seconds to wait after each measurement.", non_negative_float),
-    Setting("work-dir", None, "Where encoded outputs go (default: a temp dir, removed at the end).", Path),
-    Setting("rtmp-url", None, "Live mode: publish to this existing RTMP application (rtmp://host:1935/live) "
-            "instead of starting the runner's own nginx-rtmp ('' starts our own).", _rtmp_url),
-    Setting("rtmp-stat-url", None, "The /stat URL of the --rtmp-url server (to wait for a stream to close).", _url),
-    Setting("rtmp-record-dir", None, "Where the --rtmp-url server records streams (<dir>/<stream>.flv): live "
-            "quality is scored on those recordings (without it, live quality is not measured).", Path),
-    Setting("nginx", "nginx", "nginx binary for the runner's own RTMP server (needs the Debian packages nginx "
-            "libnginx-mod-rtmp)."),
-    Setting("max-scenarios", 10_000, "Refuse a scenario file that expands to more scenarios (matrix bombs).",
-            positive_int),
-    Setting("cluster", None, "Run the scenarios on the workers of this Dask scheduler (tcp://host:8786; "
-            "start one `ffwatt worker SCHEDULER` per lab host, docs/fleet.md) instead of here.", _url),
-)
-# Flags without a value; their variables take true/false.
-RUN_SWITCHES = (
-    Setting("resume", False, "Continue the newest results file of this scenario file, skipping completed "
-            "scenarios.", boolean),
-    Setting("dry-run", False, "Print the expanded scenarios and the exact ffmpeg commands; run nothing.", boolean),
-    Setting("keep-outputs", False, "Keep the encoded files in the work dir.", boolean),
-    Setting("no-quality", False, "Skip the VMAF/PSNR/SSIM pass.", boolean),
-    Setting("pin-host", False, "With --cluster: run every repetition of a scenario on the same host "
-            "(energy compares within one host).", boolean),
-    Setting("exclusive", False, "Nothing else runs on this machine: a scenario's energy is the machine's "
-            "(no attribution by CPU time).", boolean),
-)
+def _scenario_file(text: str) -> Path:
+    return resolve(text)
+
+
+_FFMPEG_HELP = "ffmpeg binary (default: the static ffmpeg of imageio-ffmpeg, which has libvmaf, else PATH)."
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """`ffwatt run SCENARIOS`."""
+
+    scenario_file: Path = option(help="scenario file, or the name of a bundled one: "
+                                 f"{', '.join(bundled())} (e.g. `ffwatt run quick`)",
+                                 type=_scenario_file, positional=True)
+    results_dir: Path = option(Path("test_results"), "Directory the results file is written to.", Path)
+    ffmpeg: str | None = option(None, _FFMPEG_HELP)
+    resume: bool = option(False, "Continue the newest results file of this scenario file, skipping completed "
+                          "scenarios.", boolean, switch=True)
+    dry_run: bool = option(False, "Print the expanded scenarios and the exact ffmpeg commands; run nothing.",
+                           boolean, switch=True)
+    events: Path | None = option(None, "Append NDJSON events (scenario-start, progress, scenario-done, ...) to "
+                                 "this file.", Path)
+    # None, like the meter URLs: a plain run pushes to no exporter nobody started.
+    progress_url: str | None = option(None, "Base URL of an ffmpeg exporter to push live progress to, e.g. "
+                                      "http://127.0.0.1:9506 (default: none).", _url)
+    progress_token_file: Path | None = option(None, "File with the token the ffmpeg exporter wants (its "
+                                              "--push-token-file); sent as 'Authorization: Bearer <token>' with "
+                                              "every progress push.", Path)
+    # Energy (docs/energy.md): with none of the three URLs the runner measures in process.
+    cpu_metrics_url: str | None = option(None, "Read the joules counters from this cpu (RAPL) exporter's /metrics "
+                                         "instead of in process (another host, a running stack); unreachable: "
+                                         "the energy is unknown.", _url)
+    gpu_metrics_url: str | None = option(None, "Read the joules counters from this gpu (NVML) exporter's /metrics "
+                                         "instead of in process.", _url)
+    tsdb_url: str | None = option(None, "VictoriaMetrics base URL: read the joules increase from it instead.", _url)
+    exporter_ca_file: Path | None = option(None, "CA file to verify https exporter and TSDB URLs against "
+                                           "(exporters behind a web config, docs/security.md); credentials go in "
+                                           "the URL (https://user:password@host:9500/metrics) and are never "
+                                           "logged.", Path)
+    sample_interval: float = option(1.0, "Seconds between power and CPU samples.", positive_float)
+    tdp_watts: float | None = option(None, "CPU package TDP in watts for the model used without RAPL/NVML "
+                                     "(default: the CPU model's from ffwatt/runner/data/cpu_power.csv, per "
+                                     "hardware thread).", positive_float)
+    powercap_root: str = option(str(DEFAULT_POWERCAP_ROOT), "The in-process meter's RAPL powercap root (a tree "
+                                "marked simulated, as the demo's, is recorded as 'simulated').", str.strip)
+    exclusive: bool = option(False, "Nothing else runs on this machine: a scenario's energy is the machine's "
+                             "(no attribution by CPU time).", boolean, switch=True)
+    seed: int | None = option(None, "Seed of the shuffled order of each round (default: drawn at random, "
+                              "recorded).", non_negative_int)
+    order: str = option("shuffled", "'shuffled': repeat N is N rounds over the whole matrix, each in a shuffled "
+                        "order; 'sequential': the file's order, repetitions back to back.", _order)
+    min_window: float = option(2.0, "Encode a short scenario again, back to back, until its measurement window "
+                               "is this many seconds (every figure per single encode).", non_negative_float)
+    cool_down: float = option(0.0, "Seconds to wait after each measurement.", non_negative_float)
+    work_dir: Path | None = option(None, "Where encoded outputs go (default: a temp dir, removed at the end).",
+                                   Path)
+    keep_outputs: bool = option(False, "Keep the encoded files in the work dir.", boolean, switch=True)
+    quality: bool = option(True, "Skip the VMAF/PSNR/SSIM pass.", boolean, flag="no-quality", switch=True)
+    rtmp_url: str | None = option(None, "Live mode: publish to this existing RTMP application "
+                                  "(rtmp://host:1935/live) instead of starting the runner's own nginx-rtmp ('' "
+                                  "starts our own).", _rtmp_url)
+    rtmp_stat_url: str | None = option(None, "The /stat URL of the --rtmp-url server (to wait for a stream to "
+                                       "close).", _url)
+    rtmp_record_dir: Path | None = option(None, "Where the --rtmp-url server records streams (<dir>/<stream>.flv):"
+                                          " live quality is scored on those recordings (without it, live quality"
+                                          " is not measured).", Path)
+    nginx: str = option("nginx", "nginx binary for the runner's own RTMP server (needs the Debian packages nginx "
+                        "libnginx-mod-rtmp).")
+    max_scenarios: int = option(DEFAULT_MAX_SCENARIOS, "Refuse a scenario file that expands to more scenarios "
+                                "(matrix bombs).", positive_int)
+    cluster: str | None = option(None, "Run the scenarios on the workers of this Dask scheduler "
+                                 "(tcp://host:8786; start one `ffwatt worker SCHEDULER` per lab host, "
+                                 "docs/fleet.md) instead of here.", _url)
+    pin_host: bool = option(False, "With --cluster: run every repetition of a scenario on the same host (energy "
+                            "compares within one host).", boolean, switch=True)
+
+
+RUN_SETTINGS = settings_of(RunOptions)
+
+
+@dataclass(frozen=True)
+class WorkerOptions:
+    """`ffwatt worker SCHEDULER`: this lab host as a fleet worker (docs/fleet.md)."""
+
+    scheduler: str = option(help="the Dask scheduler's address, e.g. tcp://10.0.0.5:8786", positional=True)
+    name: str | None = option(None, "This host's name in results files (default: the hostname).",
+                              env=False)
+    listen_host: str = option("127.0.0.1", "Address the worker listens on; a scheduler on another host needs "
+                              "this host's address.")
+    ffmpeg: str | None = option(None, _FFMPEG_HELP)
+    work_dir: Path | None = option(None, "Where encodes are written (default: a temp dir, removed at exit).", Path)
+    powercap_root: Path = option(DEFAULT_POWERCAP_ROOT, "Powercap tree to check RAPL on.", Path)
+    connect_timeout: float = field(default=30.0)  # not a flag: seconds to reach the scheduler at start
+
+
+@dataclass(frozen=True)
+class ScoreOptions:
+    """`ffwatt score DISTORTED REFERENCE` (docs/quality.md)."""
+
+    distorted: Path = option(help="the encoded file", type=Path, positional=True)
+    reference: Path = option(help="the file it was encoded from", type=Path, positional=True)
+    ffmpeg: str | None = option(None, _FFMPEG_HELP)
+    resolution: str = option("source", "Where to score: source (the reference's size; the distorted upscaled "
+                             "with bicubic), encode (the distorted's size) or WxH.", env=False)
+    model: str | None = option(None, "VMAF model (default: vmaf_4k_v0.6.1 when scored at 2160p or above, else "
+                               "vmaf_v0.6.1).", env=False)
+    json: bool = option(False, "Print the figures as JSON.", boolean, switch=True, env=False)
+    frames_csv: Path | None = option(None, "Write per-frame scores to FILE.", Path, env=False, metavar="FILE")

@@ -26,7 +26,8 @@ def captured(monkeypatch):
 def test_defaults(captured, tmp_path: Path):
     assert cli.main(["run", "s.yml"], environ={}) == 0
     opts = captured["opts"]
-    assert opts.results_dir == Path("test_results") and opts.progress_url == "http://127.0.0.1:9506"
+    # no progress URL, like the meter URLs: a plain run pushes to no exporter nobody started
+    assert opts.results_dir == Path("test_results") and opts.progress_url is None
     assert opts.cpu_metrics_url is None and opts.gpu_metrics_url is None and opts.tsdb_url is None  # in process
     assert opts.powercap_root == "/sys/class/powercap" and opts.order == "shuffled" and opts.seed is None
     assert opts.min_window == 2.0 and opts.cool_down == 0.0 and not opts.exclusive and opts.tdp_watts is None
@@ -78,4 +79,22 @@ def test_agent_and_exporter_hand_their_own_help_on(capsys):
         main(["exporter", "cpu", "--help"], environ={})
     assert "--powercap-root" in capsys.readouterr().out
     assert main(["agent", "--exporters", "health"], environ={}) == 2  # the checker is not a per-host exporter
-    assert "error: --exporters: health" in capsys.readouterr().out
+    assert "error: --exporters: health" in capsys.readouterr().err
+
+
+def test_a_bundled_scenario_name_runs_from_any_directory(tmp_path: Path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)  # no scenarios/ here: the name is the package's quick.yml
+    assert cli.main(["run", "quick", "--dry-run", "--ffmpeg", "/no/ffmpeg"], environ={}) == 0
+    out = capsys.readouterr().out
+    assert "baseline idle" in out and "/no/ffmpeg -nostdin" in out
+
+
+def test_a_file_in_the_working_directory_wins_over_a_bundled_name(tmp_path: Path, monkeypatch, captured):
+    from ffwatt.scenarios import bundled
+
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["run", "quick"], environ={}) == 0 and captured["opts"].scenario_file == bundled()["quick"]
+    (tmp_path / "quick").write_text(SCENARIOS)
+    assert cli.main(["run", "quick"], environ={}) == 0 and captured["opts"].scenario_file == Path("quick")
+    assert cli.main(["run", "nonesuch.yml"], environ={}) == 0  # left to the runner, whose error names it
+    assert captured["opts"].scenario_file == Path("nonesuch.yml")

@@ -22,21 +22,11 @@ from typing import Any
 
 from ffwatt.runner.errors import RunnerError
 from ffwatt.runner.fleet.capabilities import DEFAULT_POWERCAP_ROOT, Capabilities, detect
+from ffwatt.runner.settings import WorkerOptions
 
 __all__ = ["HostState", "host_state", "serve", "WorkerOptions"]
 
 log = logging.getLogger("ffwatt.worker")
-
-
-@dataclass(frozen=True)
-class WorkerOptions:
-    scheduler: str
-    name: str | None = None  # default: the hostname
-    listen_host: str = "127.0.0.1"
-    ffmpeg: str | None = None
-    work_dir: Path | None = None  # default: a temp dir, removed at exit
-    powercap_root: Path = DEFAULT_POWERCAP_ROOT
-    connect_timeout: float = 30.0
 
 
 @dataclass
