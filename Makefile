@@ -4,11 +4,12 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.ffwatt-installed
 
-.PHONY: help venv system-deps test unit lint dashboards generate check-generated demo bench up down clean \
+.PHONY: help venv install system-deps test unit lint dashboards generate check-generated demo bench up down clean \
 	vm-up vm-up-build images images-multiarch
 
 help:
 	@echo "make demo        exporters on the sample results + local VictoriaMetrics; checks every panel"
+	@echo "make install     the virtualenv, and \`ffwatt\` linked into $(BINDIR) (on PATH in most shells)"
 	@echo "make test        virtualenv, system packages (as root on Debian), all tests"
 	@echo "make dashboards  regenerate dashboards, scrape config, alert rules, docs from the catalog"
 	@echo "make lint        ruff"
@@ -26,6 +27,16 @@ $(INSTALLED): pyproject.toml
 	touch $@
 
 venv: $(INSTALLED)
+
+# `ffwatt` on PATH without activating the virtualenv: a link to .venv/bin/ffwatt, whose first
+# line names the virtualenv's Python. A link, not pipx: it runs this checkout's editable install
+# with every extra, so it follows `git pull`; pipx would install a second, frozen copy.
+BINDIR ?= $(HOME)/.local/bin
+install: venv
+	mkdir -p $(BINDIR)
+	ln -sfn $(CURDIR)/$(VENV)/bin/ffwatt $(BINDIR)/ffwatt
+	@case ":$$PATH:" in *":$(BINDIR):"*) echo "ffwatt: $(BINDIR)/ffwatt";; \
+	  *) echo "ffwatt: $(BINDIR)/ffwatt; $(BINDIR) is not on PATH: add it (export PATH=\"$(BINDIR):\$$PATH\")";; esac
 
 system-deps:
 	bash scripts/install-system-deps.sh

@@ -3,7 +3,7 @@ VictoriaMetrics through the real scrape path.
 
 The results exporter (its own process, default 1 s refresh) is scraped every second
 by a real VictoriaMetrics (`-search.latencyOffset=0s`, servers.tsdb) with the scrape
-config rendered by scripts.render_configs. Each trial writes a newer results file
+config rendered by ffwatt.deploy.scrape. Each trial writes a newer results file
 (temp file + rename) whose scenario count is new, then polls both the exporter and
 VictoriaMetrics' query API every POLL seconds until each shows it; no forced flush.
 """
@@ -40,8 +40,8 @@ def _vm_value(vm, query: str) -> float | None:
 
 
 def freshness_section(workdir: Path, trials: int = TRIALS, log: Callable[[str], None] = print) -> dict:
+    from ffwatt.deploy.scrape import render_scrape_config
     from ffwatt.testing.servers.tsdb import VictoriaMetrics
-    from scripts.render_configs import render_scrape_config
 
     results_dir = Path(workdir) / "fresh-results"
     write_results(results_dir, 3, 10, seq=0)

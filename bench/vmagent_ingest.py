@@ -71,8 +71,9 @@ def _load_config(address: str, jobs: int) -> str:
 
 
 def _one_host(work: Path, vm, seconds: int, log: Callable[[str], None]) -> dict:
+    from ffwatt.catalog import EXPORTERS
+    from ffwatt.deploy.scrape import render_vmagent_config
     from ffwatt.testing.servers.vmagent import VmAgent
-    from scripts.render_configs import EXPORTERS, render_vmagent_config
 
     tree = fake_powercap(work / "powercap")
     state = fake_nvml_state(work / "nvml.json", gpus=2)

@@ -1,6 +1,6 @@
 """`make demo`: every exporter and a local VictoriaMetrics scraping them, a real benchmark
-(`ffwatt run scenarios/quick.yml`: an idle baseline and three short encodes with the
-static ffmpeg, VMAF/PSNR/SSIM against the source) whose live progress goes to the ffmpeg
+(`ffwatt run quick`, the bundled ffwatt/scenarios/quick.yml: an idle baseline and three short
+encodes with the static ffmpeg, VMAF/PSNR/SSIM against the source) whose live progress goes to the ffmpeg
 exporter and whose results file the results, qoe and cost exporters then serve; every
 dashboard panel checked for data; then keeps running until interrupted.
 
@@ -99,8 +99,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--once", action="store_true", help="check the panels, print the table and exit")
     parser.add_argument("--results-dir", default=None,
                         help="serve the results files in DIR and run no benchmark (e.g. test_results, the samples)")
-    parser.add_argument("--scenarios", default=str(ROOT / "scenarios" / "quick.yml"),
-                        help="scenario file of the benchmark the demo runs")
+    parser.add_argument("--scenarios", default="quick",
+                        help="scenario file (or bundled name) of the benchmark the demo runs")
     parser.add_argument("--timeout", type=float, default=90, help="seconds to wait for every panel to have data")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")

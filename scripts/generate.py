@@ -1,43 +1,41 @@
-"""Write every generated artefact from the catalog (`make dashboards`).
+"""Write every generated artefact from the catalog into this checkout (`make dashboards`).
 
-Each generator exposes `render() -> {relative path: text}`; the staleness test calls
-`render_all()` too and compares with the committed files.
+The same code as `ffwatt dashboards --out DIR` (ffwatt/deploy/tree.py), plus what only a
+checkout has: the compose files and docs/metrics.md, docs/dashboards.md. `--check` writes
+nothing and exits 1 when a committed copy is stale (the staleness tests call `render_all()`).
 """
 
 from __future__ import annotations
 
-import importlib
+import argparse
 import sys
 from pathlib import Path
 
+from ffwatt.common.errors import FfwattError
+from ffwatt.deploy.tree import render_repository, write_tree
+
 ROOT = Path(__file__).resolve().parent.parent
 
-# Modules with a render() function; added here as they are written.
-GENERATORS = (
-    "ffwatt.catalog.docs",
-    "ffwatt.dashboards_src.build",
-    "scripts.render_configs",
-)
+# The modules whose render() the repository's files come from (ffwatt/deploy/tree.py joins them).
+GENERATORS = ("ffwatt.catalog.docs", "ffwatt.dashboards_src.build", "ffwatt.deploy.tree")
 
 
 def render_all() -> dict[str, str]:
-    files: dict[str, str] = {}
-    for name in GENERATORS:
-        for path, text in importlib.import_module(name).render().items():
-            if path in files:
-                raise ValueError(f"{name} and another generator both write {path}")
-            files[path] = text
-    return files
+    return render_repository(ROOT)
 
 
-def main() -> int:
-    for path, text in sorted(render_all().items()):
-        target = ROOT / path
-        target.parent.mkdir(parents=True, exist_ok=True)
-        if not target.exists() or target.read_text(encoding="utf-8") != text:
-            target.write_text(text, encoding="utf-8")
-            print(f"wrote {path}")
-    return 0
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m scripts.generate", description=__doc__.split("\n")[0])
+    parser.add_argument("--check", action="store_true", help="write nothing; exit 1 when a committed copy is stale")
+    args = parser.parse_args(argv)
+    try:
+        differ = write_tree(render_all(), ROOT, check=args.check)
+    except FfwattError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    for path in differ:
+        print(f"{'stale' if args.check else 'wrote'} {path}")
+    return 1 if args.check and differ else 0
 
 
 if __name__ == "__main__":

@@ -285,7 +285,7 @@ class LocalStack:
 
     # --- scraping -------------------------------------------------------------------------
     def scrape_config(self) -> str:
-        from scripts.render_configs import render_scrape_config
+        from ffwatt.deploy.scrape import render_scrape_config
 
         targets = {name: [f"127.0.0.1:{rt.port}"] for name, rt in self.exporters.items()}
         return render_scrape_config(targets, scrape_interval_override=self.scrape_interval)

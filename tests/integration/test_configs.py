@@ -14,7 +14,7 @@ import pytest
 
 from ffwatt.catalog import EXPORTERS
 from ffwatt.catalog import metrics as m
-from scripts import render_configs as rc
+from ffwatt.deploy import alerts, hosts, scrape
 from tests.harness import running_exporter
 from tests.servers import (
     Prometheus,
@@ -42,7 +42,7 @@ def test_victoriametrics_accepts_the_scrape_config() -> None:
 
 def test_victoriametrics_accepts_a_static_loopback_config(tmp_path) -> None:
     path = tmp_path / "scrape.yml"
-    path.write_text(rc.render_scrape_config({e: [f"127.0.0.1:{5000 + i}"] for i, e in enumerate(EXPORTERS)},
+    path.write_text(scrape.render_scrape_config({e: [f"127.0.0.1:{5000 + i}"] for i, e in enumerate(EXPORTERS)},
                                             scrape_interval_override="1s"))
     cp = dry_run_scrape_config(path)
     assert cp.returncode == 0, cp.stderr
@@ -57,7 +57,7 @@ def test_vmagent_accepts_the_lab_host_scrape_configs(name: str) -> None:
 def test_vmagent_dry_run_rejects_a_broken_config(tmp_path) -> None:
     # the check above can fail: an unknown field is an error under strict parsing
     path = tmp_path / "scrape.yml"
-    path.write_text(rc.render_vmagent_config({"cpu": ["127.0.0.1:9500"]}).replace("metrics_path:", "metric_path:"))
+    path.write_text(scrape.render_vmagent_config({"cpu": ["127.0.0.1:9500"]}).replace("metrics_path:", "metric_path:"))
     cp = vmagent_dry_run(path)
     assert cp.returncode != 0 and "metric_path" in cp.stderr
 
@@ -75,7 +75,7 @@ def test_promtool_checks_the_rules() -> None:
     cp = promtool("check", "rules", str(VM_DIR / "alerts.yml"))
     out = cp.stdout + cp.stderr
     assert cp.returncode == 0, out
-    assert f"SUCCESS: {len(rc.alert_rules())} rules found" in out, out
+    assert f"SUCCESS: {len(alerts.alert_rules())} rules found" in out, out
 
 
 def test_vmalert_accepts_the_rules() -> None:
@@ -99,7 +99,7 @@ def test_compose_file_is_valid_with_every_profile() -> None:
     assert cp.returncode == 0, cp.stderr
     services = set(cp.stdout.split())
     assert services == ({"victoriametrics", "vmalert", "grafana", "prometheus", "nginx-rtmp"}
-                        | set(rc.THIRD_PARTY_SERVICES) | {f"ffwatt-{e}" for e in EXPORTERS})
+                        | set(scrape.THIRD_PARTY_SERVICES) | {f"ffwatt-{e}" for e in EXPORTERS})
 
 
 def test_compose_refuses_to_start_without_a_grafana_password() -> None:
@@ -117,9 +117,9 @@ def _targets(server) -> set[tuple[str, str]]:
 
 def _expected_targets() -> set[tuple[str, str]]:
     """Every target of hosts.yml, and the compose stack's third-party exporters."""
-    return ({(EXPORTERS[exporter].job, target) for exporter, entries in rc.lab_targets(rc.load_hosts()).items()
+    return ({(EXPORTERS[exporter].job, target) for exporter, entries in scrape.lab_targets(hosts.load_hosts()).items()
              for _, target in entries}
-            | {(name, f"{name}:{port}") for name, port in rc.third_party_ports().items()})
+            | {(name, f"{name}:{port}") for name, port in scrape.third_party_ports().items()})
 
 
 def _wait(predicate, timeout: float = 30.0, what: str = "condition"):
@@ -151,8 +151,8 @@ def test_both_tsdbs_scrape_real_exporters_through_the_static_render() -> None:
     with (running_exporter("results", "--results-dir", str(SAMPLE_RESULTS)) as results,
           running_exporter("qoe", "--results-dir", str(SAMPLE_RESULTS)) as qoe):
         targets = {"results": [f"127.0.0.1:{results.runtime.port}"], "qoe": [f"127.0.0.1:{qoe.runtime.port}"]}
-        vm_config = rc.render_scrape_config(targets, scrape_interval_override="1s")
-        prom_config = rc.render_scrape_config(targets, scrape_interval_override="1s", flavor="prometheus")
+        vm_config = scrape.render_scrape_config(targets, scrape_interval_override="1s")
+        prom_config = scrape.render_scrape_config(targets, scrape_interval_override="1s", flavor="prometheus")
         with VictoriaMetrics(scrape_config_text=vm_config) as vm, Prometheus(config_text=prom_config) as prom:
             for tsdb in (vm, prom):
                 up = tsdb.wait_query('up{job=~"ffwatt-results|ffwatt-qoe"} == 1', lambda r: len(r) == 2)
@@ -232,10 +232,10 @@ def _firing(vmalert: VMAlert) -> dict[tuple[str, str, str], dict]:
 
 
 def test_alert_rules_fire_on_bad_series_and_stay_quiet_on_healthy_ones(tmp_path) -> None:
-    assert {name for name, _, _ in EXPECTED_FIRING} == {r.alert for r in rc.alert_rules()}, \
+    assert {name for name, _, _ in EXPECTED_FIRING} == {r.alert for r in alerts.alert_rules()}, \
         "every rule needs a firing case here"
     rules = tmp_path / "alerts.yml"
-    rules.write_text(rc.render_alert_rules(for_override="0s"))
+    rules.write_text(alerts.render_alert_rules(for_override="0s"))
     with VictoriaMetrics() as vm:
         vm.import_prometheus(_series(time.time()))
         with VMAlert(rules, vm.url, remote_write_url=vm.url, evaluation_interval="1s") as vmalert:

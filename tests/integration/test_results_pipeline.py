@@ -11,7 +11,7 @@ import sys
 import time
 
 from ffwatt.catalog import metrics_of
-from scripts.render_configs import render_scrape_config
+from ffwatt.deploy.scrape import render_scrape_config
 from scripts.stack import SAMPLE_RESULTS
 from tests.harness import parse_samples, running_exporter
 from tests.servers import VictoriaMetrics, dry_run_scrape_config, free_port, require_binary, wait_http

@@ -21,8 +21,8 @@ import pytest
 import requests
 
 from ffwatt.catalog import metrics as m
+from ffwatt.deploy.scrape import render_scrape_config
 from ffwatt.runner.rtmp_server import RtmpServer, RtmpServerError
-from scripts.render_configs import render_scrape_config
 from tests.harness import assert_exposition_valid, running_exporter
 from tests.servers import NginxRtmp, VictoriaMetrics, require_binary
 

@@ -12,8 +12,9 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from ffwatt.catalog import EXPORTERS
 from ffwatt.catalog import metrics as m
-from scripts import render_configs as rc
+from ffwatt.deploy import scrape
 from tests.harness import running_exporter
 from tests.servers import VictoriaMetrics, VmAgent
 
@@ -49,8 +50,8 @@ def _wait(predicate, timeout: float, what: str, interval: float = 0.5):
 def test_two_hosts_through_vmagent_and_nothing_lost_while_the_store_is_down() -> None:
     with running_exporter("results", "--results-dir", str(SAMPLE_RESULTS)) as results, \
             VictoriaMetrics() as vm:
-        config = rc.render_vmagent_config({"results": [f"127.0.0.1:{results.runtime.port}"]},
-                                          scrape_interval_override=f"{SCRAPE_SECONDS:g}s")
+        config = scrape.render_vmagent_config({"results": [f"127.0.0.1:{results.runtime.port}"]},
+                                              scrape_interval_override=f"{SCRAPE_SECONDS:g}s")
         write_url = vm.url + "/api/v1/write"
         agents = [VmAgent(write_url, scrape_config_text=config, labels={"host": host}) for host in HOSTS]
         try:
@@ -59,8 +60,8 @@ def test_two_hosts_through_vmagent_and_nothing_lost_while_the_store_is_down() ->
             # both hosts' series, told apart by host only (same job, same target)
             got = vm.wait_query(f"count by (host, job) ({METRIC})", lambda r: len(r) == 2, timeout=30)
             assert {r["metric"]["host"] for r in got} == set(HOSTS)
-            assert {r["metric"]["job"] for r in got} == {rc.EXPORTERS["results"].job}
-            assert vm.wait_query(f'up{{host="lab2", job="{rc.EXPORTERS["results"].job}"}} == 1')
+            assert {r["metric"]["job"] for r in got} == {EXPORTERS["results"].job}
+            assert vm.wait_query(f'up{{host="lab2", job="{EXPORTERS["results"].job}"}} == 1')
             scenarios = vm.value(f'{METRIC}{{host="lab1"}}')
             assert scenarios is not None and scenarios > 0
             time.sleep(3 * SCRAPE_SECONDS)  # a few samples before the outage

@@ -45,7 +45,7 @@ def _export_timestamps(vm, metric: str) -> list[int]:
 @pytest.fixture
 def scraped_results(tmp_path):
     """A results exporter (in-process) and the rendered scrape config for it at 1 s."""
-    from scripts.render_configs import render_scrape_config
+    from ffwatt.deploy.scrape import render_scrape_config
 
     write_results(tmp_path / "results", 3, 10)
     with running_exporter("results", "--results-dir", str(tmp_path / "results")) as exp:

@@ -20,6 +20,7 @@ from ffwatt.runner.errors import RunInterruptedError, RunnerError
 
 ROOT = Path(__file__).resolve().parents[2]
 PRODUCT = ("ffwatt", "scripts", "bench")
+COMMANDS = ["run", "report", "score", "dashboards", "exporter", "agent", "worker"]
 
 
 def _python(*args: str) -> subprocess.CompletedProcess:
@@ -30,7 +31,7 @@ def test_help_lists_every_command(capsys):
     with pytest.raises(SystemExit) as exit_info:
         cli.main(["--help"], environ={})
     assert exit_info.value.code == 0
-    assert re.findall(r"^    (\S+) ", capsys.readouterr().out, re.M) == ["run", "report", "score", "exporter", "agent", "worker"]
+    assert re.findall(r"^    (\S+)", capsys.readouterr().out, re.M) == COMMANDS
 
 
 def test_version_is_read_from_the_installed_metadata(capsys):
@@ -100,7 +101,7 @@ def test_python_m_exporters_is_ffwatt_exporter():
 def test_python_m_ffwatt_is_the_ffwatt_command():
     alias = _python("-m", "ffwatt", "--help")
     assert alias.returncode == 0, alias.stderr
-    assert re.findall(r"^    (\S+) ", alias.stdout, re.M) == ["run", "report", "score", "exporter", "agent", "worker"]
+    assert re.findall(r"^    (\S+)", alias.stdout, re.M) == COMMANDS
 
 
 def test_pyproject_points_ffwatt_at_the_cli():

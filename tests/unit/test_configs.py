@@ -1,7 +1,7 @@
 """The rendered stack configuration: fresh, derived from the catalog, internally consistent.
 
 Scrape configs, target lists, alert rules, Grafana provisioning and the compose file all
-come from scripts/render_configs.py; these tests read the committed copies.
+come from ffwatt/deploy/; these tests read the committed copies.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ import pytest
 import yaml
 
 from ffwatt.catalog import EXPORTERS, METRICS
+from ffwatt.deploy import alerts, hosts, scrape, stack, templating, tree
 from ffwatt.exporters.health import load_targets_file
-from scripts import render_configs as rc
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -28,7 +28,7 @@ def _load(path: str):
 
 
 def test_committed_files_match_the_renderer() -> None:
-    stale = [path for path, text in rc.render().items()
+    stale = [path for path, text in tree.render_repository(ROOT).items()
              if not (ROOT / path).exists() or (ROOT / path).read_text(encoding="utf-8") != text]
     assert not stale, f"stale generated files (run `python -m scripts.generate`): {stale}"
 
@@ -36,11 +36,11 @@ def test_committed_files_match_the_renderer() -> None:
 def test_renderer_is_registered_with_generate() -> None:
     from scripts.generate import GENERATORS
 
-    assert "scripts.render_configs" in GENERATORS
+    assert "ffwatt.deploy.tree" in GENERATORS
 
 
 def test_render_is_deterministic() -> None:
-    assert rc.render() == rc.render()
+    assert tree.render_repository(ROOT) == tree.render_repository(ROOT)
 
 
 # --- scrape configs ----------------------------------------------------------------------------
@@ -49,11 +49,11 @@ def test_render_is_deterministic() -> None:
 @pytest.mark.parametrize("path", ["victoriametrics/scrape.yml", "victoriametrics/prometheus.yml"])
 def test_every_exporter_has_a_job_with_its_interval_and_targets_file(path: str) -> None:
     jobs = {j["job_name"]: j for j in _load(path)["scrape_configs"]}
-    assert set(jobs) == {e.job for e in EXPORTERS.values()} | set(rc.THIRD_PARTY_SERVICES)
+    assert set(jobs) == {e.job for e in EXPORTERS.values()} | set(scrape.THIRD_PARTY_SERVICES)
     for e in EXPORTERS.values():
         job = jobs[e.job]
         assert job["scrape_interval"] == f"{e.scrape_interval_seconds}s"
-        assert rc._seconds(job["scrape_timeout"]) <= e.scrape_interval_seconds
+        assert templating.seconds(job["scrape_timeout"]) <= e.scrape_interval_seconds
         assert job["metrics_path"] == "/metrics"
         (sd,) = job["file_sd_configs"]
         assert sd["files"] == [f"targets/{e.name}.yml"]
@@ -66,12 +66,12 @@ def test_targets_files_use_catalog_ports() -> None:
         doc = _load(f"victoriametrics/targets/{e.name}.yml")
         targets = [t for group in doc for t in group["targets"]]
         assert all(t.rsplit(":", 1)[1] == str(e.port) for t in targets), (e.name, targets)
-        if e.name not in rc.PER_HOST:
+        if e.name not in hosts.PER_HOST:
             assert targets == [f"ffwatt-{e.name}:{e.port}"]  # central, once, the compose service
 
 
 def test_default_lab_is_the_compose_host_without_gpu() -> None:
-    lab = rc.load_hosts()
+    lab = hosts.load_hosts()
     assert lab.central == "ffwatt-{name}"
     (host,) = lab.hosts
     assert host.exporters == ("cpu", "docker", "ffmpeg")  # gpu only with --profile nvidia
@@ -79,7 +79,7 @@ def test_default_lab_is_the_compose_host_without_gpu() -> None:
 
 
 def test_static_render_for_loopback_tests() -> None:
-    text = rc.render_scrape_config({"qoe": ["127.0.0.1:4001"], "results": ["127.0.0.1:4000", "127.0.0.1:4002"]},
+    text = scrape.render_scrape_config({"qoe": ["127.0.0.1:4001"], "results": ["127.0.0.1:4000", "127.0.0.1:4002"]},
                                    scrape_interval_override="1s")
     doc = yaml.safe_load(text)
     jobs = [(j["job_name"], j["scrape_interval"], j["static_configs"]) for j in doc["scrape_configs"]]
@@ -91,57 +91,57 @@ def test_static_render_for_loopback_tests() -> None:
 
 
 def test_static_render_keeps_catalog_intervals_without_override() -> None:
-    doc = yaml.safe_load(rc.render_scrape_config({e: [f"127.0.0.1:{i + 5000}"] for i, e in enumerate(EXPORTERS)}))
+    doc = yaml.safe_load(scrape.render_scrape_config({e: [f"127.0.0.1:{i + 5000}"] for i, e in enumerate(EXPORTERS)}))
     assert {j["job_name"]: j["scrape_interval"] for j in doc["scrape_configs"]} == {
         e.job: f"{e.scrape_interval_seconds}s" for e in EXPORTERS.values()}
 
 
 @pytest.mark.parametrize("override, expected", [(0.5, "500ms"), (2, "2s"), (60, "1m"), ("250ms", "250ms")])
 def test_interval_override_forms(override, expected) -> None:
-    doc = yaml.safe_load(rc.render_scrape_config({"cpu": ["127.0.0.1:1"]}, scrape_interval_override=override))
+    doc = yaml.safe_load(scrape.render_scrape_config({"cpu": ["127.0.0.1:1"]}, scrape_interval_override=override))
     assert doc["scrape_configs"][0]["scrape_interval"] == expected
 
 
 def test_static_render_rejects_bad_input() -> None:
     with pytest.raises(KeyError, match="nope"):
-        rc.render_scrape_config({"nope": ["127.0.0.1:1"]})
+        scrape.render_scrape_config({"nope": ["127.0.0.1:1"]})
     with pytest.raises(TypeError):
-        rc.render_scrape_config({"cpu": "127.0.0.1:1"})
+        scrape.render_scrape_config({"cpu": "127.0.0.1:1"})
     with pytest.raises(ValueError):
-        rc.render_scrape_config({"cpu": ["127.0.0.1:1"]}, scrape_interval_override="fast")
+        scrape.render_scrape_config({"cpu": ["127.0.0.1:1"]}, scrape_interval_override="fast")
     with pytest.raises(ValueError):
-        rc.render_scrape_config(flavor="thanos")
+        scrape.render_scrape_config(flavor="thanos")
 
 
 # --- lab hosts ---------------------------------------------------------------------------------
 
 
 def test_a_plain_host_runs_every_per_host_exporter() -> None:
-    lab = rc.parse_hosts({"central": "metrics.lab", "hosts": ["lab1.example.net", "10.0.0.12", "fd00::7"]})
+    lab = hosts.parse_hosts({"central": "metrics.lab", "hosts": ["lab1.example.net", "10.0.0.12", "fd00::7"]})
     assert [(h.name, h.address, h.exporters) for h in lab.hosts] == [
-        ("lab1", "lab1.example.net", rc.PER_HOST),
-        ("10.0.0.12", "10.0.0.12", rc.PER_HOST),
-        ("fd00__7", "fd00::7", rc.PER_HOST),
+        ("lab1", "lab1.example.net", hosts.PER_HOST),
+        ("10.0.0.12", "10.0.0.12", hosts.PER_HOST),
+        ("fd00__7", "fd00::7", hosts.PER_HOST),
     ]
-    targets = rc.lab_targets(lab)
+    targets = scrape.lab_targets(lab)
     assert targets["cpu"] == [("lab1-cpu", "lab1.example.net:9500"), ("10.0.0.12-cpu", "10.0.0.12:9500"),
                               ("fd00__7-cpu", "[fd00::7]:9500")]
     assert targets["results"] == [("results", "metrics.lab:9502")]
 
 
 def test_rendered_targets_for_a_lab(tmp_path) -> None:
-    lab = rc.parse_hosts({"central": "ffwatt-{name}", "hosts": [
+    lab = hosts.parse_hosts({"central": "ffwatt-{name}", "hosts": [
         {"name": "local", "address": "ffwatt-{name}", "exporters": ["cpu", "docker"]},
         {"address": "enc1.lab", "exporters": ["gpu", "cpu"]},
     ]})
-    files = rc.render_targets(lab)
+    files = scrape.render_targets(lab)
     cpu = yaml.safe_load(files["victoriametrics/targets/cpu.yml"])
     assert cpu == [{"targets": ["ffwatt-cpu:9500", "enc1.lab:9500"]}]
     assert yaml.safe_load(files["victoriametrics/targets/gpu.yml"]) == [{"targets": ["enc1.lab:9505"]}]
     assert yaml.safe_load(files["victoriametrics/targets/ffmpeg.yml"]) == []
     # the health checker reads its file with its own loader
     path = tmp_path / "health-targets.yml"
-    path.write_text(files[rc.HEALTH_TARGETS])
+    path.write_text(files[scrape.HEALTH_TARGETS])
     got = {(t.name, t.url, t.kind) for t in load_targets_file(path)}
     assert got == {
         ("local-cpu", "http://ffwatt-cpu:9500/metrics", "ffwatt"),
@@ -159,10 +159,10 @@ def test_rendered_targets_for_a_lab(tmp_path) -> None:
 
 
 def test_committed_health_targets_load_in_the_health_checker() -> None:
-    targets = load_targets_file(ROOT / rc.HEALTH_TARGETS)
+    targets = load_targets_file(ROOT / scrape.HEALTH_TARGETS)
     scraped = {t for e in EXPORTERS.values() if e.name != "health"
                for group in _load(f"victoriametrics/targets/{e.name}.yml") for t in group["targets"]}
-    third_party = {f"{name}:{port}" for name, port in rc.third_party_ports().items()}
+    third_party = {f"{name}:{port}" for name, port in scrape.third_party_ports().items()}
     assert {t.url.removeprefix("http://").removesuffix("/metrics") for t in targets} == scraped | third_party
 
 
@@ -183,16 +183,16 @@ def test_committed_health_targets_load_in_the_health_checker() -> None:
     ({"central": "x/y"}, "not a host name"),
 ])
 def test_bad_hosts_files_say_what_is_wrong(doc, message) -> None:
-    with pytest.raises(rc.HostsError, match=message):
-        rc.parse_hosts(doc)
+    with pytest.raises(hosts.HostsError, match=message):
+        hosts.parse_hosts(doc)
 
 
 def test_missing_hosts_file_is_a_clear_error(tmp_path) -> None:
-    with pytest.raises(rc.HostsError, match="cannot read"):
-        rc.load_hosts(tmp_path / "hosts.yml")
+    with pytest.raises(hosts.HostsError, match="cannot read"):
+        hosts.load_hosts(tmp_path / "hosts.yml")
     (tmp_path / "hosts.yml").write_text("hosts: [\n")
-    with pytest.raises(rc.HostsError, match="not valid YAML"):
-        rc.load_hosts(tmp_path / "hosts.yml")
+    with pytest.raises(hosts.HostsError, match="not valid YAML"):
+        hosts.load_hosts(tmp_path / "hosts.yml")
 
 
 # --- alert rules -------------------------------------------------------------------------------
@@ -238,7 +238,7 @@ def test_every_alert_has_for_severity_and_annotations() -> None:
     assert len({r["alert"] for r in rules}) == len(rules)
     for rule in rules:
         assert re.fullmatch(r"Ffwatt[A-Z][A-Za-z]+", rule["alert"])
-        assert rc._seconds(rule["for"]) > 0, rule["alert"]
+        assert templating.seconds(rule["for"]) > 0, rule["alert"]
         assert rule["labels"]["severity"] in ("critical", "warning", "info")
         assert set(rule["annotations"]) == {"summary", "description"}
         assert all(len(text) > 20 for text in rule["annotations"].values())
@@ -266,7 +266,7 @@ def test_expected_alerts_exist() -> None:
 
 
 def test_for_override_and_thresholds() -> None:
-    doc = yaml.safe_load(rc.render_alert_rules(for_override="0s", thresholds={"gpu_temperature_celsius": 70,
+    doc = yaml.safe_load(alerts.render_alert_rules(for_override="0s", thresholds={"gpu_temperature_celsius": 70,
                                                                                "drop_ratio": 0.05}))
     rules = {r["alert"]: r for g in doc["groups"] for r in g["rules"]}
     assert {r["for"] for r in rules.values()} == {"0s"}
@@ -274,14 +274,14 @@ def test_for_override_and_thresholds() -> None:
     assert rules["FfwattDropRatioHigh"]["expr"].endswith("> 0.05")
     assert "5.00%" in rules["FfwattDropRatioHigh"]["annotations"]["description"]
     with pytest.raises(KeyError, match="cpu_temperature"):
-        rc.render_alert_rules(thresholds={"cpu_temperature": 1})
+        alerts.render_alert_rules(thresholds={"cpu_temperature": 1})
     with pytest.raises(ValueError):
-        rc.render_alert_rules(for_override="soon")
+        alerts.render_alert_rules(for_override="soon")
 
 
 def test_no_metric_name_is_typed_outside_the_catalog() -> None:
     """Metric names reach the rules through catalog constants, never string literals."""
-    sources = [ROOT / "scripts" / "render_configs.py", *sorted((ROOT / "victoriametrics" / "templates").iterdir())]
+    sources = [*sorted((ROOT / "ffwatt" / "deploy").glob("*.py")), *sorted((ROOT / "ffwatt" / "deploy" / "templates").iterdir())]
     for path in sources:
         text = path.read_text(encoding="utf-8")
         typed = set(re.findall(r"ffwatt_[a-z0-9_]+", text)) & set(METRICS)
@@ -330,7 +330,7 @@ def test_every_exporter_is_a_compose_service(compose) -> None:
     for e in EXPORTERS.values():
         s = services[f"ffwatt-{e.name}"]
         assert s["command"] == [e.name]
-        assert s["build"] == "." and s["image"] == rc.IMAGES["ffwatt"]
+        assert s["build"] == "." and s["image"] == stack.IMAGES["ffwatt"]
         assert s["environment"]["FFWATT_PORT"] == str(e.port)
         assert s["ports"] == [f"${{FFWATT_BIND_ADDRESS:-127.0.0.1}}:{e.port}:{e.port}"]
         assert f"127.0.0.1:{e.port}/health" in " ".join(s["healthcheck"]["test"])
@@ -402,9 +402,9 @@ def test_third_party_services(compose) -> None:
     assert node["read_only"] is True and node["cap_drop"] == ["ALL"] and "user" not in node
     for name in ("node-exporter", "cadvisor", "nginx-rtmp"):
         assert "wget" in services[name]["healthcheck"]["test"], name
-    scrape = {j["job_name"]: j for j in _load("victoriametrics/scrape.yml")["scrape_configs"]}
-    for name, port in rc.third_party_ports().items():
-        assert scrape[name]["static_configs"] == [{"targets": [f"{name}:{port}"]}]
+    jobs = {j["job_name"]: j for j in _load("victoriametrics/scrape.yml")["scrape_configs"]}
+    for name, port in scrape.third_party_ports().items():
+        assert jobs[name]["static_configs"] == [{"targets": [f"{name}:{port}"]}]
 
 
 def test_compose_mounts_what_the_configs_reference(compose) -> None:
@@ -433,9 +433,7 @@ def test_dockerfile() -> None:
 
 
 def test_agent_compose_publishes_on_loopback_unless_an_address_is_set() -> None:
-    from scripts.render_configs import render_agent_compose
-
-    text = render_agent_compose()
+    text = stack.render_agent_compose()
     ports = [line.strip() for line in text.splitlines() if line.strip().startswith('- "${FFWATT_BIND_ADDRESS')]
     assert len(ports) == 4 and all(p.startswith('- "${FFWATT_BIND_ADDRESS:-127.0.0.1}:') for p in ports), ports
     assert "0.0.0.0:" not in text  # no port published on every interface by default
@@ -498,14 +496,14 @@ def test_agent_vmagent_remote_writes_with_a_host_label_through_a_disk_buffer() -
     config = flags["promscrape.config"][0]
     mount, _, name = config.rpartition("/")
     assert name == "${FFWATT_VMAGENT_CONFIG:-scrape.yml}"
-    assert volumes[mount] == f"./{rc.VMAGENT_DIR}"
-    assert (ROOT / rc.VMAGENT_DIR / "scrape.yml").is_file() and (ROOT / rc.VMAGENT_DIR / "scrape-nvidia.yml").is_file()
+    assert volumes[mount] == f"./{scrape.VMAGENT_DIR}"
+    assert (ROOT / scrape.VMAGENT_DIR / "scrape.yml").is_file() and (ROOT / scrape.VMAGENT_DIR / "scrape-nvidia.yml").is_file()
     assert vmagent["read_only"] is True and vmagent["cap_drop"] == ["ALL"] and "ports" not in vmagent
 
 
 @pytest.mark.parametrize(("name", "gpu"), [("scrape.yml", False), ("scrape-nvidia.yml", True)])
 def test_vmagent_scrapes_the_agent_services_in_the_central_jobs(name: str, gpu: bool) -> None:
-    config = _load(f"{rc.VMAGENT_DIR}/{name}")
+    config = _load(f"{scrape.VMAGENT_DIR}/{name}")
     central = {job["job_name"]: job for job in _load("victoriametrics/scrape.yml")["scrape_configs"]}
     services = _load("docker-compose.agent.yml")["services"]
     expected = {e.job: e for e in EXPORTERS.values() if e.per_host and (gpu or e.name != "gpu")}
@@ -520,14 +518,14 @@ def test_vmagent_scrapes_the_agent_services_in_the_central_jobs(name: str, gpu: 
 
 
 def test_vmagent_config_for_loopback_targets() -> None:
-    text = rc.render_vmagent_config({"results": ["127.0.0.1:41234"]}, scrape_interval_override="1s")
+    text = scrape.render_vmagent_config({"results": ["127.0.0.1:41234"]}, scrape_interval_override="1s")
     doc = yaml.safe_load(text)
     assert [j["job_name"] for j in doc["scrape_configs"]] == [EXPORTERS["results"].job]
     assert doc["scrape_configs"][0]["scrape_interval"] == "1s"
     assert doc["scrape_configs"][0]["static_configs"] == [{"targets": ["127.0.0.1:41234"]}]
     assert "do not edit" not in text  # only the committed renders say they are generated
     with pytest.raises(KeyError, match="nosuch"):
-        rc.render_vmagent_config({"nosuch": ["127.0.0.1:1"]})
+        scrape.render_vmagent_config({"nosuch": ["127.0.0.1:1"]})
 
 
 def test_central_compose_says_where_remote_writes_go() -> None:

@@ -8,6 +8,7 @@ import pytest
 
 from ffwatt.runner.errors import RunnerError
 from ffwatt.runner.scenarios import load_scenarios, matrix_sha256, parse_scenarios, slug
+from ffwatt.scenarios import bundled
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -143,7 +144,7 @@ def test_matrix_fingerprint_changes_with_the_scenarios():
 
 
 def test_shipped_default_file_has_the_older_stacks_four_scenarios():
-    scenarios = load_scenarios(ROOT / "scenarios" / "default.yml")
+    scenarios = load_scenarios(bundled()["default"])
     assert [s.name for s in scenarios] == ["baseline idle", "2 streams @ 2500k", "4 streams @ 5000k",
                                            "single stream @ 1500k"]
     assert [s.streams for s in scenarios[1:]] == [2, 4, 1]
@@ -152,7 +153,7 @@ def test_shipped_default_file_has_the_older_stacks_four_scenarios():
 
 
 def test_shipped_quick_file_has_a_baseline_two_encoders_repeats_two_streams_and_a_live_sweep():
-    scenarios = load_scenarios(ROOT / "scenarios" / "quick.yml")
+    scenarios = load_scenarios(bundled()["quick"])
     assert scenarios[0].idle and len(scenarios) == 5
     encodes = [s for s in scenarios[1:] if not s.live]
     assert len({s.encoder for s in encodes}) == 2 and len({s.bitrate for s in encodes}) == 2
@@ -162,7 +163,7 @@ def test_shipped_quick_file_has_a_baseline_two_encoders_repeats_two_streams_and_
 
 
 def test_shipped_live_sweep_file_sweeps_1_2_4_8_streams_after_a_baseline():
-    baseline, sweep = load_scenarios(ROOT / "scenarios" / "live-sweep.yml")
+    baseline, sweep = load_scenarios(bundled()["live-sweep"])
     assert baseline.idle and sweep.live and sweep.sweep == (1, 2, 4, 8) and sweep.resolution == "320x180"
 
 
