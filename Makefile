@@ -34,7 +34,7 @@ venv: $(INSTALLED)
 BINDIR ?= $(HOME)/.local/bin
 install: venv
 	mkdir -p $(BINDIR)
-	ln -sfn $(CURDIR)/$(VENV)/bin/ffwatt $(BINDIR)/ffwatt
+	ln -sfn $(abspath $(VENV))/bin/ffwatt $(BINDIR)/ffwatt
 	@case ":$$PATH:" in *":$(BINDIR):"*) echo "ffwatt: $(BINDIR)/ffwatt";; \
 	  *) echo "ffwatt: $(BINDIR)/ffwatt; $(BINDIR) is not on PATH: add it (export PATH=\"$(BINDIR):\$$PATH\")";; esac
 

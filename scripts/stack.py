@@ -25,10 +25,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import requests
-
 from ffwatt.catalog import EXPORTERS
 from ffwatt.common.server import ServerUnavailableError
+from ffwatt.common.urls import HttpError, fetch
 from ffwatt.exporters.registry import load
 from ffwatt.exporters.runtime import Runtime, build
 from ffwatt.runner.rtmp_server import RtmpServer, RtmpServerError, find_nginx, find_rtmp_module
@@ -326,8 +325,8 @@ class LocalStack:
         out = {}
         for name, rt in self.exporters.items():
             try:
-                out[name] = requests.get(f"http://127.0.0.1:{rt.port}/health", timeout=5).json()["status"]
-            except requests.RequestException as exc:
+                out[name] = fetch(f"http://127.0.0.1:{rt.port}/health", 5).json()["status"]
+            except HttpError as exc:
                 out[name] = f"unreachable: {exc}"
         return out
 

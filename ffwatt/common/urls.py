@@ -1,7 +1,8 @@
 """ffwatt's one HTTP client: reading a URL the way a user writes it, `https://user:password@host:port/path`.
 
-The style chosen is the standard library's urllib, behind two functions, and nothing else in
-ffwatt's own requests (requests stays only where a third-party SDK brings it: docker):
+The style chosen is the standard library's urllib, behind two functions: every reader below
+the exporters (the TSDB client, the runner's meter and energy sources, the test servers, the
+demo) goes through it. Why urllib rather than requests or raw http.client:
 
 * it costs no dependency on the floors below the exporters (common, readers, the energy
   sources the runner and the agent share) and nothing resident in the agent, where requests
@@ -10,7 +11,12 @@ ffwatt's own requests (requests stays only where a third-party SDK brings it: do
   Basic` (urllib takes none in a URL), https verified against the system's CAs or a given CA
   file, a timeout on every call, redirects never followed (a credential would cross to another
   origin), and `redact` keeping the password out of every message (`user:xxxxx@`, as
-  Prometheus shows it).
+  Prometheus shows it);
+* raw http.client (the runner's progress push) repeats the URL, TLS and auth handling by hand.
+
+requests remains where a library brings it (the docker SDK) and, for now, in the two exporters
+that poll servers every few seconds with a keep-alive session and size-capped streamed reads
+(the health checker, the rtmp exporter).
 
     open_url(url, timeout, ...)  -> the open response (for streaming reads); an HTTP error status
                                     (a 3xx included) raises urllib's HTTPError, as urlopen does

@@ -35,6 +35,12 @@ class _Feeder:
     def _commands(self) -> dict[str, list[str]]:  # pragma: no cover - abstract
         raise NotImplementedError
 
+    def _live_source(self, size: str) -> list[str]:
+        """ffmpeg reading a `size` test pattern at 30 fps, paced at real time as a live source."""
+        return [self.ffmpeg, "-nostdin", "-hide_banner", "-loglevel", "error",
+                "-re",  # paced at real time, as a live encode
+                "-f", "lavfi", "-i", f"testsrc2=size={size}:rate=30"]
+
     def _run(self) -> None:
         cmds = self._commands()
         while not self._stop.is_set():
@@ -71,9 +77,7 @@ class FfmpegFeeder(_Feeder):
         self.progress_url = progress_url
 
     def command(self, name: str, size: str) -> list[str]:
-        return [self.ffmpeg, "-nostdin", "-hide_banner", "-loglevel", "error",
-                "-re",  # paced at real time, as a live encode
-                "-f", "lavfi", "-i", f"testsrc2=size={size}:rate=30", "-t", "600",
+        return [*self._live_source(size), "-t", "600",
                 "-c:v", "libx264", "-preset", "ultrafast", "-b:v", "1500k",
                 # A real muxer to /dev/null: with -f null ffmpeg reports bitrate=N/A.
                 "-f", "mpegts", "-y", "/dev/null",
@@ -96,9 +100,7 @@ class RtmpFeeder(_Feeder):
         self.rtmp_url = rtmp_url
 
     def publish_command(self, name: str, size: str) -> list[str]:
-        return [self.ffmpeg, "-nostdin", "-hide_banner", "-loglevel", "error",
-                "-re",  # paced at real time, as a live source
-                "-f", "lavfi", "-i", f"testsrc2=size={size}:rate=30",
+        return [*self._live_source(size),
                 # audio too: nginx-rtmp's audio bandwidth and the publisher's A/V sync need it
                 "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100",
                 "-t", "600",
