@@ -58,9 +58,9 @@ class AgentProcess(Process):
     def __init__(self, *, workdir: Path, powercap_root: Path, nvml_state: Path):
         self.ports = {name: free_port() for name in AGENT_EXPORTERS}
         flags = [a for name, port in self.ports.items() for a in (f"--{name}.port", str(port))]
-        code = ("import sys; from simulated.nvml import FakeNvml; from pathlib import Path; "
+        code = ("import sys; from ffwatt.testing.simulated.nvml import FakeNvml; from pathlib import Path; "
                 "FakeNvml.from_file(Path(sys.argv[1])).install(); "
-                "from exporters.agent import main; sys.exit(main(sys.argv[2:]))")
+                "from ffwatt.exporters.agent import main; sys.exit(main(sys.argv[2:]))")
         argv = [sys.executable, "-c", code, str(nvml_state), "--exporters", ",".join(AGENT_EXPORTERS),
                 "--listen-address", "127.0.0.1", *flags, "--cpu.powercap-root", str(powercap_root),
                 "--cpu.hwmon-root", "", "--docker.docker-host", NO_ENGINE]

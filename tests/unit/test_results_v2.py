@@ -499,7 +499,7 @@ def test_a_200000_scenario_file_is_refused_in_little_memory(tmp_path):
         f.write("]}")
     code = (
         "import sys\n"
-        "from contract.loading import ResultsError, load_results_file\n"
+        "from ffwatt.contract.loading import ResultsError, load_results_file\n"
         "try:\n"
         "    load_results_file(sys.argv[1])\n"
         "except ResultsError as exc:\n"
