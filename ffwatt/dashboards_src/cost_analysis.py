@@ -7,7 +7,7 @@ from ffwatt.catalog import metrics as m
 from ffwatt.dashboards_src.dashboard import DashboardSpec, Row, Var
 from ffwatt.dashboards_src.panels import T, bargauge, stat, steps, timeseries
 from ffwatt.dashboards_src.promql import by, increase, selector
-from ffwatt.dashboards_src.scenario import BENCH, energy_columns, energy_source, scenario_table, with_source
+from ffwatt.dashboards_src.scenario import BENCH, energy_columns, energy_source, figures, scenario_table, with_source
 
 UID = "cost-analysis"
 
@@ -62,11 +62,12 @@ def _cost() -> Row:
             "Cost breakdown",
             "Every cost figure of every selected scenario in one row, in the currency of its `currency` column, "
             "with the emissions beside the cost and the source of the energy both come from.",
-            T(selector(m.COST_TOTAL, **MONEY), name="Total"),
-            T(selector(m.COST_ENERGY, **MONEY), name="Energy cost"),
-            T(selector(m.COST_COMPUTE, **MONEY), name="Compute cost"),
-            T(selector(m.COST_PER_PIXEL, **MONEY), name="Per pixel"),
-            T(selector(m.COST_PER_VIEWER_HOUR, **MONEY), name="Per viewer-hour"),
+            *figures(MONEY,
+                     (m.COST_TOTAL, "Total"),
+                     (m.COST_ENERGY, "Energy cost"),
+                     (m.COST_COMPUTE, "Compute cost"),
+                     (m.COST_PER_PIXEL, "Per pixel"),
+                     (m.COST_PER_VIEWER_HOUR, "Per viewer-hour")),
             T(selector(m.COST_EMISSIONS, **F), name="Emissions (g CO2e)"),
             energy_source(F),
             filters=F, sort="Total", desc=True),
@@ -124,9 +125,10 @@ def _emissions() -> Row:
             "with the rule that split it, its emissions (from its own energy), and where the energy figure "
             "came from (a modelled energy gives modelled emissions).",
             *energy_columns(F),
-            T(selector(m.COST_ENERGY_CI95, **F), name="Energy ± (95 % CI)"),
-            T(selector(m.COST_EMISSIONS, **F), name="Emissions (g CO2e)"),
-            T(selector(m.COST_EMISSIONS_PER_VIEWER_HOUR, **F), name="g CO2e per viewer-hour"),
+            *figures(F,
+                     (m.COST_ENERGY_CI95, "Energy ± (95 % CI)"),
+                     (m.COST_EMISSIONS, "Emissions (g CO2e)"),
+                     (m.COST_EMISSIONS_PER_VIEWER_HOUR, "g CO2e per viewer-hour")),
             energy_source(F),
             filters=F, sort="Energy (own share)", desc=True),
     ])

@@ -70,6 +70,11 @@ def scenario_table(title: str, question: str, *targets: T, **options) -> PanelSp
     return table(title, question, *targets, *window(f), columns=COLUMNS, overrides=overrides, **options)
 
 
+def figures(f: dict[str, str], *columns: tuple) -> tuple[T, ...]:
+    """Table columns of scenario figures: (metric, column name) each, filtered by `f`."""
+    return tuple(T(selector(metric, **f), name=name) for metric, name in columns)
+
+
 def energy_source(f: dict[str, str]) -> T:
     """A hidden-value target adding each scenario's energy source as a `source` column."""
     return T(is_one(selector(m.COST_ENERGY_SOURCE, **f)), hide=True)
@@ -117,9 +122,10 @@ def leaderboard(f: dict[str, str], money: dict[str, str]) -> PanelSpec:
         "orange) and how the machine's energy was split (attribution). Sorted by quality per joule, best "
         "first. A scenario links to its QoE and cost figures and to its host's power, live encoding and "
         "containers over its own window.",
-        T(selector(m.QOE_EFFICIENCY, **f), name="Quality per joule"),
-        T(selector(m.QOE_VMAF, **f), name="VMAF"),
-        T(selector(m.QOE_VMAF_P1, **f), name="VMAF 1 % low"),
+        *figures(f,
+                 (m.QOE_EFFICIENCY, "Quality per joule"),
+                 (m.QOE_VMAF, "VMAF"),
+                 (m.QOE_VMAF_P1, "VMAF 1 % low")),
         T(bitrate(f), name="Bitrate"),
         T(per_frame(f), name="J per frame"),
         T(per_frame(f, m.COST_MACHINE_ENERGY_JOULES), name="Machine J per frame"),
