@@ -20,6 +20,7 @@
 from __future__ import annotations
 
 from ffwatt.catalog import EXPORTERS, METRICS
+from ffwatt.catalog import metrics as m
 from ffwatt.dashboards_src import palette, units
 from ffwatt.dashboards_src.lint_ast import analyse
 from ffwatt.dashboards_src.lint_units import derive
@@ -119,7 +120,7 @@ def unit_problems(panel: dict, results: dict[int, object]) -> list[str]:
         if shown != expected:
             problems.append(f"{target['refId']}: unit {shown!r}, but {result.quantity} is shown as {expected!r} "
                             f"everywhere")
-        if result.metrics & units.SPEED_METRICS:
+        if result.quantity == "factor" and result.metrics & units.SPEED_METRICS:
             where = _overrides(panel, "byName", column) if column else []
             steps = [p["value"] for p in where if p["id"] == "thresholds"] or \
                 [panel.get("fieldConfig", {}).get("defaults", {}).get("thresholds")]
@@ -201,7 +202,7 @@ def _marking_problems(panel: dict, needed: dict[str, str]) -> list[str]:
         return problems
     if panel["type"] != "xychart" and not _overrides(panel, "byRegexp", f".*{palette.SIMULATED}.*"):
         problems.append("simulated figures are not marked (an override on names with 'simulated')")
-    scenario_info = next(iter(PROVENANCE.values()))
+    scenario_info = m.COST_ENERGY_SOURCE.name
     joined = [t["expr"] for t in panel["targets"] if scenario_info in t["expr"]]
     if scenario_info in needed and joined and not all(f'"{palette.ESTIMATED}"' in e for e in joined):
         problems.append(f"the model's figures are not called {palette.ESTIMATED!r}")

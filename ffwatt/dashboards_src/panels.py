@@ -55,7 +55,8 @@ class T:
 
     @property
     def speed(self) -> bool:
-        return any(metric.name in units.SPEED_METRICS for metric in self.q.metrics)
+        """A speed against real time (not, say, a count of streams below it)."""
+        return self.q.quantity == "factor" and any(metric.name in units.SPEED_METRICS for metric in self.q.metrics)
 
 
 def steps(base: str, *above: tuple[float, str]) -> list[dict]:

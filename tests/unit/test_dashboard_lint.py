@@ -95,6 +95,14 @@ def test_a_speed_column_without_the_threshold_fails():
     assert any("a speed without the one speed threshold" in p for p in _problems(board, "Scenarios"))
 
 
+def test_a_count_of_streams_behind_real_time_is_a_count_not_a_speed():
+    # sum(speed < bool 0.99): how many streams are behind; 0 is green, not "red below 0.99x"
+    _, panel = _copy("live-encoding", "Streams behind real time")
+    defaults = panel["fieldConfig"]["defaults"]
+    assert defaults["unit"] == "none"
+    assert [(s["color"], s.get("value")) for s in defaults["thresholds"]["steps"]] == [("green", None), ("red", 1)]
+
+
 def test_every_speed_panel_uses_the_runners_threshold():
     from ffwatt.runner.live import REAL_TIME_SPEED
 
