@@ -14,7 +14,8 @@ scenarios of the older stack:
   samples are each scenario's own (attributed) power; `machine_energy_joules` is the
   simulated machine's over the same window (other tenants drew the rest) and
   `energy_attribution` the rule (issue 22); the runner-shape file has neither (an older
-  run that did not record them).
+  run that did not record them). The enriched file's encodes name their clip (`source`, lavfi
+  testsrc2); the runner-shape file names none (an older run: its clip label is "unknown").
 
 The "noise" on the power and CPU samples is a fixed sum of sines, so running
 this again writes byte-identical files (a unit test checks that the committed
@@ -156,6 +157,8 @@ def enriched_file(stamp: str) -> dict:
                     "fps": FPS,
                     "preset": "veryfast",
                     "mode": "file",
+                    # the clip (issue 23): lavfi testsrc2, generated at the scenario's size and rate
+                    "source": {"name": "testsrc2", "lavfi": "testsrc2"},
                     "vmaf": {"mean": vmaf, "harmonic_mean": round(vmaf - 0.4, 2), "min": round(vmaf - 11.5, 2),
                              "p1": round(vmaf - 6.2, 2), "model": "vmaf_v0.6.1"},
                     "quality_reference": {"reference": "source", "distorted": "encoder_output",

@@ -9,8 +9,12 @@ from __future__ import annotations
 from ffwatt.catalog.model import Metric
 
 # Label sets shared by many metrics.
-# `host`: the lab host the scenario ran on (issue 25; "unknown" in files without one).
-SCENARIO = ("scenario", "encoder", "bitrate", "resolution", "host")
+# `host`: the lab host the scenario ran on (issue 25); `preset`: the encoder preset; `clip`: the
+# source clip's name as the results file records it (issue 23: a file's or a lavfi source's name,
+# so curves and leaderboards can be per clip). Each is "unknown" where the file does not say (a
+# file from before sources were recorded, a local run, an idle baseline): never a made-up value.
+# Values are bounded: one per scenario of the results file at most (--max-scenarios).
+SCENARIO = ("scenario", "encoder", "bitrate", "resolution", "host", "preset", "clip")
 MONEY = SCENARIO + ("currency",)
 ZONE = ("socket", "zone")
 GPU_LABELS = ("gpu", "uuid")
@@ -64,8 +68,8 @@ RESULTS_FILE_TIMESTAMP = Metric(
     "timestamp", exporter="results", replaces="benchmark_last_run_timestamp")
 RESULTS_SCENARIO_INFO = Metric(
     "ffwatt_results_scenario_info", "info",
-    "Scenario metadata from the results file.",
-    "info", SCENARIO + ("preset",), exporter="results")
+    "Scenario metadata from the results file (always 1): every scenario, idle baselines included.",
+    "info", SCENARIO, exporter="results")
 RESULTS_DURATION = Metric(
     "ffwatt_results_scenario_duration_seconds", "gauge",
     "Planned duration of the scenario.",
@@ -327,6 +331,11 @@ GPU_INFO = Metric(
     "ffwatt_gpu_info", "info",
     "GPU identity.",
     "info", ("gpu", "name", "uuid", "pci_bus_id", "driver_version"), exporter="gpu")
+GPU_SOURCE = Metric(
+    "ffwatt_gpu_source_info", "info",
+    "Where the GPU readings come from (source): nvml (the NVIDIA driver) or simulated (a fake NVML such as "
+    "ffwatt's demo uses: its watts and joules are not measured). Absent while no GPU is served.",
+    "info", ("source",), exporter="gpu")
 GPU_COUNT = Metric(
     "ffwatt_gpu_devices", "gauge",
     "NVIDIA GPUs whose readings the exporter serves (0 when there is no GPU or no driver); GPUs NVML lists "
@@ -489,7 +498,7 @@ FFMPEG_FPS = Metric(
 FFMPEG_SPEED = Metric(
     "ffwatt_ffmpeg_stream_speed_ratio", "gauge",
     "Encoding speed relative to real time (1 = real time).",
-    "ratio", STREAM, exporter="ffmpeg", replaces="ffmpeg_speed")
+    "factor", STREAM, exporter="ffmpeg", replaces="ffmpeg_speed")
 FFMPEG_BITRATE = Metric(
     "ffwatt_ffmpeg_stream_bitrate_bytes_per_second", "gauge",
     "Current output bitrate in bytes/s (Prometheus base unit; x 8 for bits/s).",

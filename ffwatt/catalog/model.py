@@ -14,7 +14,8 @@ KINDS = ("gauge", "counter", "info")
 # Base units a metric may declare. "score" is for dimensionless quality scores (VMAF
 # 0-100, SSIM 0-1) that are neither ratios nor counts; "currency" means the value is
 # money in the currency named by the metric's `currency` label; "grams" are grams of
-# CO2-equivalent; "factor" a dimensionless multiplier that is not a 0..1 ratio (PUE).
+# CO2-equivalent; "factor" a dimensionless multiplier that is not a 0..1 ratio (PUE, speed
+# against real time).
 UNITS = (
     "seconds",
     "bytes",
@@ -70,6 +71,7 @@ ALLOWED_LABELS = frozenset(
         "codec",
         "sweep",
         "attribution",
+        "clip",  # the source clip of a scenario (issue 23)
         "host",  # a lab host (issue 25): one per machine of the fleet
     }
 )

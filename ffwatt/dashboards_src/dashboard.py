@@ -1,13 +1,17 @@
 """The dashboard skeleton every ffwatt dashboard shares.
 
-A dashboard module describes rows of PanelSpecs and its filter variables; this module
-turns that into a grafanalib Dashboard with the conventions applied in one place:
+A dashboard module describes its headline (the panels that answer its users' first question),
+rows of PanelSpecs below it, and its filter variables; this module turns that into a grafanalib
+Dashboard with the conventions applied in one place:
 
+- the headline at y=0, above every row and without a row header, so the first question is
+  answered before any scrolling (after the kubernetes/node mixins' headline rows);
 - a `datasource` variable of type datasource (query "prometheus"), defaulting to the
   provisioned VictoriaMetrics datasource (fixed uid "victoriametrics"); every panel and
   target uses {"type": "prometheus", "uid": "${datasource}"}; no `__inputs`;
-- filter variables fed by `label_values(metric, label)` (multi, All = ".*"), the
-  label checked against the catalog metric;
+- filter variables fed by `label_values(metric{earlier filters}, label)` (multi, All = ".*"),
+  chained: each lists only the values the filters before it leave; `Filters.on(metric)` gives the
+  matchers of every filter the metric can honour, so every query honours every filter;
 - tags ["ffwatt", ...], a "dashboards" link list on the tag "ffwatt" (time range and
   variables carried over), schemaVersion 39, browser timezone, a stable uid;
 - a panel that rate()s counters scraped more slowly than the datasource's timeInterval
@@ -15,12 +19,13 @@ turns that into a grafanalib Dashboard with the conventions applied in one place
   (`min_interval`), so $__rate_interval spans 4 scrapes;
 - read-only (`editable: false`), as the provider provisions it (`allowUiUpdates: false`
   in provisioning/dashboards/provider.yml): a change made in the UI could never be saved;
-- panels laid out left to right under their row, wrapping at 24 columns, ids in order;
-  each line of panels fills the 24 columns and has one height (no holes): widths of a
-  short line are stretched in proportion, heights to the line's tallest panel;
+- panels laid out left to right, wrapping at 24 columns, ids in order; each line of panels
+  fills the 24 columns and has one height (no holes): widths of a short line are stretched in
+  proportion, heights to the line's tallest panel;
 - the JSON normalised to what Grafana 11.2 writes (ffwatt/dashboards_src/normalise.py), sorted
   keys, two-space indent and a final newline.
 """
+
 
 from __future__ import annotations
 
@@ -32,8 +37,10 @@ from grafanalib import core as g
 from grafanalib._gen import DashboardEncoder
 
 from ffwatt.catalog import EXPORTERS, Metric
+from ffwatt.dashboards_src.grafana import DATASOURCE
 from ffwatt.dashboards_src.normalise import normalise
-from ffwatt.dashboards_src.panels import DATASOURCE, RATE_INTERVAL, TARGET_LABELS, LabelError, PanelSpec
+from ffwatt.dashboards_src.panels import PanelSpec
+from ffwatt.dashboards_src.promql import RATE_INTERVAL, TARGET_LABELS, LabelError, selector_text
 
 SCHEMA_VERSION = 39
 GRID_WIDTH = 24
@@ -47,12 +54,14 @@ EDITABLE = False
 
 @dataclass(frozen=True)
 class Var:
-    """A filter variable: the values of `label` on `metric` (label_values)."""
+    """A filter variable: the values of `label` on `metric` (label_values), narrowed by the
+    filters before it (`chain`: label -> "$var")."""
 
     name: str
     metric: Metric
     label: str
     title: str = ""
+    chain: tuple[tuple[str, str], ...] = ()
 
     def __post_init__(self) -> None:
         if self.label not in self.metric.labels and self.label not in TARGET_LABELS:
@@ -60,7 +69,7 @@ class Var:
 
     @property
     def query(self) -> str:
-        return f"label_values({self.metric.name}, {self.label})"
+        return f"label_values({selector_text(self.metric, dict(self.chain))}, {self.label})"
 
     @property
     def ref(self) -> str:
@@ -76,6 +85,26 @@ class Var:
         return t
 
 
+class Filters:
+    """Chained filter variables over one metric's labels: (name, label, title) each, in order.
+
+        BENCH = Filters(m.RESULTS_SCENARIO_INFO, ("host", "host", "Lab host"), ("clip", "clip", "Clip"), ...)
+        selector(m.QOE_VMAF, **BENCH.on(m.QOE_VMAF))    every filter the metric has a label for
+    """
+
+    def __init__(self, metric: Metric, *specs: tuple[str, str, str]) -> None:
+        self.vars: list[Var] = []
+        for name, label, title in specs:
+            chain = tuple((v.label, v.ref) for v in self.vars)
+            self.vars.append(Var(name, metric, label, title, chain))
+
+    def on(self, metric: Metric) -> dict[str, str]:
+        """Matchers of every filter whose label the metric has: a catalog label of it, or a scrape
+        label the filter lists (one that is no catalog label of the filter's own metric)."""
+        return {v.label: v.ref for v in self.vars
+                if v.label in metric.labels or (v.label in TARGET_LABELS and v.label not in v.metric.labels)}
+
+
 @dataclass
 class Row:
     title: str
@@ -87,6 +116,9 @@ class DashboardSpec:
     uid: str
     title: str
     description: str
+    # The panels at y=0 that answer the dashboard's first question, and that question.
+    headline: list[PanelSpec]
+    question: str
     rows: list[Row]
     variables: list[Var] = field(default_factory=list)
     tags: tuple[str, ...] = ()
@@ -98,7 +130,7 @@ class DashboardSpec:
         return f"provisioning/dashboards/{self.uid}.json"
 
     def panels(self) -> list[PanelSpec]:
-        return [p for row in self.rows for p in row.panels]
+        return self.headline + [p for row in self.rows for p in row.panels]
 
     def build(self) -> g.Dashboard:
         return g.Dashboard(
@@ -109,7 +141,7 @@ class DashboardSpec:
             links=[g.DashboardLink(type="dashboards", tags=[TAG], asDropdown=True, title="ffwatt dashboards",
                                    includeVars=True, keepTime=True)],
             templating=g.Templating(list=[datasource_variable(), *(v.template() for v in self.variables)]),
-            panels=layout(self.rows),
+            panels=layout(self.headline, self.rows),
         )
 
     def to_dict(self) -> dict:
@@ -158,25 +190,29 @@ def datasource_variable() -> g.Template:
     return t
 
 
-def layout(rows: list[Row]) -> list[g.Panel]:
-    """Row headers and their panels on the 24-column grid, left to right, wrapping; each
-    line filled (see `fill_line`)."""
+def layout(headline: list[PanelSpec], rows: list[Row]) -> list[g.Panel]:
+    """The headline at y=0, then row headers and their panels on the 24-column grid, left to
+    right, wrapping; each line filled (see `fill_line`)."""
+    if not headline:
+        raise ValueError("a dashboard answers its first question at the top: give it a headline")
     panels: list[g.Panel] = []
-    next_id = 1
-    y = 0
+    y = _place(headline, panels, 0)
     for row in rows:
-        panels.append(g.RowPanel(title=row.title, id=next_id, gridPos=g.GridPos(h=1, w=GRID_WIDTH, x=0, y=y)))
-        next_id += 1
-        y += 1
-        for line in lines(row.panels):
-            height = max(spec.h for spec in line)
-            x = 0
-            for spec, width in zip(line, fill_line([spec.w for spec in line]), strict=True):
-                panels.append(spec.build(next_id, g.GridPos(h=height, w=width, x=x, y=y)))
-                next_id += 1
-                x += width
-            y += height
+        panels.append(g.RowPanel(title=row.title, id=len(panels) + 1, gridPos=g.GridPos(h=1, w=GRID_WIDTH, x=0, y=y)))
+        y = _place(row.panels, panels, y + 1)
     return panels
+
+
+def _place(specs: list[PanelSpec], panels: list[g.Panel], y: int) -> int:
+    """Append the specs' panels from line y on; the y below them."""
+    for line in lines(specs):
+        height = max(spec.h for spec in line)
+        x = 0
+        for spec, width in zip(line, fill_line([spec.w for spec in line]), strict=True):
+            panels.append(spec.build(len(panels) + 1, g.GridPos(h=height, w=width, x=x, y=y)))
+            x += width
+        y += height
+    return y
 
 
 def lines(specs: list[PanelSpec]) -> list[list[PanelSpec]]:

@@ -8,13 +8,7 @@ from ffwatt.dashboards_src.dashboard import DashboardSpec, Row, Var
 from ffwatt.dashboards_src.panels import (
     UP_DOWN,
     T,
-    age,
     bargauge,
-    by,
-    increase,
-    is_one,
-    rate,
-    selector,
     stat,
     state_timeline,
     steps,
@@ -22,6 +16,7 @@ from ffwatt.dashboards_src.panels import (
     timeseries,
     value_mappings,
 )
+from ffwatt.dashboards_src.promql import age, by, increase, is_one, rate, selector
 
 UID = "exporter-health"
 
@@ -31,15 +26,15 @@ TG = {"target": TARGET.ref}
 EX = {"exporter": EXPORTER.ref}
 
 REACHABLE = {"1": ("REACHABLE", "green"), "0": ("UNREACHABLE", "red")}
+HEALTHY = selector(m.HEALTH_TARGET_HEALTHY, **TG)
 
 
-def dashboard() -> DashboardSpec:
-    healthy = selector(m.HEALTH_TARGET_HEALTHY, **TG)
-    probes = Row("Probes (health checker)", [
+def _headline() -> list:
+    return [
         stat("Status per target",
              "Which exporters serve a valid exposition with the metrics they should emit right now? UP in green, "
              "DOWN in red.",
-             T(healthy, "{target}"), mappings=value_mappings(UP_DOWN), colorMode="background",
+             T(HEALTHY, "{target}"), mappings=value_mappings(UP_DOWN), colorMode="background",
              thresholds=steps("red", (1, "green")), textMode="value_and_name", w=12, h=5),
         stat("Healthy targets",
              "How many probed targets passed their last probe?",
@@ -47,9 +42,14 @@ def dashboard() -> DashboardSpec:
         stat("Targets probed",
              "How many targets does the health checker probe?",
              T(selector(m.HEALTH_TARGETS), "targets"), w=6, h=5),
+    ]
+
+
+def _probes() -> Row:
+    return Row("Probes (health checker)", [
         state_timeline("Health over time",
                        "When was each target up or down over the selected range?",
-                       T(healthy, "{target}"), mappings=value_mappings(UP_DOWN),
+                       T(HEALTHY, "{target}"), mappings=value_mappings(UP_DOWN),
                        thresholds=steps("red", (1, "green"))),
         state_timeline("Reachability over time",
                        "Did each target answer HTTP at all? A reachable but unhealthy target serves an invalid "
@@ -85,7 +85,10 @@ def dashboard() -> DashboardSpec:
                  T(age(m.HEALTH_TARGET_LAST_CHECK, **TG), "{target}"), w=12,
                  thresholds=steps("green", (60, "yellow"), (300, "red"))),
     ])
-    runtime = Row("Exporter runtime", [
+
+
+def _runtime() -> Row:
+    return Row("Exporter runtime", [
         stat("Exporter up",
              "Did each exporter's last refresh of its source (files, sysfs, NVML, Docker, probes) succeed?",
              T(selector(m.EXPORTER_UP, **EX), "{exporter}"), mappings=value_mappings(UP_DOWN),
@@ -109,9 +112,13 @@ def dashboard() -> DashboardSpec:
                  T(by("sum", increase(m.EXPORTER_REFRESH_ERRORS, **EX), "exporter"), "{exporter}"),
                  thresholds=steps("green", (1, "red"))),
     ])
+
+
+def dashboard() -> DashboardSpec:
     return DashboardSpec(
         uid=UID, title="ffwatt / Exporter health",
         description="Which ffwatt exporters answer with real data (health checker probes), and each exporter's own "
                     "refresh state (up, staleness, duration, errors).",
-        rows=[probes, runtime], variables=[TARGET, EXPORTER], tags=("health",), time_from="now-6h",
+        question="Which exporters serve real data right now?",
+        headline=_headline(), rows=[_probes(), _runtime()], variables=[TARGET, EXPORTER], tags=("health",), time_from="now-6h",
     )

@@ -16,24 +16,28 @@ unique panel ids and titles, gridPos on the 24-column grid without overlaps.
 Query rules: the expression parses as PromQL once Grafana's variables are substituted
 (as dashboard linters do); every selector names a catalog metric and matches only its
 catalog labels (or the scrape labels job and instance); every by/without/on/ignoring
-label is a label of the metrics below it; a counter is only read through
+label is a label of the result it groups or matches; a counter is only read through
 rate/increase/irate/resets over a range selector, and those functions only read
 counters; every range is [$__rate_interval] or [$__range]; filter variables appear only
 inside regex matchers and are declared by the dashboard.
+
+What the panels show (`lint_rules`): a headline at y=0; one unit per quantity, derived from the
+catalog unit and the query (`lint_units`); one speed threshold; the encoder palette; every filter
+variable honoured by every query; where every energy figure came from.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from dataclasses import dataclass, field
-
-import promql_parser as pp
 
 from ffwatt.catalog import METRICS
 from ffwatt.dashboards_src.dashboard import DEFAULT_DATASOURCE_UID, GRID_WIDTH
-from ffwatt.dashboards_src.panels import DATASOURCE, TARGET_LABELS
-from ffwatt.dashboards_src.queries import expand, iter_panels
+from ffwatt.dashboards_src.grafana import DATASOURCE
+from ffwatt.dashboards_src.lint_ast import Analysis, analyse  # noqa: F401 (part of this module's API)
+from ffwatt.dashboards_src.lint_rules import look_problems
+from ffwatt.dashboards_src.lint_units import derive
+from ffwatt.dashboards_src.promql import TARGET_LABELS
+from ffwatt.dashboards_src.queries import LABEL_VALUES, expand, iter_panels
 
 MIN_SCHEMA_VERSION = 36
 PANEL_TYPES = {"timeseries", "stat", "bargauge", "table", "state-timeline", "xychart", "row"}
@@ -42,100 +46,9 @@ WINDOWS = {"$__rate_interval", "$__range"}
 BUILTIN_VARIABLES = {"__rate_interval", "__range", "__range_s", "__range_ms", "__interval", "__interval_ms"}
 _VARIABLE = re.compile(r"\$\{(\w+)(?::\w+)?\}|\$(\w+)")
 _RANGE = re.compile(r"\[([^\]]*)\]")
-_LABEL_VALUES = re.compile(r"^label_values\(\s*([a-zA-Z_:][a-zA-Z0-9_:]*)\s*,\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*\)$")
 # A filter variable is substituted by this marker (a valid regex) so the AST shows where it was.
 _MARK = "__grafana_var_{}__"
 _MARKED = re.compile(r"__grafana_var_(\w+?)__")
-
-
-@dataclass(frozen=True)
-class Selector:
-    metric: str | None
-    matchers: tuple[tuple[str, str, str], ...]  # (label, op, value) with op one of = != =~ !~
-    in_range: bool  # inside a range selector [..]
-    function: str | None  # the function reading that range selector
-
-
-@dataclass(frozen=True)
-class Grouping:
-    kind: str  # by, without, on, ignoring, group_left, group_right
-    labels: tuple[str, ...]
-    metrics: tuple[str, ...]  # catalog metrics selected below it
-
-
-@dataclass
-class Analysis:
-    selectors: list[Selector] = field(default_factory=list)
-    groupings: list[Grouping] = field(default_factory=list)
-
-    @property
-    def metrics(self) -> set[str]:
-        return {s.metric for s in self.selectors if s.metric}
-
-
-_OPS = {"Equal": "=", "NotEqual": "!=", "Re": "=~", "NotRe": "!~"}
-
-
-def _op(matcher) -> str:
-    text = str(matcher.op)
-    for name, op in _OPS.items():
-        if text.endswith(name) or text == op:
-            return op
-    raise ValueError(f"unknown matcher op {text!r}")
-
-
-def _children(node) -> list:
-    if isinstance(node, pp.AggregateExpr):
-        return [node.expr] + ([node.param] if node.param is not None else [])
-    if isinstance(node, pp.BinaryExpr):
-        return [node.lhs, node.rhs]
-    if isinstance(node, pp.Call):
-        return list(node.args)
-    if isinstance(node, pp.MatrixSelector):
-        return [node.vector_selector]
-    if isinstance(node, (pp.ParenExpr, pp.UnaryExpr, pp.SubqueryExpr)):
-        return [node.expr]
-    return []
-
-
-def _walk(node, parents: tuple = ()) -> Iterator[tuple[object, tuple]]:
-    yield node, parents
-    for child in _children(node):
-        yield from _walk(child, parents + (node,))
-
-
-def _metric_names(node) -> tuple[str, ...]:
-    return tuple(sorted({n.name for n, _ in _walk(node) if isinstance(n, pp.VectorSelector) and n.name}))
-
-
-def analyse(expr: str) -> Analysis:
-    """Parse a PromQL expression (Grafana variables already expanded) and collect its
-    selectors and label lists. Raises ValueError when it does not parse."""
-    try:
-        tree = pp.parse(expr)
-    except Exception as exc:  # the parser raises its own error types
-        raise ValueError(f"does not parse as PromQL: {exc}") from None
-    result = Analysis()
-    for node, parents in _walk(tree):
-        if isinstance(node, pp.VectorSelector):
-            matchers = tuple((m.name, _op(m), m.value) for m in node.matchers.matchers)
-            in_range = bool(parents) and isinstance(parents[-1], pp.MatrixSelector)
-            function = None
-            if in_range and len(parents) >= 2 and isinstance(parents[-2], pp.Call):
-                function = parents[-2].func.name
-            result.selectors.append(Selector(node.name, matchers, in_range, function))
-        elif isinstance(node, pp.AggregateExpr) and node.modifier is not None:
-            kind = "by" if str(node.modifier.type).endswith("By") else "without"
-            result.groupings.append(Grouping(kind, tuple(node.modifier.labels), _metric_names(node.expr)))
-        elif isinstance(node, pp.BinaryExpr) and node.modifier is not None:
-            metrics = _metric_names(node)
-            matching = node.modifier.matching
-            if matching is not None and matching.labels:
-                kind = "on" if str(matching.type).endswith("Include") else "ignoring"
-                result.groupings.append(Grouping(kind, tuple(matching.labels), metrics))
-            if node.modifier.group_labels:
-                result.groupings.append(Grouping("group", tuple(node.modifier.group_labels), metrics))
-    return result
 
 
 def expr_problems(expr: str, variables: set[str] | frozenset[str] = frozenset()) -> list[str]:
@@ -170,15 +83,8 @@ def expr_problems(expr: str, variables: set[str] | frozenset[str] = frozenset())
             problems.append(f"counter {s.metric} outside rate()/increase(): its raw value means nothing")
         if s.function in COUNTER_FUNCTIONS and metric.kind != "counter":
             problems.append(f"{s.function}() of {s.metric}, a {metric.kind}: only counters have a rate")
-    for grouping in analysis.groupings:
-        for name in grouping.metrics:
-            metric = METRICS.get(name)
-            if metric is None:
-                continue
-            allowed = set(metric.labels) | set(TARGET_LABELS)
-            for label in grouping.labels:
-                if label not in allowed:
-                    problems.append(f"{grouping.kind} ({label}): {name} has no label {label!r}")
+    if all(s.metric in METRICS for s in analysis.selectors):
+        problems += derive(marked).problems  # by/on/group_left labels the results lack
     return problems
 
 
@@ -215,15 +121,15 @@ def dashboard_problems(board: dict) -> list[str]:
         where = f"variable ${v.get('name')}"
         if v.get("datasource") != DATASOURCE:
             problems.append(f"{where}: datasource is not the datasource variable")
-        match = _LABEL_VALUES.match(v.get("query") or "")
+        match = LABEL_VALUES.match(v.get("query") or "")
         if not match:
             problems.append(f"{where}: query is not label_values(metric, label)")
         else:
             metric = METRICS.get(match.group(1))
             if metric is None:
                 problems.append(f"{where}: {match.group(1)} is not in the catalog")
-            elif match.group(2) not in metric.labels + TARGET_LABELS:
-                problems.append(f"{where}: {metric.name} has no label {match.group(2)!r}")
+            elif match.group(3) not in metric.labels + TARGET_LABELS:
+                problems.append(f"{where}: {metric.name} has no label {match.group(3)!r}")
         if not (v.get("includeAll") and v.get("multi") and v.get("allValue") == ".*"):
             problems.append(f"{where}: filters are multi-value with All = .*")
     ids, titles = [], []
@@ -269,7 +175,8 @@ def dashboard_problems(board: dict) -> list[str]:
 
 
 def lint(board: dict) -> list[str]:
-    """Every problem of a dashboard: its structure and every target expression."""
+    """Every problem of a dashboard: its structure, every target expression, and what its panels
+    show (`lint_rules`: headline, units, speed threshold, colours, variables, provenance)."""
     uid = board.get("uid") or "<no uid>"
     problems = dashboard_problems(board)
     variables = {v.get("name") for v in board.get("templating", {}).get("list", [])}
@@ -277,7 +184,7 @@ def lint(board: dict) -> list[str]:
         for t in panel.get("targets") or []:
             for problem in expr_problems(t.get("expr") or "", variables):
                 problems.append(f"{uid} / {panel.get('title')} / {t.get('refId')}: {problem}")
-    return problems
+    return problems + look_problems(board)
 
 
 def selected_metrics(board: dict) -> set[str]:

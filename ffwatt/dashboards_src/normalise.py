@@ -23,8 +23,7 @@ Grafana dropped long ago. What comes out:
   `custom.displayMode`, in defaults and overrides, converted as Grafana's own
   migration does;
 - units: no space after `suffix:`/`prefix:` (Grafana adds one: `suffix: fps` renders
-  "30  fps"); a 0/1 state shown through value mappings for both 0 and 1 is not a
-  percentage (`percentunit` becomes `none`).
+  "30  fps"). Which unit a panel shows is decided before, by `units`.
 
 The unit tests decode every result with Grafana's typed SDK and fail on a key it does
 not know, a `null` or one of the legacy keys above (tests/unit/test_grafana_schema.py).
@@ -53,7 +52,6 @@ PANEL_DEFAULTS: dict[str, Any] = {"hideTimeOverride": False, "transparent": Fals
 
 # Grafana's migrateTableDisplayModeToCellOptions (schema 38).
 _GAUGE_MODES = {"basic": "basic", "gradient-gauge": "gradient", "lcd-gauge": "lcd"}
-_STATE_VALUES = {"0", "1"}
 
 
 def normalise(board: dict) -> dict:
@@ -139,21 +137,10 @@ def grafana_unit(unit: str) -> str:
     return unit
 
 
-def _is_state(defaults: dict) -> bool:
-    """Value mappings that give both 0 and 1 a text: a state, not a quantity."""
-    keys: set[str] = set()
-    for mapping in defaults.get("mappings", []):
-        if mapping.get("type") == "value":
-            keys |= set(mapping.get("options", {}))
-    return _STATE_VALUES <= keys
-
-
 def _units(field_config: dict) -> None:
     defaults = field_config.get("defaults", {})
     if isinstance(defaults.get("unit"), str):
         defaults["unit"] = grafana_unit(defaults["unit"])
-        if defaults["unit"] == "percentunit" and _is_state(defaults):
-            defaults["unit"] = "none"
     for override in field_config.get("overrides", []):
         for prop in override.get("properties", []):
             if prop.get("id") == "unit" and isinstance(prop.get("value"), str):

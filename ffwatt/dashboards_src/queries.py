@@ -14,7 +14,7 @@ Stable API (the e2e tests depend on it):
         run(expand(t.expr))   # variables replaced the way Grafana would with "All" selected
 
     for v in iter_variables():
-        v.dashboard, v.name, v.metric, v.label  # $name lists label_values(metric, label)
+        v.dashboard, v.name, v.metric, v.label  # $name lists label_values(metric{...}, label)
 
 Both are NamedTuples (unpack them as 5- and 4-tuples) and read the rendered dashboard
 JSON, i.e. exactly what Grafana is given, in dashboard, panel and target order.
@@ -30,7 +30,8 @@ from typing import NamedTuple
 from ffwatt.dashboards_src.build import render_dashboards
 from ffwatt.dashboards_src.dashboard import iter_panels  # part of this module's API too
 
-_LABEL_VALUES = re.compile(r"^label_values\(\s*([a-zA-Z_:][a-zA-Z0-9_:]*)\s*,\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*\)$")
+# label_values(metric, label) or, chained, label_values(metric{label=~"$var",...}, label)
+LABEL_VALUES = re.compile(r"^label_values\(\s*([a-zA-Z_:][a-zA-Z0-9_:]*)\s*(\{[^}]*\})?\s*,\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*\)$")
 _VARIABLE = re.compile(r"\$\{(\w+)(?::\w+)?\}|\$(\w+)")
 
 
@@ -77,11 +78,11 @@ def iter_variables(boards: list[dict] | None = None) -> Iterator[DashboardVariab
         for variable in board["templating"]["list"]:
             if variable["type"] != "query":
                 continue
-            match = _LABEL_VALUES.match(variable["query"])
+            match = LABEL_VALUES.match(variable["query"])
             if not match:
                 raise ValueError(f"{board['uid']}: variable ${variable['name']} is not label_values(metric, label): "
                                  f"{variable['query']!r}")
-            yield DashboardVariable(board["uid"], variable["name"], match.group(1), match.group(2))
+            yield DashboardVariable(board["uid"], variable["name"], match.group(1), match.group(3))
 
 
 def expand(expr: str, *, rate_interval: str = "1m", range_: str = "1h", interval: str = "1m",

@@ -240,6 +240,7 @@ class GpuExporter(Exporter):
         self._schedule_lost(now, looking_for_lost, still_lost)
         self._devices = served
         out.add(m.GPU_COUNT, served)
+        out.add(m.GPU_SOURCE, 1 if served else None, source="simulated" if nvml.simulated() else "nvml")
 
         problems = []
         for gpu, lost in sorted(self._lost.items(), key=lambda kv: int(kv[0])):

@@ -24,7 +24,7 @@ class ResultsExporter(ResultsFileExporter):
         out.add(m.RESULTS_FILE_TIMESTAMP, run.mtime)
         for s in run.scenarios:
             labels = scenario_labels(s)
-            out.add(m.RESULTS_SCENARIO_INFO, 1, preset=s.preset or "unknown", **labels)
+            out.add(m.RESULTS_SCENARIO_INFO, 1, **labels)
             out.add(m.RESULTS_DURATION, s.duration_seconds, **labels)
             out.add(m.RESULTS_START, s.start_time, **labels)
             out.add(m.RESULTS_END, s.end_time, **labels)

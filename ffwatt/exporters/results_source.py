@@ -36,6 +36,9 @@ def scenario_labels(s: Scenario) -> dict[str, str]:
         "resolution": s.resolution or "unknown",
         # files from before the fleet (or a local run) name no host: "unknown", as the other labels
         "host": s.host or "unknown",
+        "preset": s.preset or "unknown",
+        # the source clip's name (issue 23); files from before sources were recorded name none
+        "clip": s.source_name or "unknown",
     }
 
 

@@ -10,19 +10,19 @@ import pytest
 
 from ffwatt.catalog import METRICS, UNITS
 from ffwatt.catalog import metrics as m
-from ffwatt.dashboards_src import build, panels
+from ffwatt.dashboards_src import build, units
 from ffwatt.dashboards_src.lint import analyse, dashboard_problems, expr_problems, lint, selected_metrics
-from ffwatt.dashboards_src.panels import (
-    RATE_UNITS,
+from ffwatt.dashboards_src.lint_units import derive
+from ffwatt.dashboards_src.panels import T
+from ffwatt.dashboards_src.promql import (
     KindError,
     LabelError,
-    T,
     age,
     as_datetime,
     by,
+    divide,
     increase,
     rate,
-    ratio,
     selector,
 )
 from ffwatt.dashboards_src.queries import dashboards, expand, iter_panels, iter_targets, iter_variables
@@ -103,13 +103,15 @@ def test_panel_ids_unique_and_grid_without_overlaps(uid):
 
 @pytest.mark.parametrize("uid", sorted(BOARDS))
 def test_every_row_is_filled_without_holes(uid):
-    # Under each row header, the panels cover the 24 columns over the section's full height.
-    sections: list[list[dict]] = []
+    # The headline (above the first row header) and each row's section cover the 24 columns over
+    # their full height.
+    sections: list[list[dict]] = [[]]
     for panel in BOARDS[uid]["panels"]:
         if panel["type"] == "row":
             sections.append([])
         else:
             sections[-1].append(panel["gridPos"])
+    assert sections[0], "a headline above the first row"
     for boxes in sections:
         top = min(b["y"] for b in boxes)
         bottom = max(b["y"] + b["h"] for b in boxes)
@@ -175,9 +177,9 @@ def test_target_parses_and_matches_the_catalog(target):
             assert label in metric.labels + SCRAPE_LABELS
         if metric.kind == "counter":  # (5) only inside rate/increase over a range
             assert s.in_range and s.function in {"rate", "increase", "irate", "resets"}
-    for grouping in analysis.groupings:
-        for name in grouping.metrics:
-            assert set(grouping.labels) <= set(METRICS[name].labels + SCRAPE_LABELS)
+    result = derive(expand(target.expr))  # (4) by/on/group_left ask only labels their results carry
+    assert result.problems == []
+    assert result.quantity is not None, result.unit_error  # and the result has a known quantity
 
 
 def test_every_rate_and_increase_uses_a_grafana_window():
@@ -334,7 +336,9 @@ def test_selector_refuses_unknown_labels_counters_and_timestamps():
 def test_counter_helpers():
     assert rate(m.CPU_ENERGY, zone="$zone") == \
         'rate(ffwatt_cpu_energy_joules_total{zone=~"$zone"}[$__rate_interval])'
-    assert rate(m.CPU_ENERGY).unit == "watt" and rate(m.DOCKER_NETWORK_RECEIVE).unit == "Bps"
+    assert rate(m.CPU_ENERGY).unit == "watt" and rate(m.DOCKER_BLOCK_READ).unit == "Bps"
+    with pytest.raises(units.UnitError, match="bits/s"):  # a network or media byte rate is shown x 8
+        assert rate(m.DOCKER_NETWORK_RECEIVE).unit
     assert increase(m.CPU_ENERGY) == "increase(ffwatt_cpu_energy_joules_total[$__range])"
     assert increase(m.CPU_ENERGY).unit == "joule"
     with pytest.raises(KindError, match="only counters"):
@@ -360,23 +364,25 @@ def test_aggregation_and_legend_labels_are_checked():
     with pytest.raises(LabelError):
         T(by("sum", q, "zone"), "{socket}")  # socket no longer on the result
     with pytest.raises(LabelError):
-        ratio(selector(m.DOCKER_MEMORY_WORKING_SET), selector(m.GPU_MEMORY_TOTAL))
+        divide(selector(m.DOCKER_MEMORY_WORKING_SET), selector(m.GPU_MEMORY_TOTAL))
 
 
-def test_every_catalog_unit_maps_to_a_grafana_unit():
-    assert set(panels.UNITS) == set(UNITS)
-    counter_units = {metric.unit for metric in METRICS.values() if metric.kind == "counter"}
-    assert counter_units <= set(RATE_UNITS) and counter_units <= set(panels.INCREASE_UNITS)
+def test_every_catalog_unit_is_shown_in_one_grafana_unit_or_refused_with_a_reason():
+    assert set(UNITS) <= set(units.DISPLAY) | set(units.NOT_SHOWN)
+    for metric in METRICS.values():
+        if metric.kind == "counter":  # every counter's rate and increase have a rule
+            units.display_unit(units.increase_quantity(metric))
+            assert units.rate_quantity(metric) in units.DISPLAY or units.rate_quantity(metric) == "bytes_per_second"
 
 
 def test_panel_units_follow_the_catalog():
     board = BOARDS["host-power"]
-    units = {p["title"]: p["fieldConfig"]["defaults"]["unit"] for p in _panels(board)}
-    assert units["CPU power per zone (from the joules counter)"] == "watt"
-    assert units["CPU energy per zone over the range"] == "joule"
-    assert units["GPU temperature"] == "celsius"
-    assert units["GPU memory"] == "bytes"
-    assert units["GPU clocks"] == "hertz"
+    units_ = {p["title"]: p["fieldConfig"]["defaults"]["unit"] for p in _panels(board)}
+    assert units_["CPU power per zone (from the joules counter)"] == "watt"
+    assert units_["CPU energy per zone over the range"] == "joule"
+    assert units_["GPU temperature"] == "celsius"
+    assert units_["GPU memory"] == "bytes"
+    assert units_["GPU clocks"] == "hertz"
     qoe = {p["title"]: p for p in _panels(BOARDS["qoe-metrics"])}
     assert qoe["Frame drop ratio"]["fieldConfig"]["defaults"]["unit"] == "percentunit"
     steps = qoe["VMAF per scenario"]["fieldConfig"]["defaults"]["thresholds"]["steps"]
@@ -431,8 +437,9 @@ def test_per_host_sums_stay_per_host():
         raise AssertionError(f"{t.panel}: {t.expr} sums over every host")
 
 
-def test_results_qoe_and_cost_series_carry_the_scenario_host():
+def test_results_qoe_and_cost_series_carry_the_scenario_host_preset_and_clip():
+    # issues 25 and 33: the benchmark dashboards filter and compare by host, preset and clip
     for name, metric in METRICS.items():
         if metric.exporter in ("results", "qoe", "cost") and "scenario" in metric.labels \
                 and "sweep" not in metric.labels:
-            assert "host" in metric.labels, name
+            assert {"host", "preset", "clip"} <= set(metric.labels), name
