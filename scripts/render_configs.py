@@ -9,7 +9,8 @@ staleness test compares them with the committed copies.
     victoriametrics/prometheus.yml        the same jobs for the Prometheus comparison profile
     victoriametrics/targets/<name>.yml    file_sd target list of each exporter, from hosts.yml
     victoriametrics/health-targets.yml    the health checker's targets, from hosts.yml
-    victoriametrics/alerts.yml            vmalert rules over catalog metrics
+    victoriametrics/alerts.yml            vmalert rules over catalog metrics (and the streams'
+                                          recording rules, ffwatt/exporters/streams_rules.py)
     provisioning/datasources/datasources.yml
     provisioning/dashboards/provider.yml
     docker-compose.yml                    the stack, one service per catalog exporter
@@ -80,6 +81,7 @@ import yaml
 
 from ffwatt.catalog import ENERGY_SOURCES, EXPORTERS
 from ffwatt.catalog import metrics as m
+from ffwatt.exporters.streams_rules import RecordingRule, recording_rules
 
 ROOT = Path(__file__).resolve().parent.parent
 VM_DIR = "victoriametrics"
@@ -598,16 +600,21 @@ def alert_rules(thresholds: Mapping[str, float] | None = None) -> list[AlertRule
 
 
 def render_alert_rules(for_override: str | None = None, thresholds: Mapping[str, float] | None = None) -> str:
-    """vmalert rules (Prometheus rule-file YAML). for_override replaces every `for` (tests: "0s")."""
+    """vmalert rules (Prometheus rule-file YAML): the alerts, then the recording rules (vmalert needs
+    -remoteWrite.url for those). for_override replaces every `for` (tests: "0s")."""
     rules = alert_rules(thresholds)
     if for_override is not None:
         for_override = duration(for_override)
     groups: dict[str, list[AlertRule]] = {}
     for rule in rules:
         groups.setdefault(rule.group, []).append(rule)
+    records: dict[str, list[RecordingRule]] = {}
+    for record in recording_rules():
+        records.setdefault(record.group, []).append(record)
     return _template(
         "alerts.yml.j2",
         groups=groups,
+        records=records,
         for_override=for_override,
         generated=GENERATED.format(source="ffwatt/catalog/metrics.py")
         if for_override is None and thresholds is None else None,
