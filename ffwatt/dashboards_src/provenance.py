@@ -78,6 +78,8 @@ PROVENANCE: dict[str, str] = {
     m.CPU_ENERGY.name: m.CPU_SOURCE.name,
     m.CPU_POWER.name: m.CPU_SOURCE.name,
     **{x.name: m.GPU_SOURCE.name for x in (m.GPU_POWER, m.GPU_POWER_LIMIT, m.GPU_ENERGY, m.GPU_POWER_INTEGRATED)},
+    **{x.name: m.STREAMS_ENERGY_SOURCE.name for x in (m.STREAM_ENERGY, m.STREAM_POWER, m.HOST_OTHER_ENERGY,
+                                                       m.HOST_IDLE_ENERGY)},
 }
 
 # Energy-unit metrics that are no estimate of anything: settings.

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from ffwatt.catalog import ENERGY_SOURCES, EXPORTERS
 from ffwatt.catalog import metrics as m
+from ffwatt.deploy.recording_rules import RecordingRule, recording_rules
 from ffwatt.deploy.templating import GENERATED, duration, render_template
 
 __all__ = ["DEFAULT_THRESHOLDS", "AlertRule", "alert_rules", "render_alert_rules"]
@@ -143,16 +144,22 @@ def _scenario_rules(gpu_hot: str, drops: str) -> list[AlertRule]:
 
 
 def render_alert_rules(for_override: str | None = None, thresholds: Mapping[str, float] | None = None) -> str:
-    """vmalert rules (Prometheus rule-file YAML). for_override replaces every `for` (tests: "0s")."""
+    """vmalert rules (Prometheus rule-file YAML): the alerts, then the streams' recording rules
+    (`deploy.recording_rules`; vmalert needs -remoteWrite.url for those). for_override replaces
+    every `for` (tests: "0s")."""
     rules = alert_rules(thresholds)
     if for_override is not None:
         for_override = duration(for_override)
     groups: dict[str, list[AlertRule]] = {}
     for rule in rules:
         groups.setdefault(rule.group, []).append(rule)
+    records: dict[str, list[RecordingRule]] = {}
+    for record in recording_rules():
+        records.setdefault(record.group, []).append(record)
     return render_template(
         "alerts.yml.j2",
         groups=groups,
+        records=records,
         for_override=for_override,
         generated=GENERATED.format(source="ffwatt/catalog/metrics.py")
         if for_override is None and thresholds is None else None,

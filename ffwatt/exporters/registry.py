@@ -17,6 +17,7 @@ EXPORTER_CLASSES = {
     "gpu": "ffwatt.exporters.gpu:GpuExporter",
     "ffmpeg": "ffwatt.exporters.ffmpeg_progress:FfmpegExporter",
     "rtmp": "ffwatt.exporters.rtmp:RtmpExporter",
+    "streams": "ffwatt.exporters.streams:StreamsExporter",
     "health": "ffwatt.exporters.health:HealthExporter",
 }
 

@@ -8,6 +8,12 @@ Each refresh (the runtime's background loop, never a scrape) GETs `--stat-url`
 dropped messages and the announced video meta; per server its uptime, accepted
 connections and byte counters; per application the number of streams.
 
+The `stream` label is not nginx-rtmp's stream name, which is the publisher's stream key (a
+credential) in the common `rtmp://host/app/KEY` set-up: it is `app/key-<hash of the name>`
+(`readers.streams.identity.rtmp_stream_label`, the function the streams exporter names the
+same stream with from ffmpeg's command line, so the two join on `stream`), or `app/name`
+with `--stream-names plain`. No stream name is logged or shown in /health.
+
 Streams that end leave /metrics at the next refresh (families are rebuilt each time).
 
 Dropped messages: nginx-rtmp counts them per client, and a client's count leaves the
@@ -20,7 +26,7 @@ Bad input (server down, refused, slow, an HTTP error, an empty, huge, malformed 
 DOCTYPE-declaring body, a root that is not `<rtmp>`, more than `--max-streams` streams):
 the refresh raises `SourceError`, so the last good data keeps being served,
 `ffwatt_exporter_up` is 0 and /health says degraded with the reason, then failing once
-it is stale. A stream whose application or name is over `--max-label-length` characters
+it is stale. A stream whose application or label is over `--max-label-length` characters
 is left out (the others are served) and /health says degraded, naming it.
 """
 
@@ -38,6 +44,7 @@ from ffwatt.exporters.labels import MAX_LABEL_LENGTH, LongLabels
 from ffwatt.exporters.rtmp_stat import DEFAULT_MAX_BYTES, DEFAULT_MAX_STREAMS, Stat, StatError, Stream, parse_stat
 from ffwatt.exporters.runtime import Exporter, SourceError
 from ffwatt.exporters.samples import Samples
+from ffwatt.readers.streams.identity import HASHED, STREAM_NAMES_SETTING, rtmp_stream_label
 
 DEFAULT_STAT_URL = "http://127.0.0.1:8080/stat"
 READ_SIZE = 64 * 1024
@@ -132,6 +139,7 @@ class RtmpExporter(Exporter):
                 "Most streams one statistics body may list; more fails the refresh (the last good data stays).",
                 positive_int),
         MAX_LABEL_LENGTH,
+        STREAM_NAMES_SETTING,
     )
 
     def __init__(self, config):
@@ -141,6 +149,7 @@ class RtmpExporter(Exporter):
         self.max_bytes = int(config.max_body_bytes)
         self.max_streams = int(config.max_streams)
         self.max_label = int(config.max_label_length)
+        self.stream_names = str(config.stream_names)
         self._session = requests.Session()
         self._dropped = DroppedMessages()
         self._last: dict = {}
@@ -153,13 +162,14 @@ class RtmpExporter(Exporter):
         except StatError as exc:
             raise SourceError(f"{self.stat_url}: {exc}") from None
         parse_seconds = time.perf_counter() - t0
+        labels = stream_labels(stat, self.stream_names)
         long_labels = LongLabels(self.max_label, "stream")
-        stat = _without_long_labels(stat, long_labels)
+        stat = _without_long_labels(stat, labels, long_labels)
         dropped = self._dropped.update(stat)
-        add_samples(out, stat, dropped)
+        add_samples(out, stat, dropped, self.stream_names)
         if long_labels.warning():
             out.warn(long_labels.warning())
-        duplicates = _duplicates(stat)
+        duplicates = _duplicates(stat, labels)
         if duplicates:
             out.warn(f"streams listed twice (several server blocks share an application name), "
                      f"the last one served: {', '.join(duplicates[:5])}")
@@ -180,6 +190,7 @@ class RtmpExporter(Exporter):
             "max_body_bytes": self.max_bytes,
             "max_streams": self.max_streams,
             "max_label_length": self.max_label,
+            "stream_names": self.stream_names,
             "last_stat": dict(self._last),
         }
 
@@ -187,17 +198,23 @@ class RtmpExporter(Exporter):
         self._session.close()
 
 
-def _without_long_labels(stat: Stat, long_labels: LongLabels) -> Stat:
-    """The stat without streams (and applications) whose names are over the label bound."""
-    streams = tuple(s for s in stat.streams if long_labels.allows(app=s.app, stream=s.name))
+def _without_long_labels(stat: Stat, labels: dict[tuple[str, str], str], long_labels: LongLabels) -> Stat:
+    """The stat without streams (and applications) whose labels are over the label bound."""
+    streams = tuple(s for s in stat.streams if long_labels.allows(app=s.app, stream=labels[s.app, s.name]))
     applications = tuple(a for a in stat.applications if len(a) <= long_labels.limit)
     if len(streams) == len(stat.streams) and len(applications) == len(stat.applications):
         return stat
     return dataclasses.replace(stat, streams=streams, applications=applications)
 
 
-def add_samples(out: Samples, stat: Stat, dropped: dict[tuple[str, str], float]) -> None:
+def stream_labels(stat: Stat, names: str) -> dict[tuple[str, str], str]:
+    """(app, name) -> the stream's `stream` label (`--stream-names` hashed or plain)."""
+    return {(s.app, s.name): rtmp_stream_label(s.app, s.name, names) for s in stat.streams}
+
+
+def add_samples(out: Samples, stat: Stat, dropped: dict[tuple[str, str], float], names: str = HASHED) -> None:
     """Every sample of one /stat reading (pure apart from `out`)."""
+    labels = stream_labels(stat, names)
     out.add(m.RTMP_UPTIME, stat.uptime_seconds)
     out.add(m.RTMP_ACCEPTED, stat.accepted)
     out.add(m.RTMP_SERVER_RECEIVED, stat.bytes_in)
@@ -205,13 +222,13 @@ def add_samples(out: Samples, stat: Stat, dropped: dict[tuple[str, str], float])
     per_app = {app: 0 for app in stat.applications}
     for s in stat.streams:
         per_app[s.app] = per_app.get(s.app, 0) + 1
-        _add_stream(out, s, dropped.get((s.app, s.name)))
+        _add_stream(out, s, dropped.get((s.app, s.name)), labels[s.app, s.name])
     for app, count in per_app.items():
         out.add(m.RTMP_STREAMS, count, app=app)
 
 
-def _add_stream(out: Samples, s: Stream, dropped: float | None) -> None:
-    labels = {"app": s.app, "stream": s.name}
+def _add_stream(out: Samples, s: Stream, dropped: float | None, label: str) -> None:
+    labels = {"app": s.app, "stream": label}
     out.add(m.RTMP_STREAM_PUBLISHING, 1 if s.publishing else 0, **labels)
     out.add(m.RTMP_STREAM_RECEIVED, s.bytes_in, **labels)
     out.add(m.RTMP_STREAM_SENT, s.bytes_out, **labels)
@@ -230,13 +247,15 @@ def _add_stream(out: Samples, s: Stream, dropped: float | None) -> None:
             out.add(m.RTMP_STREAM_VIDEO, 1, codec=s.video.codec, **labels)
 
 
-def _duplicates(stat: Stat) -> list[str]:
+def _duplicates(stat: Stat, labels: dict[tuple[str, str], str]) -> list[str]:
+    """Labels two streams share (by their labels: a name may be a stream key)."""
     seen: set[tuple[str, str]] = set()
     twice: set[str] = set()
     for s in stat.streams:
-        if (s.app, s.name) in seen:
-            twice.add(f"{s.app}/{s.name}")
-        seen.add((s.app, s.name))
+        key = (s.app, labels[s.app, s.name])
+        if key in seen:
+            twice.add(key[1])
+        seen.add(key)
     return sorted(twice)
 
 

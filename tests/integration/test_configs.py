@@ -15,6 +15,7 @@ import pytest
 from ffwatt.catalog import EXPORTERS
 from ffwatt.catalog import metrics as m
 from ffwatt.deploy import alerts, hosts, scrape
+from ffwatt.deploy.recording_rules import recording_rules
 from tests.harness import running_exporter
 from tests.servers import (
     Prometheus,
@@ -75,7 +76,7 @@ def test_promtool_checks_the_rules() -> None:
     cp = promtool("check", "rules", str(VM_DIR / "alerts.yml"))
     out = cp.stdout + cp.stderr
     assert cp.returncode == 0, out
-    assert f"SUCCESS: {len(alerts.alert_rules())} rules found" in out, out
+    assert f"SUCCESS: {len(alerts.alert_rules()) + len(recording_rules())} rules found" in out, out
 
 
 def test_vmalert_accepts_the_rules() -> None:
@@ -267,7 +268,7 @@ def test_default_for_durations_hold_alerts_pending(tmp_path) -> None:
     """With the committed `for`, a fresh bad reading is pending, not firing."""
     with VictoriaMetrics() as vm:
         vm.import_prometheus(_series(time.time()))
-        with VMAlert(VM_DIR / "alerts.yml", vm.url, evaluation_interval="1s") as vmalert:
+        with VMAlert(VM_DIR / "alerts.yml", vm.url, remote_write_url=vm.url, evaluation_interval="1s") as vmalert:
             alert = vmalert.wait_alert("FfwattGpuOverTemperature", state="pending")
             assert alert["labels"]["gpu"] == "0"
             assert not [a for a in vmalert.alerts() if a.get("state") == "firing"]

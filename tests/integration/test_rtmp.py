@@ -23,11 +23,13 @@ import requests
 from ffwatt.catalog import metrics as m
 from ffwatt.deploy.scrape import render_scrape_config
 from ffwatt.runner.rtmp_server import RtmpServer, RtmpServerError
+from tests.fixtures.stream_names import hashed
 from tests.harness import assert_exposition_valid, running_exporter
 from tests.servers import NginxRtmp, VictoriaMetrics, require_binary
 
 FIXTURE = (Path(__file__).resolve().parents[1] / "fixtures" / "rtmp" / "stat_two_streams.xml").read_bytes()
 FAST = ("--refresh-interval", "0.2", "--stat-timeout", "1")
+CAMS = {hashed("live", "cam1"), hashed("live", "cam2")}  # the fixture's streams, as labelled
 
 
 def _ffmpeg() -> str:
@@ -76,6 +78,7 @@ def _both_with_meta(xml: str, names: tuple[str, ...]) -> bool:
 def test_two_live_streams_reach_stat_the_exporter_and_victoriametrics(nginx, tmp_path):
     require_binary("victoria-metrics")
     names = ("it-cam1", "it-cam2")
+    labels = {hashed("live", n) for n in names}  # the names are stream keys: hashed in the label
     pubs: list[subprocess.Popen] = []
     try:
         with running_exporter("rtmp", "--stat-url", nginx.stat_url, *FAST) as exp:
@@ -94,15 +97,15 @@ def test_two_live_streams_reach_stat_the_exporter_and_victoriametrics(nginx, tmp
 
                 # the exporter: both streams, promtool clean, exactly the catalog's metrics
                 # (a snapshot taken before nginx had the meta would lack the width: wait for a later one)
-                exp.wait_for(lambda e: set(series(e, m.RTMP_STREAM_RECEIVED.name)) == set(names)
-                             and set(series(e, m.RTMP_STREAM_AVSYNC.name)) == set(names)
-                             and set(series(e, m.RTMP_STREAM_WIDTH.name)) == set(names), timeout=10,
+                exp.wait_for(lambda e: set(series(e, m.RTMP_STREAM_RECEIVED.name)) == labels
+                             and set(series(e, m.RTMP_STREAM_AVSYNC.name)) == labels
+                             and set(series(e, m.RTMP_STREAM_WIDTH.name)) == labels, timeout=10,
                              what="both streams with a publisher and their meta in the exporter")
                 text = exp.scrape()
                 assert_exposition_valid("rtmp", text)
                 samples = exp.samples()
                 for n in names:
-                    one = {"app": "live", "stream": n}
+                    one = {"app": "live", "stream": hashed("live", n)}
                     assert exp.value(m.RTMP_STREAM_WIDTH.name, **one) == 320
                     assert exp.value(m.RTMP_STREAM_HEIGHT.name, **one) == 180
                     assert exp.value(m.RTMP_STREAM_FPS.name, **one) == 30
@@ -118,13 +121,13 @@ def test_two_live_streams_reach_stat_the_exporter_and_victoriametrics(nginx, tmp
                 # VictoriaMetrics scraped them through the generated scrape config
                 got = vm.wait_query(f'{m.RTMP_STREAM_RECEIVED.name}{{job="ffwatt-rtmp"}} > 0',
                                     lambda r: len(r) == 2, timeout=30)
-                assert {r["metric"]["stream"] for r in got} == set(names)
+                assert {r["metric"]["stream"] for r in got} == labels
 
                 # the byte counter only rises while the stream lives
                 first = series(exp, m.RTMP_STREAM_RECEIVED.name)
                 time.sleep(0.6)
                 later = series(exp, m.RTMP_STREAM_RECEIVED.name)
-                assert all(later[n] >= first[n] for n in names if n in later)
+                assert all(later[n] >= first[n] for n in labels if n in later)
 
             for p in pubs:
                 assert p.wait(30) == 0, (tmp_path / "it-cam1.log").read_text()
@@ -146,7 +149,7 @@ def test_nginx_killed_keeps_the_last_data_and_ended_streams_leave_after_its_rest
     pub = publish(f"{nginx.rtmp_url}/it-crash", 60, tmp_path / "crash.log")
     try:
         with running_exporter("rtmp", "--stat-url", nginx.stat_url, *FAST) as exp:
-            exp.wait_for(lambda e: "it-crash" in series(e, m.RTMP_STREAM_RECEIVED.name), timeout=15,
+            exp.wait_for(lambda e: hashed("live", "it-crash") in series(e, m.RTMP_STREAM_RECEIVED.name), timeout=15,
                          what="the stream in the exporter")
             old_pid = nginx.pid
             nginx.kill()
@@ -154,13 +157,13 @@ def test_nginx_killed_keeps_the_last_data_and_ended_streams_leave_after_its_rest
             health = exp.health()
             assert health["status"] == "degraded"
             assert "unreachable" in health["reason"] and nginx.stat_url in health["reason"]
-            assert "it-crash" in series(exp, m.RTMP_STREAM_RECEIVED.name)  # last good data
+            assert hashed("live", "it-crash") in series(exp, m.RTMP_STREAM_RECEIVED.name)  # last good data
             assert exp.value(m.EXPORTER_UP.name, exporter="rtmp") == 0
 
             nginx.start()  # same ports, a new nginx: the publisher died with the old one
             assert nginx.pid != old_pid
             exp.wait_for(lambda e: e.health()["status"] == "ok", timeout=10, what="recovery")
-            assert "it-crash" not in series(exp, m.RTMP_STREAM_RECEIVED.name)
+            assert hashed("live", "it-crash") not in series(exp, m.RTMP_STREAM_RECEIVED.name)
             assert exp.value(m.RTMP_UPTIME.name) < 30
     finally:
         pub.kill()
@@ -239,14 +242,14 @@ def stand_in() -> Iterator[tuple[str, type[_Stat]]]:
 def test_a_bad_stat_answer_keeps_the_last_good_data_and_health_says_why(stand_in, mode, reason):
     url, handler = stand_in
     with running_exporter("rtmp", "--stat-url", url, "--max-body-bytes", str(512 * 1024), *FAST) as exp:
-        exp.wait_for(lambda e: set(series(e, m.RTMP_STREAM_RECEIVED.name)) == {"cam1", "cam2"},
+        exp.wait_for(lambda e: set(series(e, m.RTMP_STREAM_RECEIVED.name)) == CAMS,
                      what="the good data")
         handler.mode = mode
         exp.wait_for(lambda e: e.health()["status"] != "ok", timeout=10, what=f"health to notice {mode}")
         health = exp.health()
         assert health["status"] == "degraded" and reason in health["reason"], health
         assert health["errors"] >= 1
-        assert set(series(exp, m.RTMP_STREAM_RECEIVED.name)) == {"cam1", "cam2"}  # last good data
+        assert set(series(exp, m.RTMP_STREAM_RECEIVED.name)) == CAMS  # last good data
         assert exp.value(m.EXPORTER_UP.name, exporter="rtmp") == 0
         t0 = time.perf_counter()
         exp.scrape()

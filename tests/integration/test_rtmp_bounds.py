@@ -14,6 +14,7 @@ import pytest
 
 from ffwatt.catalog import metrics as m
 from ffwatt.exporters.rtmp_stat import DEFAULT_MAX_BYTES, DEFAULT_MAX_STREAMS
+from tests.fixtures.stream_names import bounded, hashed
 from tests.harness import running_exporter
 
 FIXTURE = (Path(__file__).resolve().parents[1] / "fixtures" / "rtmp" / "stat_two_streams.xml").read_bytes()
@@ -62,6 +63,9 @@ def stand_in() -> Iterator[tuple[str, type[_Stat]]]:
         server.server_close()
 
 
+CAMS = {hashed("live", "cam1"), hashed("live", "cam2")}  # the fixture's streams, as labelled
+
+
 def streams(exp) -> set[str]:
     return {lbl["stream"] for lbl, _ in exp.samples().get(m.RTMP_STREAM_RECEIVED.name, [])}
 
@@ -73,13 +77,13 @@ def test_eight_mebibytes_of_streams_is_refused_and_the_last_good_data_kept(stand
     count = big.count(b"<stream>")
     assert count > 20 * DEFAULT_MAX_STREAMS
     with running_exporter("rtmp", "--stat-url", url, *FAST) as exp:
-        exp.wait_for(lambda e: streams(e) == {"cam1", "cam2"}, what="the good data")
+        exp.wait_for(lambda e: streams(e) == CAMS, what="the good data")
         handler.body = big
         exp.wait_for(lambda e: e.health()["status"] != "ok", timeout=20, what="health to notice the big /stat")
         health = exp.health()
         assert health["status"] == "degraded", health
         assert f"lists {count} streams, over the limit of {DEFAULT_MAX_STREAMS} (--max-streams)" in health["reason"]
-        assert streams(exp) == {"cam1", "cam2"}  # the last good data, not 30,000 streams
+        assert streams(exp) == CAMS  # the last good data, not 30,000 streams
         assert exp.value(m.EXPORTER_UP.name, exporter="rtmp") == 0
         t0 = time.perf_counter()
         text = exp.scrape()
@@ -97,17 +101,21 @@ def test_the_stream_cap_is_settable(stand_in):
         assert health["details"]["max_streams"] == 1
 
 
-def test_a_stream_name_over_the_label_length_is_left_out_and_health_says_so(stand_in):
+def test_a_long_stream_name_is_bounded_and_a_label_over_the_set_length_left_out(stand_in):
     url, handler = stand_in
     long_name = "x" * 300
     handler.body = FIXTURE.replace(b"<name>cam1</name>", b"<name>" + long_name.encode() + b"</name>")
-    with running_exporter("rtmp", "--stat-url", url, *FAST) as exp:
-        assert streams(exp) == {"cam2"}  # served without the stream whose name is too long
+    with running_exporter("rtmp", "--stat-url", url, *FAST) as exp:  # hashed: a short label whatever the name
+        assert streams(exp) == {hashed("live", long_name), hashed("live", "cam2")}
+    plain = ("--stream-names", "plain")
+    with running_exporter("rtmp", "--stat-url", url, *plain, *FAST) as exp:
+        # 305 characters: the first 246, `~` and a hash of the whole (two long names never merge)
+        assert streams(exp) == {bounded(f"live/{long_name}"), "live/cam2"}
+        assert max(len(line) for line in exp.scrape().splitlines()) < 400
+        assert exp.health()["status"] == "ok"
+    with running_exporter("rtmp", "--stat-url", url, *plain, "--max-label-length", "100", *FAST) as exp:
+        assert streams(exp) == {"live/cam2"}  # served without the stream whose label is too long
         health = exp.health()
         assert health["status"] == "degraded"
-        assert "1 stream(s) left out for a label value over 256 characters" in health["reason"]
-        assert "stream of 300 characters" in health["reason"]
-        assert max(len(line) for line in exp.scrape().splitlines()) < 400
-    with running_exporter("rtmp", "--stat-url", url, "--max-label-length", "300", *FAST) as exp:
-        assert streams(exp) == {long_name, "cam2"}  # settable
-        assert exp.health()["status"] == "ok"
+        assert "1 stream(s) left out for a label value over 100 characters" in health["reason"]
+        assert "stream of 255 characters" in health["reason"]  # 246 + `~` + 8

@@ -12,7 +12,7 @@ def test_every_exporter_of_design_is_declared_with_its_port():
     ports = {e.name: e.port for e in EXPORTERS.values()}
     assert ports == {
         "cpu": 9500, "docker": 9501, "results": 9502, "qoe": 9503,
-        "cost": 9504, "gpu": 9505, "ffmpeg": 9506, "rtmp": 9728, "health": 9600,
+        "cost": 9504, "gpu": 9505, "ffmpeg": 9506, "rtmp": 9728, "streams": 9507, "health": 9600,
     }
 
 

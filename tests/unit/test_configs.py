@@ -15,6 +15,7 @@ import yaml
 
 from ffwatt.catalog import EXPORTERS, METRICS
 from ffwatt.deploy import alerts, hosts, scrape, stack, templating, tree
+from ffwatt.deploy.recording_rules import recording_rules
 from ffwatt.exporters.health import load_targets_file
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -200,8 +201,10 @@ def test_missing_hosts_file_is_a_clear_error(tmp_path) -> None:
 SCRAPE_LABELS = {"job", "instance"}
 
 
-def _rules() -> list[dict]:
-    return [dict(r, group=g["name"]) for g in _load("victoriametrics/alerts.yml")["groups"] for r in g["rules"]]
+def _rules(kind: str = "alert") -> list[dict]:
+    """The alerting rules (kind "alert") or the recording rules ("record") of alerts.yml."""
+    return [dict(r, group=g["name"]) for g in _load("victoriametrics/alerts.yml")["groups"] for r in g["rules"]
+            if kind in r]
 
 
 def _selectors(expr: str) -> list[promql_parser.VectorSelector]:
@@ -231,6 +234,16 @@ def test_alert_expressions_select_only_catalog_metrics_or_up() -> None:
             assert sel.name in METRICS, f"{rule['alert']}: {sel.name} is not in the catalog"
             allowed = set(METRICS[sel.name].labels) | SCRAPE_LABELS
             assert set(matchers) <= allowed, (rule["alert"], sel.name, set(matchers) - allowed)
+
+
+def test_recording_rules_select_only_catalog_metrics() -> None:
+    records = _rules("record")
+    assert [r["record"] for r in records] == [r.record for r in recording_rules()]
+    for rule in records:
+        selectors = _selectors(rule["expr"])
+        assert selectors, rule["record"]
+        for sel in selectors:
+            assert sel.name in METRICS, f"{rule['record']}: {sel.name} is not in the catalog"
 
 
 def test_every_alert_has_for_severity_and_annotations() -> None:
@@ -268,7 +281,7 @@ def test_expected_alerts_exist() -> None:
 def test_for_override_and_thresholds() -> None:
     doc = yaml.safe_load(alerts.render_alert_rules(for_override="0s", thresholds={"gpu_temperature_celsius": 70,
                                                                                "drop_ratio": 0.05}))
-    rules = {r["alert"]: r for g in doc["groups"] for r in g["rules"]}
+    rules = {r["alert"]: r for g in doc["groups"] for r in g["rules"] if "alert" in r}
     assert {r["for"] for r in rules.values()} == {"0s"}
     assert rules["FfwattGpuOverTemperature"]["expr"].endswith("> 70")
     assert rules["FfwattDropRatioHigh"]["expr"].endswith("> 0.05")
@@ -435,7 +448,7 @@ def test_dockerfile() -> None:
 def test_agent_compose_publishes_on_loopback_unless_an_address_is_set() -> None:
     text = stack.render_agent_compose()
     ports = [line.strip() for line in text.splitlines() if line.strip().startswith('- "${FFWATT_BIND_ADDRESS')]
-    assert len(ports) == 4 and all(p.startswith('- "${FFWATT_BIND_ADDRESS:-127.0.0.1}:') for p in ports), ports
+    assert len(ports) == 5 and all(p.startswith('- "${FFWATT_BIND_ADDRESS:-127.0.0.1}:') for p in ports), ports
     assert "0.0.0.0:" not in text  # no port published on every interface by default
     assert text == (ROOT / "docker-compose.agent.yml").read_text(encoding="utf-8")  # the checked-in copy is this
 

@@ -13,7 +13,9 @@ from ffwatt.catalog import metrics as m
 from ffwatt.exporters.rtmp import DroppedMessages, add_samples
 from ffwatt.exporters.rtmp_stat import StatError, parse_stat
 from ffwatt.exporters.samples import Samples
+from ffwatt.readers.streams.identity import PLAIN
 from ffwatt.runner.rtmp_server import RtmpServerError, command, find_rtmp_module, render_config
+from tests.fixtures.stream_names import hashed as key_label
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "rtmp"
 TWO = (FIXTURES / "stat_two_streams.xml").read_bytes()
@@ -109,7 +111,7 @@ def _samples(xml: bytes) -> Samples:
 
 def test_samples_of_the_captured_stat():
     out = _samples(TWO)
-    cam2 = {"app": "live", "stream": "cam2"}
+    cam2 = {"app": "live", "stream": key_label("live", "cam2")}
     assert out.value(m.RTMP_UPTIME) == 12
     assert out.value(m.RTMP_ACCEPTED) == 3
     assert out.value(m.RTMP_STREAMS, app="live") == 2
@@ -124,10 +126,23 @@ def test_samples_of_the_captured_stat():
     assert out.value(m.RTMP_STREAM_PUBLISHING, **cam2) == 1
 
 
+def test_the_stream_label_hashes_the_name_nginx_lists_unless_names_are_plain():
+    stat = parse_stat(TWO)
+    hashed, plain = Samples("rtmp"), Samples("rtmp")
+    add_samples(hashed, stat, DroppedMessages().update(stat))
+    add_samples(plain, stat, DroppedMessages().update(stat), PLAIN)
+    # the name is the publisher's stream key: never a label value by default
+    assert hashed.value(m.RTMP_STREAM_RECEIVED, app="live", stream="cam2") is None
+    assert hashed.value(m.RTMP_STREAM_RECEIVED, app="live", stream=key_label("live", "cam2")) == 1294302
+    assert plain.value(m.RTMP_STREAM_RECEIVED, app="live", stream="live/cam2") == 1294302
+    exposition = "".join(str(f.samples) for f in hashed.families())
+    assert "'cam1'" not in exposition and "'cam2'" not in exposition
+
+
 def test_streams_that_ended_leave_and_the_application_count_drops_to_zero():
     out = _samples(IDLE)
     assert out.value(m.RTMP_STREAMS, app="live") == 0
-    assert out.value(m.RTMP_STREAM_RECEIVED, app="live", stream="cam1") is None
+    assert out.value(m.RTMP_STREAM_RECEIVED, app="live", stream=key_label("live", "cam1")) is None
 
 
 def _with_dropped(pid: str, uptime: int, clients: dict[str, int]) -> bytes:
