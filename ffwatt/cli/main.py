@@ -3,10 +3,10 @@
 
     ffwatt run SCENARIOS.yml [--results-dir DIR] [--resume] [--dry-run] ...   (runner/)
     ffwatt report RESULTS.json [...] --out DIR                               (report/, docs/report.md)
-    ffwatt score DISTORTED REFERENCE [--resolution source|encode|WxH] [--json]  (ffwatt/runner/score.py)
+    ffwatt score DISTORTED REFERENCE [--resolution source|encode|WxH] [--json]  (ffwatt/runner/measure/score.py)
     ffwatt exporter NAME [flags]      (exporters/; alias: python -m exporters NAME)
     ffwatt agent [--exporters cpu,gpu] [--cpu.FLAG VALUE ...]   (the per-host exporters in one process)
-    ffwatt worker SCHEDULER [--name HOST]   (this lab host as a fleet worker; runner/fleet, docs/fleet.md)
+    ffwatt worker SCHEDULER [--name HOST]   (this lab host as a fleet worker; runner/execute/fleet, docs/fleet.md)
 
 `python -m cli` and `python -m runner` are the same command. Every setting of `run` is also an
 environment variable `FFWATT_<FLAG>` (`runner.settings`). A subcommand imports its package when
@@ -86,7 +86,7 @@ def _add_worker(subparsers, environ: Mapping[str, str]) -> None:
 
 def _cmd_worker(args: argparse.Namespace) -> int:
     try:
-        from ffwatt.runner.fleet.worker import WorkerOptions, serve
+        from ffwatt.runner.execute.fleet.worker import WorkerOptions, serve
     except ImportError as exc:
         raise FfwattError(f"ffwatt worker is unavailable ({exc}); install it: pip install 'ffwatt[fleet]'") from None
     return serve(WorkerOptions(scheduler=args.scheduler, name=args.name, listen_host=args.listen_host,
@@ -120,8 +120,8 @@ def _add_score(subparsers, environ: Mapping[str, str]) -> None:
 def _cmd_score(args: argparse.Namespace) -> int:
     import json
 
-    from ffwatt.runner.ffmpeg import default_ffmpeg
-    from ffwatt.runner.score import as_json, as_text, score, write_frames_csv
+    from ffwatt.runner.measure.ffmpeg_probe import default_ffmpeg
+    from ffwatt.runner.measure.score import as_json, as_text, score, write_frames_csv
 
     result = score(args.ffmpeg or default_ffmpeg() or "ffmpeg", args.distorted, args.reference,
                    resolution=args.resolution, model=args.model)

@@ -3,11 +3,14 @@ default (`common.settings.Setting`; the flag wins, then the variable, then the d
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 from ffwatt.common.settings import Setting, boolean, non_negative_float, non_negative_int, positive_float, positive_int
 
-__all__ = ["RUN_SETTINGS", "RUN_SWITCHES"]
+__all__ = ["RUN_SETTINGS", "RUN_SWITCHES", "RunOptions", "DEFAULT_MAX_SCENARIOS"]
+
+DEFAULT_MAX_SCENARIOS = 10_000  # after matrix expansion; `ffwatt run --max-scenarios`
 
 
 def _url(text: str) -> str | None:
@@ -53,7 +56,7 @@ RUN_SETTINGS = (
     Setting("sample-interval", 1.0, "Seconds between power and CPU samples.", positive_float),
     Setting("tdp-watts", None,
             "CPU package TDP in watts for the model used without RAPL/NVML (default: the CPU model's from "
-            "ffwatt/runner/data/cpu_power.csv, per hardware thread).", positive_float),
+            "ffwatt/energy/data/cpu_power.csv, per hardware thread).", positive_float),
     Setting("seed", None, "Seed of the shuffled order of each round (default: drawn at random, recorded).",
             non_negative_int),
     Setting("order", "shuffled", "'shuffled': repeat N is N rounds over the whole matrix, each in a shuffled "
@@ -86,3 +89,37 @@ RUN_SWITCHES = (
     Setting("exclusive", False, "Nothing else runs on this machine: a scenario's energy is the machine's "
             "(no attribution by CPU time).", boolean),
 )
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    scenario_file: Path
+    results_dir: Path = Path("test_results")
+    ffmpeg: str | None = None
+    resume: bool = False
+    dry_run: bool = False
+    events: Path | None = None
+    progress_url: str | None = "http://127.0.0.1:9506"
+    progress_token_file: Path | None = None  # the ffmpeg exporter's --push-token-file token
+    cpu_metrics_url: str | None = None  # none of the three: the in-process meter
+    gpu_metrics_url: str | None = None
+    tsdb_url: str | None = None
+    exporter_ca_file: Path | None = None  # verifies https exporter and TSDB URLs
+    sample_interval: float = 1.0
+    tdp_watts: float | None = None  # None: the CPU model's TDP from ffwatt/energy/data/cpu_power.csv
+    powercap_root: str = "/sys/class/powercap"
+    exclusive: bool = False
+    seed: int | None = None  # None: drawn at random and recorded
+    order: str = "shuffled"  # or "sequential"
+    min_window: float = 2.0
+    cool_down: float = 0.0
+    work_dir: Path | None = None
+    keep_outputs: bool = False
+    quality: bool = True
+    rtmp_url: str | None = None  # an existing server's application URL; None: start our own nginx-rtmp
+    rtmp_stat_url: str | None = None
+    rtmp_record_dir: Path | None = None  # where that existing server records streams (for live quality)
+    nginx: str = "nginx"
+    max_scenarios: int = DEFAULT_MAX_SCENARIOS
+    cluster: str | None = None  # a Dask scheduler address: run the scenarios on its workers (runner/fleet)
+    pin_host: bool = False  # fleet: every repetition of a scenario on one host

@@ -21,7 +21,7 @@ import pytest
 import requests
 
 from ffwatt.catalog import metrics as m
-from ffwatt.runner.rtmp_server import RtmpServer, RtmpServerError
+from ffwatt.runner.execute.rtmp_server import RtmpServer, RtmpServerError
 from scripts.render_configs import render_scrape_config
 from tests.harness import assert_exposition_valid, running_exporter
 from tests.servers import NginxRtmp, VictoriaMetrics, require_binary

@@ -13,7 +13,7 @@ from ffwatt.catalog import metrics as m
 from ffwatt.exporters.rtmp import DroppedMessages, add_samples
 from ffwatt.exporters.rtmp_stat import StatError, parse_stat
 from ffwatt.exporters.samples import Samples
-from ffwatt.runner.rtmp_server import RtmpServerError, command, find_rtmp_module, render_config
+from ffwatt.runner.execute.rtmp_server import RtmpServerError, command, find_rtmp_module, render_config
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "rtmp"
 TWO = (FIXTURES / "stat_two_streams.xml").read_bytes()
