@@ -24,7 +24,7 @@ from ffwatt.energy.reading import SIMULATED_SOURCE
 from ffwatt.energy.source import SourceError
 from ffwatt.readers.exposition import samples as counter_series
 from ffwatt.readers.proc import CpuStat, busy_cores, parse_cpu_stat
-from ffwatt.runner.meter.meter import EnergyMeter
+from ffwatt.runner.meter.energy_meter import EnergyMeter
 from ffwatt.runner.meter.sampler import next_tick
 
 # --------------------------------------------------------------------------

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from ffwatt.energy.cpu_power_model import ModelFigure, this_machine
 from ffwatt.runner.measure.ffmpeg_probe import FfmpegInfo
 from ffwatt.runner.measure.measurer import Measurer, ReportError
+from ffwatt.runner.meter.energy_meter import EnergyMeter
 from ffwatt.runner.meter.idle_power import IdlePower
-from ffwatt.runner.meter.meter import EnergyMeter
 from ffwatt.runner.settings import RunOptions
 
 __all__ = ["HostMeasurement", "host_measurement"]

@@ -33,8 +33,8 @@ from ffwatt.runner.measure.live_encode import encode_live
 from ffwatt.runner.measure.media_probe import probe_video
 from ffwatt.runner.measure.processes import EncodeError
 from ffwatt.runner.measure.progress import ProgressDisplay
+from ffwatt.runner.meter.energy_meter import EnergyMeter
 from ffwatt.runner.meter.idle_power import IdlePower
-from ffwatt.runner.meter.meter import EnergyMeter
 from ffwatt.runner.plan.scenario import Scenario
 
 __all__ = ["LiveTarget", "Measurer", "QualityPass", "Rep", "ReportError", "encode_timeout"]

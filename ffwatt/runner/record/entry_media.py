@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from ffwatt.contract.schema import OutputEntry, SourceEntry
-from ffwatt.runner.measure.encode_results import EncodeResult, LiveResult, mean
+from ffwatt.runner.measure.encode_results import EncodeResult, LiveResult, StreamResult, mean
 from ffwatt.runner.plan.scenario import Scenario
 
 __all__ = ["expected_frames", "ladder_avg_fps", "ladder_totals", "media_truth", "rungs"]
@@ -59,7 +59,7 @@ def ladder_avg_fps(s: Scenario, results: list[EncodeResult | LiveResult]) -> flo
     if index is None:
         return None
 
-    def rate(st: Any) -> float | None:
+    def rate(st: StreamResult) -> float | None:
         frames = st.output_frames[index] if index < len(st.output_frames) else None
         return frames / st.wall_seconds if frames is not None and st.wall_seconds > 0 else None
 

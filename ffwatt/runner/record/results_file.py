@@ -26,7 +26,7 @@ from ffwatt.contract.schema import MeterRecord, ScenarioEntry
 from ffwatt.energy.cpu_power_model import ModelFigure
 from ffwatt.runner.errors import RunnerError
 from ffwatt.runner.measure.host_environment import collect_environment
-from ffwatt.runner.meter.meter import EnergyMeter
+from ffwatt.runner.meter.energy_meter import EnergyMeter
 from ffwatt.runner.settings import RunOptions
 
 __all__ = ["ResultsFile", "RunFacts", "open_results"]
