@@ -20,9 +20,9 @@ import requests
 
 from ffwatt.common import process
 from ffwatt.common.process import free_port
+from ffwatt.readers.proc import read_stat
 
 REPO = Path(__file__).resolve().parents[1]
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 @dataclass(frozen=True)
@@ -36,11 +36,9 @@ class ProcStat:
 
 
 def proc_stat(pid: int) -> ProcStat:
-    with open(f"/proc/{pid}/stat") as f:
-        raw = f.read()
-    # the command name may hold spaces and parentheses: split after the last ')'
-    fields = raw[raw.rindex(")") + 2:].split()
-    utime, stime = int(fields[11]), int(fields[12])  # fields 14 and 15 of proc(5)
+    stat = read_stat(pid)
+    if stat is None:
+        raise ProcessLookupError(f"/proc/{pid}/stat: no such process")
     status: dict[str, str] = {}
     with open(f"/proc/{pid}/status") as f:
         for line in f:
@@ -50,7 +48,7 @@ def proc_stat(pid: int) -> ProcStat:
     def kib(key: str) -> int:
         return int(status.get(key, "0 kB").split()[0]) * 1024
 
-    return ProcStat((utime + stime) / CLOCK_TICKS, kib("VmRSS"), kib("VmHWM"), int(status.get("Threads", "0")),
+    return ProcStat(stat.own_seconds, kib("VmRSS"), kib("VmHWM"), int(status.get("Threads", "0")),
                     kib("RssAnon"), kib("RssFile"))
 
 

@@ -19,7 +19,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import threading
@@ -30,19 +29,15 @@ import yaml
 
 from bench.procs import REPO, ExporterProcess
 from bench.sources import fake_powercap
+from ffwatt.readers.proc import read_stat
 
-CLK_TCK = os.sysconf("SC_CLK_TCK")
 POLL_SECONDS = 0.2
 
 
 def _own_cpu_seconds(pid: int) -> float | None:
     """utime + stime of the process itself (children excluded), from /proc/<pid>/stat."""
-    try:
-        text = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    fields = text[text.rindex(")") + 2:].split()
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+    stat = read_stat(pid)
+    return None if stat is None else stat.own_seconds
 
 
 class _Poller:

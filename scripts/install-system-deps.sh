@@ -61,7 +61,7 @@ for bin in victoria-metrics vmagent vmalert prometheus promtool dockerd docker \
     fi
 done
 
-# The RTMP module: one of the paths ffwatt/runner/rtmp_server.py searches (Debian's first).
+# The RTMP module: one of the paths ffwatt/runner/execute/rtmp_server.py searches (Debian's first).
 rtmp_module=""
 for dir in /usr/lib/nginx/modules /usr/lib64/nginx/modules /usr/share/nginx/modules \
            /usr/local/lib/nginx/modules /usr/local/nginx/modules /etc/nginx/modules; do

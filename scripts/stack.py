@@ -30,7 +30,7 @@ from ffwatt.common.server import ServerUnavailableError
 from ffwatt.common.urls import HttpError, fetch
 from ffwatt.exporters.registry import load
 from ffwatt.exporters.runtime import Runtime, build
-from ffwatt.runner.rtmp_server import RtmpServer, RtmpServerError, find_nginx, find_rtmp_module
+from ffwatt.runner.execute.rtmp_server import RtmpServer, RtmpServerError, find_nginx, find_rtmp_module
 from ffwatt.testing.servers.docker import DockerEngine
 from ffwatt.testing.servers.feeders import FfmpegFeeder, RtmpFeeder
 from ffwatt.testing.servers.tsdb import Prometheus, VictoriaMetrics

@@ -1,11 +1,11 @@
-"""Refresh ffwatt/runner/data/cpu_power.csv (a generated file) from CodeCarbon's wheel.
+"""Refresh ffwatt/energy/data/cpu_power.csv (a generated file) from CodeCarbon's wheel.
 
     python -m scripts.update_cpu_power [--version X.Y.Z]
 
 `pip download --no-deps codecarbon` into a temp dir, then the table
 (`codecarbon/data/hardware/cpu_power.csv`) and the wheel's license are copied out unchanged.
 Only the data is taken, never CodeCarbon's code. The header must still be `Name,TDP`:
-anything else is an error naming what was found (the runner's reader expects those columns).
+anything else is an error naming what was found (the CPU power model's reader expects those columns).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import zipfile
 from pathlib import Path
 
 TABLE = "codecarbon/data/hardware/cpu_power.csv"
-DATA = Path(__file__).resolve().parent.parent / "ffwatt" / "runner" / "data"
+DATA = Path(__file__).resolve().parent.parent / "ffwatt" / "energy" / "data"
 
 
 def refresh(version: str | None = None, data_dir: Path = DATA) -> str:
@@ -47,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--version", help="a codecarbon version (default: the newest)")
     args = parser.parse_args(argv)
-    print(f"ffwatt/runner/data/cpu_power.csv refreshed from {refresh(args.version)}")
+    print(f"ffwatt/energy/data/cpu_power.csv refreshed from {refresh(args.version)}")
     return 0
 
 

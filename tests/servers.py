@@ -19,7 +19,7 @@ import pytest
 from ffwatt.common.process import free_port, wait_http
 from ffwatt.common.server import ServerStartError, ServerUnavailableError, find_binary
 from ffwatt.readers.tsdb import TsdbError
-from ffwatt.runner import rtmp_server as rtmp
+from ffwatt.runner.execute import rtmp_server as rtmp
 from ffwatt.testing.servers import docker, tsdb, vmagent, vmalert
 from ffwatt.testing.servers.docker import BUSYBOX_IMAGE
 from ffwatt.testing.servers.vmalert import AlertSink

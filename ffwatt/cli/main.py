@@ -3,11 +3,11 @@
 
     ffwatt run SCENARIOS.yml|NAME [--results-dir DIR] [--resume] [--dry-run] ...   (runner/)
     ffwatt report RESULTS.json [...] --out DIR                               (report/, docs/report.md)
-    ffwatt score DISTORTED REFERENCE [--resolution source|encode|WxH] [--json]  (ffwatt/runner/score.py)
+    ffwatt score DISTORTED REFERENCE [--resolution source|encode|WxH] [--json]  (ffwatt/runner/measure/score.py)
     ffwatt dashboards --out DIR       (the provisioning tree: dashboards, datasources, scrape configs, alerts)
     ffwatt exporter NAME [flags]      (exporters/; alias: python -m ffwatt.exporters NAME)
     ffwatt agent [--exporters cpu,gpu] [--cpu.FLAG VALUE ...]   (the per-host exporters in one process)
-    ffwatt worker SCHEDULER [--name HOST]   (this lab host as a fleet worker; runner/fleet, docs/fleet.md)
+    ffwatt worker SCHEDULER [--name HOST]   (this lab host as a fleet worker; runner/execute/fleet, docs/fleet.md)
 
 `python -m ffwatt` is the same command. The options of run, worker, score and dashboards are
 declared once, as their options structs (`runner.settings`, `deploy.tree`); the parsers are built
@@ -71,7 +71,7 @@ def _worker_options() -> type:
 
 def _cmd_worker(opts) -> int:
     try:
-        from ffwatt.runner.fleet.worker import serve
+        from ffwatt.runner.execute.fleet.worker import serve
     except ImportError as exc:
         raise FfwattError(f"ffwatt worker is unavailable ({exc}); install it: pip install 'ffwatt[fleet]'") from None
     return serve(opts)
@@ -86,8 +86,8 @@ def _score_options() -> type:
 def _cmd_score(opts) -> int:
     import json
 
-    from ffwatt.runner.ffmpeg import default_ffmpeg
-    from ffwatt.runner.score import as_json, as_text, score, write_frames_csv
+    from ffwatt.runner.measure.ffmpeg_probe import default_ffmpeg
+    from ffwatt.runner.measure.score import as_json, as_text, score, write_frames_csv
 
     result = score(opts.ffmpeg or default_ffmpeg() or "ffmpeg", opts.distorted, opts.reference,
                    resolution=opts.resolution, model=opts.model)

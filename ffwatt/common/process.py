@@ -33,13 +33,15 @@ class ProcessStartError(FfwattError, RuntimeError):
 
 
 def spawn_logged(argv: list[str], log_path: Path, *, cwd: Path | None = None,
-                 env: Mapping[str, str] | None = None) -> subprocess.Popen:
+                 env: Mapping[str, str] | None = None, stdout: int | None = None) -> subprocess.Popen:
     """Start `argv` in its own session, stdout and stderr appended to `log_path` after a
-    line naming the command. `FileNotFoundError`/`PermissionError` propagate."""
+    line naming the command; `stdout` (`subprocess.PIPE`, `DEVNULL`) sends stdout there instead
+    (an encoder's progress), stderr still to the log. `FileNotFoundError`/`PermissionError` propagate."""
     with open(log_path, "ab") as log:
         log.write(f"\n# {shlex.join(argv)}\n".encode())
         log.flush()
-        return subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, cwd=cwd,
+        return subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log if stdout is None else stdout,
+                                stderr=subprocess.STDOUT if stdout is None else log, cwd=cwd,
                                 env=dict(env) if env is not None else None, start_new_session=True)
 
 

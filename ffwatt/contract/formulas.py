@@ -27,6 +27,7 @@ from dataclasses import dataclass
 __all__ = [
     "JOULES_PER_KWH",
     "SECONDS_PER_HOUR",
+    "REAL_TIME_SPEED",
     "Rendition",
     "trapezoid_integral",
     "trapezoid_energy_joules",
@@ -78,6 +79,10 @@ __all__ = [
 
 JOULES_PER_KWH = 3.6e6
 SECONDS_PER_HOUR = 3600.0
+# A live stream keeps real time while its sustained speed is at least this factor: the runner's
+# "fell behind" rule and every dashboard's speed threshold (0.99, not 1.0: out_time moves in whole
+# frames, so a stream that keeps up reads a hair under 1x).
+REAL_TIME_SPEED = 0.99
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,6 +30,7 @@ from __future__ import annotations
 from ffwatt.catalog import Metric
 from ffwatt.catalog import metrics as m
 from ffwatt.common.errors import FfwattError
+from ffwatt.contract import formulas
 
 
 class UnitError(FfwattError, ValueError):
@@ -85,9 +86,8 @@ NOT_SHOWN = {
 # Speeds against real time: shown as a factor with SPEED_STEPS wherever they appear.
 SPEED_METRICS = frozenset(x.name for x in (m.RESULTS_SPEED, m.RESULTS_MIN_SPEED, m.RESULTS_SWEEP_STEP_SPEED,
                                            m.FFMPEG_SPEED))
-# The runner's definition of a stream behind real time (runner.live.REAL_TIME_SPEED; the
-# dashboards sit below the runner and cannot import it: a test checks they agree).
-REAL_TIME_SPEED = 0.99
+# The runner's definition of a stream behind real time, one threshold everywhere.
+REAL_TIME_SPEED = formulas.REAL_TIME_SPEED
 SPEED_STEPS = [{"color": "red", "value": None}, {"color": "green", "value": REAL_TIME_SPEED}]
 
 # Byte counters of storage: their rate stays in bytes/s.

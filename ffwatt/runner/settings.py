@@ -21,10 +21,12 @@ from ffwatt.common.settings import (
     positive_int,
     settings_of,
 )
-from ffwatt.runner.scenarios import DEFAULT_MAX_SCENARIOS
 from ffwatt.scenarios import bundled, resolve
 
-__all__ = ["DEFAULT_POWERCAP_ROOT", "RUN_SETTINGS", "RunOptions", "ScoreOptions", "WorkerOptions"]
+__all__ = ["DEFAULT_MAX_SCENARIOS", "DEFAULT_POWERCAP_ROOT", "RUN_SETTINGS", "RunOptions", "ScoreOptions",
+           "WorkerOptions"]
+
+DEFAULT_MAX_SCENARIOS = 10_000  # after matrix expansion; `ffwatt run --max-scenarios`
 
 DEFAULT_POWERCAP_ROOT = Path("/sys/class/powercap")
 
@@ -90,7 +92,7 @@ class RunOptions:
                                            "logged.", Path)
     sample_interval: float = option(1.0, "Seconds between power and CPU samples.", positive_float)
     tdp_watts: float | None = option(None, "CPU package TDP in watts for the model used without RAPL/NVML "
-                                     "(default: the CPU model's from ffwatt/runner/data/cpu_power.csv, per "
+                                     "(default: the CPU model's from ffwatt/energy/data/cpu_power.csv, per "
                                      "hardware thread).", positive_float)
     powercap_root: str = option(str(DEFAULT_POWERCAP_ROOT), "The in-process meter's RAPL powercap root (a tree "
                                 "marked simulated, as the demo's, is recorded as 'simulated').", str.strip)

@@ -13,7 +13,7 @@ import requests
 
 from ffwatt.catalog import metrics as m
 from ffwatt.readers.ffmpeg_progress import read_blocks
-from ffwatt.runner.progress import Forwarder
+from ffwatt.runner.measure.progress import Forwarder
 from tests.harness import running_exporter
 from tests.servers import require_binary
 
@@ -96,7 +96,7 @@ def test_a_missing_token_file_stops_the_exporter_at_start(tmp_path):
 
 def test_real_ffmpeg_through_the_runners_forwarder_carries_the_token(tmp_path):
     """ffmpeg's own -progress http:// cannot send a header, so it is refused; the runner's path
-    (ffmpeg -progress pipe:1, blocks forwarded by runner.progress.Forwarder) sends the token."""
+    (ffmpeg -progress pipe:1, blocks forwarded by ffwatt/runner/measure/progress.py Forwarder) sends the token."""
     ffmpeg = require_binary("ffmpeg")
     token_file = tmp_path / "push.token"
     token_file.write_text("tok-4f9a")

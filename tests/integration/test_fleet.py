@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from ffwatt.common.process import free_port, kill, log_tail, spawn_logged, terminate
-from ffwatt.runner.fleet.task import SHIP_MAX_BYTES
+from ffwatt.runner.execute.fleet.task import SHIP_MAX_BYTES
 from tests.servers import integration_required
 
 pytest.importorskip("distributed", reason="the fleet extra (distributed) is not installed")

@@ -22,7 +22,7 @@ import requests
 
 from ffwatt.catalog import metrics as m
 from ffwatt.deploy.scrape import render_scrape_config
-from ffwatt.runner.rtmp_server import RtmpServer, RtmpServerError
+from ffwatt.runner.execute.rtmp_server import RtmpServer, RtmpServerError
 from tests.fixtures.stream_names import hashed
 from tests.harness import assert_exposition_valid, running_exporter
 from tests.servers import NginxRtmp, VictoriaMetrics, require_binary

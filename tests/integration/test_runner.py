@@ -350,7 +350,7 @@ def test_sigint_keeps_completed_scenarios_and_resume_finishes(ffmpeg, tmp_path):
 def test_an_nvenc_scenario_without_a_usable_device_is_skipped_with_the_reason(ffmpeg, tmp_path):
     # The static ffmpeg lists h264_nvenc everywhere; here (no NVIDIA GPU, or one without NVENC)
     # a one-frame test encode fails, and the scenario is skipped, never a failed encode.
-    from ffwatt.runner.ffmpeg import hardware_encoder_reason
+    from ffwatt.runner.measure.ffmpeg_probe import hardware_encoder_reason
 
     if hardware_encoder_reason(ffmpeg, "h264_nvenc") is None:
         pytest.skip("this machine has a working NVENC: nothing to skip")

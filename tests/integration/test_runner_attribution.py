@@ -192,7 +192,7 @@ def test_gpu_energy_is_split_by_nvml_per_process_utilisation(ffmpeg, tmp_path, m
     """Real ffmpeg processes, a fake NVML (no GPU here): whenever the driver samples, each running
     ffmpeg of the run used 60 % of the encoder and another process 20 %; the GPU's energy is the only
     energy counted (no RAPL), so the scenario's share of the machine's is 60 / 80, exactly."""
-    from ffwatt.runner.cputime import process_tree_pids
+    from ffwatt.energy.process_cpu_time import process_tree_pids
     from ffwatt.testing.simulated.nvml import FakeGpu, FakeNvml
 
     fake = FakeNvml([FakeGpu()], realtime=True)

@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from ffwatt.runner.energy import EnergyMeter
+from ffwatt.runner.meter.energy_meter import EnergyMeter
 from ffwatt.testing.simulated.powercap import FakePowercap
 from tests.harness import running_exporter
 

@@ -22,7 +22,7 @@ import requests
 from ffwatt.cli.main import main
 from ffwatt.common.process import processes_mentioning
 from ffwatt.contract.loading import load_results_file
-from ffwatt.runner.scenarios import slug
+from ffwatt.runner.plan.scenario import slug
 from tests.servers import NginxRtmp, integration_required
 
 NO_EXPORTERS = ["--cpu-metrics-url", "", "--gpu-metrics-url", "", "--progress-url", ""]
@@ -31,7 +31,7 @@ NO_EXPORTERS = ["--cpu-metrics-url", "", "--gpu-metrics-url", "", "--progress-ur
 @pytest.fixture(scope="module")
 def nginx() -> str:
     """nginx with the RTMP module, for tests where the runner starts its own (skips, or fails under CI)."""
-    from ffwatt.runner.rtmp_server import RtmpServerError, find_rtmp_module
+    from ffwatt.runner.execute.rtmp_server import RtmpServerError, find_rtmp_module
     from tests.servers import require_binary
 
     path = require_binary("nginx")
@@ -148,9 +148,9 @@ def test_the_sweep_reports_a_knee_of_at_least_one_stream(main_run):
 def test_a_recording_that_lost_frames_scores_lower(main_run, ffmpeg, tmp_path):
     """The quality pass on a server recording with frames missing (a stream that lost frames) scores
     lower than on the whole recording, and does not fail."""
-    from ffwatt.runner import quality as q
-    from ffwatt.runner.encode import run_measured
-    from ffwatt.runner.scenarios import parse_scenarios
+    from ffwatt.runner.measure import quality as q
+    from ffwatt.runner.measure.processes import run_measured
+    from ffwatt.runner.plan.scenario_file import parse_scenarios
 
     (s,) = parse_scenarios(MAIN.split("  - {name: baseline")[0] + "  - {name: live two, mode: live, duration: 5}\n")
     whole = tmp_path / "whole.flv"

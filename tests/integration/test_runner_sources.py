@@ -182,7 +182,7 @@ def test_each_ladder_rung_records_its_own_frames_and_bitrate(ffmpeg, ffprobe, tm
 
 
 def test_without_ffprobe_the_ffmpeg_header_gives_the_same_identity_to_0_01(clips, ffmpeg, ffprobe, monkeypatch):
-    from ffwatt.runner import media
+    from ffwatt.runner.measure import media_probe as media
 
     probed = probe(ffprobe, clips / "fractal.mkv")
     monkeypatch.setattr(media, "find_ffprobe", lambda _ffmpeg: None)  # the runner image has ffmpeg alone

@@ -104,7 +104,7 @@ def test_a_count_of_streams_behind_real_time_is_a_count_not_a_speed():
 
 
 def test_every_speed_panel_uses_the_runners_threshold():
-    from ffwatt.runner.live import REAL_TIME_SPEED
+    from ffwatt.runner.measure.live_encode import REAL_TIME_SPEED
 
     assert units.REAL_TIME_SPEED == REAL_TIME_SPEED
 

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from ffwatt.runner.encode import EncodeError
-from ffwatt.runner.fleet.task import _place_source
-from ffwatt.runner.scenarios import parse_scenarios
+from ffwatt.runner.execute.fleet.task import _place_source
+from ffwatt.runner.measure.processes import EncodeError
+from ffwatt.runner.plan.scenario_file import parse_scenarios
 
 BASE = "defaults: {encoder: libx264, resolution: 160x90, fps: 25, duration: 1, bitrate: 100k}\nscenarios:\n"
 BYTES = b"the source's bytes as the controller hashed them"

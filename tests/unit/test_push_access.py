@@ -11,7 +11,7 @@ from ffwatt.exporters.push_access import TokenError, TokenFile, networks, peer_a
 from ffwatt.exporters.rate_limit import TokenBucket
 from ffwatt.exporters.rtmp_stat import StatError, parse_stat
 from ffwatt.runner.errors import RunnerError
-from ffwatt.runner.progress import read_token
+from ffwatt.runner.measure.progress import read_token
 
 
 @pytest.mark.parametrize("peer", ["127.0.0.1", "127.8.9.10", "::1", "::ffff:127.0.0.1"])

@@ -14,7 +14,7 @@ from ffwatt.exporters.rtmp import DroppedMessages, add_samples
 from ffwatt.exporters.rtmp_stat import StatError, parse_stat
 from ffwatt.exporters.samples import Samples
 from ffwatt.readers.streams.identity import PLAIN
-from ffwatt.runner.rtmp_server import RtmpServerError, command, find_rtmp_module, render_config
+from ffwatt.runner.execute.rtmp_server import RtmpServerError, command, find_rtmp_module, render_config
 from tests.fixtures.stream_names import hashed as key_label
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "rtmp"

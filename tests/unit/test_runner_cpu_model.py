@@ -1,11 +1,11 @@
-"""runner.cpu_model: the model's watts per thread, from the committed TDP table."""
+"""energy.cpu_power_model: the model's watts per thread, from the committed TDP table."""
 
 from __future__ import annotations
 
 import pytest
 
 from ffwatt.contract import formulas
-from ffwatt.runner.cpu_model import load_table, match_tdp, model_figure
+from ffwatt.energy.cpu_power_model import load_table, match_tdp, model_figure
 
 
 def _cpuinfo(name: str, flags: str = "fpu ht", siblings: int = 16) -> str:

@@ -1,4 +1,5 @@
-"""ffwatt/runner/cputime.py: wait4's rusage of a child and its reaped descendants, timeouts, /proc parsing."""
+"""ffwatt/energy/process_cpu_time.py: wait4's rusage of a child and its reaped descendants, timeouts; /proc parsing
+(ffwatt/readers/proc.py)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ import time
 
 import pytest
 
-from ffwatt.runner.cputime import parse_stat, process_tree_cpu_seconds, wait_with_rusage
+from ffwatt.energy.process_cpu_time import process_tree_cpu_seconds, wait_with_rusage
+from ffwatt.readers.proc import parse_stat
 
 BURN = "import time\nt = time.process_time()\nwhile time.process_time() - t < {seconds}: pass\n"
 

@@ -3,13 +3,13 @@ a scenario's repetitions gathered as they arrive, in any order."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from ffwatt.runner.attribution import Attributed
-from ffwatt.runner.energy import EnergyReading
-from ffwatt.runner.measure import Job, Outcome, Rep
-from ffwatt.runner.run import RunOptions, _Item, _Run, _Scenario
-from ffwatt.runner.scenarios import parse_scenarios
+from ffwatt.energy.attribution import Attributed
+from ffwatt.energy.reading import EnergyReading
+from ffwatt.runner.execute.executor import InFlight, Job, Outcome
+from ffwatt.runner.measure.measurer import QualityPass, Rep
+from ffwatt.runner.plan.scenario_file import parse_scenarios
+from ffwatt.runner.plan.schedule import Item
+from ffwatt.runner.plan.schedule import schedule as build_schedule
 
 SCENARIOS = """
 defaults: {encoder: libx264, resolution: 160x90, fps: 30, duration: 1, repeat: 3}
@@ -21,15 +21,11 @@ scenarios:
 """
 
 
-def schedule(**opts) -> list[_Item]:
-    run = _Run.__new__(_Run)  # the schedule needs only the options, the scenarios and the seed
-    run.opts = RunOptions(scenario_file=Path("s.yml"), **opts)
-    run.scenarios = parse_scenarios(SCENARIOS)
-    run.seed = 7
-    return run._schedule()
+def schedule(order: str = "shuffled", together: bool = False) -> list[Item]:
+    return build_schedule(parse_scenarios(SCENARIOS), order=order, seed=7, together=together)
 
 
-def names(items: list[_Item]) -> list[str]:
+def names(items: list[Item]) -> list[str]:
     return [i.scenario.name for i in items]
 
 
@@ -55,7 +51,7 @@ def test_sequential_keeps_the_files_order_with_repetitions_back_to_back():
 
 
 def test_a_pinned_fleet_dispatches_every_repetition_of_a_scenario_as_one_job():
-    items = schedule(cluster="tcp://127.0.0.1:8786", pin_host=True)
+    items = schedule(together=True)  # a fleet's --pin-host
     assert [(i.scenario.name, i.repetition, i.count, i.last) for i in items] == [
         ("idle", 0, 3, True), ("a", 0, 3, True), ("b", 0, 3, True), ("once", 0, 1, True)]
 
@@ -67,8 +63,9 @@ def rep(joules: float) -> Rep:
 
 def test_repetitions_that_arrive_out_of_order_are_recorded_in_schedule_order():
     s = parse_scenarios(SCENARIOS)[1]
-    progress = _Scenario()
-    arrivals = [(2, "h3", {"vmaf": 90}), (0, "h1", None), (1, "h2", None)]
+    progress = InFlight()
+    scored = QualityPass(vmaf=None, psnr=None, ssim=None, cpu_seconds=1.0, distorted="encoder_output", comparisons=())
+    arrivals = [(2, "h3", scored), (0, "h1", None), (1, "h2", None)]
     for index, host, quality in arrivals:
         job = Job(s, None, None, repetition=index, quality=quality is not None)
         progress.add(job, Outcome([rep(float(index))], quality, hosts=(host,), lost_hosts=("gone",) if index else (),
@@ -76,13 +73,13 @@ def test_repetitions_that_arrive_out_of_order_are_recorded_in_schedule_order():
     whole = progress.outcome()
     assert [r.reading.joules for r in whole.reps] == [0.0, 1.0, 2.0]
     assert whole.hosts == ("h1", "h2", "h3") and whole.lost_hosts == ("gone",)
-    assert whole.quality == {"vmaf": 90}  # the last repetition's, though it arrived first
+    assert whole.quality is scored  # the last repetition's, though it arrived first
     assert set(whole.host_environments) == {"h1", "h2", "h3"}
 
 
 def test_a_pinned_job_fills_every_repetition_from_its_first():
     s = parse_scenarios(SCENARIOS)[1]
-    progress = _Scenario()
+    progress = InFlight()
     progress.add(Job(s, None, None, repetition=0, repetitions=3),
                  Outcome([rep(0.0), rep(1.0), rep(2.0)], None, hosts=("h1",) * 3))
     whole = progress.outcome()

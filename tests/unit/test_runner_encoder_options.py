@@ -1,14 +1,18 @@
 """Scenario `options:` take encoder options only: the loader's encoder-independent rules and the
-run's per-encoder allow-list (ffwatt/runner/encoder_options.py)."""
+run's per-encoder allow-list (ffwatt/runner/plan/encoder_options.py)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from ffwatt.runner import ffmpeg as ff
-from ffwatt.runner.encoder_options import GENERIC_OPTIONS, check_options, encoder_option_problems, static_problems
 from ffwatt.runner.errors import RunnerError
-from ffwatt.runner.scenarios import Scenario, parse_scenarios
+from ffwatt.runner.measure import commands as cmd
+from ffwatt.runner.measure import ffmpeg_probe as ff
+from ffwatt.runner.plan.encoder_options import GENERIC_OPTIONS, check_options, encoder_option_problems, static_problems
+from ffwatt.runner.plan.scenario import Scenario
+from ffwatt.runner.plan.scenario_file import parse_scenarios
 
 BASE = """
 defaults: {encoder: libx264, preset: veryfast, resolution: 640x360, fps: 30, duration: 4, crf: 23}
@@ -79,7 +83,7 @@ def test_an_argv_builder_refuses_an_option_the_loader_would_refuse():
     (s,) = parse(BASE + "  - {name: a}\n")
     forged = Scenario(**{**s.__dict__, "options": (("y", "/tmp/x"),)})
     with pytest.raises(RunnerError, match=r"options\.y: refused: -y adds an output"):
-        ff.encode_command(forged, "ffmpeg", [ff.output_paths(forged, ff.Path("w"), 1)[0]])
+        cmd.encode_command(forged, "ffmpeg", [cmd.output_paths(forged, Path("w"), 1)[0]])
 
 
 # `ffmpeg -h encoder=libx264` and `ffmpeg -h long`, abridged from ffmpeg 9.0's output.

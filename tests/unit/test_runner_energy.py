@@ -1,5 +1,6 @@
-"""ffwatt/runner/energy.py: counter parsing, the zone filter, resets, the model's numbers, the cadence,
-and the meter against a tiny in-process HTTP stand-in for an exporter."""
+"""The energy sources (ffwatt/energy) and the runner's meter (ffwatt/runner/meter): counter parsing, the
+zone filter, resets, the model's numbers, the cadence, and the meter against a tiny in-process HTTP
+stand-in for an exporter."""
 
 from __future__ import annotations
 
@@ -16,18 +17,15 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily
 
 from ffwatt.catalog import metrics as m
-from ffwatt.runner import energy
-from ffwatt.runner.energy import (
-    CpuStat,
-    EnergyMeter,
-    busy_cores,
-    counter_series,
-    counters_increase,
-    cpu_energy_series,
-    gpu_energy_series,
-    next_tick,
-    parse_cpu_stat,
-)
+from ffwatt.energy.counters import cpu_energy_series, gpu_energy_series
+from ffwatt.energy.counters import increase as counters_increase
+from ffwatt.energy.exporter_source import ExporterSource
+from ffwatt.energy.reading import SIMULATED_SOURCE
+from ffwatt.energy.source import SourceError
+from ffwatt.readers.exposition import samples as counter_series
+from ffwatt.readers.proc import CpuStat, busy_cores, parse_cpu_stat
+from ffwatt.runner.meter.energy_meter import EnergyMeter
+from ffwatt.runner.meter.sampler import next_tick
 
 # --------------------------------------------------------------------------
 # bodies
@@ -302,9 +300,9 @@ def test_simulated_counters_are_never_measured_rapl(stand_in):
     meter.start()
     cpu.body = _cpu_body({("0", "package"): 2.0})
     reading = meter.stop()
-    assert reading.source == energy.SIMULATED_SOURCE != "rapl"
+    assert reading.source == SIMULATED_SOURCE != "rapl"
     assert "simulated" in reading.error
-    if energy.SIMULATED_SOURCE == "none":
+    if SIMULATED_SOURCE == "none":
         assert reading.joules is None
 
 
@@ -323,16 +321,16 @@ def test_a_failing_sample_is_filled_from_the_next_good_one(stand_in, monkeypatch
     cpu = stand_in(_cpu_body({("0", "package"): 0.0}))
     meter = EnergyMeter(cpu_metrics_url=cpu.url, gpu_metrics_url=None, tsdb_url=None, step_seconds=0.05)
     meter.start()
-    real = energy._Exporter.read
+    real = ExporterSource.read
     calls = {"n": 0}
 
     def flaky(self):
         calls["n"] += 1
         if calls["n"] in (2, 3):
-            raise energy.ExporterError(f"{self.metrics_url}: connection refused")
+            raise SourceError(f"{self.where}: connection refused")
         return real(self)
 
-    monkeypatch.setattr(energy._Exporter, "read", flaky)
+    monkeypatch.setattr(ExporterSource, "read", flaky)
     time.sleep(0.4)
     reading = meter.stop()
     assert reading.source == "rapl"
@@ -398,8 +396,6 @@ def test_bad_settings_fail_at_construction():
 
 
 def test_gpu_counters_are_matched_by_uuid_across_a_re_enumeration():
-    from ffwatt.runner.energy import counters_increase, gpu_energy_series
-
     def body(pairs):
         return "".join(f'ffwatt_gpu_energy_joules_total{{gpu="{i}",uuid="{u}"}} {v}\n' for i, u, v in pairs)
 
@@ -411,8 +407,6 @@ def test_gpu_counters_are_matched_by_uuid_across_a_re_enumeration():
 
 
 def test_a_new_nvml_counter_is_not_counted_but_a_new_integrated_one_is():
-    from ffwatt.runner.energy import counters_increase, gpu_energy_series
-
     start = gpu_energy_series('ffwatt_gpu_energy_joules_total{gpu="0",uuid="GPU-a"} 100\n')
     end = gpu_energy_series('ffwatt_gpu_energy_joules_total{gpu="0",uuid="GPU-a"} 130\n'
                             'ffwatt_gpu_energy_joules_total{gpu="1",uuid="GPU-new"} 987654321\n'
@@ -472,7 +466,7 @@ def test_a_simulated_powercap_tree_is_recorded_simulated(tmp_path):
     meter.start()
     tree.add_energy("intel-rapl:0", 1_000_000)
     reading = meter.stop()
-    assert reading.source == energy.SIMULATED_SOURCE and reading.joules == pytest.approx(1.0)
+    assert reading.source == SIMULATED_SOURCE and reading.joules == pytest.approx(1.0)
     assert "simulated" in reading.error
 
 
@@ -521,7 +515,7 @@ def _in_window() -> int:
 
 
 def test_gpu_energy_is_split_by_the_processes_utilisation(gpu_meter):
-    from ffwatt.runner.attribution import attribute
+    from ffwatt.energy.attribution import attribute
 
     fake, meter = gpu_meter
     meter.start()
@@ -538,7 +532,7 @@ def test_gpu_energy_is_split_by_the_processes_utilisation(gpu_meter):
 
 
 def test_a_driver_without_per_process_samples_charges_the_gpu_whole_and_says_so(gpu_meter):
-    from ffwatt.runner.attribution import attribute
+    from ffwatt.energy.attribution import attribute
 
     fake, meter = gpu_meter
     fake.gpus[0].errors["nvmlDeviceGetProcessUtilization"] = pynvml.NVML_ERROR_NOT_SUPPORTED
@@ -551,7 +545,7 @@ def test_a_driver_without_per_process_samples_charges_the_gpu_whole_and_says_so(
 
 
 def test_a_gpu_no_process_used_is_charged_whole(gpu_meter):
-    from ffwatt.runner.attribution import attribute
+    from ffwatt.energy.attribution import attribute
 
     fake, meter = gpu_meter
     fake.add_process_sample(0, OTHER_PID, sm=90, timestamp_us=int(time.time() * 1e6) - 5_000_000)  # before the window
@@ -565,7 +559,7 @@ def test_a_gpu_no_process_used_is_charged_whole(gpu_meter):
 
 
 def test_unknown_pids_charge_the_gpu_whole(gpu_meter):
-    from ffwatt.runner.attribution import attribute
+    from ffwatt.energy.attribution import attribute
 
     fake, meter = gpu_meter
     meter.start()
@@ -577,7 +571,7 @@ def test_unknown_pids_charge_the_gpu_whole(gpu_meter):
 
 def test_samples_read_at_a_tick_count_after_the_driver_dropped_them(tmp_path, monkeypatch):
     """The driver keeps a short buffer: the sampling thread reads the samples while the scenario runs."""
-    from ffwatt.runner.attribution import attribute
+    from ffwatt.energy.attribution import attribute
     from ffwatt.testing.simulated.nvml import FakeGpu, FakeNvml
 
     fake = FakeNvml([FakeGpu()])

@@ -1,12 +1,12 @@
-"""ffwatt/runner/environment.py: what is known is recorded, what is not is absent (never "" or a guess)."""
+"""ffwatt/runner/measure/host_environment.py: what is known is recorded, what is not is absent (never "" or a guess)."""
 
 from __future__ import annotations
 
 import pynvml
 import pytest
 
-from ffwatt.runner import environment
-from ffwatt.runner.environment import collect_environment, cpu_model, version_probe_command
+from ffwatt.runner.measure import host_environment as environment
+from ffwatt.runner.measure.host_environment import collect_environment, cpu_model, version_probe_command
 from ffwatt.testing.simulated.nvml import FakeGpu, FakeNvml
 
 # A stand-in ffmpeg: `-version` prints a banner; an encode prints what the real encoders print.

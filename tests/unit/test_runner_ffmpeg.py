@@ -8,10 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from ffwatt.runner import ffmpeg as ff
-from ffwatt.runner import quality as q
 from ffwatt.runner.errors import RunnerError
-from ffwatt.runner.scenarios import parse_scenarios
+from ffwatt.runner.measure import commands as cmd
+from ffwatt.runner.measure import ffmpeg_probe as ff
+from ffwatt.runner.measure import quality as q
+from ffwatt.runner.plan.scenario_file import parse_scenarios
 
 BASE = """
 defaults: {encoder: libx264, preset: veryfast, resolution: 640x360, fps: 30, duration: 4}
@@ -93,7 +94,7 @@ def test_probe_of_something_that_is_not_ffmpeg_is_a_runner_error(tmp_path: Path)
 
 def test_single_output_encode_command(tmp_path: Path):
     s = one("  - {name: a, bitrate: 1500k}\n")
-    argv = ff.encode_command(s, "ffmpeg", [tmp_path / "a.mkv"])
+    argv = cmd.encode_command(s, "ffmpeg", [tmp_path / "a.mkv"])
     assert argv[0] == "ffmpeg" and "-nostdin" in argv and argv[-1] == str(tmp_path / "a.mkv")
     assert after(argv, "-progress") == "pipe:1" and after(argv, "-stats_period") == "0.5"
     assert after(argv, "-f") == "lavfi" and after(argv, "-t") == "4"
@@ -104,20 +105,20 @@ def test_single_output_encode_command(tmp_path: Path):
 
 
 def test_crf_qp_and_options():
-    crf = ff.encode_command(one("  - {name: a, crf: 23, options: {tune: zerolatency, x264-params: 'keyint=60'}}\n"),
+    crf = cmd.encode_command(one("  - {name: a, crf: 23, options: {tune: zerolatency, x264-params: 'keyint=60'}}\n"),
                             "ffmpeg", [Path("o.mkv")])
     assert after(crf, "-crf") == "23" and "-b:v" not in crf
     assert after(crf, "-tune") == "zerolatency" and after(crf, "-x264-params") == "keyint=60"
-    qp = ff.encode_command(one("  - {name: a, qp: 30, preset: null}\n"), "ffmpeg", [Path("o.mkv")])
+    qp = cmd.encode_command(one("  - {name: a, qp: 30, preset: null}\n"), "ffmpeg", [Path("o.mkv")])
     assert after(qp, "-qp") == "30" and "-preset" not in qp
 
 
 def test_ladder_is_one_process_with_a_split_and_one_output_per_rung(tmp_path: Path):
     s = one("  - name: ladder\n    outputs:\n      - {resolution: 640x360, bitrate: 800k}\n"
             "      - {resolution: 320x180, bitrate: 300k, fps: 15}\n")
-    paths = ff.output_paths(s, tmp_path, 1)
+    paths = cmd.output_paths(s, tmp_path, 1)
     assert [p.name for p in paths] == ["ladder-s1-r0-640x360.mkv", "ladder-s1-r1-320x180.mkv"]
-    argv = ff.encode_command(s, "ffmpeg", paths)
+    argv = cmd.encode_command(s, "ffmpeg", paths)
     assert after(argv, "-filter_complex") == (
         "[0:v]split=2[in0][in1];[in0]scale=640:360:flags=bicubic[out0];"
         "[in1]scale=320:180:flags=bicubic,fps=15[out1]")
@@ -130,7 +131,7 @@ def test_file_source_is_scaled_and_retimed(tmp_path: Path):
     clip = tmp_path / "clip.mp4"
     clip.write_bytes(b"x")
     s = one("  - {name: a, crf: 20, source: {file: clip.mp4}}\n", base_dir=tmp_path)
-    argv = ff.encode_command(s, "ffmpeg", [tmp_path / "o.mkv"])
+    argv = cmd.encode_command(s, "ffmpeg", [tmp_path / "o.mkv"])
     assert "lavfi" not in argv and after(argv, "-i") == str(clip) and after(argv, "-t") == "4"
     assert after(argv, "-vf") == "scale=640:360:flags=bicubic,fps=30"
 
@@ -142,7 +143,7 @@ def test_file_source_is_scaled_and_retimed(tmp_path: Path):
 def test_quality_pass_compares_distorted_first_at_the_source_size_with_reset_timestamps_and_bicubic(tmp_path: Path):
     s = one("  - {name: a, bitrate: 1M, resolution: 320x180}\n")
     c = q.scenario_comparison(s, source_size=(320, 180), encode_size=(320, 180))
-    argv = q.compare_command("ffmpeg", ["-i", str(tmp_path / "out.mkv")], ff.source_input_args(s), c, tmp_path,
+    argv = q.compare_command("ffmpeg", ["-i", str(tmp_path / "out.mkv")], cmd.source_input_args(s), c, tmp_path,
                              threads=2)
     inputs = [argv[i + 1] for i, a in enumerate(argv) if a == "-i"]
     assert inputs == [str(tmp_path / "out.mkv"), "testsrc2=size=320x180:rate=30"]

@@ -11,7 +11,7 @@ import pytest
 
 from ffwatt.cli import main as cli
 from ffwatt.runner.errors import RunnerError
-from ffwatt.runner.scenarios import MAX_YAML_NODES, load_scenarios, parse_scenarios
+from ffwatt.runner.plan.scenario_file import MAX_YAML_NODES, load_scenarios, parse_scenarios
 
 BASE = """
 defaults: {encoder: libx264, preset: veryfast, resolution: 640x360, fps: 30, duration: 4, crf: 23}

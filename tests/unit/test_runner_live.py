@@ -7,11 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from ffwatt.runner import ffmpeg as ff
-from ffwatt.runner import live
+from ffwatt.contract.schema import ScenarioEntry, SweepStep
 from ffwatt.runner.errors import RunnerError
-from ffwatt.runner.run import _baseline_mean_watts, dry_run_lines
-from ffwatt.runner.scenarios import matrix_sha256, parse_scenarios
+from ffwatt.runner.measure import commands as cmd
+from ffwatt.runner.measure import live_encode as live
+from ffwatt.runner.measure.commands import dry_run_lines
+from ffwatt.runner.plan import sweep
+from ffwatt.runner.plan.scenario import matrix_sha256
+from ffwatt.runner.plan.scenario_file import parse_scenarios
 from ffwatt.runner.settings import RUN_SETTINGS, _rtmp_url
 
 BASE = """
@@ -170,42 +173,42 @@ def test_short_streams_use_the_span_after_the_warm_up_then_the_overall_speed():
 # the sweep summary
 
 
-def step_entry(streams: int, joules: float | None, fell: int, *, start=100.0, end=110.0, vmaf=90.0):
-    return {"name": f"cap @ {streams} streams", "streams": streams, "start_time": start, "end_time": end,
-            "energy_joules": joules, "fell_behind_streams": fell, "min_speed": 1.0 if not fell else 0.8,
-            "vmaf_score": vmaf, "sweep": "cap"}
+def step_entry(streams: int, joules: float | None, fell: int, *, start=100.0, end=110.0, vmaf=90.0) -> ScenarioEntry:
+    return ScenarioEntry(name=f"cap @ {streams} streams", streams=streams, start_time=start, end_time=end,
+                         energy_joules=joules, fell_behind_streams=fell, min_speed=1.0 if not fell else 0.8,
+                         vmaf_score=vmaf, sweep="cap")
 
 
 def test_sweep_step_net_power_is_step_mean_minus_the_baseline():
     # mean power 300 J / 10 s = 30 W; net = 30 - 12 = 18 W
-    step = live.sweep_step(step_entry(1, 300.0, 0), baseline_mean_watts=12.0)
-    assert step == {"streams": 1, "scenario": "cap @ 1 streams", "held_real_time": True, "energy_joules": 300.0,
-                    "net_power_watts": pytest.approx(18.0), "min_speed": 1.0, "vmaf": 90.0}
-    assert live.sweep_step(step_entry(1, 300.0, 0), None)["net_power_watts"] is None
-    assert live.sweep_step(step_entry(1, None, 0), 12.0)["net_power_watts"] is None
+    step = sweep.sweep_step(step_entry(1, 300.0, 0), baseline_mean_watts=12.0)
+    assert step == SweepStep(streams=1, scenario="cap @ 1 streams", held_real_time=True, energy_joules=300.0,
+                             net_power_watts=pytest.approx(18.0), min_speed=1.0, vmaf=90.0)
+    assert sweep.sweep_step(step_entry(1, 300.0, 0), None).net_power_watts is None
+    assert sweep.sweep_step(step_entry(1, None, 0), 12.0).net_power_watts is None
 
 
 def test_sweep_summary_names_the_knee_and_the_marginal_joules():
-    steps = [live.sweep_step(step_entry(n, j, f), 10.0) for n, j, f in ((1, 200.0, 0), (2, 300.0, 0),
+    steps = [sweep.sweep_step(step_entry(n, j, f), 10.0) for n, j, f in ((1, 200.0, 0), (2, 300.0, 0),
                                                                           (4, 500.0, 0), (8, 900.0, 3))]
-    summary = live.sweep_summary("cap", steps)
-    assert summary["name"] == "cap" and [s["streams"] for s in summary["steps"]] == [1, 2, 4, 8]
-    assert summary["knee_streams"] == 4  # held at 1, 2, 4; fell behind at 8
+    summary = sweep.sweep_summary("cap", steps)
+    assert summary.name == "cap" and [s.streams for s in summary.steps] == [1, 2, 4, 8]
+    assert summary.knee_streams == 4  # held at 1, 2, 4; fell behind at 8
     # energy = 100 + 100 x n exactly: least-squares slope 100 J per extra stream
-    assert summary["marginal_joules_per_stream"] == pytest.approx(100.0)
+    assert summary.marginal_joules_per_stream == pytest.approx(100.0)
 
 
 def test_sweep_whose_first_step_fell_behind_has_no_knee():
-    summary = live.sweep_summary("cap", [live.sweep_step(step_entry(1, 200.0, 1), None)])
-    assert summary["knee_streams"] is None and summary["marginal_joules_per_stream"] is None
+    summary = sweep.sweep_summary("cap", [sweep.sweep_step(step_entry(1, 200.0, 1), None)])
+    assert summary.knee_streams is None and summary.marginal_joules_per_stream is None
 
 
 def test_baseline_is_the_first_idle_entry():
-    entries = [{"name": "x", "encoder": "libx264", "energy_joules": 1.0, "start_time": 0.0, "end_time": 1.0},
-               {"name": "baseline", "encoder": "none", "energy_joules": 50.0, "start_time": 10.0, "end_time": 15.0},
-               {"name": "idle 2", "encoder": "none", "energy_joules": 99.0, "start_time": 20.0, "end_time": 21.0}]
-    assert _baseline_mean_watts(entries) == pytest.approx(10.0)  # 50 J / 5 s
-    assert _baseline_mean_watts(entries[:1]) is None
+    entries = [ScenarioEntry(name="x", encoder="libx264", energy_joules=1.0, start_time=0.0, end_time=1.0),
+               ScenarioEntry(name="baseline", encoder="none", energy_joules=50.0, start_time=10.0, end_time=15.0),
+               ScenarioEntry(name="idle 2", encoder="none", energy_joules=99.0, start_time=20.0, end_time=21.0)]
+    assert sweep.baseline_mean_watts(entries) == pytest.approx(10.0)  # 50 J / 5 s
+    assert sweep.baseline_mean_watts(entries[:1]) is None
 
 
 # --------------------------------------------------------------------------
@@ -214,9 +217,9 @@ def test_baseline_is_the_first_idle_entry():
 
 def test_live_command_paces_the_source_and_publishes_flv_with_the_file_mode_encoder_settings():
     (s,) = parse("  - {name: live two, bitrate: 500k, streams: 2, mode: live}\n")
-    url = live.publish_url("rtmp://127.0.0.1:1935/live/", s, 2)
-    assert url == f"rtmp://127.0.0.1:1935/live/{s.slug}-2" == f"rtmp://127.0.0.1:1935/live/{ff.live_stream_name(s, 2)}"
-    argv = ff.live_command(s, "/bin/ffmpeg", url)
+    url = cmd.publish_url("rtmp://127.0.0.1:1935/live/", s, 2)
+    assert url == f"rtmp://127.0.0.1:1935/live/{s.slug}-2" == f"rtmp://127.0.0.1:1935/live/{cmd.live_stream_name(s, 2)}"
+    argv = cmd.live_command(s, "/bin/ffmpeg", url)
     assert argv[0] == "/bin/ffmpeg" and argv[-1] == url
     assert argv.index("-re") < argv.index("-i")  # an input option: read at the native frame rate
     assert after(argv, "-progress") == "pipe:1" and after(argv, "-f") == "lavfi"
@@ -225,7 +228,7 @@ def test_live_command_paces_the_source_and_publishes_flv_with_the_file_mode_enco
     assert after(out, "-f") == "flv" and after(out, "-flvflags") == "no_duration_filesize"
     assert after(out, "-c:v") == "libx264" and after(out, "-preset") == "veryfast" and after(out, "-b:v") == "500k"
     # the same encoder flags as file mode, so live and file quality compare
-    file_argv = ff.encode_command(s, "/bin/ffmpeg", ff.output_paths(s, Path("/w"), 1))
+    file_argv = cmd.encode_command(s, "/bin/ffmpeg", cmd.output_paths(s, Path("/w"), 1))
     file_out = file_argv[file_argv.index("-map"):file_argv.index("-f", file_argv.index("-map"))]
     assert out[:len(file_out)] == file_out
 
@@ -234,7 +237,7 @@ def test_live_command_scales_a_file_source(tmp_path: Path):
     (tmp_path / "clip.mp4").write_bytes(b"x")
     (s,) = parse_scenarios(BASE + "  - {name: l, bitrate: 1M, mode: live, source: {file: clip.mp4}}\n",
                            base_dir=tmp_path)
-    argv = ff.live_command(s, "ffmpeg", "rtmp://h/live/x")
+    argv = cmd.live_command(s, "ffmpeg", "rtmp://h/live/x")
     assert after(argv, "-vf") == "scale=320:180:flags=bicubic,fps=30" and argv.index("-re") < argv.index("-i")
 
 
@@ -244,8 +247,8 @@ def test_dry_run_lists_every_sweep_step_with_its_publish_commands():
     text = "\n".join(lines)
     assert "- cap @ 1 streams:" in text and "- cap @ 2 streams:" in text and text.count(" -re ") == 3
     one, two = scenarios[0].sweep_steps()
-    assert f"rtmp://10.0.0.1:1935/live/{ff.live_stream_name(one, 1)}" in text
-    assert f"rtmp://10.0.0.1:1935/live/{ff.live_stream_name(two, 2)}" in text
+    assert f"rtmp://10.0.0.1:1935/live/{cmd.live_stream_name(one, 1)}" in text
+    assert f"rtmp://10.0.0.1:1935/live/{cmd.live_stream_name(two, 2)}" in text
 
 
 def test_rtmp_settings_exist_with_env_vars_and_the_url_is_checked():
@@ -270,15 +273,16 @@ def test_writer_keeps_one_summary_per_sweep_with_nulls_and_the_file_loads(tmp_pa
     import json
 
     from ffwatt.contract.loading import load_results_file
-    from ffwatt.contract.results_writer import ResultsWriter, scenario_entry
+    from ffwatt.contract.results_writer import ResultsWriter
 
     writer = ResultsWriter(tmp_path, "test_results_20261126_100000.json", {"test_date": "2026-11-26T10:00:00+00:00"})
-    writer.add_scenario(scenario_entry(name="cap @ 1 streams", encoder="libx264", resolution="320x180", fps=30.0,
-                                       duration=6.0, streams=1, mode="live", dropped_frames=0, duplicated_frames=0,
-                                       fell_behind_streams=1, min_speed=0.8, sweep="cap",
-                                       streams_detail=[{"stream": "cap-1", "fell_behind": True, "speed": 0.8}]))
-    first = live.sweep_summary("cap", [live.sweep_step(writer.scenarios[0], None)])
-    writer.set_sweep(live.sweep_summary("other", []))
+    step = ScenarioEntry(name="cap @ 1 streams", encoder="libx264", resolution="320x180", fps=30.0, duration=6.0,
+                         streams=1, mode="live", dropped_frames=0, duplicated_frames=0, fell_behind_streams=1,
+                         min_speed=0.8, sweep="cap",
+                         streams_detail=[{"stream": "cap-1", "fell_behind": True, "speed": 0.8}])
+    writer.add_scenario(step)
+    first = sweep.sweep_summary("cap", [sweep.sweep_step(step, None)])
+    writer.set_sweep(sweep.sweep_summary("other", []))
     writer.set_sweep(first)
     writer.set_sweep(first)  # replaced in place, not appended
     doc = json.loads(writer.path.read_text())

@@ -8,12 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from ffwatt.runner import ffmpeg as ff
-from ffwatt.runner import quality as q
 from ffwatt.runner.errors import RunnerError
-from ffwatt.runner.media import parse_stream_copy
-from ffwatt.runner.scenarios import QualitySpec, matrix_sha256, parse_scenarios
-from ffwatt.runner.score import frames_csv, parse_resolution_choice
+from ffwatt.runner.measure import commands as cmd
+from ffwatt.runner.measure import quality as q
+from ffwatt.runner.measure.media_probe import parse_stream_copy
+from ffwatt.runner.measure.score import frames_csv, parse_resolution_choice
+from ffwatt.runner.plan.scenario import QualitySpec, matrix_sha256
+from ffwatt.runner.plan.scenario_file import parse_scenarios
 
 BASE = """
 defaults: {encoder: libx264, preset: veryfast, resolution: 320x180, fps: 30, duration: 2}
@@ -59,12 +60,12 @@ def test_the_vmaf_model_follows_the_scored_size(size, model):
 def test_the_argv_switches_to_the_4k_model_at_2160p(tmp_path: Path):
     s = one("  - {name: a, bitrate: 20M, resolution: 3840x2160}\n")
     c = q.scenario_comparison(s, source_size=(3840, 2160), encode_size=(3840, 2160))
-    graph = graph_of(q.compare_command("ffmpeg", ["-i", "d.mkv"], ff.source_input_args(s), c, tmp_path))
+    graph = graph_of(q.compare_command("ffmpeg", ["-i", "d.mkv"], cmd.source_input_args(s), c, tmp_path))
     assert "libvmaf=model=version=vmaf_4k_v0.6.1:" in graph[2]
     # a 1080p rung of the same 2160p source scored at its own size takes the 1080p model
     s = one("  - {name: a, bitrate: 20M, resolution: 3840x2160, quality: {resolution: encode}}\n")
     c = q.scenario_comparison(s, source_size=(3840, 2160), encode_size=(1920, 1080))
-    graph = graph_of(q.compare_command("ffmpeg", ["-i", "d.mkv"], ff.source_input_args(s), c, tmp_path))
+    graph = graph_of(q.compare_command("ffmpeg", ["-i", "d.mkv"], cmd.source_input_args(s), c, tmp_path))
     assert "libvmaf=model=version=vmaf_v0.6.1:" in graph[2] and "scale=1920:1080:flags=bicubic" in graph[1]
 
 
@@ -92,8 +93,8 @@ def test_a_lavfi_reference_is_generated_at_the_scenario_size_and_a_file_read_at_
     clip = tmp_path / "clip.mkv"
     clip.write_bytes(b"x")
     s = one("  - {name: a, crf: 20, source: {file: clip.mkv}}\n", base_dir=tmp_path)
-    assert ff.source_input_args(s) == ["-t", "2", "-i", str(clip)]  # no scale: the source's own size
-    assert ff.source_input_args(one("  - {name: a, crf: 20}\n"))[-1] == "testsrc2=size=320x180:rate=30"
+    assert cmd.source_input_args(s) == ["-t", "2", "-i", str(clip)]  # no scale: the source's own size
+    assert cmd.source_input_args(one("  - {name: a, crf: 20}\n"))[-1] == "testsrc2=size=320x180:rate=30"
 
 
 def test_scored_size_refuses_anything_else():
@@ -223,7 +224,7 @@ def test_a_codec_tag_is_not_taken_for_the_size():
 
 
 def test_the_results_record_size_scaler_model_and_what_was_asked():
-    from ffwatt.runner.run import _quality_reference
+    from ffwatt.runner.record.entry import quality_reference as _quality_reference
 
     s = one("  - {name: a, outputs: [{resolution: 3840x2160, bitrate: 20M}, {resolution: 1280x720, bitrate: 3M}], "
             "resolution: 3840x2160, quality: {resolution: encode}}\n")

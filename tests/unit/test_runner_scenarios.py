@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from ffwatt.runner.errors import RunnerError
-from ffwatt.runner.scenarios import load_scenarios, matrix_sha256, parse_scenarios, slug
+from ffwatt.runner.plan.scenario import matrix_sha256, slug
+from ffwatt.runner.plan.scenario_file import load_scenarios, parse_scenarios
 from ffwatt.scenarios import bundled
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -10,8 +10,8 @@ import pytest
 from ffwatt.contract.loading import ResultsError, load_results_file
 from ffwatt.contract.schema import SourceEntry
 from ffwatt.runner.errors import RunnerError
-from ffwatt.runner.media import parse_ffmpeg_header, parse_ffprobe
-from ffwatt.runner.scenarios import parse_scenarios
+from ffwatt.runner.measure.media_probe import parse_ffmpeg_header, parse_ffprobe
+from ffwatt.runner.plan.scenario_file import parse_scenarios
 
 
 @pytest.fixture()

@@ -1,11 +1,10 @@
-"""File and live results share one base (runner.streams): totals, means and the measured bitrate."""
+"""File and live results share one base (runner/measure/encode_results.py): totals, means and the measured bitrate."""
 
 from __future__ import annotations
 
 import pytest
 
-from ffwatt.runner.encode import EncodeResult, StreamResult
-from ffwatt.runner.live import LiveResult, LiveStream
+from ffwatt.runner.measure.encode_results import EncodeResult, LiveResult, LiveStream, StreamResult
 
 
 def _file(frames, size):

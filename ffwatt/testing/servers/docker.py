@@ -31,6 +31,7 @@ from ffwatt.common.server import (
     remove_dir,
     require_root,
 )
+from ffwatt.readers.proc import read_stat
 
 BUSYBOX_IMAGE = "ffwatt-busybox:test"
 
@@ -46,12 +47,10 @@ def wait_reaped(pid_file: Path, timeout: float = 15.0) -> None:
         return
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        try:
-            with open(f"/proc/{pid}/stat") as f:
-                state = f.read().rsplit(")", 1)[1].split()[0]
-        except (FileNotFoundError, ProcessLookupError):
+        stat = read_stat(pid)
+        if stat is None:
             return
-        if state not in ("Z", "X"):
+        if stat.state not in ("Z", "X"):
             return  # a live process (the PID reused): nothing of ours to wait for
         time.sleep(0.1)
 

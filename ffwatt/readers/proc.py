@@ -1,0 +1,192 @@
+"""The one reader of /proc: the machine's CPU time (`/proc/stat`) and a process's (`/proc/<pid>/stat`).
+
+    machine = read_cpu_stat()                    # CpuStat(busy, total, cpus), in clock ticks
+    load = busy_cores(before, after)             # (utilisation 0..1, busy cores) between two readings
+    proc = read_stat(pid)                        # ProcStat: comm, state, ppid, CPU ticks; None when gone
+    kids = ChildLister(proc_root, top=pid)       # kids(p): child pids of p, within pid's tree
+
+Standard library only; every path is under `proc_root` (default "/proc"), injected so tests point
+it at a fixture tree. Invariants: a process that cannot be read (gone, or not a process) is
+`None`, never zeros; `comm` may hold spaces and parentheses, so a stat line is split at its
+*last* ")"; the aggregate `cpu` line's busy time leaves out idle and iowait (guest and
+guest_nice are already inside user and nice).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["CpuStat", "parse_cpu_stat", "read_cpu_stat", "busy_cores", "ProcStat", "parse_stat", "read_stat",
+           "ChildLister", "children_by_ppid", "CLOCK_TICKS"]
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")  # the unit of every time field below, per second
+
+# --------------------------------------------------------------------------
+# the machine: /proc/stat
+
+
+@dataclass(frozen=True)
+class CpuStat:
+    """The aggregate `cpu` line of /proc/stat, in clock ticks, and the online CPU count."""
+
+    busy: int
+    total: int
+    cpus: int
+
+
+def parse_cpu_stat(text: str) -> CpuStat:
+    """busy = user + nice + system + irq + softirq + steal; total = busy + idle + iowait.
+
+    (guest and guest_nice are already inside user and nice.) ValueError when the text
+    has no aggregate `cpu` line.
+    """
+    busy = total = None
+    cpus = 0
+    for line in text.splitlines():
+        if line.startswith("cpu "):
+            fields = [int(x) for x in line.split()[1:9]] + [0] * 8
+            user, nice, system, idle, iowait, irq, softirq, steal = fields[:8]
+            busy = user + nice + system + irq + softirq + steal
+            total = busy + idle + iowait
+        elif line.startswith("cpu") and line[3:4].isdigit():
+            cpus += 1
+    if busy is None or total is None:
+        raise ValueError("no aggregate 'cpu' line in /proc/stat")
+    return CpuStat(busy, total, max(cpus, 1))
+
+
+def read_cpu_stat(path: str = "/proc/stat") -> CpuStat:
+    """`parse_cpu_stat` of the file; OSError or ValueError when it cannot be read or parsed."""
+    with open(path, encoding="ascii", errors="replace") as f:
+        return parse_cpu_stat(f.read())
+
+
+def busy_cores(before: CpuStat, after: CpuStat) -> tuple[float, float] | None:
+    """(utilisation 0..1, busy cores) between two readings; None when no tick passed.
+
+    utilisation = delta busy / delta total; cores = utilisation x online CPUs
+    """
+    total = after.total - before.total
+    busy = after.busy - before.busy
+    if total <= 0 or busy < 0:
+        return None
+    utilisation = min(busy, total) / total
+    return utilisation, utilisation * after.cpus
+
+
+# --------------------------------------------------------------------------
+# one process: /proc/<pid>/stat
+
+# fields counted from 1 as in proc(5); after the last ")" the text starts at field 3 (state)
+_FIRST_AFTER_COMM = 3
+_STATE, _PPID, _UTIME, _STIME, _CUTIME, _CSTIME = 3, 4, 14, 15, 16, 17
+
+
+@dataclass(frozen=True)
+class ProcStat:
+    """The fields of one `/proc/<pid>/stat` line that ffwatt reads (times in clock ticks)."""
+
+    pid: int
+    comm: str
+    state: str  # R, S, D, Z (a zombie: exited, not yet reaped), X...
+    ppid: int
+    utime: int
+    stime: int
+    cutime: int
+    cstime: int
+
+    @property
+    def ticks(self) -> int:
+        """utime + stime + cutime + cstime: the process and its reaped children."""
+        return self.utime + self.stime + self.cutime + self.cstime
+
+    @property
+    def own_seconds(self) -> float:
+        """(utime + stime) / CLK_TCK: the process's own CPU seconds, every thread, dead ones too."""
+        return (self.utime + self.stime) / CLOCK_TICKS
+
+
+def parse_stat(text: str) -> ProcStat:
+    """Parse a `/proc/<pid>/stat` line, split at the *last* ")" (a process can name itself `a) (b`).
+    ValueError when the line is not a stat line."""
+    head, sep, tail = text.rpartition(")")
+    pid_text, open_paren, comm = head.partition(" (")
+    if not sep or not open_paren:
+        raise ValueError(f"not a /proc/<pid>/stat line: {text[:80]!r}")
+    fields = tail.split()
+    if len(fields) < _CSTIME - _FIRST_AFTER_COMM + 1:
+        raise ValueError(f"/proc/<pid>/stat line too short ({len(fields) + 2} fields, need {_CSTIME}): {text[:80]!r}")
+
+    def field(number: int) -> str:
+        return fields[number - _FIRST_AFTER_COMM]
+
+    return ProcStat(int(pid_text), comm, field(_STATE), int(field(_PPID)), int(field(_UTIME)), int(field(_STIME)),
+                    int(field(_CUTIME)), int(field(_CSTIME)))
+
+
+def read_stat(pid: int, proc_root: str | Path = "/proc") -> ProcStat | None:
+    """`/proc/<pid>/stat` parsed; None when the process is gone (or the file is not a stat line)."""
+    try:
+        return parse_stat((Path(proc_root) / str(pid) / "stat").read_text(encoding="utf-8", errors="replace"))
+    except (OSError, ValueError):
+        return None
+
+
+def _children_from_task_files(root: Path, pid: int) -> list[int] | None:
+    """Child pids from /proc/<pid>/task/<tid>/children (kernels with CONFIG_PROC_CHILDREN);
+    None when the files are not there, so the caller scans /proc instead."""
+    try:
+        tasks = os.listdir(root / str(pid) / "task")
+    except FileNotFoundError:
+        return None
+    except OSError:
+        return []
+    found: list[int] = []
+    for tid in tasks:
+        try:
+            text = (root / str(pid) / "task" / tid / "children").read_text()
+        except FileNotFoundError:
+            if tid == str(pid):
+                return None  # the main thread has no children file: no CONFIG_PROC_CHILDREN
+            continue  # the thread ended meanwhile
+        except OSError:
+            continue
+        found.extend(int(x) for x in text.split())
+    return found
+
+
+def children_by_ppid(proc_root: str | Path = "/proc", skip: int | None = None) -> dict[int, list[int]]:
+    """ppid -> child pids, from every /proc/<pid>/stat (the scan for kernels without children files)."""
+    root = Path(proc_root)
+    out: dict[int, list[int]] = {}
+    try:
+        entries = [int(name) for name in os.listdir(root) if name.isdigit()]
+    except OSError:
+        return out
+    for other in entries:
+        if other == skip:
+            continue
+        stat = read_stat(other, root)
+        if stat is not None:
+            out.setdefault(stat.ppid, []).append(stat.pid)
+    return out
+
+
+class ChildLister:
+    """Child pids of processes of one tree: the cheap task files where the kernel has them, else one
+    scan of /proc for the whole listing (made at most once)."""
+
+    def __init__(self, proc_root: str | Path = "/proc", top: int | None = None) -> None:
+        self.root = Path(proc_root)
+        self.top = top
+        self._scanned: dict[int, list[int]] | None = None
+
+    def __call__(self, pid: int) -> list[int]:
+        found = None if self._scanned is not None else _children_from_task_files(self.root, pid)
+        if found is None:
+            if self._scanned is None:
+                self._scanned = children_by_ppid(self.root, skip=self.top)
+            found = self._scanned.get(pid, [])
+        return found

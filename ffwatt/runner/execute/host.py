@@ -1,0 +1,47 @@
+"""The one factory of a host's measurement: its CPU power model figure, its energy meter and its
+measurer, built from the run's settings. The local run builds one for this machine
+(ffwatt/runner/run.py); a fleet worker one for each task, on its own host
+(ffwatt/runner/execute/fleet/task.py).
+
+Where the energy sources are chosen: the meter's settings below (URLs, `powercap_root`) name them,
+ffwatt/runner/meter/choice.py picks among them at each window's start.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from ffwatt.energy.cpu_power_model import ModelFigure, this_machine
+from ffwatt.runner.measure.ffmpeg_probe import FfmpegInfo
+from ffwatt.runner.measure.measurer import Measurer, ReportError
+from ffwatt.runner.meter.energy_meter import EnergyMeter
+from ffwatt.runner.meter.idle_power import IdlePower
+from ffwatt.runner.settings import RunOptions
+
+__all__ = ["HostMeasurement", "host_measurement"]
+
+
+@dataclass(frozen=True)
+class HostMeasurement:
+    """A host's CPU model figure, meter and measurer, made together."""
+
+    model: ModelFigure
+    meter: EnergyMeter
+    measurer: Measurer
+
+
+def host_measurement(opts: RunOptions, info: FfmpegInfo, *, powercap_root: str, progress_url: str | None,
+                     progress_token: str | None, emit: Callable[..., None], report_error: ReportError,
+                     idle_watts: float | None = None) -> HostMeasurement:
+    """This host's measurement for a run with `opts` (module docstring). `powercap_root`: where the
+    in-process meter reads RAPL here; `idle_watts`: the idle power an earlier baseline measured here."""
+    model = this_machine(opts.tdp_watts)
+    meter = EnergyMeter(cpu_metrics_url=opts.cpu_metrics_url or None, gpu_metrics_url=opts.gpu_metrics_url or None,
+                        tsdb_url=opts.tsdb_url or None, step_seconds=opts.sample_interval,
+                        watts_per_thread=model.watts_per_thread, powercap_root=powercap_root,
+                        ca_file=str(opts.exporter_ca_file) if opts.exporter_ca_file else None)
+    measurer = Measurer(info, meter, IdlePower(model.watts_per_thread, idle_watts), emit=emit,
+                        report_error=report_error, progress_url=progress_url, progress_token=progress_token,
+                        min_window=opts.min_window, quality=opts.quality, exclusive=opts.exclusive)
+    return HostMeasurement(model, meter, measurer)

@@ -1,1 +1,0 @@
-"""The fleet: `ffwatt worker` (one Dask worker per lab host) and `ffwatt run --cluster` (docs/fleet.md)."""

@@ -1,0 +1,260 @@
+"""Scenario files: YAML -> a validated, expanded tuple of `Scenario` specs.
+
+Format (docs/scenarios.md has the full reference)::
+
+    defaults: {encoder: libx264, preset: veryfast, resolution: 1280x720, fps: 30, duration: 60}
+    scenarios:
+      - {name: baseline idle, idle: true, duration: 10}
+      - {name: "2 streams @ 2500k", bitrate: 2500k, streams: 2}
+      - name: "{encoder} @ {bitrate}"
+        matrix: {encoder: [libx264, libx265], bitrate: [1000k, 3000k]}
+
+Contract:
+
+* `defaults` is merged under each entry (the entry wins); a key set to `null` in an
+  entry removes the default (e.g. `bitrate: null` before `crf: 23`).
+* `matrix` expands an entry into the cartesian product of its lists, in the order the
+  keys are written; `name` is then a `str.format` template over the entry's keys.
+* Every problem in the file is collected and raised once as a `RunnerError`, each
+  line naming the file and the key path: `quick.yml: scenarios[2].bitrate: ...`.
+* Names are unique after expansion; the result is in file order.
+* Validation is static (no ffmpeg needed); whether ffmpeg has the encoder is decided
+  later by the run, which skips the scenario rather than failing the file. `options:` are
+  checked here against what no encoder may take (ffwatt/runner/plan/encoder_options.py); the run checks
+  them against the encoder's own option list before any encode.
+* Hostile files are bounded: at most `MAX_FILE_BYTES` of YAML, at most `MAX_YAML_NODES`
+  nodes once aliases are expanded (an alias bomb is refused before it is built), at most
+  `max_scenarios` scenarios after matrix expansion (counted before expanding), and no
+  message quotes more than a few dozen characters of a value.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ffwatt.runner.errors import RunnerError
+from ffwatt.runner.plan.encoder_options import short
+from ffwatt.runner.plan.scenario import Scenario, Source, source_label
+from ffwatt.runner.plan.scenario_fields import SCENARIO_KEYS, Problems, ScenarioFields, shown, shown_key
+from ffwatt.runner.settings import DEFAULT_MAX_SCENARIOS
+
+__all__ = ["load_scenarios", "parse_scenarios", "DEFAULT_MAX_SCENARIOS", "MAX_FILE_BYTES", "MAX_YAML_NODES"]
+
+_TOP_KEYS = frozenset({"defaults", "scenarios"})
+MAX_FILE_BYTES = 4 * 1024 * 1024  # a scenario file is hand-written: kilobytes
+# YAML nodes once every alias is expanded: a real file has hundreds; a 536-byte
+# "billion laughs" has 9**9, which no validation (nor an error message) may walk.
+MAX_YAML_NODES = 100_000
+
+
+def load_scenarios(path: str | os.PathLike[str], *,
+                   max_scenarios: int = DEFAULT_MAX_SCENARIOS) -> tuple[Scenario, ...]:
+    """Read and validate a scenario file; `RunnerError` naming the file for every problem."""
+    path = Path(path)
+    try:
+        with path.open("rb") as f:
+            data = f.read(MAX_FILE_BYTES + 1)
+        if len(data) > MAX_FILE_BYTES:
+            raise RunnerError(f"{path}: scenario file larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB")
+        text = data.decode("utf-8")
+    except FileNotFoundError:
+        raise RunnerError(f"{path}: scenario file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise RunnerError(f"{path}: cannot read the scenario file: {exc}") from None
+    return parse_scenarios(text, file_name=path.name, base_dir=path.parent, max_scenarios=max_scenarios)
+
+
+def parse_scenarios(text: str, *, file_name: str = "<scenarios>", base_dir: Path | None = None,
+                    max_scenarios: int = DEFAULT_MAX_SCENARIOS) -> tuple[Scenario, ...]:
+    try:
+        doc = _load_yaml(text, file_name)
+    except RecursionError:
+        raise RunnerError(f"{file_name}: YAML nested too deeply") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise RunnerError(f"{file_name}: not valid YAML: {where}{problem}") from None
+    problems = Problems(file_name)
+    scenarios = _Validator(problems, base_dir or Path.cwd(), max_scenarios).document(doc)
+    problems.raise_if_any()
+    return scenarios
+
+
+def _load_yaml(text: str, file_name: str) -> Any:
+    """`yaml.safe_load`, refusing a document whose aliases expand past `MAX_YAML_NODES` nodes.
+
+    Composing keeps an alias as a reference to its anchor's node (cheap); the expanded size
+    is counted on that graph, memoised per node, before any Python object is built."""
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        size = _expanded_size(node, {}, set())
+        if size is None:
+            raise RunnerError(f"{file_name}: an alias refers to a node that contains it (a recursive YAML "
+                              "alias); write the values out")
+        if size > MAX_YAML_NODES:
+            raise RunnerError(f"{file_name}: YAML aliases expand to more than {MAX_YAML_NODES:,} nodes; refused "
+                              "(an alias bomb?): write the values out")
+        return loader.construct_document(node)
+    finally:
+        loader.dispose()
+
+
+def _expanded_size(node: yaml.Node, sizes: dict[int, int], open_nodes: set[int]) -> int | None:
+    """Nodes under `node` with every alias written out; None when an alias is recursive."""
+    key = id(node)
+    if key in sizes:
+        return sizes[key]
+    if key in open_nodes:
+        return None
+    open_nodes.add(key)
+    if isinstance(node, yaml.MappingNode):
+        children = [n for pair in node.value for n in pair]
+    elif isinstance(node, yaml.SequenceNode):
+        children = list(node.value)
+    else:
+        children = []
+    total = 1
+    for child in children:
+        size = _expanded_size(child, sizes, open_nodes)
+        if size is None:
+            return None
+        total += size
+        if total > MAX_YAML_NODES:
+            break  # enough to refuse; the rest is never walked
+    open_nodes.discard(key)
+    sizes[key] = total
+    return total
+
+
+class _Validator(ScenarioFields):
+    """The whole document: `defaults`, each entry's `matrix` expanded (bounded by `max_scenarios`),
+    names unique, one source per clip name; each scenario's fields checked by `ScenarioFields`."""
+
+    def __init__(self, problems: Problems, base_dir: Path, max_scenarios: int = DEFAULT_MAX_SCENARIOS) -> None:
+        super().__init__(problems, base_dir)
+        self.max_scenarios = max_scenarios
+        self.expanded = 0  # scenarios expanded so far, against max_scenarios
+
+    def document(self, doc: Any) -> tuple[Scenario, ...]:
+        p = self.problems
+        if not isinstance(doc, Mapping):
+            p.add("$", f"expected a mapping with a 'scenarios' list, got {type(doc).__name__}")
+            return ()
+        for key in doc:
+            if key not in _TOP_KEYS:
+                p.add(shown_key(key), f"unknown key; expected one of: {', '.join(sorted(_TOP_KEYS))}")
+        defaults = doc.get("defaults") or {}
+        if not isinstance(defaults, Mapping):
+            p.add("defaults", f"expected a mapping, got {type(defaults).__name__}")
+            defaults = {}
+        for key in defaults:
+            if key not in SCENARIO_KEYS or key in ("name", "matrix"):
+                p.add(f"defaults.{shown_key(key)}", "unknown key (or not allowed in defaults)")
+        entries = doc.get("scenarios")
+        if not isinstance(entries, list) or not entries:
+            p.add("scenarios", f"expected a non-empty list of scenarios, got {shown(entries)}")
+            return ()
+        out: list[Scenario] = []
+        seen: dict[str, str] = {}
+        clips: dict[str, tuple[Source, str]] = {}
+        if len(entries) > self.max_scenarios:
+            p.add("scenarios", f"{len(entries):,} scenarios, over the limit of {self.max_scenarios:,} "
+                  "(--max-scenarios)")
+            return ()
+        for i, entry in enumerate(entries):
+            path = f"scenarios[{i}]"
+            if not isinstance(entry, Mapping):
+                p.add(path, f"expected a mapping, got {shown(entry)}")
+                continue
+            for raw, where in self._expand(entry, path, defaults):
+                merged = {k: v for k, v in {**defaults, **raw}.items() if v is not None}
+                explicit = {k for k, v in raw.items() if v is not None}
+                scenario = self.scenario(merged, explicit, where)
+                if scenario is None:
+                    continue
+                names = [scenario.name, *(step.name for step in scenario.sweep_steps())]
+                clash = next((n for n in names if n in seen), None)
+                if clash is not None:
+                    p.add(f"{where}.name", f"duplicate scenario name {shown(clash)} (also {seen[clash]})")
+                    continue
+                seen.update(dict.fromkeys(names, where))
+                if not self._clip_unique(scenario, clips, where):
+                    continue
+                out.append(scenario)
+        return tuple(out)
+
+    def _clip_unique(self, scenario: Scenario, clips: dict[str, tuple[Source, str]], where: str) -> bool:
+        """One clip name, one source: a report groups curves by it, so two files under one name would merge."""
+        src = scenario.source
+        if src is None:
+            return True
+        first = clips.setdefault(src.clip, (src, where))
+        if (first[0].kind, first[0].name, first[0].path) == (src.kind, src.name, src.path):
+            return True
+        self.problems.add(f"{where}.source", f"clip name {shown(src.clip)} is also {first[0].describe()} "
+                          f"({first[1]}); give the files distinct names: {{file: path, name: clip}}")
+        return False
+
+    def _expand(self, entry: Mapping[str, Any], path: str,
+                defaults: Mapping[str, Any]) -> list[tuple[dict[str, Any], str]]:
+        matrix = entry.get("matrix")
+        if matrix is None:
+            self.expanded += 1
+            return [(dict(entry), path)]
+        if not isinstance(matrix, Mapping) or not matrix:
+            self.problems.add(f"{path}.matrix", f"expected a mapping of key: [values], got {shown(matrix)}")
+            return []
+        keys, lists = [], []
+        for key, values in matrix.items():
+            if key not in SCENARIO_KEYS or key in ("name", "matrix"):
+                self.problems.add(f"{path}.matrix.{shown_key(key)}", "unknown key (or not allowed in a matrix)")
+                return []
+            if not isinstance(values, list) or not values:
+                self.problems.add(f"{path}.matrix.{key}", f"expected a non-empty list, got {shown(values)}")
+                return []
+            keys.append(key)
+            lists.append(values)
+        count = math.prod(len(values) for values in lists)  # counted before anything is expanded
+        self.expanded += count
+        if self.expanded > self.max_scenarios:
+            sizes = " x ".join(str(len(values)) for values in lists)
+            so_far = f", {self.expanded:,} in the file so far" if self.expanded != count else ""
+            self.problems.add(f"{path}.matrix", f"expands to {count:,} scenarios ({sizes}){so_far}, over the limit of "
+                              f"{self.max_scenarios:,} (--max-scenarios)")
+            return []
+        template = entry.get("name")
+        out = []
+        for combo in itertools.product(*lists):
+            raw = {k: v for k, v in entry.items() if k != "matrix"}
+            raw.update(zip(keys, combo, strict=True))
+            label = ", ".join(f"{k}={shown_key(v)}" for k, v in zip(keys, combo, strict=True))
+            where = f"{path} ({label})"
+            if isinstance(template, str):
+                try:
+                    values = {k: v for k, v in {**defaults, **raw}.items() if k != "name"}
+                    if "source" in values:
+                        values["source"] = source_label(values["source"])  # `{source}`: the short clip name
+                    raw["name"] = template.format_map(values)
+                except (KeyError, IndexError, ValueError) as exc:
+                    self.problems.add(f"{path}.name", f"bad name template {shown(template)}: {short(exc)}; use keys of "
+                                      "the scenario, like '{encoder} @ {bitrate}'")
+                    return []
+            out.append((raw, where))
+        names = [r["name"] for r, _ in out if "name" in r]
+        if isinstance(template, str) and len(set(names)) < len(names):
+            self.problems.add(f"{path}.name", f"the template {shown(template)} gives the same name to several matrix "
+                              "entries; put every matrix key in it")
+            return []
+        return out
+
