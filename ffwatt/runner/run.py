@@ -566,12 +566,16 @@ class _Run:
 
     def _writer(self) -> tuple[ResultsWriter, set[str]]:
         from ffwatt.runner.environment import collect_environment
+        from ffwatt.runner.scenarios import first_encode
 
         header: dict[str, Any] = {
             "test_date": datetime.now(UTC).isoformat(timespec="seconds"),
             "planned_scenarios": len(_planned(self.scenarios)),
             "runner": {"scenario_file": self.scenario_file, "matrix_sha256": self.sha},
         }
+        anchor = first_encode(self.scenarios)  # issue 29: a report's default anchor, whatever order the rounds ran in
+        if anchor is not None:
+            header["anchor"] = {"encoder": anchor[0], **({"preset": anchor[1]} if anchor[1] else {})}
         scenarios: list[dict] = []
         sweeps: list[dict] = []
         done: set[str] = set()
@@ -656,7 +660,7 @@ class _Run:
         m = ident.media
         return SourceEntry(name=src.clip, path=src.written or src.path, size_bytes=ident.size_bytes,
                            sha256=ident.sha256, width=m.width, height=m.height, fps=m.fps,
-                           duration_seconds=m.duration_seconds)
+                           duration_seconds=m.duration_seconds, clip_class=src.clip_class)
 
 
 

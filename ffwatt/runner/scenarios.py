@@ -50,7 +50,7 @@ from ffwatt.runner.encoder_options import short, static_problems
 from ffwatt.runner.errors import RunnerError
 
 __all__ = ["Rung", "Source", "QualitySpec", "Scenario", "load_scenarios", "parse_scenarios", "matrix_sha256",
-           "slug", "sweep_step_name", "source_file_problem", "source_label", "DEFAULT_MAX_SCENARIOS", "MAX_FILE_BYTES",
+           "slug", "sweep_step_name", "source_file_problem", "source_label", "first_encode", "DEFAULT_MAX_SCENARIOS", "MAX_FILE_BYTES",
            "MAX_YAML_NODES"]
 
 _SCENARIO_KEYS = frozenset({
@@ -98,6 +98,7 @@ class Source:
     path: str | None = None  # a file's resolved path (relative paths are relative to the scenario file)
     written: str | None = None  # issue 23: the path as the scenario file wrote it
     label: str | None = None  # issue 23: `{file: path, name: NAME}`'s NAME, when given
+    clip_class: str | None = None  # issue 29: `{file: path, class: B}`'s class (CTC sheets average per class)
 
     def describe(self) -> str:
         return self.name if self.kind == "lavfi" else f"file {self.path}"
@@ -170,8 +171,9 @@ class Scenario:
         if out["source"] is not None:
             # `written` follows from `path`; a `label` only when given: fingerprints of older files stay
             del out["source"]["written"]
-            if out["source"]["label"] is None:
-                del out["source"]["label"]
+            for key in ("label", "clip_class"):
+                if out["source"][key] is None:
+                    del out["source"][key]
         if self.quality is None:
             del out["quality"]  # likewise for files written before `quality:` existed
         return out
@@ -218,6 +220,12 @@ def source_label(value: Any) -> str:
         if isinstance(file, str) and file:
             return Path(file).stem
     return str(value)
+
+
+def first_encode(scenarios: tuple[Scenario, ...]) -> tuple[str, str | None] | None:
+    """(encoder, preset) of the scenario file's first encode: a report's default anchor (issue 29), taken
+    from the file's order because a run's rounds are shuffled. None when every scenario is idle."""
+    return next(((s.encoder, s.preset) for s in scenarios if not s.idle), None)
 
 
 def sweep_step_name(name: str, streams: int) -> str:
@@ -417,7 +425,11 @@ class _Validator:
             return True
         first = clips.setdefault(src.clip, (src, where))
         if (first[0].kind, first[0].name, first[0].path) == (src.kind, src.name, src.path):
-            return True
+            if first[0].clip_class == src.clip_class:
+                return True
+            self.problems.add(f"{where}.source.class", f"clip {_show(src.clip)} is class {_show(src.clip_class)} here "
+                              f"and {_show(first[0].clip_class)} in {first[1]}; a clip has one class")
+            return False
         self.problems.add(f"{where}.source", f"clip name {_show(src.clip)} is also {first[0].describe()} "
                           f"({first[1]}); give the files distinct names: {{file: path, name: clip}}")
         return False
@@ -678,21 +690,23 @@ class _Validator:
                                   f"{_show(value)}")
                 return None
             return Source(kind="lavfi", name=value)
-        if (isinstance(value, Mapping) and "file" in value and set(value) <= {"file", "name"}
+        if (isinstance(value, Mapping) and "file" in value and set(value) <= {"file", "name", "class"}
                 and isinstance(value["file"], str) and value["file"]):
-            label = value.get("name")
-            if label is not None and (not isinstance(label, str) or not _NAME_RE.match(label)):
-                self.problems.add(f"{path}.name", f"expected a clip name like \"bbb\" (letters, digits, _ . -), got "
-                                  f"{_show(label)}")
-                return None
+            label, clip_class = value.get("name"), value.get("class")
+            for key, text in (("name", label), ("class", clip_class)):
+                if text is not None and (not isinstance(text, str) or not _NAME_RE.match(text)):
+                    self.problems.add(f"{path}.{key}", f"expected a clip {key} like \"B\" (letters, digits, _ . -), "
+                                      f"got {_show(text)}")
+                    return None
             file = Path(os.path.expanduser(value["file"]))
             file = file if file.is_absolute() else self.base_dir / file
             why = source_file_problem(file)
             if why:
                 self.problems.add(f"{path}.file", why)
                 return None
-            return Source(kind="file", path=str(file), written=value["file"], label=label)
-        self.problems.add(path, f"expected a lavfi source name like \"testsrc2\" or {{file: path, name?: clip}}, got "
+            return Source(kind="file", path=str(file), written=value["file"], label=label, clip_class=clip_class)
+        self.problems.add(path, f"expected a lavfi source name like \"testsrc2\" or {{file: path, name?: clip, "
+                          "class?: B}}, got "
                           f"{_show(value)}")
         return None
 
