@@ -114,6 +114,7 @@ def _add_score(subparsers, environ: Mapping[str, str]) -> None:
                    help="VMAF model (default: vmaf_4k_v0.6.1 when scored at 2160p or above, else vmaf_v0.6.1)")
     p.add_argument("--json", action="store_true", help="print the figures as JSON")
     p.add_argument("--frames-csv", type=Path, default=None, metavar="FILE", help="write per-frame scores to FILE")
+    p.add_argument("--force", action="store_true", help="resample a distorted at another frame rate to the reference's (and say so)")
     p.set_defaults(func=_cmd_score)
 
 
@@ -124,7 +125,7 @@ def _cmd_score(args: argparse.Namespace) -> int:
     from ffwatt.runner.score import as_json, as_text, score, write_frames_csv
 
     result = score(args.ffmpeg or default_ffmpeg() or "ffmpeg", args.distorted, args.reference,
-                   resolution=args.resolution, model=args.model)
+                   resolution=args.resolution, model=args.model, force=args.force)
     if args.frames_csv is not None:
         write_frames_csv(args.frames_csv, result.result)
     sys.stdout.write(json.dumps(as_json(result), indent=2) + "\n" if args.json else as_text(result))
