@@ -53,7 +53,7 @@ def _cell(value: Any) -> Any:
 
 def _csv(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
     buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
+    writer = csv.writer(buf, lineterminator="\r\n")  # RFC 4180; and a lone "\r" in a cell is quoted
     writer.writerow(header)
     writer.writerows([_cell(v) for v in row] for row in rows)
     return buf.getvalue()
