@@ -132,7 +132,9 @@ def curve_text(d: Delta) -> str:
         return "convex hull"
     if d.rung:
         return f"rung {d.rung}"
-    return f"own size ({d.resolution})" if d.resolution and d.clip != AVERAGE else "own size"
+    if d.clip == AVERAGE:
+        return "each at its own size"
+    return f"own size ({d.resolution})" if d.resolution else "own size"
 
 
 def _estimated(d: Delta) -> str:

@@ -95,7 +95,7 @@ def _headline(report: Report) -> str:
                 cells.append(_numbered(reasons, d.refused).replace(">[", ">refused ["))
             else:
                 text = two(d.value) + (f" ± {two(d.ci95, sign=False)}" if d.ci95 is not None else "")
-                cells.append(e(text) + (f' <span class="{d.energy_kind}">{e(d.energy_kind)}</span>'
+                cells.append(e(text) + (f'<br><span class="{d.energy_kind}">{e(d.energy_kind)}</span>'
                                         if d.energy_kind else ""))
         body.append(cells)
         classes.append("average" if first.clip == AVERAGE else "")
