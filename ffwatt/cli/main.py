@@ -90,7 +90,7 @@ def _cmd_score(opts) -> int:
     from ffwatt.runner.measure.score import as_json, as_text, score, write_frames_csv
 
     result = score(opts.ffmpeg or default_ffmpeg() or "ffmpeg", opts.distorted, opts.reference,
-                   resolution=opts.resolution, model=opts.model)
+                   resolution=opts.resolution, model=opts.model, force=opts.force)
     if opts.frames_csv is not None:
         write_frames_csv(opts.frames_csv, result.result)
     sys.stdout.write(json.dumps(as_json(result), indent=2) + "\n" if opts.json else as_text(result))

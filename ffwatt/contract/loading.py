@@ -260,7 +260,7 @@ def _decode_outline(data: bytes, max_scenarios: int, file: str, path: Path, fast
                                                  for n in doc.not_run or ()),
         "planned_scenarios": int(doc.planned_scenarios) if doc.planned_scenarios is not None else None,
         "environment": environment, "sweeps": tuple(doc.sweeps or ()), "meter": doc.meter,
-        "hosts": dict(doc.hosts or {}),
+        "hosts": dict(doc.hosts or {}), "anchor": doc.anchor,
     }
 
 

@@ -15,6 +15,7 @@ from ffwatt.contract import formulas
 from ffwatt.contract.formulas import Rendition
 from ffwatt.contract.schema import (
     MEASURED_ENERGY_SOURCES,
+    AnchorRecord,
     MeterRecord,
     NotRun,
     OutputEntry,
@@ -258,6 +259,7 @@ class ResultsRun:
     # issue 25
     hosts: dict[str, dict[str, Any]] = field(default_factory=dict)  # fleet runs: host -> its environment
     meter: MeterRecord | None = None  # issue 22
+    anchor: AnchorRecord | None = None  # issue 29: the scenario file's first encoder/preset (None: older files)
 
     @property
     def baseline(self) -> Scenario | None:

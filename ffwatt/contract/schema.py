@@ -34,7 +34,7 @@ from ffwatt.contract import formulas
 
 __all__ = [
     "ENERGY_SOURCES", "FORMAT_VERSION", "MAX_INT", "MEASURED_ENERGY_SOURCES", "SCENARIO_FIELDS",
-    "MeterRecord", "NotRun", "OutputEntry", "QualityDetail", "RepetitionEntry", "ResultsDocument", "RuleError",
+    "AnchorRecord", "MeterRecord", "NotRun", "OutputEntry", "QualityDetail", "RepetitionEntry", "ResultsDocument", "RuleError",
     "ScenarioEntry", "SourceEntry", "Sweep",
     "SweepStep", "describe", "is_baseline",
 ]
@@ -238,6 +238,8 @@ class SourceEntry(msgspec.Struct, frozen=True, omit_defaults=True, **_STRUCT):
     height: PositiveCount | None = None
     fps: Positive | None = None
     duration_seconds: NonNegative | None = None
+    # issue 29: the clip's class (`source: {file: ..., class: B}`), as the CTC sheets average per class
+    clip_class: Text | None = msgspec.field(default=None, name="class")
 
     def check(self) -> None:
         _integral(self, ("size_bytes",))
@@ -480,6 +482,20 @@ class MeterRecord(msgspec.Struct, frozen=True, omit_defaults=True, **_STRUCT):
     cool_down_seconds: NonNegative | None = None
 
 
+class AnchorRecord(msgspec.Struct, frozen=True, omit_defaults=True, **_STRUCT):
+    """issue 29: the encoder/preset a report compares every other with by default: the first encode of
+    the scenario file, recorded by the runner (a results file's scenario order is the shuffled run's)."""
+
+    expect: ClassVar[str] = 'an object like {"encoder": "libx264", "preset": "medium"}'
+
+    encoder: Annotated[str, msgspec.Meta(description="a non-empty string")]
+    preset: Text | None = None
+
+    def check(self) -> None:
+        if not self.encoder.strip():
+            raise RuleError(".encoder", f"must be a non-empty string, got {describe(self.encoder)}")
+
+
 S = TypeVar("S")
 
 
@@ -510,6 +526,8 @@ class ResultsDocument(msgspec.Struct, Generic[S], omit_defaults=True, **_STRUCT)
     hosts: Annotated[dict[str, dict[str, Any]] | None, msgspec.Meta(description="an object of host -> environment")] = None
     # issue 22: how the run measured energy (the meter, the model figure, the attribution, the seed)
     meter: MeterRecord | None = None
+    # issue 29: the default anchor of a report: the scenario file's first encoder/preset
+    anchor: AnchorRecord | None = None
 
     def check(self) -> None:
         _integral(self, ("format_version",), 1)
@@ -521,6 +539,11 @@ class ResultsDocument(msgspec.Struct, Generic[S], omit_defaults=True, **_STRUCT)
             date = self.test_metadata.get("test_date")
             if date is not None and type(date) is not str:
                 raise RuleError(".test_metadata.test_date", f"must be a string, got {describe(date)}")
+        if self.anchor is not None:
+            try:
+                self.anchor.check()
+            except RuleError as exc:
+                raise RuleError(f".anchor{exc.path}", exc.reason) from None
         for k, sweep in enumerate(self.sweeps or ()):
             try:
                 sweep.check()

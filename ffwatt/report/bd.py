@@ -1,15 +1,8 @@
-"""Bjøntegaard deltas per clip against an anchor, their average over clips, and the energy counterpart.
+"""Bjøntegaard deltas of one test curve against one anchor curve, and the energy counterpart.
 
-A *curve* is the scenarios of one clip (the scenario's source, `Scenario.source_name`;
-files without source identity are one unnamed clip), one encoder/preset and one
-resolution, each a point (bitrate, VMAF, PSNR, joules per stream per second of video),
-sorted by bitrate. Points come from every results file given.
-
-Every test curve is compared with the *anchor* curve of the same clip and resolution:
-the anchor is an encoder (and preset) chosen with `--anchor ENCODER[/PRESET]`, by default
-the first encoder of the scenario file. The *average* over clips is the arithmetic mean
-of the per-clip figures, as the JVET/JCT-VC CTC sheets give it; it is refused when a clip's
-figure is refused.
+A *curve* is a list of points (bitrate, VMAF, PSNR, joules per stream per second of video)
+of one clip and encoder/preset: one encode size, or a convex hull over sizes (`report.hull`).
+Which curves are compared, and the averages over clips, are `report.corpus`'s.
 
 * **BD-rate** (VMAF or PSNR): the average bitrate difference of the test curve against
   the anchor at equal quality, in percent, over the qualities both curves reach, computed
@@ -31,14 +24,14 @@ figure is refused.
 
 A figure is *refused*, with the reason in place of the number, rather than given a wild
 one when: a curve has fewer than `MIN_POINTS` points; its quality does not rise strictly
-with bitrate (rate as a function of quality is then not a function) or two points share a
-bitrate; the two curves overlap on less than `min_overlap` (default 50 %) of the shorter
-curve's range along the integration axis (quality for BD-rate and BD-energy, log10(rate)
-for BD-PSNR/BD-VMAF); target and measured bitrates are mixed in one comparison; the energy
+along its axis (bitrate; energy for an energy hull) or two points share a value there; the
+two curves overlap on less than `min_overlap` (default 50 %) of the shorter curve's range
+along the integration axis (quality for BD-rate and BD-energy, log10(rate) for
+BD-PSNR/BD-VMAF); target and measured bitrates are mixed in one comparison; the energy
 comes from different sources (measured by a meter, estimated by the model, simulated; or
-rapl against nvml) or attribution rules (`cpu-time-share` against `exclusive`); a
-point has no positive energy; or the curves encode different lengths of video.
-BD-energy uses each scenario's own, attributed energy (`energy_joules`), never the machine's.
+rapl against nvml) or attribution rules (`cpu-time-share` against `exclusive`); a point
+has no positive energy; or the curves encode different lengths of video. BD-energy uses
+each scenario's own, attributed energy (`energy_joules`), never the machine's.
 """
 
 from __future__ import annotations
@@ -46,176 +39,27 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
 
 from ffwatt.contract import formulas
-from ffwatt.report.data import ReportError, Row
+from ffwatt.report.curve import (
+    AVERAGE,
+    DEFAULT_MIN_OVERLAP,
+    ENERGY,
+    HULL_KINDS,
+    HULL_SUFFIX,
+    KINDS,
+    METHODS,
+    MIN_POINTS,
+    QUALITY_NAME,
+    RATE,
+    Curve,
+    Delta,
+    Point,
+    base_kind,
+)
 
-__all__ = ["MIN_POINTS", "METHODS", "DEFAULT_MIN_OVERLAP", "KINDS", "AVERAGE", "Point", "Curve", "Delta", "Anchor",
-           "build_curves", "choose_anchor", "bd_rate", "bd_quality", "bd_energy", "bd_cpu_time", "compare",
-           "all_deltas", "average_over_clips"]
-
-MIN_POINTS = 4
-METHODS = ("pchip", "akima")
-DEFAULT_MIN_OVERLAP = 0.5
-"""Below this share of the shorter curve's range the two curves are not compared."""
-AVERAGE = "average"
-"""The `clip` of a figure averaged over clips."""
-KINDS = ("BD-rate (VMAF)", "BD-rate (PSNR)", "BD-PSNR", "BD-VMAF", "BD-energy (VMAF)", "BD-CPU-time (VMAF)")
-_UNITS = {"BD-rate (VMAF)": "%", "BD-rate (PSNR)": "%", "BD-PSNR": "dB", "BD-VMAF": "VMAF points",
-          "BD-energy (VMAF)": "%", "BD-CPU-time (VMAF)": "%"}
-_QUALITY_NAME = {"vmaf": "VMAF", "psnr": "PSNR"}
-
-
-@dataclass(frozen=True, slots=True)
-class Point:
-    """One operating point: a scenario's bitrate (bits/s; `bitrate_measured` False for a
-    target), quality and energy per stream per second of video (J/s), with the same
-    energy per repetition."""
-
-    scenario: str
-    bitrate_bps: float
-    vmaf: float | None
-    psnr: float | None
-    joules_per_video_second: float | None
-    repetition_joules: tuple[float, ...] = ()
-    duration_seconds: float | None = None
-    core_seconds_per_video_second: float | None = None
-    energy_kind: str = "measured"
-    energy_source: str | None = None
-    energy_attribution: str | None = None
-    bitrate_measured: bool = True
-
-
-@dataclass(frozen=True, slots=True)
-class Curve:
-    """The points of one clip, encoder/preset and resolution, sorted by bitrate. `label`
-    names the encoder/preset (and resolution when there are several), not the clip."""
-
-    label: str
-    encoder: str
-    preset: str | None
-    resolution: str | None
-    points: tuple[Point, ...]
-    clip: str | None = None
-
-    def values(self, quality: str) -> tuple[list[float], list[float | None]]:
-        return [p.bitrate_bps for p in self.points], [getattr(p, quality) for p in self.points]
-
-
-@dataclass(frozen=True, slots=True)
-class Anchor:
-    """The curves every other is compared with: `encoder` and `preset`; `chosen` says how
-    (`--anchor` or the default)."""
-
-    encoder: str
-    preset: str | None
-    chosen: str
-
-    @property
-    def label(self) -> str:
-        return self.encoder + (f"/{self.preset}" if self.preset else "")
-
-    def matches(self, curve: Curve) -> bool:
-        return curve.encoder == self.encoder and curve.preset == self.preset
-
-
-@dataclass(frozen=True, slots=True)
-class Delta:
-    """A Bjøntegaard delta of `test` against `anchor` on one `clip` (`AVERAGE`: the mean
-    over clips); `refused` says why there is no value.
-
-    `percent`: BD-rate, BD-energy or BD-CPU-time in percent (negative: the test needs
-    less); `linear`: BD-PSNR in dB, BD-VMAF in points (positive: the test is better), or
-    BD-energy in J per stream per second of video; `ci95_*`: half-widths of the 95 %
-    confidence interval from `repetitions` per-repetition recomputations; `overlap`: the
-    overlapping range over the shorter curve's range (0..1) on the integration axis."""
-
-    kind: str
-    anchor: str
-    test: str
-    percent: float | None = None
-    linear: float | None = None
-    ci95_percent: float | None = None
-    ci95_linear: float | None = None
-    repetitions: int = 0
-    overlap: float | None = None
-    quality_range: tuple[float, float] | None = None
-    refused: str | None = None
-    caution: str | None = None
-    clip: str | None = None
-    resolution: str | None = None
-    clips: int = 1
-
-    @property
-    def unit(self) -> str:
-        return _UNITS.get(self.kind, "%")
-
-    @property
-    def value(self) -> float | None:
-        """The headline figure in `unit`."""
-        return self.percent if self.unit == "%" else self.linear
-
-    @property
-    def ci95(self) -> float | None:
-        return self.ci95_percent if self.unit == "%" else self.ci95_linear
-
-
-def build_curves(rows: Sequence[Row]) -> list[Curve]:
-    """Curves from the scenario rows: every non-baseline single-output scenario with a
-    bitrate and a VMAF or PSNR, grouped by (clip, encoder, preset, resolution), in the
-    order each group first appears in the files."""
-    groups: dict[tuple[str | None, str, str | None, str | None], list[Point]] = {}
-    for row in rows:
-        s = row.scenario
-        if s.is_baseline or s.encoder is None or row.bitrate_bps is None or row.bitrate_bps <= 0:
-            continue
-        if len(s.outputs) > 1 or (s.vmaf is None and s.psnr is None):
-            continue
-        groups.setdefault((s.source_name, s.encoder, s.preset, s.resolution), []).append(Point(
-            scenario=row.label, bitrate_bps=float(row.bitrate_bps), vmaf=s.vmaf, psnr=s.psnr,
-            joules_per_video_second=row.joules_per_video_second,
-            repetition_joules=row.repetition_joules_per_video_second, duration_seconds=s.duration_seconds,
-            core_seconds_per_video_second=_per_video_second(row.core_seconds, s), energy_kind=row.energy_kind,
-            energy_source=row.energy_source, energy_attribution=row.energy_attribution,
-            bitrate_measured=row.bitrate_measured))
-    several_resolutions = len({key[3] for key in groups}) > 1
-    curves = []
-    for (clip, encoder, preset, resolution), points in groups.items():
-        label = encoder + (f"/{preset}" if preset else "")
-        if several_resolutions and resolution:
-            label += f" {resolution}"
-        points.sort(key=lambda p: p.bitrate_bps)
-        curves.append(Curve(label, encoder, preset, resolution, tuple(points), clip))
-    return curves
-
-
-def choose_anchor(curves: Sequence[Curve], spec: str | None = None) -> Anchor | None:
-    """The anchor named by `spec` (`ENCODER` or `ENCODER/PRESET`; an encoder alone takes its
-    first preset in file order), else the first curve's encoder/preset. `ReportError` when
-    `spec` names no curve. None without curves."""
-    if not curves:
-        if spec:
-            raise ReportError(f"--anchor {spec}: no rate-quality curve to anchor (no encode with a bitrate and a "
-                              "quality score)")
-        return None
-    if not spec:
-        first = curves[0]
-        return Anchor(first.encoder, first.preset, "the first encoder in the scenario file")
-    encoder, _, preset = spec.partition("/")
-    for curve in curves:
-        if curve.encoder == encoder and (not preset or curve.preset == preset):
-            return Anchor(curve.encoder, curve.preset, f"--anchor {spec}")
-    known = sorted({c.encoder + (f"/{c.preset}" if c.preset else "") for c in curves})
-    raise ReportError(f"--anchor {spec}: no curve has that encoder{'/preset' if preset else ''}; "
-                      f"the curves are {', '.join(known)}")
-
-
-def _per_video_second(value: float | None, s) -> float | None:
-    if value is None or not s.duration_seconds or s.streams <= 0:
-        return None
-    return value / (s.duration_seconds * s.streams)
-
+__all__ = ["MIN_POINTS", "METHODS", "DEFAULT_MIN_OVERLAP", "KINDS", "HULL_KINDS", "AVERAGE", "Point", "Curve",
+           "Delta", "base_kind", "bd_rate", "bd_quality", "bd_energy", "bd_cpu_time", "compare", "compare_hulls"]
 
 def _fmt(value: float) -> str:
     return f"{value:.4g}"
@@ -223,21 +67,24 @@ def _fmt(value: float) -> str:
 
 def _curve_problem(curve: Curve, quality: str) -> str | None:
     """Why `curve` cannot enter a BD computation on `quality`, or None."""
-    rates, qualities = curve.values(quality)
-    name = _QUALITY_NAME[quality]
-    if len(rates) < MIN_POINTS:
-        return f"{curve.label} has {len(rates)} rate point(s); BD needs at least {MIN_POINTS}"
-    missing = [p.scenario for p, q in zip(curve.points, qualities, strict=True) if q is None]
+    name = QUALITY_NAME[quality]
+    points = curve.points
+    if len(points) < MIN_POINTS:
+        what = "hull point(s)" if curve.hull else "rate point(s)"
+        return f"{curve.display} has {len(points)} {what}; BD needs at least {MIN_POINTS}"
+    missing = [p.scenario for p in points if getattr(p, quality) is None]
     if missing:
-        return f"{curve.label}: no {name} for {', '.join(missing)}"
-    for (r0, q0, p0), (r1, q1, p1) in zip(zip(rates, qualities, curve.points, strict=True),
-                                          zip(rates[1:], qualities[1:], curve.points[1:], strict=True),
-                                          strict=False):
-        if r1 == r0:
-            return f"{curve.label}: two points at the same bitrate ({p0.scenario}, {p1.scenario})"
+        return f"{curve.display}: no {name} for {', '.join(missing)}"
+    along = "bitrate" if curve.axis == RATE else "energy"
+    for p0, p1 in zip(points, points[1:], strict=False):
+        x0, x1, q0, q1 = getattr(p0, curve.axis), getattr(p1, curve.axis), getattr(p0, quality), getattr(p1, quality)
+        if x1 == x0:
+            return f"{curve.display}: two points at the same {along} ({p0.scenario}, {p1.scenario})"
         if q1 <= q0:
-            return (f"{curve.label} is not monotonic: {name} {_fmt(q1)} at {_fmt(r1 / 1000)} kb/s ({p1.scenario}) "
-                    f"is not above {_fmt(q0)} at {_fmt(r0 / 1000)} kb/s ({p0.scenario})")
+            shown = _fmt(x1 / 1000) + " kb/s" if curve.axis == RATE else _fmt(x1) + " J/s"
+            was = _fmt(x0 / 1000) + " kb/s" if curve.axis == RATE else _fmt(x0) + " J/s"
+            return (f"{curve.display} is not monotonic: {name} {_fmt(q1)} at {shown} ({p1.scenario}) "
+                    f"is not above {_fmt(q0)} at {was} ({p0.scenario})")
     return None
 
 
@@ -252,7 +99,7 @@ def _rate_problem(anchor: Curve, test: Curve) -> str | None:
     """Target and measured bitrates mixed in one comparison: the figure would compare unlike things."""
     kinds = {p.bitrate_measured for c in (anchor, test) for p in c.points}
     if len(kinds) > 1:
-        target = [c.label for c in (anchor, test) if not all(p.bitrate_measured for p in c.points)]
+        target = [c.display for c in (anchor, test) if not all(p.bitrate_measured for p in c.points)]
         return (f"target and measured bitrates mixed: {', '.join(target)} has target bitrates where the other "
                 "has measured ones (a target is not what the encoder produced)")
     return None
@@ -270,7 +117,7 @@ def _pair_problem(anchor: Curve, test: Curve, quality: str, axis: str,
         return f"different resolutions ({anchor.resolution}, {test.resolution}): not the same source", None
     if anchor.clip != test.clip:
         return f"different clips ({anchor.clip}, {test.clip})", None
-    name = _QUALITY_NAME[quality]
+    name = QUALITY_NAME[quality]
     if axis == "quality":
         xa = [p for p in anchor.values(quality)[1] if p is not None]
         xt = [p for p in test.values(quality)[1] if p is not None]
@@ -280,12 +127,11 @@ def _pair_problem(anchor: Curve, test: Curve, quality: str, axis: str,
         xt = [math.log10(r) for r in test.values(quality)[0]]
         what, show = "bitrate ranges (kb/s)", lambda v: _fmt(10 ** v / 1000)
     low, high, share = _overlap(xa, xt)
+    ranges = f"{anchor.display} {show(min(xa))}-{show(max(xa))}, {test.display} {show(min(xt))}-{show(max(xt))}"
     if high <= low:
-        return (f"the {what} do not overlap: {anchor.label} {show(min(xa))}-{show(max(xa))}, "
-                f"{test.label} {show(min(xt))}-{show(max(xt))}"), None
+        return f"the {what} do not overlap: {ranges}", None
     if share < min_overlap:
-        return (f"the {what} overlap on {share:.0%} of the shorter curve's range (under {min_overlap:.0%}): "
-                f"{anchor.label} {show(min(xa))}-{show(max(xa))}, {test.label} {show(min(xt))}-{show(max(xt))}"), None
+        return f"the {what} overlap on {share:.0%} of the shorter curve's range (under {min_overlap:.0%}): {ranges}", None
     return None, (low, high, share)
 
 
@@ -318,8 +164,9 @@ def _check_method(method: str) -> None:
         raise ValueError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
 
 
-def _refused(kind: str, anchor: Curve, test: Curve, reason: str | None) -> Delta:
-    return Delta(kind, anchor.label, test.label, refused=reason, clip=test.clip, resolution=test.resolution)
+def _delta(kind: str, anchor: Curve, test: Curve, **values) -> Delta:
+    return Delta(kind, anchor.label, test.label, clip=test.clip, resolution=None if test.hull else test.resolution,
+                 rung=test.rung, clip_class=test.clip_class, **values)
 
 
 def _rate_caution(anchor: Curve, test: Curve) -> str | None:
@@ -332,21 +179,21 @@ def bd_rate(anchor: Curve, test: Curve, quality: str = "vmaf", method: str = "pc
             min_overlap: float = DEFAULT_MIN_OVERLAP) -> Delta:
     """BD-rate of `test` against `anchor` at equal `quality` (`vmaf` or `psnr`), in percent."""
     _check_method(method)
-    kind = f"BD-rate ({_QUALITY_NAME[quality]})"
+    kind = f"BD-rate ({QUALITY_NAME[quality]}{HULL_SUFFIX if test.hull else ''})"
     problem, overlap = _pair_problem(anchor, test, quality, "quality", min_overlap)
     problem = problem or _rate_problem(anchor, test)
     if problem or overlap is None:
-        return _refused(kind, anchor, test, problem)
+        return _delta(kind, anchor, test, refused=problem)
     ra, qa = anchor.values(quality)
     rt, qt = test.values(quality)
     qa_s, ra_s = _sorted_by_quality(qa, ra)
     qt_s, rt_s = _sorted_by_quality(qt, rt)
     value = _bd_log(qa_s, ra_s, qt_s, rt_s, method)
     if not math.isfinite(value):
-        return _refused(kind, anchor, test, "the interpolation gave no finite value")
+        return _delta(kind, anchor, test, refused="the interpolation gave no finite value")
     low, high, share = overlap
-    return Delta(kind, anchor.label, test.label, percent=value, overlap=share, quality_range=(low, high),
-                 caution=_rate_caution(anchor, test), clip=test.clip, resolution=test.resolution)
+    return _delta(kind, anchor, test, percent=value, overlap=share, quality_range=(low, high),
+                  caution=_rate_caution(anchor, test))
 
 
 def bd_quality(anchor: Curve, test: Curve, quality: str = "psnr", method: str = "pchip",
@@ -356,27 +203,27 @@ def bd_quality(anchor: Curve, test: Curve, quality: str = "psnr", method: str = 
     import bjontegaard
 
     _check_method(method)
-    kind = f"BD-{_QUALITY_NAME[quality]}"
+    kind = f"BD-{QUALITY_NAME[quality]}"
     problem, overlap = _pair_problem(anchor, test, quality, "rate", min_overlap)
     problem = problem or _rate_problem(anchor, test)
     if problem or overlap is None:
-        return _refused(kind, anchor, test, problem)
+        return _delta(kind, anchor, test, refused=problem)
     ra, qa = anchor.values(quality)
     rt, qt = test.values(quality)
     value = _quiet(bjontegaard.bd_psnr, ra, qa, rt, qt, method)
     if not math.isfinite(value):
-        return _refused(kind, anchor, test, "the interpolation gave no finite value")
+        return _delta(kind, anchor, test, refused="the interpolation gave no finite value")
     low, high, share = overlap
-    return Delta(kind, anchor.label, test.label, linear=value, overlap=share,
-                 quality_range=(10 ** low, 10 ** high), caution=_rate_caution(anchor, test), clip=test.clip,
-                 resolution=test.resolution)
+    return _delta(kind, anchor, test, linear=value, overlap=share, quality_range=(10 ** low, 10 ** high),
+                  caution=_rate_caution(anchor, test))
 
 
 def bd_energy(anchor: Curve, test: Curve, method: str = "pchip", min_overlap: float = DEFAULT_MIN_OVERLAP) -> Delta:
     """The energy counterpart of BD-rate: the average energy difference of `test` against
     `anchor` at equal VMAF, in percent and in J per stream per second of video, with a
     95 % CI from the repetitions when every point has at least two."""
-    return _bd_resource(anchor, test, method, min_overlap, "BD-energy (VMAF)", "joules_per_video_second", "energy")
+    kind = f"BD-energy (VMAF{HULL_SUFFIX if test.hull else ''})"
+    return _bd_resource(anchor, test, method, min_overlap, kind, ENERGY, "energy")
 
 
 def bd_cpu_time(anchor: Curve, test: Curve, method: str = "pchip",
@@ -392,74 +239,12 @@ _KIND_WORDS = {"measured": "measured by a meter", "estimated": "modelled", "simu
 
 
 def _energy_problem(anchor: Curve, test: Curve) -> str | None:
-    """Energy from different sources (meter, model, simulation) does not compare."""
-    kinds = {c.label: sorted({p.energy_kind for p in c.points}) for c in (anchor, test)}
+    """Why the energy of two curves does not compare (meter against model or simulation, different
+    sources or attribution rules), or None."""
+    kinds = {c.display: sorted({p.energy_kind for p in c.points}) for c in (anchor, test)}
     if len({k for ks in kinds.values() for k in ks}) > 1:
         said = "; ".join(f"{label}: {' and '.join(_KIND_WORDS.get(k, k) for k in ks)}" for label, ks in kinds.items())
         return f"energy from different sources ({said}): they do not compare"
-    return None
-
-
-def _bd_resource(anchor: Curve, test: Curve, method: str, min_overlap: float, kind: str, attr: str,
-                 what: str) -> Delta:
-    _check_method(method)
-    problem, overlap = _pair_problem(anchor, test, "vmaf", "quality", min_overlap)
-    if problem or overlap is None:
-        return _refused(kind, anchor, test, problem)
-    for curve in (anchor, test):
-        bad = [p.scenario for p in curve.points if getattr(p, attr) is None or getattr(p, attr) <= 0]
-        if len(bad) == len(curve.points):
-            return _refused(kind, anchor, test, f"{curve.label}: no {what} recorded")
-        if bad:
-            listed = ", ".join(bad[:2]) + (f" and {len(bad) - 2} more" if len(bad) > 2 else "")
-            return _refused(kind, anchor, test, f"{curve.label}: no positive {what} for {listed}")
-    if attr == "joules_per_video_second":
-        problem = _energy_problem(anchor, test)
-        if problem:
-            return _refused(kind, anchor, test, problem)
-    durations = {p.duration_seconds for c in (anchor, test) for p in c.points}
-    if len(durations) > 1:
-        listed = ", ".join(f"{d:g} s" for d in sorted(d for d in durations if d is not None))
-        return _refused(kind, anchor, test,
-                        f"the encodes cover different lengths of video ({listed}): their {what} does not compare")
-    if attr == "joules_per_video_second":
-        mixed = _mixed_energy(anchor, test)
-        if mixed:
-            return _refused(kind, anchor, test, mixed)
-    qa = [p.vmaf for p in anchor.points]
-    qt = [p.vmaf for p in test.points]
-
-    def both(ea: Sequence[float], et: Sequence[float]) -> tuple[float, float]:
-        qa_s, ea_s = _sorted_by_quality(qa, ea)
-        qt_s, et_s = _sorted_by_quality(qt, et)
-        return _bd_log(qa_s, ea_s, qt_s, et_s, method), _bd_linear(qa_s, ea_s, qt_s, et_s, method)
-
-    low, high, share = overlap
-    reps = 0
-    if attr == "joules_per_video_second":
-        reps = min(len(p.repetition_joules) for c in (anchor, test) for p in c.points)
-    if reps >= 2:
-        per_rep = [both([p.repetition_joules[k] for p in anchor.points], [p.repetition_joules[k] for p in test.points])
-                   for k in range(reps)]
-        percent, ci_percent = formulas.mean_and_ci95([v for v, _ in per_rep])
-        linear, ci_linear = formulas.mean_and_ci95([v for _, v in per_rep])
-    else:
-        percent, linear = both([getattr(p, attr) for p in anchor.points], [getattr(p, attr) for p in test.points])
-        ci_percent = ci_linear = None
-        reps = 0
-    if percent is None or not math.isfinite(percent) or linear is None or not math.isfinite(linear):
-        return _refused(kind, anchor, test, "the interpolation gave no finite value")
-    caution = None
-    kinds = sorted({p.energy_kind for c in (anchor, test) for p in c.points} - {"measured"})
-    if attr == "joules_per_video_second" and kinds:
-        caution = f"the energy is {' and '.join(kinds)}, not measured"
-    return Delta(kind, anchor.label, test.label, percent=percent, linear=linear, ci95_percent=ci_percent,
-                 ci95_linear=ci_linear, repetitions=reps, overlap=share, quality_range=(low, high),
-                 caution=caution, clip=test.clip, resolution=test.resolution)
-
-
-def _mixed_energy(anchor: Curve, test: Curve) -> str | None:
-    """Why the energy of two curves does not compare (different sources or attribution rules), or None."""
     points = [p for c in (anchor, test) for p in c.points]
     for attr, what in (("energy_source", "energy sources"), ("energy_attribution", "attribution rules")):
         seen: dict[str, list[str]] = {}
@@ -471,6 +256,60 @@ def _mixed_energy(anchor: Curve, test: Curve) -> str | None:
     return None
 
 
+def _resource_problem(anchor: Curve, test: Curve, attr: str, what: str) -> str | None:
+    for curve in (anchor, test):
+        bad = [p.scenario for p in curve.points if getattr(p, attr) is None or getattr(p, attr) <= 0]
+        if len(bad) == len(curve.points):
+            return f"{curve.display}: no {what} recorded"
+        if bad:
+            listed = ", ".join(bad[:2]) + (f" and {len(bad) - 2} more" if len(bad) > 2 else "")
+            return f"{curve.display}: no positive {what} for {listed}"
+    if attr == ENERGY:
+        problem = _energy_problem(anchor, test)
+        if problem:
+            return problem
+    durations = {p.duration_seconds for c in (anchor, test) for p in c.points}
+    if len(durations) > 1:
+        listed = ", ".join(f"{d:g} s" for d in sorted(d for d in durations if d is not None))
+        return f"the encodes cover different lengths of video ({listed}): their {what} does not compare"
+    return None
+
+
+def _bd_resource(anchor: Curve, test: Curve, method: str, min_overlap: float, kind: str, attr: str,
+                 what: str) -> Delta:
+    _check_method(method)
+    problem, overlap = _pair_problem(anchor, test, "vmaf", "quality", min_overlap)
+    problem = problem or (None if overlap is None else _resource_problem(anchor, test, attr, what))
+    if problem or overlap is None:
+        return _delta(kind, anchor, test, refused=problem)
+    qa = [p.vmaf for p in anchor.points]
+    qt = [p.vmaf for p in test.points]
+
+    def both(ea: Sequence[float], et: Sequence[float]) -> tuple[float, float]:
+        qa_s, ea_s = _sorted_by_quality(qa, ea)
+        qt_s, et_s = _sorted_by_quality(qt, et)
+        return _bd_log(qa_s, ea_s, qt_s, et_s, method), _bd_linear(qa_s, ea_s, qt_s, et_s, method)
+
+    reps = min(len(p.repetition_joules) for c in (anchor, test) for p in c.points) if attr == ENERGY else 0
+    if reps >= 2:
+        per_rep = [both([p.repetition_joules[k] for p in anchor.points], [p.repetition_joules[k] for p in test.points])
+                   for k in range(reps)]
+        percent, ci_percent = formulas.mean_and_ci95([v for v, _ in per_rep])
+        linear, ci_linear = formulas.mean_and_ci95([v for _, v in per_rep])
+    else:
+        percent, linear = both([getattr(p, attr) for p in anchor.points], [getattr(p, attr) for p in test.points])
+        ci_percent = ci_linear = None
+        reps = 0
+    if percent is None or not math.isfinite(percent) or linear is None or not math.isfinite(linear):
+        return _delta(kind, anchor, test, refused="the interpolation gave no finite value")
+    kinds = " and ".join(sorted({p.energy_kind for c in (anchor, test) for p in c.points} - {"measured"}))
+    caution = f"the energy is {kinds}, not measured" if attr == ENERGY and kinds else None
+    low, high, share = overlap
+    return _delta(kind, anchor, test, percent=percent, linear=linear, ci95_percent=ci_percent,
+                  ci95_linear=ci_linear, repetitions=reps, overlap=share, quality_range=(low, high), caution=caution,
+                  energy_kind=(kinds or None) if attr == ENERGY else None)
+
+
 def compare(anchor: Curve, test: Curve, method: str = "pchip", min_overlap: float = DEFAULT_MIN_OVERLAP) -> list[Delta]:
     """Every figure of `test` against `anchor`, in `KINDS` order."""
     return [bd_rate(anchor, test, "vmaf", method, min_overlap), bd_rate(anchor, test, "psnr", method, min_overlap),
@@ -478,55 +317,10 @@ def compare(anchor: Curve, test: Curve, method: str = "pchip", min_overlap: floa
             bd_energy(anchor, test, method, min_overlap), bd_cpu_time(anchor, test, method, min_overlap)]
 
 
-def all_deltas(curves: Sequence[Curve], anchor: Anchor | None, method: str = "pchip",
-               min_overlap: float = DEFAULT_MIN_OVERLAP) -> tuple[list[Delta], list[str]]:
-    """Every curve against the anchor's curve of the same clip and resolution, then the
-    averages over clips (when there are two or more). Returns the figures and notes (a
-    clip/resolution without an anchor curve)."""
-    if anchor is None:
-        return [], []
-    anchors = {(c.clip, c.resolution): c for c in curves if anchor.matches(c)}
-    deltas: list[Delta] = []
-    notes: list[str] = []
-    unanchored: set[tuple[str | None, str | None]] = set()
-    for test in curves:
-        if anchor.matches(test):
-            continue
-        base = anchors.get((test.clip, test.resolution))
-        if base is None:
-            unanchored.add((test.clip, test.resolution))
-            continue
-        deltas.extend(compare(base, test, method, min_overlap))
-    for clip, resolution in sorted(unanchored, key=lambda k: (k[0] or "", k[1] or "")):
-        notes.append(f"clip {clip or '(unnamed)'}" + (f" at {resolution}" if resolution else "")
-                     + f": no {anchor.label} curve to compare with (the anchor)")
-    return deltas + average_over_clips(deltas), notes
-
-
-def average_over_clips(deltas: Sequence[Delta]) -> list[Delta]:
-    """The arithmetic mean of each figure over the clips (the CTC sheets' average), one
-    per (kind, anchor, test) seen on two or more clips; refused, naming the clips, when
-    any clip's figure is refused."""
-    groups: dict[tuple[str, str, str], list[Delta]] = {}
-    for d in deltas:
-        if d.clip != AVERAGE:
-            groups.setdefault((d.kind, d.anchor, d.test), []).append(d)
-    out = []
-    for (kind, anchor, test), members in groups.items():
-        if len(members) < 2:
-            continue
-        base = Delta(kind, anchor, test, clip=AVERAGE, resolution=members[0].resolution, clips=len(members))
-        refused = [d for d in members if d.refused]
-        if refused:
-            names = ", ".join(d.clip or "(unnamed)" for d in refused)
-            out.append(replace(base, refused=f"refused on {len(refused)} of {len(members)} clips ({names})"))
-            continue
-        percents = [d.percent for d in members]
-        linears = [d.linear for d in members]
-        out.append(replace(
-            base,
-            percent=None if None in percents else math.fsum(percents) / len(members),
-            linear=None if None in linears else math.fsum(linears) / len(members),
-            overlap=min(d.overlap for d in members if d.overlap is not None),
-            caution="; ".join(sorted({d.caution for d in members if d.caution})) or None))
-    return out
+def compare_hulls(anchor: dict[tuple[str, str], Curve], test: dict[tuple[str, str], Curve], method: str = "pchip",
+                  min_overlap: float = DEFAULT_MIN_OVERLAP) -> list[Delta]:
+    """The hull figures, in `HULL_KINDS` order, of two ladders' hulls (`report.hull.hull_curves`):
+    BD-rate on the rate hulls of VMAF and of PSNR, BD-energy on the energy hulls of VMAF."""
+    return [bd_rate(anchor[RATE, "vmaf"], test[RATE, "vmaf"], "vmaf", method, min_overlap),
+            bd_rate(anchor[RATE, "psnr"], test[RATE, "psnr"], "psnr", method, min_overlap),
+            bd_energy(anchor[ENERGY, "vmaf"], test[ENERGY, "vmaf"], method, min_overlap)]

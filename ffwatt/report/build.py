@@ -1,42 +1,39 @@
-"""`make_report`: results files in, a report directory out.
+"""`make_report`: results files in, a report directory out (`build_report` computes, `write_report` writes).
 
-    OUT/report.html      self-contained: charts embedded as base64 PNG, inline CSS, no
-                         script, no network (opens from disk)
-    OUT/<chart>.png/.svg every chart, also as files
-    OUT/scenarios.csv    one row per scenario, full precision, units in the column names
-    OUT/bd.csv           every BD figure (clip, anchor, test, metric, value at full precision,
-                         CI, overlap, refusal)
-    OUT/summary.md       the scenario table and the BD table in Markdown
+    OUT/report.html            self-contained: charts embedded as base64 PNG, inline CSS, no
+                               script, no network (opens from disk)
+    OUT/<chart>.png/.svg       every chart, also as files
+    OUT/scenarios.csv          one row per scenario, full precision, units in the column names
+    OUT/bd.csv                 every BD figure (clip, class, rung, anchor, test, figure, value at
+                               full precision, CI, overlap, refusal), per clip, hull and average
+    OUT/operating_points.csv   what each encoder needs to reach each target quality
+    OUT/summary.md             the tables in Markdown
 
-Every file is written to a temporary name and renamed into place. Charts without data
-are left out and the HTML says why.
+Every file is written through `report.files` (a fresh temporary file, created exclusively, renamed
+into place). Charts without data are left out and the HTML says why. Everything but the power
+traces from a TSDB is a function of the set of scenarios in the files: their order never matters.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from pathlib import Path
 
-from ffwatt.report.bd import METHODS, all_deltas, build_curves, choose_anchor
+from ffwatt.report.bd import METHODS
 from ffwatt.report.compare import compare_rows
+from ffwatt.report.corpus import all_deltas, build_curves, choose_anchor
 from ffwatt.report.data import ReportError, RunInput, all_rows, load_run, scenario_rows
+from ffwatt.report.files import write_file
 from ffwatt.report.hull import ladders
 from ffwatt.report.model import Report, ReportOptions
-from ffwatt.report.render import render_bd_csv, render_csv, render_html, render_markdown
+from ffwatt.report.operating import operating_points
+from ffwatt.report.page import render_html
+from ffwatt.report.provenance import model_sentences
+from ffwatt.report.render import render_bd_csv, render_csv, render_markdown, render_points_csv
 
-__all__ = ["ReportOptions", "Report", "make_report"]
+__all__ = ["ReportOptions", "Report", "build_report", "make_report", "write_report"]
 
 log = logging.getLogger("ffwatt.report")
-
-
-def _write(path: Path, data: str | bytes) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    if isinstance(data, str):
-        tmp.write_text(data, encoding="utf-8")
-    else:
-        tmp.write_bytes(data)
-    tmp.replace(path)
 
 
 def _traces(report: Report) -> dict[str, tuple[list[float], list[float]]]:
@@ -81,14 +78,18 @@ def _tsdb_energy(runs: Sequence[RunInput], url: str, notes: list[str]) -> dict[t
     return out
 
 
-def make_report(options: ReportOptions) -> Report:
-    """Load the files, compute every figure, draw the charts and write the report files."""
+def _check(options: ReportOptions) -> None:
     if options.method not in METHODS:
         raise ReportError(f"--bd-method must be one of {', '.join(METHODS)}, got {options.method!r}")
     if not 0 <= options.min_overlap <= 1:
         raise ReportError(f"--min-overlap must be between 0 and 1, got {options.min_overlap!r}")
     if not options.results:
         raise ReportError("no results file given")
+
+
+def build_report(options: ReportOptions) -> Report:
+    """Load the files and compute every figure; writes nothing."""
+    _check(options)
     runs = [load_run(p) for p in options.results]
     labels = [r.label for r in runs]
     if len(set(labels)) != len(labels):  # same stem in two folders: prefix the folder
@@ -97,12 +98,14 @@ def make_report(options: ReportOptions) -> Report:
     tsdb_energy = _tsdb_energy(runs, options.tsdb_url, notes) if options.tsdb_url else None
     rows = all_rows(runs, options.prices, tsdb_energy)
     curves = build_curves(rows)
-    anchor = choose_anchor(curves, options.anchor)
-    deltas, anchor_notes = all_deltas(curves, anchor, options.method, options.min_overlap)
-    notes += anchor_notes
-    report = Report(options=options, runs=runs, rows=rows, curves=curves, deltas=deltas, notes=notes,
-                    anchor=anchor, ladders=ladders(rows))
-    report.notes += [lad.scoring_problem for lad in report.ladders if lad.scoring_problem]
+    lads = ladders(rows)
+    anchor, anchor_notes = choose_anchor(curves, options.anchor, runs)
+    deltas, delta_notes = all_deltas(curves, anchor, options.method, options.min_overlap, lads)
+    report = Report(options=options, runs=runs, rows=rows, curves=curves, deltas=deltas,
+                    notes=notes + anchor_notes + delta_notes, anchor=anchor, ladders=lads,
+                    points=operating_points(curves, lads, anchor, options.targets, options.method),
+                    model_notes=model_sentences(runs, rows))
+    report.notes += [lad.scoring_problem for lad in lads if lad.scoring_problem]
     if options.tsdb_url:
         report.power_source = f"the TSDB at {options.tsdb_url} (CPU package + dram + GPU power)"
     if options.baseline_run is not None:
@@ -111,19 +114,32 @@ def make_report(options: ReportOptions) -> Report:
         new_rows = [r for r in rows if not runs or r.run in ("", runs[0].label)]
         report.comparisons = compare_rows(old_rows, new_rows)
         if not report.comparisons:
-            notes.append(f"--baseline-run {options.baseline_run}: no scenario name in common with "
-                         f"{runs[0].run.path.name}")
-    options.out.mkdir(parents=True, exist_ok=True)
+            report.notes.append(f"--baseline-run {options.baseline_run}: no scenario name in common with "
+                                f"{runs[0].run.path.name}")
+    return report
+
+
+def write_report(report: Report) -> None:
+    """Draw the charts and write every file of the report under its `--out`."""
+    out = report.options.out
+    out.mkdir(parents=True, exist_ok=True)
     _draw(report)
-    _write(options.out / "scenarios.csv", render_csv(report))
-    _write(options.out / "bd.csv", render_bd_csv(report))
-    _write(options.out / "summary.md", render_markdown(report))
-    _write(options.out / "report.html", render_html(report))
+    for name, render in (("scenarios.csv", render_csv), ("bd.csv", render_bd_csv),
+                         ("operating_points.csv", render_points_csv), ("summary.md", render_markdown),
+                         ("report.html", render_html)):
+        write_file(out, name, render(report))
+
+
+def make_report(options: ReportOptions) -> Report:
+    """Load the files, compute every figure, draw the charts and write the report files."""
+    report = build_report(options)
+    write_report(report)
     return report
 
 
 def _draw(report: Report) -> None:
     from ffwatt.report import charts as c
+    from ffwatt.report import energy_charts as ec
 
     out = report.options.out
 
@@ -135,7 +151,7 @@ def _draw(report: Report) -> None:
 
     method = report.options.method
     add("hull", "Convex hull over resolutions, with energy", c.hull_chart(report.ladders),
-        "no clip has two or more encodes with a bitrate and a VMAF score",
+        "no clip was encoded at two or more sizes with a bitrate and a VMAF score",
         "Per clip and encoder: left, VMAF (as scored: at the display size when the run scored it so) against "
         "bitrate, the line the rate-quality convex hull over resolutions (filled markers: the rungs to keep for "
         "quality); right, the same encodes against energy per stream-second of video, the line the energy hull "
@@ -147,32 +163,32 @@ def _draw(report: Report) -> None:
     add("rd_psnr", "Rate-distortion (PSNR)", c.rd_chart(report.curves, "psnr"),
         "no encode with both a bitrate and a PSNR score",
         "PSNR (luma-weighted Y/U/V) against the measured bitrate of one stream.")
-    add("quality_energy", "Quality against energy", c.quality_energy_chart(report.rows),
+    add("quality_energy", "Quality against energy", ec.quality_energy_chart(report.rows),
         "no encode with both a VMAF score and an energy figure",
         "VMAF against joules per stream per second of video; the dashed line joins the Pareto front "
         "(the scenarios no other beats on both energy and quality); error bars: 95 % CI over repetitions.")
-    add("energy_vmaf", "Energy against VMAF (BD-energy curves)", c.energy_vmaf_chart(report.curves, report.deltas,
+    add("energy_vmaf", "Energy against VMAF (BD-energy curves)", ec.energy_vmaf_chart(report.curves, report.deltas,
                                                                                       method),
         "no curve with two points that have VMAF and energy",
         f"The curves the energy counterpart of BD-rate integrates: log10(energy) interpolated against VMAF "
         f"with {method}; the shaded band is the VMAF range both curves of the first pair reach.")
-    add("scenario_energy", "Energy per scenario", c.scenario_energy_chart(report.rows),
+    add("scenario_energy", "Energy per scenario", ec.scenario_energy_chart(report.rows),
         "no scenario has an energy figure",
         "Energy of each scenario over its wall-clock span, coloured by what produced it "
         "(measured by a meter, estimated by the CPU power model, simulated).")
-    add("power", "Power over time", c.power_chart(_traces(report), report.power_source,
+    add("power", "Power over time", ec.power_chart(_traces(report), report.power_source,
                                                   {r.label: r.scenario.encoder or "none" for r in report.rows}),
         "no scenario has two or more power samples (encodes shorter than the sample interval have none)",
         f"Power per scenario from {report.power_source}.")
     for i, run in enumerate(report.runs):
         for j, sweep in enumerate(run.sweeps):
             name = f"capacity_{i}_{j}" if len(report.runs) > 1 or len(run.sweeps) > 1 else "capacity"
-            add(name, f"Capacity sweep: {sweep.get('name', j)}", c.capacity_chart(sweep),
+            add(name, f"Capacity sweep: {sweep.get('name', j)}", ec.capacity_chart(sweep),
                 "the sweep has no step with a stream count",
                 "Energy (left) and the slowest stream's speed (right) against the number of parallel streams; "
                 "the dotted line is the knee (the most streams that still held real time).")
     if report.baseline is not None:
-        add("compare_energy", "Energy change against the baseline run", c.compare_chart(report.comparisons),
+        add("compare_energy", "Energy change against the baseline run", ec.compare_chart(report.comparisons),
             "no scenario in common with an energy figure in both runs",
             "Energy change per scenario in percent of the baseline run; green/red: significant decrease/increase "
             "(Welch's t-test, 5 %), grey: not significant or without repetitions.")

@@ -37,6 +37,15 @@ def _share(text: str) -> float:
     return value
 
 
+def _targets(text: str):
+    from ffwatt.report.operating import parse_targets  # standard library only: cheap at parser build time
+
+    try:
+        return parse_targets(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("results", nargs="+", type=Path, metavar="RESULTS.json",
                    help="results file(s) written by `ffwatt run`; several are combined (curves across files)")
@@ -46,7 +55,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--tsdb-url", default=None,
                    help="VictoriaMetrics/Prometheus base URL: power traces (and missing energy) from it")
     p.add_argument("--anchor", default=None, metavar="ENCODER[/PRESET]",
-                   help="the curves every BD figure is against (default: the first encoder in the scenario file)")
+                   help="the curves every BD figure is against (default: the first encoder of the scenario file, "
+                        "recorded in the results header)")
+    p.add_argument("--targets", type=_targets, default=None, metavar="METRIC=VALUE,...",
+                   help="target qualities of the operating points: what each encoder needs to reach them "
+                        "(default: vmaf=80,vmaf=90,vmaf=95; e.g. vmaf=93,psnr=40)")
     p.add_argument("--min-overlap", type=_share, default=0.5, metavar="SHARE",
                    help="refuse a BD figure when the curves overlap on less than this share (0..1) of the shorter "
                         "curve's range (default: 0.5)")
@@ -69,6 +82,7 @@ def run(args: argparse.Namespace) -> int:
         import matplotlib  # noqa: F401
 
         from ffwatt.report.build import ReportOptions, make_report
+        from ffwatt.report.cells import clip_text, curve_text, point_sentences
         from ffwatt.report.data import Prices, ReportError
     except ImportError as exc:
         print(f"error: ffwatt report needs the optional extra: pip install 'ffwatt[report]' ({exc})",
@@ -79,7 +93,7 @@ def run(args: argparse.Namespace) -> int:
     options = ReportOptions(results=tuple(args.results), out=args.out, prices=prices,
                             baseline_run=args.baseline_run, tsdb_url=(args.tsdb_url or "").strip() or None,
                             method=args.bd_method, title=args.title, anchor=args.anchor,
-                            min_overlap=args.min_overlap)
+                            min_overlap=args.min_overlap, **({"targets": args.targets} if args.targets else {}))
     try:
         report = make_report(options)
     except ReportError as exc:
@@ -90,11 +104,17 @@ def run(args: argparse.Namespace) -> int:
           f"{len(report.deltas) - refused} BD figure(s), {refused} refused)")
     if report.anchor is not None:
         print(f"anchor: {report.anchor.label} ({report.anchor.chosen}); every figure in {options.out / 'bd.csv'}")
+    for row in report.incomplete:
+        print(f"incomplete (in no curve): {row.label}: got {row.scenario.total_frames} of "
+              f"{row.scenario.expected_frames} expected frames")
     for d in report.deltas:
-        clip = f"[{d.clip}] " if d.clip else ""
+        clip = f"[{clip_text(d)}{', ' + curve_text(d) if d.hull or d.rung else ''}] "
         if d.refused:
             print(f"  {clip}{d.kind} {d.test} vs {d.anchor}: refused: {d.refused}")
         else:
             ci = f" ± {d.ci95:.2f}" if d.ci95 is not None else ""
-            print(f"  {clip}{d.kind} {d.test} vs {d.anchor}: {d.value:+.2f} {d.unit}{ci}")
+            print(f"  {clip}{d.kind} {d.test} vs {d.anchor}: {d.value:+.2f} {d.unit}{ci}"
+                  + (f" ({d.energy_kind})" if d.energy_kind else ""))
+    for line in point_sentences(report):
+        print(f"  {line}")
     return 0

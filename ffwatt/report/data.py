@@ -11,6 +11,13 @@ the CPU power model is *estimated*; ffwatt's sample files are *simulated*.
 A scenario's energy is its own, attributed share of the machine's (`energy_joules`, the rule
 in `energy_attribution`): every figure uses it. The whole machine's energy over its window
 (`machine_energy_joules`) is shown beside it and used for nothing.
+
+Energy per second of video divides by the media time really encoded (`media_seconds`, from the
+frames the encode wrote) where the results record it, else by the nominal duration: a truncated
+source encodes fewer seconds than asked. Such a scenario is `incomplete` and enters no curve.
+
+The rows of a report are in one canonical order (`canonical_order`), whatever the order of the
+scenarios in the file: a shuffled run's order is an accident, and no figure may depend on it.
 """
 
 from __future__ import annotations
@@ -28,8 +35,8 @@ from ffwatt.contract.loading import load_results_file
 from ffwatt.contract.model import ResultsRun, Scenario
 from ffwatt.contract.schema import MEASURED_ENERGY_SOURCES
 
-__all__ = ["Prices", "RunInput", "Row", "ReportError", "all_rows", "energy_kind", "load_run", "pareto_front",
-           "scenario_rows"]
+__all__ = ["Prices", "RunInput", "Row", "ReportError", "all_rows", "canonical_order", "energy_kind", "load_run",
+           "pareto_front", "per_video_second", "pixels", "scenario_rows", "video_seconds"]
 
 
 class ReportError(FfwattError):
@@ -125,24 +132,55 @@ class Row:
         return self.scenario.name
 
     @property
+    def incomplete(self) -> bool:
+        """The encode got fewer frames than its source should give (a truncated file): in no curve."""
+        return self.scenario.incomplete
+
+    @property
+    def clip_class(self) -> str | None:
+        source = self.scenario.source
+        return source.clip_class if source is not None else None
+
+    @property
     def label(self) -> str:
         return self.scenario.name if not self.run else f"{self.run}: {self.scenario.name}"
 
 
-def _per_video_second(joules: float | None, duration: float | None, streams: int) -> float | None:
-    """Joules per stream per second of video: energy / (content duration x streams)."""
-    if joules is None or not duration or streams <= 0:
+def video_seconds(s: Scenario) -> float | None:
+    """Seconds of video one stream encoded: the media time really encoded when recorded, else the duration."""
+    return s.media_seconds if s.media_seconds else s.duration_seconds
+
+
+def per_video_second(value: float | None, s: Scenario) -> float | None:
+    """`value` (J, core-s) per stream per second of video: value / (seconds encoded x streams)."""
+    seconds = video_seconds(s)
+    if value is None or not seconds or s.streams <= 0:
         return None
-    value = joules / (duration * streams)
-    return value if math.isfinite(value) else None
+    out = value / (seconds * s.streams)
+    return out if math.isfinite(out) else None
+
+
+def pixels(resolution: str | None) -> int:
+    """W x H of "WxH" (0 when unknown): the size order of rungs."""
+    w, _, h = (resolution or "").partition("x")
+    return int(w) * int(h) if w.isdigit() and h.isdigit() else 0
+
+
+def canonical_order(rows: Sequence[Row]) -> list[Row]:
+    """The rows sorted by what they are, never by where the file put them: the idle baselines first,
+    then clip, encoder, preset, size, bitrate and name (names are unique in a file)."""
+    return sorted(rows, key=lambda r: (not r.scenario.is_baseline, r.scenario.source_name or "",
+                                       r.scenario.encoder or "", r.scenario.preset or "",
+                                       pixels(r.scenario.resolution), r.bitrate_bps or 0.0, r.name))
 
 
 def scenario_rows(run_input: RunInput, prices: Prices, *, run_label: str = "",
                   tsdb_energy: dict[str, float] | None = None) -> list[Row]:
-    """One `Row` per scenario of a run, in file order. `tsdb_energy` (scenario name -> J)
+    """One `Row` per scenario of a run, in `canonical_order`. `tsdb_energy` (scenario name -> J)
     fills in scenarios without energy, as the cost exporter does (source `tsdb`)."""
     run = run_input.run
-    baseline = run.baseline
+    # the idle baseline by name, not by place in the file, when a run has several
+    baseline = min((s for s in run.scenarios if s.is_baseline), key=lambda s: s.name, default=None)
     baseline_watts = baseline.mean_power_watts if baseline is not None else None
     rows = []
     for s in run.scenarios:
@@ -164,10 +202,7 @@ def scenario_rows(run_input: RunInput, prices: Prices, *, run_label: str = "",
         measured_rate = bitrate is not None
         if bitrate is None and s.bitrates_bps and len(s.bitrates_bps) == 1:
             bitrate = float(s.bitrates_bps[0])
-        reps = tuple(
-            v for v in (_per_video_second(r.energy_joules, s.duration_seconds, s.streams) for r in s.repetitions)
-            if v is not None
-        )
+        reps = tuple(v for v in (per_video_second(r.energy_joules, s) for r in s.repetitions) if v is not None)
         rows.append(Row(
             run=run_label,
             scenario=s,
@@ -187,13 +222,12 @@ def scenario_rows(run_input: RunInput, prices: Prices, *, run_label: str = "",
             emissions_grams=grams,
             cost_per_viewer_hour=formulas.cost_per_viewer_hour(total, s.duration_seconds, s.viewer_count),
             emissions_per_viewer_hour=formulas.per_viewer_hour(grams, s.duration_seconds, s.viewer_count),
-            joules_per_video_second=None if s.is_baseline else _per_video_second(energy, s.duration_seconds,
-                                                                                  s.streams),
+            joules_per_video_second=None if s.is_baseline else per_video_second(energy, s),
             repetition_joules_per_video_second=() if s.is_baseline else reps,
             machine_energy_joules=machine,
             energy_attribution=attribution,
         ))
-    return rows
+    return canonical_order(rows)
 
 
 def all_rows(runs: Sequence[RunInput], prices: Prices,

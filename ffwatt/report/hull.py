@@ -1,18 +1,23 @@
 """The rate-quality convex hull of a clip's encodes over resolutions, and the energy of each point.
 
-Per clip and encoder/preset, every single-output encode with a bitrate and a VMAF is a
-point (bitrate, VMAF, joules per stream per second of video), whatever its resolution.
-VMAF is taken as recorded: scored at the display size (the source's native size, the
-encode upscaled), it compares across resolutions, which is what makes a hull meaningful.
+Per clip and encoder/preset, every complete single-output encode with a bitrate and a VMAF is
+a point (bitrate, VMAF, PSNR, joules per stream per second of video), whatever its resolution.
+VMAF is taken as recorded: scored at the display size (the source's native size, the encode
+upscaled), it compares across resolutions, which is what makes a hull meaningful.
 
-* The **rate hull** is the upper-left convex hull of (bitrate, VMAF): the points no
+* The **rate hull** is the upper-left convex hull of (bitrate, quality): the points no
   mixture of two others beats (the ladder rungs to keep for quality, as per-title
-  encoding picks them). Found by keeping the points whose VMAF rises with bitrate (the
-  Pareto front) and then the upper convex chain of those (Andrew's monotone chain).
-* The **energy hull** is the same on (joules per stream-second, VMAF): the rungs to keep
+  encoding picks them). Found by keeping the points whose quality rises with bitrate (the
+  Pareto front) and then the upper convex chain of those (Andrew's monotone chain): the
+  upper hull from the lowest bitrate to the highest quality. Per quality metric: VMAF and PSNR.
+* The **energy hull** is the same on (joules per stream-second, quality): the rungs to keep
   for joules (the least energy for the quality).
 
-Standard library only.
+A ladder with two or more encode sizes gives hull curves (`hull_curves`) for BD figures and
+operating points. Everything is a function of the set of encodes: they are sorted by what
+they are before any hull is drawn, so the file's order never decides a tie.
+
+Standard library and `report.curve` only.
 """
 
 from __future__ import annotations
@@ -20,15 +25,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ffwatt.report.data import Row
+from ffwatt.report.curve import ENERGY, RATE, Curve, Point, point_of
+from ffwatt.report.data import Row, per_video_second, pixels
 
-__all__ = ["Rung", "Ladder", "upper_hull", "ladders"]
+__all__ = ["Rung", "Ladder", "upper_hull", "ladders", "hull_curves", "curve_rows"]
 
 
 @dataclass(frozen=True, slots=True)
 class Rung:
     """One encode of a ladder: its resolution, bitrate (bits/s), VMAF, energy (J per
-    stream-second of video, with its 95 % CI half-width) and whether it is on each hull."""
+    stream-second of video, with its 95 % CI half-width and kind) and whether it is on each hull."""
 
     scenario: str
     resolution: str | None
@@ -40,6 +46,8 @@ class Rung:
     on_rate_hull: bool
     on_energy_hull: bool
     scored_at: str | None = None
+    energy_kind: str = "measured"
+    point: Point | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +58,7 @@ class Ladder:
     encoder: str
     preset: str | None
     rungs: tuple[Rung, ...]
+    clip_class: str | None = None
 
     @property
     def label(self) -> str:
@@ -68,17 +77,18 @@ class Ladder:
 
     @property
     def resolutions(self) -> list[str]:
-        return sorted({r.resolution for r in self.rungs if r.resolution}, key=_pixels)
+        return sorted({r.resolution for r in self.rungs if r.resolution}, key=pixels)
 
-
-def _pixels(resolution: str) -> int:
-    w, _, h = resolution.partition("x")
-    return int(w) * int(h) if w.isdigit() and h.isdigit() else 0
+    @property
+    def over_sizes(self) -> bool:
+        """Encoded at two or more sizes: a hull over resolutions."""
+        return len(self.resolutions) >= 2
 
 
 def upper_hull(points: Sequence[tuple[float, float]]) -> list[int]:
     """Indices of the upper-left convex hull of `points` (x, y): sorted by x, y rising,
-    every point on or above the chords between its neighbours. Ties on x keep the higher y."""
+    every point on or above the chords between its neighbours. Ties on x keep the higher y;
+    equal points keep the first."""
     order = sorted(range(len(points)), key=lambda i: (points[i][0], -points[i][1]))
     front: list[int] = []
     for i in order:  # Pareto: more x must buy more y
@@ -100,32 +110,56 @@ def upper_hull(points: Sequence[tuple[float, float]]) -> list[int]:
     return chain
 
 
-def ladders(rows: Sequence[Row]) -> list[Ladder]:
-    """One ladder per (clip, encoder, preset) in file order, with both hulls marked."""
-    groups: dict[tuple[str | None, str, str | None], list[Row]] = {}
+def _hull_of(points: Sequence[Point], axis: str, quality: str) -> list[Point]:
+    """The points of the upper hull of (axis, quality), sorted along `axis`."""
+    usable = [p for p in points if getattr(p, axis) is not None and getattr(p, quality) is not None]
+    kept = upper_hull([(getattr(p, axis), getattr(p, quality)) for p in usable])
+    return sorted((usable[i] for i in kept), key=lambda p: getattr(p, axis))
+
+
+def curve_rows(rows: Sequence[Row]) -> list[Row]:
+    """The rows that can be on a curve: complete, single-output encodes with a bitrate and a quality."""
+    out = []
     for row in rows:
         s = row.scenario
-        if s.is_baseline or s.encoder is None or s.vmaf is None or not row.bitrate_bps or len(s.outputs) > 1:
+        if s.is_baseline or s.encoder is None or not row.bitrate_bps or row.bitrate_bps <= 0 or row.incomplete:
             continue
-        groups.setdefault((s.source_name, s.encoder, s.preset), []).append(row)
-    out = []
-    for (clip, encoder, preset), members in groups.items():
-        rate = set(upper_hull([(r.bitrate_bps, r.scenario.vmaf) for r in members]))
-        with_energy = [k for k, r in enumerate(members) if r.joules_per_video_second is not None]
-        energy = {with_energy[k] for k in upper_hull([(members[i].joules_per_video_second, members[i].scenario.vmaf)
-                                                      for i in with_energy])}
-        rungs = [Rung(scenario=r.label, resolution=r.scenario.resolution, height=r.scenario.height,
-                      bitrate_bps=float(r.bitrate_bps), vmaf=r.scenario.vmaf,
-                      joules_per_video_second=r.joules_per_video_second, joules_ci95=_ci_per_second(r),
-                      on_rate_hull=k in rate, on_energy_hull=k in energy,
-                      scored_at=dict(r.scenario.quality_reference).get("resolution")) for k, r in enumerate(members)]
-        rungs.sort(key=lambda r: (r.bitrate_bps, _pixels(r.resolution or "")))
-        out.append(Ladder(clip, encoder, preset, tuple(rungs)))
+        if len(s.outputs) > 1 or (s.vmaf is None and s.psnr is None):
+            continue
+        out.append(row)
     return out
 
 
-def _ci_per_second(row: Row) -> float | None:
-    s = row.scenario
-    if row.energy_ci95 is None or not s.duration_seconds or s.streams <= 0:
-        return None
-    return row.energy_ci95 / (s.duration_seconds * s.streams)
+def ladders(rows: Sequence[Row]) -> list[Ladder]:
+    """One ladder per (clip, encoder, preset) with a VMAF, sorted by those, both hulls marked."""
+    groups: dict[tuple[str, str, str], list[Row]] = {}
+    for row in curve_rows(rows):
+        s = row.scenario
+        if s.vmaf is not None:
+            groups.setdefault((s.source_name or "", s.encoder or "", s.preset or ""), []).append(row)
+    out = []
+    for key in sorted(groups):
+        members = sorted(groups[key], key=lambda r: (r.bitrate_bps, pixels(r.scenario.resolution), r.name))
+        points = [point_of(r) for r in members]
+        rate = {id(p) for p in _hull_of(points, RATE, "vmaf")}
+        energy = {id(p) for p in _hull_of(points, ENERGY, "vmaf")}
+        rungs = tuple(Rung(scenario=r.label, resolution=r.scenario.resolution, height=r.scenario.height,
+                           bitrate_bps=p.bitrate_bps, vmaf=r.scenario.vmaf, joules_per_video_second=p.joules_per_video_second,
+                           joules_ci95=per_video_second(r.energy_ci95, r.scenario), on_rate_hull=id(p) in rate,
+                           on_energy_hull=id(p) in energy,
+                           scored_at=dict(r.scenario.quality_reference).get("resolution"), energy_kind=r.energy_kind,
+                           point=p)
+                      for r, p in zip(members, points, strict=True))
+        s = members[0].scenario
+        out.append(Ladder(s.source_name, s.encoder or "", s.preset, rungs, members[0].clip_class))
+    return out
+
+
+def hull_curves(ladder: Ladder) -> dict[tuple[str, str], Curve]:
+    """The ladder's hulls as curves: (`RATE` or `ENERGY`, `vmaf` or `psnr`) -> the hull's points
+    sorted along that axis, marked `hull` (BD figures on them are named "..., convex hull")."""
+    points = [r.point for r in ladder.rungs if r.point is not None]
+    return {(axis, quality): Curve(ladder.label, ladder.encoder, ladder.preset, None,
+                                   tuple(_hull_of(points, axis, quality)), ladder.clip, None, ladder.clip_class,
+                                   hull=True, axis=axis)
+            for axis in (RATE, ENERGY) for quality in ("vmaf", "psnr")}

@@ -7,10 +7,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ffwatt.report.bd import DEFAULT_MIN_OVERLAP, Anchor, Curve, Delta
 from ffwatt.report.compare import Comparison
+from ffwatt.report.corpus import Anchor
+from ffwatt.report.curve import DEFAULT_MIN_OVERLAP, Curve, Delta
 from ffwatt.report.data import Prices, Row, RunInput
 from ffwatt.report.hull import Ladder
+from ffwatt.report.operating import DEFAULT_TARGETS, OperatingPoint, Target
 
 __all__ = ["ReportOptions", "Report"]
 
@@ -26,6 +28,7 @@ class ReportOptions:
     title: str = "ffwatt benchmark report"
     anchor: str | None = None
     min_overlap: float = DEFAULT_MIN_OVERLAP
+    targets: tuple[Target, ...] = DEFAULT_TARGETS
 
 
 @dataclass
@@ -45,3 +48,10 @@ class Report:
     notes: list[str] = field(default_factory=list)
     anchor: Anchor | None = None
     ladders: list[Ladder] = field(default_factory=list)
+    points: list[OperatingPoint] = field(default_factory=list)
+    model_notes: list[str] = field(default_factory=list)
+
+    @property
+    def incomplete(self) -> list[Row]:
+        """Scenarios whose encode got fewer frames than expected: named at the top, in no curve."""
+        return [r for r in self.rows if r.incomplete]

@@ -67,7 +67,7 @@ from ffwatt.runner.measure.media_probe import SourceCatalog
 from ffwatt.runner.measure.preflight import check_encoder_options, check_sources
 from ffwatt.runner.measure.processes import EncodeError
 from ffwatt.runner.measure.progress import probe_exporter, read_token
-from ffwatt.runner.plan.scenario import Scenario, matrix_sha256
+from ffwatt.runner.plan.scenario import Scenario, first_encode, matrix_sha256
 from ffwatt.runner.plan.scenario_file import load_scenarios
 from ffwatt.runner.plan.schedule import ORDERS, Item, planned, repetitions, schedule
 from ffwatt.runner.plan.sweep import baseline_mean_watts, sweep_step, sweep_summary
@@ -146,7 +146,8 @@ class _Run:
         scenario_file = str(Path(self.opts.scenario_file).resolve())
         results = open_results(RunFacts(
             self.opts, scenario_file, matrix_sha256(self.scenarios), len(planned(self.scenarios)),
-            [s.encoder for s in self.scenarios if not s.idle], self.info.path, host.meter, host.model), self.seed)
+            [s.encoder for s in self.scenarios if not s.idle], self.info.path, host.meter, host.model,
+            first_encode(self.scenarios)), self.seed)
         self.seed, self.done = results.seed, results.done
         self.rec = RunRecorder(self.events, results.writer, results.entries)
         self.rec.run_started(scenario_file, len(self.scenarios), resumed=bool(self.done))

@@ -159,3 +159,5 @@ class ScoreOptions:
                                "vmaf_v0.6.1).", env=False)
     json: bool = option(False, "Print the figures as JSON.", boolean, switch=True, env=False)
     frames_csv: Path | None = option(None, "Write per-frame scores to FILE.", Path, env=False, metavar="FILE")
+    force: bool = option(False, "Frame rates that differ: resample the distorted to the reference's rate (and say "
+                         "so) instead of refusing the pair.", boolean, switch=True, env=False)

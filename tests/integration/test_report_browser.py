@@ -28,8 +28,8 @@ from ffwatt.cli import main as cli  # noqa: E402
 from tests.report_samples import write_results  # noqa: E402
 from tests.servers import require_binary  # noqa: E402
 
-CHARTS = ["hull", "rd_vmaf", "rd_psnr", "quality_energy", "energy_vmaf", "scenario_energy", "power", "capacity",
-          "compare_energy"]
+CHARTS = ["rd_vmaf", "rd_psnr", "quality_energy", "energy_vmaf", "scenario_energy", "power", "capacity",
+          "compare_energy"]  # one encode size: no hull (the two-clip report below has one)
 
 
 def _not_one_colour(png: bytes) -> bool:
@@ -204,6 +204,8 @@ def test_headline_first_and_its_notes_fit_the_window(tmp_path, browser, width):
               environment: box(h2('Environment')).top + window.scrollY,
               headlineRight: box(document.querySelector('table.headline')).right,
               figuresRight: box(document.querySelector('table.figures')).right,
+              pointsRight: box(document.querySelector('table.points')).right,
+              points: top('table.points'), hullImage: document.querySelector('#chart-hull img').naturalWidth,
               reasonsRight: Math.max(0, ...Array.from(document.querySelectorAll('ol.reasons li, p.anchor'))
                                                  .map(e => box(e).right)),
             };})()""")["result"]["value"]
@@ -217,5 +219,7 @@ def test_headline_first_and_its_notes_fit_the_window(tmp_path, browser, width):
     # the headline table and its notes are whole inside the window, not clipped
     assert layout["headlineRight"] <= layout["window"] and layout["reasonsRight"] <= layout["window"], layout
     assert layout["figuresRight"] <= layout["window"], layout  # every BD figure with its note, no column cut off
-    assert layout["headline"] < layout["hull"] < layout["environment"], layout
+    assert layout["pointsRight"] <= layout["window"], layout  # the operating points, whole
+    assert layout["headline"] < layout["points"] < layout["hull"] < layout["environment"], layout
+    assert layout["hullImage"] > 100  # two sizes per clip: the hull chart is drawn
     assert layout["headline"] < 900  # above the fold

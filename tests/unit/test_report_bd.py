@@ -16,7 +16,8 @@ import pytest
 
 pytest.importorskip("bjontegaard", reason="the report extra (pip install 'ffwatt[report]') is not installed")
 
-from ffwatt.report.bd import bd_cpu_time, bd_energy, bd_rate, build_curves  # noqa: E402
+from ffwatt.report.bd import bd_cpu_time, bd_energy, bd_rate  # noqa: E402
+from ffwatt.report.corpus import build_curves  # noqa: E402
 from ffwatt.report.data import Prices, load_run, pareto_front, scenario_rows  # noqa: E402
 
 DURATION = 4.0  # seconds of video per encode, 1 stream: energy per stream-second = J / 4

@@ -25,7 +25,8 @@ def test_no_exporter_imports_the_report_extra():
         "import importlib, sys\n"
         f"for name in {names!r}:\n"
         "    importlib.import_module('ffwatt.exporters.' + name)\n"
-        "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('matplotlib', 'bjontegaard') or m.startswith('ffwatt.report'))\n"
+        "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('matplotlib', 'bjontegaard')\n"
+        "             or m.startswith('ffwatt.report'))\n"
         "print(bad)\n"
     )
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
@@ -50,15 +51,17 @@ def test_report_writes_every_file(tmp_path):
     assert cli.main(["report", str(new), "--out", str(out), "--baseline-run", str(old),
                      "--energy-price", "0.5", "--currency", "USD"], environ={}) == 0
     names = {p.name for p in out.iterdir()}
-    charts = ["hull", "rd_vmaf", "rd_psnr", "quality_energy", "energy_vmaf", "scenario_energy", "power", "capacity",
+    charts = ["rd_vmaf", "rd_psnr", "quality_energy", "energy_vmaf", "scenario_energy", "power", "capacity",
               "compare_energy"]
     assert {f"{c}.{ext}" for c in charts for ext in ("png", "svg")} <= names
-    assert {"report.html", "scenarios.csv", "summary.md", "bd.csv"} <= names
+    assert "hull.png" not in names  # one encode size: no hull over sizes, and the page says why
+    assert {"report.html", "scenarios.csv", "summary.md", "bd.csv", "operating_points.csv"} <= names
     bd = list(csv.DictReader((out / "bd.csv").open()))
     assert [r["figure"] for r in bd] == ["BD-rate (VMAF)", "BD-rate (PSNR)", "BD-PSNR", "BD-VMAF", "BD-energy (VMAF)",
                                          "BD-CPU-time (VMAF)"]
     page = (out / "report.html").read_text()
     assert "<script" not in page and "http://" not in page and "https://" not in page
+    assert "Convex hull over resolutions, with energy: no clip was encoded at two or more sizes" in page
     assert page.count('<img src="data:image/png;base64,') == len(charts)
     rows = list(csv.DictReader((out / "scenarios.csv").open()))
     assert len(rows) == 9 and rows[1]["scenario"] == "x264 @ 200k"
@@ -66,7 +69,7 @@ def test_report_writes_every_file(tmp_path):
     energy = float(rows[1]["energy_(J)"])
     assert float(rows[1]["energy_cost_(USD)"]) == pytest.approx(energy / 3.6e6 * 0.5)
     summary = (out / "summary.md").read_text()
-    assert "| (unnamed) | BD-rate (VMAF) | x264/fast | x265/fast |" in summary
+    assert "| (unnamed) | own size (320x180) | BD-rate (VMAF) | x264/fast | x265/fast |" in summary
     # every scenario 20 % less energy with a spread of +-2 J over 3 repetitions: significant
     assert "| x264 @ 200k |" in summary and "-20.00 % | yes |" in summary
 

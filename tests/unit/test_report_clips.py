@@ -21,11 +21,13 @@ pytest.importorskip("bjontegaard", reason="the report extra (pip install 'ffwatt
 
 from scipy.interpolate import PchipInterpolator  # noqa: E402
 
-from ffwatt.report.bd import AVERAGE, all_deltas, build_curves, choose_anchor  # noqa: E402
+from ffwatt.report.corpus import all_deltas, build_curves, choose_anchor  # noqa: E402
+from ffwatt.report.curve import AVERAGE  # noqa: E402
 from ffwatt.report.data import Prices, ReportError, load_run, scenario_rows  # noqa: E402
 from ffwatt.report.hull import ladders, upper_hull  # noqa: E402
 from ffwatt.report.model import Report, ReportOptions  # noqa: E402
-from ffwatt.report.render import render_bd_csv, render_html  # noqa: E402
+from ffwatt.report.page import render_html  # noqa: E402
+from ffwatt.report.render import render_bd_csv  # noqa: E402
 
 DURATION = 4.0
 
@@ -65,10 +67,11 @@ def _write(tmp_path: Path, scenarios: list[dict], name: str = "test_results_2026
 
 
 def _all(tmp_path: Path, scenarios: list[dict], anchor: str | None = None, min_overlap: float = 0.5):
-    rows = scenario_rows(load_run(_write(tmp_path, scenarios)), Prices())
+    run = load_run(_write(tmp_path, scenarios))
+    rows = scenario_rows(run, Prices())
     curves = build_curves(rows)
-    chosen = choose_anchor(curves, anchor)
-    deltas, notes = all_deltas(curves, chosen, "pchip", min_overlap)
+    chosen, _ = choose_anchor(curves, anchor, [run])
+    deltas, notes = all_deltas(curves, chosen, "pchip", min_overlap, ladders(rows))
     return chosen, {(d.clip, d.kind, d.test): d for d in deltas}, rows, curves, deltas
 
 
@@ -107,7 +110,7 @@ def _reference_bd_quality(anchor: list[tuple], test: list[tuple], q: int) -> flo
 
 def test_per_clip_bd_figures_and_their_average_equal_an_independent_pchip_computation(tmp_path):
     anchor, by, _, curves, _ = _all(tmp_path, _two_clips())
-    assert anchor.label == "x264/p" and anchor.chosen == "the first encoder in the scenario file"
+    assert anchor.label == "x264/p" and anchor.chosen.startswith("the first encoder in the results file's order")
     assert {(c.clip, c.encoder) for c in curves} == set(CURVES)  # curves keyed by clip: not merged
     for kind, reference, column in (("BD-rate (VMAF)", _reference_bd_rate, 1), ("BD-rate (PSNR)", _reference_bd_rate, 2),
                                     ("BD-PSNR", _reference_bd_quality, 2), ("BD-VMAF", _reference_bd_quality, 1)):
@@ -150,13 +153,13 @@ def test_an_unknown_anchor_is_an_error_naming_the_choices(tmp_path):
 
 def test_an_old_file_without_source_identity_is_one_unnamed_clip(tmp_path):
     scenarios = [_scenario(None, enc, *pt) for enc in ("x264", "av1") for pt in CURVES[("easy", enc)]]
-    _, by, rows, curves, deltas = _all(tmp_path, scenarios)
+    anchor, by, rows, curves, deltas = _all(tmp_path, scenarios)
     assert {r.scenario.source_name for r in rows} == {None}
     d = by[(None, "BD-rate (VMAF)", "av1/p")]
     assert d.value == pytest.approx(_reference_bd_rate(CURVES[("easy", "x264")], CURVES[("easy", "av1")], 1), abs=0.05)
     assert not any(x.clip == AVERAGE for x in deltas)  # one clip: no average
     report = Report(ReportOptions(results=(tmp_path / "x.json",), out=tmp_path), [load_run(tmp_path / (
-        "test_results_20260101_000000.json"))], rows, curves, deltas, anchor=choose_anchor(curves))
+        "test_results_20260101_000000.json"))], rows, curves, deltas, anchor=anchor)
     page = render_html(report)
     assert "(unnamed)" in page and "Anchor: <b>x264/p</b>" in page
 

@@ -63,7 +63,8 @@ def test_a_required_setting_without_a_value_is_refused(capsys):
 
 def test_score_options_come_from_their_struct():
     flags = {s.flag for s in settings_of(ScoreOptions)}
-    assert flags == {"distorted", "reference", "--ffmpeg", "--resolution", "--model", "--json", "--frames-csv"}
+    assert flags == {"distorted", "reference", "--ffmpeg", "--resolution", "--model", "--json", "--frames-csv",
+                     "--force"}
     ffmpeg = {s.attr: s for s in settings_of(RunOptions)}["ffmpeg"]
     assert {s.attr: s for s in settings_of(ScoreOptions)}["ffmpeg"].help == ffmpeg.help  # one text for one flag
 

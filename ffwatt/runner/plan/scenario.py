@@ -20,7 +20,7 @@ from typing import Any
 from ffwatt.contract import formulas
 from ffwatt.runner.plan.encoder_options import short
 
-__all__ = ["Rung", "Source", "QualitySpec", "Scenario", "matrix_sha256", "slug", "sweep_step_name",
+__all__ = ["Rung", "Source", "QualitySpec", "Scenario", "first_encode", "matrix_sha256", "slug", "sweep_step_name",
            "source_file_problem", "source_label"]
 
 
@@ -45,6 +45,7 @@ class Source:
     path: str | None = None  # a file's resolved path (relative paths are relative to the scenario file)
     written: str | None = None  # issue 23: the path as the scenario file wrote it
     label: str | None = None  # issue 23: `{file: path, name: NAME}`'s NAME, when given
+    clip_class: str | None = None  # issue 29: `{file: path, class: B}`'s class (CTC sheets average per class)
 
     def describe(self) -> str:
         return self.name if self.kind == "lavfi" else f"file {self.path}"
@@ -117,8 +118,9 @@ class Scenario:
         if out["source"] is not None:
             # `written` follows from `path`; a `label` only when given: fingerprints of older files stay
             del out["source"]["written"]
-            if out["source"]["label"] is None:
-                del out["source"]["label"]
+            for key in ("label", "clip_class"):
+                if out["source"][key] is None:
+                    del out["source"][key]
         if self.quality is None:
             del out["quality"]  # likewise for files written before `quality:` existed
         return out
@@ -165,6 +167,12 @@ def source_label(value: Any) -> str:
         if isinstance(file, str) and file:
             return Path(file).stem
     return str(value)
+
+
+def first_encode(scenarios: tuple[Scenario, ...]) -> tuple[str, str | None] | None:
+    """(encoder, preset) of the scenario file's first encode: a report's default anchor (issue 29), taken
+    from the file's order because a run's rounds are shuffled. None when every scenario is idle."""
+    return next(((s.encoder, s.preset) for s in scenarios if not s.idle), None)
 
 
 def sweep_step_name(name: str, streams: int) -> str:

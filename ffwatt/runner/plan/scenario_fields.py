@@ -288,22 +288,23 @@ class ScenarioFields:
                                   f"{shown(value)}")
                 return None
             return Source(kind="lavfi", name=value)
-        if (isinstance(value, Mapping) and "file" in value and set(value) <= {"file", "name"}
+        if (isinstance(value, Mapping) and "file" in value and set(value) <= {"file", "name", "class"}
                 and isinstance(value["file"], str) and value["file"]):
-            label = value.get("name")
-            if label is not None and (not isinstance(label, str) or not _NAME_RE.match(label)):
-                self.problems.add(f"{path}.name", f"expected a clip name like \"bbb\" (letters, digits, _ . -), got "
-                                  f"{shown(label)}")
-                return None
+            label, clip_class = value.get("name"), value.get("class")
+            for key, text in (("name", label), ("class", clip_class)):
+                if text is not None and (not isinstance(text, str) or not _NAME_RE.match(text)):
+                    self.problems.add(f"{path}.{key}", f"expected a clip {key} like \"B\" (letters, digits, _ . -), "
+                                      f"got {shown(text)}")
+                    return None
             file = Path(os.path.expanduser(value["file"]))
             file = file if file.is_absolute() else self.base_dir / file
             why = source_file_problem(file)
             if why:
                 self.problems.add(f"{path}.file", why)
                 return None
-            return Source(kind="file", path=str(file), written=value["file"], label=label)
-        self.problems.add(path, f"expected a lavfi source name like \"testsrc2\" or {{file: path, name?: clip}}, got "
-                          f"{shown(value)}")
+            return Source(kind="file", path=str(file), written=value["file"], label=label, clip_class=clip_class)
+        self.problems.add(path, f"expected a lavfi source name like \"testsrc2\" or {{file: path, name?: clip, "
+                          f"class?: B}}}}, got {shown(value)}")
         return None
 
     def _options(self, value, path) -> tuple[tuple[str, str], ...]:

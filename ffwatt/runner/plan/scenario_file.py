@@ -201,7 +201,11 @@ class _Validator(ScenarioFields):
             return True
         first = clips.setdefault(src.clip, (src, where))
         if (first[0].kind, first[0].name, first[0].path) == (src.kind, src.name, src.path):
-            return True
+            if first[0].clip_class == src.clip_class:
+                return True
+            self.problems.add(f"{where}.source.class", f"clip {shown(src.clip)} is class {shown(src.clip_class)} here "
+                              f"and {shown(first[0].clip_class)} in {first[1]}; a clip has one class")
+            return False
         self.problems.add(f"{where}.source", f"clip name {shown(src.clip)} is also {first[0].describe()} "
                           f"({first[1]}); give the files distinct names: {{file: path, name: clip}}")
         return False

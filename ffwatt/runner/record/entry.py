@@ -170,7 +170,7 @@ def source_entry(s: Scenario, sources: SourceCatalog) -> SourceEntry | None:
     m = ident.media
     return SourceEntry(name=src.clip, path=src.written or src.path, size_bytes=ident.size_bytes,
                        sha256=ident.sha256, width=m.width, height=m.height, fps=m.fps,
-                       duration_seconds=m.duration_seconds)
+                       duration_seconds=m.duration_seconds, clip_class=src.clip_class)
 
 
 def with_hosts(entry: ScenarioEntry, outcome: Outcome) -> ScenarioEntry:

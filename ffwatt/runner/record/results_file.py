@@ -57,6 +57,7 @@ class RunFacts:
     ffmpeg_path: str
     meter: EnergyMeter
     model: ModelFigure
+    anchor: tuple[str, str | None] | None = None  # the file's first (encoder, preset): a report's default anchor
 
 
 def open_results(facts: RunFacts, seed: int) -> ResultsFile:
@@ -67,6 +68,9 @@ def open_results(facts: RunFacts, seed: int) -> ResultsFile:
         "planned_scenarios": facts.planned,
         "runner": {"scenario_file": facts.scenario_file, "matrix_sha256": facts.matrix_sha256},
     }
+    if facts.anchor is not None:  # issue 29: the anchor follows the file, whatever order the rounds ran in
+        encoder, preset = facts.anchor
+        header["anchor"] = {"encoder": encoder, **({"preset": preset} if preset else {})}
     scenarios: list[dict] = []
     sweeps: list[dict] = []
     file_name = results_file_name(datetime.now(UTC))
