@@ -10,14 +10,19 @@ serves per stream:
   processes come and go (`readers.streams.counters`);
 - `ffwatt_stream_info{stream,encoder,resolution,bitrate}` from the command line;
 
+- `ffwatt_stream_energy_joules_total{stream}` and `ffwatt_stream_power_watts{stream}`: its share of
+  the machine's energy by the runner's rule, and `ffwatt_host_other_energy_joules_total`,
+  `ffwatt_host_idle_energy_joules_total` beside them, so streams + other + idle = the machine's
+  energy; `ffwatt_streams_energy_source_info{source,attribution}` says where the energy comes
+  from and by which rule it is split (`exporters.streams_energy`);
+
 and the collector's own state: streams found (`ffwatt_streams_discovered`) and left out by
-the cap (`ffwatt_streams_dropped_total`, each once). A stream that ends is served with its
-last values for `--ended-retention` seconds, then leaves /metrics. Energy per stream, other
-and idle energy come with issue 32 step 2.
+the cap (`ffwatt_streams_dropped_total`, each once; their CPU time is other's). A stream that
+ends is served with its last values for `--ended-retention` seconds, then leaves /metrics.
 
 Failures: a `--proc-root` that cannot be listed fails the refresh (up 0, /health names it);
-streams over the cap and command lines too long to read whole are warnings (/health
-degraded). Nothing here logs a command line: it holds stream keys.
+streams over the cap, command lines too long to read whole and an interval whose energy is
+unknown are warnings (/health degraded). Nothing here logs a command line: it holds stream keys.
 """
 
 from __future__ import annotations
@@ -29,7 +34,8 @@ from ffwatt.catalog import metrics as m
 from ffwatt.exporters.config import Setting, non_negative_float, positive_int
 from ffwatt.exporters.runtime import Exporter, SourceError
 from ffwatt.exporters.samples import Samples
-from ffwatt.readers.streams.counters import StreamSeries
+from ffwatt.exporters.streams_energy import ENERGY_SETTINGS, StreamsEnergy
+from ffwatt.readers.streams.counters import StreamSeries, boot_seconds
 from ffwatt.readers.streams.discovery import DEFAULT_MAX_STREAMS, DEFAULT_PROCESS_NAMES, Scanner
 from ffwatt.readers.streams.identity import STREAM_LABEL_SETTING, STREAM_NAMES_SETTING, Naming, compile_rule
 from ffwatt.readers.streams.procfs import MAX_CMDLINE_BYTES
@@ -57,6 +63,7 @@ class StreamsExporter(Exporter):
                 non_negative_float),
         STREAM_NAMES_SETTING,
         STREAM_LABEL_SETTING,
+        *ENERGY_SETTINGS,
     )
     default_refresh_seconds: ClassVar[float | None] = 1.0
 
@@ -68,15 +75,19 @@ class StreamsExporter(Exporter):
         self.naming = Naming(config.stream_names, compile_rule(config.stream_label))
         self.scanner = Scanner(self.proc_root, self.process_names, self.naming, int(config.max_streams))
         self.series = StreamSeries(float(config.ended_retention))
+        self.energy = StreamsEnergy.from_config(config, self.proc_root)
         self._last: dict = {}
 
     def refresh(self, out: Samples) -> None:
+        listed = boot_seconds()
         try:
             scan = self.scanner.scan()
         except OSError as exc:
             raise SourceError(f"--proc-root {self.proc_root}: cannot list processes: "
                               f"{exc.strerror or type(exc).__name__}") from None
-        values = self.series.update(scan.streams)
+        values = self.series.update(scan.streams, listed_at=listed)
+        self.energy.update(values)
+        self.energy.add_samples(out, values)
         for v in values:
             i = v.identity
             out.add(m.STREAM_CPU, v.cpu_seconds, stream=i.stream)
@@ -108,4 +119,5 @@ class StreamsExporter(Exporter):
             "stream_label_rule": self.naming.rule is not None,
             "ended_retention_seconds": self.series.retention,
             "last_scan": dict(self._last),
+            "energy": self.energy.health_details(),
         }

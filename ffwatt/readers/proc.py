@@ -2,7 +2,7 @@
 
     machine = read_cpu_stat()                    # CpuStat(busy, total, cpus), in clock ticks
     load = busy_cores(before, after)             # (utilisation 0..1, busy cores) between two readings
-    proc = read_stat(pid)                        # ProcStat: comm, state, ppid, CPU ticks; None when gone
+    proc = read_stat(pid)                        # ProcStat: comm, state, ppid, CPU ticks, start; None when gone
     kids = ChildLister(proc_root, top=pid)       # kids(p): child pids of p, within pid's tree
 
 Standard library only; every path is under `proc_root` (default "/proc"), injected so tests point
@@ -81,7 +81,8 @@ def busy_cores(before: CpuStat, after: CpuStat) -> tuple[float, float] | None:
 
 # fields counted from 1 as in proc(5); after the last ")" the text starts at field 3 (state)
 _FIRST_AFTER_COMM = 3
-_STATE, _PPID, _UTIME, _STIME, _CUTIME, _CSTIME = 3, 4, 14, 15, 16, 17
+_STATE, _PPID, _UTIME, _STIME, _CUTIME, _CSTIME, _STARTTIME = 3, 4, 14, 15, 16, 17, 22
+_STAT_BYTES = 4096  # a stat line is a few hundred bytes; the kernel writes it whole in one read
 
 
 @dataclass(frozen=True)
@@ -96,11 +97,22 @@ class ProcStat:
     stime: int
     cutime: int
     cstime: int
+    starttime: int  # ticks after boot: with the pid, it names one process (pids are reused)
 
     @property
     def ticks(self) -> int:
         """utime + stime + cutime + cstime: the process and its reaped children."""
-        return self.utime + self.stime + self.cutime + self.cstime
+        return self.own_ticks + self.reaped_ticks
+
+    @property
+    def own_ticks(self) -> int:
+        """utime + stime: every thread of the process, live or ended."""
+        return self.utime + self.stime
+
+    @property
+    def reaped_ticks(self) -> int:
+        """cutime + cstime: the children it has waited for."""
+        return self.cutime + self.cstime
 
     @property
     def own_seconds(self) -> float:
@@ -116,21 +128,34 @@ def parse_stat(text: str) -> ProcStat:
     if not sep or not open_paren:
         raise ValueError(f"not a /proc/<pid>/stat line: {text[:80]!r}")
     fields = tail.split()
-    if len(fields) < _CSTIME - _FIRST_AFTER_COMM + 1:
-        raise ValueError(f"/proc/<pid>/stat line too short ({len(fields) + 2} fields, need {_CSTIME}): {text[:80]!r}")
+    if len(fields) < _STARTTIME - _FIRST_AFTER_COMM + 1:
+        raise ValueError(f"/proc/<pid>/stat line too short ({len(fields) + 2} fields, need {_STARTTIME}): "
+                         f"{text[:80]!r}")
 
     def field(number: int) -> str:
         return fields[number - _FIRST_AFTER_COMM]
 
     return ProcStat(int(pid_text), comm, field(_STATE), int(field(_PPID)), int(field(_UTIME)), int(field(_STIME)),
-                    int(field(_CUTIME)), int(field(_CSTIME)))
+                    int(field(_CUTIME)), int(field(_CSTIME)), int(field(_STARTTIME)))
 
 
 def read_stat(pid: int, proc_root: str | Path = "/proc") -> ProcStat | None:
-    """`/proc/<pid>/stat` parsed; None when the process is gone (or the file is not a stat line)."""
+    """`/proc/<pid>/stat` parsed; None when the process is gone (or the file is not a stat line).
+    One `open`/`read`/`close` of bytes: the streams collector reads every member of every stream
+    each second."""
     try:
-        return parse_stat((Path(proc_root) / str(pid) / "stat").read_text(encoding="utf-8", errors="replace"))
-    except (OSError, ValueError):
+        fd = os.open(f"{proc_root}/{pid}/stat", os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        data = os.read(fd, _STAT_BYTES)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+    try:
+        return parse_stat(data.decode("utf-8", "replace"))
+    except ValueError:
         return None
 
 

@@ -7,14 +7,14 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from ffwatt.readers.proc import ProcStat
 from ffwatt.readers.streams.counters import StreamSeries, TreeCpu
 from ffwatt.readers.streams.discovery import StreamTree
 from ffwatt.readers.streams.identity import Identity
-from ffwatt.readers.streams.procfs import ProcStat
 
 
 def stat(pid, ppid=1, own=0, reaped=0, start=100) -> ProcStat:
-    return ProcStat(pid, "ffmpeg", "S", ppid, start, own, reaped)
+    return ProcStat(pid, "ffmpeg", "S", ppid, utime=own, stime=0, cutime=reaped, cstime=0, starttime=start)
 
 
 def test_a_helper_reaped_inside_the_tree_is_counted_once_and_whole():

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from ffwatt.readers import proc as proc_reader
 from ffwatt.readers.streams import procfs
 from ffwatt.readers.streams.discovery import RECHECK_SECONDS, YOUNG_SECONDS, Scanner
 from ffwatt.readers.streams.identity import rtmp_stream_label
@@ -129,8 +130,8 @@ def test_an_old_process_is_reread_every_recheck_period_not_every_scan(proc, monk
     proc.add(100, "sh", ppid=50, argv=["sh"], starttime=100)
     s.scan()
     reads: list[int] = []
-    real = procfs.read_stat
-    monkeypatch.setattr(procfs, "read_stat", lambda root, pid: reads.append(pid) or real(root, pid))
+    real = proc_reader.read_stat
+    monkeypatch.setattr(proc_reader, "read_stat", lambda pid, root: reads.append(pid) or real(pid, root))
     clock.now += YOUNG_SECONDS + 1
     s.scan()  # the young period is over: one more read, then the slow schedule
     assert reads.count(100) == 1

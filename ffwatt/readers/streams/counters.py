@@ -23,6 +23,12 @@ its tree's CPU time since it started, as `process_cpu_seconds_total` does. What 
 uses between the last scan and its end without being reaped inside the tree is not counted
 (at most one scan interval of that process).
 
+**Each interval's growth** (what the energy attribution shares by, `StreamValue.interval_seconds`):
+the tree's count now minus at the last scan; for a tree seen for the first time, its whole count
+when its top process started after the last scan listed /proc (`listed_at`, to the clock tick
+`starttime` is counted in: its CPU time all lies in the interval), else 0 (it ran before: the interval's part of its history is unknown, so it
+starts sharing from its next scan, at most one interval missed). An ended stream grows by 0.
+
 **Series lifetime**: a stream whose tree ended is served with its last values for
 `retention` seconds (so the last scrape sees its last count), then dropped. A new tree
 that takes the label of an ended one within that time (a channel restarted) continues its
@@ -36,9 +42,9 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from ffwatt.readers.proc import ProcStat
 from ffwatt.readers.streams.discovery import StreamTree
 from ffwatt.readers.streams.identity import Identity
-from ffwatt.readers.streams.procfs import ProcStat
 
 __all__ = ["TreeCpu", "StreamSeries", "StreamValue"]
 
@@ -90,6 +96,8 @@ class StreamValue:
     identity: Identity
     cpu_seconds: float
     live: bool
+    interval_seconds: float = 0.0  # CPU seconds the tree used since the last scan (module docstring)
+    pids: tuple[int, ...] = ()  # the live tree's members
 
 
 @dataclass
@@ -99,6 +107,13 @@ class _Series:
     key: tuple[int, int] | None  # the live tree; None once it ended
     cpu_seconds: float
     ended_at: float | None = None
+    interval_seconds: float = 0.0
+    pids: tuple[int, ...] = ()
+
+
+def boot_seconds() -> float:
+    """Seconds since boot, the clock of /proc/<pid>/stat's `starttime` (suspend included)."""
+    return time.clock_gettime(time.CLOCK_BOOTTIME)
 
 
 class StreamSeries:
@@ -111,9 +126,13 @@ class StreamSeries:
         self._tick = float(ticks_per_second or os.sysconf("SC_CLK_TCK"))
         self._cpu: dict[tuple[int, int], TreeCpu] = {}
         self._series: dict[str, _Series] = {}
+        self._last_listed: float | None = None  # boot seconds when the last scan listed /proc
 
-    def update(self, trees: Sequence[StreamTree]) -> list[StreamValue]:
+    def update(self, trees: Sequence[StreamTree], listed_at: float | None = None) -> list[StreamValue]:
+        """The series after a scan of `trees`; `listed_at`: seconds since boot when that scan listed
+        /proc (`boot_seconds()` taken before it; None: now)."""
         now = self._clock()
+        since, self._last_listed = self._last_listed, boot_seconds() if listed_at is None else listed_at
         label_of = {t.key: t.identity.stream for t in trees}
         for key in [k for k in self._cpu if k not in label_of]:
             del self._cpu[key]
@@ -122,13 +141,24 @@ class StreamSeries:
                 series.key, series.ended_at = None, now  # ended (or its tree took another label)
             if series.ended_at is not None and now - series.ended_at > self.retention:
                 del self._series[label]
+        for series in self._series.values():
+            series.interval_seconds, series.pids = 0.0, ()
         for tree in trees:
-            self._update_one(tree)
-        return [StreamValue(s.identity, s.cpu_seconds, s.key is not None) for s in self._series.values()]
+            self._update_one(tree, since)
+        return [StreamValue(s.identity, s.cpu_seconds, s.key is not None, s.interval_seconds, s.pids)
+                for s in self._series.values()]
 
-    def _update_one(self, tree: StreamTree) -> None:
+    def _update_one(self, tree: StreamTree, since: float | None) -> None:
         label = tree.identity.stream
-        ticks = self._cpu.setdefault(tree.key, TreeCpu()).update(tree.members)
+        cpu = self._cpu.get(tree.key)
+        if cpu is None:
+            cpu = self._cpu[tree.key] = TreeCpu()
+            # starttime is floored to a tick: one started just after the listing can read a tick earlier
+            started = (tree.members[0].starttime + 1) / self._tick
+            before = 0 if since is not None and started >= since else None  # None: its history is not the interval's
+        else:
+            before = cpu.ticks
+        ticks = cpu.update(tree.members)
         series = self._series.get(label)
         if series is None:
             series = self._series[label] = _Series(tree.identity, 0.0, tree.key, 0.0)
@@ -136,3 +166,5 @@ class StreamSeries:
             series.key, series.ended_at, series.base_seconds = tree.key, None, series.cpu_seconds
         series.identity = tree.identity
         series.cpu_seconds = series.base_seconds + ticks / self._tick
+        series.interval_seconds = 0.0 if before is None else (ticks - before) / self._tick
+        series.pids = tuple(s.pid for s in tree.members)

@@ -17,11 +17,11 @@
   older, the other gets `~<pid>` appended.
 
 Cheap on a host with hundreds of processes: /proc is listed each scan, but a process's stat
-is read when it first appears, then every scan while it is a stream's member, then again
-within a second while it is younger than `YOUNG_SECONDS` (a wrapper script that `exec`s
-ffmpeg changes its comm, not its pid), then about every `RECHECK_SECONDS`. A command line is
-read once per process (pid, start time and comm), parsed once, and only its identity kept.
-A pid reused within one scan by an unrelated process is noticed at its next read.
+(`readers.proc.read_stat`, the one reader of /proc/<pid>/stat) is read when it first appears,
+then every scan while it is a stream's member, then again within a second while it is younger
+than `YOUNG_SECONDS` (a wrapper script that `exec`s ffmpeg changes its comm, not its pid), then
+about every `RECHECK_SECONDS`. A command line is read once per process (pid, start time and
+comm), parsed once, and only its identity kept. A pid reused within one scan by an unrelated process is noticed at its next read.
 """
 
 from __future__ import annotations
@@ -33,9 +33,10 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
+from ffwatt.readers import proc
+from ffwatt.readers.proc import ProcStat
 from ffwatt.readers.streams import procfs
 from ffwatt.readers.streams.identity import DEFAULT_NAMING, Identity, Naming, identify
-from ffwatt.readers.streams.procfs import ProcStat
 
 __all__ = ["Scanner", "Scan", "StreamTree", "DEFAULT_PROCESS_NAMES", "DEFAULT_MAX_STREAMS"]
 
@@ -151,7 +152,7 @@ class Scanner:
             entry = self._entries.get(pid)
             if entry is not None and pid not in self._members and entry.next_check > now:
                 continue
-            stat = procfs.read_stat(self.proc_root, pid)
+            stat = proc.read_stat(pid, self.proc_root)
             if stat is None:
                 self._entries.pop(pid, None)
                 continue
@@ -222,7 +223,7 @@ class Scanner:
             top = pid if pid in top_pids else owner_of(pid)
             if top is None:
                 continue
-            stat = entry.stat if pid in fresh else procfs.read_stat(self.proc_root, pid)
+            stat = entry.stat if pid in fresh else proc.read_stat(pid, self.proc_root)
             if stat is None or stat.starttime != entry.stat.starttime:
                 continue  # gone since the listing (or the pid is someone else's now)
             entry.stat = stat

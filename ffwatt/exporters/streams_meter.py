@@ -1,0 +1,176 @@
+"""The machine's energy over each interval of the streams collector, read in process (issue 32).
+
+    meter = IntervalMeter([RaplSource(root), NvmlSource()], ModelSource(watts_per_thread))
+    interval = meter.read()    # Interval over [the last read, now]; None at the first read
+    interval.reading           # energy.reading.EnergyReading of the whole machine
+    interval.gpu_samples       # per GPU UUID: [(pid, engine-percent), ...]; None: the driver does not say
+
+The sources are the runner's in-process meter's (docs/energy.md), read with the same classes
+(`energy.rapl_source`, `energy.nvml_source`): RAPL's package + dram zones under `--powercap-root`
+and every GPU's NVML counter, their joules added ("rapl", "nvml", "rapl+nvml"; "simulated" when a
+source says its counters are, e.g. the demo's powercap tree). With no counter, the per-thread CPU
+model (`energy.model_source`, "model", an estimate) over the machine's CPU time. The machine's CPU
+time over the interval comes from /proc/stat (`readers.proc`), as the meter takes it: busy share
+of all ticks x CPUs x the interval. With NVML, each GPU's per-process utilisation samples taken
+since the last read (`NvmlSource.process_samples`) come with the interval, for the GPU split.
+
+Unknown, never guessed (`reading.joules` None, source "none", `reading.error` says why):
+a counter source that served counters at one end of the interval only (RAPL appeared or failed,
+NVML re-initialised), or, for the model, /proc/stat unreadable. A source without counters here
+(a VM without RAPL, a host without an NVIDIA driver) is asked again every `retry_seconds`, not
+every interval.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from ffwatt.contract import formulas
+from ffwatt.energy.counters import Counters, increase
+from ffwatt.energy.model_source import ModelSource
+from ffwatt.energy.reading import SIMULATED_SOURCE, EnergyReading, GpuWindow
+from ffwatt.energy.source import CounterSource, SourceError, Window
+from ffwatt.readers.proc import CpuStat, busy_cores, read_cpu_stat
+
+__all__ = ["Interval", "IntervalMeter", "GpuSamples"]
+
+GpuSamples = dict[str, list[tuple[int, float]] | None]
+"""Per GPU UUID, the interval's per-process samples as (pid, smUtil + encUtil + decUtil)."""
+
+
+@dataclass(frozen=True)
+class Interval:
+    reading: EnergyReading
+    gpu_samples: GpuSamples
+
+
+@dataclass(frozen=True)
+class _Point:
+    """One read: when, /proc/stat, and the counters of each source kind that served some."""
+
+    t: float  # monotonic
+    wall: float  # unix s
+    cpu: CpuStat | None
+    counters: dict[str, Counters]
+    simulated: tuple[str, ...]  # the kinds whose source says it is simulated
+
+
+class IntervalMeter:
+    """The machine's energy between successive `read()`s (module docstring)."""
+
+    def __init__(self, sources: Sequence[CounterSource], model: ModelSource, *, proc_stat: str = "/proc/stat",
+                 retry_seconds: float = 60.0, clock: Callable[[], float] = time.monotonic) -> None:
+        self.sources, self.model, self.proc_stat = list(sources), model, proc_stat
+        self.retry_seconds, self._clock = retry_seconds, clock
+        self._next_try: dict[int, float] = {}  # id(source) -> when a source without counters is asked again
+        self._why_not: dict[str, str] = {}  # source kind -> why it served no counters at the last try
+        self._seen_us: dict[str, int] = {}  # GPU UUID -> newest per-process sample read
+        self._last: _Point | None = None
+
+    @property
+    def why_no_counters(self) -> dict[str, str]:
+        """Per source kind without counters now, why (for /health)."""
+        return dict(self._why_not)
+
+    def read(self) -> Interval | None:
+        t, wall = self._clock(), time.time()
+        errors: list[str] = []
+        try:
+            cpu = read_cpu_stat(self.proc_stat)
+        except (OSError, ValueError) as exc:
+            cpu = None
+            errors.append(f"{self.proc_stat}: {exc}")
+        counters, simulated = self._counters(t, errors)
+        samples = self._gpu_samples(wall, errors) if "nvml" in counters else {}
+        last, self._last = self._last, _Point(t, wall, cpu, counters, simulated)
+        if last is None:
+            return None
+        return Interval(self._reading(last, self._last, errors), samples)
+
+    def _counters(self, now: float, errors: list[str]) -> tuple[dict[str, Counters], tuple[str, ...]]:
+        counters: dict[str, Counters] = {}
+        simulated = []
+        for source in self.sources:
+            if self._next_try.get(id(source), now) > now:
+                continue
+            try:
+                read = source.read()
+            except SourceError as exc:
+                read = {}
+                self._why_not[source.kind] = str(exc)
+                errors.append(str(exc))
+            if not read:
+                self._why_not.setdefault(source.kind, source.why_no_counters())
+                self._next_try[id(source)] = now + self.retry_seconds
+                continue
+            self._why_not.pop(source.kind, None)
+            self._next_try.pop(id(source), None)
+            counters[source.kind] = read
+            if source.simulated():
+                simulated.append(source.kind)
+        return counters, tuple(simulated)
+
+    def _gpu_samples(self, wall: float, errors: list[str]) -> GpuSamples:
+        """Each GPU's per-process samples since the newest one read (from the last read's time on)."""
+        nvml = next(s for s in self.sources if s.kind == "nvml")
+        since = int((self._last.wall if self._last else wall) * 1e6)
+        try:
+            found = nvml.process_samples(dict(self._seen_us), since)  # type: ignore[attr-defined]
+        except SourceError as exc:
+            errors.append(f"{exc}: the GPUs go to other")
+            return {}
+        out: GpuSamples = {}
+        for uuid, samples in found.items():
+            if samples is None:
+                out[uuid] = None
+                continue
+            out[uuid] = [(s.pid, formulas.gpu_process_utilisation(s.sm, s.encoder, s.decoder)) for s in samples]
+            self._seen_us[uuid] = max([self._seen_us.get(uuid, since), *(s.timestamp_us for s in samples)])
+        return out
+
+    def _reading(self, last: _Point, now: _Point, errors: list[str]) -> EnergyReading:
+        seconds = now.t - last.t
+        cpus = now.cpu.cpus if now.cpu is not None else None
+        load = busy_cores(last.cpu, now.cpu) if last.cpu is not None and now.cpu is not None else None
+        # utilisation x CPUs x interval, as the runner's meter: /proc/stat's own busy seconds, counted in
+        # ticks, can run past CPUs x interval over a short interval; its ratio cannot
+        facts = dict(window_seconds=seconds, machine_cpu_seconds=None if load is None else load[1] * seconds,
+                     cpus=cpus, power_watts=(), step_seconds=None, cpu_usage_cores=())
+        if set(last.counters) != set(now.counters):
+            changed = sorted(set(last.counters) ^ set(now.counters))
+            why = f"the {' and '.join(changed)} counters were read at one end of the interval only"
+            return EnergyReading(None, "none", _join([why, *errors]), **facts)
+        if not now.counters:
+            window = Window(last.wall, now.wall, seconds, facts["machine_cpu_seconds"], cpus)
+            joules = self.model.joules(window)
+            if joules is None:
+                return EnergyReading(None, "none", _join(["no CPU time for the model", *errors]), **facts)
+            return EnergyReading(joules, "model", _join(errors), cpu_joules=joules, **facts)
+        parts: dict[str, float] = {}
+        gpus = []
+        for kind, end in now.counters.items():
+            parts[kind], notes = increase(last.counters[kind], end)
+            errors += notes
+            if kind == "nvml":
+                gpus = [GpuWindow(uuid, joules) for uuid, joules in _per_gpu(last.counters[kind], end).items()]
+        source = "+".join(k for k in ("rapl", "nvml") if k in parts)
+        if now.simulated or last.simulated:
+            source = SIMULATED_SOURCE
+        return EnergyReading(sum(parts.values()), source, _join(errors), cpu_joules=parts.get("rapl"),
+                             gpu_joules=parts.get("nvml"), gpus=tuple(gpus), **facts)
+
+
+def _per_gpu(start: Counters, end: Counters) -> dict[str, float]:
+    """The increase rule (`energy.counters.increase`) one GPU (UUID) at a time."""
+    out: dict[str, float] = {}
+    for labels, value in end.items():
+        uuid = dict(labels).get("uuid", "?")
+        one = {labels: start[labels]} if labels in start else {}
+        out[uuid] = out.get(uuid, 0.0) + increase(one, {labels: value})[0]
+    return out
+
+
+def _join(parts: Sequence[str]) -> str | None:
+    return "; ".join(p for p in parts if p) or None
