@@ -11,7 +11,8 @@ and Prometheus scraping everything every second for 5 minutes: jitter, dropped
 samples, bytes per sample, scrape duration), websec (one exporter with and without a web
 config, TLS + basic auth: scrape latency side by side, 200 concurrent scrapers), vmagent (what
 one lab host's vmagent sends; samples per second one VictoriaMetrics ingests from 4 vmagents),
-report (`ffwatt report` on 200 scenarios). Every load loop is bounded in count and time.
+report (`ffwatt report` on 200 scenarios), streams (the streams collector's CPU with 50 ffmpeg process
+trees, the agent's memory with it). Every load loop is bounded in count and time.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from pathlib import Path
 from bench.procs import REPO
 
 SECTIONS = ("scrape", "health", "freshness", "docker", "scale", "runner", "agent", "tsdb", "websec", "fleet",
-            "vmagent", "report")
+            "vmagent", "report", "streams")
 DEFAULT_OUT = Path(__file__).resolve().parent / "results"
 
 
@@ -70,6 +71,7 @@ def run(sections: tuple[str, ...], quick: bool, out_dir: Path, command: str) -> 
         runner_cost,
         scale,
         scrape,
+        streams_cost,
         vmagent_ingest,
         websec,
     )
@@ -133,6 +135,8 @@ def run(sections: tuple[str, ...], quick: bool, out_dir: Path, command: str) -> 
         section("vmagent", lambda: vmagent_ingest.vmagent_section(work, seconds=15 if quick else 60,
                                                                   host_seconds=10 if quick else 30, log=log))
         section("report", lambda: report_timing.report_section(work, repeats=3 if quick else 5, log=log))
+        section("streams", lambda: streams_cost.streams_section(work, windows=3 if quick else 5,
+                                                                seconds=10 if quick else 20, log=log))
     results["meta"]["total_seconds"] = time.monotonic() - began
     return results
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bench import streams_cost
+
 MB = 1_000_000
 
 SCRAPE_P99_MS = 2.0
@@ -233,6 +235,7 @@ def evaluate(results: dict) -> list[Target]:
                           f"{health['with_hanging']['hanging']} hanging targets",
                           f"max {v:.2f} s = {v / t:.2f} x timeout (9 healthy only: {health['healthy']['max_seconds']:.2f} s)",
                           v <= bound, _margin(v, bound, "s")))
+    out += [Target(*row) for row in streams_cost.targets(results.get("streams"))]  # issue 32
     for name, why in results.get("skipped", {}).items():
         if name in ("docker",):
             out.append(Target("docker refresh with 1/10/30 containers", why, None, ""))
@@ -474,6 +477,7 @@ def render_markdown(results: dict, targets: list[Target]) -> str:
         lines += ["", f"Median ratio secured / plain: keep-alive {_f(r['paced'])}, fresh connection {_f(r['fresh'])}.",
                   ""]
 
+    lines += streams_cost.markdown(results.get("streams"))
     notes = results.get("notes", {})
     if notes or results.get("skipped"):
         lines += ["## Sources and notes", ""]

@@ -10,6 +10,10 @@ fake (`simulated.nvml`). Docker is the real engine (a private dockerd with busyb
 containers, when running as root), ffmpeg is real ffmpeg encoding a test source,
 and the rtmp exporter reads a real nginx-rtmp (servers.rtmp, as the runner
 starts it) that two real ffmpeg streams publish to and one ffmpeg plays back.
+The streams exporter finds those publishers (and the progress feeders) in the real
+/proc, as it would on a production host, and charges each its share of the machine's
+energy read from the same simulated powercap tree and NVML (labelled simulated); its
+stream labels are the rtmp exporter's, so viewers and energy join.
 The real-server launchers are the ones the tests use (the `servers` package).
 """
 
@@ -262,6 +266,8 @@ class LocalStack:
             "ffmpeg": ["--stream-timeout", "10"],
             # nowhere (port 9 is discard) when there is no nginx-rtmp: up 0, /health says why
             "rtmp": ["--stat-url", self.rtmp_stat_url or "http://127.0.0.1:9/stat", "--stat-timeout", "1"],
+            # the real /proc: the feeders' ffmpeg processes are live streams ffwatt did not start
+            "streams": ["--powercap-root", str(self.powercap_root), "--refresh-interval", "1"],
         }.get(name)
 
     def _start_exporter(self, name: str, args: list[str] | None) -> None:
@@ -273,6 +279,9 @@ class LocalStack:
         self.exporters[name] = runtime
         if name in ("results", "qoe", "cost"):
             self.sources[name] = f"sample results in {_relative(self.results_dir)}"
+        if name == "streams":
+            self.sources[name] = ("the ffmpeg processes on this machine (the publishers to nginx-rtmp among them), "
+                                  "charged the simulated RAPL tree's and NVML's energy")
         if name == "ffmpeg":
             if self.want_ffmpeg and shutil.which("ffmpeg"):
                 feeder = FfmpegFeeder(f"http://127.0.0.1:{runtime.port}", self.workdir / "ffmpeg")

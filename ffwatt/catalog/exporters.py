@@ -18,8 +18,8 @@ FFMPEG = Exporter("ffmpeg", 9506, 1, "Live ffmpeg encoding progress pushed by -p
 RTMP = Exporter("rtmp", 9728, 1, "nginx-rtmp server statistics from its /stat XML: per stream ingest and egress bytes, "
                 "clients, A/V sync, video meta; server uptime and connections.")
 STREAMS = Exporter("streams", 9507, 5, "Live encoder processes on the host that ffwatt did not start, from /proc: "
-                  "per stream CPU seconds and metadata, stream keys hashed (energy: issue 32 step 2).",
-                  per_host=True)
+                  "per stream attributed joules and watts, CPU seconds and metadata, stream keys hashed; the "
+                  "host's other and idle energy.", per_host=True)
 HEALTH = Exporter("health", 9600, 15, "Probes every exporter's /metrics and /health and reports which serve real data.")
 
 EXPORTERS: dict[str, Exporter] = {e.name: e for e in (CPU, DOCKER, RESULTS, QOE, COST, GPU, FFMPEG, RTMP, STREAMS, HEALTH)}

@@ -637,48 +637,46 @@ HEALTH_TARGET_DEGRADED = Metric(
     "ratio", TARGET, exporter="health")
 
 # --- streams (9507): live encoder processes ffwatt did not start (issue 32) ------------------------
-# Energy series come with issue 32 step 2 (the attribution per interval); until the dashboards
-# show them, each says so.
-_STREAMS_STEP2 = "issue 32 step 2: the live dashboard's per-stream panels come with the energy attribution."
+# Each interval's machine energy split by the runner's rule: streams + other + idle = the machine.
 STREAM_ENERGY = Metric(
     "ffwatt_stream_energy_joules_total", "counter",
     "Energy attributed to the live stream's encoder process tree: its share of the machine's energy by the rule "
     "ffwatt_streams_energy_source_info names.",
-    "joules", STREAM, exporter="streams", dashboarded=False, why_not_dashboarded=_STREAMS_STEP2)
+    "joules", STREAM, exporter="streams")
 STREAM_POWER = Metric(
     "ffwatt_stream_power_watts", "gauge",
     "Mean power attributed to the live stream over the collector's last interval.",
-    "watts", STREAM, exporter="streams", dashboarded=False, why_not_dashboarded=_STREAMS_STEP2)
+    "watts", STREAM, exporter="streams")
 STREAM_CPU = Metric(
     "ffwatt_stream_cpu_seconds_total", "counter",
     "CPU seconds (user + system) the live stream's encoder process tree has used since it started, helpers that "
     "ended inside the tree included.",
-    "seconds", STREAM, exporter="streams", dashboarded=False, why_not_dashboarded=_STREAMS_STEP2)
+    "seconds", STREAM, exporter="streams")
 STREAM_INFO = Metric(
     "ffwatt_stream_info", "info",
     "The live stream's video encoder, resolution and bitrate as its command line gives them (unknown: not given).",
-    "info", STREAM + ("encoder", "resolution", "bitrate"), exporter="streams", dashboarded=False,
-    why_not_dashboarded=_STREAMS_STEP2)
+    "info", STREAM + ("encoder", "resolution", "bitrate"), exporter="streams")
 HOST_OTHER_ENERGY = Metric(
     "ffwatt_host_other_energy_joules_total", "counter",
-    "The machine's active energy not attributed to a live stream (every other process); streams + other + idle "
-    "is the machine's energy.",
-    "joules", exporter="streams", dashboarded=False, why_not_dashboarded=_STREAMS_STEP2)
+    "The machine's energy charged to everything that is not a live stream (every other process, by the same rule: "
+    "its CPU time share of the active part, the CPUs it held of the idle part); streams + other + idle is the "
+    "machine's energy.",
+    "joules", exporter="streams")
 HOST_IDLE_ENERGY = Metric(
     "ffwatt_host_idle_energy_joules_total", "counter",
-    "The idle part of the machine's energy (idle power x time), charged to no stream.",
-    "joules", exporter="streams", dashboarded=False, why_not_dashboarded=_STREAMS_STEP2)
+    "The idle part of the machine's energy no process held: idle power x time x the share of the CPUs nobody used.",
+    "joules", exporter="streams")
 STREAMS_ENERGY_SOURCE = Metric(
     "ffwatt_streams_energy_source_info", "info",
     "Where the streams collector's machine energy comes from (source: rapl, nvml, rapl+nvml, model, simulated) and "
     "the rule that splits it between streams (attribution).",
-    "info", ("source", "attribution"), exporter="streams", dashboarded=False, why_not_dashboarded=_STREAMS_STEP2)
+    "info", ("source", "attribution"), exporter="streams")
 STREAMS_DISCOVERED = Metric(
     "ffwatt_streams_discovered", "gauge",
     "Encoder process trees ffwatt did not start, found on the host at the last refresh (before the --max-streams "
     "cap).",
-    "count", exporter="streams", dashboarded=False, why_not_dashboarded=_STREAMS_STEP2)
+    "count", exporter="streams")
 STREAMS_DROPPED = Metric(
     "ffwatt_streams_dropped_total", "counter",
     "Encoder process trees left out because of --max-streams, each counted once.",
-    "count", exporter="streams", dashboarded=False, why_not_dashboarded=_STREAMS_STEP2)
+    "count", exporter="streams")

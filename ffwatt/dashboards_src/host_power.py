@@ -3,8 +3,8 @@ exporter) and NVML (gpu exporter).
 
 The headline's stacked view is `stacked_power(title, question, domains)` over `power_domains()`: a
 list of targets whose series add up to the machine's total (CPU packages per socket, DRAM, each
-GPU), drawn with that total as a dashed line. Another split of the same total (per live stream,
-other and idle, issue 32) is another list of targets given to `stacked_power()`.
+GPU), drawn with that total as a dashed line. The live streams row stacks the same machine as the
+streams exporter splits it (`stream_parts()`: its live streams, everything else, idle; issue 32).
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from ffwatt.catalog import metrics as m
 from ffwatt.dashboards_src.dashboard import DashboardSpec, Row, Var
 from ffwatt.dashboards_src.host_power_gpu import gpu_row
 from ffwatt.dashboards_src.panels import PanelSpec, T, bargauge, stat, steps, timeseries
-from ffwatt.dashboards_src.promql import Q, by, increase, rate, selector, union
-from ffwatt.dashboards_src.provenance import cpu_source, gpu_source, source_stat
+from ffwatt.dashboards_src.promql import Q, by, divide, increase, rate, selector, union
+from ffwatt.dashboards_src.provenance import cpu_source, gpu_source, source_stat, streams_source
 from ffwatt.readers.powercap import ENERGY_ZONES
 
 UID = "host-power"
@@ -66,11 +66,13 @@ def machine_total() -> Q:
 TOTAL = "machine total"
 
 
-def stacked_power(title: str, question: str, domains: list[T]) -> PanelSpec:
-    """The domains stacked, with the machine's total as a dashed line beside them (not stacked)."""
+def stacked_power(title: str, question: str, domains: list[T], *, with_total: bool = True) -> PanelSpec:
+    """The domains stacked, with the machine's total (RAPL + NVML) as a dashed line beside them (not stacked)
+    unless `with_total` is False (a split whose parts come from another source than the total's)."""
+    total = [T(machine_total(), f"{{host}} {TOTAL}")] if with_total else []
     return timeseries(
         title, question + " Select one host to read its stack." + SOURCE_NOTE,
-        *domains, T(machine_total(), f"{{host}} {TOTAL}"),
+        *domains, *total,
         w=18, h=9, fillOpacity=60, legendCalcs=["mean", "lastNotNull"], stacking={"mode": "normal", "group": "A"},
         overrides=[{"matcher": {"id": "byRegexp", "options": f".*{TOTAL}.*"}, "properties": [
             {"id": "custom.stacking", "value": {"mode": "none", "group": "A"}},
@@ -93,6 +95,34 @@ def _headline() -> list[PanelSpec]:
                       "they add up to the machine's total (the dashed line). Core and uncore are inside a package "
                       "and psys contains it: they are not stacked twice.", power_domains()),
     ]
+
+
+def stream_parts() -> list[T]:
+    """The machine's power as the streams exporter splits it: its live streams, everything else and idle
+    (they add up to the machine's energy by construction), with where that energy came from."""
+    h = {"host": HOST.ref}
+    return [T(by("sum", streams_source(rate(m.STREAM_ENERGY, **h), **h), "host", "source"), "{host} streams · {source}"),
+            T(streams_source(rate(m.HOST_OTHER_ENERGY, **h), **h), "{host} other · {source}"),
+            T(streams_source(rate(m.HOST_IDLE_ENERGY, **h), **h), "{host} idle · {source}")]
+
+
+def _streams() -> Row:
+    h = {"host": HOST.ref}
+    streams = by("sum", streams_source(rate(m.STREAM_ENERGY, **h), **h), "host", "source")
+    parts = [t.q for t in stream_parts()]
+    machine = by("sum", union(*parts[1:], streams), "host", "source")
+    return Row("Live streams (streams exporter)", [
+        stat("Live streams' share of the machine",
+             "What part of the machine's power do its live encodes (ffmpeg processes ffwatt did not start) draw "
+             "right now? Their attributed watts over the machine's, as the streams exporter splits it.",
+             T(divide(streams, machine), "{host} · {source}"), w=6, h=9),
+        stacked_power("Where the watts go: live streams, everything else, idle",
+                      "How does the machine's power split between its live streams, every other process (its CPU "
+                      "time share of the active part and the CPUs it held) and idle (the idle power of the CPUs no "
+                      "one held)? The three add up to the machine's energy as the streams exporter reads it (RAPL "
+                      "and NVML in process, or the CPU model), whose source each series names.", stream_parts(),
+                      with_total=False),
+    ])
 
 
 def _cpu_total(q: Q) -> T:
@@ -140,11 +170,12 @@ def dashboard() -> DashboardSpec:
     return DashboardSpec(
         uid=UID, title="ffwatt / Host power",
         description="What the machine draws and where the watts go (CPU packages, DRAM, GPUs), then CPU power and "
-                    "energy per RAPL zone (cpu exporter) and NVIDIA GPU power, energy, temperature, utilization "
-                    "incl. NVENC/NVDEC, memory and clocks (gpu exporter).",
+                    "energy per RAPL zone (cpu exporter), NVIDIA GPU power, energy, temperature, utilization "
+                    "incl. NVENC/NVDEC, memory and clocks (gpu exporter), and the machine's power split between "
+                    "its live streams, everything else and idle (streams exporter).",
         question="What does the machine draw right now, and where do the watts go?",
         headline=_headline(),
-        rows=[_cpu(), gpu_row(G, GPU_HOST)], variables=[HOST, CPU_INSTANCE, ZONE, GPU_INSTANCE, GPU],
+        rows=[_cpu(), gpu_row(G, GPU_HOST), _streams()], variables=[HOST, CPU_INSTANCE, ZONE, GPU_INSTANCE, GPU],
         tags=("host", "power"),
     )
 

@@ -30,7 +30,8 @@ from ffwatt.dashboards_src.queries import LABEL_VALUES, expand, iter_panels
 from ffwatt.dashboards_src.scenario import BENCH
 
 ENERGY_QUANTITIES = {"joules", "watts", "joules_per_frame", "joules_per_video_second", "currency",
-                     "currency_per_pixel", "grams", "score_per_watt", "pixels_per_joule"}
+                     "currency_per_pixel", "grams", "score_per_watt", "pixels_per_joule", "joules_per_viewer_hour",
+                     "currency_per_viewer_hour"}
 _MARK = "__grafana_var_{}__"
 _SERIES_PANELS = {"timeseries", "stat", "bargauge", "state-timeline"}
 # What users pick scenarios by: every benchmark dashboard has these filters.

@@ -29,6 +29,7 @@ _SET_OPS = {"and", "or", "unless"}
 # Functions whose result is their first argument's quantity and labels (label_replace adds one).
 _SAME = {"label_replace", "label_join", "abs", "ceil", "floor", "round", "clamp", "clamp_min", "clamp_max",
          "sort", "sort_desc"}
+_OVER_TIME = {"avg_over_time", "max_over_time", "min_over_time"}
 
 
 @dataclass
@@ -92,6 +93,8 @@ def _call(node) -> Result:
     if name in ("rate", "irate", "increase"):
         fn = units.increase_quantity if name == "increase" else units.rate_quantity
         return _leaf(node.args[0].vector_selector.name, fn)
+    if name in _OVER_TIME:  # a gauge's mean (max, min) over a window: the gauge's quantity
+        return _leaf(node.args[0].vector_selector.name, units.quantity_of)
     if name in _SAME:
         inner = _node(node.args[0])
         if name in ("label_replace", "label_join"):

@@ -1,9 +1,9 @@
 """Live encoding (uid live-encoding): which live streams fall behind real time, then ffmpeg streams
-as they encode, from -progress pushes, and the RTMP server they publish to (nginx-rtmp, rtmp
+as they encode, from -progress pushes, what each live stream costs in watts, joules per frame and per
+viewer-hour (streams exporter, `live_energy`), and the RTMP server they publish to (nginx-rtmp, rtmp
 exporter).
 
-Rows are built one function each (`_streams`, `_receiver`, `_rtmp_server`); energy per live stream
-(issue 32) is a row of its own to add to `dashboard()`'s list.
+Rows are built one function each (`_streams`, `_receiver`, `live_energy.energy_row`, `rtmp_row`).
 """
 
 from __future__ import annotations
@@ -11,7 +11,8 @@ from __future__ import annotations
 from ffwatt.catalog import FFMPEG_END_REASONS, FFMPEG_REJECT_REASONS
 from ffwatt.catalog import metrics as m
 from ffwatt.dashboards_src.dashboard import DashboardSpec, Row, Var
-from ffwatt.dashboards_src.live_rtmp import rtmp_row, rtmp_variables
+from ffwatt.dashboards_src.live_energy import energy_row, energy_stream
+from ffwatt.dashboards_src.live_rtmp import R, rtmp_row, rtmp_variables
 from ffwatt.dashboards_src.panels import (
     T,
     bargauge,
@@ -126,11 +127,13 @@ def dashboard() -> DashboardSpec:
         uid=UID, title="ffwatt / Live encoding",
         description="Which live streams fall behind real time, then live ffmpeg streams from -progress pushes: "
                     "fps, speed, bitrate, frames, drops and duplicates per stream, and how streams end (ffmpeg "
-                    "exporter); the RTMP server they publish to: ingest and egress per stream, clients, A/V sync, "
-                    "dropped messages, video meta (rtmp exporter).",
+                    "exporter); each live stream's watts, joules per frame, joules and cost per viewer-hour "
+                    "(streams exporter); the RTMP server they publish to: ingest and egress per stream, clients, "
+                    "A/V sync, dropped messages, video meta (rtmp exporter).",
         question="Which live streams are behind real time, on which host?",
         headline=_headline(),
-        rows=[_streams(), _receiver(), rtmp_row()], variables=[LAB_HOST, INSTANCE, STREAM, *rtmp_variables()],
-        tags=("live", "ffmpeg", "rtmp"),
+        rows=[_streams(), _receiver(), energy_row(LAB_HOST, R), rtmp_row()],
+        variables=[LAB_HOST, INSTANCE, STREAM, energy_stream(LAB_HOST), *rtmp_variables()],
+        tags=("live", "ffmpeg", "rtmp", "energy"),
         time_from="now-1h", refresh="10s",
     )

@@ -15,6 +15,9 @@ come from `catalog`. The helpers refuse what would make a panel say "No data" or
     divide(a, b, on=SCENARIO)                 -> 'a / on (scenario, ...) b' (one figure per scenario
                                                  from two exporters)
     bits(q)                                   -> 'q * 8' (bytes/s -> bits/s)
+    scale(q, 3600), subtract(a, b), above(q, 0), top(10, q), over_time("avg", m.RTMP_STREAM_CLIENTS)
+    priced(q, by("max", selector(m.COST_ENERGY_PRICE), "currency"))
+                                              -> 'q * on () group_left (currency) max by (currency) (...)'
 
 Every helper returns a `Q`: a str (the PromQL text) that also carries the catalog metrics it
 selects, the labels still present on its result and its quantity (`units`: rate of joules is
@@ -184,14 +187,68 @@ def _on(labels: tuple[str, ...], *qs: Q) -> str:
     return f"on ({', '.join(labels)}) "
 
 
-def divide(numerator: Q, denominator: Q, *, on: tuple[str, ...] = ()) -> Q:
+def divide(numerator: Q, denominator: Q, *, on: tuple[str, ...] = (), group_left: bool = False) -> Q:
     """`a / b`, matched on identical label sets, or `on (labels)` (two exporters' series of one
-    scenario differ in job and instance)."""
+    scenario differ in job and instance); `group_left`: several numerator series per denominator
+    series, each keeping its own labels (a stream's watts per source over its viewers)."""
     if not on and numerator.labels != denominator.labels:
         raise LabelError(f"{numerator} / {denominator}: label sets differ, the division would match nothing")
-    matching = _on(on, numerator, denominator) if on else ""
+    matching = (_on(on, numerator, denominator) if on else "") + ("group_left () " if group_left else "")
+    labels = numerator.labels if group_left or not on else frozenset(on)
     return Q(f"{_paren(numerator)} / {matching}{_paren(denominator)}", numerator.metrics + denominator.metrics,
-             frozenset(on) if on else numerator.labels, units.divide(numerator.quantity, denominator.quantity))
+             labels, units.divide(numerator.quantity, denominator.quantity))
+
+
+def add(a: Q, b: Q, *, on: tuple[str, ...], group_left: bool = False) -> Q:
+    """`a + on (labels) [group_left ()] b`: two parts of one quantity (a cost's energy and compute parts)."""
+    if a.quantity != b.quantity:
+        raise units.UnitError(f"{a} + {b}: {a.quantity} and {b.quantity} do not add up")
+    matching = _on(on, a, b) + ("group_left () " if group_left else "")
+    return Q(f"{_paren(a)} + {matching}{_paren(b)}", a.metrics + b.metrics, a.labels if group_left else frozenset(on),
+             a.quantity)
+
+
+def subtract(a: Q, b: Q) -> Q:
+    """`a - b` of two series with identical label sets and one quantity."""
+    if a.labels != b.labels:
+        raise LabelError(f"{a} - {b}: label sets differ, the difference would match nothing")
+    if a.quantity != b.quantity:
+        raise units.UnitError(f"{a} - {b}: {a.quantity} minus {b.quantity}")
+    return Q(f"{_paren(a)} - {_paren(b)}", a.metrics + b.metrics, a.labels, a.quantity)
+
+
+def scale(q: Q, factor: float) -> Q:
+    """`q * factor`: a change of unit with a rule in `units` (W x 3600 s = J per hour, W x 0.001 = kW)."""
+    return Q(f"{_paren(q)} * {factor:g}", q.metrics, q.labels, units.multiply(q.quantity, factor))
+
+
+def priced(q: Q, price: Q, label: str = "currency") -> Q:
+    """`q * on () group_left (currency) price`: q in money per `price`'s unit, once per currency."""
+    if label not in price.labels:
+        raise LabelError(f"{price} has no label {label!r}")
+    return Q(f"{_paren(q)} * on () group_left ({label}) {_paren(price)}", q.metrics + price.metrics,
+             q.labels | {label}, units.multiply(q.quantity, price.quantity))
+
+
+def above(q: Q, threshold: float) -> Q:
+    """`q > threshold`: only the series above it, with their values (a filter, not a 0/1 state)."""
+    return Q(f"{_paren(q)} > {threshold:g}", q.metrics, q.labels, q.quantity)
+
+
+def top(k: int, q: Q) -> Q:
+    """`topk(k, q)`: the k largest series of q, labels kept."""
+    return Q(f"topk({int(k)}, {q})", q.metrics, q.labels, units.aggregate("topk", q.quantity))
+
+
+def over_time(fn: str, metric: Metric, **matchers: Any) -> Q:
+    """`avg_over_time(gauge{...}[$__rate_interval])` (or max, min): a gauge over each step, as a rate
+    beside it covers the same window."""
+    if fn not in ("avg", "max", "min"):
+        raise ValueError(f"over_time(): {fn!r} is not avg, max or min")
+    if metric.kind == "counter":
+        raise KindError(f"{fn}_over_time() of {metric.name}: a counter goes in rate() or increase()")
+    text = f"{fn}_over_time({selector_text(metric, matchers)}[{RATE_INTERVAL}])"
+    return Q(text, (metric,), _labels(metric), units.quantity_of(metric))
 
 
 def multiply(a: Q, b: Q) -> Q:

@@ -6,6 +6,9 @@
     cpu_source(q, **filters)        a RAPL figure with where the counters are read: powercap, hwmon,
                                     simulated
     gpu_source(q, **filters)        an NVML figure with nvml or simulated
+    streams_source(q, **filters)    a live stream's (or the host's other, idle) energy figure with where the
+                                    streams collector's machine energy came from: rapl, nvml, rapl+nvml,
+                                    "estimated (model)", simulated
     PROVENANCE                      energy metric -> the info metric that says where it came from
 
 A legend or a table column then shows the source, and `palette` marks "simulated" in the
@@ -57,6 +60,12 @@ def cpu_source(q: Q, **filters: Any) -> Q:
 def gpu_source(q: Q, **filters: Any) -> Q:
     """q (a gpu exporter series) with where its NVML readings come from."""
     return join_label(q, selector(m.GPU_SOURCE, **filters), "source", on=TARGET_IDENTITY)
+
+
+def streams_source(q: Q, **filters: Any) -> Q:
+    """q (a streams exporter series) with its collector's energy source; the model's reads "estimated (model)"."""
+    joined = join_label(q, selector(m.STREAMS_ENERGY_SOURCE, **filters), "source", on=TARGET_IDENTITY)
+    return relabel(joined, "source", ESTIMATED, "model")
 
 
 def source_stat(title: str, question: str, info, filters: dict[str, str], w: int = 6) -> PanelSpec:

@@ -22,7 +22,8 @@ The choices (what the users of each dashboard think in):
   below 0.99, the runner's definition of falling behind);
 - counts, sums of 0/1 states included, as plain numbers (`none`), never percentages;
 - energy per frame (J/frame) and per stream-second of video (J/s) for comparisons across
-  scenarios of different length and stream count.
+  scenarios of different length and stream count; a live stream's energy and cost per viewer-hour
+  (J/viewer-hour, money per viewer-hour in the `currency` of the prices).
 """
 
 from __future__ import annotations
@@ -73,6 +74,8 @@ DISPLAY: dict[str, str] = {
     "timestamp_ms": "dateTimeAsIso",
     "joules_per_frame": "si:J/frame",
     "joules_per_video_second": "si:J/s",
+    "joules_per_viewer_hour": "si:J/viewer-hour",
+    "currency_per_viewer_hour": "short",  # the currency is a label, as for "currency"
     "one": "none",  # the 1 of a join (`group`, an info series, `== bool`)
 }
 
@@ -98,9 +101,16 @@ METRIC_QUANTITY = {m.COST_PER_PIXEL.name: "currency_per_pixel"}
 _RATES = {"joules": "watts", "bytes": "bytes_per_second", "seconds": "cores", "frames": "frames_per_second",
           "count": "per_second"}
 _INCREASES = {"joules": "joules", "bytes": "bytes", "seconds": "seconds", "frames": "frames", "count": "count"}
-_DIVISIONS = {("joules", "frames"): "joules_per_frame", ("joules", "seconds"): "joules_per_video_second"}
-_PRODUCTS = {("seconds", "count"): "seconds"}  # duration x streams: stream-seconds
-_SCALINGS = {("bytes_per_second", 8.0): "bits_per_second", ("timestamp", 1000.0): "timestamp_ms"}
+_DIVISIONS = {("joules", "frames"): "joules_per_frame", ("joules", "seconds"): "joules_per_video_second",
+              ("watts", "frames_per_second"): "joules_per_frame",  # J/s over frames/s
+              ("joules_per_hour", "count"): "joules_per_viewer_hour",  # over viewers
+              ("currency_per_hour", "count"): "currency_per_viewer_hour"}
+_PRODUCTS = {("seconds", "count"): "seconds",  # duration x streams: stream-seconds
+             ("kilowatts", "currency"): "currency_per_hour",  # kW x price per kWh
+             ("cores", "currency"): "currency_per_hour"}  # cores x price per core-hour
+_SCALINGS = {("bytes_per_second", 8.0): "bits_per_second", ("timestamp", 1000.0): "timestamp_ms",
+             ("watts", formulas.SECONDS_PER_HOUR): "joules_per_hour",
+             ("watts", formulas.SECONDS_PER_HOUR / formulas.JOULES_PER_KWH): "kilowatts"}
 AGGREGATIONS = ("sum", "max", "min", "avg", "count", "group", "topk", "bottomk")
 
 

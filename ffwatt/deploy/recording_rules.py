@@ -6,27 +6,32 @@ per viewer-hour over 5 minutes, so an alert can fire on a channel that costs too
                             + (CPU s/s) x price per core-hour) / viewers      formulas.energy_cost and
                                                                               formulas.compute_cost per hour)
 
-over `rate(...[5m])` of the streams' joules and CPU-seconds counters (`m.STREAM_ENERGY`,
-`m.STREAM_CPU`, summed by `stream` over the encoding hosts), with viewers = nginx-rtmp's clients
-minus its publisher (`m.RTMP_STREAM_CLIENTS - m.RTMP_STREAM_PUBLISHING`, 5 min averages, summed by
-`stream` over the ingest servers) and the prices the cost exporter serves (`m.COST_ENERGY_PRICE`,
-`m.COST_CORE_HOUR_PRICE`, by `currency`). Metric names come from the catalog constants only. The two sides join on `stream` with no relabelling because the streams and rtmp
-exporters name a stream alike (`readers.streams.identity`). A stream without viewers has no value
-(a cost per viewer-hour with no viewer is unknown, not infinite); without a price, no cost.
+The expressions are the live dashboard's (`dashboards_src.stream_energy`, one place for the formula)
+with its `$__rate_interval` replaced by 5 minutes: `rate(...[5m])` of the streams' joules and
+CPU-seconds counters summed by `stream` over the encoding hosts, viewers = nginx-rtmp's clients minus
+its publisher (5 min means, summed by `stream` over the ingest servers) and the prices the cost
+exporter serves (by `currency`). The two sides join on `stream` with no relabelling because the
+streams and rtmp exporters name a stream alike (`readers.streams.identity`). A stream without viewers
+has no value (a cost per viewer-hour with no viewer is unknown, not infinite); without a price, no cost.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ffwatt.catalog import metrics as m
-from ffwatt.contract.formulas import JOULES_PER_KWH
+from ffwatt.dashboards_src.promql import RATE_INTERVAL
+from ffwatt.dashboards_src.stream_energy import (
+    cost_per_viewer_hour,
+    joules_per_viewer_hour,
+    stream_cores,
+    stream_watts,
+    viewers,
+)
 
 __all__ = ["RecordingRule", "recording_rules", "ENERGY_PER_VIEWER_HOUR", "COST_PER_VIEWER_HOUR", "WINDOW"]
 
 GROUP = "ffwatt-streams"
 WINDOW = "5m"
-SECONDS_PER_HOUR = 3600
 # level:metric:operations (Prometheus' naming of recorded series)
 ENERGY_PER_VIEWER_HOUR = f"stream:ffwatt_stream_energy_joules_per_viewer_hour:rate{WINDOW}"
 COST_PER_VIEWER_HOUR = f"stream:ffwatt_stream_cost_per_viewer_hour:rate{WINDOW}"
@@ -40,32 +45,18 @@ class RecordingRule:
     comment: str
 
 
-def _per_hour(counter) -> str:
-    return f"sum by (stream) (rate({counter.name}[{WINDOW}])) * {SECONDS_PER_HOUR}"
-
-
-def _viewers() -> str:
-    clients = f"avg_over_time({m.RTMP_STREAM_CLIENTS.name}[{WINDOW}])"
-    publisher = f"avg_over_time({m.RTMP_STREAM_PUBLISHING.name}[{WINDOW}])"
-    return f"(sum by (stream) ({clients} - {publisher}) > 0)"
-
-
-def _price(metric) -> str:
-    return f"on () group_left (currency) max by (currency) ({metric.name})"
+def _over_window(q: str) -> str:
+    return str(q).replace(RATE_INTERVAL, WINDOW)
 
 
 def recording_rules() -> list[RecordingRule]:
-    """The rules, built from catalog constants (no metric name is typed here)."""
-    energy_cost = f"{_per_hour(m.STREAM_ENERGY)} / {int(JOULES_PER_KWH)} * {_price(m.COST_ENERGY_PRICE)}"
-    # CPU seconds per second are cores: x 3600 s / 3600 s per core-hour, x the price per core-hour
-    compute_cost = f"sum by (stream) (rate({m.STREAM_CPU.name}[{WINDOW}])) * {_price(m.COST_CORE_HOUR_PRICE)}"
+    """The rules, built by the dashboard's functions (no metric name or formula is typed here)."""
+    watts = stream_watts()
     return [
         RecordingRule(
-            GROUP, ENERGY_PER_VIEWER_HOUR,
-            f"{_per_hour(m.STREAM_ENERGY)} / on (stream) {_viewers()}",
+            GROUP, ENERGY_PER_VIEWER_HOUR, _over_window(joules_per_viewer_hour(watts, viewers())),
             "joules a stream draws per viewer-hour: its attributed watts x 3600 / its viewers (5 min)"),
         RecordingRule(
-            GROUP, COST_PER_VIEWER_HOUR,
-            f"({energy_cost} + on (stream, currency) {compute_cost}) / on (stream) group_left () {_viewers()}",
+            GROUP, COST_PER_VIEWER_HOUR, _over_window(cost_per_viewer_hour(watts, stream_cores(), viewers())),
             "energy + compute cost of a stream per viewer-hour, in the cost exporter's currency (5 min)"),
     ]

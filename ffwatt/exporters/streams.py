@@ -110,6 +110,9 @@ class StreamsExporter(Exporter):
             "labels_by_rule": dict(Counter(v.identity.rule for v in values)),
         }
 
+    def close(self) -> None:
+        self.scanner.close()
+
     def health_details(self) -> dict:
         return {
             "proc_root": self.proc_root,

@@ -76,6 +76,7 @@ class StreamsEnergy:
         self.unknown_intervals = 0
         self.last_problem: str | None = None  # why the last interval charged no one
         self._last_reading: EnergyReading | None = None
+        self._pending: dict[str, Consumer] = {}  # the streams' CPU time since the open interval began
 
     @classmethod
     def from_config(cls, config, proc_root: str = "/proc") -> StreamsEnergy:
@@ -95,15 +96,24 @@ class StreamsEnergy:
         return model_idle_watts(self.figure.watts_per_thread, reading.cpus) if reading.cpus else None
 
     def update(self, values: list[StreamValue]) -> None:
-        """One interval: read the machine's energy since the last call and charge it."""
+        """After a scan: read the machine's energy since the last interval closed and charge it, with the
+        streams' CPU time since then (several scans' when an interval stayed open)."""
+        was_open = self.meter.open
         interval = self.meter.read()
-        live = {v.identity.stream for v in values}
-        self.totals.streams = {k: j for k, j in self.totals.streams.items() if k in live}
-        self.totals.watts = {}
+        served = {v.identity.stream for v in values}
+        self.totals.streams = {k: j for k, j in self.totals.streams.items() if k in served}
+        pending = self._pending if was_open else {}  # before the first reading: no interval to charge
+        for v in values:
+            if v.live or v.identity.stream in pending:
+                before = pending.get(v.identity.stream, Consumer(0.0))
+                pending[v.identity.stream] = Consumer(before.cpu_seconds + v.interval_seconds, v.pids or before.pids)
+        self._pending = pending
         if interval is None:
             return
+        consumers, self._pending = self._pending, {}
+        self.totals.watts = {}
         self._last_reading = interval.reading
-        split = self._split(interval, values)
+        split = self._split(interval, consumers)
         if split is None:
             return
         seconds = interval.reading.window_seconds or 0.0
@@ -116,9 +126,8 @@ class StreamsEnergy:
         self.totals.method = split.method or self.totals.method  # None: no CPU or GPU part this interval
         self.last_problem = None
 
-    def _split(self, interval: Interval, values: list[StreamValue]) -> Split | None:
+    def _split(self, interval: Interval, consumers: dict[str, Consumer]) -> Split | None:
         reading = interval.reading
-        consumers = {v.identity.stream: Consumer(v.interval_seconds, v.pids) for v in values if v.live}
         split = split_interval(interval, consumers, self.idle_watts(reading)) if reading.joules is not None else None
         if split is None:
             self.unknown_intervals += 1

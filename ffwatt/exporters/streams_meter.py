@@ -1,7 +1,7 @@
 """The machine's energy over each interval of the streams collector, read in process (issue 32).
 
     meter = IntervalMeter([RaplSource(root), NvmlSource()], ModelSource(watts_per_thread))
-    interval = meter.read()    # Interval over [the last read, now]; None at the first read
+    interval = meter.read()    # Interval over [the last read, now]; None at the first read (and within a tick)
     interval.reading           # energy.reading.EnergyReading of the whole machine
     interval.gpu_samples       # per GPU UUID: [(pid, engine-percent), ...]; None: the driver does not say
 
@@ -74,7 +74,14 @@ class IntervalMeter:
         """Per source kind without counters now, why (for /health)."""
         return dict(self._why_not)
 
+    @property
+    def open(self) -> bool:
+        """An interval has started: the next `read()` can close it."""
+        return self._last is not None
+
     def read(self) -> Interval | None:
+        """The interval since the last read, which starts the next one; None at the first read, and when
+        /proc/stat counted no clock tick since (the interval is kept open until one passes)."""
         t, wall = self._clock(), time.time()
         errors: list[str] = []
         try:
@@ -82,9 +89,12 @@ class IntervalMeter:
         except (OSError, ValueError) as exc:
             cpu = None
             errors.append(f"{self.proc_stat}: {exc}")
+        last = self._last
+        if last is not None and last.cpu is not None and cpu is not None and cpu.total <= last.cpu.total:
+            return None  # read again within one clock tick: no CPU time to share yet
         counters, simulated = self._counters(t, errors)
         samples = self._gpu_samples(wall, errors) if "nvml" in counters else {}
-        last, self._last = self._last, _Point(t, wall, cpu, counters, simulated)
+        self._last = _Point(t, wall, cpu, counters, simulated)
         if last is None:
             return None
         return Interval(self._reading(last, self._last, errors), samples)

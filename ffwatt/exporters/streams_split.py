@@ -35,6 +35,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from ffwatt.contract import formulas
 from ffwatt.energy.attribution import attribute
@@ -44,8 +45,7 @@ from ffwatt.exporters.streams_meter import GpuSamples, Interval
 __all__ = ["Consumer", "Split", "split_interval"]
 
 
-@dataclass(frozen=True)
-class Consumer:
+class Consumer(NamedTuple):  # one per stream and interval: a tuple is cheap to make
     cpu_seconds: float  # the stream's process tree's CPU time over the interval
     pids: tuple[int, ...] = ()  # its processes, for NVML's per-process samples
 
@@ -68,10 +68,11 @@ def split_interval(interval: Interval, streams: Mapping[str, Consumer], idle_wat
     cpu = {label: c.cpu_seconds * scale for label, c in streams.items()}
     machine = max(machine, sum(cpu.values()))
     gpus = _gpu_shares(reading.gpus, interval.gpu_samples, streams)
+    cpu_only = _for_consumer(reading, machine, ())  # what a stream without a GPU share sees: made once
     charged: dict[str, float] = {}
     for label in streams:
-        own = attribute(_for_consumer(reading, machine, gpus.get(label, ())), scenario_cpu_seconds=cpu[label],
-                        idle_watts=idle_watts, exclusive=False)
+        seen = _for_consumer(reading, machine, gpus[label]) if label in gpus else cpu_only
+        own = attribute(seen, scenario_cpu_seconds=cpu[label], idle_watts=idle_watts, exclusive=False)
         if own.joules is None:
             return None
         charged[label] = own.joules

@@ -3,6 +3,7 @@
     machine = read_cpu_stat()                    # CpuStat(busy, total, cpus), in clock ticks
     load = busy_cores(before, after)             # (utilisation 0..1, busy cores) between two readings
     proc = read_stat(pid)                        # ProcStat: comm, state, ppid, CPU ticks, start; None when gone
+    kept = KeptStats(proc_root); kept.read(pid)  # the same, for processes read every second (files kept open)
     kids = ChildLister(proc_root, top=pid)       # kids(p): child pids of p, within pid's tree
 
 Standard library only; every path is under `proc_root` (default "/proc"), injected so tests point
@@ -19,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 __all__ = ["CpuStat", "parse_cpu_stat", "read_cpu_stat", "busy_cores", "ProcStat", "parse_stat", "read_stat",
-           "ChildLister", "children_by_ppid", "CLOCK_TICKS"]
+           "KeptStats", "ChildLister", "children_by_ppid", "CLOCK_TICKS"]
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")  # the unit of every time field below, per second
 
@@ -127,16 +128,14 @@ def parse_stat(text: str) -> ProcStat:
     pid_text, open_paren, comm = head.partition(" (")
     if not sep or not open_paren:
         raise ValueError(f"not a /proc/<pid>/stat line: {text[:80]!r}")
-    fields = tail.split()
+    fields = tail.split(None, _STARTTIME - _FIRST_AFTER_COMM + 1)  # the fields read, not the 30 after them
     if len(fields) < _STARTTIME - _FIRST_AFTER_COMM + 1:
         raise ValueError(f"/proc/<pid>/stat line too short ({len(fields) + 2} fields, need {_STARTTIME}): "
                          f"{text[:80]!r}")
-
-    def field(number: int) -> str:
-        return fields[number - _FIRST_AFTER_COMM]
-
-    return ProcStat(int(pid_text), comm, field(_STATE), int(field(_PPID)), int(field(_UTIME)), int(field(_STIME)),
-                    int(field(_CUTIME)), int(field(_CSTIME)), int(field(_STARTTIME)))
+    at = _FIRST_AFTER_COMM  # field N is fields[N - at]
+    return ProcStat(int(pid_text), comm, fields[_STATE - at], int(fields[_PPID - at]), int(fields[_UTIME - at]),
+                    int(fields[_STIME - at]), int(fields[_CUTIME - at]), int(fields[_CSTIME - at]),
+                    int(fields[_STARTTIME - at]))
 
 
 def read_stat(pid: int, proc_root: str | Path = "/proc") -> ProcStat | None:
@@ -157,6 +156,51 @@ def read_stat(pid: int, proc_root: str | Path = "/proc") -> ProcStat | None:
         return parse_stat(data.decode("utf-8", "replace"))
     except ValueError:
         return None
+
+
+class KeptStats:
+    """`/proc/<pid>/stat` of processes read again and again (the streams collector reads each stream's
+    processes every second): each file is kept open and read again with `pread` at offset 0, which
+    makes the kernel write it afresh, at half the cost of open, read and close. An open file stays bound
+    to its process: once that process has ended its read fails (None), even when the pid is reused.
+    `keep_only(pids)` closes the others' files; `close()` all."""
+
+    def __init__(self, proc_root: str | Path = "/proc") -> None:
+        self.root = str(proc_root)
+        self._fds: dict[int, int] = {}
+
+    def read(self, pid: int) -> ProcStat | None:
+        fd = self._fds.get(pid)
+        if fd is not None:
+            stat = self._pread(pid, fd)
+            if stat is not None:
+                return stat
+            # its process ended: the pid may be another's now, read that one's file
+        try:
+            fd = self._fds[pid] = os.open(f"{self.root}/{pid}/stat", os.O_RDONLY)
+        except OSError:
+            return None
+        return self._pread(pid, fd)
+
+    def _pread(self, pid: int, fd: int) -> ProcStat | None:
+        try:
+            # procfs: ESRCH once the process has ended (a fixture tree empties the file it removes)
+            return parse_stat(os.pread(fd, _STAT_BYTES, 0).decode("utf-8", "replace"))
+        except (OSError, ValueError):
+            self._drop(pid)
+            return None
+
+    def keep_only(self, pids: set[int]) -> None:
+        for pid in [p for p in self._fds if p not in pids]:
+            self._drop(pid)
+
+    def close(self) -> None:
+        self.keep_only(set())
+
+    def _drop(self, pid: int) -> None:
+        fd = self._fds.pop(pid, None)
+        if fd is not None:
+            os.close(fd)
 
 
 def _children_from_task_files(root: Path, pid: int) -> list[int] | None:

@@ -1,4 +1,4 @@
-"""The proof that a dashboard works without Grafana: all nine exporters on loopback,
+"""The proof that a dashboard works without Grafana: all ten exporters on loopback,
 scraped by a real VictoriaMetrics and a real Prometheus through the generated scrape
 config, and every target of every panel returns data on both."""
 

@@ -112,3 +112,21 @@ def test_an_unknown_interval_moves_no_counter_and_says_why(proc, exporter):
     assert energy(after) == energy(before)
     assert after.value(m.STREAM_POWER, stream="a.mp4") is None
     assert any("unknown, charged to no one" in w and "stat" in w for w in after.warnings)
+
+
+def test_scans_within_one_clock_tick_add_their_cpu_time_to_the_interval_still_open(proc, exporter):
+    proc.add(100, "ffmpeg", argv=[*FILE, "/rec/a.mp4"], starttime=10)
+    refresh(exporter)
+    proc.machine(busy=100, idle=100)
+    time.sleep(0.2)
+    refresh(exporter)
+    before = energy(refresh(exporter))  # /proc/stat did not move since: the interval stays open
+    proc.run(100, utime=7)
+    mid = refresh(exporter)  # still no tick on the machine: nothing charged yet, the 7 ticks kept
+    assert energy(mid) == before
+    proc.run(100, utime=5)
+    proc.machine(busy=100, idle=100)
+    time.sleep(0.2)
+    out = refresh(exporter)
+    per_tick = exporter.energy.figure.watts_per_thread / TICK
+    assert energy(out)["a.mp4"] - before["a.mp4"] == pytest.approx(12 * per_tick)  # 7 + 5 ticks, once

@@ -58,6 +58,7 @@ def test_a_tree_marked_simulated_is_never_labelled_rapl(tmp_path, proc):
     m = meter([RaplSource(str(tree.root))], proc, clock)
     m.read()
     tree.add_energy("intel-rapl:0", 1_000_000)
+    proc.machine(busy=10, idle=10)
     clock.now += 1.0
     assert m.read().reading.source == "simulated"
 
@@ -84,9 +85,11 @@ def test_a_source_that_appears_leaves_that_one_interval_unknown_then_counts(tmp_
     proc.machine(busy=10, idle=10)
     assert m.read().reading.source == "model"  # not asked again yet
     clock.now += m.retry_seconds
+    proc.machine(busy=10, idle=10)
     r = m.read().reading
     assert (r.joules, r.source) == (None, "none") and "one end of the interval only" in r.error
     tree.add_energy("intel-rapl:0", 2_000_000)
+    proc.machine(busy=10, idle=10)
     clock.now += 1.0
     assert m.read().reading.joules == pytest.approx(2.0)
 
@@ -109,11 +112,29 @@ def test_nvml_counters_and_per_process_samples_come_with_the_interval(proc, monk
     m.read()
     fake.advance(2.0)  # 100 W x 2 s = 200 J
     fake.add_process_sample(0, 4242, sm=10, enc=50, dec=5)
+    proc.machine(busy=100, idle=300)
     clock.now += 2.0
     interval = m.read()
     uuid = fake.gpus[0].uuid
     assert (interval.reading.source, interval.reading.gpu_joules) == ("simulated", pytest.approx(200.0))
     assert [(g.uuid, g.joules) for g in interval.reading.gpus] == [(uuid, pytest.approx(200.0))]
     assert interval.gpu_samples == {uuid: [(4242, 65.0)]}  # 10 + 50 + 5 engine-percent
+    proc.machine(busy=10, idle=10)
     clock.now += 1.0
     assert m.read().gpu_samples == {uuid: []}  # a sample is read once
+
+
+def test_a_read_within_one_clock_tick_keeps_the_interval_open(tmp_path, proc):
+    tree = FakePowercap(tmp_path / "sys")
+    tree.package(0, subzones=())
+    clock = Clock()
+    m = meter([RaplSource(str(tree.root))], proc, clock)
+    m.read()
+    tree.add_energy("intel-rapl:0", 1_000_000)
+    clock.now += 0.005
+    assert m.read() is None and m.open  # /proc/stat did not move: nothing to share by yet
+    tree.add_energy("intel-rapl:0", 2_000_000)
+    proc.machine(busy=1, idle=1)
+    clock.now += 0.005
+    r = m.read().reading
+    assert (r.joules, r.window_seconds) == (pytest.approx(3.0), pytest.approx(0.01))  # both reads' energy

@@ -60,16 +60,18 @@ class TreeCpu:
         now = {s.pid: s for s in members}
         added = 0
         reaped_growth: dict[int, int] = {}
+        kept = 0  # members seen at the last update too: all of them, and none gone, is the common case
         for pid, stat in now.items():
             before = self._last.get(pid)
             if before is None or before.starttime != stat.starttime:
                 added += stat.ticks
                 continue
+            kept += 1
             growth = stat.reaped_ticks - before.reaped_ticks
             added += stat.own_ticks - before.own_ticks + growth
             reaped_growth[pid] = growth
-        gone = {pid for pid, before in self._last.items()
-                if pid not in now or now[pid].starttime != before.starttime}
+        gone = set() if kept == len(self._last) else {
+            pid for pid, before in self._last.items() if pid not in now or now[pid].starttime != before.starttime}
         counted_below: dict[int, int] = {}
         for pid in gone:
             survivor = self._nearest_survivor(pid, gone)

@@ -27,6 +27,7 @@ comm), parsed once, and only its identity kept. A pid reused within one scan by 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 import random
 import time
@@ -65,7 +66,7 @@ class StreamTree:
     identity: Identity
     members: tuple[ProcStat, ...]  # the top first
 
-    @property
+    @functools.cached_property
     def pids(self) -> tuple[int, ...]:
         return tuple(s.pid for s in self.members)
 
@@ -119,6 +120,11 @@ class Scanner:
         self._served: set[tuple[int, int]] = set()
         self._over_cap: set[tuple[int, int]] = set()
         self._identities = _Identities(naming)
+        # the process tree's shape (who is a top, who belongs to which), kept until a process comes, goes,
+        # or changes its parent, name or ended state: a scan then only re-reads the members' CPU ticks
+        self._changed = True
+        self._shape: tuple[list[ProcStat], int, dict[int, list[int]]] = ([], 0, {})
+        self._kept = proc.KeptStats(proc_root)  # the members' stat files, read every scan
 
     @property
     def processes_known(self) -> int:
@@ -128,8 +134,13 @@ class Scanner:
         now = self._clock()
         pids = procfs.list_pids(self.proc_root)  # OSError: the caller names the root
         fresh = self._refresh_entries(pids, now)
-        tops, own = self._tops()
-        members = self._members_of(tops, fresh)
+        if self._changed:
+            tops, own = self._tops()
+            self._shape = (tops, own, self._membership(tops))
+            self._identities.keep_only({(e.stat.pid, e.stat.starttime) for e in self._entries.values()})
+            self._changed = False
+        tops, own, membership = self._shape
+        members = self._members_of(membership, fresh)
         trees, cut = self._trees(sorted(tops, key=self._order), members)
         served = trees[: self.max_streams]
         over = {t.key for t in trees[self.max_streams:]}
@@ -137,7 +148,7 @@ class Scanner:
         self._over_cap = over
         self._served = {t.key for t in served}
         self._members = {pid for t in served for pid in t.pids}
-        self._identities.keep_only({(e.stat.pid, e.stat.starttime) for e in self._entries.values()})
+        self._kept.keep_only(self._members)
         return Scan(_unique_labels(served), len(trees), own, len(over),
                     sum(1 for t in served if t.key in cut))
 
@@ -147,20 +158,23 @@ class Scanner:
         live = set(pids)
         for pid in [p for p in self._entries if p not in live]:
             del self._entries[pid]
+            self._changed = True
         fresh = set()
         for pid in live:
             entry = self._entries.get(pid)
             if entry is not None and pid not in self._members and entry.next_check > now:
                 continue
-            stat = proc.read_stat(pid, self.proc_root)
+            stat = self._kept.read(pid) if pid in self._members else proc.read_stat(pid, self.proc_root)
             if stat is None:
-                self._entries.pop(pid, None)
+                self._changed |= self._entries.pop(pid, None) is not None
                 continue
             fresh.add(pid)
             if entry is None or entry.stat.starttime != stat.starttime:
                 entry = self._entries[pid] = _Entry(stat, now, now)
-            elif entry.stat.comm != stat.comm:
+                self._changed = True
+            elif _shape_of(entry.stat) != _shape_of(stat):
                 entry.ffwatt = None
+                self._changed = True
             entry.stat = stat
             young = now - entry.first_seen < YOUNG_SECONDS
             entry.next_check = now + (1.0 if young else RECHECK_SECONDS * (0.5 + self._jitter()))
@@ -200,8 +214,8 @@ class Scanner:
                 entry.stat.comm.startswith("python") and _runs_ffwatt_module(self.proc_root, entry.stat.pid))
         return entry.ffwatt
 
-    def _members_of(self, tops: Sequence[ProcStat], fresh: set[int]) -> dict[int, list[ProcStat]]:
-        """top pid -> its members (top first), every one read this scan."""
+    def _membership(self, tops: Sequence[ProcStat]) -> dict[int, list[int]]:
+        """top pid -> the pids of its members (the top first): every process below a top."""
         top_pids = {s.pid for s in tops}
         owner: dict[int, int | None] = {}
 
@@ -218,18 +232,29 @@ class Scanner:
                 owner[p] = found
             return found
 
-        members: dict[int, list[ProcStat]] = {pid: [] for pid in top_pids}
-        for pid, entry in list(self._entries.items()):
-            top = pid if pid in top_pids else owner_of(pid)
-            if top is None:
-                continue
-            stat = entry.stat if pid in fresh else proc.read_stat(pid, self.proc_root)
-            if stat is None or stat.starttime != entry.stat.starttime:
-                continue  # gone since the listing (or the pid is someone else's now)
-            entry.stat = stat
-            members[top].append(stat)
-        for top in members:
-            members[top].sort(key=lambda s: s.pid != top)
+        members: dict[int, list[int]] = {pid: [pid] for pid in top_pids}
+        for pid in self._entries:
+            top = None if pid in top_pids else owner_of(pid)
+            if top is not None:
+                members[top].append(pid)
+        return members
+
+    def close(self) -> None:
+        """Close the stat files kept open."""
+        self._kept.close()
+
+    def _members_of(self, membership: dict[int, list[int]], fresh: set[int]) -> dict[int, list[ProcStat]]:
+        """top pid -> its members' stats (top first), every one read this scan."""
+        members: dict[int, list[ProcStat]] = {}
+        for top, pids in membership.items():
+            stats = members[top] = []
+            for pid in pids:
+                entry = self._entries.get(pid)
+                stat = None if entry is None else entry.stat if pid in fresh else proc.read_stat(pid, self.proc_root)
+                if stat is None or stat.starttime != entry.stat.starttime:  # type: ignore[union-attr]
+                    continue  # gone since the listing (or the pid is someone else's now)
+                entry.stat = stat  # type: ignore[union-attr]
+                stats.append(stat)
         return members
 
     def _order(self, stat: ProcStat) -> tuple[int, int, int]:
@@ -257,6 +282,11 @@ class Scanner:
 
 
 _UNNAMED = Identity("", "fallback", "unknown", "unknown", "unknown")
+
+
+def _shape_of(stat: ProcStat) -> tuple[int, str, bool]:
+    """What decides tops and members: the parent, the name, whether it ended."""
+    return stat.ppid, stat.comm, stat.state in _ENDED
 
 
 def _runs_ffwatt_module(proc_root: str, pid: int) -> bool:
