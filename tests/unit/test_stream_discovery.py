@@ -16,17 +16,9 @@ from ffwatt.readers import proc as proc_reader
 from ffwatt.readers.streams import procfs
 from ffwatt.readers.streams.discovery import RECHECK_SECONDS, YOUNG_SECONDS, Scanner
 from ffwatt.readers.streams.identity import rtmp_stream_label
-from tests.fixtures.proc_tree import FakeProc
+from tests.fixtures.proc_tree import Clock, FakeProc
 
 PUSH = ["ffmpeg", "-re", "-i", "in.mp4", "-c:v", "libx264", "-f", "flv"]
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture

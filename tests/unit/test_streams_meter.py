@@ -13,15 +13,7 @@ from ffwatt.exporters.streams_meter import IntervalMeter
 from ffwatt.readers.powercap import SIMULATED_MARKER
 from ffwatt.testing.simulated.nvml import FakeGpu, FakeNvml
 from ffwatt.testing.simulated.powercap import FakePowercap
-from tests.fixtures.proc_tree import FakeProc
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.fixtures.proc_tree import Clock, FakeProc
 
 
 @pytest.fixture
