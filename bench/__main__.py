@@ -136,7 +136,7 @@ def run(sections: tuple[str, ...], quick: bool, out_dir: Path, command: str) -> 
                                                                   host_seconds=10 if quick else 30, log=log))
         section("report", lambda: report_timing.report_section(work, repeats=3 if quick else 5, log=log))
         section("streams", lambda: streams_cost.streams_section(work, windows=3 if quick else 5,
-                                                                seconds=10 if quick else 20, log=log))
+                                                                seconds=10 if quick else 30, log=log))
     results["meta"]["total_seconds"] = time.monotonic() - began
     return results
 

@@ -61,9 +61,9 @@ def encoder_trees(work: Path, count: int = STREAMS) -> Iterator[list[subprocess.
             p.stdin.close()
 
 
-def _scrape(url: str) -> None:
+def _scrape(session: requests.Session, url: str) -> None:
     with contextlib.suppress(requests.RequestException):
-        requests.get(url + "/metrics", timeout=5)
+        session.get(url + "/metrics", timeout=5)
 
 
 def _threads(pid: int) -> dict[int, float]:
@@ -78,14 +78,16 @@ def _threads(pid: int) -> dict[int, float]:
 
 def cpu_percent_windows(proc: Process, *, windows: int, seconds: float, warmup: float
                         ) -> tuple[list[float], list[float]]:
-    """% of one core `proc` used in each window (CPU seconds / wall seconds), scraped every 5 s; and its
-    busiest thread's (the refresh loop: the scrapes run in handler threads of their own)."""
+    """% of one core `proc` used in each window (CPU seconds / wall seconds), scraped every 5 s over one
+    connection; and its busiest thread's (the refresh loop: the scrapes run in a handler thread)."""
     time.sleep(warmup)
     whole, busiest = [], []
+    session = requests.Session()  # one kept-alive connection, as Prometheus and VictoriaMetrics scrape
+    _scrape(session, proc.url)
     for _ in range(windows):
         before, threads, began = proc.stat().cpu_seconds, _threads(proc.pid), time.monotonic()
         while (left := seconds - (time.monotonic() - began)) > 0:
-            _scrape(proc.url)
+            _scrape(session, proc.url)
             time.sleep(min(SCRAPE_EVERY, left))
         wall = time.monotonic() - began
         whole.append(100 * (proc.stat().cpu_seconds - before) / wall)

@@ -1,7 +1,7 @@
 """The runtime every exporter shares.
 
 A background loop calls the exporter's `refresh()` on a fixed interval and swaps in a
-new immutable snapshot; scrapes only read the current snapshot (encoded once per
+new immutable snapshot (`exporters.snapshot`); scrapes only read the current snapshot (encoded once per
 format), so scrape latency never depends on the source. A failed refresh keeps the
 last good data, counts the error and says so in /health and the self-metrics.
 """
@@ -16,14 +16,10 @@ import resource
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import partial
 from http.server import BaseHTTPRequestHandler
 from typing import ClassVar
-
-from prometheus_client.exposition import choose_encoder
-from prometheus_client.metrics_core import Metric as Family
 
 from ffwatt.catalog import EXPORTERS
 from ffwatt.catalog import metrics as m
@@ -33,6 +29,8 @@ from ffwatt.exporters import heap
 from ffwatt.exporters.config import Setting, common_settings, parse, server_settings
 from ffwatt.exporters.http_server import REJECT_REASONS, BoundedHandler, BoundedServer, Limits
 from ffwatt.exporters.samples import Samples
+from ffwatt.exporters.snapshot import Encoded as _Encoded
+from ffwatt.exporters.snapshot import Snapshot
 from ffwatt.exporters.webconfig import WebConfigError, WebConfigFile
 
 log = logging.getLogger("ffwatt")
@@ -73,66 +71,6 @@ class Exporter(abc.ABC):
 
     def close(self) -> None:  # noqa: B027 (optional hook, empty by default)
         """Release the source (called once on shutdown)."""
-
-
-class _Encoded:
-    """Families plus their encodings, made once per format and reused by every scrape. Given a function,
-    the families are built at the first scrape that needs them, not at every refresh (a source refreshed
-    each second and scraped every 5 s builds them a fifth as often)."""
-
-    _EOF = b"# EOF\n"
-
-    def __init__(self, families: tuple[Family, ...] | Callable[[], Iterable[Family]]):
-        self._make = families if callable(families) else None
-        self._families = None if callable(families) else families
-        self._lock = threading.Lock()
-        self._cache: dict[str, bytes] = {}
-
-    @property
-    def families(self) -> tuple[Family, ...]:
-        if self._families is None:
-            with self._lock:
-                if self._families is None:
-                    self._families = tuple(self._make())  # type: ignore[misc]
-        return self._families
-
-    def collect(self):  # the registry protocol generate_latest expects
-        return self.families
-
-    def encode(self, encoder, content_type: str) -> bytes:
-        body = self._cache.get(content_type)
-        if body is None:
-            body = encoder(self)
-            if body.endswith(self._EOF):  # OpenMetrics: one # EOF, added by the snapshot
-                body = body[: -len(self._EOF)]
-            self._cache[content_type] = body  # a racing scrape at worst encodes twice
-        return body
-
-
-@dataclass(frozen=True)
-class Snapshot:
-    """What a scrape serves: the exporter's self-metrics and its data. Immutable;
-    replaced whole by the refresh loop. The data part is shared between snapshots
-    while the source is unchanged, so large data is encoded once, not every refresh."""
-
-    own: _Encoded
-    data: _Encoded
-    live: Callable[[], _Encoded] | None = None  # the server's counters, current at each scrape
-
-    @property
-    def families(self) -> tuple[Family, ...]:
-        live = self.live().families if self.live is not None else ()
-        return self.own.families + live + self.data.families
-
-    def encode(self, accept: str | None) -> tuple[bytes, str]:
-        encoder, content_type = choose_encoder(accept or "")
-        body = self.own.encode(encoder, content_type)
-        if self.live is not None:
-            body += self.live().encode(encoder, content_type)
-        body += self.data.encode(encoder, content_type)
-        if content_type.startswith("application/openmetrics-text"):
-            body += _Encoded._EOF
-        return body, content_type
 
 
 @dataclass

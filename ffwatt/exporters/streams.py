@@ -107,7 +107,7 @@ class StreamsExporter(Exporter):
             "over_cap": scan.over_cap,
             "dropped_total": self.scanner.dropped_total,
             "processes_known": self.scanner.processes_known,
-            "labels_by_rule": dict(Counter(v.identity.rule for v in values)),
+            "labels_by_rule": values,  # counted when /health asks, not every second
         }
 
     def close(self) -> None:
@@ -121,6 +121,7 @@ class StreamsExporter(Exporter):
             "stream_names": self.naming.names,
             "stream_label_rule": self.naming.rule is not None,
             "ended_retention_seconds": self.series.retention,
-            "last_scan": dict(self._last),
+            "last_scan": {**self._last,
+                          "labels_by_rule": dict(Counter(v.identity.rule for v in self._last.get("labels_by_rule", ())))},
             "energy": self.energy.health_details(),
         }

@@ -169,4 +169,4 @@ class StreamSeries:
         series.identity = tree.identity
         series.cpu_seconds = series.base_seconds + ticks / self._tick
         series.interval_seconds = 0.0 if before is None else (ticks - before) / self._tick
-        series.pids = tuple(s.pid for s in tree.members)
+        series.pids = tree.pids

@@ -160,25 +160,34 @@ class Scanner:
             del self._entries[pid]
             self._changed = True
         fresh = set()
-        for pid in live:
+        for pid in live & self._members:  # every scan, their files kept open
+            if self._note(pid, self._kept.read(pid), now) is not None:
+                fresh.add(pid)
+        for pid in live - self._members:
             entry = self._entries.get(pid)
-            if entry is not None and pid not in self._members and entry.next_check > now:
+            if entry is not None and entry.next_check > now:
                 continue
-            stat = self._kept.read(pid) if pid in self._members else proc.read_stat(pid, self.proc_root)
-            if stat is None:
-                self._changed |= self._entries.pop(pid, None) is not None
-                continue
-            fresh.add(pid)
-            if entry is None or entry.stat.starttime != stat.starttime:
-                entry = self._entries[pid] = _Entry(stat, now, now)
-                self._changed = True
-            elif _shape_of(entry.stat) != _shape_of(stat):
-                entry.ffwatt = None
-                self._changed = True
-            entry.stat = stat
-            young = now - entry.first_seen < YOUNG_SECONDS
-            entry.next_check = now + (1.0 if young else RECHECK_SECONDS * (0.5 + self._jitter()))
+            entry = self._note(pid, proc.read_stat(pid, self.proc_root), now)
+            if entry is not None:
+                fresh.add(pid)
+                young = now - entry.first_seen < YOUNG_SECONDS
+                entry.next_check = now + (1.0 if young else RECHECK_SECONDS * (0.5 + self._jitter()))
         return fresh
+
+    def _note(self, pid: int, stat: ProcStat | None, now: float) -> _Entry | None:
+        """A process just read (None: gone): its entry, the shape marked changed where it changed."""
+        entry = self._entries.get(pid)
+        if stat is None:
+            self._changed |= self._entries.pop(pid, None) is not None
+            return None
+        if entry is None or entry.stat.starttime != stat.starttime:
+            entry = self._entries[pid] = _Entry(stat, now, now)
+            self._changed = True
+        elif _reshaped(entry.stat, stat):
+            entry.ffwatt = None
+            self._changed = True
+        entry.stat = stat
+        return entry
 
     def _is_encoder(self, stat: ProcStat) -> bool:
         return stat.comm in self.names and stat.state not in _ENDED
@@ -284,9 +293,9 @@ class Scanner:
 _UNNAMED = Identity("", "fallback", "unknown", "unknown", "unknown")
 
 
-def _shape_of(stat: ProcStat) -> tuple[int, str, bool]:
-    """What decides tops and members: the parent, the name, whether it ended."""
-    return stat.ppid, stat.comm, stat.state in _ENDED
+def _reshaped(before: ProcStat, now: ProcStat) -> bool:
+    """Did what decides tops and members change: the parent, the name, whether it ended?"""
+    return before.ppid != now.ppid or before.comm != now.comm or (before.state in _ENDED) != (now.state in _ENDED)
 
 
 def _runs_ffwatt_module(proc_root: str, pid: int) -> bool:
