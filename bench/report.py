@@ -235,7 +235,7 @@ def evaluate(results: dict) -> list[Target]:
                           f"{health['with_hanging']['hanging']} hanging targets",
                           f"max {v:.2f} s = {v / t:.2f} x timeout (9 healthy only: {health['healthy']['max_seconds']:.2f} s)",
                           v <= bound, _margin(v, bound, "s")))
-    out += [Target(*row) for row in streams_cost.targets(results.get("streams"))]  # issue 32
+    out += [Target(*row) for row in streams_cost.targets(results.get("streams"), AGENT_RSS_MB)]  # issue 32
     for name, why in results.get("skipped", {}).items():
         if name in ("docker",):
             out.append(Target("docker refresh with 1/10/30 containers", why, None, ""))

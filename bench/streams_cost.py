@@ -156,11 +156,16 @@ def streams_section(work: Path, *, windows: int = 5, seconds: float = 20.0, warm
     return out
 
 
-def targets(section: dict | None) -> list[tuple[str, str, bool, str]]:
-    """(target, measured, met, margin) for bench.md: the collector under 0.5 % of a core at 1 s, per source."""
+def targets(section: dict | None, agent_rss_mb: float) -> list[tuple[str, str, bool, str]]:
+    """(target, measured, met, margin) for bench.md: the collector under 0.5 % of a core at 1 s, per source;
+    the agent with it under `agent_rss_mb` MB resident (the agent's own target)."""
     if not section:
         return []
-    out = []
+    with_streams, without = (section["agent"][k]["rss_bytes"] / 1e6 for k in ("with_streams", "without_streams"))
+    out = [(f"the agent with the streams exporter beside {section['streams']} ffmpeg processes under "
+            f"{agent_rss_mb:g} MB resident", f"{with_streams:.1f} MB ({without:.1f} MB without the streams exporter)",
+            with_streams < agent_rss_mb, f"{abs(agent_rss_mb - with_streams):.1f} MB "
+                                         f"{'under' if with_streams < agent_rss_mb else 'over'}")]
     for source, row in section["collector"].items():
         v = row["cpu_percent_median"]
         over = "under" if v < TARGET_PERCENT else "over"

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from ffwatt.catalog import metrics as m
 from ffwatt.common.settings import boolean
 from ffwatt.energy.attribution import model_idle_watts
-from ffwatt.energy.cpu_power_model import ModelFigure, this_machine
+from ffwatt.energy.cpu_power_model import ModelFigure, load_table, this_machine
 from ffwatt.energy.model_source import ModelSource
 from ffwatt.energy.nvml_source import NvmlSource
 from ffwatt.energy.rapl_source import DEFAULT_POWERCAP_ROOT, RaplSource
@@ -81,6 +81,7 @@ class StreamsEnergy:
     @classmethod
     def from_config(cls, config, proc_root: str = "/proc") -> StreamsEnergy:
         figure = this_machine(config.tdp_watts)
+        load_table.cache_clear()  # the TDP table (1.5 MiB) was needed for this one figure: not kept for months
         sources: list[CounterSource] = []
         if str(config.powercap_root).strip():
             sources.append(RaplSource(str(config.powercap_root)))
