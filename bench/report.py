@@ -319,7 +319,7 @@ def render_markdown(results: dict, targets: list[Target]) -> str:
     if agent:
         lines += ["## Agent: the per-host exporters in one process", "",
                   f"{', '.join(agent['exporters'])} as separate processes and, at the same time, as one "
-                  "`python -m exporters agent` on the same sources (fake powercap tree, no Docker Engine, fake "
+                  "`python -m ffwatt.exporters agent` on the same sources (fake powercap tree, no Docker Engine, fake "
                   f"NVML with 2 GPUs, 8 ffmpeg streams); every exporter scraped once a second for "
                   f"{agent['seconds']} s.", "",
                   "| | resident MB | CPU % of a core |", "|---|---:|---:|",
