@@ -25,6 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ffwatt.common.urls import open_request
+
 LOG_TAIL_BYTES = 4000
 KILL_WAIT_SECONDS = 10.0
 
@@ -138,7 +140,7 @@ def http_get(url: str, timeout: float = 2.0, *, headers: Mapping[str, str] | Non
     `headers` (e.g. basic auth) and `context` (an https server's CA) reach a server behind a web config."""
     request = urllib.request.Request(url, headers=dict(headers or {}))
     try:
-        with urllib.request.urlopen(request, timeout=timeout, context=context) as r:
+        with open_request(request, timeout, context) as r:  # no redirect: `headers` may hold credentials
             return HttpAnswer(url, r.status, r.read())
     except urllib.error.HTTPError as exc:
         with exc:

@@ -49,7 +49,7 @@ from prometheus_client.parser import text_string_to_metric_families as parse_tex
 
 from ffwatt.catalog import EXPORTERS, HEALTH_REASONS, metrics_of
 from ffwatt.catalog import metrics as m
-from ffwatt.common.urls import redact
+from ffwatt.common.urls import HIDDEN, redact, scrub
 from ffwatt.exporters.config import Setting, positive_float
 from ffwatt.exporters.runtime import Exporter
 from ffwatt.exporters.samples import Samples
@@ -111,6 +111,11 @@ class Target:
         return urlunsplit((parts.scheme, parts.netloc, path, "", ""))
 
 
+def _with_scheme(url: str) -> str:
+    text = url.strip()
+    return text if "://" in text else "http://" + text
+
+
 def metrics_url(url: str) -> str:
     """Normalise a target URL: add http:// when no scheme, /metrics when no path."""
     text = url.strip()
@@ -122,11 +127,11 @@ def metrics_url(url: str) -> str:
     if parts.scheme not in ("http", "https"):
         raise ValueError(f"URL scheme must be http or https, got {parts.scheme!r}")
     if not parts.hostname:
-        raise ValueError(f"URL {redact(url)!r} has no host")
+        raise ValueError(f"URL {redact(text)!r} has no host")
     try:
         parts.port  # noqa: B018 - raises ValueError for a bad port
     except ValueError as exc:
-        raise ValueError(f"URL {redact(url)!r}: {redact(str(exc))}") from None
+        raise ValueError(f"URL {redact(text)!r}: {scrub(str(exc), text)}") from None
     path = parts.path if parts.path not in ("", "/") else "/metrics"
     return urlunsplit((parts.scheme, parts.netloc, path, parts.query, ""))
 
@@ -213,12 +218,13 @@ def parse_targets_setting(text: str) -> list[Target]:
     targets = []
     for item in filter(None, (part.strip() for part in text.split(","))):
         name, sep, url = item.partition("=")
+        shown = scrub(item, _with_scheme(url if sep else item))
         if not sep:
-            raise TargetConfigError(f"--targets: {redact(item)!r} is not name=url")
+            raise TargetConfigError(f"--targets: {shown!r} is not name=url")
         try:
             targets.append(make_target(name.strip(), url.strip()))
         except ValueError as exc:
-            raise TargetConfigError(f"--targets: {redact(item)!r}: {exc}") from None
+            raise TargetConfigError(f"--targets: {shown!r}: {exc}") from None
     return targets
 
 
@@ -512,13 +518,20 @@ def _read_body(response: requests.Response, deadline: float) -> bytes:
 def probe(target: Target, timeout: float, client: Client | None = None) -> ProbeResult:
     """Probe one target: /metrics, then /health for ffwatt targets; all within `timeout`.
     Every detail is redacted (no URL password, whatever a library put in its message)."""
-    result = _probe(target, timeout, client or Client())
-    clean = redact(result.detail)
+    client = client or Client()
+    result = _probe(target, timeout, client)
+    clean = _scrubbed(result.detail, target, client)
     if result.exporter_reason:
-        clean_reason = redact(result.exporter_reason)
+        clean_reason = _scrubbed(result.exporter_reason, target, client)
         if clean_reason != result.exporter_reason:
             result = replace(result, exporter_reason=clean_reason)
     return result if clean == result.detail else replace(result, detail=clean)
+
+
+def _scrubbed(text: str, target: Target, client: Client) -> str:
+    """`text` without the target URL's password, nor the --basic-auth-password-file one."""
+    text = scrub(text, target.url, target.health_url)
+    return text.replace(client.password, HIDDEN) if client.password else text
 
 
 def _probe(target: Target, timeout: float, client: Client) -> ProbeResult:
@@ -578,9 +591,8 @@ def probe_all(targets: Sequence[Target], timeout: float, client: Client | None =
         exc = future.exception()
         if exc is not None:  # a bug, not the target's fault: say so, keep the cycle going
             log.error("health: probing %s failed unexpectedly", target.name, exc_info=exc)
-            results[target.name] = ProbeResult("connection_error",
-                                               redact(_shorten(f"probe error: {type(exc).__name__}: {exc}")), False,
-                                               None)
+            detail = _scrubbed(_shorten(f"probe error: {type(exc).__name__}: {exc}"), target, client or Client())
+            results[target.name] = ProbeResult("connection_error", detail, False, None)
         else:
             results[target.name] = future.result()
     return results
@@ -649,7 +661,7 @@ class HealthExporter(Exporter):
                                                            config.third_party or "", config.target_host,
                                                            self._scheme)
         except TargetConfigError as exc:
-            raise SystemExit(f"ffwatt health: {redact(str(exc))}") from None
+            raise SystemExit(f"ffwatt health: {exc}") from None  # its messages show URLs redacted
         self._file_stamp = self._stamp()
         self._file_error: str | None = None
         self._state: dict[str, _TargetState] = {}
@@ -678,7 +690,7 @@ class HealthExporter(Exporter):
             targets, source = configured_targets("", self._targets_file, self.config.third_party or "",
                                                  self.config.target_host, self._scheme)
         except TargetConfigError as exc:
-            self._file_error = f"{redact(str(exc))}; still probing the previous {len(self.targets)} target(s)"
+            self._file_error = f"{exc}; still probing the previous {len(self.targets)} target(s)"
             self.log.error("%s", self._file_error)
             return
         self._file_error = None

@@ -21,7 +21,7 @@ import urllib.error
 import urllib.parse
 
 from ffwatt.catalog import metrics as m
-from ffwatt.common.urls import open_url, redact
+from ffwatt.common.urls import open_url, redact, scrub
 from ffwatt.readers.powercap import ENERGY_ZONE_PROMQL
 
 __all__ = ["TsdbError", "energy_query", "host_selector", "scenario_energy_joules", "power_query", "power_trace"]
@@ -36,14 +36,14 @@ def _query(url: str, api: str, params: dict[str, str], where: str, what: str, ti
     """The `data.result` list of one query API call; `TsdbError` when there is none. A TSDB behind
     TLS and basic auth: https verified against `ca_file`, credentials from the URL's user info."""
     address = f"{url.rstrip('/')}/api/v1/{api}?" + urllib.parse.urlencode(params)
-    where = redact(where)
+    where = scrub(where, url)
     try:
         with open_url(address, timeout, ca_file=ca_file) as response:
             body = json.loads(response.read())
     except urllib.error.HTTPError as exc:
         raise TsdbError(f"{where}: HTTP {exc.code} {exc.reason}") from exc
     except (OSError, ValueError) as exc:
-        raise TsdbError(redact(f"{where}: {exc}")) from exc
+        raise TsdbError(scrub(f"{where}: {exc}", url)) from exc
     if body.get("status") != "success":
         raise TsdbError(f"{redact(url)} refused the {what} query: {body.get('error', body)}")
     return body.get("data", {}).get("result", [])

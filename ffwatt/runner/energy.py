@@ -95,7 +95,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ffwatt.catalog import metrics as m
-from ffwatt.common.urls import open_url, redact
+from ffwatt.common.urls import open_url, redact, scrub
 from ffwatt.contract import formulas
 from ffwatt.readers.exposition import Labels
 from ffwatt.readers.exposition import samples as counter_series
@@ -324,7 +324,7 @@ def _get(url: str, timeout: float, ca_file: str | None = None) -> bytes:
             return exc.read()  # /health answers 503 with its JSON when failing
         raise ExporterError(f"{redact(url)}: HTTP {exc.code} {exc.reason}") from exc
     except (OSError, ValueError) as exc:
-        raise ExporterError(redact(f"{url}: {getattr(exc, 'reason', None) or exc}")) from exc
+        raise ExporterError(scrub(f"{redact(url)}: {getattr(exc, 'reason', None) or exc}", url)) from exc
 
 
 class _Exporter:
