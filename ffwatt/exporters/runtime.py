@@ -24,7 +24,7 @@ from typing import ClassVar
 from prometheus_client.exposition import choose_encoder
 from prometheus_client.metrics_core import Metric as Family
 
-from ffwatt.catalog import EXPORTERS
+from ffwatt.catalog import EXPORTERS, MAX_LABEL_VALUE_LENGTH
 from ffwatt.catalog import metrics as m
 from ffwatt.common.version import ffwatt_version
 from ffwatt.exporters import heap
@@ -162,7 +162,10 @@ class Runtime:
 
     # --- refresh loop --------------------------------------------------------------
     def refresh_once(self) -> None:
-        out = Samples(self.exporter.name)
+        # The exporter's own --max-label-length checks what it takes in; this net is never below the
+        # default, so a small setting cannot drop the runtime's own labels (reasons, exporter names).
+        limit = max(int(getattr(self.exporter.config, "max_label_length", 0) or 0), MAX_LABEL_VALUE_LENGTH)
+        out = Samples(self.exporter.name, max_label_length=limit)
         begin = time.monotonic()
         try:
             self.exporter.refresh(out)
@@ -398,7 +401,12 @@ def build(exporter_cls: type[Exporter], argv=None, environ=None) -> Runtime:
 
 
 def limits_from(config: argparse.Namespace) -> Limits:
-    # An exporter that takes pushes holds a connection per stream: its cap makes room for them.
-    cap = config.max_connections or Limits.max_connections + int(getattr(config, "max_streams", 0) or 0)
-    return Limits(max_connections=cap, head_timeout=config.head_timeout, idle_timeout=config.idle_timeout,
-                  min_body_rate=config.min_body_rate, max_body_rate=config.max_body_rate)
+    # An exporter that takes pushes holds a connection per stream: its caps make room for them.
+    streams = int(getattr(config, "max_streams", 0) or 0)
+    cap = config.max_connections or Limits.max_connections + streams
+    return Limits(max_connections=cap, max_per_peer=config.max_connections_per_peer or Limits.max_per_peer + streams,
+                  max_head=config.max_head_connections or max(1, cap // 2), head_timeout=config.head_timeout,
+                  min_head_rate=config.min_head_rate, idle_timeout=config.idle_timeout,
+                  min_body_rate=config.min_body_rate, max_body_rate=config.max_body_rate,
+                  auth_failures_per_minute=config.auth_failures_per_minute,
+                  auth_checks_per_second=config.auth_checks_per_second)
