@@ -105,6 +105,8 @@ class Measurer:
                  idle_watts: float | None = None) -> None:
         self.opts, self.info, self.meter, self.emit, self.report_error = opts, info, meter, emit, report_error
         self.progress_url, self.progress_token = progress_url, progress_token
+        ca_file = getattr(opts, "exporter_ca_file", None)  # an https progress URL is verified against it
+        self._progress_ca_file = str(ca_file) if ca_file else None
         self.watts_per_thread, self.idle_watts = watts_per_thread, idle_watts
         self._source_sizes: dict[str, tuple[int, int]] = {}  # a file source's own size, probed once
 
@@ -135,14 +137,16 @@ class Measurer:
                 assert target is not None
                 results.append(encode_live(s, ffmpeg=self.info.path, rtmp_url=target.rtmp_url, work_dir=work_dir,
                                            progress_url=self.progress_url, on_progress=display.update,
-                                           timeout=encode_timeout(s), progress_token=self.progress_token))
+                                           timeout=encode_timeout(s), progress_token=self.progress_token,
+                                           progress_ca_file=self._progress_ca_file))
                 span = (results[0].start_time, results[0].end_time)
             else:
                 began = time.monotonic()
                 while not results or time.monotonic() - began < self.opts.min_window:
                     results.append(encode(s, ffmpeg=self.info.path, work_dir=work_dir,
                                           progress_url=self.progress_url, on_progress=display.update,
-                                          timeout=encode_timeout(s), progress_token=self.progress_token))
+                                          timeout=encode_timeout(s), progress_token=self.progress_token,
+                                          progress_ca_file=self._progress_ca_file))
                 span = (results[0].start_time, results[-1].end_time)
         finally:
             # the scenario's processes, for each GPU's per-process share; an idle baseline has none

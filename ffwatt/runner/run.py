@@ -323,7 +323,8 @@ class _Run:
         self.rec = RunRecorder(self.events, writer)
         self.rec.run_started(self.scenario_file, len(self.scenarios), resumed=bool(self.done))
         if self.progress_url:
-            why = probe_exporter(self.progress_url)
+            why = probe_exporter(self.progress_url, token=self.progress_token,
+                                 ca_file=str(self.opts.exporter_ca_file) if self.opts.exporter_ca_file else None)
             if why:
                 self.rec.error(why, f"{why}: live progress is not pushed (the encodes are measured all the same)",
                                level=logging.WARNING)

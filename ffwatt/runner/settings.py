@@ -35,7 +35,7 @@ RUN_SETTINGS = (
     Setting("ffmpeg", None, "ffmpeg binary (default: the static ffmpeg of imageio-ffmpeg, which has libvmaf)."),
     Setting("events", None, "Append NDJSON events (scenario-start, progress, scenario-done, ...) to this file.", Path),
     Setting("progress-url", "http://127.0.0.1:9506",
-            "Base URL of the ffmpeg exporter that receives live progress ('' disables).", _url),
+            "Base URL of the ffmpeg exporter that receives live progress, http:// or https:// ('' disables).", _url),
     Setting("progress-token-file", None, "File with the token the ffmpeg exporter wants (its --push-token-file); "
             "sent as 'Authorization: Bearer <token>' with every progress push.", Path),
     # Energy (issue 22, docs/energy.md): with none of the three URLs the runner measures in process.
@@ -45,9 +45,9 @@ RUN_SETTINGS = (
     Setting("gpu-metrics-url", None,
             "Read the joules counters from this gpu (NVML) exporter's /metrics instead of in process.", _url),
     Setting("tsdb-url", None, "VictoriaMetrics base URL: read the joules increase from it instead.", _url),
-    Setting("exporter-ca-file", None, "CA file to verify https exporter and TSDB URLs against (exporters behind a web "
-            "config, docs/security.md); credentials go in the URL (https://user:password@host:9500/metrics) and are "
-            "never logged.", Path),
+    Setting("exporter-ca-file", None, "CA file to verify https exporter, progress and TSDB URLs against (exporters "
+            "behind a web config, docs/security.md); credentials go in the URL "
+            "(https://user:password@host:9500/metrics) and are never logged.", Path),
     Setting("powercap-root", "/sys/class/powercap", "The in-process meter's RAPL powercap root (a tree marked "
             "simulated, as the demo's, is recorded as 'simulated').", _url),
     Setting("sample-interval", 1.0, "Seconds between power and CPU samples.", positive_float),
