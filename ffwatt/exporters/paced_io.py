@@ -35,6 +35,19 @@ class Limits:
     auth_failures_per_minute: float = 10.0  # failed password checks of one peer (a burst of as many)
     auth_checks_per_second: float = 2.0  # password checks of all peers together (a burst of 4 s of them)
 
+    @classmethod
+    def from_settings(cls, config) -> Limits:
+        """The bounds an exporter's settings ask for (exporters/config.py `server_settings`); 0 means
+        the default. An exporter that takes pushes holds a connection per stream: its caps make room."""
+        streams = int(getattr(config, "max_streams", 0) or 0)
+        cap = config.max_connections or cls.max_connections + streams
+        return cls(max_connections=cap, max_per_peer=config.max_connections_per_peer or cls.max_per_peer + streams,
+                   max_head=config.max_head_connections or max(1, cap // 2), head_timeout=config.head_timeout,
+                   min_head_rate=config.min_head_rate, idle_timeout=config.idle_timeout,
+                   min_body_rate=config.min_body_rate, max_body_rate=config.max_body_rate,
+                   auth_failures_per_minute=config.auth_failures_per_minute,
+                   auth_checks_per_second=config.auth_checks_per_second)
+
 
 class Expired(TimeoutError):  # noqa: N818 (a deadline, caught as a timeout)
     """A head or body deadline ran out (`reason`: head_timeout, head_too_slow, body_too_slow)."""

@@ -162,8 +162,7 @@ class Runtime:
 
     # --- refresh loop --------------------------------------------------------------
     def refresh_once(self) -> None:
-        # The exporter's own --max-label-length checks what it takes in; this net is never below the
-        # default, so a small setting cannot drop the runtime's own labels (reasons, exporter names).
+        # a net behind the exporter's own --max-label-length, never below the default (reasons, names)
         limit = max(int(getattr(self.exporter.config, "max_label_length", 0) or 0), MAX_LABEL_VALUE_LENGTH)
         out = Samples(self.exporter.name, max_label_length=limit)
         begin = time.monotonic()
@@ -397,16 +396,5 @@ def build(exporter_cls: type[Exporter], argv=None, environ=None) -> Runtime:
         raise SystemExit(f"ffwatt {spec.name}: --web-config-file: {exc}") from None
     exporter = exporter_cls(config)
     return Runtime(exporter, listen_address=config.listen_address, port=config.port,
-                   refresh_interval=config.refresh_interval, limits=limits_from(config), web=web)
+                   refresh_interval=config.refresh_interval, limits=Limits.from_settings(config), web=web)
 
-
-def limits_from(config: argparse.Namespace) -> Limits:
-    # An exporter that takes pushes holds a connection per stream: its caps make room for them.
-    streams = int(getattr(config, "max_streams", 0) or 0)
-    cap = config.max_connections or Limits.max_connections + streams
-    return Limits(max_connections=cap, max_per_peer=config.max_connections_per_peer or Limits.max_per_peer + streams,
-                  max_head=config.max_head_connections or max(1, cap // 2), head_timeout=config.head_timeout,
-                  min_head_rate=config.min_head_rate, idle_timeout=config.idle_timeout,
-                  min_body_rate=config.min_body_rate, max_body_rate=config.max_body_rate,
-                  auth_failures_per_minute=config.auth_failures_per_minute,
-                  auth_checks_per_second=config.auth_checks_per_second)
