@@ -8,8 +8,9 @@ basic_auth_users with a bcrypt hash at cost 10, exporter-toolkit's usual). Then:
    keep-alive session as Prometheus scrapes (the TLS handshake once, bcrypt once: the
    server caches a verified password); latency p50/p99 and the ratio secured/plain;
 2. fresh: FRESH_COUNT scrapes of each on a new connection every time (a handshake each);
-3. load: LOAD_SCRAPERS concurrent keep-alive scrapers (asyncio, one thread) against each
-   in turn for LOAD_SECONDS: scrapes done and failures (the target: none);
+3. load: LOAD_SCRAPERS concurrent keep-alive scrapers (asyncio, one thread), each from its own
+   loopback address, against each in turn for LOAD_SECONDS: scrapes done and failures (the
+   target: none);
 4. attacks (bench/attacks.py), each while ATTACK_SCRAPES scrapes arrive on fresh connections:
    TRICKLERS slowloris connections (a byte every 2 s) from one address and from 128, against
    plain HTTP, and against TLS with half a ClientHello; then AUTH_CLIENTS clients sending wrong
@@ -104,7 +105,7 @@ def _session(secured: bool, ca: Path) -> requests.Session:
     return s
 
 
-async def _scraper(port: int, context: ssl.SSLContext | None, stop_at: float, out: dict) -> None:
+async def _scraper(port: int, context: ssl.SSLContext | None, stop_at: float, out: dict, source: str) -> None:
     auth = "" if context is None else \
         f"Authorization: Basic {base64.b64encode(f'{USER}:{PASSWORD}'.encode()).decode()}\r\n"
     request = f"GET /metrics HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nAccept: {ACCEPT}\r\n{auth}\r\n".encode()
@@ -114,7 +115,8 @@ async def _scraper(port: int, context: ssl.SSLContext | None, stop_at: float, ou
         try:
             if writer is None:
                 reader, writer = await asyncio.wait_for(asyncio.open_connection(
-                    "127.0.0.1", port, ssl=context, server_hostname="127.0.0.1" if context else None), 30)
+                    "127.0.0.1", port, ssl=context, server_hostname="127.0.0.1" if context else None,
+                    local_addr=(source, 0)), 30)
             writer.write(request)
             await writer.drain()
             head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 30)
@@ -140,7 +142,10 @@ def _load(port: int, context: ssl.SSLContext | None, scrapers: int, seconds: flo
 
     async def run() -> None:
         stop_at = asyncio.get_running_loop().time() + seconds
-        await asyncio.gather(*(_scraper(port, context, stop_at, out) for _ in range(scrapers)))
+        # each scraper from its own loopback address, as 200 Prometheus servers would be: from one
+        # address they would be one peer over its cap (--max-connections-per-peer), a flood
+        await asyncio.gather(*(_scraper(port, context, stop_at, out, source)
+                               for source in attacks.sources(scrapers)))
 
     began = time.monotonic()
     asyncio.run(asyncio.wait_for(run(), seconds + 120))

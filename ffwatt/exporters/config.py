@@ -46,8 +46,8 @@ def server_settings() -> tuple[Setting, ...]:
         Setting("max-connections", 0, "Most connections served at once; at the cap the longest idle one makes room, else 503, counted. 0: 256, plus "
                 "--max-streams for the ffmpeg exporter.", non_negative_int),
         Setting("max-connections-per-peer", 0, "Most connections from one address (IPv6: one /64); at the cap the "
-                "peer's longest idle or slowest head makes room, else 503. 0: 32, plus --max-streams for the ffmpeg "
-                "exporter.", non_negative_int),
+                "peer's longest idle or slowest head makes room, else 503. 0: half of --max-connections (plus "
+                "--max-streams for the ffmpeg exporter).", non_negative_int),
         Setting("max-head-connections", 0, "Most connections in the middle of a request head or TLS handshake; at "
                 "the cap the slowest makes room (slowloris). 0: half of --max-connections.", non_negative_int),
         Setting("head-timeout", 10.0, "Seconds a request's head (request line, headers, TLS handshake) may take "

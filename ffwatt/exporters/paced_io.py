@@ -23,7 +23,7 @@ from dataclasses import dataclass
 @dataclass(frozen=True)
 class Limits:
     max_connections: int = 256
-    max_per_peer: int = 32  # connections from one address (IPv6: one /64)
+    max_per_peer: int = 128  # connections from one address (IPv6: one /64)
     max_head: int = 128  # connections in the head or TLS handshake phase at once
     head_timeout: float = 10.0
     head_grace: float = 2.0  # seconds of a head before min_head_rate applies
@@ -40,8 +40,10 @@ class Limits:
         """The bounds an exporter's settings ask for (exporters/config.py `server_settings`); 0 means
         the default. An exporter that takes pushes holds a connection per stream: its caps make room."""
         streams = int(getattr(config, "max_streams", 0) or 0)
-        cap = config.max_connections or cls.max_connections + streams
-        return cls(max_connections=cap, max_per_peer=config.max_connections_per_peer or cls.max_per_peer + streams,
+        base = config.max_connections or cls.max_connections
+        cap = config.max_connections or base + streams
+        per_peer = config.max_connections_per_peer or max(1, base // 2) + streams
+        return cls(max_connections=cap, max_per_peer=per_peer,
                    max_head=config.max_head_connections or max(1, cap // 2), head_timeout=config.head_timeout,
                    min_head_rate=config.min_head_rate, idle_timeout=config.idle_timeout,
                    min_body_rate=config.min_body_rate, max_body_rate=config.max_body_rate,

@@ -4,7 +4,7 @@ open, 256 tricklers (slowloris, and half a TLS ClientHello) from one address or 
 While each happens, a well-behaved scraper keeps getting complete answers.
 
 The runtime's server (ffwatt/exporters/http_server.py) gives each connection a thread, up to a cap
-(--max-connections, 256; 32 per peer; half of them in a request head or TLS handshake); at a
+(--max-connections, 256; half of them from one peer, half in a request head or TLS handshake); at a
 cap a newcomer takes the place of the connection idle longest, else of the slowest head, so
 neither idle floods nor tricklers grow the threads or lock scrapers out.
 """
