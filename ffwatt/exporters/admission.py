@@ -16,8 +16,11 @@ has taken longest; with neither, it is refused.
 Why the longest head goes: a well-behaved client sends its head (or its ClientHello) at once,
 so it is never the oldest one in the head phase; clients that trickle a byte every few seconds
 (slowloris) or stop half way through a ClientHello are, and they lose their place to newcomers
-instead of locking them out. A busy connection is never taken. Victims are only chosen here:
-the caller shuts their sockets down outside the lock (`Seat.sock`) and counts the reason.
+instead of locking them out. Under the head cap alone, a head younger than `HEAD_MIN_AGE` is
+not taken (the cap is exceeded for a moment instead): a burst of scrapers shaking hands at once
+is not a trickle, and there is room; under the total or a peer's cap, the oldest head goes
+whatever its age, as a newcomer must get in. A busy connection is never taken. Victims are only chosen here: the
+caller shuts their sockets down outside the lock (`Seat.sock`) and counts the reason.
 Thread-safe.
 """
 
@@ -26,12 +29,16 @@ from __future__ import annotations
 import ipaddress
 import socket
 import threading
+import time
 from collections import Counter
 from dataclasses import dataclass
 
 # Evicted connections whose threads have not ended yet: beyond this many, newcomers are refused
 # rather than evicting more (bounds the threads an eviction storm can leave behind).
 MAX_LEAVING = 32
+# Seconds in the head phase before a connection may be taken to keep the head cap (a TLS
+# handshake under load takes milliseconds; a trickler is cut off by the head byte rate after 2 s).
+HEAD_MIN_AGE = 1.0
 WAITING, HEAD, BUSY = "waiting", "head", "busy"
 _REASON = {WAITING: "idle_evicted", HEAD: "head_evicted"}
 
@@ -57,6 +64,7 @@ class Seat:
     peer: str
     sock: socket.socket
     phase: str = WAITING
+    since: float = 0.0  # when it entered its phase (monotonic)
     gone: bool = False  # evicted or released: no longer counted
 
 
@@ -68,7 +76,8 @@ class Verdict:
 
 
 class Admission:
-    def __init__(self, max_total: int, max_per_peer: int, max_head: int):
+    def __init__(self, max_total: int, max_per_peer: int, max_head: int, *, clock=time.monotonic):
+        self._clock = clock
         self.max_total = max_total
         self.max_per_peer = max_per_peer
         self.max_head = max(1, max_head)
@@ -101,7 +110,7 @@ class Admission:
                     return Verdict(None, "per_peer")
             elif self._total >= self.max_total and not self._evict_oldest(victims, None):
                 return Verdict(None, "over_capacity")
-            seat = Seat(peer, sock)
+            seat = Seat(peer, sock, since=self._clock())
             self._total += 1
             self._peers[peer] += 1
             self._pools[WAITING][seat] = None
@@ -113,10 +122,10 @@ class Admission:
             if seat.gone or seat.phase == phase:
                 return ()
             self._pools.get(seat.phase, {}).pop(seat, None)
-            seat.phase = phase
+            seat.phase, seat.since = phase, self._clock()
             victims: list[tuple[Seat, str]] = []
             if phase == HEAD and len(self._pools[HEAD]) >= self.max_head and self._leaving < MAX_LEAVING:
-                self._evict_first(victims, self._pools[HEAD], None)
+                self._evict_first(victims, self._pools[HEAD], None, min_age=HEAD_MIN_AGE)
             if phase in self._pools:
                 self._pools[phase][seat] = None
             return tuple(victims)
@@ -136,10 +145,10 @@ class Admission:
             return False
         return any(self._evict_first(victims, self._pools[phase], peer) for phase in (WAITING, HEAD))
 
-    def _evict_first(self, victims: list, pool: dict[Seat, None], peer: str | None) -> bool:
+    def _evict_first(self, victims: list, pool: dict[Seat, None], peer: str | None, min_age: float = 0.0) -> bool:
         victim = next((s for s in pool if peer is None or s.peer == peer), None)
-        if victim is None:
-            return False
+        if victim is None or self._clock() - victim.since < min_age:
+            return False  # the oldest is the first: when it is too young to take, all are
         reason = _REASON[victim.phase]
         self._count_out(victim)
         self._leaving += 1

@@ -6,7 +6,7 @@ import socket
 
 import pytest
 
-from ffwatt.exporters.admission import BUSY, HEAD, MAX_LEAVING, WAITING, Admission, peer_key
+from ffwatt.exporters.admission import BUSY, HEAD, HEAD_MIN_AGE, MAX_LEAVING, WAITING, Admission, peer_key
 
 SOCK = socket.socket()  # never used: admission only hands it back to the caller
 
@@ -36,11 +36,13 @@ def test_a_peer_over_its_cap_with_every_connection_busy_is_refused():
 
 
 def test_at_the_total_cap_the_oldest_waiting_goes_first_then_the_oldest_head_never_a_busy_one():
-    admission = Admission(max_total=3, max_per_peer=10, max_head=3)
+    now = [0.0]
+    admission = Admission(max_total=3, max_per_peer=10, max_head=3, clock=lambda: now[0])
     busy, head1, head2 = (_admit(admission, f"10.0.0.{k}")[0] for k in range(3))
     admission.enter(busy, BUSY)
     admission.enter(head1, HEAD)
     admission.enter(head2, HEAD)
+    now[0] = 0.1  # at the total cap a newcomer gets in: the oldest head goes, however young
     _, victims = _admit(admission, "10.0.0.7")
     assert victims == ((head1, "head_evicted"),)  # the head that has taken longest
     newcomer, victims = _admit(admission, "10.0.0.8")
@@ -52,12 +54,27 @@ def test_at_the_total_cap_the_oldest_waiting_goes_first_then_the_oldest_head_nev
 
 
 def test_a_full_head_phase_gives_the_newest_head_the_place_of_the_oldest():
-    admission = Admission(max_total=100, max_per_peer=100, max_head=2)
+    now = [0.0]
+    admission = Admission(max_total=100, max_per_peer=100, max_head=2, clock=lambda: now[0])
     seats = [_admit(admission, f"10.0.1.{k}")[0] for k in range(3)]
     assert admission.enter(seats[0], HEAD) == ()
     assert admission.enter(seats[1], HEAD) == ()
+    now[0] = HEAD_MIN_AGE
     assert admission.enter(seats[2], HEAD) == ((seats[0], "head_evicted"),)
     assert admission.in_head == 2 and seats[0].gone
+
+
+def test_under_the_head_cap_a_young_head_is_not_taken_a_burst_of_handshakes_passes():
+    now = [0.0]
+    admission = Admission(max_total=100, max_per_peer=100, max_head=2, clock=lambda: now[0])
+    seats = [_admit(admission, f"10.0.1.{k}")[0] for k in range(5)]
+    for seat in seats:  # five handshakes at once, the head cap two
+        now[0] += 0.01
+        assert admission.enter(seat, HEAD) == ()
+    assert admission.in_head == 5  # the head cap exceeded for a moment (the total has room)
+    now[0] = 0.01 + HEAD_MIN_AGE  # the first head has now taken the minimum age
+    newcomer, _ = _admit(admission, "10.0.2.1")
+    assert admission.enter(newcomer, HEAD) == ((seats[0], "head_evicted"),)
 
 
 def test_an_evicted_seat_is_counted_out_once_and_its_thread_ending_frees_nothing_more():
