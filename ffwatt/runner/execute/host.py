@@ -37,11 +37,12 @@ def host_measurement(opts: RunOptions, info: FfmpegInfo, *, powercap_root: str, 
     """This host's measurement for a run with `opts` (module docstring). `powercap_root`: where the
     in-process meter reads RAPL here; `idle_watts`: the idle power an earlier baseline measured here."""
     model = this_machine(opts.tdp_watts)
+    ca_file = str(opts.exporter_ca_file) if opts.exporter_ca_file else None  # https exporters, TSDB, progress
     meter = EnergyMeter(cpu_metrics_url=opts.cpu_metrics_url or None, gpu_metrics_url=opts.gpu_metrics_url or None,
                         tsdb_url=opts.tsdb_url or None, step_seconds=opts.sample_interval,
-                        watts_per_thread=model.watts_per_thread, powercap_root=powercap_root,
-                        ca_file=str(opts.exporter_ca_file) if opts.exporter_ca_file else None)
+                        watts_per_thread=model.watts_per_thread, powercap_root=powercap_root, ca_file=ca_file)
     measurer = Measurer(info, meter, IdlePower(model.watts_per_thread, idle_watts), emit=emit,
                         report_error=report_error, progress_url=progress_url, progress_token=progress_token,
-                        min_window=opts.min_window, quality=opts.quality, exclusive=opts.exclusive)
+                        min_window=opts.min_window, quality=opts.quality, exclusive=opts.exclusive,
+                        progress_ca_file=ca_file)
     return HostMeasurement(model, meter, measurer)
