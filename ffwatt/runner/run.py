@@ -106,7 +106,7 @@ def handle_signals() -> Iterator[None]:
 
 def run(opts: RunOptions, out: TextIO | None = None) -> int:
     out = out or sys.stdout
-    scenarios = load_scenarios(opts.scenario_file, max_scenarios=opts.max_scenarios)
+    scenarios = load_scenarios(opts.scenario_file, max_scenarios=opts.max_scenarios, max_name_length=opts.max_name_length)
     ffmpeg_path = opts.ffmpeg or default_ffmpeg() or "ffmpeg"
     if opts.dry_run:
         for line in dry_run_lines(scenarios, ffmpeg_path, opts.work_dir or Path("ffwatt-work"), opts.rtmp_url):

@@ -23,10 +23,12 @@ from ffwatt.common.settings import (
 )
 from ffwatt.scenarios import bundled, resolve
 
-__all__ = ["DEFAULT_MAX_SCENARIOS", "DEFAULT_POWERCAP_ROOT", "RUN_SETTINGS", "RunOptions", "ScoreOptions",
+__all__ = ["DEFAULT_MAX_NAME_LENGTH", "DEFAULT_MAX_SCENARIOS", "DEFAULT_POWERCAP_ROOT", "RUN_SETTINGS", "RunOptions", "ScoreOptions",
            "WorkerOptions"]
 
 DEFAULT_MAX_SCENARIOS = 10_000  # after matrix expansion; `ffwatt run --max-scenarios`
+DEFAULT_MAX_NAME_LENGTH = 256  # characters of a scenario's name: a label value of every series of it
+MAX_NAME_LENGTH_CAP = 4096  # --max-name-length itself is bounded: it also bounds a name template's widths
 
 DEFAULT_POWERCAP_ROOT = Path("/sys/class/powercap")
 
@@ -48,6 +50,13 @@ def _order(text: str) -> str:
     value = text.strip()
     if value not in ("shuffled", "sequential"):
         raise ValueError(f"expected 'shuffled' or 'sequential', got {text!r}")
+    return value
+
+
+def _name_length(text: str) -> int:
+    value = positive_int(text)
+    if value > MAX_NAME_LENGTH_CAP:
+        raise ValueError(f"must be at most {MAX_NAME_LENGTH_CAP}, got {text}")
     return value
 
 
@@ -121,6 +130,8 @@ class RunOptions:
                         "libnginx-mod-rtmp).")
     max_scenarios: int = option(DEFAULT_MAX_SCENARIOS, "Refuse a scenario file that expands to more scenarios "
                                 "(matrix bombs).", positive_int)
+    max_name_length: int = option(DEFAULT_MAX_NAME_LENGTH, "Refuse a scenario name (a name template's result, a "
+                                  "sweep step's name) longer than this many characters (at most 4096).", _name_length)
     cluster: str | None = option(None, "Run the scenarios on the workers of this Dask scheduler "
                                  "(tcp://host:8786; start one `ffwatt worker SCHEDULER` per lab host, "
                                  "docs/fleet.md) instead of here.", _url)
