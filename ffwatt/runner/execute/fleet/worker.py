@@ -105,7 +105,7 @@ def _stop_ffmpeg(ffmpeg_path: str) -> int:
     """Stop this process's ffmpeg children (SIGTERM, then SIGKILL after 5 s); how many there were."""
     import psutil  # a dependency of distributed
 
-    target = Path(ffmpeg_path).resolve()
+    target = Path(shutil.which(ffmpeg_path) or ffmpeg_path).resolve()  # "ffmpeg" from PATH, or a path
     ours = []
     for child in psutil.Process().children(recursive=True):
         try:
