@@ -25,7 +25,7 @@ from tests.integration import fleet_procs as fp
 pytest.importorskip("distributed", reason="the fleet extra (distributed) is not installed")
 
 # each encode lasts a second or more here, so one is in flight when the fault strikes
-SCENARIOS = """defaults: {encoder: libx264, preset: slow, resolution: 320x180, fps: 30, duration: 4, crf: 28,
+SCENARIOS = """defaults: {encoder: libx264, preset: slow, resolution: 320x180, fps: 30, duration: 6, crf: 28,
            source: testsrc2}
 scenarios:
   - name: "fault @ {crf}"
@@ -71,9 +71,10 @@ def test_a_scheduler_killed_mid_run_gives_exit_1_no_traceback_and_a_resumable_fi
             "start the scheduler and its workers again and continue with --resume"]
         doc = fp.results(tmp_path / "results")
         done = [s["name"] for s in doc["scenarios"]]
-        assert done and in_flight not in done and set(done) < set(NAMES)
-        assert {"name": in_flight, "status": "failed", "reason": "interrupted by the loss of the Dask scheduler"} in \
-            doc["not_run"]
+        interrupted = [n["name"] for n in doc["not_run"]
+                       if (n["status"], n["reason"]) == ("failed", "interrupted by the loss of the Dask scheduler")]
+        assert done and interrupted and sorted(done + interrupted) == sorted(NAMES)  # each scenario once, somewhere
+        assert in_flight in interrupted or in_flight in done  # (it may have finished as the kill landed)
         # the scheduler again on the same port: the worker rejoins it, and --resume finishes the rest once each
         procs.append(fp.ffwatt(["scheduler", "--port", str(port)], tmp_path / "scheduler-2.log"))
         fp.wait_joined(tmp_path / "w1.log", "w1", word="rejoined")
