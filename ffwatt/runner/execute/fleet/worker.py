@@ -22,6 +22,7 @@ from pathlib import Path
 from ffwatt.runner.errors import RunnerError
 from ffwatt.runner.execute.fleet.capabilities import DEFAULT_POWERCAP_ROOT, Capabilities, detect
 from ffwatt.runner.measure.ffmpeg_probe import FfmpegInfo, default_ffmpeg, probe
+from ffwatt.runner.meter.idle_power import IdlePower
 from ffwatt.runner.settings import WorkerOptions
 
 __all__ = ["HostState", "host_state", "serve", "WorkerOptions"]
@@ -40,7 +41,7 @@ class HostState:
     work_dir: Path
     lock: threading.Lock
     powercap_root: Path = DEFAULT_POWERCAP_ROOT  # where the in-process meter reads RAPL (issue 22)
-    idle_watts: float | None = None  # the idle power an idle baseline measured here with counters
+    idle: IdlePower | None = None  # this host's idle power (a baseline's or its probe's), kept across tasks
 
 
 _HOST: HostState | None = None
