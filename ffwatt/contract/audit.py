@@ -121,7 +121,7 @@ def audit_file(path: Path, prices: Prices = Prices()) -> Audit:
         if entry is not None:
             entries.append(entry)
     scenarios = [audit_scenario(e, context, prices) for e in entries]
-    _audit_header(header, context, [_typed(w, Sweep) for w in doc.get("sweeps") or []], entries)
+    _audit_header(header, context, [_typed(w, Sweep) for w in doc.get("sweeps") or []], scenarios)
     return Audit(Path(path), scenarios, header, prices)
 
 
@@ -147,9 +147,14 @@ def audit_scenario(entry: ScenarioEntry, context: _Context, prices: Prices = Pri
     out = ScenarioAudit(entry.name)
     windows = entry.energy_inputs or []
     if not windows:
-        if entry.energy_joules is not None:
-            out.notes.append("energy_joules cannot be recomputed: the file records no energy_inputs (a file "
-                             "written before issue 30, or by hand)")
+        recorded = [name for name, value in (("energy_joules", entry.energy_joules),
+                                             ("machine_energy_joules", entry.machine_energy_joules),
+                                             ("repetitions[].energy_joules", any(r.energy_joules is not None
+                                                                                 for r in entry.repetitions or ())),
+                                             ("power_watts", bool(entry.power_watts))) if value]
+        out.notes.append(f"{', '.join(recorded)} cannot be recomputed: the file records no energy_inputs (written "
+                         "before issue 30, or by another tool)" if recorded else
+                         "the file records no energy figure and no energy_inputs: nothing to recompute")
         _derive(out, entry.energy_joules, entry.cpu_core_seconds, prices)
         return out
     version = entry.energy_attribution_version
@@ -300,8 +305,8 @@ def _derive(out: ScenarioAudit, energy: float | None, cpu_seconds: float | None,
 
 
 def _audit_header(out: ScenarioAudit, context: _Context, sweeps: Sequence[Sweep | None],
-                  entries: Sequence[ScenarioEntry]) -> None:
-    """The header's idle checks and the sweeps' step energies."""
+                  scenarios: Sequence[ScenarioAudit]) -> None:
+    """The header's idle checks and the sweeps' step energies (against their scenarios' recomputed ones)."""
     idle = context.idle
     for i, c in enumerate((idle.checks if idle else None) or []):
         at = f"idle.checks[{i}]"
@@ -316,12 +321,15 @@ def _audit_header(out: ScenarioAudit, context: _Context, sweeps: Sequence[Sweep 
             verdict = c.watts is not None and share is not None and share < idle.threshold
             out.checks.append(Check(f"{at}.accepted", float(c.accepted), float(verdict),
                                     f"busy share {_num(share)} < threshold {idle.threshold:g}, power measured"))
-    energies = {e.name: e.energy_joules for e in entries}
+    energies = {s.name: c.recomputed for s in scenarios for c in s.checks if c.where == "energy_joules"}
     for k, sweep in enumerate(sweeps):
         for j, step in enumerate(sweep.steps if sweep is not None else ()):
+            at = f"sweeps[{k}].steps[{j}].energy_joules"
             if step.scenario in energies:
-                out.checks.append(Check(f"sweeps[{k}].steps[{j}].energy_joules", step.energy_joules,
-                                        energies[step.scenario], f"the energy_joules of {step.scenario!r}"))
+                out.checks.append(Check(at, step.energy_joules, energies[step.scenario],
+                                        f"the recomputed energy_joules of {step.scenario!r}"))
+            elif step.energy_joules is not None:
+                out.notes.append(f"{at} cannot be recomputed: the energy of its scenario {step.scenario!r} cannot")
 
 
 def _mean(values: Sequence[float | None]) -> float | None:

@@ -69,15 +69,19 @@ def print_audit(audit: Audit, out: TextIO) -> None:
     for s in [*audit.scenarios, audit.header]:
         if s is audit.header and not s.checks and not s.notes:
             continue
-        print(f"{'ok' if s.agrees else 'DIFFERS':8} {s.name}: {_headline(s, audit.prices)}", file=out)
+        status = "DIFFERS" if not s.agrees else "ok" if s.checks else "unchecked"
+        print(f"{status:9} {s.name}: {_headline(s, audit.prices)}", file=out)
         for check in s.checks:
             if not check.agrees:
-                print(f"{'':8}   {_disagreement(check)}", file=out)
+                print(f"{'':9}   {_disagreement(check)}", file=out)
         for note in s.notes:
-            print(f"{'':8}   note: {note}", file=out)
+            print(f"{'':9}   note: {note}", file=out)
     bad = audit.disagreeing
-    print(f"{len(bad)} scenario(s) disagree: {', '.join(bad)}" if bad else "every recomputed figure agrees",
-          file=out)
+    unchecked = [s.name for s in audit.scenarios if not s.checks]
+    print(f"{len(bad)} scenario(s) disagree: {', '.join(bad)}" if bad else "every recomputed figure agrees", file=out)
+    if unchecked:
+        print(f"{len(unchecked)} scenario(s) could not be recomputed (see their notes): {', '.join(unchecked)}",
+              file=out)
 
 
 def explain(s: ScenarioAudit, audit: Audit, out: TextIO) -> None:
@@ -99,7 +103,7 @@ def explain(s: ScenarioAudit, audit: Audit, out: TextIO) -> None:
 def _headline(s: ScenarioAudit, prices: Prices) -> str:
     energy = next((c for c in s.checks if c.where == "energy_joules"), None)
     if energy is None:
-        return f"{len(s.checks)} figure(s) checked" if s.checks else "nothing to recompute"
+        return f"{len(s.checks)} figure(s) checked" if s.checks else "nothing recomputed"
     return (f"energy_joules {_num(energy.recomputed)} J from {s.windows} window(s), "
             f"{len(s.checks)} figure(s) checked; {_costs(s, prices)}")
 

@@ -267,8 +267,8 @@ def _still(source: CounterSource, start: Counters, end: Counters, joules: float,
     One counter of several that stood still (a dram zone a platform does not meter) is a caveat."""
     used = window.machine_cpu_seconds
     if joules == 0 and (used is None or used > 0):
-        cpu = f"{used:.2f} CPU-seconds" if used is not None else "CPU time /proc/stat could not give"
-        return [f"{source.what} at {source.where}: counter did not advance over the {window.seconds:.2f} s window "
+        cpu = f"{used:.3g} CPU-seconds" if used is not None else "CPU time /proc/stat could not give"
+        return [f"{source.what} at {source.where}: counter did not advance over the {window.seconds:.3g} s window "
                 f"while the machine used {cpu}: the energy is unknown"]
     for labels in sorted(end.keys() & start.keys()):
         if end[labels] == start[labels]:

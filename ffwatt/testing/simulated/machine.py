@@ -2,18 +2,18 @@
 machine whose only work is one process's descendants (`ProcessTreeMachine`), written as a /proc/stat.
 
     cpu = ProcStatCpu()                                   # the machine's own /proc/stat
-    cpu = ProcessTreeMachine(tmp_path / "stat")           # this process's children, on its own CPUs
+    cpu = ProcessTreeMachine(tmp_path / "stat")           # a machine of the host's CPU count, idle so far
+    cpu.add(runner.pid)                                   # ... busy with this process tree from now on
     stat = cpu.read()                                     # readers.proc.CpuStat, in clock ticks
     meter = EnergyMeter(..., proc_stat=cpu.path)          # the meter reads the same machine
 
 A `ProcessTreeMachine` makes a test independent of what else runs on a shared host: its CPUs
-(`cpus`, default the host's) are busy exactly while the descendants of `pid` run (the encodes a
-runner started in-process, a `yes` the test started), and idle otherwise, whoever else keeps the
+(`cpus`, default the host's) are busy exactly while the process trees of its roots run (`ffwatt
+run` started as a subprocess, a `yes` the test started), and idle otherwise, whoever else keeps the
 host's CPUs busy. Its busy ticks are real: the kernel's accounting of those processes
-(`/proc/<pid>/stat`: the live descendants' `utime + stime + cutime + cstime`, and `pid`'s own
-`cutime + cstime`, where a reaped child's time goes; `pid`'s own threads are left out, so the
-runner's in-process bookkeeping is not the machine's work). Each `read()` writes the file
-atomically (a temp file, then a rename), as sysfs and procfs readers expect.
+(`/proc/<pid>/stat`: each live process's `utime + stime + cutime + cstime`, where a reaped child's
+time goes into its parent's `cutime + cstime`). Each `read()` writes the file atomically (a temp
+file, then a rename), as sysfs and procfs readers expect.
 """
 
 from __future__ import annotations
@@ -48,42 +48,57 @@ class ProcStatCpu:
 
 
 class ProcessTreeMachine:
-    """A simulated machine of `cpus` CPUs busy with the descendants of `pid` only (module docstring)."""
+    """A simulated machine of `cpus` CPUs busy with the process trees of its roots only (module docstring)."""
 
-    def __init__(self, path: Path, pid: int | None = None, cpus: int | None = None, proc_root: str = "/proc") -> None:
+    def __init__(self, path: Path, roots: tuple[int, ...] = (), cpus: int | None = None,
+                 proc_root: str = "/proc") -> None:
         self.path = str(path)
-        self.pid = os.getpid() if pid is None else pid
         self.cpus = cpus or os.cpu_count() or 1
         self.proc_root = proc_root
         self._t0 = time.monotonic()
-        self._busy0 = self._tree_ticks()
+        self._roots: dict[int, tuple[int, int]] = {}  # root pid -> (its tree's ticks when added, the last read)
         self._busy = 0
+        for pid in roots:
+            self.add(pid)
         self.read()
 
-    def _tree_ticks(self) -> int:
-        """The CPU ticks of `pid`'s descendants so far, reaped ones included (module docstring)."""
-        top = read_stat(self.pid, self.proc_root)
+    def add(self, pid: int) -> None:
+        """Count the CPU time `pid`'s tree uses from now on (a runner started as a subprocess, a `yes`)."""
+        ticks = self._tree_ticks(pid) or 0
+        self._roots[pid] = (ticks, ticks)
+
+    def _tree_ticks(self, pid: int) -> int | None:
+        """`pid`'s CPU ticks and its live descendants' (each `utime + stime + cutime + cstime`: a reaped
+        child's time is in its parent's); None when `pid` is gone."""
+        top = read_stat(pid, self.proc_root)
         if top is None:
-            raise ProcessLookupError(f"process {self.pid} is gone")
-        children = ChildLister(self.proc_root, top=self.pid)
-        ticks = top.cutime + top.cstime
-        stack = list(children(self.pid))
+            return None
+        children = ChildLister(self.proc_root, top=pid)
+        ticks = top.ticks
+        stack = list(children(pid))
         seen: set[int] = set()
         while stack:
-            pid = stack.pop()
-            if pid in seen:
+            child = stack.pop()
+            if child in seen:
                 continue
-            seen.add(pid)
-            stat = read_stat(pid, self.proc_root)
+            seen.add(child)
+            stat = read_stat(child, self.proc_root)
             if stat is not None:
                 ticks += stat.ticks
-                stack.extend(children(pid))
+                stack.extend(children(child))
         return ticks
 
     def read(self) -> CpuStat:
-        """The machine's CPU time now (busy never goes back, never above the CPUs' time), written to `path`."""
+        """The machine's CPU time now (busy never goes back, never above the CPUs' time), written to `path`.
+        A root that is gone keeps the ticks it had last."""
+        busy = 0
+        for pid, (first, last) in list(self._roots.items()):
+            now = self._tree_ticks(pid)
+            last = max(last, now) if now is not None else last
+            self._roots[pid] = (first, last)
+            busy += last - first
         total = int((time.monotonic() - self._t0) * CLOCK_TICKS * self.cpus)
-        self._busy = min(max(self._busy, self._tree_ticks() - self._busy0), total)
+        self._busy = min(max(self._busy, busy), total)
         idle = total - self._busy
         lines = [f"cpu  {self._busy} 0 0 {idle} 0 0 0 0 0 0"]
         # per-CPU lines: only their count is read (readers.proc.parse_cpu_stat); the time is spread evenly
