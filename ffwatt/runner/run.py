@@ -152,7 +152,8 @@ class _Run:
         self.rec = RunRecorder(self.events, results.writer, results.entries)
         self.rec.run_started(scenario_file, len(self.scenarios), resumed=bool(self.done))
         if host.measurer.progress_url:
-            why = probe_exporter(host.measurer.progress_url)
+            why = probe_exporter(host.measurer.progress_url, token=host.measurer.progress_token,
+                                 ca_file=host.measurer.progress_ca_file)
             if why:
                 self.rec.error(why, f"{why}: live progress is not pushed (the encodes are measured all the same)",
                                level=logging.WARNING)

@@ -83,8 +83,8 @@ class RunOptions:
     events: Path | None = option(None, "Append NDJSON events (scenario-start, progress, scenario-done, ...) to "
                                  "this file.", Path)
     # None, like the meter URLs: a plain run pushes to no exporter nobody started.
-    progress_url: str | None = option(None, "Base URL of an ffmpeg exporter to push live progress to, e.g. "
-                                      "http://127.0.0.1:9506 (default: none).", _url)
+    progress_url: str | None = option(None, "Base URL of an ffmpeg exporter to push live progress to, http:// "
+                                      "or https://, e.g. http://127.0.0.1:9506 (default: none).", _url)
     progress_token_file: Path | None = option(None, "File with the token the ffmpeg exporter wants (its "
                                               "--push-token-file); sent as 'Authorization: Bearer <token>' with "
                                               "every progress push.", Path)
@@ -95,7 +95,7 @@ class RunOptions:
     gpu_metrics_url: str | None = option(None, "Read the joules counters from this gpu (NVML) exporter's /metrics "
                                          "instead of in process.", _url)
     tsdb_url: str | None = option(None, "VictoriaMetrics base URL: read the joules increase from it instead.", _url)
-    exporter_ca_file: Path | None = option(None, "CA file to verify https exporter and TSDB URLs against "
+    exporter_ca_file: Path | None = option(None, "CA file to verify https exporter, progress and TSDB URLs against "
                                            "(exporters behind a web config, docs/security.md); credentials go in "
                                            "the URL (https://user:password@host:9500/metrics) and are never "
                                            "logged.", Path)

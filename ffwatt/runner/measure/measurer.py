@@ -104,9 +104,10 @@ class Measurer:
 
     def __init__(self, info: FfmpegInfo, meter: EnergyMeter, idle: IdlePower, *, emit: Callable[..., None],
                  report_error: ReportError, progress_url: str | None, progress_token: str | None,
-                 min_window: float, quality: bool, exclusive: bool) -> None:
+                 min_window: float, quality: bool, exclusive: bool, progress_ca_file: str | None = None) -> None:
         self.info, self.meter, self.idle, self.emit, self.report_error = info, meter, idle, emit, report_error
         self.progress_url, self.progress_token = progress_url, progress_token
+        self.progress_ca_file = progress_ca_file  # an https progress URL is verified against it
         self.min_window, self.quality, self.exclusive = min_window, quality, exclusive
         self._source_sizes: dict[str, tuple[int, int]] = {}  # a file source's own size, probed once
 
@@ -159,13 +160,14 @@ class Measurer:
             assert target is not None
             results.append(encode_live(s, ffmpeg=self.info.path, rtmp_url=target.rtmp_url, work_dir=work_dir,
                                        progress_url=self.progress_url, on_progress=display.update,
-                                       timeout=encode_timeout(s), progress_token=self.progress_token))
+                                       timeout=encode_timeout(s), progress_token=self.progress_token,
+                                       progress_ca_file=self.progress_ca_file))
             return results[0].start_time, results[0].end_time
         began = time.monotonic()
         while not results or time.monotonic() - began < self.min_window:
             results.append(encode(s, ffmpeg=self.info.path, work_dir=work_dir, progress_url=self.progress_url,
                                   on_progress=display.update, timeout=encode_timeout(s),
-                                  progress_token=self.progress_token))
+                                  progress_token=self.progress_token, progress_ca_file=self.progress_ca_file))
         return results[0].start_time, results[-1].end_time
 
     def quality_pass(self, s: Scenario, rep: Rep, work_dir: Path, target: LiveTarget | None) -> QualityPass | None:
