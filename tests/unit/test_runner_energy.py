@@ -4,7 +4,6 @@ stand-in for an exporter."""
 
 from __future__ import annotations
 
-import contextlib
 import http.server
 import json
 import logging
@@ -307,54 +306,35 @@ def test_simulated_counters_are_never_measured_rapl(stand_in):
         assert reading.joules is None
 
 
-@contextlib.contextmanager
-def _advancing(server: StandIn, watts: float = 10.0):
-    """The stand-in's package counter advancing at `watts` (a counter that stands still is unknown energy)."""
-    stop = threading.Event()
-    t0 = time.monotonic()
-
-    def run():
-        while not stop.wait(0.005):
-            server.body = _cpu_body({("0", "package"): watts * (time.monotonic() - t0)})
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    try:
-        yield server
-    finally:
-        stop.set()
-        thread.join(2)
-
-
 def test_sampler_keeps_a_fixed_cadence(stand_in):
     cpu = stand_in(_cpu_body({("0", "package"): 0.0}))
     meter = EnergyMeter(cpu_metrics_url=cpu.url, gpu_metrics_url=None, tsdb_url=None, step_seconds=0.02)
-    with _advancing(cpu):
-        meter.start()
-        time.sleep(0.5)
-        reading = meter.stop()
+    meter.start()
+    time.sleep(0.5)
+    cpu.body = _cpu_body({("0", "package"): 5.0})  # it moved (a counter that stands still is unknown energy)
+    reading = meter.stop()
     # 0.5 s / 0.02 s = 25 ticks; a late pass is filled, never shifted, so no tick is lost or doubled
     assert 23 <= len(reading.power_watts) <= 26
-    assert reading.joules > 0
+    assert reading.joules == 5.0
 
 
 def test_a_failing_sample_is_filled_from_the_next_good_one(stand_in, monkeypatch):
     cpu = stand_in(_cpu_body({("0", "package"): 0.0}))
+    meter = EnergyMeter(cpu_metrics_url=cpu.url, gpu_metrics_url=None, tsdb_url=None, step_seconds=0.05)
+    meter.start()
     real = ExporterSource.read
     calls = {"n": 0}
 
     def flaky(self):
         calls["n"] += 1
-        if calls["n"] in (3, 4):  # the start's read is the first, the sampler's the next
+        if calls["n"] in (2, 3):
             raise SourceError(f"{self.where}: connection refused")
         return real(self)
 
-    with _advancing(cpu):
-        meter = EnergyMeter(cpu_metrics_url=cpu.url, gpu_metrics_url=None, tsdb_url=None, step_seconds=0.05)
-        monkeypatch.setattr(ExporterSource, "read", flaky)
-        meter.start()
-        time.sleep(0.4)
-        reading = meter.stop()
+    monkeypatch.setattr(ExporterSource, "read", flaky)
+    time.sleep(0.4)
+    cpu.body = _cpu_body({("0", "package"): 2.0})  # it moved
+    reading = meter.stop()
     assert reading.source == "rapl"
     assert 7 <= len(reading.power_watts) <= 9  # 0.4 s / 0.05 s, the gap filled
     assert "2 sample(s) failed" in reading.error
