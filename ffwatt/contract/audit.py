@@ -168,27 +168,31 @@ def audit_scenario(entry: ScenarioEntry, context: _Context, prices: Prices = Pri
     if reps and len(reps) != len(windows):
         out.checks.append(Check("repetitions", float(len(reps)), float(len(windows)),
                                 "one energy_inputs window per repetition"))
+    why = entry.energy_error or "no reason given"
     for name in ("energy_joules", "machine_energy_joules", "cpu_core_seconds"):
         values = [p.get(name) for p in per_encode]
         if name == "cpu_core_seconds" and entry.encoder == "none":
             continue  # an idle baseline encodes nothing
         for i, rep in enumerate(reps[:len(values)]):
-            recorded = getattr(rep, name)
-            if recorded is not None or values[i] is not None:
-                out.checks.append(Check(f"repetitions[{i}].{name}", recorded, values[i],
-                                        f"energy_inputs[{i}]: window figure / {windows[i].encodes or 1} encode(s)"))
-        recorded = getattr(entry, name)
-        mean = _mean(values)
-        if recorded is None and mean is not None and name != "cpu_core_seconds":
-            out.notes.append(f"{name} is absent from the file: {entry.energy_error or 'no reason given'}")
-            continue
-        out.checks.append(Check(name, recorded, mean, f"mean over {len(values)} window(s) of the figure per encode"
-                                f" = ({' + '.join(_num(v) for v in values)}) / {len(values)}"))
+            _compare(out, f"repetitions[{i}].{name}", getattr(rep, name), values[i],
+                     f"energy_inputs[{i}]: window figure / {windows[i].encodes or 1} encode(s)", why)
+        _compare(out, name, getattr(entry, name), _mean(values), f"mean over {len(values)} window(s) of the figure "
+                 f"per encode = ({' + '.join(_num(v) for v in values)}) / {len(values)}", why)
     if entry.encoder == "none":
         _baseline(out, entry, windows, context)
     _derive(out, _mean([p.get("energy_joules") for p in per_encode]),
             _mean([p.get("cpu_core_seconds") for p in per_encode]), prices)
     return out
+
+
+def _compare(out: ScenarioAudit, where: str, recorded: float | None, recomputed: float | None, formula: str,
+             why: str) -> None:
+    """A check of one figure; a figure the file leaves out although its inputs give one (the repetitions
+    measured energy differently, one of them is unknown) is a note: absent is the runner's "unknown"."""
+    if recorded is None and recomputed is not None:
+        out.notes.append(f"{where} is absent from the file although its inputs give {_num(recomputed)}: {why}")
+    elif recorded is not None or recomputed is not None:
+        out.checks.append(Check(where, recorded, recomputed, formula))
 
 
 def _window(out: ScenarioAudit, i: int, w: EnergyInputs, entry: ScenarioEntry, context: _Context) -> dict[str, Any]:

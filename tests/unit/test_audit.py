@@ -241,3 +241,21 @@ def test_a_rule_version_this_ffwatt_does_not_know_is_not_applied(tmp_path, capsy
     doc["scenarios"][0]["energy_joules"] = 1.0  # not recomputed: not a disagreement
     rc, out = _audit(_write(tmp_path, doc), capsys)
     assert rc == 0 and f"made with attribution rule version {formulas.ATTRIBUTION_VERSION + 1}" in out
+
+
+def test_a_scenario_whose_repetitions_did_not_all_measure_energy_is_a_note_not_a_failure(tmp_path, capsys):
+    # window 2's counter stood still: the runner leaves every energy figure of the scenario out (no mean of a
+    # known and an unknown); window 1 alone still recomputes (135 J / 2 = 67.5 J), which the audit says
+    doc = _mean_fix(copy.deepcopy(DOC))
+    s = doc["scenarios"][0]
+    s["energy_inputs"][1] = {**s["energy_inputs"][1], "energy_source": "none", "machine_energy_joules": None,
+                             "cpu_energy_joules": None, "attribution": None}
+    for rep in s["repetitions"]:
+        rep.pop("energy_joules"), rep.pop("machine_energy_joules")
+    for key in ("energy_joules", "machine_energy_joules"):
+        s.pop(key)
+    s.update(energy_source="none", energy_error="RAPL at /x: counter did not advance")
+    rc, out = _audit(_write(tmp_path, doc), capsys)
+    assert rc == 0, out
+    assert "repetitions[0].energy_joules is absent from the file although its inputs give 67.5" in out
+    assert "counter did not advance" in out
