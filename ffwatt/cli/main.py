@@ -4,6 +4,7 @@
     ffwatt run SCENARIOS.yml|NAME [--results-dir DIR] [--resume] [--dry-run] ...   (runner/)
     ffwatt report RESULTS.json [...] --out DIR                               (report/, docs/report.md)
     ffwatt score DISTORTED REFERENCE [--resolution source|encode|WxH] [--json]  (ffwatt/runner/measure/score.py)
+    ffwatt audit RESULTS.json [--explain NAME]   (every energy figure recomputed: ffwatt/contract/audit.py)
     ffwatt dashboards --out DIR       (the provisioning tree: dashboards, datasources, scrape configs, alerts)
     ffwatt exporter NAME [flags]      (exporters/; alias: python -m ffwatt.exporters NAME)
     ffwatt agent [--exporters cpu,gpu] [--cpu.FLAG VALUE ...]   (the per-host exporters in one process)
@@ -134,6 +135,18 @@ def _cmd_score(opts) -> int:
     return 0
 
 
+def _audit_options() -> type:
+    from ffwatt.contract.audit_report import AuditOptions
+
+    return AuditOptions
+
+
+def _cmd_audit(opts) -> int:
+    from ffwatt.contract.audit_report import run as audit_run
+
+    return audit_run(opts)
+
+
 def _dashboards_options() -> type:
     from ffwatt.deploy.tree import DashboardsOptions  # the exporter image ships no deploy/
 
@@ -218,6 +231,13 @@ def _parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
          "score a distorted video against its reference (VMAF, PSNR, SSIM)",
          "Score DISTORTED against REFERENCE in one ffmpeg pass, the runner's own quality pass: VMAF (mean, "
          "harmonic mean, min, 1%% low), PSNR per plane, SSIM. See docs/quality.md.")
+    _add(subparsers, environ, "audit", _audit_options, "runner", _cmd_audit,
+         "recompute every energy figure of a results file from its recorded inputs",
+         "Recompute each scenario's and repetition's energy (the machine's, its own share, per encode), the idle "
+         "checks and the sweeps' energies of RESULTS.json from the inputs the file records, with the formulas of "
+         "ffwatt.contract.formulas, and print each with its inputs, cost and carbon. Exit 0 when every figure "
+         "agrees within 1e-6 relative, 1 naming each scenario that does not, 2 when the file cannot be read. See "
+         "docs/energy.md, 'How to check a figure'.")
     _add(subparsers, environ, "dashboards", _dashboards_options, "runner", _cmd_dashboards,
          "write the Grafana + VictoriaMetrics provisioning tree (dashboards, scrape configs, alerts)",
          "Write what a Grafana + VictoriaMetrics deployment of ffwatt needs, generated from the metric catalog: "

@@ -452,6 +452,7 @@ def _scenario_view(e: ScenarioEntry, i: int) -> Scenario:
             incomplete=bool(e.incomplete), expected_frames=_int(e.expected_frames), media_seconds=e.media_seconds,
             source_duration_unknown=bool(e.source_duration_unknown), output_details=tuple(e.outputs or ()),
             machine_energy_joules=e.machine_energy_joules, energy_attribution=e.energy_attribution,
+            idle_rejected=bool(e.idle_rejected),
             host=e.host, encodes_per_measurement=_int(e.encodes_per_measurement),
         )
     except ValueError as exc:

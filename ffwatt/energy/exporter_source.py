@@ -57,6 +57,7 @@ class ExporterSource:
         self.what = what
         self.timeout = timeout
         self.ca_file = ca_file
+        self.faults: list[str] = []  # an exporter's counter that goes back was reset (its restart): `increase` counts it
 
     @classmethod
     def cpu(cls, url: str, timeout: float, ca_file: str | None = None) -> ExporterSource:

@@ -211,7 +211,7 @@ class _Run:
         token = read_token(self.opts.progress_token_file) if self.opts.progress_token_file else None
         host = host_measurement(self.opts, self.info, powercap_root=self.opts.powercap_root,
                                 progress_url=(self.opts.progress_url or "").rstrip("/") or None,
-                                progress_token=token, emit=self.events.emit,
+                                progress_token=token, emit=self.events.emit, proc_stat=self.opts.proc_stat,
                                 report_error=lambda *a, **k: self.rec.error(*a, **k))
         log.info("CPU model: %s W per thread: %s", f"{host.model.watts_per_thread:.3g}", host.model.why)
         return host
@@ -321,6 +321,7 @@ class _Run:
         if entry.source_duration_unknown:
             log.warning("%s: the source's duration is unknown: %s s of media were encoded", s.name,
                         entry.media_seconds)
+        self.rec.idle_seen(whole.reps, whole.hosts)  # issue 30: its idle checks and idle power, in the header
         self.rec.scenario_done(entry, whole.host_environments if whole.hosts else None)
 
     # ---- capacity sweeps ---------------------------------------------------------

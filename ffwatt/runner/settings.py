@@ -22,6 +22,8 @@ from ffwatt.common.settings import (
     positive_int,
     settings_of,
 )
+from ffwatt.contract import formulas
+from ffwatt.energy.idle import DEFAULT_PROBE_SECONDS
 from ffwatt.scenarios import bundled, resolve
 
 __all__ = ["CertsOptions", "DEFAULT_MAX_NAME_LENGTH", "DEFAULT_MAX_SCENARIOS", "DEFAULT_POWERCAP_ROOT", "RUN_SETTINGS",
@@ -58,6 +60,13 @@ def _name_length(text: str) -> int:
     value = positive_int(text)
     if value > MAX_NAME_LENGTH_CAP:
         raise ValueError(f"must be at most {MAX_NAME_LENGTH_CAP}, got {text}")
+    return value
+
+
+def _share(text: str) -> float:
+    value = float(text)
+    if not 0.0 < value <= 1.0:
+        raise ValueError(f"expected a share of the CPUs from 0 (excluded) to 1, got {text!r}")
     return value
 
 
@@ -111,9 +120,28 @@ class RunOptions:
                                            "the URL (https://user:password@host:9500/metrics) and are never "
                                            "logged.", Path)
     sample_interval: float = option(1.0, "Seconds between power and CPU samples.", positive_float)
-    tdp_watts: float | None = option(None, "CPU package TDP in watts for the model used without RAPL/NVML "
-                                     "(default: the CPU model's from ffwatt/energy/data/cpu_power.csv, per "
-                                     "hardware thread).", positive_float)
+    tdp_watts: float | None = option(None, "The CPU package's TDP in watts, for the model used without "
+                                     "RAPL/NVML: divided by the package's hardware threads (--package-threads, "
+                                     "else the CPU name's core count or, on bare metal, /proc/cpuinfo); refused "
+                                     "under a hypervisor without --package-threads (default: the CPU model's TDP "
+                                     "from ffwatt/energy/data/cpu_power.csv).", positive_float)
+    package_threads: int | None = option(None, "Hardware threads of the CPU package the TDP is the package's "
+                                         "(the host's, under a hypervisor): what --tdp-watts or the table's TDP "
+                                         "is divided by.", positive_int)
+    watts_per_thread: float | None = option(None, "The model's watts per hardware thread at full load, given "
+                                            "directly (instead of --tdp-watts / --package-threads).",
+                                            positive_float)
+    proc_stat: str = option("/proc/stat", "The machine's CPU time, read by the meter (in a container, the "
+                            "host's: e.g. /host/proc/stat).", str.strip)
+    idle_threshold: float = option(formulas.DEFAULT_IDLE_BUSY_SHARE, "A window is idle (an idle baseline, the "
+                                   "idle probe) only while the machine keeps under this share of its CPUs busy "
+                                   "(0..1); a busier baseline is flagged idle_rejected and not used.", _share)
+    idle_probe: bool = option(True, "Do not take the idle probe (the idle power is then an accepted idle "
+                              "baseline's, else the CPU model's idle term).", boolean, flag="no-idle-probe",
+                              switch=True)
+    idle_probe_seconds: float = option(DEFAULT_PROBE_SECONDS, "Seconds of the idle probe the runner takes before "
+                                       "the first encode when energy is counted and no idle baseline was "
+                                       "accepted yet.", positive_float)
     powercap_root: str = option(str(DEFAULT_POWERCAP_ROOT), "The in-process meter's RAPL powercap root (a tree "
                                 "marked simulated, as the demo's, is recorded as 'simulated').", str.strip)
     exclusive: bool = option(False, "Nothing else runs on this machine: a scenario's energy is the machine's "

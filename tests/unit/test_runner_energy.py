@@ -307,14 +307,15 @@ def test_simulated_counters_are_never_measured_rapl(stand_in):
 
 
 def test_sampler_keeps_a_fixed_cadence(stand_in):
-    cpu = stand_in(_cpu_body({("0", "package"): 1.0}))
+    cpu = stand_in(_cpu_body({("0", "package"): 0.0}))
     meter = EnergyMeter(cpu_metrics_url=cpu.url, gpu_metrics_url=None, tsdb_url=None, step_seconds=0.02)
     meter.start()
     time.sleep(0.5)
+    cpu.body = _cpu_body({("0", "package"): 5.0})  # it moved (a counter that stands still is unknown energy)
     reading = meter.stop()
     # 0.5 s / 0.02 s = 25 ticks; a late pass is filled, never shifted, so no tick is lost or doubled
     assert 23 <= len(reading.power_watts) <= 26
-    assert all(w == 0.0 for w in reading.power_watts)  # the counter did not move
+    assert reading.joules == 5.0
 
 
 def test_a_failing_sample_is_filled_from_the_next_good_one(stand_in, monkeypatch):
@@ -332,6 +333,7 @@ def test_a_failing_sample_is_filled_from_the_next_good_one(stand_in, monkeypatch
 
     monkeypatch.setattr(ExporterSource, "read", flaky)
     time.sleep(0.4)
+    cpu.body = _cpu_body({("0", "package"): 2.0})  # it moved
     reading = meter.stop()
     assert reading.source == "rapl"
     assert 7 <= len(reading.power_watts) <= 9  # 0.4 s / 0.05 s, the gap filled

@@ -111,7 +111,7 @@ def run_scenario(task_id: str, s: Scenario, opts: RunOptions, quality: bool, shi
     """Runs on a worker: `repetitions` repetitions of `s` here, then its quality pass when `quality`; a file
     source is checked against `source_sha256` first (module docstring).
     The CPU model's figure is this host's; the idle power an idle baseline measured here stays with the
-    host for the repetitions that follow it (`HostState.idle_watts`)."""
+    host for the repetitions that follow it (`HostState.idle`)."""
     from distributed import get_worker
 
     from ffwatt.runner.execute.fleet.worker import host_state
@@ -137,14 +137,14 @@ def run_scenario(task_id: str, s: Scenario, opts: RunOptions, quality: bool, shi
         host = host_measurement(opts, state.info, powercap_root=str(state.powercap_root),
                                 progress_url=(opts.progress_url or "").rstrip("/") or None,
                                 progress_token=read_token(opts.progress_token_file) if opts.progress_token_file else None,
-                                emit=emit, report_error=report_error, idle_watts=state.idle_watts)
+                                emit=emit, report_error=report_error, idle=state.idle)
         work_dir = state.work_dir / f"task-{uuid.uuid4().hex[:12]}"
         work_dir.mkdir(parents=True)
         try:
             placed = _place_source(s, shipped, work_dir, state.name, source_sha256)
             log.info("%s: running here (%d repetition(s))", s.name, repetitions)
             reps, scores = host.measurer.measure(placed, work_dir, repetitions=repetitions, quality=quality)
-            state.idle_watts = host.measurer.idle.measured_watts
+            state.idle = host.measurer.idle  # issue 30: this host's idle power, probed once, for its later tasks
         finally:
             shutil.rmtree(work_dir, ignore_errors=True)
     environment = {**state.capabilities.environment(), "energy_meter": host.meter.describe().split(" ", 1)[0]}

@@ -37,6 +37,7 @@ from ffwatt.runner.errors import RunnerError
 from ffwatt.runner.execute.fleet.capabilities import DEFAULT_POWERCAP_ROOT, Capabilities, detect
 from ffwatt.runner.execute.fleet.lab_tls import check_listen_host, lab_address, lab_security, tls_files
 from ffwatt.runner.measure.ffmpeg_probe import FfmpegInfo, default_ffmpeg, probe
+from ffwatt.runner.meter.idle_power import IdlePower
 from ffwatt.runner.settings import WorkerOptions
 
 __all__ = ["HostState", "SchedulerLostError", "host_state", "serve", "WorkerOptions"]
@@ -65,7 +66,7 @@ class HostState:
     work_dir: Path
     lock: threading.Lock
     powercap_root: Path = DEFAULT_POWERCAP_ROOT  # where the in-process meter reads RAPL (issue 22)
-    idle_watts: float | None = None  # the idle power an idle baseline measured here with counters
+    idle: IdlePower | None = None  # this host's idle power (a baseline's or its probe's), kept across tasks
 
 
 _HOST: HostState | None = None
