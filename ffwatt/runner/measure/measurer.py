@@ -136,10 +136,10 @@ class Measurer:
             span = self._window(s, work_dir, target, results, display)
         finally:
             # the scenario's processes, for each GPU's per-process share; an idle baseline has none
-            reading = self.meter.stop(pids=[pid for r in results for pid in r.pids])
+            cpu = sum(r.cpu_seconds for r in results) if results else 0.0
+            reading = self.meter.stop(pids=[pid for r in results for pid in r.pids], own_cpu_seconds=cpu)
             if display is not None:
                 display.close()
-        cpu = sum(r.cpu_seconds for r in results) if results else 0.0
         if s.idle:
             self.idle.learn(reading, s.name)  # the idle power of what follows, when it was idle
         idle = None if exclusive else self.idle.for_reading(reading)

@@ -141,9 +141,10 @@ class EnergyMeter:
         self._open = _Open(choice, simulated, sampler, gpu, t0, wall0, cpu,
                            {i: len(s.faults) for i, s in enumerate(choice.used)})
 
-    def stop(self, pids: Collection[int] | None = None) -> EnergyReading:
+    def stop(self, pids: Collection[int] | None = None, own_cpu_seconds: float | None = None) -> EnergyReading:
         """Stop the thread, read the counters at the end, and say what was measured. `pids`: the
-        scenario's processes (its ffmpeg trees), for each GPU's per-process share; None: unknown."""
+        scenario's processes (its ffmpeg trees), for each GPU's per-process share; None: unknown.
+        `own_cpu_seconds`: their CPU time over the window (wait4), a floor for the machine's."""
         if self._open is None:
             raise RuntimeError("EnergyMeter.stop() called before start()")
         w, self._open = self._open, None
@@ -154,7 +155,7 @@ class EnergyMeter:
                    for what, count in errors.items()]
         if not stopped:
             caveats.append("the sampling thread did not stop in time")
-        window = self._window(w, end, wall_end, caveats)
+        window = self._window(w, end, wall_end, caveats, own_cpu_seconds)
         if not w.choice.used:
             return self._one_source(self._without_counters(w.choice, window, cores, caveats))
         return self._one_source(self._from_counters(w, window, power, cores, caveats, pids))
@@ -177,8 +178,12 @@ class EnergyMeter:
                                  f"{reading.source} ({reading.error or 'no caveat'}): unknown, so that one run never "
                                  "mixes energy sources")
 
-    def _window(self, w: _Open, end: float, wall_end: float, caveats: list[str]) -> Window:
-        """The window's span and the machine's CPU time over it (/proc/stat)."""
+    def _window(self, w: _Open, end: float, wall_end: float, caveats: list[str],
+                own_cpu_seconds: float | None = None) -> Window:
+        """The window's span and the machine's CPU time over it (/proc/stat), never less than the
+        scenario's own: /proc/stat counts clock ticks and can read a few below the exact figure over a
+        short window, and a machine figure below the part of it we know would split energy the scenario
+        used to nobody (the model's joules would fall below W_thread x its CPU seconds)."""
         seconds = end - w.t0
         machine_cpu, cpus = None, None
         try:
@@ -189,6 +194,11 @@ class EnergyMeter:
                 # utilisation (busy / all ticks) x CPUs x window: counted in ticks, /proc/stat's own busy
                 # seconds can run past CPUs x window over a short window; its ratio cannot
                 machine_cpu = measured[1] * seconds
+                if own_cpu_seconds is not None and machine_cpu < own_cpu_seconds:
+                    caveats.append(f"/proc/stat read {machine_cpu:.3f} CPU-s on the machine, below the scenario's "
+                                   f"own {own_cpu_seconds:.3f} (clock-tick rounding): the machine's taken as the "
+                                   "scenario's")
+                    machine_cpu = own_cpu_seconds
         except (OSError, ValueError) as exc:
             caveats.append(f"{self.proc_stat}: {exc}")
         return Window(w.wall0, wall_end, seconds, machine_cpu, cpus)
