@@ -27,6 +27,7 @@ COPY ffwatt/catalog /src/ffwatt/catalog
 COPY ffwatt/contract /src/ffwatt/contract
 COPY ffwatt/common /src/ffwatt/common
 COPY ffwatt/readers /src/ffwatt/readers
+COPY ffwatt/energy /src/ffwatt/energy
 COPY ffwatt/exporters /src/ffwatt/exporters
 COPY ffwatt/cli /src/ffwatt/cli
 COPY wheelhouse /wheelhouse

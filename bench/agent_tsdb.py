@@ -2,7 +2,7 @@
 
 agent_section (about 2 minutes): the per-host exporters (cpu on a fake powercap tree,
 docker with no engine, gpu on the fake NVML, ffmpeg with 8 pushed streams) as separate
-processes and, at the same time, as one `python -m exporters agent` process on the same
+processes and, at the same time, as one `python -m ffwatt.exporters agent` process on the same
 sources. Every exporter is scraped once a second for `seconds`; resident memory and CPU
 of the agent against the sum of the separate processes, and each exporter's scrape
 latency inside the agent against alone.
@@ -50,7 +50,7 @@ NO_ENGINE = "unix:///nonexistent/ffwatt-bench-docker.sock"
 
 
 class AgentProcess(Process):
-    """`python -m exporters agent` (on the fake NVML) serving each exporter on its own port."""
+    """`python -m ffwatt.exporters agent` (on the fake NVML) serving each exporter on its own port."""
 
     ready_path = "/health"
     ready_statuses = None  # a failing exporter's /health is 503; ready() asks each port

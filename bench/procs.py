@@ -120,7 +120,7 @@ class Process:
         self.workdir.mkdir(parents=True, exist_ok=True)
         env = dict(os.environ)
         env.update(self.env or {})
-        # the repository root first, so `-m exporters` / `-m scripts.simulated_gpu` resolve here
+        # the repository root first, so `-m ffwatt.exporters` / `-m scripts.simulated_gpu` resolve here
         env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH", "")) if p)
         self.proc = process.spawn_logged(self.command, self.log_path, cwd=REPO, env=env)
 
@@ -161,7 +161,7 @@ class Process:
 
 
 class ExporterProcess(Process):
-    """`python -m exporters NAME --listen-address 127.0.0.1 --port P FLAGS` (or another
+    """`python -m ffwatt.exporters NAME --listen-address 127.0.0.1 --port P FLAGS` (or another
     entry module taking the exporter's flags, e.g. `scripts.simulated_gpu STATE` for gpu).
     Ready once its first refresh has completed (/health reports a refresh)."""
 
@@ -169,7 +169,7 @@ class ExporterProcess(Process):
                  module: Sequence[str] | None = None, label: str | None = None, port: int | None = None,
                  start_timeout: float = 30.0):
         port = port or free_port()
-        module = list(module) if module is not None else ["exporters", exporter]
+        module = list(module) if module is not None else ["ffwatt.exporters", exporter]
         argv = [sys.executable, "-m", *module, "--listen-address", "127.0.0.1", "--port", "{port}", *flags]
         super().__init__(label or exporter, argv, workdir=workdir, port=port, env=env, start_timeout=start_timeout)
         self.exporter = exporter

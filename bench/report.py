@@ -322,7 +322,7 @@ def render_markdown(results: dict, targets: list[Target]) -> str:
     if agent:
         lines += ["## Agent: the per-host exporters in one process", "",
                   f"{', '.join(agent['exporters'])} as separate processes and, at the same time, as one "
-                  "`python -m exporters agent` on the same sources (fake powercap tree, no Docker Engine, fake "
+                  "`python -m ffwatt.exporters agent` on the same sources (fake powercap tree, no Docker Engine, fake "
                   f"NVML with 2 GPUs, 8 ffmpeg streams); every exporter scraped once a second for "
                   f"{agent['seconds']} s.", "",
                   "| | resident MB | CPU % of a core |", "|---|---:|---:|",
@@ -476,6 +476,7 @@ def render_markdown(results: dict, targets: list[Target]) -> str:
         r = websec["p50_ratio_secured_over_plain"]
         lines += ["", f"Median ratio secured / plain: keep-alive {_f(r['paced'])}, fresh connection {_f(r['fresh'])}.",
                   ""]
+        lines += _websec_attacks(websec.get("attacks"))
 
     lines += streams_cost.markdown(results.get("streams"))
     notes = results.get("notes", {})
@@ -490,3 +491,21 @@ def render_markdown(results: dict, targets: list[Target]) -> str:
                          "Its latency figures count the answered scrapes only.")
         lines.append("")
     return "\n".join(lines)
+
+
+def _websec_attacks(attacks: dict | None) -> list[str]:
+    """The attack rows of the websec section (bench/websec.py `attack_section`), before and after."""
+    if not attacks:
+        return []
+    meth = attacks["method"]
+    lines = ["### Under attack", "",
+             f"{meth['tricklers']} tricklers (a byte every {meth['trickle_interval_seconds']:g} s, reopened when "
+             f"closed), then {meth['auth_clients']} clients sending wrong passwords for {meth['auth_seconds']:g} s; "
+             f"meanwhile {meth['scrapes']} scrapers arrive, each on a new connection."
+             + (f" `before`: the code at {meth['baseline_tree']}, same run." if meth.get("baseline_tree") else ""), "",
+             "| code | attack | served | p50 / p99 ms | exporter CPU (cores) | flood answers |", "|---|---|---|---|---|---|"]
+    for when, rows in attacks["runs"].items():
+        for name, row in rows.items():
+            lines.append(f"| {when} | {name} | {row['ok']}/{row['scrapes']} | {_f(row['p50_ms'])} / {_f(row['p99_ms'])} "
+                         f"| {_f(row.get('exporter_cpu_cores'))} | {row.get('flood_answers', '')} |")
+    return lines + [""]

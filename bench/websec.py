@@ -8,14 +8,22 @@ basic_auth_users with a bcrypt hash at cost 10, exporter-toolkit's usual). Then:
    keep-alive session as Prometheus scrapes (the TLS handshake once, bcrypt once: the
    server caches a verified password); latency p50/p99 and the ratio secured/plain;
 2. fresh: FRESH_COUNT scrapes of each on a new connection every time (a handshake each);
-3. load: LOAD_SCRAPERS concurrent keep-alive scrapers (asyncio, one thread) against each
-   in turn for LOAD_SECONDS: scrapes done and failures (the target: none).
+3. load: LOAD_SCRAPERS concurrent keep-alive scrapers (asyncio, one thread), each from its own
+   loopback address, against each in turn for LOAD_SECONDS: scrapes done and failures (the
+   target: none);
+4. attacks (bench/attacks.py), each while ATTACK_SCRAPES scrapes arrive on fresh connections:
+   TRICKLERS slowloris connections (a byte every 2 s) from one address and from 128, against
+   plain HTTP, and against TLS with half a ClientHello; then AUTH_CLIENTS clients sending wrong
+   passwords for AUTH_SECONDS. Scrape success rate and p99 under each; for the flood, the
+   exporter's CPU (cores) and its answers (401, 429). With FFWATT_BENCH_BASELINE_TREE=DIR (a
+   checkout of the code before a change), the same attacks hit that code too, in the same run.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import os
 import ssl
 import subprocess
 import time
@@ -24,6 +32,7 @@ from pathlib import Path
 
 import requests
 
+from bench import attacks
 from bench.procs import ExporterProcess
 from bench.scrape import ACCEPT, HEADERS, Sampled
 from bench.sources import write_results
@@ -34,6 +43,10 @@ FRESH_COUNT = 30
 LOAD_SCRAPERS = 200
 LOAD_SECONDS = 15.0
 USER, PASSWORD = "prometheus", "bench-password"
+TRICKLERS = 256
+ATTACK_SCRAPES = 30
+AUTH_CLIENTS = 8
+AUTH_SECONDS = 10.0
 
 
 def make_pki(directory: Path) -> Path:
@@ -92,7 +105,7 @@ def _session(secured: bool, ca: Path) -> requests.Session:
     return s
 
 
-async def _scraper(port: int, context: ssl.SSLContext | None, stop_at: float, out: dict) -> None:
+async def _scraper(port: int, context: ssl.SSLContext | None, stop_at: float, out: dict, source: str) -> None:
     auth = "" if context is None else \
         f"Authorization: Basic {base64.b64encode(f'{USER}:{PASSWORD}'.encode()).decode()}\r\n"
     request = f"GET /metrics HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nAccept: {ACCEPT}\r\n{auth}\r\n".encode()
@@ -102,7 +115,8 @@ async def _scraper(port: int, context: ssl.SSLContext | None, stop_at: float, ou
         try:
             if writer is None:
                 reader, writer = await asyncio.wait_for(asyncio.open_connection(
-                    "127.0.0.1", port, ssl=context, server_hostname="127.0.0.1" if context else None), 30)
+                    "127.0.0.1", port, ssl=context, server_hostname="127.0.0.1" if context else None,
+                    local_addr=(source, 0)), 30)
             writer.write(request)
             await writer.drain()
             head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 30)
@@ -128,7 +142,10 @@ def _load(port: int, context: ssl.SSLContext | None, scrapers: int, seconds: flo
 
     async def run() -> None:
         stop_at = asyncio.get_running_loop().time() + seconds
-        await asyncio.gather(*(_scraper(port, context, stop_at, out) for _ in range(scrapers)))
+        # each scraper from its own loopback address, as 200 Prometheus servers would be: from one
+        # address they would be one peer over its cap (--max-connections-per-peer), a flood
+        await asyncio.gather(*(_scraper(port, context, stop_at, out, source)
+                               for source in attacks.sources(scrapers)))
 
     began = time.monotonic()
     asyncio.run(asyncio.wait_for(run(), seconds + 120))
@@ -138,7 +155,7 @@ def _load(port: int, context: ssl.SSLContext | None, scrapers: int, seconds: flo
 
 def websec_section(work: Path, *, paced_count: int = PACED_COUNT, fresh_count: int = FRESH_COUNT,
                    load_scrapers: int = LOAD_SCRAPERS, load_seconds: float = LOAD_SECONDS,
-                   log: Callable[[str], None] = print) -> dict:
+                   log: Callable[[str], None] = print, attack: bool = True) -> dict:
     work = Path(work) / "websec"
     pki = make_pki(work / "pki")
     config = write_web_config(work / "web.yml", pki, {USER: PASSWORD})
@@ -183,7 +200,79 @@ def websec_section(work: Path, *, paced_count: int = PACED_COUNT, fresh_count: i
         a, b = rows["secured"][kind]["p50_ms"], rows["plain"][kind]["p50_ms"]
         return round(a / b, 2) if a and b else None
 
-    return {"method": {"exporter": "results, 110 scenarios", "web_config": "TLS (ECDSA P-256) + basic auth "
+    rows_attacks = attack_section(work, log=log) if attack else None
+    return {"attacks": rows_attacks,
+            "method": {"exporter": "results, 110 scenarios", "web_config": "TLS (ECDSA P-256) + basic auth "
                        "(bcrypt cost 10)", "paced_scrapes": paced_count, "fresh_scrapes": fresh_count,
                        "load_scrapers": load_scrapers, "load_seconds": load_seconds},
             "targets": rows, "p50_ratio_secured_over_plain": {"paced": ratio("paced"), "fresh": ratio("fresh")}}
+
+
+def _exporter(tree: str | None, label: str, *flags: str, work: Path, pki: Path | None = None) -> ExporterProcess:
+    """The results exporter from this checkout, or from `tree`; behind TLS + basic auth with `pki`."""
+    module = ["bench.in_tree", tree, "ffwatt.exporters", "results"] if tree else None
+    proc = ExporterProcess("results", *flags, workdir=work, label=label, module=module)
+    if pki is not None:
+        proc.scheme = "https"
+        proc.ssl_context = ssl.create_default_context(cafile=str(pki / "ca.crt"))
+        proc.ready_headers = {"Authorization": "Basic " + base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()}
+    return proc
+
+
+def _under_trickle(proc: ExporterProcess, tls: bool, addresses: int, ca: Path, scrapes: int) -> dict:
+    with attacks.Trickle(proc.port, TRICKLERS, tls=tls, addresses=addresses) as attack:
+        began = time.monotonic()
+        got = attacks.scrapes(proc.url + "/metrics", scrapes, auth=(USER, PASSWORD) if tls else None,
+                              verify=str(ca) if tls else True)
+        row = attacks.rates(got, time.monotonic() - began)
+        row["attacker_connections_opened"] = attack.opened
+    return row
+
+
+def _under_auth_flood(proc: ExporterProcess, ca: Path, scrapes: int, seconds: float) -> dict:
+    """A scraper verified before the flood (as Prometheus, scraping all along) keeps scraping."""
+    attacks.scrapes(proc.url + "/metrics", 1, interval=0, auth=(USER, PASSWORD), verify=str(ca))
+    cpu = proc.stat().cpu_seconds
+    began = time.monotonic()
+    with attacks.AuthFlood(proc.url + "/metrics", AUTH_CLIENTS, user=USER, verify=str(ca)) as flood:
+        got = attacks.scrapes(proc.url + "/metrics", scrapes, interval=max(0.0, seconds / scrapes - 0.05),
+                              auth=(USER, PASSWORD), verify=str(ca))
+        while time.monotonic() - began < seconds:
+            time.sleep(0.1)
+    took = time.monotonic() - began
+    row = attacks.rates(got, took)
+    row["exporter_cpu_cores"] = round((proc.stat().cpu_seconds - cpu) / took, 3)
+    row["flood_answers"] = dict(flood.statuses)
+    return row
+
+
+def attack_section(work: Path, *, scrapes: int = ATTACK_SCRAPES, auth_seconds: float = AUTH_SECONDS,
+                   log: Callable[[str], None] = print) -> dict:
+    """The attacks of item 4 of the module docstring, on this code and on FFWATT_BENCH_BASELINE_TREE's."""
+    work = Path(work) / "websec-attacks"
+    pki = make_pki(work / "pki")
+    config = write_web_config(work / "web.yml", pki, {USER: PASSWORD})
+    results = work / "results"
+    write_results(results, 110, 20)
+    ca = pki / "ca.crt"
+    trees = {"after": None}
+    if os.environ.get("FFWATT_BENCH_BASELINE_TREE"):
+        trees = {"before": os.environ["FFWATT_BENCH_BASELINE_TREE"], **trees}
+    out: dict = {}
+    for when, tree in trees.items():
+        rows = out[when] = {}
+        plain = _exporter(tree, f"{when}-plain", "--results-dir", str(results), work=work)
+        secured = _exporter(tree, f"{when}-secured", "--results-dir", str(results), "--web-config-file", str(config),
+                            work=work, pki=pki)
+        with plain, secured:
+            for name, proc, tls in (("plain", plain, False), ("tls_half_client_hello", secured, True)):
+                for addresses in (1, 128):
+                    key = f"trickle_{name}_from_{addresses}_address{'es' if addresses > 1 else ''}"
+                    log(f"  {when}: {TRICKLERS} tricklers ({name}, {addresses} source address(es)), "
+                        f"{scrapes} scrapes")
+                    rows[key] = _under_trickle(proc, tls, addresses, ca, scrapes)
+            log(f"  {when}: {AUTH_CLIENTS} clients sending wrong passwords for {auth_seconds:g} s")
+            rows["auth_flood"] = _under_auth_flood(secured, ca, scrapes, auth_seconds)
+    return {"method": {"tricklers": TRICKLERS, "trickle_interval_seconds": 2.0, "scrapes": scrapes,
+                       "auth_clients": AUTH_CLIENTS, "auth_seconds": auth_seconds,
+                       "baseline_tree": trees.get("before")}, "runs": out}

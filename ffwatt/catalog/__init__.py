@@ -15,6 +15,10 @@ METRICS: dict[str, Metric] = {
     value.name: value for value in vars(metrics).values() if isinstance(value, Metric)
 }
 
+# The longest label value an exporter serves (`--max-label-length`; the results loader's cap too):
+# a label value is repeated in every series of every scrape.
+MAX_LABEL_VALUE_LENGTH = 256
+
 # Bounded reasons the health checker reports for a target (label `reason`).
 HEALTH_REASONS = (
     "ok",

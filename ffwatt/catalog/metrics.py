@@ -52,8 +52,9 @@ EXPORTER_HTTP_CONNECTIONS = Metric(
     why_not_dashboarded="Server self-protection, read during an incident; the refusals counter tells when it bites.")
 EXPORTER_HTTP_REJECTED = Metric(
     "ffwatt_exporter_http_rejected_total", "counter",
-    "Connections or requests the exporter's server refused, by reason (over_capacity, idle_evicted, "
-    "head_timeout, body_too_slow, tls_handshake, plain_http, unauthorized).",
+    "Connections or requests the exporter's server refused, by reason (over_capacity, per_peer, idle_evicted, "
+    "head_evicted, head_timeout, head_too_slow, body_too_slow, tls_handshake, plain_http, unauthorized, "
+    "auth_throttled).",
     "count", ("exporter", "reason"), dashboarded=False,
     why_not_dashboarded="Security and load events, alerted on or read from /metrics; no panel planned yet.")
 

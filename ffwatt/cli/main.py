@@ -4,12 +4,15 @@
     ffwatt run SCENARIOS.yml|NAME [--results-dir DIR] [--resume] [--dry-run] ...   (runner/)
     ffwatt report RESULTS.json [...] --out DIR                               (report/, docs/report.md)
     ffwatt score DISTORTED REFERENCE [--resolution source|encode|WxH] [--json]  (ffwatt/runner/measure/score.py)
+    ffwatt audit RESULTS.json [--explain NAME]   (every energy figure recomputed: ffwatt/contract/audit.py)
     ffwatt dashboards --out DIR       (the provisioning tree: dashboards, datasources, scrape configs, alerts)
     ffwatt exporter NAME [flags]      (exporters/; alias: python -m ffwatt.exporters NAME)
     ffwatt agent [--exporters cpu,gpu] [--cpu.FLAG VALUE ...]   (the per-host exporters in one process)
     ffwatt worker SCHEDULER [--name HOST]   (this lab host as a fleet worker; runner/execute/fleet, docs/fleet.md)
+    ffwatt scheduler [--host H] [--port P]  (the lab's Dask scheduler, loopback unless --tls-dir)
+    ffwatt fleet certs DIR                  (the lab's CA and a certificate per role, for mutual TLS)
 
-`python -m ffwatt` is the same command. The options of run, worker, score and dashboards are
+`python -m ffwatt` is the same command. The options of run, worker, scheduler, fleet certs, score and dashboards are
 declared once, as their options structs (`runner.settings`, `deploy.tree`); the parsers are built
 from them and so are the structs (`common.settings`), and every setting is also an environment
 variable `FFWATT_<FLAG>`. A subcommand imports its package when it is built or run, so `ffwatt
@@ -63,18 +66,53 @@ def _cmd_run(opts) -> int:
     return run(opts)
 
 
-def _worker_options() -> type:
-    from ffwatt.runner.settings import WorkerOptions
-
-    return WorkerOptions
-
-
 def _cmd_worker(opts) -> int:
     try:
         from ffwatt.runner.execute.fleet.worker import serve
     except ImportError as exc:
         raise FfwattError(f"ffwatt worker is unavailable ({exc}); install it: pip install 'ffwatt[fleet]'") from None
     return serve(opts)
+
+
+def _fleet(name: str) -> Callable[[], type]:
+    """The options struct of a fleet command (`runner.settings`)."""
+
+    def options() -> type:
+        from ffwatt.runner import settings
+
+        return getattr(settings, name)
+
+    return options
+
+
+def _cmd_scheduler(opts) -> int:
+    try:
+        from ffwatt.runner.execute.fleet.scheduler import serve
+    except ImportError as exc:
+        raise FfwattError(f"ffwatt scheduler is unavailable ({exc}); install it: pip install 'ffwatt[fleet]'") from None
+    return serve(opts)
+
+
+def _cmd_certs(opts) -> int:
+    from ffwatt.runner.execute.fleet.certs import make_lab_certs
+
+    for path in make_lab_certs(opts.folder, opts.days):
+        print(f"wrote {path}")
+    print(f"{opts.folder}: copy ca.pem and ROLE.pem + ROLE-key.pem to each host (scheduler, every worker, the client); "
+          "keep ca-key.pem elsewhere (docs/fleet.md)")
+    return 0
+
+
+def _add_fleet(subparsers, environ: Mapping[str, str]) -> None:
+    """`ffwatt fleet certs DIR` (and room for more lab chores)."""
+    p = subparsers.add_parser("fleet", help="lab chores: certs (the lab's CA and certificates)",
+                              description="Lab chores for a fleet of hosts (docs/fleet.md).", formatter_class=_FORMAT)
+    chores = p.add_subparsers(dest="chore", metavar="CHORE", required=True)
+    _add(chores, environ, "certs", _fleet("CertsOptions"), "fleet", _cmd_certs,
+         "write the lab's CA and a certificate per role (scheduler, worker, client)",
+         "Write DIR/ca.pem, ca-key.pem and, for each role scheduler, worker and client, ROLE.pem and ROLE-key.pem "
+         "(keys 0600): the mutual TLS of `ffwatt scheduler|worker|run --cluster --tls-dir DIR`. Existing files are "
+         "never overwritten.")
 
 
 def _score_options() -> type:
@@ -95,6 +133,18 @@ def _cmd_score(opts) -> int:
         write_frames_csv(opts.frames_csv, result.result)
     sys.stdout.write(json.dumps(as_json(result), indent=2) + "\n" if opts.json else as_text(result))
     return 0
+
+
+def _audit_options() -> type:
+    from ffwatt.contract.audit_report import AuditOptions
+
+    return AuditOptions
+
+
+def _cmd_audit(opts) -> int:
+    from ffwatt.contract.audit_report import run as audit_run
+
+    return audit_run(opts)
 
 
 def _dashboards_options() -> type:
@@ -181,6 +231,13 @@ def _parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
          "score a distorted video against its reference (VMAF, PSNR, SSIM)",
          "Score DISTORTED against REFERENCE in one ffmpeg pass, the runner's own quality pass: VMAF (mean, "
          "harmonic mean, min, 1%% low), PSNR per plane, SSIM. See docs/quality.md.")
+    _add(subparsers, environ, "audit", _audit_options, "runner", _cmd_audit,
+         "recompute every energy figure of a results file from its recorded inputs",
+         "Recompute each scenario's and repetition's energy (the machine's, its own share, per encode), the idle "
+         "checks and the sweeps' energies of RESULTS.json from the inputs the file records, with the formulas of "
+         "ffwatt.contract.formulas, and print each with its inputs, cost and carbon. Exit 0 when every figure "
+         "agrees within 1e-6 relative, 1 naming each scenario that does not, 2 when the file cannot be read. See "
+         "docs/energy.md, 'How to check a figure'.")
     _add(subparsers, environ, "dashboards", _dashboards_options, "runner", _cmd_dashboards,
          "write the Grafana + VictoriaMetrics provisioning tree (dashboards, scrape configs, alerts)",
          "Write what a Grafana + VictoriaMetrics deployment of ffwatt needs, generated from the metric catalog: "
@@ -190,11 +247,17 @@ def _parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
                      "NAME [flags]")
     _add_passthrough(subparsers, "agent", "serve the per-host exporters in one process",
                      "--exporters cpu,gpu --cpu.FLAG VALUE ...")
-    _add(subparsers, environ, "worker", _worker_options, "fleet", _cmd_worker,
+    _add(subparsers, environ, "worker", _fleet("WorkerOptions"), "fleet", _cmd_worker,
          "serve this lab host as a fleet worker (one scenario at a time)",
          "Join a Dask scheduler as one worker for this host: one scenario at a time, capabilities (encoders "
          "ffmpeg can open, GPUs, RAPL) advertised as worker resources. `ffwatt run --cluster SCHEDULER` sends it "
          "scenarios. See docs/fleet.md.", verbose=True)
+    _add(subparsers, environ, "scheduler", _fleet("SchedulerOptions"), "fleet", _cmd_scheduler,
+         "serve the lab's Dask scheduler (loopback, or mutual TLS with --tls-dir)",
+         "Serve Dask's scheduler for `ffwatt worker` and `ffwatt run --cluster`: on 127.0.0.1:8786 by default; "
+         "another address only with the lab's mutual TLS (--tls-dir, `ffwatt fleet certs`); no dashboard unless "
+         "--dashboard. See docs/fleet.md.", verbose=True)
+    _add_fleet(subparsers, environ)
     return parser
 
 

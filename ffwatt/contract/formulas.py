@@ -75,6 +75,14 @@ __all__ = [
     "gpu_process_utilisation",
     "gpu_utilisation_share",
     "per_encode",
+    # issue 30
+    "ATTRIBUTION_VERSION",
+    "DEFAULT_IDLE_BUSY_SHARE",
+    "DEFAULT_ENERGY_PRICE_PER_KWH",
+    "DEFAULT_CORE_HOUR_PRICE",
+    "busy_share",
+    "attributed_energy_joules",
+    "agree",
 ]
 
 JOULES_PER_KWH = 3.6e6
@@ -225,6 +233,13 @@ def _check_price(name: str, price: float) -> float:
     if not math.isfinite(price) or price < 0:
         raise ValueError(f"{name} must be a non-negative finite number, got {price!r}")
     return float(price)
+
+
+DEFAULT_ENERGY_PRICE_PER_KWH = 0.30
+"""The price per kWh the cost exporter and `ffwatt audit` use unless told otherwise (EUR)."""
+
+DEFAULT_CORE_HOUR_PRICE = 0.04
+"""The price per CPU core-hour the cost exporter and `ffwatt audit` use unless told otherwise (EUR)."""
 
 
 def energy_cost(energy_joules: float | None, price_per_kwh: float) -> float | None:
@@ -637,6 +652,76 @@ def attributed_gpu_energy_joules(gpu_joules: float | None, process_utilisation: 
     if process_utilisation is None or not device_utilisation:
         return gpu_joules
     return gpu_joules * min(1.0, process_utilisation / device_utilisation)
+
+
+ATTRIBUTION_VERSION = 1
+"""The version of the attribution rules of this section (`cpu-time-share`, `gpu-whole`,
+`gpu-process-utilisation`, `exclusive`), recorded beside the rule's name in every results entry
+(`energy_attribution_version`): raised whenever one of their formulas changes, so `ffwatt audit`
+never recomputes a figure with a rule it was not made with."""
+
+DEFAULT_IDLE_BUSY_SHARE = 0.05
+"""A window is idle (an idle baseline, the runner's idle probe) only while the machine keeps less
+than this share of its visible CPUs busy (`busy_share`): 5 %, a tenth of a CPU on a 2-CPU VM."""
+
+
+def busy_share(machine_cpu_seconds: float | None, cpus_visible: int | None,
+               window_seconds: float | None) -> float | None:
+    """The share of the visible CPUs the machine kept busy over a window (0..1):
+
+    u = machine_cpu_s / (cpus_visible x window_s)
+
+    `machine_cpu_s` is all CPU time on the machine over the window (/proc/stat). None when an
+    input is unknown or the window holds no CPU time (no CPU, an empty window).
+    """
+    if machine_cpu_seconds is None or cpus_visible is None or window_seconds is None:
+        return None
+    return _ratio(machine_cpu_seconds, cpus_visible * window_seconds) if cpus_visible > 0 else None
+
+
+def attributed_energy_joules(cpu_joules: float | None, gpus: Sequence[tuple[float, float | None, float | None]],
+                             *, gpu_joules: float | None, idle_watts: float | None, window_seconds: float | None,
+                             scenario_cpu_seconds: float | None, machine_cpu_seconds: float | None,
+                             cpus_visible: int) -> float | None:
+    """A scenario's own energy over one window, its CPU part and its GPU part together:
+
+    E_own_J   = E_cpu_own + E_gpu_own
+    E_cpu_own = attributed_cpu_energy_joules(E_cpu, P_idle, window_s, cpu_s, machine_cpu_s, cpus)
+                (0 when the machine's energy has no CPU part: NVML alone)
+    E_gpu_own = sum over GPUs g of attributed_gpu_energy_joules(E_g, mine_g, all_g)
+                (the whole E_gpu when no per-GPU figure is given)
+
+    `gpus` holds one (E_g, mine_g, all_g) per GPU. An `exclusive` scenario (nothing else ran)
+    owns the machine's energy instead, E_own = E. None when nothing was measured or the CPU
+    part's share is unknown (an input of `attributed_cpu_energy_joules` is).
+    """
+    if cpu_joules is None and gpu_joules is None and not gpus:
+        return None
+    own = 0.0
+    if cpu_joules is not None:
+        cpu_own = attributed_cpu_energy_joules(cpu_joules, idle_watts, window_seconds, scenario_cpu_seconds,
+                                               machine_cpu_seconds, cpus_visible)
+        if cpu_own is None:
+            return None
+        own += cpu_own
+    if gpus:
+        own += sum(attributed_gpu_energy_joules(joules, mine, everyone) or 0.0 for joules, mine, everyone in gpus)
+    elif gpu_joules is not None:
+        own += gpu_joules
+    return own
+
+
+def agree(recorded: float | None, recomputed: float | None, relative: float = 1e-6) -> bool:
+    """Whether a recorded figure and its recomputation agree: both unknown, or
+
+    |recorded - recomputed| <= relative x max(|recorded|, |recomputed|)   (or both within 1e-12 of 0)
+
+    `ffwatt audit`'s test of every figure (1e-6: far above float rounding, far below any meter's
+    precision, so only a changed figure or a changed rule fails it).
+    """
+    if recorded is None or recomputed is None:
+        return recorded is None and recomputed is None
+    return math.isclose(recorded, recomputed, rel_tol=relative, abs_tol=1e-12)
 
 
 def per_encode(value: float | None, encodes: int) -> float | None:

@@ -45,6 +45,7 @@ from typing import Any
 import msgspec
 from msgspec import inspect as mi
 
+from ffwatt.catalog import MAX_LABEL_VALUE_LENGTH
 from ffwatt.common.errors import FfwattError
 from ffwatt.contract import formulas
 from ffwatt.contract.formulas import Rendition
@@ -60,13 +61,23 @@ from ffwatt.contract.schema import (
     is_baseline,
 )
 
-__all__ = ["DEFAULT_MAX_BYTES", "DEFAULT_MAX_SCENARIOS", "ResultsError", "load_results_file"]
+__all__ = ["DEFAULT_MAX_BYTES", "DEFAULT_MAX_LABEL_LENGTH", "DEFAULT_MAX_SCENARIOS", "ResultsError",
+           "load_results_file"]
 
 DEFAULT_MAX_BYTES = 32 * 1024 * 1024
 """Files larger than this are rejected (a results file is a few hundred KiB)."""
 
 DEFAULT_MAX_SCENARIOS = 100_000
 """Files with more scenarios than this are rejected before the scenarios are built."""
+
+DEFAULT_MAX_LABEL_LENGTH = MAX_LABEL_VALUE_LENGTH
+"""Longest value (in characters) of a field that becomes a label value: a scenario's name, encoder,
+bitrate, resolution, preset and host, a sweep's name and step scenarios (and a not-run name, shown
+in /health). A scenario over it is skipped, a sweep or not-run entry refuses the file: one long
+name would otherwise be repeated in every series of every scrape (30 MB x 8 series each)."""
+
+# The scenario fields whose values become label values (exporters/results_source.py `scenario_labels`).
+_LABEL_FIELDS = ("name", "encoder", "encoder_type", "bitrate", "resolution", "preset", "host")
 
 PathLike = str | os.PathLike[str]
 
@@ -152,12 +163,14 @@ def load_results_file(
     max_bytes: int = DEFAULT_MAX_BYTES,
     results_dir: PathLike | None = None,
     max_scenarios: int = DEFAULT_MAX_SCENARIOS,
+    max_label_length: int = DEFAULT_MAX_LABEL_LENGTH,
 ) -> ResultsRun:
     """Load and validate one results file (either shape).
 
     `max_bytes`: larger files are rejected before parsing. `results_dir`: when given, the file
     (after resolving symlinks) must lie inside it. `max_scenarios`: files with more scenarios
-    are rejected before the scenarios are decoded.
+    are rejected before the scenarios are decoded. `max_label_length`: the longest label value
+    (`DEFAULT_MAX_LABEL_LENGTH`).
 
     Raises `ResultsError` for every problem (unreadable, not a regular file, too large, not
     UTF-8, not JSON, NaN/Infinity, duplicate keys, wrong types, out of range values, duplicate
@@ -166,7 +179,8 @@ def load_results_file(
     path = Path(path)
     try:
         data, info = _read(path, max_bytes, results_dir)
-        fields = _document(data[3:] if data.startswith(b"\xef\xbb\xbf") else data, max_scenarios, path.name, path)
+        body = data[3:] if data.startswith(b"\xef\xbb\xbf") else data
+        fields = _document(body, max_scenarios, path.name, path, max_label_length)
     except _PathError as exc:
         raise ResultsError(path.name, exc.json_path, exc.reason, path=path) from None
     return ResultsRun(path=path, mtime=info.st_mtime, mtime_ns=info.st_mtime_ns, size=info.st_size, **fields)
@@ -180,27 +194,28 @@ _ANY_DOCUMENT = ResultsDocument[Any]
 _DECODE_ERRORS = (msgspec.DecodeError, msgspec.ValidationError, RecursionError, ValueError)
 
 
-def _document(data: bytes, max_scenarios: int, file: str, path: Path) -> dict[str, Any]:
+def _document(data: bytes, max_scenarios: int, file: str, path: Path, max_label: int) -> dict[str, Any]:
     """The run's fields (keyword arguments of `ResultsRun`)."""
     # The cyclic collector would run dozens of times over the growing heap while millions of
     # floats are allocated (none of them can form a cycle): paused while decoding.
     collecting = gc.isenabled()
     gc.disable()
     try:
-        return _decode_document(data, max_scenarios, file, path)
+        return _decode_document(data, max_scenarios, file, path, max_label)
     finally:
         if collecting:
             gc.enable()
 
 
-def _decode_document(data: bytes, max_scenarios: int, file: str, path: Path) -> dict[str, Any]:
+def _decode_document(data: bytes, max_scenarios: int, file: str, path: Path, max_label: int) -> dict[str, Any]:
     try:
-        return _decode_outline(data, max_scenarios, file, path, fast=True)
+        return _decode_outline(data, max_scenarios, file, path, fast=True, max_label=max_label)
     except _NotJsonError:
-        return _decode_outline(data, max_scenarios, file, path, fast=False)
+        return _decode_outline(data, max_scenarios, file, path, fast=False, max_label=max_label)
 
 
-def _decode_outline(data: bytes, max_scenarios: int, file: str, path: Path, fast: bool) -> dict[str, Any]:
+def _decode_outline(data: bytes, max_scenarios: int, file: str, path: Path, fast: bool,
+                    max_label: int = DEFAULT_MAX_LABEL_LENGTH) -> dict[str, Any]:
     doc = None
     if fast:
         try:
@@ -227,6 +242,7 @@ def _decode_outline(data: bytes, max_scenarios: int, file: str, path: Path, fast
         doc.check()
     except RuleError as exc:
         raise _PathError("$" + exc.path, exc.reason) from None
+    _check_document_labels(doc, max_label)
 
     test_date = doc.test_date
     if test_date is None and doc.test_metadata:
@@ -240,7 +256,7 @@ def _decode_outline(data: bytes, max_scenarios: int, file: str, path: Path, fast
     skipped: list[ResultsError] = []
     for i, (raw, tree) in enumerate(items):
         try:
-            entry = _scenario_entry(i, raw, tree)
+            entry = _scenario_entry(i, raw, tree, max_label)
             if entry.name in seen:
                 raise _PathError(f"$.scenarios[{i}].name", f"duplicate scenario name {describe(entry.name)} "
                                                          f"(first at $.scenarios[{seen[entry.name]}])")
@@ -262,6 +278,22 @@ def _decode_outline(data: bytes, max_scenarios: int, file: str, path: Path, fast
         "environment": environment, "sweeps": tuple(doc.sweeps or ()), "meter": doc.meter,
         "hosts": dict(doc.hosts or {}), "anchor": doc.anchor,
     }
+
+
+def _check_label(value: Any, json_path: str, limit: int) -> None:
+    if type(value) is str and len(value) > limit:
+        raise _PathError(json_path, f"{len(value)} characters, over the limit of {limit} for a label value "
+                                    f"(--max-label-length): {describe(value[:60])}")
+
+
+def _check_document_labels(doc: Any, limit: int) -> None:
+    """Sweep names and steps, and not-run names: over the limit, the file is refused (`_PathError`)."""
+    for k, sweep in enumerate(doc.sweeps or ()):
+        _check_label(sweep.name, f"$.sweeps[{k}].name", limit)
+        for j, step in enumerate(sweep.steps):
+            _check_label(step.scenario, f"$.sweeps[{k}].steps[{j}].scenario", limit)
+    for k, entry in enumerate(doc.not_run or ()):
+        _check_label(entry.name, f"$.not_run[{k}].name", limit)
 
 
 def _check_count(count: int, max_scenarios: int) -> None:
@@ -305,8 +337,8 @@ def _environment(value: dict[str, Any] | None) -> dict[str, Any]:
 # ---------------------------------------------------------------- one scenario
 
 
-def _scenario_entry(i: int, raw: msgspec.Raw | None, tree: Any) -> ScenarioEntry:
-    """The scenario's typed entry, its rules checked; `_PathError` names the bad value."""
+def _scenario_entry(i: int, raw: msgspec.Raw | None, tree: Any, max_label: int) -> ScenarioEntry:
+    """The scenario's typed entry, its label values and rules checked; `_PathError` names the bad value."""
     p = f"$.scenarios[{i}]"
     entry = None
     if raw is not None:
@@ -327,6 +359,8 @@ def _scenario_entry(i: int, raw: msgspec.Raw | None, tree: Any) -> ScenarioEntry
             raise _PathError(found[0], f"duplicate key {describe(found[1])}")
         entry = _convert(tree, ScenarioEntry, p)
         _check_text(entry, p)
+    for key in _LABEL_FIELDS:  # before the rules, whose messages quote values
+        _check_label(getattr(entry, key), f"{p}.{key}", max_label)
     try:
         entry.check()
     except RuleError as exc:
@@ -418,6 +452,7 @@ def _scenario_view(e: ScenarioEntry, i: int) -> Scenario:
             incomplete=bool(e.incomplete), expected_frames=_int(e.expected_frames), media_seconds=e.media_seconds,
             source_duration_unknown=bool(e.source_duration_unknown), output_details=tuple(e.outputs or ()),
             machine_energy_joules=e.machine_energy_joules, energy_attribution=e.energy_attribution,
+            idle_rejected=bool(e.idle_rejected),
             host=e.host, encodes_per_measurement=_int(e.encodes_per_measurement),
         )
     except ValueError as exc:

@@ -134,6 +134,8 @@ class Scenario:
     encodes_per_measurement: int | None = None
     # issue 25
     host: str | None = None  # the fleet worker that ran it (`ffwatt run --cluster`); None in a local run
+    # issue 30: an idle baseline measured while the machine was busy: not the idle power, never a baseline
+    idle_rejected: bool = False
     energy_joules: float | None = field(init=False, default=None)
     energy_source: str | None = field(init=False, default=None)
     mean_power_watts: float | None = field(init=False, default=None)
@@ -263,9 +265,10 @@ class ResultsRun:
 
     @property
     def baseline(self) -> Scenario | None:
-        """The first baseline scenario in file order, or ``None``."""
+        """The first baseline scenario in file order, or ``None``; one flagged `idle_rejected` (taken with
+        the machine busy, issue 30) is never the baseline."""
         for scenario in self.scenarios:
-            if scenario.is_baseline:
+            if scenario.is_baseline and not scenario.idle_rejected:
                 return scenario
         return None
 

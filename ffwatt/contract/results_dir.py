@@ -14,7 +14,14 @@ import stat
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from ffwatt.contract.loading import DEFAULT_MAX_BYTES, DEFAULT_MAX_SCENARIOS, PathLike, ResultsError, load_results_file
+from ffwatt.contract.loading import (
+    DEFAULT_MAX_BYTES,
+    DEFAULT_MAX_LABEL_LENGTH,
+    DEFAULT_MAX_SCENARIOS,
+    PathLike,
+    ResultsError,
+    load_results_file,
+)
 from ffwatt.contract.model import ResultsRun
 
 __all__ = ["DEFAULT_PATTERN", "FUTURE_SLACK", "ResultsDirectory", "results_file_timestamp"]
@@ -66,11 +73,13 @@ class ResultsDirectory:
         *,
         max_bytes: int = DEFAULT_MAX_BYTES,
         max_scenarios: int = DEFAULT_MAX_SCENARIOS,
+        max_label_length: int = DEFAULT_MAX_LABEL_LENGTH,
     ) -> None:
         self.path = Path(path)
         self.pattern = pattern
         self.max_bytes = max_bytes
         self.max_scenarios = max_scenarios
+        self.max_label_length = max_label_length
         self.current: ResultsRun | None = None
         self.last_error: ResultsError | None = None
         self._loaded: tuple[Path, int, int] | None = None
@@ -131,7 +140,7 @@ class ResultsDirectory:
             return None
         try:
             run = load_results_file(newest, max_bytes=self.max_bytes, results_dir=self.path,
-                                    max_scenarios=self.max_scenarios)
+                                    max_scenarios=self.max_scenarios, max_label_length=self.max_label_length)
         except ResultsError as exc:
             self._failed = signature
             self.last_error = exc

@@ -14,6 +14,9 @@ Invariants:
 * numbers are finite (`allow_nan=False`): a NaN is a bug, refused here;
 * a failure to write is a `ResultsWriteError` naming the directory; the previous
   complete file stays in place;
+* a document that names a URL anywhere (the meter's exporters or TSDB, an error about one)
+  is written mode 0600, readable by the runner's user only: a URL says where the lab's
+  meters are and with which user, even with its password redacted; others are 0644;
 * capacity sweeps (`sweeps`, top level, only when the run has one) are the exception to
   the first rule: their summaries keep `null` for unknown values (`knee_streams` when
   even the first step fell behind, `net_power_watts` without a baseline), as
@@ -137,7 +140,7 @@ class ResultsWriter:
                 f.write(text)
                 f.flush()
                 os.fsync(f.fileno())
-            os.chmod(tmp, 0o644)
+            os.chmod(tmp, 0o600 if "://" in text else 0o644)
             os.replace(tmp, self.path)
             tmp = None
         except OSError as exc:

@@ -34,7 +34,7 @@ from ffwatt.contract import formulas
 
 __all__ = [
     "ENERGY_SOURCES", "FORMAT_VERSION", "MAX_INT", "MEASURED_ENERGY_SOURCES", "SCENARIO_FIELDS",
-    "AnchorRecord", "MeterRecord", "NotRun", "OutputEntry", "QualityDetail", "RepetitionEntry", "ResultsDocument", "RuleError",
+    "AnchorRecord", "EnergyInputs", "GpuInputs", "IdleCheckRecord", "IdleRecord", "MeterRecord", "NotRun", "OutputEntry", "QualityDetail", "RepetitionEntry", "ResultsDocument", "RuleError",
     "ScenarioEntry", "SourceEntry", "Sweep",
     "SweepStep", "describe", "is_baseline",
 ]
@@ -248,6 +248,47 @@ class SourceEntry(msgspec.Struct, frozen=True, omit_defaults=True, **_STRUCT):
             raise RuleError(".sha256", f"must be 64 lowercase hex digits, got {describe(self.sha256)}")
 
 
+class GpuInputs(msgspec.Struct, frozen=True, omit_defaults=True, **_STRUCT):
+    """issue 30: one GPU over a measurement window: its energy, and NVML's per-process utilisation
+    summed over the window's samples (the scenario's processes' and every process's, engine-percent;
+    `formulas.gpu_utilisation_share`), None where the driver did not say."""
+
+    expect: ClassVar[str] = 'an object like {"uuid": "GPU-...", "energy_joules": 312.5}'
+
+    uuid: Text
+    energy_joules: Joules
+    scenario_utilisation: NonNegative | None = None
+    all_utilisation: NonNegative | None = None
+
+
+class EnergyInputs(msgspec.Struct, frozen=True, omit_defaults=True, **_STRUCT):
+    """issue 30: one measurement window (one repetition) and every input its energy was computed
+    from, so `ffwatt audit` can recompute it: the figures are the *window's* (all its `encodes`
+    together), where the scenario's and its repetitions' are per single encode. Unknown is None."""
+
+    expect: ClassVar[str] = "an object"
+
+    window_s: NonNegative | None = None  # the meter's window (monotonic seconds)
+    encodes: PositiveCount | None = None  # encodes back to back in the window
+    cpu_seconds: NonNegative | None = None  # the scenario's process trees' CPU time (wait4); None for a baseline
+    machine_cpu_seconds: NonNegative | None = None  # all CPU time on the machine (/proc/stat)
+    cpus_visible: PositiveCount | None = None
+    busy_share: NonNegative | None = None  # machine_cpu_seconds / (cpus_visible x window_s)
+    energy_source: EnergySource | None = None
+    machine_energy_joules: Joules | None = None  # the machine's over the window: the CPU part + the GPU part
+    cpu_energy_joules: Joules | None = None  # the RAPL (or model, or TSDB) part; None: no CPU part
+    gpu_energy_joules: Joules | None = None  # the NVML part; None: no GPU part
+    gpus: Annotated[list[GpuInputs] | None, msgspec.Meta(description="an array of GPU objects")] = None
+    attribution: Text | None = None  # the rule applied to this window (`energy_attribution`'s names)
+    idle_watts: NonNegative | None = None  # the idle power taken out; None when not used (exclusive)
+    idle_source: Text | None = None  # where it came from: "baseline", "probe" or "model"
+    idle_accepted: Annotated[bool, msgspec.Meta(description="true or false")] | None = None  # an idle baseline's
+    model_watts_per_thread: Positive | None = None  # the CPU model's figure, where the energy or idle term is modelled
+
+    def check(self) -> None:
+        _integral(self, ("encodes", "cpus_visible"), 1)
+
+
 class RepetitionEntry(msgspec.Struct, omit_defaults=True, **_STRUCT):
     """One repetition of a scenario that ran N times; unknown parts are `None`."""
 
@@ -340,6 +381,13 @@ class ScenarioEntry(msgspec.Struct, omit_defaults=True, **_STRUCT):
     # issue 25: fleet runs (`ffwatt run --cluster`); absent in local runs
     host: Text | None = None  # the worker (its --name) that ran the scenario; its environment is the header's hosts[host]
     lost_attempt_hosts: Annotated[list[Text] | None, msgspec.Meta(description="an array of host names")] = None
+    # issue 30: the attribution rule's version (formulas.ATTRIBUTION_VERSION), each repetition's window with every
+    # input of its energy (in `repetitions` order; one for a scenario measured once), and an idle baseline's check
+    energy_attribution_version: PositiveCount | None = None
+    energy_inputs: Annotated[list[EnergyInputs] | None,
+                             msgspec.Meta(description="an array of measurement window objects")] = None
+    idle_rejected: Annotated[bool, msgspec.Meta(description="true or false")] | None = None
+    idle_busy_share: NonNegative | None = None
 
     def check(self) -> None:
         """The rules msgspec's types cannot say; `RuleError` names the field."""
@@ -347,7 +395,12 @@ class ScenarioEntry(msgspec.Struct, omit_defaults=True, **_STRUCT):
             raise RuleError(".name", f"must be a non-empty string, got {describe(self.name)}")
         _integral(self, _COUNTS)
         _integral(self, ("streams",), 1)
-        _integral(self, ("encodes_per_measurement",), 1)
+        _integral(self, ("encodes_per_measurement", "energy_attribution_version"), 1)
+        for k, inputs in enumerate(self.energy_inputs or ()):
+            try:
+                inputs.check()
+            except RuleError as exc:
+                raise RuleError(f".energy_inputs[{k}]{exc.path}", exc.reason) from None
         if self.encoder is not None and self.encoder_type is not None and self.encoder != self.encoder_type:
             raise RuleError(".encoder_type",
                             f"conflicts with encoder ({describe(self.encoder_type)} vs {describe(self.encoder)})")
@@ -457,8 +510,8 @@ class MeterRecord(msgspec.Struct, frozen=True, omit_defaults=True, **_STRUCT):
 
     expect: ClassVar[str] = "an object"
     RESUME_KEYS: ClassVar[tuple[str, ...]] = (
-        "mode", "powercap_root", "cpu_metrics_url", "gpu_metrics_url", "tsdb_url", "model_watts_per_thread",
-        "attribution", "min_window_seconds", "sample_interval_seconds")
+        "mode", "source", "powercap_root", "cpu_metrics_url", "gpu_metrics_url", "tsdb_url", "model_watts_per_thread",
+        "attribution", "attribution_version", "min_window_seconds", "sample_interval_seconds")
 
     mode: Annotated[Literal["in-process", "exporters"], msgspec.Meta(description='"in-process" or "exporters"')]
     source: Text | None = None  # what the meter found at the start: rapl, nvml, rapl+nvml, model, simulated, tsdb, none
@@ -475,11 +528,50 @@ class MeterRecord(msgspec.Struct, frozen=True, omit_defaults=True, **_STRUCT):
     model_idle_fraction: NonNegative | None = None
     model_why: Text | None = None
     attribution: Text | None = None  # "cpu-time-share" or "exclusive"
+    attribution_version: PositiveCount | None = None  # issue 30: formulas.ATTRIBUTION_VERSION
     idle_power_from: Text | None = None
     order: Text | None = None  # "shuffled" or "sequential"
     seed: Annotated[int, msgspec.Meta(ge=0, le=MAX_INT)] | None = None
     min_window_seconds: NonNegative | None = None
     cool_down_seconds: NonNegative | None = None
+
+
+class IdleCheckRecord(msgspec.Struct, frozen=True, omit_defaults=True, **_STRUCT):
+    """issue 30: one window checked for idleness (an idle baseline's, the runner's probe): what it
+    measured, its busy share, and whether it was accepted as the machine's idle power (`why` not)."""
+
+    expect: ClassVar[str] = 'an object like {"origin": "probe", "accepted": true, "watts": 23.1}'
+
+    origin: Text  # "baseline" or "probe"
+    accepted: Annotated[bool, msgspec.Meta(description="true or false")]
+    scenario: Text | None = None  # a baseline's name
+    host: Text | None = None  # fleet runs: the host it measured
+    energy_source: Text | None = None
+    window_s: NonNegative | None = None
+    cpu_energy_joules: Joules | None = None
+    machine_cpu_seconds: NonNegative | None = None
+    cpus_visible: PositiveCount | None = None
+    busy_share: NonNegative | None = None
+    watts: NonNegative | None = None  # cpu_energy_joules / window_s
+    why: Text | None = None
+
+
+class IdleRecord(msgspec.Struct, omit_defaults=True, **_STRUCT):
+    """issue 30: the idle power the run's attribution took out: the figure last used (`watts`, its
+    `source`: baseline, probe or model; the busy share and window of the measurement it came from),
+    the idle threshold and probe settings, and every idle check the run made (`checks`)."""
+
+    expect: ClassVar[str] = "an object"
+
+    threshold: NonNegative | None = None  # busy share under which a window is idle
+    probe_seconds: NonNegative | None = None  # None: --no-idle-probe
+    watts: NonNegative | None = None
+    source: Text | None = None
+    busy_share: NonNegative | None = None
+    window_s: NonNegative | None = None
+    scenario: Text | None = None
+    host: Text | None = None
+    checks: Annotated[list[IdleCheckRecord] | None, msgspec.Meta(description="an array of idle checks")] = None
 
 
 class AnchorRecord(msgspec.Struct, frozen=True, omit_defaults=True, **_STRUCT):
@@ -528,6 +620,8 @@ class ResultsDocument(msgspec.Struct, Generic[S], omit_defaults=True, **_STRUCT)
     meter: MeterRecord | None = None
     # issue 29: the default anchor of a report: the scenario file's first encoder/preset
     anchor: AnchorRecord | None = None
+    # issue 30: the idle power the attribution took out, and every idle check of the run
+    idle: IdleRecord | None = None
 
     def check(self) -> None:
         _integral(self, ("format_version",), 1)

@@ -7,11 +7,15 @@ The machine's modelled power is `watts_per_thread x threads visible here`
 (`formulas.cpu_thread_model_power_watts`), a VM's share of its host's socket, never the
 whole socket. The figure comes from, in order:
 
-1. `--tdp-watts` (the package's TDP) when given, divided by the package's threads as below,
-   or by the threads visible here when those are unknown (the user said what this machine draws);
+0. `--watts-per-thread W`: the figure itself (alone: with a TDP it would be said twice);
+1. `--tdp-watts` (the CPU *package's* TDP) when given, divided by the package's threads as below;
+   when those are unknown (under a hypervisor, a CPU name without a core count) it is refused
+   (`ModelFigureError`) with the fix: dividing a package's TDP by a VM's 2 vCPUs would charge each
+   of them half a socket (issue 30);
 2. the CPU model's TDP from CodeCarbon's table (`ffwatt/energy/data/cpu_power.csv`, a generated copy:
    `scripts/update_cpu_power.py`) matched on /proc/cpuinfo's `model name`, divided by the
    package's threads:
+   * `--package-threads N` when given (the host CPU's threads per package),
    * the name's own core count when it has one ("AMD EPYC 7763 64-Core Processor": 64 cores,
      x 2 with SMT, i.e. when the `ht` flag is set),
    * else, on bare metal, /proc/cpuinfo's `siblings` (threads per physical package),
@@ -35,14 +39,19 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from ffwatt.common.errors import FfwattError
 from ffwatt.contract import formulas
 
-__all__ = ["ModelFigure", "model_figure", "this_machine", "cpu_model_name", "TABLE_PATH", "load_table", "match_tdp"]
+__all__ = ["ModelFigure", "ModelFigureError", "model_figure", "this_machine", "cpu_model_name", "TABLE_PATH", "load_table", "match_tdp"]
 
 TABLE_PATH = Path(__file__).resolve().parent / "data" / "cpu_power.csv"
 
 _NOISE = re.compile(r"\(r\)|\(tm\)|®|™|\bcpu\b|\bprocessor\b|\b\d+-core\b|@.*$|,")
 _CORES = re.compile(r"\b(\d+)-core\b", re.IGNORECASE)
+
+
+class ModelFigureError(FfwattError, ValueError):
+    """The CPU model's settings cannot be honoured on this machine; the message says what to give instead."""
 
 
 @dataclass(frozen=True)
@@ -126,16 +135,31 @@ def _package_threads(cpuinfo_text: str, model_name: str | None) -> tuple[int | N
 
 
 def model_figure(cpuinfo_text: str, threads_visible: int, tdp_override: float | None = None,
-                 table_path: str = str(TABLE_PATH)) -> ModelFigure:
-    """The model's watts per thread for this machine: see the module docstring."""
+                 table_path: str = str(TABLE_PATH), *, package_threads: int | None = None,
+                 watts_per_thread: float | None = None) -> ModelFigure:
+    """The model's watts per thread for this machine: see the module docstring. `ModelFigureError` when
+    the settings cannot be honoured here (a package TDP whose package's threads are unknown)."""
     name = cpu_model_name(cpuinfo_text)
-    threads, how = _package_threads(cpuinfo_text, name)
+    if watts_per_thread is not None:
+        if tdp_override is not None or package_threads is not None:
+            raise ModelFigureError("--watts-per-thread is the model's figure itself: give it alone, without "
+                                   "--tdp-watts or --package-threads")
+        formulas.watts_per_thread(watts_per_thread, 1)  # ValueError for a bad figure
+        return ModelFigure(watts_per_thread, f"--watts-per-thread {watts_per_thread:g} W", name, None, None)
+    if package_threads is not None:
+        threads, how = package_threads, f"--package-threads {package_threads}"
+    else:
+        threads, how = _package_threads(cpuinfo_text, name)
     if tdp_override is not None:
-        divisor = threads or threads_visible
-        basis = how if threads else f"{how}; divided by the {threads_visible} thread(s) visible here"
-        return ModelFigure(formulas.watts_per_thread(tdp_override, divisor),
-                           f"--tdp-watts {tdp_override:g} W / {divisor} thread(s) ({basis})", name, tdp_override,
-                           divisor)
+        if threads is None:
+            raise ModelFigureError(
+                f"--tdp-watts {tdp_override:g} is the CPU package's TDP, but {how}: dividing it by the "
+                f"{threads_visible} thread(s) visible here would charge them the whole package. Give the "
+                "package's hardware threads (--package-threads N, the host CPU's), or the figure per thread "
+                "itself (--watts-per-thread W)")
+        return ModelFigure(formulas.watts_per_thread(tdp_override, threads),
+                           f"--tdp-watts {tdp_override:g} W / {threads} thread(s) ({how})", name, tdp_override,
+                           threads)
     matched = match_tdp(name, load_table(table_path)) if name else None
     if matched is None:
         what = f"CPU {name!r} is not in the TDP table" if name else "/proc/cpuinfo names no CPU model"
@@ -144,17 +168,19 @@ def model_figure(cpuinfo_text: str, threads_visible: int, tdp_override: float | 
     entry, tdp = matched
     if threads is None:
         return ModelFigure(formulas.DEFAULT_WATTS_PER_THREAD,
-                           f"CPU {name!r} is {entry!r} ({tdp:g} W TDP) but {how}: the default "
-                           f"{formulas.DEFAULT_WATTS_PER_THREAD:g} W per thread", name, None, None)
+                           f"CPU {name!r} is {entry!r} ({tdp:g} W TDP) but {how} (--package-threads N gives it): "
+                           f"the default {formulas.DEFAULT_WATTS_PER_THREAD:g} W per thread", name, None, None)
     return ModelFigure(formulas.watts_per_thread(tdp, threads),
                        f"CPU {name!r} is {entry!r}: {tdp:g} W TDP / {threads} threads ({how})", name, tdp, threads)
 
 
-def this_machine(tdp_override: float | None = None) -> ModelFigure:
+def this_machine(tdp_override: float | None = None, *, package_threads: int | None = None,
+                 watts_per_thread: float | None = None) -> ModelFigure:
     """`model_figure` for the machine this runs on (/proc/cpuinfo, the threads visible here)."""
     try:
         with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
             text = f.read()
     except OSError:
         text = ""
-    return model_figure(text, os.cpu_count() or 1, tdp_override)
+    return model_figure(text, os.cpu_count() or 1, tdp_override, package_threads=package_threads,
+                        watts_per_thread=watts_per_thread)

@@ -14,7 +14,7 @@ import json
 import urllib.error
 from collections.abc import Callable
 
-from ffwatt.common.urls import open_url, redact
+from ffwatt.common.urls import open_url, redact, scrub
 from ffwatt.energy.counters import Counters, cpu_energy_series, gpu_energy_series
 from ffwatt.energy.source import SourceError
 
@@ -40,7 +40,7 @@ def _get(url: str, timeout: float, ca_file: str | None = None) -> bytes:
             return exc.read()  # /health answers 503 with its JSON when failing
         raise SourceError(f"{redact(url)}: HTTP {exc.code} {exc.reason}") from exc
     except (OSError, ValueError) as exc:
-        raise SourceError(redact(f"{url}: {getattr(exc, 'reason', None) or exc}")) from exc
+        raise SourceError(scrub(f"{redact(url)}: {getattr(exc, 'reason', None) or exc}", url)) from exc
 
 
 class ExporterSource:
@@ -57,6 +57,7 @@ class ExporterSource:
         self.what = what
         self.timeout = timeout
         self.ca_file = ca_file
+        self.faults: list[str] = []  # an exporter's counter that goes back was reset (its restart): `increase` counts it
 
     @classmethod
     def cpu(cls, url: str, timeout: float, ca_file: str | None = None) -> ExporterSource:

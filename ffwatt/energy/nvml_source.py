@@ -29,6 +29,7 @@ class NvmlSource:
     def __init__(self) -> None:
         self._nvml = None
         self._error: str | None = None
+        self.faults: list[str] = []  # NVML's counter (64-bit mJ since the driver loaded) does not wrap
 
     def read(self) -> Counters:
         from ffwatt.readers import nvml  # imported here: a host without a GPU never loads pynvml's library

@@ -12,7 +12,9 @@ then the model (ffwatt/runner/meter/choice.py says which when).
 
 Errors: `SourceError` when a source cannot be read now (its message names where, never with a
 URL's credentials). A counter source that has no counters here (no RAPL on a VM) is not an error:
-`read()` gives `{}` and `why_no_counters()` says why.
+`read()` gives `{}` and `why_no_counters()` says why. A counter that misbehaved between two reads
+(RAPL's `energy_uj` going back by less than a wrap would take) is not an error of the read either:
+the source appends it to `faults`, and the meter leaves that window's energy unknown.
 """
 
 from __future__ import annotations
@@ -58,6 +60,10 @@ class CounterSource(EnergySource, Protocol):
     """Joules counters read at moments; the energy over a window is their increase."""
 
     required: bool  # named by the user (a URL): when it cannot be read the energy is unknown, never estimated
+    # issue 30: what went wrong with a counter between two reads that `read()` could not take back (a counter
+    # that went back without wrapping), newest last; a meter compares the list's length at a window's start
+    # and end, and a window that saw one has no known energy
+    faults: list[str]
 
     def read(self) -> Counters:
         """The counters now; `{}` when this source has none here; `SourceError` when it cannot be read."""

@@ -1,4 +1,4 @@
-"""`ffwatt agent` (or `python -m exporters agent`): the per-host exporters in one process.
+"""`ffwatt agent` (or `python -m ffwatt.exporters agent`): the per-host exporters in one process.
 
 A lab host runs the catalog's `per_host` exporters (cpu, docker, gpu, ffmpeg). As
 separate Python processes each pays the interpreter, prometheus_client and its

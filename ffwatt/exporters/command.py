@@ -1,4 +1,4 @@
-"""`ffwatt exporter NAME [flags]` (alias: `python -m exporters NAME`): serve one exporter, or
+"""`ffwatt exporter NAME [flags]` (alias: `python -m ffwatt.exporters NAME`): serve one exporter, or
 the per-host exporters in one process with `agent` (ffwatt/exporters/agent.py).
 `ffwatt exporter NAME --help` lists the exporter's settings."""
 
@@ -18,7 +18,7 @@ def main(argv: Sequence[str]) -> int:
     if not argv or argv[0] in ("-h", "--help"):
         print(f"usage: ffwatt exporter {{{','.join(EXPORTER_CLASSES)}}} [flags]\n"
               "       ffwatt exporter agent [--exporters cpu,docker,gpu,ffmpeg] [--NAME.FLAG VALUE ...]\n"
-              "(python -m exporters is the same command)")
+              "(python -m ffwatt.exporters is the same command)")
         return 0 if argv else 2
     if argv[0] == "agent":
         return agent.main(argv[1:])

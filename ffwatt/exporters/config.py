@@ -45,13 +45,24 @@ def server_settings() -> tuple[Setting, ...]:
                 "network of the host)."),
         Setting("max-connections", 0, "Most connections served at once; at the cap the longest idle one makes room, else 503, counted. 0: 256, plus "
                 "--max-streams for the ffmpeg exporter.", non_negative_int),
+        Setting("max-connections-per-peer", 0, "Most connections from one address (IPv6: one /64); at the cap the "
+                "peer's longest idle or slowest head makes room, else 503. 0: half of --max-connections (plus "
+                "--max-streams for the ffmpeg exporter).", non_negative_int),
+        Setting("max-head-connections", 0, "Most connections in the middle of a request head or TLS handshake; at "
+                "the cap the slowest makes room (slowloris). 0: half of --max-connections.", non_negative_int),
         Setting("head-timeout", 10.0, "Seconds a request's head (request line, headers, TLS handshake) may take "
                 "from its first byte.", positive_float),
+        Setting("min-head-rate", 128.0, "Bytes/s a request head must average after its first 2 s, or the "
+                "connection is closed.", positive_float),
         Setting("idle-timeout", 15.0, "Seconds a connection may stay silent before it is closed.", positive_float),
         Setting("min-body-rate", 16.0, "Bytes/s a request body must average after a 30 s grace, or the "
                 "connection is closed.", positive_float),
         Setting("max-body-rate", 262144.0, "Bytes/s a request body is read at most (after a burst of as many "
                 "bytes): bounds the CPU one pusher takes.", positive_float),
+        Setting("auth-failures-per-minute", 10.0, "Failed basic-auth password checks one peer may cause per minute "
+                "(in a burst of as many); beyond, 429 without a check (bcrypt).", positive_float),
+        Setting("auth-checks-per-second", 2.0, "Basic-auth password checks of credentials not checked recently, all "
+                "peers together, per second (in a burst of 4 s of them); beyond, 429.", positive_float),
     )
 
 

@@ -1,8 +1,12 @@
-"""The bound on label values that come from outside (stream names, container names, images).
+"""The bound on label values that come from outside (stream names, container names, images,
+scenario names).
 
 One setting, `--max-label-length` (env FFWATT_MAX_LABEL_LENGTH), shared by the exporters
 whose label values someone else chooses: rtmp (application and stream names from
-publishers), ffmpeg (pushed stream names), docker (container names and images).
+publishers), ffmpeg (pushed stream names), docker (container names and images), results, qoe
+and cost (the results file's names, checked by the loader, ffwatt/contract/loading.py). Behind
+them all, `Samples.add` leaves out any sample with a longer label value (and says so), so no
+exporter can serve one.
 
 Over the bound a value is refused, never cut: two long names with the same first N
 characters would otherwise become one series (a duplicate sample breaks the whole
@@ -14,13 +18,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from ffwatt.catalog import MAX_LABEL_VALUE_LENGTH as DEFAULT_MAX_LABEL_LENGTH
 from ffwatt.exporters.config import Setting, positive_int
 
-DEFAULT_MAX_LABEL_LENGTH = 256
+__all__ = ["DEFAULT_MAX_LABEL_LENGTH", "MAX_LABEL_LENGTH", "LongLabels", "too_long"]
 
 MAX_LABEL_LENGTH = Setting(
     "max-label-length", DEFAULT_MAX_LABEL_LENGTH,
-    "Longest label value taken from outside (stream, application, container or image name), in "
+    "Longest label value taken from outside (stream, application, container, image or scenario name), in "
     "characters; an item with a longer one is left out and /health says so.", positive_int)
 
 

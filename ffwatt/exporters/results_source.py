@@ -14,6 +14,7 @@ from ffwatt.contract.loading import DEFAULT_MAX_BYTES, DEFAULT_MAX_SCENARIOS, Re
 from ffwatt.contract.model import ResultsRun, Scenario
 from ffwatt.contract.results_dir import ResultsDirectory
 from ffwatt.exporters.config import Setting
+from ffwatt.exporters.labels import MAX_LABEL_LENGTH
 from ffwatt.exporters.runtime import Exporter, SourceError
 from ffwatt.exporters.samples import Samples
 
@@ -24,6 +25,7 @@ RESULTS_SETTINGS = (
     Setting("max-file-bytes", DEFAULT_MAX_BYTES, "Results files larger than this are rejected.", int),
     Setting("max-scenarios", DEFAULT_MAX_SCENARIOS,
             "Results files with more scenarios than this are rejected (before they are built).", int),
+    MAX_LABEL_LENGTH,
 )
 
 
@@ -52,7 +54,8 @@ class ResultsFileExporter(Exporter):
     def __init__(self, config):
         super().__init__(config)
         self.directory = ResultsDirectory(config.results_dir, max_bytes=config.max_file_bytes,
-                                          max_scenarios=config.max_scenarios)
+                                          max_scenarios=config.max_scenarios,
+                                          max_label_length=config.max_label_length)
         self._published: ResultsRun | None = None
         self.partially_bad_files = 0
 

@@ -39,6 +39,7 @@ import requests
 import urllib3
 
 from ffwatt.catalog import metrics as m
+from ffwatt.common.urls import redact, scrub
 from ffwatt.exporters.config import Setting, positive_float, positive_int
 from ffwatt.exporters.labels import MAX_LABEL_LENGTH, LongLabels
 from ffwatt.exporters.rtmp_stat import DEFAULT_MAX_BYTES, DEFAULT_MAX_STREAMS, Stat, StatError, Stream, parse_stat
@@ -57,21 +58,24 @@ def fetch(url: str, *, timeout: float, max_bytes: int, session: requests.Session
     (requests' own timeout bounds each read, not the answer). `SourceError` otherwise."""
     deadline = time.monotonic() + timeout
     http = session if session is not None else requests.Session()
+    shown = redact(url)  # the user info authenticates; messages never show its password
     try:
-        with http.get(url, timeout=(timeout, timeout), stream=True, headers={"Accept-Encoding": "identity"}) as r:
+        # No redirect followed: basic auth from the URL's user info must not go where a 3xx points.
+        with http.get(url, timeout=(timeout, timeout), stream=True, headers={"Accept-Encoding": "identity"},
+                      allow_redirects=False) as r:
             if r.status_code != 200:
-                raise SourceError(f"{url} answered HTTP {r.status_code}")
+                raise SourceError(f"{shown} answered HTTP {r.status_code}")
             declared = r.headers.get("Content-Length", "")
             if declared.isdigit() and int(declared) > max_bytes:
-                raise SourceError(f"{url}: body of {int(declared)} bytes is over the limit of {max_bytes} bytes "
+                raise SourceError(f"{shown}: body of {int(declared)} bytes is over the limit of {max_bytes} bytes "
                                   "(--max-body-bytes)")
-            return _read_body(r, url, deadline, timeout, max_bytes)
+            return _read_body(r, shown, deadline, timeout, max_bytes)
     except requests.Timeout:
-        raise SourceError(f"{url}: no answer within {timeout:g} s (--stat-timeout)") from None
+        raise SourceError(f"{shown}: no answer within {timeout:g} s (--stat-timeout)") from None
     except requests.ConnectionError as exc:
-        raise SourceError(f"{url} unreachable: {_reason(exc)}") from None
+        raise SourceError(scrub(f"{shown} unreachable: {_reason(exc)}", url)) from None
     except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
-        raise SourceError(f"{url}: {_reason(exc)}") from None
+        raise SourceError(scrub(f"{shown}: {_reason(exc)}", url)) from None
     finally:
         if session is None:
             http.close()
@@ -160,7 +164,7 @@ class RtmpExporter(Exporter):
         try:
             stat = parse_stat(body, max_bytes=self.max_bytes, max_streams=self.max_streams)
         except StatError as exc:
-            raise SourceError(f"{self.stat_url}: {exc}") from None
+            raise SourceError(scrub(f"{redact(self.stat_url)}: {exc}", self.stat_url)) from None
         parse_seconds = time.perf_counter() - t0
         labels = stream_labels(stat, self.stream_names)
         long_labels = LongLabels(self.max_label, "stream")
@@ -185,7 +189,7 @@ class RtmpExporter(Exporter):
 
     def health_details(self) -> dict:
         return {
-            "stat_url": self.stat_url,
+            "stat_url": redact(self.stat_url),
             "stat_timeout_seconds": self.timeout,
             "max_body_bytes": self.max_bytes,
             "max_streams": self.max_streams,

@@ -21,7 +21,7 @@ from functools import partial
 from http.server import BaseHTTPRequestHandler
 from typing import ClassVar
 
-from ffwatt.catalog import EXPORTERS
+from ffwatt.catalog import EXPORTERS, MAX_LABEL_VALUE_LENGTH
 from ffwatt.catalog import metrics as m
 from ffwatt.common.errors import FfwattError
 from ffwatt.common.version import ffwatt_version
@@ -114,7 +114,9 @@ class Runtime:
 
     # --- refresh loop --------------------------------------------------------------
     def refresh_once(self) -> None:
-        out = Samples(self.exporter.name)
+        # a net behind the exporter's own --max-label-length, never below the default (reasons, names)
+        limit = max(int(getattr(self.exporter.config, "max_label_length", 0) or 0), MAX_LABEL_VALUE_LENGTH)
+        out = Samples(self.exporter.name, max_label_length=limit)
         begin = time.monotonic()
         try:
             self.exporter.refresh(out)
@@ -346,11 +348,5 @@ def build(exporter_cls: type[Exporter], argv=None, environ=None) -> Runtime:
         raise WebConfigError(f"ffwatt {spec.name}: --web-config-file: {exc}") from None
     exporter = exporter_cls(config)
     return Runtime(exporter, listen_address=config.listen_address, port=config.port,
-                   refresh_interval=config.refresh_interval, limits=limits_from(config), web=web)
+                   refresh_interval=config.refresh_interval, limits=Limits.from_settings(config), web=web)
 
-
-def limits_from(config: argparse.Namespace) -> Limits:
-    # An exporter that takes pushes holds a connection per stream: its cap makes room for them.
-    cap = config.max_connections or Limits.max_connections + int(getattr(config, "max_streams", 0) or 0)
-    return Limits(max_connections=cap, head_timeout=config.head_timeout, idle_timeout=config.idle_timeout,
-                  min_body_rate=config.min_body_rate, max_body_rate=config.max_body_rate)

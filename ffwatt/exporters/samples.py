@@ -17,14 +17,17 @@ from prometheus_client.core import (
 )
 from prometheus_client.metrics_core import Metric as Family
 
-from ffwatt.catalog import Metric, metrics_of
+from ffwatt.catalog import MAX_LABEL_VALUE_LENGTH, Metric, metrics_of
 
 
 class Samples:
     """Collects one refresh's readings for one exporter."""
 
-    def __init__(self, exporter: str, metrics: Iterable[Metric] | None = None):
+    def __init__(self, exporter: str, metrics: Iterable[Metric] | None = None, *,
+                 max_label_length: int = MAX_LABEL_VALUE_LENGTH):
         self.exporter = exporter
+        self.max_label_length = max_label_length
+        self._long_labels = 0
         allowed = tuple(metrics) if metrics is not None else metrics_of(exporter)
         self._values: dict[Metric, dict[tuple[str, ...], float]] = {m: {} for m in allowed}
         # by name (a str hashes once; a catalog Metric hashes all its fields each time): the label names, the values
@@ -50,7 +53,14 @@ class Samples:
             return
         if metric.kind == "counter" and value < 0:
             raise ValueError(f"{metric.name}: a counter cannot be negative ({value})")
-        values[tuple([str(labels[name]) for name in metric.labels])] = value
+        key = tuple([str(labels[name]) for name in metric.labels])
+        if key and max(map(len, key)) > self.max_label_length:  # never served, whatever the source let in
+            self._long_labels += 1
+            if self._long_labels == 1:
+                self.warn(f"samples left out: a label value over {self.max_label_length} characters "
+                          f"({metric.name}, --max-label-length)")
+            return
+        values[key] = value
 
     def warn(self, message: str) -> None:
         """A problem that leaves the data usable: /health says degraded with the message."""

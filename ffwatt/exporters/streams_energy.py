@@ -7,7 +7,8 @@ everything else and idle, kept as monotonic joules counters (issue 32; docs/expo
 
 Per interval (`--refresh-interval`, 1 s): `streams_meter.IntervalMeter` reads the machine's energy
 in process (RAPL under `--powercap-root`, NVML unless `--nvml false`, else the per-thread CPU model
-of `--tdp-watts` or the CPU's TDP, labelled as the runner labels it), and `streams_split` charges
+of `--tdp-watts`/`--package-threads`/`--watts-per-thread` or the CPU's TDP, labelled as the runner
+labels it), and `streams_split` charges
 each stream its share by the runner's rule; the rest goes to other and idle, so the counters
 always add up: sum of `ffwatt_stream_energy_joules_total` + other + idle = the machine's energy
 since the collector started (a stream's counter leaves with its series after `--ended-retention`).
@@ -33,7 +34,7 @@ from ffwatt.energy.nvml_source import NvmlSource
 from ffwatt.energy.rapl_source import DEFAULT_POWERCAP_ROOT, RaplSource
 from ffwatt.energy.reading import EnergyReading
 from ffwatt.energy.source import CounterSource
-from ffwatt.exporters.config import Setting, non_negative_float, positive_float
+from ffwatt.exporters.config import Setting, non_negative_float, positive_float, positive_int
 from ffwatt.exporters.samples import Samples
 from ffwatt.exporters.streams_meter import Interval, IntervalMeter
 from ffwatt.exporters.streams_split import Consumer, Split, split_interval
@@ -48,8 +49,13 @@ ENERGY_SETTINGS = (
             "no RAPL."),
     Setting("nvml", True, "Read every GPU's NVML energy counter and per-process utilisation (false: not).",
             boolean),
-    Setting("tdp-watts", None, "CPU package TDP in watts for the CPU model used without RAPL/NVML (default: the "
-            "CPU's TDP from CodeCarbon's table, else 5 W per thread).", positive_float),
+    Setting("tdp-watts", None, "The CPU package's TDP in watts for the CPU model used without RAPL/NVML, as the "
+            "runner's (default: the CPU's TDP from CodeCarbon's table, else 5 W per thread); under a hypervisor "
+            "with --package-threads.", positive_float),
+    Setting("package-threads", None, "Hardware threads of the CPU package the TDP is the package's (the host "
+            "CPU's), as the runner's.", positive_int),
+    Setting("watts-per-thread", None, "The CPU model's watts per hardware thread at full load, given directly "
+            "(alone: not with --tdp-watts), as the runner's.", positive_float),
     Setting("idle-watts", None, "The machine's idle power in watts, taken out of each interval's energy before "
             "the active part is shared by CPU time (default: the CPU model's idle term, 10 % of its full power).",
             non_negative_float),
@@ -80,7 +86,8 @@ class StreamsEnergy:
 
     @classmethod
     def from_config(cls, config, proc_root: str = "/proc") -> StreamsEnergy:
-        figure = this_machine(config.tdp_watts)
+        figure = this_machine(config.tdp_watts, package_threads=config.package_threads,
+                              watts_per_thread=config.watts_per_thread)  # ModelFigureError: says what to give
         load_table.cache_clear()  # the TDP table (1.5 MiB) was needed for this one figure: not kept for months
         sources: list[CounterSource] = []
         if str(config.powercap_root).strip():

@@ -14,9 +14,11 @@ time over the interval comes from /proc/stat (`readers.proc`), as the meter take
 of all ticks x CPUs x the interval. With NVML, each GPU's per-process utilisation samples taken
 since the last read (`NvmlSource.process_samples`) come with the interval, for the GPU split.
 
-Unknown, never guessed (`reading.joules` None, source "none", `reading.error` says why):
-a counter source that served counters at one end of the interval only (RAPL appeared or failed,
-NVML re-initialised), or, for the model, /proc/stat unreadable. A source without counters here
+Unknown, never guessed (`reading.joules` None, source "none", `reading.error` says why), as the
+runner's meter (issue 30): a counter source that served counters at one end of the interval only
+(RAPL appeared or failed, NVML re-initialised); a counter that went back where it cannot have
+wrapped (the source's `faults`); a source whose counters did not advance while the machine used CPU
+(a stuck tree measures nothing: never 0 J); for the model, /proc/stat unreadable. A source without counters here
 (a VM without RAPL, a host without an NVIDIA driver) is asked again every `retry_seconds`, not
 every interval.
 """
@@ -55,6 +57,7 @@ class _Point:
     cpu: CpuStat | None
     counters: dict[str, Counters]
     simulated: tuple[str, ...]  # the kinds whose source says it is simulated
+    faults: dict[str, int]  # per kind, how many faults its source had reported by then
 
 
 class IntervalMeter:
@@ -94,7 +97,8 @@ class IntervalMeter:
             return None  # read again within one clock tick: no CPU time to share yet
         counters, simulated = self._counters(t, errors)
         samples = self._gpu_samples(wall, errors) if "nvml" in counters else {}
-        self._last = _Point(t, wall, cpu, counters, simulated)
+        faults = {s.kind: len(s.faults) for s in self.sources}
+        self._last = _Point(t, wall, cpu, counters, simulated, faults)
         if last is None:
             return None
         return Interval(self._reading(last, self._last, errors), samples)
@@ -160,8 +164,15 @@ class IntervalMeter:
             return EnergyReading(joules, "model", _join(errors), cpu_joules=joules, **facts)
         parts: dict[str, float] = {}
         gpus = []
-        for kind, end in now.counters.items():
+        for source in (s for s in self.sources if s.kind in now.counters):
+            kind, end = source.kind, now.counters[source.kind]
             parts[kind], notes = increase(last.counters[kind], end)
+            broken = source.faults[last.faults.get(kind, 0):now.faults.get(kind, 0)]
+            if parts[kind] == 0 and facts["machine_cpu_seconds"] != 0:
+                broken = [*broken, f"{source.what} at {source.where}: counter did not advance over the "
+                                   f"{seconds:.3g} s interval while the machine used CPU: the energy is unknown"]
+            if broken:
+                return EnergyReading(None, "none", _join([*broken, *errors]), **facts)
             errors += notes
             if kind == "nvml":
                 gpus = [GpuWindow(uuid, joules) for uuid, joules in _per_gpu(last.counters[kind], end).items()]

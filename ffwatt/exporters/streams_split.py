@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from ffwatt.contract import formulas
-from ffwatt.energy.attribution import attribute
+from ffwatt.energy.attribution import Attributed, attribute
 from ffwatt.energy.reading import EnergyReading, GpuWindow
 from ffwatt.exporters.streams_meter import GpuSamples, Interval
 
@@ -72,17 +72,25 @@ def split_interval(interval: Interval, streams: Mapping[str, Consumer], idle_wat
     charged: dict[str, float] = {}
     for label in streams:
         seen = _for_consumer(reading, machine, gpus[label]) if label in gpus else cpu_only
-        own = attribute(seen, scenario_cpu_seconds=cpu[label], idle_watts=idle_watts, exclusive=False)
+        own = _charge(seen, cpu[label], idle_watts)
         if own.joules is None:
             return None
         charged[label] = own.joules
-    other = attribute(_for_consumer(reading, machine, gpus.get(None, ())),
-                      scenario_cpu_seconds=max(0.0, machine - sum(cpu.values())), idle_watts=idle_watts, exclusive=False)
+    other = _charge(_for_consumer(reading, machine, gpus.get(None, ())), max(0.0, machine - sum(cpu.values())),
+                    idle_watts)
     if other.joules is None:
         return None
     idle = reading.joules - sum(charged.values()) - other.joules
     # float rounding only: each part is >= 0 by the bounds above (module docstring)
     return Split(charged, other.joules, max(0.0, idle), other.method)
+
+
+def _charge(seen: EnergyReading, cpu_seconds: float, idle_watts: float) -> Attributed:
+    """`attribute()` for one consumer; 0 J when its view of the interval has no CPU and no GPU part (no busy
+    tick on the machine, no GPU share of its own): nothing to charge it."""
+    if seen.cpu_joules is None and seen.gpu_joules is None:
+        return Attributed(0.0, None, None)
+    return attribute(seen, scenario_cpu_seconds=cpu_seconds, idle_watts=idle_watts, exclusive=False)
 
 
 def _for_consumer(reading: EnergyReading, machine_cpu_seconds: float, gpus: tuple[GpuWindow, ...]) -> EnergyReading:

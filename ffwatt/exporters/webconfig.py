@@ -18,8 +18,10 @@ Invariants: a config is checked whole when read (every problem named by its key,
 `tls_server_config.min_version`), and the TLS context is built then too, so a file that
 loads is a file that serves. `WebConfigFile` re-reads the file when its mtime or size
 changes; a changed file that is bad keeps the last good config in force (logged once).
-Verified passwords are cached by a digest of (user, hash, password), as exporter-toolkit
-does, so a scrape costs one bcrypt only the first time.
+The outcomes of password checks are cached by a digest of (user, hash, password), as
+exporter-toolkit does, bounded and expiring, per loaded config (a reload forgets every success);
+checks of credentials not in the cache are throttled per peer (`AuthThrottle`), so wrong
+passwords cannot keep the CPU busy in bcrypt.
 
 Differences from the Go toolkit, each refused with a clear error rather than ignored:
 `cipher_suites` and `curve_preferences` (Go names), `client_allowed_sans`, `rate_limit`,
@@ -36,11 +38,14 @@ import os
 import ssl
 import tempfile
 import threading
+import time
+from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from ffwatt.common.errors import FfwattError
 from ffwatt.common.yaml_file import load_yaml
+from ffwatt.exporters.rate_limit import AuthThrottle
 
 log = logging.getLogger("ffwatt.web")
 
@@ -67,10 +72,49 @@ SECURITY_HEADERS = ("Content-Security-Policy", "X-Frame-Options", "X-Content-Typ
 _HEADER_VALUES = {"X-Frame-Options": ("deny", "sameorigin"), "X-Content-Type-Options": ("nosniff",)}
 # Checked against an unknown user so a wrong name costs the same time as a wrong password.
 _DUMMY_HASH = b"$2b$10$QOauhQNbBCuQDKes6eFzPeZ0hqpF.bwZNC7pnBoMXBtqD.rc0dfWW"
+# How long the outcome of a password check is kept, and how many of each kind.
+VERDICT_SECONDS = 300.0
+MAX_VERDICTS = 1024
 
 
 class WebConfigError(FfwattError, ValueError):
     """A web config that cannot be used; the message names the file and the key."""
+
+
+class Verdicts:
+    """Outcomes of password checks, by a digest of (user, hash, password): successes and failures
+    kept apart (failures cannot push successes out), each bounded (the one used longest ago goes
+    first) and expiring `ttl` seconds after the check (a success: after its last use, so a
+    scraper is not checked again while it scrapes). One per loaded config: a reload forgets them all."""
+
+    def __init__(self, *, ttl: float = VERDICT_SECONDS, max_entries: int = MAX_VERDICTS, clock=time.monotonic):
+        self._ttl, self._max, self._clock = ttl, max_entries, clock
+        self._kept: dict[bool, OrderedDict[bytes, float]] = {True: OrderedDict(), False: OrderedDict()}
+        self._lock = threading.Lock()
+
+    def get(self, key: bytes) -> bool | None:
+        now = self._clock()
+        with self._lock:
+            for ok, kept in self._kept.items():
+                expires = kept.get(key)
+                if expires is None:
+                    continue
+                if expires <= now:
+                    del kept[key]
+                    return None
+                kept.move_to_end(key)
+                if ok:
+                    kept[key] = now + self._ttl
+                return ok
+        return None
+
+    def put(self, key: bytes, ok: bool) -> None:
+        with self._lock:
+            kept = self._kept[ok]
+            kept[key] = self._clock() + self._ttl
+            kept.move_to_end(key)
+            while len(kept) > self._max:
+                kept.popitem(last=False)
 
 
 @dataclass(frozen=True)
@@ -80,15 +124,17 @@ class WebConfig:
     tls: ssl.SSLContext | None = None
     users: Mapping[str, bytes] = field(default_factory=dict)  # user -> bcrypt hash
     headers: tuple[tuple[str, str], ...] = ()
-    _verified: dict[bytes, bool] = field(default_factory=dict, compare=False, repr=False)
+    _verdicts: Verdicts = field(default_factory=Verdicts, compare=False, repr=False)
 
     @property
     def needs_auth(self) -> bool:
         return bool(self.users)
 
-    def authorized(self, header: str | None) -> bool:
-        """True when basic auth is off, or `header` (Authorization) holds a listed user and
-        its password. Results are cached per (user, hash, password) digest."""
+    def authorized(self, header: str | None, throttle: AuthThrottle | None = None, peer: str = "") -> bool | None:
+        """True when basic auth is off, or `header` (Authorization) holds a listed user and its
+        password; False when not; None when the answer needs a bcrypt check that `throttle`
+        refuses `peer` (too many failures). Outcomes are cached (`Verdicts`), so a scraper pays
+        one bcrypt per `VERDICT_SECONDS`, and a repeated wrong password none."""
         if not self.users:
             return True
         user, password = _basic_credentials(header)
@@ -96,18 +142,21 @@ class WebConfig:
             return False
         hashed = self.users.get(user)
         key = hashlib.sha256(b"\0".join((user.encode(), hashed or b"", password.encode()))).digest()
-        cached = self._verified.get(key)
+        cached = self._verdicts.get(key)
         if cached is not None:
             return cached
+        ticket = throttle.take(peer) if throttle is not None else None
+        if throttle is not None and ticket is None:
+            return None
         import bcrypt  # only with basic auth configured
 
         try:
             ok = bcrypt.checkpw(password.encode(), hashed or _DUMMY_HASH) and hashed is not None
         except ValueError:  # a hash bcrypt cannot read (checked at load, so unexpected)
             ok = False
-        if len(self._verified) > 1024:  # wrong guesses must not grow the cache for ever
-            self._verified.clear()
-        self._verified[key] = ok
+        if throttle is not None and ticket is not None:
+            throttle.settle(peer, ticket, ok)  # only failures count against a peer
+        self._verdicts.put(key, ok)
         return ok
 
 

@@ -180,7 +180,8 @@ def scenario_rows(run_input: RunInput, prices: Prices, *, run_label: str = "",
     fills in scenarios without energy, as the cost exporter does (source `tsdb`)."""
     run = run_input.run
     # the idle baseline by name, not by place in the file, when a run has several
-    baseline = min((s for s in run.scenarios if s.is_baseline), key=lambda s: s.name, default=None)
+    baseline = min((s for s in run.scenarios if s.is_baseline and not s.idle_rejected), key=lambda s: s.name,
+                   default=None)  # issue 30: a baseline taken with the machine busy is none
     baseline_watts = baseline.mean_power_watts if baseline is not None else None
     rows = []
     for s in run.scenarios:

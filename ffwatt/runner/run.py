@@ -18,7 +18,8 @@ repetitions out of order: the scenario is recorded when all have arrived, in the
 Invariants:
 
 * the results file is rewritten after every scenario and holds every completed one, also
-  after a failure, SIGINT or SIGTERM (`RunInterruptedError`); scenarios that did not complete are
+  after a failure, SIGINT or SIGTERM (`RunInterruptedError`) or a fleet's lost scheduler
+  (`FleetLostError`, exit 1); scenarios that did not complete are
   listed in `not_run` with the reason;
 * a scenario whose encoder ffmpeg lacks is skipped, one that fails is recorded, and the
   run goes on; the exit status is 0 only when every scenario completed, except that on a fleet
@@ -41,6 +42,7 @@ Invariants:
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import random
 import shutil
@@ -56,7 +58,7 @@ from typing import TextIO
 import msgspec
 
 from ffwatt.contract.schema import ScenarioEntry, SweepStep
-from ffwatt.runner.errors import RunInterruptedError, RunnerError, ScenarioUnrunnableError
+from ffwatt.runner.errors import RunInterruptedError, RunnerError, RunStoppedError, ScenarioUnrunnableError
 from ffwatt.runner.execute.executor import Executor, InFlight, Job
 from ffwatt.runner.execute.host import HostMeasurement, host_measurement
 from ffwatt.runner.execute.live_target import LiveTargets
@@ -106,8 +108,12 @@ def handle_signals() -> Iterator[None]:
 
 def run(opts: RunOptions, out: TextIO | None = None) -> int:
     out = out or sys.stdout
-    scenarios = load_scenarios(opts.scenario_file, max_scenarios=opts.max_scenarios)
+    scenarios = load_scenarios(opts.scenario_file, max_scenarios=opts.max_scenarios, max_name_length=opts.max_name_length)
     ffmpeg_path = opts.ffmpeg or default_ffmpeg() or "ffmpeg"
+    if opts.cluster and not opts.dry_run:
+        from ffwatt.runner.execute.fleet.client import lab_connection
+
+        lab_connection(opts)  # a lab address without TLS, or unusable TLS files: refused before anything runs
     if opts.dry_run:
         for line in dry_run_lines(scenarios, ffmpeg_path, opts.work_dir or Path("ffwatt-work"), opts.rtmp_url):
             print(line, file=out)
@@ -132,6 +138,11 @@ class _Run:
                  out: TextIO, sources: SourceCatalog | None = None) -> None:
         if opts.order not in ORDERS:
             raise RunnerError(f"--order must be 'shuffled' or 'sequential', got {opts.order!r}")
+        if opts.cluster and opts.pin_host and opts.order != "sequential":
+            # a scenario's repetitions run together, in the file's order: nothing is shuffled, so none is recorded
+            if opts.seed is not None:
+                log.warning("--seed %d is not used: with --pin-host nothing is shuffled", opts.seed)
+            opts = dataclasses.replace(opts, order="sequential", seed=None)
         self.opts, self.scenarios, self.info, self.events, self.out = opts, scenarios, info, events, out
         self.seed = opts.seed if opts.seed is not None else random.SystemRandom().randrange(2**32)
         self.sources = sources or SourceCatalog(info.path)
@@ -152,7 +163,8 @@ class _Run:
         self.rec = RunRecorder(self.events, results.writer, results.entries)
         self.rec.run_started(scenario_file, len(self.scenarios), resumed=bool(self.done))
         if host.measurer.progress_url:
-            why = probe_exporter(host.measurer.progress_url)
+            why = probe_exporter(host.measurer.progress_url, token=host.measurer.progress_token,
+                                 ca_file=host.measurer.progress_ca_file)
             if why:
                 self.rec.error(why, f"{why}: live progress is not pushed (the encodes are measured all the same)",
                                level=logging.WARNING)
@@ -188,9 +200,9 @@ class _Run:
             for scenario in self.scenarios:
                 if scenario.sweep:
                     self._sweep(scenario, work_dir)
-        except RunInterruptedError as exc:
+        except RunStoppedError as exc:  # a signal, or a fleet's scheduler lost
             for name in dict.fromkeys([job.scenario.name for job in self.pending] + list(self.partial)):
-                self.rec.scenario_interrupted(name, exc.signal_name, str(exc))
+                self.rec.scenario_interrupted(name, exc.cause, str(exc))
             self.executor.cancel(self.pending)
             raise
 
@@ -199,7 +211,7 @@ class _Run:
         token = read_token(self.opts.progress_token_file) if self.opts.progress_token_file else None
         host = host_measurement(self.opts, self.info, powercap_root=self.opts.powercap_root,
                                 progress_url=(self.opts.progress_url or "").rstrip("/") or None,
-                                progress_token=token, emit=self.events.emit,
+                                progress_token=token, emit=self.events.emit, proc_stat=self.opts.proc_stat,
                                 report_error=lambda *a, **k: self.rec.error(*a, **k))
         log.info("CPU model: %s W per thread: %s", f"{host.model.watts_per_thread:.3g}", host.model.why)
         return host
@@ -219,7 +231,7 @@ class _Run:
         from ffwatt.runner.execute.fleet.client import FleetExecutor  # needs the fleet extra (distributed)
 
         self.rec.on_cluster(self.opts.cluster)
-        return FleetExecutor(self.opts, self.rec, self.sources)
+        return FleetExecutor(self.opts, self.rec, self.sources, emit=self.events.emit)
 
     def _together(self) -> bool:
         """Whether one dispatch runs all repetitions of a scenario (a fleet's `--pin-host`: one host)."""
@@ -309,6 +321,7 @@ class _Run:
         if entry.source_duration_unknown:
             log.warning("%s: the source's duration is unknown: %s s of media were encoded", s.name,
                         entry.media_seconds)
+        self.rec.idle_seen(whole.reps, whole.hosts)  # issue 30: its idle checks and idle power, in the header
         self.rec.scenario_done(entry, whole.host_environments if whole.hosts else None)
 
     # ---- capacity sweeps ---------------------------------------------------------

@@ -17,16 +17,21 @@ from ffwatt.common.settings import (
     non_negative_float,
     non_negative_int,
     option,
+    port_number,
     positive_float,
     positive_int,
     settings_of,
 )
+from ffwatt.contract import formulas
+from ffwatt.energy.idle import DEFAULT_PROBE_SECONDS
 from ffwatt.scenarios import bundled, resolve
 
-__all__ = ["DEFAULT_MAX_SCENARIOS", "DEFAULT_POWERCAP_ROOT", "RUN_SETTINGS", "RunOptions", "ScoreOptions",
-           "WorkerOptions"]
+__all__ = ["CertsOptions", "DEFAULT_MAX_NAME_LENGTH", "DEFAULT_MAX_SCENARIOS", "DEFAULT_POWERCAP_ROOT", "RUN_SETTINGS",
+           "RunOptions", "SchedulerOptions", "ScoreOptions", "WorkerOptions"]
 
 DEFAULT_MAX_SCENARIOS = 10_000  # after matrix expansion; `ffwatt run --max-scenarios`
+DEFAULT_MAX_NAME_LENGTH = 256  # characters of a scenario's name: a label value of every series of it
+MAX_NAME_LENGTH_CAP = 4096  # --max-name-length itself is bounded: it also bounds a name template's widths
 
 DEFAULT_POWERCAP_ROOT = Path("/sys/class/powercap")
 
@@ -51,11 +56,35 @@ def _order(text: str) -> str:
     return value
 
 
+def _name_length(text: str) -> int:
+    value = positive_int(text)
+    if value > MAX_NAME_LENGTH_CAP:
+        raise ValueError(f"must be at most {MAX_NAME_LENGTH_CAP}, got {text}")
+    return value
+
+
+def _share(text: str) -> float:
+    value = float(text)
+    if not 0.0 < value <= 1.0:
+        raise ValueError(f"expected a share of the CPUs from 0 (excluded) to 1, got {text!r}")
+    return value
+
+
 def _scenario_file(text: str) -> Path:
     return resolve(text)
 
 
 _FFMPEG_HELP = "ffmpeg binary (default: the static ffmpeg of imageio-ffmpeg, which has libvmaf, else PATH)."
+
+
+def _tls(which: str, role: str):
+    """One of the lab's mutual-TLS flags of `role` (docs/fleet.md; ffwatt/runner/execute/fleet/lab_tls.py)."""
+    helps = {"dir": f"Folder of the lab's certificates (`ffwatt fleet certs DIR`): ca.pem, {role}.pem and "
+                    f"{role}-key.pem; turns on mutual TLS (tls:// addresses), needed off loopback.",
+             "ca": "The lab's CA certificate (default: ca.pem in --tls-dir).",
+             "cert": f"This {role}'s certificate (default: {role}.pem in --tls-dir).",
+             "key": f"This {role}'s private key, mode 0600 (default: {role}-key.pem in --tls-dir)."}
+    return option(None, helps[which], Path)
 
 
 @dataclass(frozen=True)
@@ -74,8 +103,8 @@ class RunOptions:
     events: Path | None = option(None, "Append NDJSON events (scenario-start, progress, scenario-done, ...) to "
                                  "this file.", Path)
     # None, like the meter URLs: a plain run pushes to no exporter nobody started.
-    progress_url: str | None = option(None, "Base URL of an ffmpeg exporter to push live progress to, e.g. "
-                                      "http://127.0.0.1:9506 (default: none).", _url)
+    progress_url: str | None = option(None, "Base URL of an ffmpeg exporter to push live progress to, http:// "
+                                      "or https://, e.g. http://127.0.0.1:9506 (default: none).", _url)
     progress_token_file: Path | None = option(None, "File with the token the ffmpeg exporter wants (its "
                                               "--push-token-file); sent as 'Authorization: Bearer <token>' with "
                                               "every progress push.", Path)
@@ -86,14 +115,33 @@ class RunOptions:
     gpu_metrics_url: str | None = option(None, "Read the joules counters from this gpu (NVML) exporter's /metrics "
                                          "instead of in process.", _url)
     tsdb_url: str | None = option(None, "VictoriaMetrics base URL: read the joules increase from it instead.", _url)
-    exporter_ca_file: Path | None = option(None, "CA file to verify https exporter and TSDB URLs against "
+    exporter_ca_file: Path | None = option(None, "CA file to verify https exporter, progress and TSDB URLs against "
                                            "(exporters behind a web config, docs/security.md); credentials go in "
                                            "the URL (https://user:password@host:9500/metrics) and are never "
                                            "logged.", Path)
     sample_interval: float = option(1.0, "Seconds between power and CPU samples.", positive_float)
-    tdp_watts: float | None = option(None, "CPU package TDP in watts for the model used without RAPL/NVML "
-                                     "(default: the CPU model's from ffwatt/energy/data/cpu_power.csv, per "
-                                     "hardware thread).", positive_float)
+    tdp_watts: float | None = option(None, "The CPU package's TDP in watts, for the model used without "
+                                     "RAPL/NVML: divided by the package's hardware threads (--package-threads, "
+                                     "else the CPU name's core count or, on bare metal, /proc/cpuinfo); refused "
+                                     "under a hypervisor without --package-threads (default: the CPU model's TDP "
+                                     "from ffwatt/energy/data/cpu_power.csv).", positive_float)
+    package_threads: int | None = option(None, "Hardware threads of the CPU package the TDP is the package's "
+                                         "(the host's, under a hypervisor): what --tdp-watts or the table's TDP "
+                                         "is divided by.", positive_int)
+    watts_per_thread: float | None = option(None, "The model's watts per hardware thread at full load, given "
+                                            "directly (instead of --tdp-watts / --package-threads).",
+                                            positive_float)
+    proc_stat: str = option("/proc/stat", "The machine's CPU time, read by the meter (in a container, the "
+                            "host's: e.g. /host/proc/stat).", str.strip)
+    idle_threshold: float = option(formulas.DEFAULT_IDLE_BUSY_SHARE, "A window is idle (an idle baseline, the "
+                                   "idle probe) only while the machine keeps under this share of its CPUs busy "
+                                   "(0..1); a busier baseline is flagged idle_rejected and not used.", _share)
+    idle_probe: bool = option(True, "Do not take the idle probe (the idle power is then an accepted idle "
+                              "baseline's, else the CPU model's idle term).", boolean, flag="no-idle-probe",
+                              switch=True)
+    idle_probe_seconds: float = option(DEFAULT_PROBE_SECONDS, "Seconds of the idle probe the runner takes before "
+                                       "the first encode when energy is counted and no idle baseline was "
+                                       "accepted yet.", positive_float)
     powercap_root: str = option(str(DEFAULT_POWERCAP_ROOT), "The in-process meter's RAPL powercap root (a tree "
                                 "marked simulated, as the demo's, is recorded as 'simulated').", str.strip)
     exclusive: bool = option(False, "Nothing else runs on this machine: a scenario's energy is the machine's "
@@ -121,11 +169,18 @@ class RunOptions:
                         "libnginx-mod-rtmp).")
     max_scenarios: int = option(DEFAULT_MAX_SCENARIOS, "Refuse a scenario file that expands to more scenarios "
                                 "(matrix bombs).", positive_int)
-    cluster: str | None = option(None, "Run the scenarios on the workers of this Dask scheduler "
-                                 "(tcp://host:8786; start one `ffwatt worker SCHEDULER` per lab host, "
-                                 "docs/fleet.md) instead of here.", _url)
+    max_name_length: int = option(DEFAULT_MAX_NAME_LENGTH, "Refuse a scenario name (a name template's result, a "
+                                  "sweep step's name) longer than this many characters (at most 4096).", _name_length)
+    cluster: str | None = option(None, "Run the scenarios on the workers of this Dask scheduler instead of here: "
+                                 "tls://host:8786 with the lab's --tls-dir, or a loopback tcp://127.0.0.1:8786 "
+                                 "(start `ffwatt scheduler` and one `ffwatt worker SCHEDULER` per lab host, "
+                                 "docs/fleet.md).", _url)
     pin_host: bool = option(False, "With --cluster: run every repetition of a scenario on the same host (energy "
                             "compares within one host).", boolean, switch=True)
+    tls_dir: Path | None = _tls("dir", "client")
+    tls_ca: Path | None = _tls("ca", "client")
+    tls_cert: Path | None = _tls("cert", "client")
+    tls_key: Path | None = _tls("key", "client")
 
 
 RUN_SETTINGS = settings_of(RunOptions)
@@ -135,15 +190,50 @@ RUN_SETTINGS = settings_of(RunOptions)
 class WorkerOptions:
     """`ffwatt worker SCHEDULER`: this lab host as a fleet worker (docs/fleet.md)."""
 
-    scheduler: str = option(help="the Dask scheduler's address, e.g. tcp://10.0.0.5:8786", positional=True)
+    scheduler: str = option(help="the Dask scheduler's address: tls://10.0.0.5:8786 with --tls-dir, else a loopback "
+                            "tcp://127.0.0.1:8786", positional=True)
     name: str | None = option(None, "This host's name in results files (default: the hostname).",
                               env=False)
     listen_host: str = option("127.0.0.1", "Address the worker listens on; a scheduler on another host needs "
-                              "this host's address.")
+                              "this host's address (and the lab's TLS: --tls-dir).")
+    listen_port: int = option(0, "Port the worker listens on (default 0: one of the system's choosing; give one to "
+                              "open in a firewall).", port_number)
+    reconnect_timeout: float = option(60.0, "Seconds to keep trying to rejoin a lost scheduler before exiting "
+                                      "with status 1 (a service manager then restarts the worker).",
+                                      non_negative_float)
     ffmpeg: str | None = option(None, _FFMPEG_HELP)
     work_dir: Path | None = option(None, "Where encodes are written (default: a temp dir, removed at exit).", Path)
     powercap_root: Path = option(DEFAULT_POWERCAP_ROOT, "Powercap tree to check RAPL on.", Path)
+    tls_dir: Path | None = _tls("dir", "worker")
+    tls_ca: Path | None = _tls("ca", "worker")
+    tls_cert: Path | None = _tls("cert", "worker")
+    tls_key: Path | None = _tls("key", "worker")
     connect_timeout: float = field(default=30.0)  # not a flag: seconds to reach the scheduler at start
+
+
+@dataclass(frozen=True)
+class SchedulerOptions:
+    """`ffwatt scheduler`: the lab's Dask scheduler (docs/fleet.md)."""
+
+    # no variables for these: FFWATT_HOST is the lab host's name for vmagent (docs/fleet.md)
+    host: str = option("127.0.0.1", "Address to listen on; beyond loopback only with the lab's TLS (--tls-dir).",
+                       env=False)
+    port: int = option(8786, "Port to listen on.", port_number, env=False)
+    dashboard: str | None = option(None, "Serve Dask's dashboard (no authentication) at this loopback HOST:PORT, "
+                                   "e.g. 127.0.0.1:8787 (default: none).", _url, env=False)
+    tls_dir: Path | None = _tls("dir", "scheduler")
+    tls_ca: Path | None = _tls("ca", "scheduler")
+    tls_cert: Path | None = _tls("cert", "scheduler")
+    tls_key: Path | None = _tls("key", "scheduler")
+
+
+@dataclass(frozen=True)
+class CertsOptions:
+    """`ffwatt fleet certs DIR`: the lab's CA and a certificate per role (docs/fleet.md)."""
+
+    folder: Path = option(help="folder to write ca.pem, ca-key.pem and scheduler/worker/client .pem and -key.pem to",
+                          type=Path, positional=True, metavar="DIR")
+    days: int = option(825, "Days the CA and the certificates are valid.", positive_int, env=False)
 
 
 @dataclass(frozen=True)

@@ -11,22 +11,21 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from ffwatt.common.process import free_port, kill, log_tail, spawn_logged, terminate
 from ffwatt.runner.execute.fleet.task import SHIP_MAX_BYTES
+from tests.integration import fleet_procs as fp
+from tests.integration.fleet_procs import ROOT, ffwatt, wait_joined
 from tests.servers import integration_required
 
 pytest.importorskip("distributed", reason="the fleet extra (distributed) is not installed")
 
-ROOT = Path(__file__).resolve().parents[2]
 WORKERS = ("w1", "w2", "w3")
 ENCODES = 8
 SCENARIOS = f"""
@@ -48,30 +47,6 @@ scenarios:
 """
 
 
-def _dask() -> list[str]:
-    return [sys.executable, "-m", "distributed.cli.dask_scheduler"]
-
-
-def _env() -> dict[str, str]:
-    return {**os.environ, "PYTHONPATH": str(ROOT)}
-
-
-def _wait_for(predicate, timeout: float, what: str, log: Path):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = predicate()
-        if found:
-            return found
-        time.sleep(0.05)
-    pytest.fail(f"{what} within {timeout:g} s; log tail:\n{log_tail(log)}")
-
-
-def _events(path: Path) -> list[dict]:
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.endswith("}")]
-
-
 @pytest.fixture()
 def fleet(tmp_path):
     try:
@@ -84,16 +59,12 @@ def fleet(tmp_path):
         pytest.skip(f"no static ffmpeg: {exc}")
     port = free_port()
     address = f"tcp://127.0.0.1:{port}"
-    procs = {}
-    procs["scheduler"] = spawn_logged(_dask() + ["--host", "127.0.0.1", "--port", str(port), "--no-dashboard"],
-                                      tmp_path / "scheduler.log", env=_env())
+    procs = {"scheduler": ffwatt(["scheduler", "--port", str(port)], tmp_path / "scheduler.log")}
     for name in WORKERS:
-        procs[name] = spawn_logged([sys.executable, "-m", "ffwatt", "worker", address, "--name", name],
-                                   tmp_path / f"{name}.log", env=_env(), cwd=ROOT)
+        procs[name] = ffwatt(["worker", address, "--name", name], tmp_path / f"{name}.log")
     try:
         for name in WORKERS:
-            _wait_for(lambda n=name: "joined" in (tmp_path / f"{n}.log").read_text(), 60, f"worker {name} joined",
-                      tmp_path / f"{name}.log")
+            wait_joined(tmp_path / f"{name}.log", name)
         yield address, procs
     finally:
         for proc in procs.values():
@@ -109,10 +80,10 @@ def test_fleet_runs_every_scenario_once_per_host_at_a_time_and_survives_a_lost_w
     run = spawn_logged([sys.executable, "-m", "ffwatt", "run", str(scenario_file), "--cluster", address, "--no-quality",
                         "--results-dir", str(tmp_path / "results"), "--events", str(events),
                         "--cpu-metrics-url", "", "--gpu-metrics-url", "", "--progress-url", ""],
-                       run_log, env=_env(), cwd=ROOT)
+                       run_log, env=fp.env(), cwd=ROOT)
     try:
         # the first host to start a scenario is lost mid-scenario
-        first = _wait_for(lambda: next((e for e in _events(events) if e["event"] == "scenario-host"), None), 60,
+        first = fp.wait_for(lambda: next((e for e in fp.events(events) if e["event"] == "scenario-host"), None), 60,
                           "no worker started a scenario", run_log)
         victim, lost_scenario = first["host"], first["scenario"]
         kill(procs[victim])
@@ -132,7 +103,7 @@ def test_fleet_runs_every_scenario_once_per_host_at_a_time_and_survives_a_lost_w
     again = done[lost_scenario]
     assert again["host"] != victim and again["lost_attempt_hosts"] == [victim]
     assert {"scenario": lost_scenario, "host": victim} in [
-        {k: e[k] for k in ("scenario", "host")} for e in _events(events) if e["event"] == "attempt-lost"]
+        {k: e[k] for k in ("scenario", "host")} for e in fp.events(events) if e["event"] == "attempt-lost"]
     assert not any(s["host"] == victim and s["start_time"] > first["time"] for s in done.values())
     # one encode at a time per host: sorted by start, each ends before the next starts
     for host in {s["host"] for s in done.values()}:
@@ -161,7 +132,7 @@ def test_fleet_repetitions_are_gathered_into_one_entry_with_quality(fleet, tmp_p
     run = spawn_logged([sys.executable, "-m", "ffwatt", "run", str(scenario_file), "--cluster", address,
                         "--results-dir", str(tmp_path / "results"), "--min-window", "0", "--seed", "3",
                         "--cpu-metrics-url", "", "--gpu-metrics-url", "", "--progress-url", "",
-                        *(["--pin-host"] if pin else [])], run_log, env=_env(), cwd=ROOT)
+                        *(["--pin-host"] if pin else [])], run_log, env=fp.env(), cwd=ROOT)
     try:
         assert run.wait(timeout=120) == 0, log_tail(run_log)
     finally:
@@ -179,7 +150,10 @@ def test_fleet_repetitions_are_gathered_into_one_entry_with_quality(fleet, tmp_p
             assert all("host" not in r for r in reps)  # one host ran them all, back to back
             starts = [r["start_time"] for r in reps]
             assert starts == sorted(starts)
-    assert doc["meter"]["seed"] == 3
+    if pin:  # nothing was shuffled: no shuffled order and no seed are recorded
+        assert doc["meter"]["order"] == "sequential" and "seed" not in doc["meter"]
+    else:
+        assert doc["meter"]["order"] == "shuffled" and doc["meter"]["seed"] == 3
 
 
 def _sha256(path: Path) -> str:
@@ -211,11 +185,11 @@ def test_a_shared_source_changed_after_dispatch_is_refused_by_the_worker_naming_
     run = spawn_logged([sys.executable, "-m", "ffwatt", "run", str(scenario_file), "--cluster", address, "--no-quality",
                         "--results-dir", str(tmp_path / "results"), "--events", str(events),
                         "--cpu-metrics-url", "", "--gpu-metrics-url", "", "--progress-url", ""],
-                       run_log, env=_env(), cwd=ROOT)
+                       run_log, env=fp.env(), cwd=ROOT)
     try:
         # every worker holds an idle baseline, so the encode (dispatched with the digest) waits in the scheduler
-        started = _wait_for(lambda: (lambda names: names if len(names) == len(WORKERS) else None)(
-            {e["scenario"] for e in _events(events) if e["event"] == "scenario-host"}), 60, "idles started", run_log)
+        started = fp.wait_for(lambda: (lambda names: names if len(names) == len(WORKERS) else None)(
+            {e["scenario"] for e in fp.events(events) if e["event"] == "scenario-host"}), 60, "idles started", run_log)
         assert started == set(idles)
         with clip.open("ab") as f:
             f.write(b"changed on the shared disk")

@@ -9,6 +9,8 @@ import time
 from pathlib import Path
 
 import pytest
+import requests
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.harness import assert_exposition_valid, running_exporter
 
@@ -241,3 +243,28 @@ def test_cost_says_when_the_tsdb_cannot_answer(results_dir):
         health = exp.health()
         assert health["status"] == "degraded" and "no samples" in health["reason"]
         assert health["details"]["tsdb_errors"] >= 1
+
+
+@pytest.mark.parametrize("name", ["results", "qoe", "cost"])
+def test_a_30_mb_scenario_name_is_left_out_of_every_scrape_and_named_in_health(name, results_dir):
+    # one scenario named with 30 MB would be repeated in each of its series on every scrape (240 MB)
+    doc = json.loads((results_dir / ENRICHED).read_text())
+    renamed = doc["scenarios"][1]["name"]
+    doc["scenarios"][1]["name"] = "n" * 30_000_000
+    with running_exporter(name, "--results-dir", str(results_dir), *(PRICES if name == "cost" else ())) as exp:
+        before = _scenario_labels(exp.scrape())
+        write_newer(results_dir, doc)
+        exp.wait_for(lambda e: e.health()["details"]["file"] != ENRICHED, what="the file with the long name")
+        text = exp.scrape()
+        health = requests.get(exp.url + "/health", timeout=10)
+    assert len(text) < 1_000_000 and "n" * 300 not in text
+    assert renamed in before and _scenario_labels(text) == before - {renamed}  # the rest served as before
+    (skipped,) = health.json()["details"]["skipped_scenarios"]
+    assert "$.scenarios[1].name: 30000000 characters, over the limit of 256" in skipped
+    assert len(health.content) < 100_000 and health.json()["status"] == "degraded"
+
+
+def _scenario_labels(text: str) -> set[str]:
+    """The scenarios of the per-scenario series (those with the scenario label set, not a sweep's steps)."""
+    return {s.labels["scenario"] for f in text_string_to_metric_families(text) for s in f.samples
+            if "scenario" in s.labels and "encoder" in s.labels}

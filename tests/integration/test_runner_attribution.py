@@ -174,7 +174,7 @@ def test_resume_refuses_other_meter_settings_naming_them(ffmpeg, tmp_path, capsy
     rc, doc = _run(tmp_path, text, *args, "--seed", "3")
     assert rc == 0
     rc = main(["run", str(tmp_path / "s.yml"), "--results-dir", str(tmp_path / "results"), *args, "--resume",
-               "--tdp-watts", "30"])  # 30 W / 2 threads here: not the default 5 W per thread
+               "--watts-per-thread", "15"])  # not the default 5 W per thread
     err = capsys.readouterr().err
     assert rc == 2 and "other meter settings" in err and "model_watts_per_thread" in err
     rc = main(["run", str(tmp_path / "s.yml"), "--results-dir", str(tmp_path / "results"), *args, "--resume",

@@ -23,6 +23,7 @@ from pathlib import Path
 import pytest
 
 from ffwatt.catalog import metrics as m
+from ffwatt.readers.powercap import SIMULATED_MARKER
 from ffwatt.testing.simulated.load_rapl import LoadFollowingRapl
 from tests.fixtures.stream_names import hashed
 from tests.harness import running_exporter
@@ -127,21 +128,24 @@ def test_under_the_model_each_streams_joules_follow_its_cpu_time_and_no_key_leak
 
 def test_with_a_load_following_rapl_meter_streams_other_and_idle_add_up_to_its_joules(nginx_rtmp, ffmpeg, tmp_path):
     meter = LoadFollowingRapl(tmp_path / "sys", idle_watts=IDLE_W, watts_per_busy_cpu=BUSY_W)
+    (meter.root / SIMULATED_MARKER).write_text("a test's meter\n")  # never to be labelled measured RAPL
     pubs = Publishers(nginx_rtmp, ffmpeg, tmp_path)
     with running_exporter("streams", "--powercap-root", str(meter.root), "--nvml", "false",
                           "--idle-watts", str(IDLE_W), "--refresh-interval", "0.25", "--ended-retention", "60") as exp:
-        settle(exp)  # the counter read at 0: everything the meter writes from now on is counted
+        settle(exp)  # the counters read before they move: everything the meter writes from now on is counted
+        began = time.monotonic()
         meter.start()
         try:
             cpu = pubs.run()
         finally:
             meter.stop()
+        truth = meter.joules_between(began, time.monotonic())  # every joule it wrote
         settle(exp)
         total = host_total(exp)
         joules, counted = energy(exp), counted_cpu(exp)
         assert exp.value(m.STREAMS_ENERGY_SOURCE.name, source="simulated", attribution="cpu-time-share") == 1
-    assert meter.joules > IDLE_W * SECONDS
-    assert total == pytest.approx(meter.joules, rel=0.01)
+    assert truth > IDLE_W * SECONDS
+    assert total == pytest.approx(truth, rel=0.01)
     cpus = os.cpu_count()
     for name in ("heavy", "light"):
         # the meter's truth split by the rule: W per busy CPU for each CPU-second, and idle W for the

@@ -20,7 +20,7 @@ from ffwatt.runner.errors import RunInterruptedError, RunnerError
 
 ROOT = Path(__file__).resolve().parents[2]
 PRODUCT = ("ffwatt", "scripts", "bench")
-COMMANDS = ["run", "report", "score", "dashboards", "exporter", "agent", "worker"]
+COMMANDS = ["run", "report", "score", "audit", "dashboards", "exporter", "agent", "worker", "scheduler", "fleet"]
 
 
 def _python(*args: str) -> subprocess.CompletedProcess:

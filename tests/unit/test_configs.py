@@ -75,7 +75,7 @@ def test_default_lab_is_the_compose_host_without_gpu() -> None:
     lab = hosts.load_hosts()
     assert lab.central == "ffwatt-{name}"
     (host,) = lab.hosts
-    assert host.exporters == ("cpu", "docker", "ffmpeg")  # gpu only with --profile nvidia
+    assert host.exporters == ("cpu", "docker", "ffmpeg", "streams")  # gpu only with --profile nvidia
     assert _load("victoriametrics/targets/gpu.yml") == []
 
 

@@ -1,5 +1,6 @@
-"""A fleet worker's source check (issue 25 item 1): the bytes it encodes hash to the SHA-256 the
-controller took before dispatch, for a file read from a shared path and for one shipped with the task.
+"""A fleet worker's checks before it encodes: the bytes hash to the SHA-256 the controller took before
+dispatch (issue 25 item 1), for a file read from a shared path and for one shipped with the task, at the
+absolute path the controller meant; and the scenario's options suit this host's own ffmpeg (issue 31).
 Expected digests are computed here with hashlib, not with the code under test."""
 
 from __future__ import annotations
@@ -9,9 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from ffwatt.runner.execute.fleet.task import _place_source
+from ffwatt.runner.execute.fleet.task import _place_source, refused_here
+from ffwatt.runner.measure.ffmpeg_probe import probe
 from ffwatt.runner.measure.processes import EncodeError
-from ffwatt.runner.plan.scenario_file import parse_scenarios
+from ffwatt.runner.plan.scenario_file import load_scenarios, parse_scenarios
 
 BASE = "defaults: {encoder: libx264, resolution: 160x90, fps: 25, duration: 1, bitrate: 100k}\nscenarios:\n"
 BYTES = b"the source's bytes as the controller hashed them"
@@ -67,3 +69,28 @@ def test_a_source_missing_on_the_worker_is_named_before_any_hash(clip, tmp_path)
 def test_a_lavfi_source_has_nothing_to_check(tmp_path):
     (s,) = parse_scenarios(BASE + "  - {name: a, source: testsrc2}\n")
     assert _place_source(s, None, tmp_path, "w1", None) is s
+
+
+def test_a_relative_source_is_made_absolute_against_the_scenario_files_folder(tmp_path, monkeypatch):
+    """A worker reading a shared path must get the controller's file, not one relative to its own working
+    directory: the loader resolves a relative `file:` against the scenario file's folder, absolutely."""
+    lab = tmp_path / "lab"
+    lab.mkdir()
+    (lab / "clip.mkv").write_bytes(BYTES)
+    (lab / "s.yml").write_text(BASE + "  - {name: a, source: {file: clip.mkv}}\n")
+    monkeypatch.chdir(tmp_path)  # the controller runs `ffwatt run lab/s.yml` from the folder above
+    (s,) = load_scenarios(Path("lab") / "s.yml")
+    assert s.source.path == str(lab / "clip.mkv") and Path(s.source.path).is_absolute()
+
+
+@pytest.mark.skipif(not Path("/usr/bin/ffmpeg").exists(), reason="Debian's ffmpeg (5.1) is not installed")
+def test_options_are_checked_again_against_the_workers_own_ffmpeg(ffmpeg):
+    """`mb_info` is an option of libx264 in the static ffmpeg 9 the controller checked with, not in Debian's
+    ffmpeg 5.1: a worker running that one refuses the scenario, naming itself and its ffmpeg."""
+    (s,) = parse_scenarios(BASE + "  - {name: a, options: {mb_info: '1'}}\n")
+    assert refused_here(s, probe(ffmpeg), "w9") is None
+    old = probe("/usr/bin/ffmpeg")
+    refused = refused_here(s, old, "w9")
+    assert isinstance(refused, EncodeError)
+    assert str(refused).startswith(f"a: refused by the ffmpeg of host w9 ({old.version}): host w9: scenario 'a': "
+                                   "options.mb_info: -mb_info is not an option of libx264")

@@ -11,7 +11,7 @@ from ffwatt.exporters.push_access import TokenError, TokenFile, networks, peer_a
 from ffwatt.exporters.rate_limit import TokenBucket
 from ffwatt.exporters.rtmp_stat import StatError, parse_stat
 from ffwatt.runner.errors import RunnerError
-from ffwatt.runner.measure.progress import read_token
+from ffwatt.runner.measure.progress import Forwarder, read_token, token_refusal
 
 
 @pytest.mark.parametrize("peer", ["127.0.0.1", "127.8.9.10", "::1", "::ffff:127.0.0.1"])
@@ -107,3 +107,23 @@ def test_parse_stat_counts_streams_before_reading_them():
     spaced = doc.replace(b"<stream>", b"<stream >")  # not nginx-rtmp's spelling: counted after parsing
     with pytest.raises(StatError, match="lists 3 streams, over the limit of 2"):
         parse_stat(spaced, max_streams=2)
+
+
+@pytest.mark.parametrize(("url", "refused"), [
+    ("http://10.0.0.5:9506", True),
+    ("http://exporter.lab:9506", True),
+    ("http://127.0.0.1:9506", False),
+    ("http://localhost:9506", False),
+    ("http://[::1]:9506", False),
+    ("https://10.0.0.5:9506", False),
+])
+def test_the_push_token_is_never_sent_over_plain_http_off_loopback(url, refused):
+    assert (token_refusal(url, "tok") is not None) == refused
+    assert token_refusal(url, None) is None  # no token: nothing to protect
+
+
+def test_a_forwarder_with_a_token_to_a_plain_http_host_off_loopback_never_connects(caplog):
+    forwarder = Forwarder("http://192.0.2.1:9506", "s-1", token="tok", timeout=0.5)
+    assert forwarder._conn is None
+    forwarder.send(b"frame=1\nprogress=continue\n")  # a no-op, no error
+    assert "plain http" in caplog.text

@@ -149,6 +149,35 @@ def test_a_file_with_no_valid_scenario_is_refused_naming_the_first(tmp_path):
     assert info.value.reason.endswith("(and 1 more bad scenario(s))")
 
 
+@pytest.mark.parametrize("field", ["name", "encoder", "encoder_type", "bitrate", "resolution", "preset", "host"])
+def test_a_label_value_over_the_limit_skips_its_scenario_naming_the_field(tmp_path, field):
+    long = "x" * 257  # one over the default 256
+    bad = {"name": "long", "duration": 10, field: long}
+    run = load(tmp_path, {"scenarios": [{"name": "ok", "duration": 10}, bad]})
+    assert [s.name for s in run.scenarios] == ["ok"]
+    (error,) = run.skipped
+    assert error.json_path == f"$.scenarios[1].{field}"
+    assert error.reason.startswith("257 characters, over the limit of 256 for a label value (--max-label-length)")
+    assert len(str(error)) < 300  # the message never repeats the value
+
+
+def test_the_label_limit_is_a_parameter_and_exactly_the_limit_loads(tmp_path):
+    path = write(tmp_path, {"scenarios": [{"name": "a" * 10, "duration": 1}, {"name": "b" * 11, "duration": 1}]})
+    run = load_results_file(path, max_label_length=10)
+    assert [s.name for s in run.scenarios] == ["a" * 10] and run.skipped[0].json_path == "$.scenarios[1].name"
+
+
+def test_a_long_sweep_or_not_run_name_refuses_the_file(tmp_path):
+    sweep = {"name": "s" * 300, "steps": [{"streams": 1, "scenario": "ok", "held_real_time": True}]}
+    with pytest.raises(ResultsError) as info:
+        load(tmp_path, {"scenarios": [{"name": "ok", "duration": 1}], "sweeps": [sweep]})
+    assert info.value.json_path == "$.sweeps[0].name"
+    with pytest.raises(ResultsError) as info:
+        load(tmp_path, {"scenarios": [{"name": "ok", "duration": 1}],
+                        "not_run": [{"name": "n" * 300, "status": "failed", "reason": "x"}]})
+    assert info.value.json_path == "$.not_run[0].name"
+
+
 def test_a_bad_document_is_still_refused_whole(tmp_path):
     with pytest.raises(ResultsError, match=r"\$\.scenarios: must be an array"):
         load(tmp_path, {"scenarios": {"name": "a"}})

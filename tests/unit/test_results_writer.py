@@ -107,3 +107,17 @@ def test_find_resumable_picks_the_newest_file_of_the_same_scenarios(tmp_path: Pa
     assert path.name == "test_results_20261126_100000.json" and doc["scenarios"][0]["name"] == path.name
     assert find_resumable(tmp_path, "/s/other.yml", "abc") is None
     assert find_resumable(tmp_path / "missing", "/s/quick.yml", "abc") is None
+
+
+def test_a_file_that_names_a_url_is_readable_by_its_owner_only(tmp_path: Path):
+    plain = ResultsWriter(tmp_path / "plain", "test_results_20261126_100000.json", HEADER)
+    plain.add_scenario(encode_entry())
+    assert plain.path.stat().st_mode & 0o777 == 0o644
+    meter = {"mode": "exporters", "cpu_metrics_url": "https://meter:xxxxx@host1:9500/metrics"}
+    named = ResultsWriter(tmp_path / "named", "test_results_20261126_100000.json", {**HEADER, "meter": meter})
+    named.add_scenario(encode_entry())
+    assert named.path.stat().st_mode & 0o777 == 0o600
+    # a URL that only an error message names counts too
+    failed = ResultsWriter(tmp_path / "failed", "test_results_20261126_100000.json", HEADER)
+    failed.add_not_run("x", "failed", "http://127.0.0.1:9506/progress/x refused")
+    assert failed.path.stat().st_mode & 0o777 == 0o600

@@ -307,14 +307,15 @@ def test_simulated_counters_are_never_measured_rapl(stand_in):
 
 
 def test_sampler_keeps_a_fixed_cadence(stand_in):
-    cpu = stand_in(_cpu_body({("0", "package"): 1.0}))
+    cpu = stand_in(_cpu_body({("0", "package"): 0.0}))
     meter = EnergyMeter(cpu_metrics_url=cpu.url, gpu_metrics_url=None, tsdb_url=None, step_seconds=0.02)
     meter.start()
     time.sleep(0.5)
+    cpu.body = _cpu_body({("0", "package"): 5.0})  # it moved (a counter that stands still is unknown energy)
     reading = meter.stop()
     # 0.5 s / 0.02 s = 25 ticks; a late pass is filled, never shifted, so no tick is lost or doubled
     assert 23 <= len(reading.power_watts) <= 26
-    assert all(w == 0.0 for w in reading.power_watts)  # the counter did not move
+    assert reading.joules == 5.0
 
 
 def test_a_failing_sample_is_filled_from_the_next_good_one(stand_in, monkeypatch):
@@ -332,6 +333,7 @@ def test_a_failing_sample_is_filled_from_the_next_good_one(stand_in, monkeypatch
 
     monkeypatch.setattr(ExporterSource, "read", flaky)
     time.sleep(0.4)
+    cpu.body = _cpu_body({("0", "package"): 2.0})  # it moved
     reading = meter.stop()
     assert reading.source == "rapl"
     assert 7 <= len(reading.power_watts) <= 9  # 0.4 s / 0.05 s, the gap filled
@@ -591,3 +593,32 @@ def test_samples_read_at_a_tick_count_after_the_driver_dropped_them(tmp_path, mo
     assert (reading.gpus[0].scenario_utilisation, reading.gpus[0].all_utilisation) == (60, 80)
     own = attribute(reading, scenario_cpu_seconds=1.0, idle_watts=0.0, exclusive=False)
     assert own.joules == pytest.approx(0.75 * reading.gpu_joules)
+
+
+def _proc_stat(path, busy_ticks: int, idle_ticks: int, cpus: int = 2) -> None:
+    per_cpu = "".join(f"cpu{i} {busy_ticks} 0 0 {idle_ticks} 0 0 0 0 0 0\n" for i in range(cpus))
+    path.write_text(f"cpu  {busy_ticks * cpus} 0 0 {idle_ticks * cpus} 0 0 0 0 0 0\n{per_cpu}")
+
+
+def test_a_machine_cpu_reading_below_the_scenarios_own_is_floored_and_the_model_gives_w_times_cpu(tmp_path):
+    # /proc/stat counts clock ticks: over a short window it can read below the scenario's exact wait4 CPU time.
+    # Here it reads 1 busy tick in 60 per CPU while the scenario used 0.4 CPU-s; without the floor the share
+    # is clamped at 1 and the model's joules fall below W_thread x cpu_s.
+    from ffwatt.energy.attribution import attribute, model_idle_watts
+
+    stat = tmp_path / "stat"
+    _proc_stat(stat, busy_ticks=100, idle_ticks=1000)
+    meter = EnergyMeter(cpu_metrics_url=None, gpu_metrics_url=None, tsdb_url=None, step_seconds=0.05,
+                        watts_per_thread=5.0, timeout=0.5, powercap_root=str(tmp_path / "none"), nvml=False,
+                        proc_stat=str(stat))
+    meter.start()
+    time.sleep(0.3)
+    _proc_stat(stat, busy_ticks=101, idle_ticks=1059)
+    reading = meter.stop(own_cpu_seconds=0.4)
+    assert reading.source == "model" and reading.cpus == 2
+    assert reading.machine_cpu_seconds == 0.4  # 1/60 x 2 CPUs x ~0.3 s = 0.01 read; floored at the scenario's
+    assert "clock-tick rounding" in reading.error
+    own = attribute(reading, scenario_cpu_seconds=0.4, idle_watts=model_idle_watts(5.0, 2), exclusive=False)
+    # the linear model: idle 5 W x 0.1 x 2 x T split by CPUs held (0.4 / T of 2), active 5 x 0.9 x 0.4 all its own
+    # -> 5 x 0.1 x 0.4 + 5 x 0.9 x 0.4 = 2.0 J = 5 W x 0.4 CPU-s
+    assert own.joules == pytest.approx(5.0 * 0.4, rel=1e-12)

@@ -177,3 +177,16 @@ def test_catalog_mismatch_catches_foreign_and_missing_metrics(make_runtime):
     lines = body.splitlines(keepends=True)
     without_power = "".join(line for line in lines if "ffwatt_cpu_power_watts" not in line)
     assert catalog_mismatch("cpu", without_power) == (set(), {"ffwatt_cpu_power_watts"})
+
+
+def test_no_exporter_serves_a_label_value_over_the_limit():
+    out = Samples("results", max_label_length=256)
+    labels = {"encoder": "x264", "bitrate": "1000k", "resolution": "1x1", "host": "h", "preset": "fast", "clip": "c"}
+    out.add(m.RESULTS_DURATION, 1.0, scenario="a" * 256, **labels)
+    out.add(m.RESULTS_DURATION, 2.0, scenario="b" * 257, **labels)
+    out.add(m.RESULTS_FRAMES, 3.0, scenario="c" * 30_000_000, **labels)
+    text = "".join(str(s) for f in out.families() for s in f.samples)
+    assert out.value(m.RESULTS_DURATION, scenario="a" * 256, **labels) == 1.0
+    assert "b" * 257 not in text and len(text) < 10_000
+    assert out.warnings == [f"samples left out: a label value over 256 characters ({m.RESULTS_DURATION.name}, "
+                            "--max-label-length)"]

@@ -31,7 +31,7 @@ def proc(tmp_path) -> FakeProc:
 @pytest.fixture
 def exporter(proc):
     runtime = build(load("streams"), ["--listen-address", "127.0.0.1", "--port", "0", "--proc-root", str(proc.root),
-                                      "--powercap-root", "", "--nvml", "false", "--tdp-watts", "40",
+                                      "--powercap-root", "", "--nvml", "false", "--watts-per-thread", "4",
                                       "--ended-retention", "0"], environ={})
     yield runtime.exporter
     runtime.server.server_close()
@@ -57,7 +57,8 @@ def test_the_model_charges_each_stream_its_threads_watts_per_cpu_second_and_the_
     proc.machine(busy=150, idle=50)  # the machine: 0.75 of 2 CPUs busy
     time.sleep(0.5)  # so 0.4 CPU-s fit the interval's 2 x ~0.5 CPU-s
     out = refresh(exporter)
-    w = exporter.energy.figure.watts_per_thread  # 40 W / the package's threads (machine-dependent)
+    w = exporter.energy.figure.watts_per_thread
+    assert w == 4.0  # --watts-per-thread
     per_tick = w / TICK
     # the model's rule, worked out in test_streams_split: a stream's joules = W_thread x its CPU-s, exactly
     assert energy(out) == pytest.approx({"a.mp4": 30 * per_tick, "b.mp4": 10 * per_tick})

@@ -130,3 +130,32 @@ def test_a_read_within_one_clock_tick_keeps_the_interval_open(tmp_path, proc):
     clock.now += 0.005
     r = m.read().reading
     assert (r.joules, r.window_seconds) == (pytest.approx(3.0), pytest.approx(0.01))  # both reads' energy
+
+
+def test_a_counter_that_stood_still_while_the_machine_worked_is_unknown_never_0_joules(tmp_path, proc):
+    tree = FakePowercap(tmp_path / "sys")
+    tree.package(0, subzones=())
+    clock = Clock()
+    m = meter([RaplSource(str(tree.root))], proc, clock)
+    m.read()
+    proc.machine(busy=50, idle=50)  # the machine worked; the counter did not move
+    clock.now += 1.0
+    r = m.read().reading
+    assert r.joules is None and "did not advance" in r.error
+
+
+def test_a_counter_that_went_back_where_it_cannot_have_wrapped_is_unknown(tmp_path, proc):
+    tree = FakePowercap(tmp_path / "sys")
+    tree.package(0, subzones=(), energy_uj=5_000_000)
+    clock = Clock()
+    m = meter([RaplSource(str(tree.root))], proc, clock)
+    m.read()
+    tree.set_energy("intel-rapl:0", 4_000_000)  # 1 J back: a wrap would mean ~262 kJ in one second
+    proc.machine(busy=50, idle=50)
+    clock.now += 1.0
+    r = m.read().reading
+    assert r.joules is None and "went back" in r.error
+    tree.set_energy("intel-rapl:0", 6_000_000)
+    proc.machine(busy=50, idle=50)
+    clock.now += 1.0
+    assert m.read().reading.joules == pytest.approx(2.0)  # the next interval counts again

@@ -33,15 +33,23 @@ class HostMeasurement:
 
 def host_measurement(opts: RunOptions, info: FfmpegInfo, *, powercap_root: str, progress_url: str | None,
                      progress_token: str | None, emit: Callable[..., None], report_error: ReportError,
-                     idle_watts: float | None = None) -> HostMeasurement:
-    """This host's measurement for a run with `opts` (module docstring). `powercap_root`: where the
-    in-process meter reads RAPL here; `idle_watts`: the idle power an earlier baseline measured here."""
-    model = this_machine(opts.tdp_watts)
+                     idle: IdlePower | None = None, proc_stat: str = "/proc/stat") -> HostMeasurement:
+    """This host's measurement for a run with `opts` (module docstring). `powercap_root` and `proc_stat`:
+    where the in-process meter reads RAPL and the machine's CPU time here; `idle`: this host's idle power
+    as earlier tasks left it (a fleet worker's), else a new one. `ModelFigureError` when the CPU model's
+    settings cannot be honoured here (`--tdp-watts` under a hypervisor without `--package-threads`)."""
+    model = this_machine(opts.tdp_watts, package_threads=opts.package_threads,
+                         watts_per_thread=opts.watts_per_thread)
+    ca_file = str(opts.exporter_ca_file) if opts.exporter_ca_file else None  # https exporters, TSDB, progress
     meter = EnergyMeter(cpu_metrics_url=opts.cpu_metrics_url or None, gpu_metrics_url=opts.gpu_metrics_url or None,
                         tsdb_url=opts.tsdb_url or None, step_seconds=opts.sample_interval,
-                        watts_per_thread=model.watts_per_thread, powercap_root=powercap_root,
-                        ca_file=str(opts.exporter_ca_file) if opts.exporter_ca_file else None)
-    measurer = Measurer(info, meter, IdlePower(model.watts_per_thread, idle_watts), emit=emit,
+                        watts_per_thread=model.watts_per_thread, powercap_root=powercap_root, proc_stat=proc_stat,
+                        ca_file=ca_file)
+    if idle is None:
+        idle = IdlePower(model.watts_per_thread, threshold=opts.idle_threshold,
+                         probe_seconds=opts.idle_probe_seconds if opts.idle_probe else None)
+    measurer = Measurer(info, meter, idle, emit=emit,
                         report_error=report_error, progress_url=progress_url, progress_token=progress_token,
-                        min_window=opts.min_window, quality=opts.quality, exclusive=opts.exclusive)
+                        min_window=opts.min_window, quality=opts.quality, exclusive=opts.exclusive,
+                        progress_ca_file=ca_file)
     return HostMeasurement(model, meter, measurer)

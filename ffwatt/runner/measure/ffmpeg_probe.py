@@ -56,9 +56,9 @@ class FfmpegInfo:
         return _DEVICE_CHECKED[encoder]
 
 
-# Encoders that need a device (the static ffmpeg lists NVENC everywhere): a one-frame
+# Encoders that need a device (the static ffmpeg lists NVENC, Vulkan... everywhere): a one-frame
 # test encode says whether this machine can open one, before a scenario relies on it.
-HARDWARE_ENCODER = re.compile(r"_(nvenc|qsv|vaapi|amf|videotoolbox|v4l2m2m)$")
+HARDWARE_ENCODER = re.compile(r"_(nvenc|qsv|vaapi|amf|videotoolbox|v4l2m2m|vulkan|d3d12va|mediacodec|mf|omx|rkmpp|oh)$")
 
 
 def hardware_encoder_reason(path: str, encoder: str, timeout: float = PROBE_TIMEOUT) -> str | None:

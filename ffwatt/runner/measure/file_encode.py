@@ -33,6 +33,7 @@ def encode(
     on_progress: Callable[[int, Block], None] | None = None,
     timeout: float,
     progress_token: str | None = None,
+    progress_ca_file: str | None = None,
 ) -> EncodeResult:
     """Run the scenario's `streams` encodes in parallel and measure them (see the module docstring)."""
     streams = []
@@ -42,7 +43,8 @@ def encode(
         streams.append(StreamProcess(i, argv, outputs, work_dir / f"{scenario.slug}-s{i + 1}.log",
                                      f"{scenario.slug}-{i + 1}"))
     start_wall, end_wall = run_streams(scenario, streams, progress_url=progress_url, on_progress=on_progress,
-                                       timeout=timeout, progress_token=progress_token)
+                                       timeout=timeout, progress_token=progress_token,
+                                       progress_ca_file=progress_ca_file)
     return EncodeResult(start_time=start_wall, end_time=end_wall, pids=stream_pids(streams), streams=tuple(
         StreamResult(**measured_fields(s), output_bytes=sum(p.stat().st_size for p in s.outputs if p.exists()),
                      outputs=tuple(str(p) for p in s.outputs),

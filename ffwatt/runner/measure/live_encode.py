@@ -130,6 +130,7 @@ def encode_live(
     on_progress: Callable[[int, Block], None] | None = None,
     timeout: float,
     progress_token: str | None = None,
+    progress_ca_file: str | None = None,
 ) -> LiveResult:
     """Publish the scenario's `streams` live streams in parallel and measure them (module docstring).
 
@@ -142,7 +143,7 @@ def encode_live(
         streams.append(StreamProcess(i, argv, [], work_dir / f"{scenario.slug}-s{i + 1}.log", name))
     try:
         start, end = run_streams(scenario, streams, progress_url=progress_url, on_progress=on_progress,
-                                 timeout=timeout, progress_token=progress_token)
+                                 timeout=timeout, progress_token=progress_token, progress_ca_file=progress_ca_file)
     except EncodeError as exc:
         if "Error opening output" in str(exc):
             raise EncodeError(f"{exc}\nthe RTMP server at {rtmp_url} refused the publish or did not answer as "

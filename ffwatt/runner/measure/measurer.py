@@ -6,7 +6,9 @@ A repetition (issue 22) is one measurement window: a file encode runs again, bac
 until `min_window` seconds passed (`Rep.encodes` of them; every figure per single encode),
 a live encode or an idle baseline once. The meter's reading is the machine's; the scenario's
 own share is `energy.attribution`'s (by CPU time, with the host's idle power,
-ffwatt/runner/meter/idle_power.py; `exclusive` and idle baselines take the machine's whole).
+ffwatt/runner/meter/idle_power.py: an accepted idle baseline, else the host's idle probe, taken
+before its first encode, else the model's term; `exclusive` and idle baselines take the machine's
+whole).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from typing import Protocol
 
 from ffwatt.contract import formulas
 from ffwatt.energy.attribution import Attributed, attribute
+from ffwatt.energy.idle import IdleCheck, IdleFigure
 from ffwatt.energy.reading import EnergyReading
 from ffwatt.runner.errors import RunnerError
 from ffwatt.runner.measure import quality as q
@@ -83,6 +86,11 @@ class Rep:
     encodes: int
     own: Attributed
     cpu_seconds: float
+    # issue 30: the idle power the attribution took out (None: exclusive), and the idle checks made for this
+    # repetition (the host's idle probe before it, an idle baseline's own window)
+    idle: IdleFigure | None = None
+    idle_checks: tuple[IdleCheck, ...] = ()
+    model_watts_per_thread: float | None = None  # the host's CPU model figure (its meter's)
 
     def per_encode(self, value: float | None) -> float | None:
         return formulas.per_encode(value, self.encodes)
@@ -96,9 +104,10 @@ class Measurer:
 
     def __init__(self, info: FfmpegInfo, meter: EnergyMeter, idle: IdlePower, *, emit: Callable[..., None],
                  report_error: ReportError, progress_url: str | None, progress_token: str | None,
-                 min_window: float, quality: bool, exclusive: bool) -> None:
+                 min_window: float, quality: bool, exclusive: bool, progress_ca_file: str | None = None) -> None:
         self.info, self.meter, self.idle, self.emit, self.report_error = info, meter, idle, emit, report_error
         self.progress_url, self.progress_token = progress_url, progress_token
+        self.progress_ca_file = progress_ca_file  # an https progress URL is verified against it
         self.min_window, self.quality, self.exclusive = min_window, quality, exclusive
         self._source_sizes: dict[str, tuple[int, int]] = {}  # a file source's own size, probed once
 
@@ -119,20 +128,25 @@ class Measurer:
         if not s.idle:
             display = ProgressDisplay(s.name, int(round(s.fps * s.duration)) * s.streams, s.streams, self.emit)
         results: list[EncodeResult | LiveResult] = []
+        exclusive = self.exclusive or s.idle
+        if not exclusive:
+            self.idle.probe(self.meter)  # once per host, before its first encode, when no baseline was accepted
         self.meter.start()
         try:
             span = self._window(s, work_dir, target, results, display)
         finally:
             # the scenario's processes, for each GPU's per-process share; an idle baseline has none
-            reading = self.meter.stop(pids=[pid for r in results for pid in r.pids])
+            cpu = sum(r.cpu_seconds for r in results) if results else 0.0
+            reading = self.meter.stop(pids=[pid for r in results for pid in r.pids], own_cpu_seconds=cpu)
             if display is not None:
                 display.close()
-        cpu = sum(r.cpu_seconds for r in results) if results else 0.0
         if s.idle:
-            self.idle.learn(reading)  # the idle power of what follows
-        own = attribute(reading, scenario_cpu_seconds=cpu, idle_watts=self.idle.for_reading(reading),
-                        exclusive=self.exclusive or s.idle)
-        return Rep(results, reading, span, max(1, len(results)), own, cpu)
+            self.idle.learn(reading, s.name)  # the idle power of what follows, when it was idle
+        idle = None if exclusive else self.idle.for_reading(reading)
+        own = attribute(reading, scenario_cpu_seconds=cpu, idle_watts=idle.watts if idle else None,
+                        exclusive=exclusive)
+        return Rep(results, reading, span, max(1, len(results)), own, cpu, idle, self.idle.take(),
+                   self.meter.watts_per_thread)
 
     def _window(self, s: Scenario, work_dir: Path, target: LiveTarget | None,
                 results: list[EncodeResult | LiveResult], display: ProgressDisplay | None) -> tuple[float, float]:
@@ -146,13 +160,14 @@ class Measurer:
             assert target is not None
             results.append(encode_live(s, ffmpeg=self.info.path, rtmp_url=target.rtmp_url, work_dir=work_dir,
                                        progress_url=self.progress_url, on_progress=display.update,
-                                       timeout=encode_timeout(s), progress_token=self.progress_token))
+                                       timeout=encode_timeout(s), progress_token=self.progress_token,
+                                       progress_ca_file=self.progress_ca_file))
             return results[0].start_time, results[0].end_time
         began = time.monotonic()
         while not results or time.monotonic() - began < self.min_window:
             results.append(encode(s, ffmpeg=self.info.path, work_dir=work_dir, progress_url=self.progress_url,
                                   on_progress=display.update, timeout=encode_timeout(s),
-                                  progress_token=self.progress_token))
+                                  progress_token=self.progress_token, progress_ca_file=self.progress_ca_file))
         return results[0].start_time, results[-1].end_time
 
     def quality_pass(self, s: Scenario, rep: Rep, work_dir: Path, target: LiveTarget | None) -> QualityPass | None:

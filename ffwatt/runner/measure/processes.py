@@ -116,6 +116,7 @@ def run_streams(
     on_progress: Callable[[int, Block], None] | None,
     timeout: float,
     progress_token: str | None = None,
+    progress_ca_file: str | None = None,
 ) -> tuple[float, float]:
     """Launch every stream, wait for all (bounded), stop any left; `(start, end)` in unix seconds.
 
@@ -131,7 +132,7 @@ def run_streams(
     deadline = time.monotonic() + timeout
     try:
         for s in streams:
-            _launch(s, progress_url, progress_token, on_progress)
+            _launch(s, progress_url, progress_token, on_progress, progress_ca_file)
         _wait_all(scenario, streams, deadline, timeout)
     finally:
         for s in streams:
@@ -143,12 +144,13 @@ def run_streams(
 
 
 def _launch(s: StreamProcess, progress_url: str | None, progress_token: str | None,
-            on_progress: Callable[[int, Block], None] | None) -> None:
+            on_progress: Callable[[int, Block], None] | None, ca_file: str | None = None) -> None:
     log.debug("stream %d: %s", s.index + 1, shlex.join(s.argv))
     s.started = time.monotonic()
     s.proc = _spawn(s.argv, s.log_path, subprocess.PIPE)
     s.pids.add(s.proc.pid)
-    forwarder = Forwarder(progress_url, s.name, token=progress_token) if progress_url else None
+    forwarder = (Forwarder(progress_url, s.name, token=progress_token, ca_file=ca_file)
+                 if progress_url else None)
     s.reader = threading.Thread(target=_read, args=(s, forwarder, on_progress), name=f"progress-{s.name}", daemon=True)
     s.reader.start()
 

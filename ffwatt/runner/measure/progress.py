@@ -5,7 +5,9 @@
 * `Forwarder` pushes each block to the ffmpeg exporter (`POST <url>/progress/<stream>`,
   chunked, one connection per encode, as ffmpeg itself would), with
   `Authorization: Bearer <token>` when the exporter wants one (`--progress-token-file`,
-  read by `read_token`: ffmpeg's own `-progress http://` cannot send it). Any network failure
+  read by `read_token`: ffmpeg's own `-progress http://` cannot send it). `https://` URLs are
+  verified against `--exporter-ca-file`; the token is never sent over plain http to a host
+  off loopback, and `probe_exporter` (no token) finds a TLS exporter first. Any network failure
   disables that forwarder with one logged warning: the exporter is a spectator, it
   never slows or fails an encode (every socket operation has a timeout).
 * `ProgressDisplay` is the per-scenario tqdm bar (frames, fps, speed, ETA; disabled when
@@ -15,8 +17,10 @@
 from __future__ import annotations
 
 import http.client
+import ipaddress
 import logging
 import shutil
+import ssl
 import sys
 import threading
 import time
@@ -29,7 +33,7 @@ from ffwatt.runner.errors import RunnerError
 
 log = logging.getLogger("ffwatt.run")
 
-__all__ = ["read_token", "Forwarder", "probe_exporter", "ProgressDisplay"]
+__all__ = ["read_token", "Forwarder", "probe_exporter", "token_refusal", "ProgressDisplay"]
 
 
 def read_token(path: Path) -> str:
@@ -45,32 +49,74 @@ def read_token(path: Path) -> str:
     return token
 
 
-def probe_exporter(base_url: str, timeout: float = 1.0) -> str | None:
-    """None when the ffmpeg exporter answers `GET <base_url>/health`, else why not."""
-    url = urllib.parse.urlsplit(base_url)
-    if url.scheme != "http" or not url.hostname:
-        return f"progress URL {base_url!r} is not http://host:port"
+def _connection(url: urllib.parse.SplitResult, timeout: float, ca_file: str | None) -> http.client.HTTPConnection:
+    """A connection to the exporter: https verified against `ca_file` (else the system's CAs)."""
+    if url.scheme == "https":
+        context = ssl.create_default_context(cafile=ca_file)
+        return http.client.HTTPSConnection(url.hostname or "", url.port or 443, timeout=timeout, context=context)
+    return http.client.HTTPConnection(url.hostname or "", url.port or 80, timeout=timeout)
+
+
+def _loopback(host: str | None) -> bool:
+    if host == "localhost":
+        return True
     try:
-        conn = http.client.HTTPConnection(url.hostname, url.port or 80, timeout=timeout)
+        return ipaddress.ip_address(host or "").is_loopback
+    except ValueError:
+        return False
+
+
+def token_refusal(base_url: str, token: str | None) -> str | None:
+    """Why the push token must not be sent to `base_url` (plain http to another host), else None."""
+    url = urllib.parse.urlsplit(base_url)
+    if token and url.scheme == "http" and not _loopback(url.hostname):
+        return (f"progress URL {base_url}: the push token is not sent over plain http to another host; use "
+                "https:// (with --exporter-ca-file) and a web config with tls_server_config on the exporter")
+    return None
+
+
+def probe_exporter(base_url: str, timeout: float = 1.0, *, ca_file: str | None = None,
+                   token: str | None = None) -> str | None:
+    """None when the ffmpeg exporter answers `GET <base_url>/health` and may be sent pushes (and the
+    token) as configured, else why not. The probe carries no token: an exporter that answers
+    plain http with a 400 (it serves TLS) is found before any token is sent in clear."""
+    url = urllib.parse.urlsplit(base_url)
+    if url.scheme not in ("http", "https") or not url.hostname:
+        return f"progress URL {base_url!r} is not http(s)://host:port"
+    why = token_refusal(base_url, token)
+    if why:
+        return why
+    try:
+        conn = _connection(url, timeout, ca_file)
         try:
             conn.request("GET", url.path.rstrip("/") + "/health")
-            conn.getresponse().read(65536)
+            answer = conn.getresponse()
+            body = answer.read(65536)
         finally:
             conn.close()
     except (OSError, http.client.HTTPException) as exc:
         return f"ffmpeg exporter unreachable at {base_url}: {exc}"
+    if url.scheme == "http" and answer.status == 400 and b"HTTPS" in body:
+        return (f"the ffmpeg exporter at {base_url} serves https: use --progress-url "
+                f"{urllib.parse.urlunsplit(url._replace(scheme='https'))} (and --exporter-ca-file)")
     return None
 
 
 class Forwarder:
-    """One chunked POST to `<base_url>/progress/<stream>` carrying an encode's progress blocks."""
+    """One chunked POST to `<base_url>/progress/<stream>` carrying an encode's progress blocks
+    (https verified against `ca_file`; the token never over plain http to another host)."""
 
-    def __init__(self, base_url: str, stream: str, timeout: float = 2.0, *, token: str | None = None) -> None:
+    def __init__(self, base_url: str, stream: str, timeout: float = 2.0, *, token: str | None = None,
+                 ca_file: str | None = None) -> None:
         url = urllib.parse.urlsplit(base_url)
         self.where = f"{base_url.rstrip('/')}/progress/{stream}"
         self._conn: http.client.HTTPConnection | None = None
+        why = token_refusal(base_url, token)
+        if why:
+            self._fail(ValueError(why))
+            return
         try:
-            conn = http.client.HTTPConnection(url.hostname or "", url.port or 80, timeout=timeout)
+            conn = _connection(url, timeout, ca_file)
             conn.putrequest("POST", f"{url.path.rstrip('/')}/progress/{stream}", skip_accept_encoding=True)
             conn.putheader("Transfer-Encoding", "chunked")
             conn.putheader("Content-Type", "text/plain")

@@ -26,6 +26,12 @@ Where the figures come from
   says to start it or to give its URL as '' for the model), or counters were read at `start()`
   but a source could not be read at `stop()`; `error` names the URL. The power samples are
   dropped then (they would cover only part of the window); CPU use is kept.
+* **Never a false figure** (issue 30; `source` "none", joules `None`, the reason in `error`): a source
+  whose counters did not advance over a window in which the machine used CPU ("counter did not
+  advance": a stuck or fake tree, never 0 J); a counter that went back where it cannot have wrapped
+  (the source's `faults`, e.g. `energy.rapl_source`); a window that would be measured with another
+  source than this meter's first window (RAPL unreadable at its start, so modelled): one run never
+  mixes sources.
 
 A *simulated* powercap tree or NVML (the demo's) is never recorded as measured: when a source
 says so (an exporter's `/health` has `details.simulated: true`), the source becomes
@@ -46,12 +52,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from ffwatt.contract import formulas
-from ffwatt.energy.counters import Counters, increase
+from ffwatt.energy.counters import Counters, increase, show_labels
 from ffwatt.energy.model_source import ModelSource
 from ffwatt.energy.nvml_source import NvmlSource
 from ffwatt.energy.rapl_source import DEFAULT_POWERCAP_ROOT
 from ffwatt.energy.reading import SIMULATED_SOURCE, EnergyReading
-from ffwatt.energy.source import SourceError, Window
+from ffwatt.energy.source import CounterSource, SourceError, Window
 from ffwatt.energy.tsdb_source import TsdbSource
 from ffwatt.readers.proc import CpuStat, busy_cores, read_cpu_stat
 from ffwatt.runner.meter.choice import Choice, choose, counter_sources, source_name
@@ -72,6 +78,7 @@ class _Open:
     t0: float  # monotonic
     wall0: float  # unix s
     cpu: CpuStat | None  # /proc/stat at the start
+    faults: dict[int, int]  # how many faults each used source (by index in `choice.used`) had at the start
 
 
 class EnergyMeter:
@@ -97,6 +104,7 @@ class EnergyMeter:
                                        in_process=self.in_process, powercap_root=powercap_root, nvml=nvml,
                                        timeout=self.timeout, ca_file=ca_file)
         self._open: _Open | None = None
+        self.source: str | None = None  # what the first window was measured with (`_one_source`)
 
     def describe(self) -> str:
         """What this meter measures with, e.g. "rapl (cpu exporter at http://...)" (reads the sources when
@@ -130,11 +138,13 @@ class EnergyMeter:
             cpu = None
             sampler.note("cpu", f"{self.proc_stat}: {exc}")
         sampler.start(t0, cpu)
-        self._open = _Open(choice, simulated, sampler, gpu, t0, wall0, cpu)
+        self._open = _Open(choice, simulated, sampler, gpu, t0, wall0, cpu,
+                           {i: len(s.faults) for i, s in enumerate(choice.used)})
 
-    def stop(self, pids: Collection[int] | None = None) -> EnergyReading:
+    def stop(self, pids: Collection[int] | None = None, own_cpu_seconds: float | None = None) -> EnergyReading:
         """Stop the thread, read the counters at the end, and say what was measured. `pids`: the
-        scenario's processes (its ffmpeg trees), for each GPU's per-process share; None: unknown."""
+        scenario's processes (its ffmpeg trees), for each GPU's per-process share; None: unknown.
+        `own_cpu_seconds`: their CPU time over the window (wait4), a floor for the machine's."""
         if self._open is None:
             raise RuntimeError("EnergyMeter.stop() called before start()")
         w, self._open = self._open, None
@@ -145,13 +155,35 @@ class EnergyMeter:
                    for what, count in errors.items()]
         if not stopped:
             caveats.append("the sampling thread did not stop in time")
-        window = self._window(w, end, wall_end, caveats)
+        window = self._window(w, end, wall_end, caveats, own_cpu_seconds)
         if not w.choice.used:
-            return self._without_counters(w.choice, window, cores, caveats)
-        return self._from_counters(w, window, power, cores, caveats, pids)
+            return self._one_source(self._without_counters(w.choice, window, cores, caveats))
+        return self._one_source(self._from_counters(w, window, power, cores, caveats, pids))
 
-    def _window(self, w: _Open, end: float, wall_end: float, caveats: list[str]) -> Window:
-        """The window's span and the machine's CPU time over it (/proc/stat)."""
+    def counts(self) -> bool:
+        """Whether a window started now would be counted (counters, or a TSDB asked afterwards) rather than
+        modelled: the runner's idle probe measures only then."""
+        return self.tsdb is not None or bool(choose(self.sources).used)
+
+    def _one_source(self, reading: EnergyReading) -> EnergyReading:
+        """The first window's source is this meter's: a later window measured otherwise (RAPL unreadable at its
+        start, so modelled) is unknown, never a figure of another kind beside the others (issue 30)."""
+        if reading.source == "none":
+            return reading
+        if self.source is None:
+            self.source = reading.source
+        if reading.source == self.source:
+            return reading
+        return _unknown(reading, f"this meter measures with {self.source}, and this window would have been "
+                                 f"{reading.source} ({reading.error or 'no caveat'}): unknown, so that one run never "
+                                 "mixes energy sources")
+
+    def _window(self, w: _Open, end: float, wall_end: float, caveats: list[str],
+                own_cpu_seconds: float | None = None) -> Window:
+        """The window's span and the machine's CPU time over it (/proc/stat), never less than the
+        scenario's own: /proc/stat counts clock ticks and can read a few below the exact figure over a
+        short window, and a machine figure below the part of it we know would split energy the scenario
+        used to nobody (the model's joules would fall below W_thread x its CPU seconds)."""
         seconds = end - w.t0
         machine_cpu, cpus = None, None
         try:
@@ -162,6 +194,11 @@ class EnergyMeter:
                 # utilisation (busy / all ticks) x CPUs x window: counted in ticks, /proc/stat's own busy
                 # seconds can run past CPUs x window over a short window; its ratio cannot
                 machine_cpu = measured[1] * seconds
+                if own_cpu_seconds is not None and machine_cpu < own_cpu_seconds:
+                    caveats.append(f"/proc/stat read {machine_cpu:.3f} CPU-s on the machine, below the scenario's "
+                                   f"own {own_cpu_seconds:.3f} (clock-tick rounding): the machine's taken as the "
+                                   "scenario's")
+                    machine_cpu = own_cpu_seconds
         except (OSError, ValueError) as exc:
             caveats.append(f"{self.proc_stat}: {exc}")
         return Window(w.wall0, wall_end, seconds, machine_cpu, cpus)
@@ -205,7 +242,7 @@ class EnergyMeter:
         caveats = [f"{why} (not counted)" for why in w.choice.why_not] + caveats
         parts: dict[str, float] = {}
         gpu_joules: dict[str, float] = {}
-        for source in w.choice.used:
+        for i, source in enumerate(w.choice.used):
             try:
                 series = source.read()
             except SourceError as exc:
@@ -214,6 +251,9 @@ class EnergyMeter:
                                      (), None, tuple(cores), **facts)
             start = w.choice.start[source.kind]
             joules, notes = increase(start, series)
+            broken = source.faults[w.faults[i]:] + _still(source, start, series, joules, window, caveats)
+            if broken:
+                return EnergyReading(None, "none", _join(broken + caveats), (), None, tuple(cores), **facts)
             parts[source.kind] = parts.get(source.kind, 0.0) + joules
             caveats.extend(notes)
             if source.kind == "nvml":
@@ -228,6 +268,30 @@ class EnergyMeter:
         return EnergyReading(sum(parts.values()), source, _join(caveats), tuple(power),
                              self.step_seconds if power else None, tuple(cores), cpu_joules=parts.get("rapl"),
                              gpu_joules=parts.get("nvml"), gpus=gpus, **facts)
+
+
+def _still(source: CounterSource, start: Counters, end: Counters, joules: float, window: Window,
+           caveats: list[str]) -> list[str]:
+    """Issue 30: a source whose counters did not advance over a window in which the machine used CPU (or
+    whose CPU use is unknown) measured nothing: its energy is unknown, never 0 (the reason, in a list).
+    One counter of several that stood still (a dram zone a platform does not meter) is a caveat."""
+    used = window.machine_cpu_seconds
+    if joules == 0 and (used is None or used > 0):
+        cpu = f"{used:.3g} CPU-seconds" if used is not None else "CPU time /proc/stat could not give"
+        return [f"{source.what} at {source.where}: counter did not advance over the {window.seconds:.3g} s window "
+                f"while the machine used {cpu}: the energy is unknown"]
+    for labels in sorted(end.keys() & start.keys()):
+        if end[labels] == start[labels]:
+            caveats.append(f"{source.what} counter {show_labels(labels)} did not advance over the window: its "
+                           "energy is not in the figure")
+    return []
+
+
+def _unknown(reading: EnergyReading, why: str) -> EnergyReading:
+    """`reading` with its energy unknown and `why` first among its caveats (CPU facts kept, samples dropped)."""
+    return EnergyReading(None, "none", _join([why, reading.error or ""]), (), None, reading.cpu_usage_cores,
+                         window_seconds=reading.window_seconds, machine_cpu_seconds=reading.machine_cpu_seconds,
+                         cpus=reading.cpus)
 
 
 def _add_per_gpu(gpu_joules: dict[str, float], start: Counters, end: Counters) -> None:

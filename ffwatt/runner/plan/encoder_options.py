@@ -9,7 +9,10 @@ labels. Two checks, both before any encode:
 * `static_problems` (the scenario loader, no ffmpeg needed): names that are refused
   whatever the encoder (`REFUSED`, each with what it would do), options whose names say
   they write or read files, values that are not plain option values (too long, control
-  characters, filter-graph syntax, file-naming keys inside `x264-params` and the like).
+  characters, filter-graph syntax, a quote or backslash: ffmpeg hands a plain option's value
+  over as it is, and a library may read the quote itself), and the encoder libraries' own lists
+  (`x264-params` and the like) read as ffmpeg and the library read them, each name on the
+  library's allow-list (ffwatt/runner/plan/library_params.py).
 * `encoder_option_problems` (the run, after `ffmpeg -h encoder=NAME` was probed once per
   encoder): the key must be one of the options that encoder lists, or one of the generic
   rate-control and GOP options (`GENERIC_OPTIONS`), and must not be shadowed by an ffmpeg
@@ -23,6 +26,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable
+
+from ffwatt.runner.plan.library_params import LIBRARY_LISTS, UNPARSED_LIST, param_list_problems
 
 __all__ = ["GENERIC_OPTIONS", "REFUSED", "MAX_VALUE_LENGTH", "static_problems", "encoder_option_problems"]
 
@@ -72,16 +77,13 @@ REFUSED: dict[str, str] = {
 # x265's `csv` and `analysis-save`, SVT-AV1's `stat-file`, `*file`...), refused for every
 # encoder: a word of the name (split at - _ .) is one of these, or ends in "file".
 _FILE_WORDS = frozenset({"stat", "stats", "passlog", "dump", "recon", "csv", "analysis", "cqm", "rpu", "fgs"})
-# Options holding an encoder library's own `key=value:key=value` list (x264-params, x265-params,
-# svtav1-params, aom-params, x264opts...): their sub-keys are checked the same way
-# (x265's csv=, x264's dump_yuv=, SVT-AV1's stat-file=...).
-_PARAM_LIST = re.compile(r"(-params|opts)$")
 MAX_VALUE_LENGTH = 256
 # Filter-graph syntax: link labels, chain separators, and the filters that read files or
 # take commands (movie=, drawtext=textfile=, subtitles=, sendcmd=...).
 _FILTER_SYNTAX = re.compile(r"[\[\];]|\b(a?movie|textfile|fontfile|filename|subtitles|ass|sendcmd|zmq|file)\s*=",
                             re.IGNORECASE)
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_QUOTING = re.compile(r"['\"\\]")  # quotes and backslashes: no plain option value needs them
 
 
 def _names_a_file(name: str) -> bool:
@@ -106,9 +108,11 @@ def static_problems(key: str, value: str) -> list[str]:
         problems.append(f"value of {len(value)} characters; at most {MAX_VALUE_LENGTH}")
     elif _CONTROL.search(value):
         problems.append(f"control characters in the value {short(value)}")
-    elif _PARAM_LIST.search(key) and (files := [sub for item in value.split(":")
-                                                 if _names_a_file(sub := item.split("=", 1)[0].strip())]):
-        problems.append(f"refused: {', '.join(map(short, files))} in the value {_FILES}")
+    elif LIBRARY_LISTS.get(key) or UNPARSED_LIST.search(key):
+        problems += param_list_problems(key, value)
+    elif _QUOTING.search(value):
+        problems.append(f"refused: the value {short(value)} has a quote or backslash (ffmpeg passes an option's value "
+                        "as it is; the encoder library may read the quote itself)")
     elif _FILTER_SYNTAX.search(value):
         problems.append(f"refused: the value {short(value)} has filter-graph syntax ({_FILTER})")
     return problems

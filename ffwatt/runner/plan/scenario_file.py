@@ -14,10 +14,12 @@ Contract:
 * `defaults` is merged under each entry (the entry wins); a key set to `null` in an
   entry removes the default (e.g. `bitrate: null` before `crf: 23`).
 * `matrix` expands an entry into the cartesian product of its lists, in the order the
-  keys are written; `name` is then a `str.format` template over the entry's keys.
+  keys are written; `name` is then a template over the entry's keys (`{bitrate}`, `{crf:02d}`: bounded,
+  ffwatt/runner/plan/name_template.py).
 * Every problem in the file is collected and raised once as a `RunnerError`, each
   line naming the file and the key path: `quick.yml: scenarios[2].bitrate: ...`.
-* Names are unique after expansion; the result is in file order.
+* Names are unique after expansion and at most `max_name_length` characters (256 by default,
+  sweep steps' names included); the result is in file order.
 * Validation is static (no ffmpeg needed); whether ffmpeg has the encoder is decided
   later by the run, which skips the scenario rather than failing the file. `options:` are
   checked here against what no encoder may take (ffwatt/runner/plan/encoder_options.py); the run checks
@@ -40,10 +42,10 @@ from typing import Any
 import yaml
 
 from ffwatt.runner.errors import RunnerError
-from ffwatt.runner.plan.encoder_options import short
+from ffwatt.runner.plan.name_template import TemplateError, render
 from ffwatt.runner.plan.scenario import Scenario, Source, source_label
 from ffwatt.runner.plan.scenario_fields import SCENARIO_KEYS, Problems, ScenarioFields, shown, shown_key
-from ffwatt.runner.settings import DEFAULT_MAX_SCENARIOS
+from ffwatt.runner.settings import DEFAULT_MAX_NAME_LENGTH, DEFAULT_MAX_SCENARIOS
 
 __all__ = ["load_scenarios", "parse_scenarios", "DEFAULT_MAX_SCENARIOS", "MAX_FILE_BYTES", "MAX_YAML_NODES"]
 
@@ -54,10 +56,11 @@ MAX_FILE_BYTES = 4 * 1024 * 1024  # a scenario file is hand-written: kilobytes
 MAX_YAML_NODES = 100_000
 
 
-def load_scenarios(path: str | os.PathLike[str], *,
-                   max_scenarios: int = DEFAULT_MAX_SCENARIOS) -> tuple[Scenario, ...]:
-    """Read and validate a scenario file; `RunnerError` naming the file for every problem."""
-    path = Path(path)
+def load_scenarios(path: str | os.PathLike[str], *, max_scenarios: int = DEFAULT_MAX_SCENARIOS,
+                   max_name_length: int = DEFAULT_MAX_NAME_LENGTH) -> tuple[Scenario, ...]:
+    """Read and validate a scenario file; `RunnerError` naming the file for every problem. Source files
+    are resolved against the file's own folder, as absolute paths (a fleet's workers read them there)."""
+    path = Path(path).absolute()
     try:
         with path.open("rb") as f:
             data = f.read(MAX_FILE_BYTES + 1)
@@ -68,11 +71,13 @@ def load_scenarios(path: str | os.PathLike[str], *,
         raise RunnerError(f"{path}: scenario file not found") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise RunnerError(f"{path}: cannot read the scenario file: {exc}") from None
-    return parse_scenarios(text, file_name=path.name, base_dir=path.parent, max_scenarios=max_scenarios)
+    return parse_scenarios(text, file_name=path.name, base_dir=path.parent, max_scenarios=max_scenarios,
+                           max_name_length=max_name_length)
 
 
 def parse_scenarios(text: str, *, file_name: str = "<scenarios>", base_dir: Path | None = None,
-                    max_scenarios: int = DEFAULT_MAX_SCENARIOS) -> tuple[Scenario, ...]:
+                    max_scenarios: int = DEFAULT_MAX_SCENARIOS,
+                    max_name_length: int = DEFAULT_MAX_NAME_LENGTH) -> tuple[Scenario, ...]:
     try:
         doc = _load_yaml(text, file_name)
     except RecursionError:
@@ -83,7 +88,7 @@ def parse_scenarios(text: str, *, file_name: str = "<scenarios>", base_dir: Path
         problem = getattr(exc, "problem", None) or str(exc)
         raise RunnerError(f"{file_name}: not valid YAML: {where}{problem}") from None
     problems = Problems(file_name)
-    scenarios = _Validator(problems, base_dir or Path.cwd(), max_scenarios).document(doc)
+    scenarios = _Validator(problems, base_dir or Path.cwd(), max_scenarios, max_name_length).document(doc)
     problems.raise_if_any()
     return scenarios
 
@@ -141,9 +146,11 @@ class _Validator(ScenarioFields):
     """The whole document: `defaults`, each entry's `matrix` expanded (bounded by `max_scenarios`),
     names unique, one source per clip name; each scenario's fields checked by `ScenarioFields`."""
 
-    def __init__(self, problems: Problems, base_dir: Path, max_scenarios: int = DEFAULT_MAX_SCENARIOS) -> None:
+    def __init__(self, problems: Problems, base_dir: Path, max_scenarios: int = DEFAULT_MAX_SCENARIOS,
+                 max_name_length: int = DEFAULT_MAX_NAME_LENGTH) -> None:
         super().__init__(problems, base_dir)
         self.max_scenarios = max_scenarios
+        self.max_name_length = max_name_length
         self.expanded = 0  # scenarios expanded so far, against max_scenarios
 
     def document(self, doc: Any) -> tuple[Scenario, ...]:
@@ -184,6 +191,11 @@ class _Validator(ScenarioFields):
                 if scenario is None:
                     continue
                 names = [scenario.name, *(step.name for step in scenario.sweep_steps())]
+                long = next((n for n in names if len(n) > self.max_name_length), None)
+                if long is not None:
+                    p.add(f"{where}.name", f"a name of {len(long):,} characters ({shown(long)}); at most "
+                          f"{self.max_name_length} (--max-name-length): a name is a label of every series of it")
+                    continue
                 clash = next((n for n in names if n in seen), None)
                 if clash is not None:
                     p.add(f"{where}.name", f"duplicate scenario name {shown(clash)} (also {seen[clash]})")
@@ -249,10 +261,10 @@ class _Validator(ScenarioFields):
                     values = {k: v for k, v in {**defaults, **raw}.items() if k != "name"}
                     if "source" in values:
                         values["source"] = source_label(values["source"])  # `{source}`: the short clip name
-                    raw["name"] = template.format_map(values)
-                except (KeyError, IndexError, ValueError) as exc:
-                    self.problems.add(f"{path}.name", f"bad name template {shown(template)}: {short(exc)}; use keys of "
-                                      "the scenario, like '{encoder} @ {bitrate}'")
+                    raw["name"] = render(template, values, self.max_name_length)
+                except TemplateError as exc:
+                    self.problems.add(f"{path}.name", f"bad name template {shown(template)}: {exc}; use keys of the "
+                                      "scenario, like '{encoder} @ {bitrate}'")
                     return []
             out.append((raw, where))
         names = [r["name"] for r, _ in out if "name" in r]

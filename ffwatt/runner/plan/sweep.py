@@ -18,9 +18,10 @@ __all__ = ["baseline_mean_watts", "sweep_step", "sweep_summary"]
 
 
 def baseline_mean_watts(entries: Sequence[ScenarioEntry]) -> float | None:
-    """Mean power of the run's idle baseline (its first one): energy / (end_time - start_time); None without."""
+    """Mean power of the run's idle baseline (its first one not flagged `idle_rejected`, issue 30):
+    energy / (end_time - start_time); None without."""
     for e in entries:
-        if e.encoder == "none":
+        if e.encoder == "none" and not e.idle_rejected:
             span = e.end_time - e.start_time if e.start_time is not None and e.end_time is not None else None
             return formulas.mean_power_over(e.energy_joules, span)
     return None

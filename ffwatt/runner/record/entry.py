@@ -2,9 +2,9 @@
 repetitions and quality pass (the struct goes to the results writer as is).
 
 With repetitions, the measurements are their means; every figure is per single encode
-(`encodes_per_measurement` of them in a window). Energies are averaged only when every repetition
-measured one, the same way: a mean of RAPL and modelled joules would be neither measured nor
-modelled. Unknown is `None` (left out of the file), never 0.
+(`encodes_per_measurement` of them in a window, the first repetition's; each repetition's count is in
+`energy_inputs`). The energy half, with every input of each joule: `entry_energy`. Unknown is `None`
+(left out of the file), never 0.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Any
 
 import msgspec
 
-from ffwatt.contract.schema import QualityDetail, RepetitionEntry, ScenarioEntry, SourceEntry
+from ffwatt.contract.schema import QualityDetail, ScenarioEntry, SourceEntry
 from ffwatt.runner.execute.executor import Outcome
 from ffwatt.runner.measure import quality as q
 from ffwatt.runner.measure.commands import source_input_args
@@ -22,6 +22,7 @@ from ffwatt.runner.measure.encode_results import EncodeResult, LiveResult, mean
 from ffwatt.runner.measure.measurer import QualityPass, Rep
 from ffwatt.runner.measure.media_probe import SourceCatalog
 from ffwatt.runner.plan.scenario import QualitySpec, Scenario
+from ffwatt.runner.record.entry_energy import energy_fields
 from ffwatt.runner.record.entry_media import ladder_avg_fps, ladder_totals, media_truth, rungs
 
 __all__ = ["scenario_entry", "source_entry", "summary", "with_hosts", "quality_reference"]
@@ -34,7 +35,7 @@ def scenario_entry(s: Scenario, reps: list[Rep], quality: QualityPass | None,
     start, end = first.span
     common: dict[str, Any] = dict(name=s.name, duration=s.duration, start_time=start, end_time=end, viewers=s.viewers,
                                   encodes_per_measurement=first.encodes if first.encodes > 1 else None,
-                                  **_energy_fields(s, reps))
+                                  **energy_fields(s, reps))
     if s.idle:
         return ScenarioEntry(encoder="none", **common)
     fields = _encode_fields(s, reps)
@@ -42,40 +43,6 @@ def scenario_entry(s: Scenario, reps: list[Rep], quality: QualityPass | None,
     if quality is not None:
         fields.update(_quality_fields(s, quality))
     return ScenarioEntry(**common, **fields)
-
-
-def _energy_fields(s: Scenario, reps: list[Rep]) -> dict[str, Any]:
-    """The energy the scenario owns, the machine's, where it came from, and each repetition's."""
-    reading0 = reps[0].reading
-    readings = [r.reading for r in reps]
-    own = [r.per_encode(r.own.joules) for r in reps]
-    machine = [r.per_encode(r.reading.joules) for r in reps]
-    sources = sorted({rd.source for rd in readings})
-    methods = sorted({r.own.method for r in reps if r.own.method})
-    consistent = len(sources) == 1 and len(methods) <= 1 and all(j is not None for j in own)
-    errors = list(dict.fromkeys(rd.error for rd in readings if rd.error))
-    errors += list(dict.fromkeys(r.own.note for r in reps if r.own.note))
-    if not consistent and (len(sources) > 1 or len(methods) > 1):
-        errors.append(f"repetitions measured energy differently ({', '.join(sources + methods)}): not averaged")
-    cpu = [r.per_encode(r.cpu_seconds) for r in reps]  # the encodes' CPU time (an idle baseline's is none)
-    repetitions = None
-    if len(reps) > 1:
-        repetitions = [RepetitionEntry(energy_joules=o if consistent else None,
-                                       avg_fps=mean([x.avg_fps for x in r.results]) if r.results else None,
-                                       duration=(r.span[1] - r.span[0]) / r.encodes,
-                                       start_time=r.span[0], end_time=r.span[1],
-                                       machine_energy_joules=m if consistent else None,
-                                       cpu_core_seconds=c if not s.idle else None)
-                       for r, o, m, c in zip(reps, own, machine, cpu, strict=True)]
-    return dict(
-        energy_joules=mean(own) if consistent else None,
-        energy_source=sources[0] if consistent else "none",
-        energy_error="; ".join(errors) or None,
-        power_watts=list(reading0.power_watts), cpu_usage_cores=list(reading0.cpu_usage_cores),
-        step_seconds=reading0.step_seconds, repetitions=repetitions,
-        machine_energy_joules=mean(machine) if consistent else None,
-        energy_attribution=methods[0] if consistent and methods else None,
-    )
 
 
 def _encode_fields(s: Scenario, reps: list[Rep]) -> dict[str, Any]:

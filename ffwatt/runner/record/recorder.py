@@ -14,6 +14,7 @@ then writes the event, then the log line:
 | `scenario_skipped` | scenario-skipped | warning | `not_run`: skipped |
 | `scenario_failed` | error (not fatal) | error | `not_run`: failed |
 | `scenario_interrupted` | error (fatal) | - | `not_run`: failed |
+| `idle_seen` | idle-check (one per check) | info, warning when rejected | header `idle` (next rewrite) |
 | `scenario_done` | scenario-done | info | `scenarios` (and a fleet's `hosts`) |
 | `scenario_host` | scenario-host | info | - (fleet: a worker started it; `host`, `attempt`) |
 | `attempt_lost` | attempt-lost | warning | - (fleet: that host was lost mid-scenario; it runs again elsewhere) |
@@ -31,15 +32,17 @@ resumed file's too; progress events come from `measure.progress.ProgressDisplay`
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
 from ffwatt.contract.results_writer import ResultsWriteError, ResultsWriter
 from ffwatt.contract.schema import ScenarioEntry, Sweep
 from ffwatt.runner.errors import RunnerError
+from ffwatt.runner.measure.measurer import Rep
 from ffwatt.runner.record.entry import summary
 from ffwatt.runner.record.events import EventLog
+from ffwatt.runner.record.idle_record import check_line, note_reps
 
 __all__ = ["RunRecorder"]
 
@@ -148,6 +151,15 @@ class RunRecorder:
     def attempt_lost(self, name: str, host: str) -> None:
         self._record("attempt-lost", f"{name}: host {host} was lost while running it; it ran again elsewhere",
                      level=logging.WARNING, scenario=name, host=host)
+
+    def idle_seen(self, reps: Sequence[Rep], hosts: Sequence[str] = ()) -> None:
+        """issue 30: the idle checks these repetitions made and the idle power they used, into the header's
+        `idle` (written with the next rewrite); each check as an event and a log line (a rejection warns)."""
+        idle = self._writer.header.setdefault("idle", {})
+        for check in note_reps(idle, reps, hosts):
+            self._record("idle-check", check_line(check), level=logging.INFO if check.accepted else logging.WARNING,
+                         origin=check.origin, accepted=check.accepted, watts=check.watts,
+                         busy_share=check.busy_share, **({"scenario": check.scenario} if check.scenario else {}))
 
     def scenario_done(self, entry: ScenarioEntry, hosts: Mapping[str, Mapping[str, Any]] | None = None) -> None:
         """`entry` goes to the results file (with the environment of each fleet host that ran it, `hosts`);

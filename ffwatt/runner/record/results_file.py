@@ -6,7 +6,9 @@ machine, `measure.host_environment`, and the energy meter found at the start) an
 (`contract.schema.MeterRecord`: the meter's settings, the CPU model's figure, the schedule's
 order and seed). `--resume` continues the newest results file written for the same scenario file
 and expanded matrix, skipping the scenarios already in it; it refuses a file whose meter settings
-differ (`MeterRecord.RESUME_KEYS`), naming which, and reuses the file's seed.
+differ (`MeterRecord.RESUME_KEYS`: among them the energy source and the attribution rule and its
+version, so one file never mixes them), naming which, and reuses the file's seed. `idle` (issue 30)
+holds the idle threshold and probe settings; the recorder adds the run's idle checks and figure.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from ffwatt.energy.cpu_power_model import ModelFigure
 from ffwatt.runner.errors import RunnerError
 from ffwatt.runner.measure.host_environment import collect_environment
 from ffwatt.runner.meter.energy_meter import EnergyMeter
+from ffwatt.runner.record.idle_record import header_idle
 from ffwatt.runner.settings import RunOptions
 
 __all__ = ["ResultsFile", "RunFacts", "open_results"]
@@ -90,8 +93,9 @@ def open_results(facts: RunFacts, seed: int) -> ResultsFile:
             log.info("--resume: continuing %s (%d scenario(s) done)", path, len({s["name"] for s in scenarios}))
     if "environment" not in header:
         header["environment"], description = _environment(facts)
-        header["meter"] = msgspec.to_builtins(msgspec.structs.replace(
-            _meter_settings(facts, seed), source=description.split(" ", 1)[0], description=description))
+        header["meter"] = msgspec.to_builtins(_meter_settings(facts, seed, description))
+    # issue 30: the idle power's settings now, its checks and figure as the run measures them (a resumed file's kept)
+    header.setdefault("idle", header_idle(opts.idle_threshold, opts.idle_probe_seconds if opts.idle_probe else None))
     entries = [_typed(entry, file_name, i) for i, entry in enumerate(scenarios)]
     return ResultsFile(ResultsWriter(opts.results_dir, file_name, header, scenarios, sweeps=sweeps), entries,
                        {e.name for e in entries}, seed)
@@ -121,11 +125,13 @@ def _shown(url: str | None) -> str | None:
     return redact(url) if url else None
 
 
-def _meter_settings(facts: RunFacts, seed: int) -> MeterRecord:
-    """The settings `--resume` compares (MeterRecord.RESUME_KEYS), and the rest of the record."""
+def _meter_settings(facts: RunFacts, seed: int, description: str) -> MeterRecord:
+    """The settings `--resume` compares (MeterRecord.RESUME_KEYS), and the rest of the record; `description`:
+    what the meter measures with (`EnergyMeter.describe`), whose first word is the energy source."""
     opts, meter, model = facts.opts, facts.meter, facts.model
     return MeterRecord(
-        mode="in-process" if meter.in_process else "exporters",
+        mode="in-process" if meter.in_process else "exporters", source=description.split(" ", 1)[0],
+        description=description,
         powercap_root=str(opts.powercap_root) if meter.in_process else None,
         # the results file keeps where energy came from, never a URL's password
         cpu_metrics_url=_shown(opts.cpu_metrics_url), gpu_metrics_url=_shown(opts.gpu_metrics_url),
@@ -134,8 +140,10 @@ def _meter_settings(facts: RunFacts, seed: int) -> MeterRecord:
         model_tdp_watts=model.tdp_watts, model_package_threads=model.package_threads,
         model_idle_fraction=formulas.CPU_MODEL_IDLE_FRACTION, model_why=model.why,
         attribution="exclusive" if opts.exclusive else "cpu-time-share",
-        idle_power_from=("the run's idle baseline (its mean CPU power) when the run has one and energy is "
-                         "counted, else the model's idle term W_thread x f_idle x threads"),
+        attribution_version=formulas.ATTRIBUTION_VERSION,
+        idle_power_from=("an accepted idle baseline's mean CPU power (the machine under the idle threshold), else "
+                         "the runner's idle probe's, else the model's idle term W_thread x f_idle x threads; "
+                         "the header's idle says which, each window's energy_inputs what it used"),
         order=opts.order, seed=seed if opts.order == "shuffled" else None,
         min_window_seconds=float(opts.min_window), cool_down_seconds=float(opts.cool_down))
 
@@ -147,7 +155,7 @@ def _check_meter(facts: RunFacts, seed: int, path: Path, recorded: Any) -> int:
     if not isinstance(recorded, dict):
         raise RunnerError(f"--resume: {path} records no meter (written before issue 22): its energy was "
                           "measured another way; start a new run")
-    mine = msgspec.to_builtins(_meter_settings(facts, seed))
+    mine = msgspec.to_builtins(_meter_settings(facts, seed, facts.meter.describe()))
     differ = [f"{key}: the file has {recorded.get(key)!r}, this run {mine.get(key)!r}"
               for key in MeterRecord.RESUME_KEYS if recorded.get(key) != mine.get(key)]
     if differ:

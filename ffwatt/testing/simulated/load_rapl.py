@@ -1,77 +1,127 @@
-"""A simulated RAPL meter whose power follows the machine's real CPU use: a known truth for
-attribution tests (DESIGN.md, "a fake RAPL meter whose power follows /proc/stat").
+"""A simulated RAPL meter whose power follows a machine's real CPU use: a known truth for attribution.
 
-    meter = LoadFollowingRapl(tmp_path / "sys", idle_watts=6.0, watts_per_busy_cpu=9.0)
-    meter.start()           # a thread advances the package counter every `step` seconds
-    ...                     # real work; the readers under test read `meter.root`
-    meter.stop()            # the last step is written; `meter.joules` is then the counter's value
-    meter.joules            # every joule it wrote, exactly (microjoule steps)
+    with LoadFollowingRapl(tmp_path / "powercap", idle_watts=34.0, watts_per_busy_cpu=15.0,
+                           cpu=ProcessTreeMachine(tmp_path / "stat")) as rapl:
+        ... ffwatt run --powercap-root rapl.root --proc-stat rapl.proc_stat ...
+        rapl.joules_between(t0, t1)     # the true energy of the zones that count, over any span
 
-Each step it reads /proc/stat (`readers.proc`) and adds
+Every `period` seconds (50 ms) a thread reads the machine's CPU time (`cpu`: the real /proc/stat by
+default, or a `machine.ProcessTreeMachine`), and advances the counters by
 
-    E_step_J = (idle_W + W_per_busy_CPU x busy CPUs over the step) x step_s
+    P_W = idle_W + W_per_busy_cpu x busy CPUs over the period          (E += P x dt)
 
-to the `package-0` zone's `energy_uj`, written atomically (sysfs reads are), in a powercap tree
-laid out as the kernel's (`simulated.powercap.FakePowercap`) and marked simulated
-(`readers.powercap.SIMULATED_MARKER`), so nothing reads it as measured RAPL. Its power is a
-linear function of the machine's CPU use, as the attribution rule assumes: with `idle_W` as the
-rule's idle power, a process's true share is W_per_busy_CPU x its CPU-s plus its part of idle.
+The tree is laid out like a 2-socket Intel server's, in the kernel's nested layout
+(`powercap.FakePowercap(layout="kernel")`): per socket `intel-rapl:N` (package-N, 45 % of P) with
+`intel-rapl:N:0` (core, inside the package: half of it, never to be counted) and `intel-rapl:N:1`
+(dram, 5 % of P), and `intel-rapl-mmio:0`, the MMIO view of package-0 (the same counter: a reader
+must drop it). Packages and drams together are P; socket 1's package starts 2 J below its wrap, so
+a reader meets a wrap within the first seconds of a run. Counters are written atomically (a temp
+file, then a rename), as a sysfs read never sees half a value.
 """
 
 from __future__ import annotations
 
+import bisect
 import os
 import threading
 import time
 from pathlib import Path
 
-from ffwatt.readers.powercap import SIMULATED_MARKER
-from ffwatt.readers.proc import busy_cores, read_cpu_stat
-from ffwatt.testing.simulated.powercap import FakePowercap
+from ffwatt.readers.proc import busy_cores
+from ffwatt.testing.simulated.machine import CpuUse, ProcStatCpu
+from ffwatt.testing.simulated.powercap import DRAM_RANGE_UJ, PACKAGE_RANGE_UJ, FakePowercap
 
-__all__ = ["LoadFollowingRapl"]
+__all__ = ["LoadFollowingRapl", "PACKAGE_SHARE", "DRAM_SHARE", "CORE_SHARE_OF_PACKAGE"]
 
-ZONE = "intel-rapl:0"
+PACKAGE_SHARE = 0.45  # of the machine's power, per socket
+DRAM_SHARE = 0.05  # per socket: 2 x (0.45 + 0.05) = 1
+CORE_SHARE_OF_PACKAGE = 0.5  # the core sub-zone, inside its package
+_WRAP_HEADROOM_UJ = 2_000_000  # socket 1's package starts this far below its wrap
 
 
 class LoadFollowingRapl:
-    def __init__(self, base: Path, *, idle_watts: float, watts_per_busy_cpu: float, step: float = 0.05,
-                 proc_stat: str = "/proc/stat") -> None:
-        self.idle_watts, self.watts_per_busy_cpu, self.step, self.proc_stat = idle_watts, watts_per_busy_cpu, step, proc_stat
-        tree = FakePowercap(base, layout="kernel")
-        tree.package(0, subzones=("core",))  # core lies inside the package: a reader must not add it
-        self.root = tree.root
-        (self.root / SIMULATED_MARKER).write_text("advanced from /proc/stat by ffwatt.testing.simulated.load_rapl\n")
-        self._target = self.root / ZONE / "energy_uj"
-        self._uj = 0
+    """A powercap tree whose counted zones draw `idle_watts` + `watts_per_busy_cpu` x busy CPUs (module
+    docstring). `root`: the powercap root to give a meter; `proc_stat`: the CPU time file it must read."""
+
+    def __init__(self, base: Path, *, idle_watts: float = 20.0, watts_per_busy_cpu: float = 15.0,
+                 cpu: CpuUse | None = None, period: float = 0.05) -> None:
+        self.idle_watts, self.watts_per_busy_cpu, self.period = idle_watts, watts_per_busy_cpu, period
+        self.cpu = cpu or ProcStatCpu()
+        self.tree = FakePowercap(base, layout="kernel")
+        self.root = self.tree.root
+        self.proc_stat = self.cpu.path
+        self._zones: dict[str, tuple[float, int]] = {}  # entry -> (share of P, wrap range)
+        for socket in (0, 1):
+            start = PACKAGE_RANGE_UJ - _WRAP_HEADROOM_UJ if socket == 1 else 0
+            self.tree.zone(f"intel-rapl:{socket}", f"package-{socket}", start)
+            self.tree.zone(f"intel-rapl:{socket}:0", "core", 0)
+            self.tree.zone(f"intel-rapl:{socket}:1", "dram", 0, DRAM_RANGE_UJ)
+            self._zones[f"intel-rapl:{socket}"] = (PACKAGE_SHARE, PACKAGE_RANGE_UJ)
+            self._zones[f"intel-rapl:{socket}:0"] = (PACKAGE_SHARE * CORE_SHARE_OF_PACKAGE, PACKAGE_RANGE_UJ)
+            self._zones[f"intel-rapl:{socket}:1"] = (DRAM_SHARE, DRAM_RANGE_UJ)
+        self.tree.zone("intel-rapl-mmio:0", "package-0", 0)
+        self._uj = {entry: float(int((self.root / entry / "energy_uj").read_text())) for entry in self._zones}
+        self._times: list[float] = []  # monotonic moments of the advances
+        self._joules: list[float] = []  # the counted zones' energy from the start to each
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="load-rapl", daemon=True)
+        self._thread: threading.Thread | None = None
 
-    @property
-    def joules(self) -> float:
-        return self._uj / 1e6
+    # ---- the truth
 
-    def start(self) -> None:
+    def watts(self, busy_cpus: float) -> float:
+        """P_W = idle_W + W_per_busy_cpu x busy CPUs: what the counted zones draw together."""
+        return self.idle_watts + self.watts_per_busy_cpu * busy_cpus
+
+    def joules_between(self, t0: float, t1: float) -> float:
+        """The counted zones' true energy between two monotonic moments, interpolated between advances."""
+        return self._at(t1) - self._at(t0)
+
+    def _at(self, t: float) -> float:
+        if not self._times or t <= self._times[0]:
+            return 0.0
+        i = bisect.bisect_left(self._times, t)
+        if i >= len(self._times):
+            return self._joules[-1]
+        (ta, ea), (tb, eb) = (self._times[i - 1], self._joules[i - 1]), (self._times[i], self._joules[i])
+        return ea + (eb - ea) * (t - ta) / (tb - ta)
+
+    # ---- the thread
+
+    def start(self) -> LoadFollowingRapl:
+        before, last = self.cpu.read(), time.monotonic()
+        self._times, self._joules = [last], [0.0]
+        self._thread = threading.Thread(target=self._run, args=(before, last), name="load-following-rapl",
+                                        daemon=True)
         self._thread.start()
+        return self
 
     def stop(self) -> None:
         self._stop.set()
-        self._thread.join(timeout=5)
+        if self._thread is not None:
+            self._thread.join(5)
 
-    def _run(self) -> None:
-        before, t0 = read_cpu_stat(self.proc_stat), time.monotonic()
-        while True:
-            stopping = self._stop.wait(self.step)
-            now, t = read_cpu_stat(self.proc_stat), time.monotonic()
-            load = busy_cores(before, now)
-            cores = load[1] if load else 0.0  # no tick passed: no busy CPU measured over the step
-            self._uj += round((self.idle_watts + self.watts_per_busy_cpu * cores) * (t - t0) * 1e6)
-            self._write()
-            before, t0 = now, t
-            if stopping:
-                return
+    def __enter__(self) -> LoadFollowingRapl:
+        return self.start()
 
-    def _write(self) -> None:
-        tmp = self._target.with_name("energy_uj.tmp")
-        tmp.write_text(f"{self._uj}\n")
-        os.replace(tmp, self._target)
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def _run(self, before, last: float) -> None:
+        while not self._stop.wait(self.period):
+            now_cpu, now = self.cpu.read(), time.monotonic()
+            measured = busy_cores(before, now_cpu)
+            busy = measured[1] if measured is not None else 0.0
+            joules = self.watts(busy) * (now - last)
+            for entry, (share, wrap) in self._zones.items():
+                self._uj[entry] = (self._uj[entry] + share * joules * 1e6) % wrap
+                self._write(entry, int(self._uj[entry]))
+            self._write("intel-rapl-mmio:0", int(self._uj["intel-rapl:0"]))
+            self._times.append(now)
+            self._joules.append(self._joules[-1] + joules)
+            before, last = now_cpu, now
+
+    def _write(self, entry: str, value: int) -> None:
+        target = self.root / entry / "energy_uj"
+        tmp = target.with_name("energy_uj.tmp")
+        tmp.write_text(f"{value}\n")
+        os.replace(tmp, target)

@@ -12,25 +12,33 @@ Resources (each the quantity 1 unless said):
 * `gpu`: the number of NVIDIA GPUs NVML sees (absent without); `rapl`: the RAPL energy counters
   are readable (`readers.powercap`).
 
-The same detection gives the host's environment block (CPU model and threads, GPUs, ffmpeg,
-meter) that a fleet run's results file keeps under `hosts[NAME]`.
+An encoder that needs a device (NVENC, QSV, VAAPI, AMF, Vulkan, V4L2 M2M...: the runner's
+`HARDWARE_ENCODER`) is advertised only when a one-frame test encode opened it here; those test
+encodes run a few at a time, so a host with many such encoders still starts in seconds.
+
+The same detection gives the host's environment block that a fleet run's results file keeps
+under `hosts[NAME]`: the same keys as a local run's `environment`
+(`measure.host_environment.collect_environment`: CPU model and threads, kernel, ffmpeg, ffwatt
+version, encoder library versions, GPUs) plus `encoders` and `rapl_readable`.
 """
 
 from __future__ import annotations
 
-import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from ffwatt.energy.rapl_source import DEFAULT_POWERCAP_ROOT as POWERCAP_ROOT
 from ffwatt.readers import powercap
 from ffwatt.runner.measure.ffmpeg_probe import probe
-from ffwatt.runner.measure.host_environment import cpu_model, ffmpeg_version, gpu_info
+from ffwatt.runner.measure.host_environment import collect_environment
 
 __all__ = ["Capabilities", "detect", "encoder_resource", "SLOT", "DEFAULT_POWERCAP_ROOT"]
 
 SLOT = "slot"
 DEFAULT_POWERCAP_ROOT = Path(POWERCAP_ROOT)
+DEVICE_PROBES_AT_ONCE = 4  # one-frame test encodes of device encoders run this many at a time
 
 
 def encoder_resource(encoder: str) -> str:
@@ -41,11 +49,8 @@ def encoder_resource(encoder: str) -> str:
 class Capabilities:
     name: str
     ffmpeg_path: str
-    ffmpeg_version: str | None
     encoders: tuple[str, ...]  # openable here, sorted
-    cpu_model: str | None
-    cpu_threads: int | None
-    gpus: dict[str, str] = field(default_factory=dict)  # gpu_model, gpu_driver (measure.host_environment.gpu_info)
+    host: dict[str, Any] = field(default_factory=dict)  # collect_environment's block for this host
     gpu_count: int = 0
     rapl_readable: bool = False
     rapl_problem: str | None = None  # why not, when not
@@ -60,10 +65,8 @@ class Capabilities:
 
     def environment(self) -> dict:
         """The host's block in a fleet results file (`hosts[name]`); unknown keys left out."""
-        env = {"hostname": self.name, "cpu_model": self.cpu_model, "cpu_cores": self.cpu_threads,
-               "ffmpeg_path": self.ffmpeg_path, "ffmpeg_version": self.ffmpeg_version,
-               "rapl_readable": self.rapl_readable, "encoders": list(self.encoders),
-               **self.gpus}
+        env = {**self.host, "hostname": self.name, "rapl_readable": self.rapl_readable,
+               "encoders": list(self.encoders)}
         return {k: v for k, v in env.items() if v not in (None, "", [])}
 
 
@@ -103,10 +106,14 @@ def _gpu_count() -> int:
 
 
 def detect(name: str, ffmpeg_path: str, powercap_root: Path = DEFAULT_POWERCAP_ROOT) -> Capabilities:
-    """Probe this host (a few ffmpeg runs, one per hardware encoder it lists)."""
+    """Probe this host: its ffmpeg, a one-frame encode per device encoder it lists (a few at once), the
+    encoder libraries' versions, RAPL and NVML."""
     info = probe(ffmpeg_path)
-    openable = tuple(sorted(e for e in info.encoders if info.missing_encoder_reason(e) is None))
+    listed = sorted(info.encoders)
+    with ThreadPoolExecutor(DEVICE_PROBES_AT_ONCE) as pool:
+        reasons = list(pool.map(info.missing_encoder_reason, listed))
+    openable = tuple(e for e, why in zip(listed, reasons, strict=True) if why is None)
     problem = rapl_problem(powercap_root)
-    return Capabilities(name=name, ffmpeg_path=info.path, ffmpeg_version=ffmpeg_version(info.path),
-                        encoders=openable, cpu_model=cpu_model(), cpu_threads=os.cpu_count(), gpus=gpu_info(),
-                        gpu_count=_gpu_count(), rapl_readable=problem is None, rapl_problem=problem)
+    return Capabilities(name=name, ffmpeg_path=info.path, encoders=openable,
+                        host=collect_environment(info.path, openable), gpu_count=_gpu_count(),
+                        rapl_readable=problem is None, rapl_problem=problem)

@@ -15,9 +15,16 @@ runs differs).
   (`lost_attempt_hosts`, the `attempt-lost` event).
 * Task exceptions are not retried: an encode that fails on one host is recorded as failed.
 * A file source goes with its SHA-256 from the run's `SourceCatalog` (hashed before dispatch, the
-  digest the results record); the worker refuses bytes that differ (ffwatt/runner/execute/fleet/task.py).
-* The Dask client is made in one place, `connect` (issue 31 adds mutual TLS there:
-  `distributed.security.Security(require_encryption=True)`).
+  digest the results record) and its absolute path (the scenario file's folder, never a worker's
+  working directory); the worker refuses bytes that differ (ffwatt/runner/execute/fleet/task.py).
+* The Dask client is made in one place, `connect`: on the lab's mutual TLS with `--tls-dir`
+  (`distributed.security.Security(require_encryption=True)`, ffwatt/runner/execute/fleet/lab_tls.py),
+  else on loopback only.
+* The scheduler lost mid-run (Dask cancels every future with "scheduler-connection-lost"):
+  `FleetLostError`, so the run records its scenarios in flight in `not_run`, keeps the results file
+  for `--resume`, says what happened (no traceback) and exits 1. Dask's own client logging, which
+  would print tracebacks of its reconnection attempts, is silenced from then on.
+* A worker's progress events (`task.PROGRESS_TOPIC`) go to the run's `--events` with the host.
 """
 
 from __future__ import annotations
@@ -25,13 +32,17 @@ from __future__ import annotations
 import logging
 import queue
 import time
+from collections.abc import Callable
+from concurrent.futures import CancelledError
+from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from ffwatt.runner.errors import RunnerError, ScenarioUnrunnableError
+from ffwatt.runner.errors import FleetLostError, RunnerError, ScenarioUnrunnableError
 from ffwatt.runner.execute.executor import Job, Outcome
 from ffwatt.runner.execute.fleet.capabilities import SLOT, encoder_resource
-from ffwatt.runner.execute.fleet.task import ATTEMPT_TOPIC, TaskResult, run_scenario, source_to_ship
+from ffwatt.runner.execute.fleet.lab_tls import lab_address, lab_security, tls_files
+from ffwatt.runner.execute.fleet.task import ATTEMPT_TOPIC, PROGRESS_TOPIC, TaskResult, run_scenario, source_to_ship
 from ffwatt.runner.measure.media_probe import MediaError, SourceCatalog
 from ffwatt.runner.measure.processes import EncodeError
 from ffwatt.runner.plan.scenario import Scenario
@@ -39,13 +50,15 @@ from ffwatt.runner.settings import RunOptions
 
 if TYPE_CHECKING:
     from distributed import Client, Future
+    from distributed.security import Security
 
-__all__ = ["FleetEvents", "FleetExecutor", "connect", "needs", "CONNECT_TIMEOUT_SECONDS", "UNRUNNABLE_GRACE_SECONDS"]
+__all__ = ["FleetEvents", "FleetExecutor", "connect", "lab_connection", "needs", "CONNECT_TIMEOUT_SECONDS", "UNRUNNABLE_GRACE_SECONDS"]
 
 log = logging.getLogger("ffwatt.run")
 
 CONNECT_TIMEOUT_SECONDS = 30.0  # to reach the scheduler, and for a first worker to join it
 UNRUNNABLE_GRACE_SECONDS = 10.0  # a worker that restarts rejoins within this
+CLOSE_TIMEOUT_SECONDS = 5.0
 WORKERS_REFRESH_SECONDS = 1.0
 POLL_SECONDS = 0.02
 
@@ -72,15 +85,15 @@ class FleetEvents(Protocol):
     def error(self, message: str, line: str | None = None, *, scenario: str | None = None) -> None: ...
 
 
-def connect(scheduler: str) -> Client:
-    """A Dask client of the scheduler at `scheduler`, once a first worker joined it; `RunnerError` saying
-    what to do when there is none."""
+def connect(scheduler: str, security: Security | None = None) -> Client:
+    """A Dask client of the scheduler at `scheduler` (on mutual TLS with `security`), once a first worker
+    joined it; `RunnerError` saying what to do when there is none."""
     try:
         from distributed import Client
     except ImportError:
         raise RunnerError("--cluster needs Dask distributed: pip install 'ffwatt[fleet]'") from None
     try:
-        client = Client(scheduler, timeout=CONNECT_TIMEOUT_SECONDS, set_as_default=False)
+        client = Client(scheduler, timeout=CONNECT_TIMEOUT_SECONDS, set_as_default=False, security=security)
     except (OSError, TimeoutError) as exc:
         raise RunnerError(f"--cluster {scheduler}: cannot reach the Dask scheduler: {exc}") from None
     try:
@@ -92,16 +105,36 @@ def connect(scheduler: str) -> Client:
     return client
 
 
+def lab_connection(opts: RunOptions) -> tuple[str, Security | None]:
+    """The scheduler's address and the client's TLS from `--cluster` and the `--tls-*` flags; `RunnerError`
+    with the fix for a lab address without TLS, `tls://` without certificates, or unusable TLS files."""
+    assert opts.cluster is not None
+    security = lab_security("client", tls_files("client", opts))
+    return lab_address(opts.cluster, secure=security is not None, flag="--cluster"), security
+
+
+def _absolute_source(s: Scenario) -> Scenario:
+    """`s` with its file source as an absolute path of this machine (a worker reading a shared path must not
+    take it relative to its own working directory)."""
+    src = s.source
+    if src is None or src.kind != "file" or not src.path or Path(src.path).is_absolute():
+        return s
+    return replace(s, source=replace(src, path=str(Path(src.path).absolute())))
+
+
 class FleetExecutor:
     """An `Executor` whose jobs are Dask tasks on the fleet's workers (module docstring)."""
 
-    def __init__(self, opts: RunOptions, events: FleetEvents, sources: SourceCatalog) -> None:
+    def __init__(self, opts: RunOptions, events: FleetEvents, sources: SourceCatalog,
+                 emit: Callable[..., None] = lambda *a, **k: None) -> None:
         assert opts.cluster is not None
         self.opts, self.events, self.sources = opts, events, sources
-        self.client = connect(opts.cluster)
+        self.address, security = lab_connection(opts)
+        self.client = connect(self.address, security)
         self.attempts: queue.Queue = queue.Queue()  # filled from the client's event-loop thread
         self.started: dict[str, list[tuple[str, float]]] = {}  # task key -> (host, started) of each attempt
         self.client.subscribe_topic(ATTEMPT_TOPIC, lambda event: self.attempts.put(event[1]))
+        self.client.subscribe_topic(PROGRESS_TOPIC, lambda event: _forward(emit, event[1]))  # emit is thread-safe
         self._resources: list[dict[str, float]] = []
         self._refreshed = 0.0
         self._futures: dict[Job, list[Future]] = {}
@@ -110,12 +143,26 @@ class FleetExecutor:
         # skipped because no worker of this fleet offers what they need: a lab without a GPU
         # host is a valid lab, so these do not fail the run (its exit status)
         self.excused: set[str] = set()
+        self._lost = False
         self._refresh(force=True)
-        log.info("fleet: %d worker(s) at %s", len(self._resources), opts.cluster)
+        log.info("fleet: %d worker(s) at %s%s", len(self._resources), self.address,
+                 " (mutual TLS)" if security is not None else "")
 
     # ---- what the workers offer
 
+    def _connected(self, cancelled: BaseException | None = None) -> None:
+        """`FleetLostError` once the client lost the scheduler: Dask then cancels every future with the reason
+        "scheduler-connection-lost" (a scheduler restarted meanwhile does not bring them back)."""
+        self._lost = (self._lost or self.client.status not in ("running", "newly-created")
+                      or getattr(cancelled, "reason", None) == "scheduler-connection-lost")
+        if self._lost:
+            _quiet_dask()  # we say it ourselves, once, without a traceback
+            raise FleetLostError(f"lost the Dask scheduler at {self.address} ({self.client.status}); the scenarios in "
+                                 "flight are listed in not_run: start the scheduler and its workers again and continue "
+                                 "with --resume")
+
     def _refresh(self, force: bool = False) -> None:
+        self._connected()
         now = time.monotonic()
         if force or now - self._refreshed >= WORKERS_REFRESH_SECONDS:
             workers = self.client.scheduler_info(n_workers=-1)["workers"].values()
@@ -138,7 +185,8 @@ class FleetExecutor:
     # ---- dispatch and collect
 
     def start(self, job: Job, work_dir: Path) -> None:
-        s = job.scenario
+        self._connected()
+        s = _absolute_source(job.scenario)
         key = f"ffwatt-{s.slug}-{job.repetition}-{time.time_ns()}"
         src = s.source
         sha256 = None
@@ -157,6 +205,7 @@ class FleetExecutor:
                                                  retries=0)]
 
     def ready(self, jobs: list[Job], timeout: float) -> list[Job]:
+        self._connected()
         futures = [f for job in jobs for f in self._futures.get(job, ())]
         deadline = time.monotonic() + timeout
         # polled, in short sleeps: the main thread stays free for SIGINT/SIGTERM (Ctrl-C), and
@@ -220,6 +269,9 @@ class FleetExecutor:
         try:
             for f in futures:
                 results.append(f.result())
+        except CancelledError as exc:  # FutureCancelledError: the scheduler went away with it, most likely
+            self._connected(exc)
+            raise EncodeError(f"its task was cancelled on the fleet: {exc}") from None
         except KilledWorker:
             hosts = [h for f in futures for h, _ in self.started.get(f.key, [])]
             raise EncodeError(f"lost the worker running it {len(hosts)} time(s) (hosts: {', '.join(hosts) or 'unknown'}): "
@@ -230,8 +282,22 @@ class FleetExecutor:
 
     def cancel(self, jobs: list[Job]) -> None:
         futures = [f for job in jobs for f in self._futures.pop(job, ())]
-        if futures:
+        if futures and self.client.status == "running":  # a lost scheduler took them with it
             self.client.cancel(futures)
 
     def close(self) -> None:
-        self.client.close()
+        self.client.close(timeout=CLOSE_TIMEOUT_SECONDS)
+
+
+def _quiet_dask() -> None:
+    """Silence Dask's loggers (each sets its own level, so the parent's is not enough): after a lost scheduler
+    they would print the tracebacks of the client's reconnection attempts."""
+    for name in ["distributed", *logging.root.manager.loggerDict]:
+        if name == "distributed" or name.startswith("distributed."):
+            logging.getLogger(name).setLevel(logging.CRITICAL + 1)
+
+
+def _forward(emit: Callable[..., None], message: Any) -> None:
+    """A worker's progress event to the run's events (a malformed one is dropped: events are a side channel)."""
+    if isinstance(message, dict) and isinstance(message.get("event"), str):
+        emit(**message)

@@ -9,6 +9,11 @@ carries the SHA-256 the controller hashed the file to before dispatch (its `Sour
 digest the results record, #21), and the worker checks the bytes it will encode against it
 first: a mismatch (the shared file changed since, or this host mounts another copy) fails the
 scenario, naming the file and both digests (never retried: another host would read the same file).
+
+The scenario's `options:` are checked again against this host's own ffmpeg (the controller checked
+them against its own): an option this host's encoder does not list, or that its ffmpeg takes as a
+command-line switch, fails the scenario naming the host (`refused_here`). Progress goes to the
+client as events (`PROGRESS_TOPIC`), as a local run's go to `--events`.
 """
 
 from __future__ import annotations
@@ -21,17 +26,21 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from ffwatt.runner.measure.ffmpeg_probe import FfmpegInfo
 from ffwatt.runner.measure.measurer import QualityPass, Rep
 from ffwatt.runner.measure.media_probe import sha256_file
 from ffwatt.runner.measure.processes import EncodeError
+from ffwatt.runner.plan.encoder_options import check_options
 from ffwatt.runner.plan.scenario import Scenario
 from ffwatt.runner.settings import RunOptions
 
-__all__ = ["TaskResult", "run_scenario", "ATTEMPT_TOPIC", "SHIP_MAX_BYTES", "source_to_ship", "check_source_sha256"]
+__all__ = ["TaskResult", "run_scenario", "ATTEMPT_TOPIC", "PROGRESS_TOPIC", "SHIP_MAX_BYTES", "source_to_ship",
+           "check_source_sha256", "refused_here"]
 
 log = logging.getLogger("ffwatt.worker")
 
 ATTEMPT_TOPIC = "ffwatt-attempt"  # a worker's "started this task" event, so the client sees lost attempts
+PROGRESS_TOPIC = "ffwatt-progress"  # a task's progress events (measure.progress.ProgressDisplay), for --events
 SHIP_MAX_BYTES = 32 << 20
 
 
@@ -71,6 +80,14 @@ def check_source_sha256(s: Scenario, path: Path, expected: str, host: str) -> No
                           "another copy")
 
 
+def refused_here(s: Scenario, info: FfmpegInfo, host: str) -> EncodeError | None:
+    """Why this host's ffmpeg refuses `s`'s `options:` (plan.encoder_options rules 1 and 3), or None."""
+    problems = check_options([(s.name, s.encoder, s.options)], info.encoder_options, info.cli_options, f"host {host}")
+    if not problems:
+        return None
+    return EncodeError(f"{s.name}: refused by the ffmpeg of host {host} ({info.version}): " + "; ".join(problems))
+
+
 def _place_source(s: Scenario, shipped: bytes | None, work_dir: Path, host: str, sha256: str | None) -> Scenario:
     """`s` with its source where this host reads it (a shipped file written to `work_dir`), checked against
     `sha256`; `EncodeError` when the file is not here or its bytes differ."""
@@ -94,7 +111,7 @@ def run_scenario(task_id: str, s: Scenario, opts: RunOptions, quality: bool, shi
     """Runs on a worker: `repetitions` repetitions of `s` here, then its quality pass when `quality`; a file
     source is checked against `source_sha256` first (module docstring).
     The CPU model's figure is this host's; the idle power an idle baseline measured here stays with the
-    host for the repetitions that follow it (`HostState.idle_watts`)."""
+    host for the repetitions that follow it (`HostState.idle`)."""
     from distributed import get_worker
 
     from ffwatt.runner.execute.fleet.worker import host_state
@@ -102,26 +119,32 @@ def run_scenario(task_id: str, s: Scenario, opts: RunOptions, quality: bool, shi
     from ffwatt.runner.measure.progress import read_token
 
     state = host_state()
+    worker = get_worker()
     started = time.time()
-    get_worker().log_event(ATTEMPT_TOPIC, {"task": task_id, "scenario": s.name, "host": state.name,
-                                          "started": started})
+    worker.log_event(ATTEMPT_TOPIC, {"task": task_id, "scenario": s.name, "host": state.name, "started": started})
     errors: list[tuple[str, str | None]] = []
+    refused = refused_here(s, state.info, state.name)
+    if refused is not None:
+        raise refused
 
     def report_error(message: str, line: str | None = None, *, scenario: str | None = None) -> None:
         errors.append((message, line))  # the client records them (its RunRecorder)
+
+    def emit(event: str, **fields: Any) -> None:  # from ffmpeg's reader threads: log_event is thread-safe
+        worker.log_event(PROGRESS_TOPIC, {"event": event, **fields, "host": state.name})
 
     with state.lock:
         host = host_measurement(opts, state.info, powercap_root=str(state.powercap_root),
                                 progress_url=(opts.progress_url or "").rstrip("/") or None,
                                 progress_token=read_token(opts.progress_token_file) if opts.progress_token_file else None,
-                                emit=lambda *a, **k: None, report_error=report_error, idle_watts=state.idle_watts)
+                                emit=emit, report_error=report_error, idle=state.idle)
         work_dir = state.work_dir / f"task-{uuid.uuid4().hex[:12]}"
         work_dir.mkdir(parents=True)
         try:
             placed = _place_source(s, shipped, work_dir, state.name, source_sha256)
             log.info("%s: running here (%d repetition(s))", s.name, repetitions)
             reps, scores = host.measurer.measure(placed, work_dir, repetitions=repetitions, quality=quality)
-            state.idle_watts = host.measurer.idle.measured_watts
+            state.idle = host.measurer.idle  # issue 30: this host's idle power, probed once, for its later tasks
         finally:
             shutil.rmtree(work_dir, ignore_errors=True)
     environment = {**state.capabilities.environment(), "energy_meter": host.meter.describe().split(" ", 1)[0]}
