@@ -25,6 +25,16 @@ def meter(sources, proc: FakeProc, clock: Clock, watts_per_thread: float = 5.0) 
     return IntervalMeter(sources, ModelSource(watts_per_thread), proc_stat=str(proc.root / "stat"), clock=clock)
 
 
+def one_package(tmp_path, proc: FakeProc, energy_uj: int = 0) -> tuple[FakePowercap, Clock, IntervalMeter]:
+    """A tree of one package zone, a meter on it, and its first read done."""
+    tree = FakePowercap(tmp_path / "sys")
+    tree.package(0, subzones=(), energy_uj=energy_uj)
+    clock = Clock()
+    m = meter([RaplSource(str(tree.root))], proc, clock)
+    m.read()
+    return tree, clock, m
+
+
 def test_rapl_package_and_dram_are_the_machines_energy_and_proc_stat_its_cpu_time(tmp_path, proc):
     tree = FakePowercap(tmp_path / "sys", layout="kernel")
     tree.package(0, subzones=("core", "dram"))  # intel-rapl:0 package, :0:0 core, :0:1 dram
@@ -117,11 +127,7 @@ def test_nvml_counters_and_per_process_samples_come_with_the_interval(proc, monk
 
 
 def test_a_read_within_one_clock_tick_keeps_the_interval_open(tmp_path, proc):
-    tree = FakePowercap(tmp_path / "sys")
-    tree.package(0, subzones=())
-    clock = Clock()
-    m = meter([RaplSource(str(tree.root))], proc, clock)
-    m.read()
+    tree, clock, m = one_package(tmp_path, proc)
     tree.add_energy("intel-rapl:0", 1_000_000)
     clock.now += 0.005
     assert m.read() is None and m.open  # /proc/stat did not move: nothing to share by yet
@@ -133,11 +139,7 @@ def test_a_read_within_one_clock_tick_keeps_the_interval_open(tmp_path, proc):
 
 
 def test_a_counter_that_stood_still_while_the_machine_worked_is_unknown_never_0_joules(tmp_path, proc):
-    tree = FakePowercap(tmp_path / "sys")
-    tree.package(0, subzones=())
-    clock = Clock()
-    m = meter([RaplSource(str(tree.root))], proc, clock)
-    m.read()
+    tree, clock, m = one_package(tmp_path, proc)
     proc.machine(busy=50, idle=50)  # the machine worked; the counter did not move
     clock.now += 1.0
     r = m.read().reading
@@ -145,11 +147,7 @@ def test_a_counter_that_stood_still_while_the_machine_worked_is_unknown_never_0_
 
 
 def test_a_counter_that_went_back_where_it_cannot_have_wrapped_is_unknown(tmp_path, proc):
-    tree = FakePowercap(tmp_path / "sys")
-    tree.package(0, subzones=(), energy_uj=5_000_000)
-    clock = Clock()
-    m = meter([RaplSource(str(tree.root))], proc, clock)
-    m.read()
+    tree, clock, m = one_package(tmp_path, proc, energy_uj=5_000_000)
     tree.set_energy("intel-rapl:0", 4_000_000)  # 1 J back: a wrap would mean ~262 kJ in one second
     proc.machine(busy=50, idle=50)
     clock.now += 1.0
