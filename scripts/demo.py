@@ -64,13 +64,20 @@ def report(results: list[TargetResult], tsdb_name: str) -> str:
     return "\n".join(lines)
 
 
+DEMO_IDLE_THRESHOLD = 0.15
+
+
 def benchmark_command(stack: LocalStack, scenarios: Path, results_dir: Path, workdir: Path) -> list[str]:
     """`ffwatt run` with its in-process meter (the default): on a machine without RAPL it reads
     the stack's simulated powercap tree, the one the cpu exporter serves, and labels the energy
     `simulated`; progress goes to the stack's ffmpeg exporter."""
     command = [sys.executable, "-m", "ffwatt", "run", str(scenarios), "--results-dir", str(results_dir),
                "--progress-url", f"http://127.0.0.1:{stack.exporters['ffmpeg'].port}",
-               "--events", str(workdir / "events.ndjson")]
+               "--events", str(workdir / "events.ndjson"),
+               # The demo's own ten exporters and VictoriaMetrics (1 s scrapes) keep ~6 % of two CPUs busy while
+               # the runner takes its idle baseline (the live feeders and the busy container start after the run):
+               # a recorded threshold above that load, not a relabelled busy machine (docs/energy.md, idle power).
+               "--idle-threshold", str(DEMO_IDLE_THRESHOLD)]
     if getattr(stack, "powercap_root", None) is not None:  # the stack simulates RAPL: read its tree
         command += ["--powercap-root", str(stack.powercap_root)]
     if stack.rtmp_server is not None:  # live scenarios publish to the stack's nginx-rtmp, which the rtmp exporter reads
@@ -85,6 +92,8 @@ def run_benchmark(stack: LocalStack, scenarios: Path, results_dir: Path, workdir
     if "--powercap-root" in command:
         print("  energy: the in-process meter on the simulated powercap tree (this machine has no RAPL), "
               "labelled `simulated`", flush=True)
+    print(f"  idle baseline: accepted under {DEMO_IDLE_THRESHOLD:.0%} of the CPUs busy (the default is 5 %; the demo's "
+          "own exporters and TSDB run beside it), recorded in the results header", flush=True)
     # exit 1 means some scenario was skipped or failed (listed in the results file): the demo goes on
     code = subprocess.run(command, cwd=ROOT, timeout=600).returncode
     if code not in (0, 1):
@@ -110,7 +119,8 @@ def main(argv: list[str] | None = None) -> int:
     results_dir = Path(args.results_dir) if args.results_dir else workdir / "results"
     results_dir.mkdir(parents=True, exist_ok=True)
     print(f"Starting ffwatt: {len(EXPORTERS)} exporters and VictoriaMetrics on 127.0.0.1 ...", flush=True)
-    with LocalStack(workdir, results_dir=results_dir) as stack:
+    # a benchmark first on a quiet machine (its idle baseline must be idle), then the live feeders
+    with LocalStack(workdir, results_dir=results_dir, defer_feeders=not args.results_dir) as stack:
         if not args.results_dir:
             stack.sources.update({n: f"the benchmark's results in {_rel(results_dir)}"
                                   for n in ("results", "qoe", "cost")})
@@ -120,6 +130,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  VictoriaMetrics {stack.vm.url} (scrape config: {_rel(workdir / 'scrape.yml')})", flush=True)
         if not args.results_dir and run_benchmark(stack, Path(args.scenarios), results_dir, workdir) != 0:
             return 1
+        stack.start_feeders()
         stack.wait_until_scraped()
         results = check_until_complete(stack, stack.vm, args.timeout)
         print()

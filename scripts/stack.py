@@ -26,6 +26,7 @@ import shutil
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -134,8 +135,14 @@ class LocalStack:
     """Start with `with LocalStack(workdir) as stack:`; everything stops on exit."""
 
     def __init__(self, workdir: Path, *, results_dir: Path = SAMPLE_RESULTS, prometheus: bool = False,
-                 docker: bool = True, ffmpeg: bool = True, rtmp: bool = True, scrape_interval: str = "1s"):
+                 docker: bool = True, ffmpeg: bool = True, rtmp: bool = True, scrape_interval: str = "1s",
+                 defer_feeders: bool = False):
         self.workdir = Path(workdir)
+        # The live feeders and the busy container keep a CPU or more busy; a benchmark run first (the demo's) wants the machine
+        # quiet during its idle baseline, or the runner rightly rejects it as not idle (issue 30):
+        # `defer_feeders` holds them until `start_feeders()`.
+        self.defer_feeders = defer_feeders
+        self._feeders: list = []
         self.results_dir = Path(results_dir)
         self.want_prometheus = prometheus
         self.want_docker = docker
@@ -219,7 +226,7 @@ class LocalStack:
         except ServerUnavailableError as exc:  # no dockerd here, or not root
             self.sources["docker"] = f"cannot start a private dockerd ({exc}): no container data"
             return None
-        engine.run_busy(name="encoder-busy")                           # burns one core
+        self._feeder(lambda: engine.run_busy(name="encoder-busy"))   # burns one core (a load: deferrable)
         engine.run_busy(name="encoder-idle", command="sleep 100000")  # idles
         self.docker_engine = engine
         self.sources["docker"] = "real Docker Engine (private dockerd) with 2 busybox containers"
@@ -244,13 +251,31 @@ class LocalStack:
         # what the server delivered.
         self.rtmp_record_dir = self.workdir / "nginx-rtmp" / "records"
         server = self._stack.enter_context(RtmpServer(self.workdir / "nginx-rtmp", record_dir=self.rtmp_record_dir))
-        feeder = RtmpFeeder(ffmpeg, server.rtmp_url, self.workdir / "nginx-rtmp")
-        feeder.start()
-        self._stack.callback(feeder.stop)
+        self._feeder(self._started(RtmpFeeder(ffmpeg, server.rtmp_url, self.workdir / "nginx-rtmp")))
         self.rtmp_server = server
         self.sources["rtmp"] = (f"real nginx-rtmp on {server.rtmp_url} (pid {server.pid}): 2 ffmpeg streams "
                                 "publishing, 1 playing back")
         return server.stat_url
+
+    def _feeder(self, start: Callable[[], object]) -> None:
+        """Start a load (a live feeder, the busy container) now, or at `start_feeders()` when deferred."""
+        self._feeders.append(start)
+        if not self.defer_feeders:
+            start()
+
+    def _started(self, feeder) -> Callable[[], None]:
+        def start() -> None:
+            feeder.start()
+            self._stack.callback(feeder.stop)
+
+        return start
+
+    def start_feeders(self) -> None:
+        """Start the feeders held back by `defer_feeders` (idempotent)."""
+        if self.defer_feeders:
+            self.defer_feeders = False
+            for start in self._feeders:
+                start()
 
     def _exporter_args(self, name: str) -> list[str]:
         results = ["--results-dir", str(self.results_dir)]
@@ -284,9 +309,7 @@ class LocalStack:
                                   "charged the simulated RAPL tree's and NVML's energy")
         if name == "ffmpeg":
             if self.want_ffmpeg and shutil.which("ffmpeg"):
-                feeder = FfmpegFeeder(f"http://127.0.0.1:{runtime.port}", self.workdir / "ffmpeg")
-                feeder.start()
-                self._stack.callback(feeder.stop)
+                self._feeder(self._started(FfmpegFeeder(f"http://127.0.0.1:{runtime.port}", self.workdir / "ffmpeg")))
                 self.sources["ffmpeg"] = "real ffmpeg: 2 libx264 encodes of a test source pushing -progress"
             else:
                 self.sources["ffmpeg"] = "no ffmpeg on this machine: no live streams"
