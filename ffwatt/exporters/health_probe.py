@@ -24,6 +24,7 @@ from prometheus_client.parser import text_string_to_metric_families as parse_tex
 
 from ffwatt.common.urls import HIDDEN, scrub
 from ffwatt.exporters.health_targets import Target
+from ffwatt.exporters.http_body import BodyDeadlineError, BodyTooLargeError, read_body
 from ffwatt.readers.exposition import scan
 
 log = logging.getLogger("ffwatt.health")
@@ -243,25 +244,13 @@ def _fetch(session: requests.Session, url: str, deadline: float, timeout: float,
 
 
 def _read_body(response: requests.Response, deadline: float) -> bytes:
-    """Read the body one socket read at a time, each bounded by the time left, so a
-    server that trickles bytes cannot keep the probe past its deadline."""
-    raw = response.raw
-    sock = getattr(getattr(raw, "connection", None), "sock", None)
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            raise _Deadline()
-        if sock is not None:
-            sock.settimeout(remaining)
-        chunk = raw.read1(65536, decode_content=True)
-        if not chunk:
-            return b"".join(chunks)
-        size += len(chunk)
-        if size > MAX_BODY_BYTES:
-            raise _Failed("invalid_exposition", f"body larger than {MAX_BODY_BYTES} bytes", reachable=True)
-        chunks.append(chunk)
+    """The body, by the probe's deadline (a server that trickles bytes cannot keep the probe past it)."""
+    try:
+        return read_body(response, deadline, MAX_BODY_BYTES)
+    except BodyDeadlineError:
+        raise _Deadline() from None
+    except BodyTooLargeError:
+        raise _Failed("invalid_exposition", f"body larger than {MAX_BODY_BYTES} bytes", reachable=True) from None
 
 
 def probe(target: Target, timeout: float, client: Client | None = None) -> ProbeResult:

@@ -41,6 +41,7 @@ import urllib3
 from ffwatt.catalog import metrics as m
 from ffwatt.common.urls import redact, scrub
 from ffwatt.exporters.config import Setting, positive_float, positive_int
+from ffwatt.exporters.http_body import BodyTooLargeError, read_body
 from ffwatt.exporters.labels import MAX_LABEL_LENGTH, LongLabels
 from ffwatt.exporters.rtmp_stat import DEFAULT_MAX_BYTES, DEFAULT_MAX_STREAMS, Stat, StatError, Stream, parse_stat
 from ffwatt.exporters.runtime import Exporter, SourceError
@@ -82,26 +83,12 @@ def fetch(url: str, *, timeout: float, max_bytes: int, session: requests.Session
 
 
 def _read_body(r: requests.Response, url: str, deadline: float, timeout: float, max_bytes: int) -> bytes:
-    raw = r.raw
-    sock = getattr(getattr(raw, "connection", None), "sock", None)
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            raise SourceError(f"{url}: answer not complete within {timeout:g} s (--stat-timeout)")
-        if sock is not None:
-            sock.settimeout(remaining)
-        try:
-            chunk = raw.read1(READ_SIZE, decode_content=True)
-        except (TimeoutError, urllib3.exceptions.ReadTimeoutError):
-            raise SourceError(f"{url}: answer not complete within {timeout:g} s (--stat-timeout)") from None
-        if not chunk:
-            return b"".join(chunks)
-        size += len(chunk)
-        if size > max_bytes:
-            raise SourceError(f"{url}: body over the limit of {max_bytes} bytes (--max-body-bytes)")
-        chunks.append(chunk)
+    try:
+        return read_body(r, deadline, max_bytes, READ_SIZE)
+    except (TimeoutError, urllib3.exceptions.ReadTimeoutError):  # a read timed out, or the deadline passed
+        raise SourceError(f"{url}: answer not complete within {timeout:g} s (--stat-timeout)") from None
+    except BodyTooLargeError:
+        raise SourceError(f"{url}: body over the limit of {max_bytes} bytes (--max-body-bytes)") from None
 
 
 class DroppedMessages:

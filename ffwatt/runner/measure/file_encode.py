@@ -9,14 +9,13 @@ The processes, logs, CPU time and progress are ffwatt/runner/measure/processes.p
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from pathlib import Path
 
-from ffwatt.readers.ffmpeg_progress import Block
 from ffwatt.runner.measure.commands import encode_command, output_paths
 from ffwatt.runner.measure.encode_results import EncodeResult, StreamResult, measured_fields
 from ffwatt.runner.measure.media_probe import MediaError, count_frames
 from ffwatt.runner.measure.processes import StreamProcess, run_streams, stream_pids
+from ffwatt.runner.measure.progress import ProgressSettings
 from ffwatt.runner.plan.scenario import Scenario
 
 log = logging.getLogger("ffwatt.run")
@@ -29,11 +28,8 @@ def encode(
     *,
     ffmpeg: str,
     work_dir: Path,
-    progress_url: str | None = None,
-    on_progress: Callable[[int, Block], None] | None = None,
+    progress: ProgressSettings,
     timeout: float,
-    progress_token: str | None = None,
-    progress_ca_file: str | None = None,
 ) -> EncodeResult:
     """Run the scenario's `streams` encodes in parallel and measure them (see the module docstring)."""
     streams = []
@@ -42,9 +38,7 @@ def encode(
         argv = encode_command(scenario, ffmpeg, outputs)
         streams.append(StreamProcess(i, argv, outputs, work_dir / f"{scenario.slug}-s{i + 1}.log",
                                      f"{scenario.slug}-{i + 1}"))
-    start_wall, end_wall = run_streams(scenario, streams, progress_url=progress_url, on_progress=on_progress,
-                                       timeout=timeout, progress_token=progress_token,
-                                       progress_ca_file=progress_ca_file)
+    start_wall, end_wall = run_streams(scenario, streams, progress=progress, timeout=timeout)
     return EncodeResult(start_time=start_wall, end_time=end_wall, pids=stream_pids(streams), streams=tuple(
         StreamResult(**measured_fields(s), output_bytes=sum(p.stat().st_size for p in s.outputs if p.exists()),
                      outputs=tuple(str(p) for p in s.outputs),

@@ -36,15 +36,15 @@ from __future__ import annotations
 
 import bisect
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from ffwatt.contract import formulas
-from ffwatt.readers.ffmpeg_progress import Block
 from ffwatt.runner.measure.commands import live_command, live_stream_name, publish_url
 from ffwatt.runner.measure.encode_results import LiveResult, LiveStream, measured_fields
 from ffwatt.runner.measure.processes import EncodeError, StreamProcess, run_streams, stream_pids
+from ffwatt.runner.measure.progress import ProgressSettings
 from ffwatt.runner.plan.scenario import Scenario
 
 log = logging.getLogger("ffwatt.run")
@@ -126,11 +126,8 @@ def encode_live(
     ffmpeg: str,
     rtmp_url: str,
     work_dir: Path,
-    progress_url: str | None = None,
-    on_progress: Callable[[int, Block], None] | None = None,
+    progress: ProgressSettings,
     timeout: float,
-    progress_token: str | None = None,
-    progress_ca_file: str | None = None,
 ) -> LiveResult:
     """Publish the scenario's `streams` live streams in parallel and measure them (module docstring).
 
@@ -142,8 +139,7 @@ def encode_live(
         argv = live_command(scenario, ffmpeg, publish_url(rtmp_url, scenario, i + 1))
         streams.append(StreamProcess(i, argv, [], work_dir / f"{scenario.slug}-s{i + 1}.log", name))
     try:
-        start, end = run_streams(scenario, streams, progress_url=progress_url, on_progress=on_progress,
-                                 timeout=timeout, progress_token=progress_token, progress_ca_file=progress_ca_file)
+        start, end = run_streams(scenario, streams, progress=progress, timeout=timeout)
     except EncodeError as exc:
         if "Error opening output" in str(exc):
             raise EncodeError(f"{exc}\nthe RTMP server at {rtmp_url} refused the publish or did not answer as "

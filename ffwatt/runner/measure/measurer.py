@@ -35,7 +35,7 @@ from ffwatt.runner.measure.file_encode import encode
 from ffwatt.runner.measure.live_encode import encode_live
 from ffwatt.runner.measure.media_probe import probe_video
 from ffwatt.runner.measure.processes import EncodeError
-from ffwatt.runner.measure.progress import ProgressDisplay
+from ffwatt.runner.measure.progress import ProgressDisplay, ProgressSettings
 from ffwatt.runner.meter.energy_meter import EnergyMeter
 from ffwatt.runner.meter.idle_power import IdlePower
 from ffwatt.runner.plan.scenario import Scenario
@@ -156,18 +156,16 @@ class Measurer:
             time.sleep(s.duration)
             return start, time.time()
         assert display is not None
+        progress = ProgressSettings(self.progress_url, self.progress_token, self.progress_ca_file, display.update)
         if s.live:
             assert target is not None
             results.append(encode_live(s, ffmpeg=self.info.path, rtmp_url=target.rtmp_url, work_dir=work_dir,
-                                       progress_url=self.progress_url, on_progress=display.update,
-                                       timeout=encode_timeout(s), progress_token=self.progress_token,
-                                       progress_ca_file=self.progress_ca_file))
+                                       progress=progress, timeout=encode_timeout(s)))
             return results[0].start_time, results[0].end_time
         began = time.monotonic()
         while not results or time.monotonic() - began < self.min_window:
-            results.append(encode(s, ffmpeg=self.info.path, work_dir=work_dir, progress_url=self.progress_url,
-                                  on_progress=display.update, timeout=encode_timeout(s),
-                                  progress_token=self.progress_token, progress_ca_file=self.progress_ca_file))
+            results.append(encode(s, ffmpeg=self.info.path, work_dir=work_dir, progress=progress,
+                                  timeout=encode_timeout(s)))
         return results[0].start_time, results[-1].end_time
 
     def quality_pass(self, s: Scenario, rep: Rep, work_dir: Path, target: LiveTarget | None) -> QualityPass | None:

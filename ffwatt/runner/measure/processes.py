@@ -24,14 +24,13 @@ import shlex
 import subprocess
 import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 from ffwatt.common import process
 from ffwatt.energy.process_cpu_time import process_tree_pids, wait_with_rusage
 from ffwatt.readers.ffmpeg_progress import Block, read_blocks
 from ffwatt.runner.errors import RunnerError
-from ffwatt.runner.measure.progress import Forwarder
+from ffwatt.runner.measure.progress import Forwarder, ProgressSettings
 from ffwatt.runner.plan.scenario import Scenario, source_file_problem
 
 log = logging.getLogger("ffwatt.run")
@@ -112,11 +111,8 @@ def run_streams(
     scenario: Scenario,
     streams: list[StreamProcess],
     *,
-    progress_url: str | None,
-    on_progress: Callable[[int, Block], None] | None,
+    progress: ProgressSettings,
     timeout: float,
-    progress_token: str | None = None,
-    progress_ca_file: str | None = None,
 ) -> tuple[float, float]:
     """Launch every stream, wait for all (bounded), stop any left; `(start, end)` in unix seconds.
 
@@ -132,7 +128,7 @@ def run_streams(
     deadline = time.monotonic() + timeout
     try:
         for s in streams:
-            _launch(s, progress_url, progress_token, on_progress, progress_ca_file)
+            _launch(s, progress)
         _wait_all(scenario, streams, deadline, timeout)
     finally:
         for s in streams:
@@ -143,15 +139,13 @@ def run_streams(
     return start_wall, time.time()
 
 
-def _launch(s: StreamProcess, progress_url: str | None, progress_token: str | None,
-            on_progress: Callable[[int, Block], None] | None, ca_file: str | None = None) -> None:
+def _launch(s: StreamProcess, progress: ProgressSettings) -> None:
     log.debug("stream %d: %s", s.index + 1, shlex.join(s.argv))
     s.started = time.monotonic()
     s.proc = _spawn(s.argv, s.log_path, subprocess.PIPE)
     s.pids.add(s.proc.pid)
-    forwarder = (Forwarder(progress_url, s.name, token=progress_token, ca_file=ca_file)
-                 if progress_url else None)
-    s.reader = threading.Thread(target=_read, args=(s, forwarder, on_progress), name=f"progress-{s.name}", daemon=True)
+    s.reader = threading.Thread(target=_read, args=(s, progress.forwarder(s.name), progress.on_progress),
+                                name=f"progress-{s.name}", daemon=True)
     s.reader.start()
 
 

@@ -10,6 +10,8 @@
   off loopback, and `probe_exporter` (no token) finds a TLS exporter first. Any network failure
   disables that forwarder with one logged warning: the exporter is a spectator, it
   never slows or fails an encode (every socket operation has a timeout).
+* `ProgressSettings` is where one encode's progress goes (the exporter's URL, token and CA file, and
+  a callback per block), handed down from the measurer to every stream of the encode.
 * `ProgressDisplay` is the per-scenario tqdm bar (frames, fps, speed, ETA; disabled when
   stdout is not a terminal) and throttles `progress` events to one per second.
 """
@@ -26,6 +28,7 @@ import threading
 import time
 import urllib.parse
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from ffwatt.readers.ffmpeg_progress import Block
@@ -33,7 +36,7 @@ from ffwatt.runner.errors import RunnerError
 
 log = logging.getLogger("ffwatt.run")
 
-__all__ = ["read_token", "Forwarder", "probe_exporter", "token_refusal", "ProgressDisplay"]
+__all__ = ["read_token", "Forwarder", "ProgressSettings", "probe_exporter", "token_refusal", "ProgressDisplay"]
 
 
 def read_token(path: Path) -> str:
@@ -152,6 +155,21 @@ class Forwarder:
         finally:
             self._conn.close()
             self._conn = None
+
+
+@dataclass(frozen=True)
+class ProgressSettings:
+    """Where an encode's progress goes: pushed to the ffmpeg exporter at `url` (with `token`, https
+    verified against `ca_file`) when there is one, and each block handed to `on_progress(stream_index, block)`."""
+
+    url: str | None = None
+    token: str | None = None
+    ca_file: str | None = None
+    on_progress: Callable[[int, Block], None] | None = None
+
+    def forwarder(self, stream: str) -> Forwarder | None:
+        """A `Forwarder` of `stream`'s blocks to the exporter; None without an exporter URL."""
+        return Forwarder(self.url, stream, token=self.token, ca_file=self.ca_file) if self.url else None
 
 
 class ProgressDisplay:

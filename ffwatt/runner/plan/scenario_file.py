@@ -25,9 +25,9 @@ Contract:
   checked here against what no encoder may take (ffwatt/runner/plan/encoder_options.py); the run checks
   them against the encoder's own option list before any encode.
 * Hostile files are bounded: at most `MAX_FILE_BYTES` of YAML, at most `MAX_YAML_NODES`
-  nodes once aliases are expanded (an alias bomb is refused before it is built), at most
-  `max_scenarios` scenarios after matrix expansion (counted before expanding), and no
-  message quotes more than a few dozen characters of a value.
+  nodes once aliases are expanded (ffwatt's one YAML loader, ffwatt/common/yaml_file.py, refuses
+  an alias bomb before it is built), at most `max_scenarios` scenarios after matrix expansion
+  (counted before expanding), and no message quotes more than a few dozen characters of a value.
 """
 
 from __future__ import annotations
@@ -39,8 +39,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from ffwatt.common.yaml_file import MAX_YAML_NODES, parse_yaml
 from ffwatt.runner.errors import RunnerError
 from ffwatt.runner.plan.name_template import TemplateError, render
 from ffwatt.runner.plan.scenario import Scenario, Source, source_label
@@ -51,9 +50,6 @@ __all__ = ["load_scenarios", "parse_scenarios", "DEFAULT_MAX_SCENARIOS", "MAX_FI
 
 _TOP_KEYS = frozenset({"defaults", "scenarios"})
 MAX_FILE_BYTES = 4 * 1024 * 1024  # a scenario file is hand-written: kilobytes
-# YAML nodes once every alias is expanded: a real file has hundreds; a 536-byte
-# "billion laughs" has 9**9, which no validation (nor an error message) may walk.
-MAX_YAML_NODES = 100_000
 
 
 def load_scenarios(path: str | os.PathLike[str], *, max_scenarios: int = DEFAULT_MAX_SCENARIOS,
@@ -78,68 +74,11 @@ def load_scenarios(path: str | os.PathLike[str], *, max_scenarios: int = DEFAULT
 def parse_scenarios(text: str, *, file_name: str = "<scenarios>", base_dir: Path | None = None,
                     max_scenarios: int = DEFAULT_MAX_SCENARIOS,
                     max_name_length: int = DEFAULT_MAX_NAME_LENGTH) -> tuple[Scenario, ...]:
-    try:
-        doc = _load_yaml(text, file_name)
-    except RecursionError:
-        raise RunnerError(f"{file_name}: YAML nested too deeply") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise RunnerError(f"{file_name}: not valid YAML: {where}{problem}") from None
+    doc = parse_yaml(text, file_name, RunnerError)
     problems = Problems(file_name)
     scenarios = _Validator(problems, base_dir or Path.cwd(), max_scenarios, max_name_length).document(doc)
     problems.raise_if_any()
     return scenarios
-
-
-def _load_yaml(text: str, file_name: str) -> Any:
-    """`yaml.safe_load`, refusing a document whose aliases expand past `MAX_YAML_NODES` nodes.
-
-    Composing keeps an alias as a reference to its anchor's node (cheap); the expanded size
-    is counted on that graph, memoised per node, before any Python object is built."""
-    loader = yaml.SafeLoader(text)
-    try:
-        node = loader.get_single_node()
-        if node is None:
-            return None
-        size = _expanded_size(node, {}, set())
-        if size is None:
-            raise RunnerError(f"{file_name}: an alias refers to a node that contains it (a recursive YAML "
-                              "alias); write the values out")
-        if size > MAX_YAML_NODES:
-            raise RunnerError(f"{file_name}: YAML aliases expand to more than {MAX_YAML_NODES:,} nodes; refused "
-                              "(an alias bomb?): write the values out")
-        return loader.construct_document(node)
-    finally:
-        loader.dispose()
-
-
-def _expanded_size(node: yaml.Node, sizes: dict[int, int], open_nodes: set[int]) -> int | None:
-    """Nodes under `node` with every alias written out; None when an alias is recursive."""
-    key = id(node)
-    if key in sizes:
-        return sizes[key]
-    if key in open_nodes:
-        return None
-    open_nodes.add(key)
-    if isinstance(node, yaml.MappingNode):
-        children = [n for pair in node.value for n in pair]
-    elif isinstance(node, yaml.SequenceNode):
-        children = list(node.value)
-    else:
-        children = []
-    total = 1
-    for child in children:
-        size = _expanded_size(child, sizes, open_nodes)
-        if size is None:
-            return None
-        total += size
-        if total > MAX_YAML_NODES:
-            break  # enough to refuse; the rest is never walked
-    open_nodes.discard(key)
-    sizes[key] = total
-    return total
 
 
 class _Validator(ScenarioFields):
