@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -263,17 +263,21 @@ class Nvml:
         mj = self.call(gpu, "energy", v("nvmlDeviceGetTotalEnergyConsumption", handle))
         return None if mj is None else mj / 1000.0
 
-    def energy_by_uuid(self) -> dict[str, float]:
-        """Every GPU's energy counter in joules, keyed by UUID; GPUs without a UUID or a counter are
-        left out. `LifecycleError` when NVML must be initialised again."""
-        out: dict[str, float] = {}
+    def _gpus_with_uuid(self) -> Iterator[tuple[str, Any, str | None]]:
+        """`(gpu, handle, uuid)` of every GPU NVML gives a handle for; uuid None when it has none."""
         for index in range(self.device_count()):
             gpu = str(index)
             try:
                 handle = self.handle(index)
             except NoHandleError:
                 continue
-            uuid = self.uuid(gpu, handle)
+            yield gpu, handle, self.uuid(gpu, handle)
+
+    def energy_by_uuid(self) -> dict[str, float]:
+        """Every GPU's energy counter in joules, keyed by UUID; GPUs without a UUID or a counter are
+        left out. `LifecycleError` when NVML must be initialised again."""
+        out: dict[str, float] = {}
+        for gpu, handle, uuid in self._gpus_with_uuid():
             joules = self.energy_joules(gpu, handle)
             if uuid and joules is not None:
                 out[uuid] = joules
@@ -312,13 +316,7 @@ class Nvml:
         """Every GPU's per-process samples after `since_us[uuid]` (else `default_since_us`), keyed by
         UUID; None for a GPU whose driver does not say. `LifecycleError` when NVML must be initialised again."""
         out: dict[str, list[ProcessSample] | None] = {}
-        for index in range(self.device_count()):
-            gpu = str(index)
-            try:
-                handle = self.handle(index)
-            except NoHandleError:
-                continue
-            uuid = self.uuid(gpu, handle)
+        for gpu, handle, uuid in self._gpus_with_uuid():
             if uuid:
                 out[uuid] = self.process_utilisation(gpu, handle, since_us.get(uuid, default_since_us))
         return out

@@ -178,44 +178,42 @@ def _rate_caution(anchor: Curve, test: Curve) -> str | None:
 def bd_rate(anchor: Curve, test: Curve, quality: str = "vmaf", method: str = "pchip",
             min_overlap: float = DEFAULT_MIN_OVERLAP) -> Delta:
     """BD-rate of `test` against `anchor` at equal `quality` (`vmaf` or `psnr`), in percent."""
-    _check_method(method)
     kind = f"BD-rate ({QUALITY_NAME[quality]}{HULL_SUFFIX if test.hull else ''})"
-    problem, overlap = _pair_problem(anchor, test, quality, "quality", min_overlap)
-    problem = problem or _rate_problem(anchor, test)
-    if problem or overlap is None:
-        return _delta(kind, anchor, test, refused=problem)
-    ra, qa = anchor.values(quality)
-    rt, qt = test.values(quality)
-    qa_s, ra_s = _sorted_by_quality(qa, ra)
-    qt_s, rt_s = _sorted_by_quality(qt, rt)
-    value = _bd_log(qa_s, ra_s, qt_s, rt_s, method)
-    if not math.isfinite(value):
-        return _delta(kind, anchor, test, refused="the interpolation gave no finite value")
-    low, high, share = overlap
-    return _delta(kind, anchor, test, percent=value, overlap=share, quality_range=(low, high),
-                  caution=_rate_caution(anchor, test))
+    return _bd_on_rates(kind, anchor, test, quality, "quality", method, min_overlap)
 
 
 def bd_quality(anchor: Curve, test: Curve, quality: str = "psnr", method: str = "pchip",
                min_overlap: float = DEFAULT_MIN_OVERLAP) -> Delta:
     """BD-PSNR (dB) or BD-VMAF (points): the average quality difference of `test` against
     `anchor` at equal bitrate, over the log-rate range both reach."""
+    return _bd_on_rates(f"BD-{QUALITY_NAME[quality]}", anchor, test, quality, "rate", method, min_overlap)
+
+
+def _bd_on_rates(kind: str, anchor: Curve, test: Curve, quality: str, axis: str, method: str,
+                 min_overlap: float) -> Delta:
+    """A figure of two (bitrate, `quality`) curves integrated along `axis`: "quality" gives BD-rate
+    (percent, over a quality range), "rate" BD-quality (linear, over a bitrate range, from log10)."""
     import bjontegaard
 
     _check_method(method)
-    kind = f"BD-{QUALITY_NAME[quality]}"
-    problem, overlap = _pair_problem(anchor, test, quality, "rate", min_overlap)
+    problem, overlap = _pair_problem(anchor, test, quality, axis, min_overlap)
     problem = problem or _rate_problem(anchor, test)
     if problem or overlap is None:
         return _delta(kind, anchor, test, refused=problem)
     ra, qa = anchor.values(quality)
     rt, qt = test.values(quality)
-    value = _quiet(bjontegaard.bd_psnr, ra, qa, rt, qt, method)
+    if axis == "quality":
+        qa_s, ra_s = _sorted_by_quality(qa, ra)
+        qt_s, rt_s = _sorted_by_quality(qt, rt)
+        value = _bd_log(qa_s, ra_s, qt_s, rt_s, method)
+    else:
+        value = _quiet(bjontegaard.bd_psnr, ra, qa, rt, qt, method)
     if not math.isfinite(value):
         return _delta(kind, anchor, test, refused="the interpolation gave no finite value")
     low, high, share = overlap
-    return _delta(kind, anchor, test, linear=value, overlap=share, quality_range=(10 ** low, 10 ** high),
-                  caution=_rate_caution(anchor, test))
+    figure = (dict(percent=value, quality_range=(low, high)) if axis == "quality"
+              else dict(linear=value, quality_range=(10 ** low, 10 ** high)))
+    return _delta(kind, anchor, test, overlap=share, caution=_rate_caution(anchor, test), **figure)
 
 
 def bd_energy(anchor: Curve, test: Curve, method: str = "pchip", min_overlap: float = DEFAULT_MIN_OVERLAP) -> Delta:
