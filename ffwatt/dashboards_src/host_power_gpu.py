@@ -3,6 +3,7 @@ come from, then temperature, utilisation, NVENC/NVDEC, memory, clocks, throttlin
 
 from __future__ import annotations
 
+from ffwatt.catalog import Metric
 from ffwatt.catalog import metrics as m
 from ffwatt.dashboards_src.dashboard import Row
 from ffwatt.dashboards_src.panels import T, bargauge, stat, state_timeline, steps, table, timeseries, value_mappings
@@ -15,6 +16,11 @@ from ffwatt.dashboards_src.provenance import gpu_source, source_stat
 ENERGY_SOURCE = {"1": ("NVML counter", "green"), "0": ("integrated power (estimate)", "orange")}
 ACTIVE = {"1": ("active", "red"), "0": ("no", "green")}
 SOURCE_NOTE = " Where the readings come from follows each name (simulated in orange)."
+
+
+def _per_gpu(metric: Metric, g: dict[str, str], what: str = "") -> T:
+    """One series per GPU over the filters `g`, named `GPU <gpu> [<what>] <host>`."""
+    return T(selector(metric, **g), f"GPU {{gpu}} {what} {{host}}" if what else "GPU {gpu} {host}")
 
 
 def _power(g: dict[str, str], host: dict[str, str]) -> list:
@@ -68,7 +74,7 @@ def _power(g: dict[str, str], host: dict[str, str]) -> list:
         stat("GPU energy counter",
              "Where does each GPU's energy come from? NVML's energy counter, or, on GPUs without one (before Volta, "
              "vGPU, Jetson), the exporter's integration of the power gauge: an estimate, never a silent 0.",
-             T(selector(m.GPU_NVML_ENERGY_SUPPORTED, **g), "GPU {gpu} {uuid} {host}"),
+             _per_gpu(m.GPU_NVML_ENERGY_SUPPORTED, g, "{uuid}"),
              mappings=value_mappings(ENERGY_SOURCE), colorMode="background", w=12, h=6),
     ]
 
@@ -77,26 +83,26 @@ def _activity(g: dict[str, str]) -> list:
     return [
         timeseries("GPU temperature",
                    "How hot does each GPU run? Yellow from 75 °C, red from 85 °C.",
-                   T(selector(m.GPU_TEMPERATURE, **g), "GPU {gpu} {host}"),
+                   _per_gpu(m.GPU_TEMPERATURE, g),
                    thresholds=steps("green", (75, "yellow"), (85, "red"))),
         timeseries("GPU and memory utilization",
                    "How busy is each GPU, and how busy is its memory?",
-                   T(selector(m.GPU_UTILIZATION, **g), "GPU {gpu} core {host}"),
-                   T(selector(m.GPU_MEMORY_UTILIZATION, **g), "GPU {gpu} memory {host}"), min=0, max=1),
+                   _per_gpu(m.GPU_UTILIZATION, g, "core"),
+                   _per_gpu(m.GPU_MEMORY_UTILIZATION, g, "memory"), min=0, max=1),
         timeseries("NVENC / NVDEC load",
                    "How loaded are the hardware video encoder (NVENC) and decoder (NVDEC)?",
-                   T(selector(m.GPU_ENCODER_UTILIZATION, **g), "GPU {gpu} NVENC {host}"),
-                   T(selector(m.GPU_DECODER_UTILIZATION, **g), "GPU {gpu} NVDEC {host}"), min=0, max=1),
+                   _per_gpu(m.GPU_ENCODER_UTILIZATION, g, "NVENC"),
+                   _per_gpu(m.GPU_DECODER_UTILIZATION, g, "NVDEC"), min=0, max=1),
         timeseries("NVENC sessions",
                    "How many hardware encoding sessions are active on each GPU?",
-                   T(selector(m.GPU_ENCODER_SESSIONS, **g), "GPU {gpu} {host}"), min=0),
+                   _per_gpu(m.GPU_ENCODER_SESSIONS, g), min=0),
         timeseries("NVENC frames per second",
                    "How fast do the active NVENC sessions encode, on average?",
-                   T(selector(m.GPU_ENCODER_FPS, **g), "GPU {gpu} {host}")),
+                   _per_gpu(m.GPU_ENCODER_FPS, g)),
         timeseries("NVENC average latency",
                    "How long does NVENC take per frame, averaged over the active sessions? No line while no "
                    "session is active.",
-                   T(selector(m.GPU_ENCODER_LATENCY, **g), "GPU {gpu} {host}"), min=0),
+                   _per_gpu(m.GPU_ENCODER_LATENCY, g), min=0),
     ]
 
 
@@ -106,20 +112,20 @@ def _hardware(g: dict[str, str]) -> list:
                    "How much of each GPU's memory do processes use, how much do the driver and firmware reserve, "
                    "and how much is installed? (No reserved line where the driver lacks NVML memory v2: used "
                    "includes it there.)",
-                   T(selector(m.GPU_MEMORY_USED, **g), "GPU {gpu} used {host}"),
-                   T(selector(m.GPU_MEMORY_RESERVED, **g), "GPU {gpu} reserved {host}"),
-                   T(selector(m.GPU_MEMORY_TOTAL, **g), "GPU {gpu} total {host}"), min=0),
+                   _per_gpu(m.GPU_MEMORY_USED, g, "used"),
+                   _per_gpu(m.GPU_MEMORY_RESERVED, g, "reserved"),
+                   _per_gpu(m.GPU_MEMORY_TOTAL, g, "total"), min=0),
         timeseries("GPU clocks",
                    "At what clocks do the graphics, SM and memory domains run? Drops under load mean power or "
                    "thermal throttling.",
-                   T(selector(m.GPU_GRAPHICS_CLOCK, **g), "GPU {gpu} graphics {host}"),
-                   T(selector(m.GPU_SM_CLOCK, **g), "GPU {gpu} SM {host}"),
-                   T(selector(m.GPU_MEMORY_CLOCK, **g), "GPU {gpu} memory {host}"), w=24),
+                   _per_gpu(m.GPU_GRAPHICS_CLOCK, g, "graphics"),
+                   _per_gpu(m.GPU_SM_CLOCK, g, "SM"),
+                   _per_gpu(m.GPU_MEMORY_CLOCK, g, "memory"), w=24),
         state_timeline("GPU clock events (throttling)",
                        "Which clock-event (throttle) reasons held each GPU's clocks down, and when? A run throttled "
                        "by sw_power_cap or a thermal slowdown has its fps per watt set by the cap, not the encoder. "
                        "gpu_idle is normal on an idle GPU.",
-                       T(selector(m.GPU_CLOCK_EVENT, **g), "GPU {gpu} {reason} {host}"),
+                       _per_gpu(m.GPU_CLOCK_EVENT, g, "{reason}"),
                        mappings=value_mappings(ACTIVE), h=8),
         table("GPU inventory",
               "Which GPUs are these: name, UUID, PCI bus id and driver version of each. NVML's index (gpu) can "

@@ -25,6 +25,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
+from operator import itemgetter
 from typing import NamedTuple
 
 from ffwatt.dashboards_src.build import render_dashboards
@@ -35,16 +36,17 @@ LABEL_VALUES = re.compile(r"^label_values\(\s*([a-zA-Z_:][a-zA-Z0-9_:]*)\s*(\{[^
 _VARIABLE = re.compile(r"\$\{(\w+)(?::\w+)?\}|\$(\w+)")
 
 
+# `x.uid`: a target's or a variable's `dashboard` (its first field), by the name a dashboard spec has
+_UID = property(itemgetter(0), doc="The dashboard's uid (the `dashboard` field).")
+
+
 class DashboardTarget(NamedTuple):
     dashboard: str  # the dashboard's uid
     panel: str
     ref_id: str
     expr: str
     instant: bool
-
-    @property
-    def uid(self) -> str:
-        return self.dashboard
+    uid = _UID
 
 
 class DashboardVariable(NamedTuple):
@@ -52,10 +54,7 @@ class DashboardVariable(NamedTuple):
     name: str
     metric: str
     label: str
-
-    @property
-    def uid(self) -> str:
-        return self.dashboard
+    uid = _UID
 
 
 def dashboards() -> list[dict]:

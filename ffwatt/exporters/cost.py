@@ -21,7 +21,7 @@ from ffwatt.catalog import metrics as m
 from ffwatt.contract import formulas
 from ffwatt.contract.model import ResultsRun, Scenario
 from ffwatt.exporters.config import Setting, non_negative_float, positive_float
-from ffwatt.exporters.results_source import RESULTS_SETTINGS, ResultsFileExporter, scenario_labels
+from ffwatt.exporters.results_source import RESULTS_SETTINGS, ResultsFileExporter, add_sweeps, scenario_labels
 from ffwatt.exporters.samples import Samples
 from ffwatt.readers.tsdb import TsdbError, host_selector, scenario_energy_joules
 
@@ -77,10 +77,8 @@ class CostExporter(ResultsFileExporter):
         out.add(m.COST_ENERGY_PRICE, cfg.energy_price, currency=currency)
         out.add(m.COST_CORE_HOUR_PRICE, cfg.core_hour_price, currency=currency)
         out.add(m.COST_CARBON_INTENSITY, cfg.carbon_intensity)
-        for sweep in run.sweeps:
-            out.add(m.COST_SWEEP_MARGINAL_ENERGY, sweep.marginal_joules_per_stream, sweep=sweep.name)
-            for step in sweep.steps:
-                out.add(m.COST_SWEEP_STEP_ENERGY, step.energy_joules, sweep=sweep.name, scenario=step.scenario)
+        add_sweeps(out, run, m.COST_SWEEP_MARGINAL_ENERGY, lambda sweep: sweep.marginal_joules_per_stream,
+                   m.COST_SWEEP_STEP_ENERGY, lambda step: step.energy_joules)
         out.add(m.COST_PUE, cfg.pue)
 
         baseline = run.baseline

@@ -6,7 +6,7 @@ import math
 
 from ffwatt.catalog import metrics as m
 from ffwatt.contract.model import ResultsRun
-from ffwatt.exporters.results_source import ResultsFileExporter, scenario_labels
+from ffwatt.exporters.results_source import ResultsFileExporter, add_sweeps, scenario_labels
 from ffwatt.exporters.samples import Samples
 
 
@@ -17,10 +17,8 @@ class ResultsExporter(ResultsFileExporter):
         out.add(m.RESULTS_SCENARIOS, len(run.scenarios))
         out.add(m.RESULTS_SKIPPED, len(run.skipped))
         out.add(m.RESULTS_PLANNED, run.planned_scenarios)
-        for sweep in run.sweeps:
-            out.add(m.RESULTS_SWEEP_KNEE, sweep.knee_streams, sweep=sweep.name)
-            for step in sweep.steps:
-                out.add(m.RESULTS_SWEEP_STEP_SPEED, step.min_speed, sweep=sweep.name, scenario=step.scenario)
+        add_sweeps(out, run, m.RESULTS_SWEEP_KNEE, lambda sweep: sweep.knee_streams,
+                   m.RESULTS_SWEEP_STEP_SPEED, lambda step: step.min_speed)
         out.add(m.RESULTS_FILE_TIMESTAMP, run.mtime)
         for s in run.scenarios:
             labels = scenario_labels(s)

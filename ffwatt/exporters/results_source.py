@@ -8,11 +8,14 @@ the JSON path of the bad field.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import ClassVar
 
+from ffwatt.catalog import Metric
 from ffwatt.contract.loading import DEFAULT_MAX_BYTES, DEFAULT_MAX_SCENARIOS, ResultsError
 from ffwatt.contract.model import ResultsRun, Scenario
 from ffwatt.contract.results_dir import ResultsDirectory
+from ffwatt.contract.schema import Sweep, SweepStep
 from ffwatt.exporters.config import Setting
 from ffwatt.exporters.labels import MAX_LABEL_LENGTH
 from ffwatt.exporters.runtime import Exporter, SourceError
@@ -42,6 +45,16 @@ def scenario_labels(s: Scenario) -> dict[str, str]:
         # the source clip's name (issue 23); files from before sources were recorded name none
         "clip": s.source_name or "unknown",
     }
+
+
+def add_sweeps(out: Samples, run: ResultsRun, sweep_metric: Metric, sweep_value: Callable[[Sweep], float | None],
+               step_metric: Metric, step_value: Callable[[SweepStep], float | None]) -> None:
+    """One `sweep_metric` sample per stream-count sweep (label `sweep`) and one `step_metric` sample
+    per step of it (labels `sweep`, `scenario`)."""
+    for sweep in run.sweeps:
+        out.add(sweep_metric, sweep_value(sweep), sweep=sweep.name)
+        for step in sweep.steps:
+            out.add(step_metric, step_value(step), sweep=sweep.name, scenario=step.scenario)
 
 
 class ResultsFileExporter(Exporter):
