@@ -104,10 +104,13 @@ class StartedContext:
 
 
 class LoggedProcess(StartedContext):
-    """One process (`proc`) whose output goes to `log_path`: whether it runs, and its log's tail."""
+    """One process (`proc`) whose output goes to `log_path`: whether it runs, and its log's tail.
+    Subclasses give `stop`; `close` stops, then removes `own_dir`, the temp dir the object made for
+    itself (None: the caller's dir, or none, is kept)."""
 
     proc: subprocess.Popen | None = None
     log_path: Path
+    own_dir: Path | None = None
 
     @property
     def running(self) -> bool:
@@ -115,6 +118,16 @@ class LoggedProcess(StartedContext):
 
     def log_tail(self, nbytes: int = LOG_TAIL_BYTES) -> str:
         return process.log_tail(self.log_path, nbytes)
+
+    def stop(self) -> None:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        try:
+            self.stop()
+        finally:
+            if self.own_dir is not None:
+                remove_dir(self.own_dir)
 
 
 class ServerArgs(TypedDict, total=False):
@@ -142,8 +155,8 @@ class Server(LoggedProcess):
         start_timeout: float = START_TIMEOUT,
     ) -> None:
         self.binary = find_binary(self.name)
-        self._own_workdir = workdir is None
         self.workdir = Path(workdir if workdir is not None else tempfile.mkdtemp(prefix=f"ffw-{self.name}-"))
+        self.own_dir = self.workdir if workdir is None else None
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.log_path = self.workdir / f"{self.name}.log"
         self._fixed_port = port is not None
@@ -224,13 +237,6 @@ class Server(LoggedProcess):
             return self.start()
         finally:
             self._fixed_port = fixed
-
-    def close(self) -> None:
-        try:
-            self.stop()
-        finally:
-            if self._own_workdir:
-                remove_dir(self.workdir)
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.url} running={self.running}>"

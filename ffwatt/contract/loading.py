@@ -54,6 +54,7 @@ from ffwatt.contract.schema import (
     MAX_INT,
     EnvironmentKnown,
     OutputEntry,
+    QualityDetail,
     ResultsDocument,
     RuleError,
     ScenarioEntry,
@@ -374,77 +375,35 @@ _NO_VIDEO_RE = re.compile(r"^\s*0+\s*[xX]\s*0+\s*$")
 def _scenario_view(e: ScenarioEntry, i: int) -> Scenario:
     """The loaded `Scenario` of a checked entry, with the older shapes' tolerance."""
     p = f"$.scenarios[{i}]"
-    name = e.name
     encoder = e.encoder if e.encoder is not None else e.encoder_type  # two spellings of one field
-
-    bitrate = bitrate_bps = None
-    bitrates: tuple[int, ...] = ()
-    if e.bitrate is not None:
-        bitrate = e.bitrate if type(e.bitrate) is str else str(e.bitrate)
-        bitrates = formulas.parse_bitrates(e.bitrate)  # checked by ScenarioEntry.check
-        bitrate_bps = bitrates[0] if len(bitrates) == 1 else None
+    bitrate, bitrate_bps, bitrates = _bitrates(e)
     width = height = None
     if e.resolution is not None and not _NO_VIDEO_RE.match(e.resolution):  # "0x0": an idle baseline
         width, height = formulas.parse_resolution(e.resolution)
-    fps = e.fps
-    start_time, end_time = e.start_time, e.end_time
-    duration = e.duration if e.duration is not None else end_time - start_time
-    outputs = tuple(_rendition(o, fps) for o in e.outputs or ())
-
-    streams_field = int(e.streams) if e.streams is not None else None
-    try:
-        streams = formulas.stream_count(name, streams_field)
-    except ValueError as exc:
-        raise _PathError(p + (".streams" if streams_field is not None else ".name"), str(exc)) from None
-    if len(bitrates) > 1:
-        if streams_field is None and not formulas.names_stream_count(name):
-            streams = len(bitrates)  # "Mixed @ 1000k,2500k": one stream per bitrate
-        elif streams != len(bitrates):
-            raise _PathError(p + ".bitrate", f"gives {len(bitrates)} bitrates (one per stream) for {streams} streams")
+    duration = e.duration if e.duration is not None else e.end_time - e.start_time
+    streams = _stream_count(e, bitrates, p)
     behind = _int(e.fell_behind_streams)
     if behind is not None and behind > streams:
         raise _PathError(p + ".fell_behind_streams", f"must not exceed the stream count ({streams}), got {behind}")
-
     power_watts = e.power_watts or ()
     cpu_usage_cores = e.cpu_usage_cores or ()
-    step_seconds = e.step_seconds
-    if step_seconds is None:
-        samples = max(len(power_watts), len(cpu_usage_cores))
-        if samples >= 2:
-            step_seconds = duration / (samples - 1)  # samples span the duration
-            if not step_seconds > 0:
-                raise _PathError(p + ".step_seconds",
-                               "required field is missing and cannot be derived from a duration of 0")
-
-    vmaf, psnr, ssim, avg_fps = e.vmaf_score, e.psnr_score, e.ssim_score, e.avg_fps
-    vmaf_stats, psnr_stats, ssim_stats = e.vmaf, e.psnr, e.ssim
-    if vmaf is None and vmaf_stats is not None:
-        vmaf = vmaf_stats.mean
-    if psnr is None and psnr_stats is not None:
-        psnr = psnr_stats.mean
-    if ssim is None and ssim_stats is not None:
-        ssim = ssim_stats.mean
-    if is_baseline(name, encoder):
-        # A baseline encodes nothing: the older runner's 0 scores and fps mean "not applicable".
-        vmaf = psnr = ssim = avg_fps = None
-        vmaf_stats = psnr_stats = ssim_stats = None
-        if fps == 0:
-            fps = None
+    step_seconds = _step_seconds(e, duration, max(len(power_watts), len(cpu_usage_cores)), p)
+    outputs = tuple(_rendition(o, e.fps) for o in e.outputs or ())
     reference = tuple(sorted((k, v) for k, v in (e.quality_reference or {}).items() if v is not None))
     repetitions = tuple(Repetition(r.energy_joules, r.avg_fps, r.duration, r.start_time, r.end_time,
                                    r.machine_energy_joules, r.cpu_core_seconds) for r in e.repetitions or ())
     try:
         return Scenario(
-            name=name, index=i, encoder=encoder, bitrate=bitrate, bitrate_bps=bitrate_bps,
-            resolution=e.resolution, width=width, height=height, fps=fps, duration_seconds=duration,
-            preset=e.preset, start_time=start_time, end_time=end_time, outputs=outputs, streams=streams,
-            viewers=_int(e.viewers), vmaf=vmaf, psnr=psnr, ssim=ssim, avg_fps=avg_fps,
+            name=e.name, index=i, encoder=encoder, bitrate=bitrate, bitrate_bps=bitrate_bps,
+            resolution=e.resolution, width=width, height=height, duration_seconds=duration,
+            preset=e.preset, start_time=e.start_time, end_time=e.end_time, outputs=outputs, streams=streams,
+            viewers=_int(e.viewers), **_scores(e, is_baseline(e.name, encoder)),
             dropped_frames=_int(e.dropped_frames), total_frames=_int(e.total_frames),
             pixels_processed=_int(e.pixels_processed), power_watts=power_watts, cpu_usage_cores=cpu_usage_cores,
             step_seconds=step_seconds, bitrates_bps=bitrates, measured_energy_joules=e.energy_joules,
             file_energy_source=e.energy_source, energy_error=e.energy_error,
             measured_cpu_core_seconds=e.cpu_core_seconds, quality_cpu_seconds=e.quality_cpu_seconds,
-            vmaf_stats=vmaf_stats, psnr_stats=psnr_stats, ssim_stats=ssim_stats, quality_reference=reference,
+            quality_reference=reference,
             output_bytes=_int(e.output_bytes), measured_bitrate_bps=e.measured_bitrate_bps, speed=e.speed,
             repetitions=repetitions, mode=e.mode, duplicated_frames=_int(e.duplicated_frames),
             fell_behind_streams=behind, min_speed=e.min_speed, sweep=e.sweep,
@@ -457,6 +416,58 @@ def _scenario_view(e: ScenarioEntry, i: int) -> Scenario:
         )
     except ValueError as exc:
         raise _PathError(p, f"derived values are out of range: {exc}") from None
+
+
+def _bitrates(e: ScenarioEntry) -> tuple[str | None, int | None, tuple[int, ...]]:
+    """`(bitrate as written, bits/s when it is one bitrate, every bitrate in bits/s)`: `"1000k,2500k"` is
+    one per stream."""
+    if e.bitrate is None:
+        return None, None, ()
+    bitrates = formulas.parse_bitrates(e.bitrate)  # checked by ScenarioEntry.check
+    return (e.bitrate if type(e.bitrate) is str else str(e.bitrate), bitrates[0] if len(bitrates) == 1 else None,
+            bitrates)
+
+
+def _stream_count(e: ScenarioEntry, bitrates: tuple[int, ...], p: str) -> int:
+    """The `streams` field, else the count the name states (`"2 streams @ 2500k"`), else one per
+    bitrate of a bitrate list; a list must have one bitrate per stream."""
+    streams_field = int(e.streams) if e.streams is not None else None
+    try:
+        streams = formulas.stream_count(e.name, streams_field)
+    except ValueError as exc:
+        raise _PathError(p + (".streams" if streams_field is not None else ".name"), str(exc)) from None
+    if len(bitrates) > 1:
+        if streams_field is None and not formulas.names_stream_count(e.name):
+            streams = len(bitrates)  # "Mixed @ 1000k,2500k": one stream per bitrate
+        elif streams != len(bitrates):
+            raise _PathError(p + ".bitrate", f"gives {len(bitrates)} bitrates (one per stream) for {streams} streams")
+    return streams
+
+
+def _step_seconds(e: ScenarioEntry, duration: float, samples: int, p: str) -> float | None:
+    """Seconds between the power and CPU samples: the field, else `samples` spread over the duration."""
+    if e.step_seconds is not None or samples < 2:
+        return e.step_seconds
+    step_seconds = duration / (samples - 1)  # samples span the duration
+    if not step_seconds > 0:
+        raise _PathError(p + ".step_seconds", "required field is missing and cannot be derived from a duration of 0")
+    return step_seconds
+
+
+def _scores(e: ScenarioEntry, baseline: bool) -> dict[str, Any]:
+    """The `Scenario` fields of the quality scores and the frame rate: a score left out is its details'
+    mean; an idle baseline has none."""
+    if baseline:
+        # A baseline encodes nothing: the older runner's 0 scores and fps mean "not applicable".
+        return {"vmaf": None, "psnr": None, "ssim": None, "avg_fps": None, "vmaf_stats": None, "psnr_stats": None,
+                "ssim_stats": None, "fps": None if e.fps == 0 else e.fps}
+    return {"vmaf": _score(e.vmaf_score, e.vmaf), "psnr": _score(e.psnr_score, e.psnr),
+            "ssim": _score(e.ssim_score, e.ssim), "avg_fps": e.avg_fps, "vmaf_stats": e.vmaf, "psnr_stats": e.psnr,
+            "ssim_stats": e.ssim, "fps": e.fps}
+
+
+def _score(value: float | None, detail: QualityDetail | None) -> float | None:
+    return value if value is not None or detail is None else detail.mean
 
 
 def _int(value: int | float | None) -> int | None:

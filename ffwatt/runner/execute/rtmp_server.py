@@ -45,7 +45,7 @@ import time
 from pathlib import Path
 
 from ffwatt.common import process
-from ffwatt.common.server import LIVE, SBIN, ServerStartError, ServerUnavailableError, StartedContext, remove_dir
+from ffwatt.common.server import LIVE, SBIN, LoggedProcess, ServerStartError, ServerUnavailableError
 
 log = logging.getLogger("ffwatt.rtmp_server")
 
@@ -187,7 +187,7 @@ def command(nginx_path: str, work_dir: Path) -> list[str]:
     return [nginx_path, "-p", f"{w}/", "-e", str(w / "error.log"), "-c", str(w / "nginx.conf")]
 
 
-class RtmpServer(StartedContext):
+class RtmpServer(LoggedProcess):
     """A private nginx-rtmp on loopback; see the module docstring.
 
     `rtmp_port`/`http_port` fix the ports (default: free ones); `module` overrides where
@@ -206,10 +206,11 @@ class RtmpServer(StartedContext):
         module: Path | str | None = None,
         start_timeout: float = START_TIMEOUT,
     ) -> None:
-        self._own_work_dir = work_dir is None
+        own = work_dir is None
         if work_dir is None:
             work_dir = tempfile.mkdtemp(prefix="ffw-nginx-rtmp-")
         self.work_dir = Path(work_dir).resolve()
+        self.own_dir = self.work_dir if own else None  # removed at close
         self.start_timeout = start_timeout
         self.record_dir = Path(record_dir).resolve() if record_dir is not None else None
         self.nginx = nginx
@@ -249,10 +250,6 @@ class RtmpServer(StartedContext):
     def pid(self) -> int | None:
         """nginx master's PID while it runs, else None."""
         return self.proc.pid if self.running else None
-
-    @property
-    def running(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
 
     @property
     def error_log(self) -> Path:
@@ -367,14 +364,6 @@ class RtmpServer(StartedContext):
         """Stop, then start again on the same ports."""
         self.stop()
         return self.start()
-
-    def close(self) -> None:
-        """Stop; remove the work dir when it is the server's own temp dir."""
-        try:
-            self.stop()
-        finally:
-            if self._own_work_dir:
-                remove_dir(self.work_dir)
 
     def __repr__(self) -> str:
         return f"<RtmpServer {self.rtmp_url} stat={self.stat_url} running={self.running}>"
