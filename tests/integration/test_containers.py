@@ -350,23 +350,34 @@ NOT_STARTABLE = {"grafana": "no image, no package", "cadvisor": "no image, no pa
 
 def _override(compose: dict, powercap: Path, tags: dict[str, str]) -> dict:
     """Local images for the stack's servers; vmalert 1.79 without -notifier.blackhole
-    (it has no such flag) and a notifier nobody answers; the cpu exporter on the fake
-    tree; node-exporter's host root without `rslave` (this host's / is a private mount)."""
+    (it has no such flag) and a notifier nobody answers; the cpu and streams exporters
+    on the fake powercap tree; node-exporter's host root without `rslave` (this host's /
+    is a private mount)."""
     services = compose["services"]
     vmalert_cmd = [a for a in services["vmalert"]["command"] if a != "-notifier.blackhole"]
     override = {
         "victoriametrics": {"image": tags["victoria-metrics"]},
         "vmalert": {"image": tags["vmalert"], "command": [*vmalert_cmd, "-notifier.url=http://127.0.0.1:9093"]},
         "prometheus": {"image": tags["prometheus"]},
-        "ffwatt-cpu": {"volumes": [
-            f"{powercap}/class/powercap:/host/sys/class/powercap:ro",
-            f"{powercap}/devices/virtual/powercap:/host/sys/devices/virtual/powercap:ro",
-        ]},
     }
+    # every service that reads the host's powercap tree (cpu, streams) reads the fake one:
+    # this host has no /sys/devices/virtual/powercap, and Docker cannot create it
+    for name, service in services.items():
+        volumes = service.get("volumes", [])
+        if any(str(v).startswith("/sys/devices/virtual/powercap:") for v in volumes):
+            override[name] = {"volumes": [_fake_powercap(str(v), powercap) for v in volumes]}
     if "node-exporter" in services:
         volumes = [v.replace(":ro,rslave", ":ro") for v in services["node-exporter"].get("volumes", [])]
         override["node-exporter"] = {"image": tags["node-exporter"], "volumes": volumes}
     return {"services": override}
+
+
+def _fake_powercap(volume: str, powercap: Path) -> str:
+    """A compose volume with the host's /sys powercap paths swapped for the fake tree's."""
+    for host in ("/sys/class/powercap", "/sys/devices/virtual/powercap"):
+        if volume.startswith(host + ":"):
+            return f"{powercap}{host.removeprefix('/sys')}{volume[len(host):]}"
+    return volume
 
 
 def _scraped_jobs(started: set[str]) -> set[str]:
