@@ -13,14 +13,16 @@ import time
 
 import requests
 
+from ffwatt.common.errors import FfwattError
+
 __all__ = ["BodyDeadlineError", "BodyTooLargeError", "read_body"]
 
 
-class BodyDeadlineError(TimeoutError):
+class BodyDeadlineError(FfwattError, TimeoutError):
     """The deadline passed before the body was complete."""
 
 
-class BodyTooLargeError(ValueError):
+class BodyTooLargeError(FfwattError, ValueError):
     """The body is longer than the limit."""
 
 
@@ -33,7 +35,7 @@ def read_body(response: requests.Response, deadline: float, max_bytes: int, read
     while True:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
-            raise BodyDeadlineError()
+            raise BodyDeadlineError("the body was not complete by the deadline")
         if sock is not None:
             sock.settimeout(remaining)
         chunk = raw.read1(read_size, decode_content=True)
