@@ -157,7 +157,7 @@ class RtmpExporter(Exporter):
         long_labels = LongLabels(self.max_label, "stream")
         stat = _without_long_labels(stat, labels, long_labels)
         dropped = self._dropped.update(stat)
-        add_samples(out, stat, dropped, self.stream_names)
+        add_samples(out, stat, dropped, self.stream_names, labels=labels)
         if long_labels.warning():
             out.warn(long_labels.warning())
         duplicates = _duplicates(stat, labels)
@@ -203,9 +203,12 @@ def stream_labels(stat: Stat, names: str) -> dict[tuple[str, str], str]:
     return {(s.app, s.name): rtmp_stream_label(s.app, s.name, names) for s in stat.streams}
 
 
-def add_samples(out: Samples, stat: Stat, dropped: dict[tuple[str, str], float], names: str = HASHED) -> None:
-    """Every sample of one /stat reading (pure apart from `out`)."""
-    labels = stream_labels(stat, names)
+def add_samples(out: Samples, stat: Stat, dropped: dict[tuple[str, str], float], names: str = HASHED, *,
+                labels: dict[tuple[str, str], str] | None = None) -> None:
+    """Every sample of one /stat reading (pure apart from `out`); `labels`: `stream_labels(stat, names)`
+    when the caller has them already (each is a hash of the stream key)."""
+    if labels is None:
+        labels = stream_labels(stat, names)
     out.add(m.RTMP_UPTIME, stat.uptime_seconds)
     out.add(m.RTMP_ACCEPTED, stat.accepted)
     out.add(m.RTMP_SERVER_RECEIVED, stat.bytes_in)
