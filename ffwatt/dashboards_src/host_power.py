@@ -107,10 +107,8 @@ def stream_parts() -> list[T]:
 
 
 def _streams() -> Row:
-    h = {"host": HOST.ref}
-    streams = by("sum", streams_source(rate(m.STREAM_ENERGY, **h), **h), "host", "source")
-    parts = [t.q for t in stream_parts()]
-    machine = by("sum", union(*parts[1:], streams), "host", "source")
+    streams, *rest = [t.q for t in stream_parts()]
+    machine = by("sum", union(*rest, streams), "host", "source")
     return Row("Live streams (streams exporter)", [
         stat("Live streams' share of the machine",
              "What part of the machine's power do its live encodes (ffmpeg processes ffwatt did not start) draw "
