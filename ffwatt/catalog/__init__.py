@@ -19,6 +19,12 @@ METRICS: dict[str, Metric] = {
 # a label value is repeated in every series of every scrape.
 MAX_LABEL_VALUE_LENGTH = 256
 
+# Series no exporter serves: vmalert records them from the streams and rtmp exporters' series
+# (ffwatt/deploy/recording_rules.py, named `stream:<name>:rate5m`): a live stream's joules and cost
+# per viewer-hour.
+RECORDED_STREAM_ENERGY_PER_VIEWER_HOUR = "ffwatt_stream_energy_joules_per_viewer_hour"
+RECORDED_STREAM_COST_PER_VIEWER_HOUR = "ffwatt_stream_cost_per_viewer_hour"
+
 # Bounded reasons the health checker reports for a target (label `reason`).
 HEALTH_REASONS = (
     "ok",
@@ -98,6 +104,8 @@ __all__ = [
     "HEALTH_REASONS",
     "KINDS",
     "METRICS",
+    "RECORDED_STREAM_COST_PER_VIEWER_HOUR",
+    "RECORDED_STREAM_ENERGY_PER_VIEWER_HOUR",
     "UNITS",
     "Exporter",
     "Metric",

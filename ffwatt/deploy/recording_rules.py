@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ffwatt.catalog import RECORDED_STREAM_COST_PER_VIEWER_HOUR, RECORDED_STREAM_ENERGY_PER_VIEWER_HOUR
 from ffwatt.dashboards_src.promql import RATE_INTERVAL
 from ffwatt.dashboards_src.stream_energy import (
     cost_per_viewer_hour,
@@ -33,8 +34,8 @@ __all__ = ["RecordingRule", "recording_rules", "ENERGY_PER_VIEWER_HOUR", "COST_P
 GROUP = "ffwatt-streams"
 WINDOW = "5m"
 # level:metric:operations (Prometheus' naming of recorded series)
-ENERGY_PER_VIEWER_HOUR = f"stream:ffwatt_stream_energy_joules_per_viewer_hour:rate{WINDOW}"
-COST_PER_VIEWER_HOUR = f"stream:ffwatt_stream_cost_per_viewer_hour:rate{WINDOW}"
+ENERGY_PER_VIEWER_HOUR = f"stream:{RECORDED_STREAM_ENERGY_PER_VIEWER_HOUR}:rate{WINDOW}"
+COST_PER_VIEWER_HOUR = f"stream:{RECORDED_STREAM_COST_PER_VIEWER_HOUR}:rate{WINDOW}"
 
 
 @dataclass(frozen=True)
