@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 
 from ffwatt.catalog import metrics as m
 from ffwatt.common.settings import boolean
+from ffwatt.contract import formulas
 from ffwatt.energy.attribution import model_idle_watts
 from ffwatt.energy.cpu_power_model import ModelFigure, load_table, this_machine
 from ffwatt.energy.model_source import ModelSource
@@ -69,7 +70,7 @@ class _Totals:
     streams: dict[str, float] = field(default_factory=dict)
     other: float = 0.0
     idle: float = 0.0
-    watts: dict[str, float] = field(default_factory=dict)  # the last interval's mean, live streams only
+    watts: dict[str, float | None] = field(default_factory=dict)  # the last interval's mean, live streams only
     source: str | None = None  # the last known interval's
     method: str | None = None
     known: bool = False  # a split was made at least once
@@ -124,10 +125,10 @@ class StreamsEnergy:
         split = self._split(interval, consumers)
         if split is None:
             return
-        seconds = interval.reading.window_seconds or 0.0
+        seconds = interval.reading.window_seconds
         for label, joules in split.streams.items():
             self.totals.streams[label] = self.totals.streams.get(label, 0.0) + joules
-            self.totals.watts[label] = joules / seconds
+            self.totals.watts[label] = formulas.mean_power_over(joules, seconds)
         self.totals.other += split.other
         self.totals.idle += split.idle
         self.totals.source, self.totals.known = interval.reading.source, True
