@@ -38,7 +38,7 @@ import time
 from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from ffwatt.exporters.admission import BUSY, HEAD, WAITING, Admission, Seat, peer_key
+from ffwatt.exporters.admission import BUSY, HEAD, WAITING, Admission, Seat
 from ffwatt.exporters.paced_io import Expired, Limits, PacedSocketIO
 from ffwatt.exporters.rate_limit import AuthThrottle
 from ffwatt.exporters.webconfig import WebConfig, WebConfigFile
@@ -166,12 +166,11 @@ class BoundedHandler(BaseHTTPRequestHandler):
 
     def __init__(self, request, client_address, server, *, seat: Seat | None = None):
         self.seat = seat
-        self.over_capacity = seat is None
         super().__init__(request, client_address, server)
 
     # --- connection --------------------------------------------------------------------
     def setup(self) -> None:
-        limits = self.server.limits if not self.over_capacity else _REJECTER_LIMITS
+        limits = self.server.limits if self.seat is not None else _REJECTER_LIMITS
         self.web: WebConfig = self.server.web.get(time.monotonic())
         self.refused = False
         conn = self.request
@@ -272,14 +271,14 @@ class BoundedHandler(BaseHTTPRequestHandler):
     def parse_request(self) -> bool:
         if not super().parse_request():
             return False
-        if self.over_capacity:
+        if self.seat is None:  # refused at a cap
             self.close_connection = True
             self.send_error(503, "too many connections", "The server is at its connection cap; retry later.")
             return False
         self._enter(BUSY)
         if self.command in ("GET", "HEAD"):
             verdict = self.web.authorized(self.headers.get("Authorization"), self.server.auth_throttle,
-                                          peer_key(self.client_address[0]))
+                                          self.seat.peer)  # the peer admission found
             if verdict is not True:
                 self._refuse_auth(throttled=verdict is None)
                 return False
