@@ -89,6 +89,7 @@ class _ClientGoneError(Exception):
 class FfmpegExporter(Exporter):
     name = "ffmpeg"
     default_refresh_seconds = 0.5
+    takes_pushes = True
     settings = (
         Setting("stream-timeout", 10.0,
                 "Seconds without progress after which a stream leaves /metrics and its connection is closed.",

@@ -38,10 +38,12 @@ class Limits:
     auth_checks_per_second: float = 2.0  # password checks of all peers together (a burst of 4 s of them)
 
     @classmethod
-    def from_settings(cls, config) -> Limits:
+    def from_settings(cls, config, pushed_streams: int = 0) -> Limits:
         """The bounds an exporter's settings ask for (exporters/config.py `server_settings`); 0 means
-        the default. An exporter that takes pushes holds a connection per stream: its caps make room."""
-        streams = int(getattr(config, "max_streams", 0) or 0)
+        the default. An exporter that takes pushes holds a connection per stream (`pushed_streams`
+        of them): its caps make room. A scraped exporter's `--max-streams` (rtmp, streams) counts
+        series, not connections, and leaves the caps alone."""
+        streams = pushed_streams
         base = config.max_connections or cls.max_connections
         cap = config.max_connections or base + streams
         per_peer = config.max_connections_per_peer or max(1, base // 2) + streams

@@ -52,6 +52,9 @@ class Exporter(abc.ABC):
     settings: ClassVar[tuple[Setting, ...]] = ()
     # Default seconds between refreshes; None takes the catalog's scrape interval.
     default_refresh_seconds: ClassVar[float | None] = None
+    # True where clients push to it, one connection per stream (ffmpeg's progress): the
+    # connection caps make room for --max-streams of them. Scraped exporters keep the defaults.
+    takes_pushes: ClassVar[bool] = False
 
     def __init__(self, config: argparse.Namespace):
         self.config = config
@@ -347,6 +350,7 @@ def build(exporter_cls: type[Exporter], argv=None, environ=None) -> Runtime:
     except WebConfigError as exc:
         raise WebConfigError(f"ffwatt {spec.name}: --web-config-file: {exc}") from None
     exporter = exporter_cls(config)
+    limits = Limits.from_settings(config, pushed_streams=int(config.max_streams) if exporter_cls.takes_pushes else 0)
     return Runtime(exporter, listen_address=config.listen_address, port=config.port,
-                   refresh_interval=config.refresh_interval, limits=Limits.from_settings(config), web=web)
+                   refresh_interval=config.refresh_interval, limits=limits, web=web)
 

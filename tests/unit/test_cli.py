@@ -63,6 +63,17 @@ def test_build_info_and_health_carry_the_installed_version(tmp_path):
         rt.server.server_close()
 
 
+@pytest.mark.parametrize(("name", "extra"), [("ffmpeg", 256), ("rtmp", 0), ("streams", 0)])
+def test_only_an_exporter_that_takes_pushes_widens_its_connection_caps_by_max_streams(name, extra, tmp_path):
+    # ffmpeg holds a connection per pushed stream; rtmp's and streams' --max-streams count series,
+    # and must not loosen the trickle defences (256 connections, 128 per peer by default)
+    rt = build(load(name), ["--listen-address", "127.0.0.1", "--port", "0", "--max-streams", "256"], {})
+    try:
+        assert (rt.server.limits.max_connections, rt.server.limits.max_per_peer) == (256 + extra, 128 + extra)
+    finally:
+        rt.server.server_close()
+
+
 @pytest.mark.parametrize(("error", "code", "message"), [
     (RunnerError("scenarios.yml: scenarios[0].crf: expected a number"), 2, "error: scenarios.yml: scenarios[0]"),
     (RunInterruptedError("SIGINT"), 130, "error: interrupted by SIGINT"),
