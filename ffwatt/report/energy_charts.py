@@ -28,7 +28,7 @@ from ffwatt.report.charts import (
     style_key,
 )
 from ffwatt.report.compare import Comparison
-from ffwatt.report.curve import Curve, Delta
+from ffwatt.report.curve import Curve, Delta, encoder_label
 from ffwatt.report.data import Row, pareto_front, per_video_second
 
 __all__ = ["quality_energy_chart", "energy_vmaf_chart", "scenario_energy_chart", "power_chart", "capacity_chart",
@@ -36,7 +36,7 @@ __all__ = ["quality_energy_chart", "energy_vmaf_chart", "scenario_energy_chart",
 
 
 def _group(row: Row) -> str:
-    return f"{row.scenario.encoder}" + (f"/{row.scenario.preset}" if row.scenario.preset else "")
+    return encoder_label(str(row.scenario.encoder), row.scenario.preset)
 
 
 def quality_energy_chart(rows: Sequence[Row]) -> Figure | None:
