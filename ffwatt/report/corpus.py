@@ -30,7 +30,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from ffwatt.report.bd import compare, compare_hulls
-from ffwatt.report.curve import AVERAGE, DEFAULT_MIN_OVERLAP, HULL_KINDS, KINDS, Curve, Delta, point_of
+from ffwatt.report.curve import AVERAGE, DEFAULT_MIN_OVERLAP, HULL_KINDS, KINDS, Curve, Delta, encoder_label, point_of
 from ffwatt.report.data import ReportError, Row, RunInput, pixels
 from ffwatt.report.hull import Ladder, curve_rows, hull_curves
 
@@ -50,7 +50,7 @@ class Anchor:
 
     @property
     def label(self) -> str:
-        return self.encoder + (f"/{self.preset}" if self.preset else "")
+        return encoder_label(self.encoder, self.preset)
 
     def matches(self, item: Curve | Ladder) -> bool:
         return item.encoder == self.encoder and item.preset == self.preset
@@ -82,7 +82,7 @@ def build_curves(rows: Sequence[Row]) -> list[Curve]:
         members = sorted(groups[key], key=lambda r: (r.bitrate_bps, r.name))
         s = members[0].scenario
         own_size = len(sizes[s.source_name]) == 1 or s.resolution == native[s.source_name]
-        label = (s.encoder or "") + (f"/{s.preset}" if s.preset else "")
+        label = encoder_label(s.encoder or "", s.preset)
         curves.append(Curve(label, s.encoder or "", s.preset, s.resolution, tuple(point_of(r) for r in members),
                             s.source_name, None if own_size else s.resolution, members[0].clip_class))
     return curves
@@ -95,13 +95,13 @@ def _default_anchor(curves: Sequence[Curve], runs: Sequence[RunInput]) -> tuple[
     recorded = [(r.label, (r.run.anchor.encoder, r.run.anchor.preset)) for r in runs if r.run.anchor is not None]
     notes = []
     if len({pair for _, pair in recorded}) > 1:
-        listed = "; ".join(f"{label}: {e}{'/' + p if p else ''}" for label, (e, p) in recorded)
+        listed = "; ".join(f"{label}: {encoder_label(e, p)}" for label, (e, p) in recorded)
         notes.append(f"the results files record different first encoders ({listed}); the first file's is the anchor")
     if recorded:
         encoder, preset = recorded[0][1]
         if (encoder, preset) in have:
             return Anchor(encoder, preset, "the first encoder of the scenario file, recorded in the results header"), notes
-        notes.append(f"the scenario file's first encoder {encoder}{'/' + preset if preset else ''} has no curve here")
+        notes.append(f"the scenario file's first encoder {encoder_label(encoder, preset)} has no curve here")
     for r in runs:
         for s in r.run.scenarios:
             if (s.encoder, s.preset) in have:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from ffwatt.report.data import Row, per_video_second
 
 __all__ = ["MIN_POINTS", "METHODS", "DEFAULT_MIN_OVERLAP", "KINDS", "HULL_KINDS", "AVERAGE", "Point", "Curve",
-           "Delta", "QUALITY_NAME", "RATE", "ENERGY", "HULL_SUFFIX", "base_kind", "point_of"]
+           "Delta", "QUALITY_NAME", "RATE", "ENERGY", "HULL_SUFFIX", "base_kind", "encoder_label", "point_of"]
 
 MIN_POINTS = 4
 METHODS = ("pchip", "akima")
@@ -28,6 +28,11 @@ _UNITS = {"BD-rate (VMAF)": "%", "BD-rate (PSNR)": "%", "BD-PSNR": "dB", "BD-VMA
 QUALITY_NAME = {"vmaf": "VMAF", "psnr": "PSNR"}
 RATE, ENERGY = "bitrate_bps", "joules_per_video_second"
 """The axes a curve's quality rises along: bitrate (rate curves) or energy (energy hulls)."""
+
+
+def encoder_label(encoder: str, preset: str | None) -> str:
+    """How the report names an encoder/preset: "x264/medium", or "x264" without a preset."""
+    return encoder + (f"/{preset}" if preset else "")
 
 
 def base_kind(kind: str) -> str:

@@ -28,7 +28,7 @@ from ffwatt.report.charts import (
     style_key,
 )
 from ffwatt.report.compare import Comparison
-from ffwatt.report.curve import Curve, Delta
+from ffwatt.report.curve import Curve, Delta, encoder_label
 from ffwatt.report.data import Row, pareto_front, per_video_second
 
 __all__ = ["quality_energy_chart", "energy_vmaf_chart", "scenario_energy_chart", "power_chart", "capacity_chart",
@@ -36,7 +36,7 @@ __all__ = ["quality_energy_chart", "energy_vmaf_chart", "scenario_energy_chart",
 
 
 def _group(row: Row) -> str:
-    return f"{row.scenario.encoder}" + (f"/{row.scenario.preset}" if row.scenario.preset else "")
+    return encoder_label(str(row.scenario.encoder), row.scenario.preset)
 
 
 def quality_energy_chart(rows: Sequence[Row]) -> Figure | None:
@@ -83,7 +83,7 @@ def energy_vmaf_chart(curves: Sequence[Curve], deltas: Sequence[Delta], method: 
     if not drawable:
         return None
     import numpy as np
-    from scipy.interpolate import Akima1DInterpolator, PchipInterpolator
+    from bjontegaard.interpolation import interpolate
 
     fig, panels = facets(f"Energy against VMAF (the BD-energy curves, {method} interpolation)", clips_of(drawable))
     styles = curve_styles(drawable)
@@ -96,11 +96,10 @@ def energy_vmaf_chart(curves: Sequence[Curve], deltas: Sequence[Delta], method: 
         ax.plot(xs, ys, linestyle="none", marker=style["marker"], markersize=3, color=style["color"],
                 label=curve.display)
         if len(set(xs)) == len(xs) and len(xs) >= 3:
-            interp = PchipInterpolator if method == "pchip" else Akima1DInterpolator
             grid = np.linspace(xs[0], xs[-1], 60)
-            # the interpolant BD-energy integrates: log10(energy) as a function of VMAF
-            ax.plot(grid, 10 ** interp(xs, np.log10(ys))(grid), color=style["color"], linestyle=style["linestyle"],
-                    linewidth=1)
+            # the interpolant BD-energy integrates (bjontegaard's own): log10(energy) as a function of VMAF
+            ax.plot(grid, 10 ** interpolate(xs, np.log10(ys), method)(grid), color=style["color"],
+                    linestyle=style["linestyle"], linewidth=1)
     kinds = [p.energy_kind for c in drawable for p in c.points]
     for clip, (ax,) in panels.items():
         shown = [d for d in deltas if d.kind == "BD-energy (VMAF)" and d.quality_range and d.clip == clip]

@@ -25,7 +25,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ffwatt.report.curve import ENERGY, RATE, Curve, Point, point_of
+from ffwatt.report.curve import ENERGY, RATE, Curve, Point, encoder_label, point_of
 from ffwatt.report.data import Row, per_video_second, pixels
 
 __all__ = ["Rung", "Ladder", "upper_hull", "ladders", "hull_curves", "curve_rows"]
@@ -62,7 +62,7 @@ class Ladder:
 
     @property
     def label(self) -> str:
-        return self.encoder + (f"/{self.preset}" if self.preset else "")
+        return encoder_label(self.encoder, self.preset)
 
     @property
     def scoring_problem(self) -> str | None:

@@ -195,8 +195,10 @@ def operating_points(curves: Sequence[Curve], ladders: Sequence[Ladder], anchor:
     if anchor is None:
         return []
     out = []
+    # the curves (hulls included) depend on the target's metric only: drawn once per metric, not per target
+    by_metric = {metric: _curves_by_clip(curves, ladders, metric) for metric in {t.metric for t in targets}}
     for target in sorted(set(targets)):
-        by_clip = _curves_by_clip(curves, ladders, target.metric)
+        by_clip = by_metric[target.metric]
         points = {key: _point(key[0], rate.clip_class, rate, energy, target, method)
                   for key, (rate, energy) in by_clip.items()}
         clips = sorted({clip for clip, label in points if label == anchor.label}, key=lambda c: c or "")

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from ffwatt.report.cells import DASH, columns, delta_cells, head, no_delta_reason, num, pct, yes_no
+from ffwatt.report.curve import encoder_label
 from ffwatt.report.data import pareto_front
 from ffwatt.report.model import Report
 from ffwatt.report.provenance import KIND_MEANING, kind_note
@@ -186,8 +187,8 @@ def environment(report: Report) -> str:
         if r.runner:
             body.append(["scenario file", str(r.runner.get("scenario_file", DASH))])
         if r.run.anchor is not None:
-            body.append(["first encoder of the scenario file", r.run.anchor.encoder
-                         + (f"/{r.run.anchor.preset}" if r.run.anchor.preset else "")])
+            body.append(["first encoder of the scenario file",
+                         encoder_label(r.run.anchor.encoder, r.run.anchor.preset)])
         if r.run.meter is not None and r.run.meter.description:
             body.append(["energy meter (the run's record)", r.run.meter.description])
         body += [[k.replace("_", " "), str(env[k])] for k in keys if env.get(k) not in (None, "")]
