@@ -362,6 +362,8 @@ def _scenario_entry(i: int, raw: msgspec.Raw | None, tree: Any, max_label: int) 
         _check_text(entry, p)
     for key in _LABEL_FIELDS:  # before the rules, whose messages quote values
         _check_label(getattr(entry, key), f"{p}.{key}", max_label)
+    if entry.source is not None:  # the source's name is the exporters' `clip` label
+        _check_label(entry.source.name, f"{p}.source.name", max_label)
     try:
         entry.check()
     except RuleError as exc:

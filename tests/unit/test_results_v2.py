@@ -161,6 +161,15 @@ def test_a_label_value_over_the_limit_skips_its_scenario_naming_the_field(tmp_pa
     assert len(str(error)) < 300  # the message never repeats the value
 
 
+def test_a_source_name_over_the_limit_skips_its_scenario_it_is_the_clip_label(tmp_path):
+    bad = {"name": "long", "duration": 10, "source": {"name": "c" * 257, "lavfi": "testsrc2"}}
+    run = load(tmp_path, {"scenarios": [{"name": "ok", "duration": 10, "source": {"name": "c" * 256}}, bad]})
+    assert [(s.name, len(s.source_name)) for s in run.scenarios] == [("ok", 256)]
+    (error,) = run.skipped
+    assert error.json_path == "$.scenarios[1].source.name"
+    assert error.reason.startswith("257 characters, over the limit of 256 for a label value (--max-label-length)")
+
+
 def test_the_label_limit_is_a_parameter_and_exactly_the_limit_loads(tmp_path):
     path = write(tmp_path, {"scenarios": [{"name": "a" * 10, "duration": 1}, {"name": "b" * 11, "duration": 1}]})
     run = load_results_file(path, max_label_length=10)
