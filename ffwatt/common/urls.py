@@ -160,12 +160,6 @@ def _no_redirects(context: ssl.SSLContext | None) -> urllib.request.OpenerDirect
 
 
 @lru_cache(maxsize=8)
-def _context(ca_file: str | None) -> ssl.SSLContext:
-    # one context per CA file: building one reads the file and the system store (~ms), a meter samples each second
-    return ssl.create_default_context(cafile=ca_file)
-
-
-@lru_cache(maxsize=8)
 def _opener(ca_file: str | None, https: bool) -> urllib.request.OpenerDirector:
     return _no_redirects(_context(ca_file) if https else None)
 

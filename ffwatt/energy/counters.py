@@ -16,7 +16,7 @@ from ffwatt.readers.exposition import Labels
 from ffwatt.readers.exposition import samples as counter_series
 from ffwatt.readers.powercap import is_energy_zone
 
-__all__ = ["Counters", "cpu_energy_series", "gpu_energy_series", "increase", "show_labels"]
+__all__ = ["Counters", "cpu_energy_series", "gpu_energy_series", "increase", "per_gpu_increase", "show_labels"]
 
 Counters = dict[Labels, float]
 """Joules counters read at one moment: label set -> joules."""
@@ -77,6 +77,16 @@ def increase(start: Mapping[Labels, float], end: Mapping[Labels, float]) -> tupl
     for labels in start.keys() - end.keys():
         caveats.append(f"counter {show_labels(labels)} disappeared: its energy after the start is not counted")
     return total, caveats
+
+
+def per_gpu_increase(start: Mapping[Labels, float], end: Mapping[Labels, float]) -> dict[str, float]:
+    """`increase` one GPU (the series' `uuid` label) at a time: UUID -> joules (caveats left to `increase`)."""
+    out: dict[str, float] = {}
+    for labels, value in end.items():
+        one = {labels: start[labels]} if labels in start else {}
+        uuid = dict(labels).get("uuid", "?")
+        out[uuid] = out.get(uuid, 0.0) + increase(one, {labels: value})[0]
+    return out
 
 
 def show_labels(labels: Labels) -> str:

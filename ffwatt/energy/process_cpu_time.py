@@ -26,7 +26,7 @@ import os
 import subprocess
 import time
 
-from ffwatt.readers.proc import CLOCK_TICKS, ChildLister, read_stat
+from ffwatt.readers.proc import CLOCK_TICKS, ChildLister, read_stat, tree_ticks
 
 __all__ = ["wait_with_rusage", "process_tree_cpu_seconds", "process_tree_pids"]
 
@@ -83,24 +83,8 @@ def process_tree_cpu_seconds(pid: int, proc_root: str = "/proc") -> float | None
     (a sampling error of at most that process's time, gone once its parent reaped it).
     `None` when `pid` itself cannot be read.
     """
-    top = read_stat(pid, proc_root)
-    if top is None:
-        return None
-    children = ChildLister(proc_root, top=pid)
-    ticks = 0
-    stack = [top]
-    seen = set()
-    while stack:
-        stat = stack.pop()
-        if stat.pid in seen:
-            continue
-        seen.add(stat.pid)
-        ticks += stat.ticks
-        for child in children(stat.pid):
-            child_stat = read_stat(child, proc_root)
-            if child_stat is not None:
-                stack.append(child_stat)
-    return ticks / CLOCK_TICKS
+    ticks = tree_ticks(pid, proc_root)
+    return None if ticks is None else ticks / CLOCK_TICKS
 
 
 def process_tree_pids(pid: int, proc_root: str = "/proc") -> set[int]:

@@ -30,7 +30,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from ffwatt.contract import formulas
-from ffwatt.energy.counters import Counters, increase
+from ffwatt.energy.counters import Counters, increase, per_gpu_increase
 from ffwatt.energy.model_source import ModelSource
 from ffwatt.energy.reading import SIMULATED_SOURCE, EnergyReading, GpuWindow
 from ffwatt.energy.source import CounterSource, SourceError, Window
@@ -175,22 +175,12 @@ class IntervalMeter:
                 return EnergyReading(None, "none", _join([*broken, *errors]), **facts)
             errors += notes
             if kind == "nvml":
-                gpus = [GpuWindow(uuid, joules) for uuid, joules in _per_gpu(last.counters[kind], end).items()]
+                gpus = [GpuWindow(uuid, joules) for uuid, joules in per_gpu_increase(last.counters[kind], end).items()]
         source = "+".join(k for k in ("rapl", "nvml") if k in parts)
         if now.simulated or last.simulated:
             source = SIMULATED_SOURCE
         return EnergyReading(sum(parts.values()), source, _join(errors), cpu_joules=parts.get("rapl"),
                              gpu_joules=parts.get("nvml"), gpus=tuple(gpus), **facts)
-
-
-def _per_gpu(start: Counters, end: Counters) -> dict[str, float]:
-    """The increase rule (`energy.counters.increase`) one GPU (UUID) at a time."""
-    out: dict[str, float] = {}
-    for labels, value in end.items():
-        uuid = dict(labels).get("uuid", "?")
-        one = {labels: start[labels]} if labels in start else {}
-        out[uuid] = out.get(uuid, 0.0) + increase(one, {labels: value})[0]
-    return out
 
 
 def _join(parts: Sequence[str]) -> str | None:

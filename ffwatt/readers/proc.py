@@ -5,6 +5,7 @@
     proc = read_stat(pid)                        # ProcStat: comm, state, ppid, CPU ticks, start; None when gone
     kept = KeptStats(proc_root); kept.read(pid)  # the same, for processes read every second (files kept open)
     kids = ChildLister(proc_root, top=pid)       # kids(p): child pids of p, within pid's tree
+    ticks = tree_ticks(pid)                      # CPU ticks of pid and its live descendants; None when gone
 
 Standard library only; every path is under `proc_root` (default "/proc"), injected so tests point
 it at a fixture tree. Invariants: a process that cannot be read (gone, or not a process) is
@@ -20,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 __all__ = ["CpuStat", "parse_cpu_stat", "read_cpu_stat", "busy_cores", "ProcStat", "parse_stat", "read_stat",
-           "KeptStats", "ChildLister", "children_by_ppid", "CLOCK_TICKS"]
+           "KeptStats", "ChildLister", "children_by_ppid", "tree_ticks", "CLOCK_TICKS"]
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")  # the unit of every time field below, per second
 
@@ -259,3 +260,27 @@ class ChildLister:
                 self._scanned = children_by_ppid(self.root, skip=self.top)
             found = self._scanned.get(pid, [])
         return found
+
+
+def tree_ticks(pid: int, proc_root: str | Path = "/proc") -> int | None:
+    """CPU ticks `pid` and its live descendants have used: the sum of each one's `ticks` (`utime + stime +
+    cutime + cstime`; a reaped child's time is in its parent's, a live one counts once through its own
+    entry). A descendant that cannot be read is left out with its subtree; None when `pid` is gone."""
+    top = read_stat(pid, proc_root)
+    if top is None:
+        return None
+    children = ChildLister(proc_root, top=pid)
+    ticks = 0
+    stack = [top]
+    seen = set()
+    while stack:
+        stat = stack.pop()
+        if stat.pid in seen:
+            continue
+        seen.add(stat.pid)
+        ticks += stat.ticks
+        for child in children(stat.pid):
+            child_stat = read_stat(child, proc_root)
+            if child_stat is not None:
+                stack.append(child_stat)
+    return ticks

@@ -23,6 +23,7 @@ from ffwatt.common.settings import (
     settings_of,
 )
 from ffwatt.contract import formulas
+from ffwatt.energy import rapl_source
 from ffwatt.energy.idle import DEFAULT_PROBE_SECONDS
 from ffwatt.scenarios import bundled, resolve
 
@@ -33,7 +34,7 @@ DEFAULT_MAX_SCENARIOS = 10_000  # after matrix expansion; `ffwatt run --max-scen
 DEFAULT_MAX_NAME_LENGTH = 256  # characters of a scenario's name: a label value of every series of it
 MAX_NAME_LENGTH_CAP = 4096  # --max-name-length itself is bounded: it also bounds a name template's widths
 
-DEFAULT_POWERCAP_ROOT = Path("/sys/class/powercap")
+DEFAULT_POWERCAP_ROOT = Path(rapl_source.DEFAULT_POWERCAP_ROOT)
 
 
 def _url(text: str) -> str | None:

@@ -16,8 +16,8 @@ from typing import Any, Protocol
 
 from ffwatt.readers.ffmpeg_progress import Block
 
-__all__ = ["StreamMeasure", "EncodeMeasure", "measured_fields", "total", "mean", "StreamResult", "EncodeResult",
-           "LiveStream", "LiveResult"]
+__all__ = ["StreamMeasure", "EncodeMeasure", "measured_fields", "total", "mean", "bitrate_bps", "StreamResult",
+           "EncodeResult", "LiveStream", "LiveResult"]
 
 
 class _Finished(Protocol):
@@ -69,6 +69,13 @@ def mean(values: Sequence[float | None]) -> float | None:
     return None if whole is None else whole / len(values)
 
 
+def bitrate_bps(output_bytes: int | None, frames: int | None, fps: float) -> float | None:
+    """bits out / encoded media seconds, i.e. bits / (frames / fps); None when a figure is unknown or 0."""
+    if not frames or output_bytes is None or fps <= 0:
+        return None
+    return output_bytes * 8 / (frames / fps)
+
+
 @dataclass(frozen=True)
 class EncodeMeasure:
     """All streams of one encode; `start_time`/`end_time` in unix seconds."""
@@ -102,10 +109,7 @@ class EncodeMeasure:
 
     def measured_bitrate_bps(self, fps: float) -> float | None:
         """bits out / encoded media seconds / streams, i.e. bits / (total_frames / fps)."""
-        frames, size = self.total_frames, self.output_bytes
-        if not frames or size is None or fps <= 0:
-            return None
-        return size * 8 / (frames / fps)
+        return bitrate_bps(self.output_bytes, self.total_frames, fps)
 
 
 # --------------------------------------------------------------------------

@@ -15,13 +15,12 @@ from __future__ import annotations
 
 import logging
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from ffwatt.common.urls import open_url
 from ffwatt.contract import formulas
 from ffwatt.energy.attribution import Attributed, attribute
 from ffwatt.energy.idle import IdleCheck, IdleFigure
@@ -247,10 +246,10 @@ def _wait_unpublished(stat_url: str | None, stream: str, recording: Path,
     needle = f"<name>{stream}</name>".encode()
     while stat_url and time.monotonic() < deadline:
         try:
-            with urllib.request.urlopen(stat_url, timeout=2) as r:
+            with open_url(stat_url, timeout=2) as r:
                 if needle not in r.read(8 << 20):
                     break
-        except (urllib.error.URLError, OSError):
+        except OSError:  # URLError and HTTPError (a 3xx included) are OSErrors
             break  # no /stat: the file check below still applies
         time.sleep(0.1)
     last = -1

@@ -52,7 +52,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ffwatt.contract import formulas
-from ffwatt.energy.counters import Counters, increase, show_labels
+from ffwatt.energy.counters import Counters, increase, per_gpu_increase, show_labels
 from ffwatt.energy.model_source import ModelSource
 from ffwatt.energy.nvml_source import NvmlSource
 from ffwatt.energy.rapl_source import DEFAULT_POWERCAP_ROOT
@@ -257,7 +257,8 @@ class EnergyMeter:
             parts[source.kind] = parts.get(source.kind, 0.0) + joules
             caveats.extend(notes)
             if source.kind == "nvml":
-                _add_per_gpu(gpu_joules, start, series)
+                for uuid, joules_of_gpu in per_gpu_increase(start, series).items():
+                    gpu_joules[uuid] = gpu_joules.get(uuid, 0.0) + joules_of_gpu
         gpus = w.gpu.windows(gpu_joules, pids, caveats)
         source = source_name(w.choice.used)
         if w.simulated:
@@ -292,14 +293,6 @@ def _unknown(reading: EnergyReading, why: str) -> EnergyReading:
     return EnergyReading(None, "none", _join([why, reading.error or ""]), (), None, reading.cpu_usage_cores,
                          window_seconds=reading.window_seconds, machine_cpu_seconds=reading.machine_cpu_seconds,
                          cpus=reading.cpus)
-
-
-def _add_per_gpu(gpu_joules: dict[str, float], start: Counters, end: Counters) -> None:
-    """The same increase rule, one GPU (UUID) at a time."""
-    for labels, value in end.items():
-        one = {labels: start[labels]} if labels in start else {}
-        uuid = dict(labels).get("uuid", "?")
-        gpu_joules[uuid] = gpu_joules.get(uuid, 0.0) + increase(one, {labels: value})[0]
 
 
 def _facts(window: Window) -> dict[str, Any]:

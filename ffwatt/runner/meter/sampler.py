@@ -18,6 +18,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 
+from ffwatt.contract import formulas
 from ffwatt.energy.counters import Counters, increase
 from ffwatt.energy.source import CounterSource, SourceError
 from ffwatt.readers.proc import CpuStat, busy_cores, read_cpu_stat
@@ -122,7 +123,7 @@ class Sampler:
         watts = None
         if self.sources:
             joules = sum(increase(self._last_counters[kind], series)[0] for kind, series in readings.items())
-            watts = joules / elapsed
+            watts = formulas.mean_power_over(joules, elapsed)
         with self._lock:
             for _ in range(steps):
                 if watts is not None:

@@ -41,7 +41,7 @@ def energy_fields(s: Scenario, reps: list[Rep]) -> dict[str, Any]:
     if len(reps) > 1:
         repetitions = [RepetitionEntry(energy_joules=o if consistent else None,
                                        avg_fps=mean([x.avg_fps for x in r.results]) if r.results else None,
-                                       duration=(r.span[1] - r.span[0]) / r.encodes,
+                                       duration=r.per_encode(r.span[1] - r.span[0]),
                                        start_time=r.span[0], end_time=r.span[1],
                                        machine_energy_joules=m if consistent else None,
                                        cpu_core_seconds=c if not s.idle else None)

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from ffwatt.contract.schema import OutputEntry, SourceEntry
-from ffwatt.runner.measure.encode_results import EncodeResult, LiveResult, StreamResult, mean
+from ffwatt.runner.measure.encode_results import EncodeResult, LiveResult, StreamResult, bitrate_bps, mean
 from ffwatt.runner.plan.scenario import Scenario
 
 __all__ = ["expected_frames", "ladder_avg_fps", "ladder_totals", "media_truth", "rungs"]
@@ -34,8 +34,7 @@ def rungs(s: Scenario, first: EncodeResult | LiveResult) -> list[OutputEntry]:
             if isinstance(first, EncodeResult) else [(None, None)]
         frames = None if any(f is None for f, _ in per_stream) else sum(f for f, _ in per_stream)
         size = None if any(b is None for _, b in per_stream) else sum(b for _, b in per_stream)
-        # bits / (frames / fps): per stream, as the scenario's measured_bitrate_bps
-        bitrate = size * 8 / (frames / fps) if frames and size is not None else None
+        bitrate = bitrate_bps(size, frames, fps)  # per stream, as the scenario's measured_bitrate_bps
         out.append(OutputEntry(resolution=rung.resolution, fps=fps, bitrate=rung.bitrate, frames=frames,
                                expected_frames=expected_frames(fps, s), output_bytes=size,
                                measured_bitrate_bps=bitrate))

@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 from typing import Protocol
 
-from ffwatt.readers.proc import CLOCK_TICKS, ChildLister, CpuStat, read_cpu_stat, read_stat
+from ffwatt.readers.proc import CLOCK_TICKS, CpuStat, read_cpu_stat, tree_ticks
 
 __all__ = ["CpuUse", "ProcStatCpu", "ProcessTreeMachine"]
 
@@ -64,36 +64,15 @@ class ProcessTreeMachine:
 
     def add(self, pid: int) -> None:
         """Count the CPU time `pid`'s tree uses from now on (a runner started as a subprocess, a `yes`)."""
-        ticks = self._tree_ticks(pid) or 0
+        ticks = tree_ticks(pid, self.proc_root) or 0
         self._roots[pid] = (ticks, ticks)
-
-    def _tree_ticks(self, pid: int) -> int | None:
-        """`pid`'s CPU ticks and its live descendants' (each `utime + stime + cutime + cstime`: a reaped
-        child's time is in its parent's); None when `pid` is gone."""
-        top = read_stat(pid, self.proc_root)
-        if top is None:
-            return None
-        children = ChildLister(self.proc_root, top=pid)
-        ticks = top.ticks
-        stack = list(children(pid))
-        seen: set[int] = set()
-        while stack:
-            child = stack.pop()
-            if child in seen:
-                continue
-            seen.add(child)
-            stat = read_stat(child, self.proc_root)
-            if stat is not None:
-                ticks += stat.ticks
-                stack.extend(children(child))
-        return ticks
 
     def read(self) -> CpuStat:
         """The machine's CPU time now (busy never goes back, never above the CPUs' time), written to `path`.
         A root that is gone keeps the ticks it had last."""
         busy = 0
         for pid, (first, last) in list(self._roots.items()):
-            now = self._tree_ticks(pid)
+            now = tree_ticks(pid, self.proc_root)
             last = max(last, now) if now is not None else last
             self._roots[pid] = (first, last)
             busy += last - first
